@@ -1,0 +1,1 @@
+"""fuyuan-bot core: configuration, storage, domain rules and scheduled jobs."""

@@ -1,0 +1,287 @@
+"""Operator configuration: environment settings and the human-edited committee file.
+
+Everything is validated once at start-up so that an operator sees one clear message
+("COMMITTEE_CONFIG: unknown organisation code 'XYZ' in centers[0].courts") instead of a
+traceback at the first update.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_FILE_BASE_URL = "https://api.telegram.org/file/bot"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/fuyuan.sqlite3"
+DEFAULT_COMMITTEE_FILE = "committee.toml"
+_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,23}$")
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class ConfigError(Exception):
+    """A configuration problem the operator must fix; the message says what and where."""
+
+
+class OrgKind(StrEnum):
+    DEPARTMENT = "department"
+    ZONE = "zone"
+    COURT = "court"
+    OFFICE = "office"
+
+
+class GroupDetail(StrEnum):
+    """How much of a new matter is posted to the committee group."""
+
+    MINIMAL = "minimal"  # number, kind and a link only
+    SUMMARY = "summary"  # plus title, raising organisation, addressee, urgency (default)
+    FULL = "full"  # plus description; never the applicant's personal data
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    code: str
+    kind: OrgKind
+    name_zh: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Center:
+    """An administrative-dispute coordination center, staffed by one or more courts."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    courts: tuple[str, ...]
+    location_zh: str = ""
+    location_en: str = ""
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Committee:
+    name_zh: str
+    name_en: str
+    organisations: Mapping[str, Organisation]
+    centers: Mapping[str, Center]
+    admins: frozenset[int]
+    admin_org: str
+    group_chat_id: int | None = None
+    group_detail: GroupDetail = GroupDetail.SUMMARY
+    invite_ttl_hours: int = 72
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def addressee_name(self, code: str, lang: str) -> str:
+        """Display name of an organisation or center code; unknown codes show as is."""
+        if code in self.organisations:
+            return self.organisations[code].name(lang)
+        if code in self.centers:
+            return self.centers[code].name(lang)
+        return code
+
+    def courts_answering(self, code: str) -> frozenset[str]:
+        """Court codes whose staff answer for an addressee (a court or a center)."""
+        if code in self.centers:
+            return frozenset(self.centers[code].courts)
+        org = self.organisations.get(code)
+        if org is not None and org.kind is OrgKind.COURT:
+            return frozenset({code})
+        return frozenset()
+
+    def orgs_of_kind(self, *kinds: OrgKind) -> list[Organisation]:
+        return [o for o in self.organisations.values() if o.kind in kinds]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    token: str
+    api_base_url: str = DEFAULT_API_BASE_URL
+    file_base_url: str = DEFAULT_FILE_BASE_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    committee_file: Path = Path(DEFAULT_COMMITTEE_FILE)
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    log_level: str = "INFO"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (``.env`` is loaded by the entry point)."""
+    env = os.environ if env is None else env
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is not set. Put the token from @BotFather in .env "
+            "(see .env.example)."
+        )
+    if not _TOKEN_RE.match(token):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (expected <digits>:<secret>)."
+        )
+    tz_name = env.get("TZ", "").strip() or "Asia/Shanghai"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TZ: unknown time zone {tz_name!r}.") from exc
+    level = (env.get("LOG_LEVEL", "").strip() or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))}.")
+    api = env.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL
+    files = env.get("TELEGRAM_BASE_FILE_URL", "").strip() or DEFAULT_FILE_BASE_URL
+    for name, url in (("TELEGRAM_API_BASE_URL", api), ("TELEGRAM_BASE_FILE_URL", files)):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http(s) URL, got {url!r}.")
+    db_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if "://" not in db_url:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {db_url!r}.")
+    return Settings(
+        token=token,
+        api_base_url=api,
+        file_base_url=files,
+        database_url=db_url,
+        committee_file=Path(env.get("COMMITTEE_CONFIG", "").strip() or DEFAULT_COMMITTEE_FILE),
+        tz=tz,
+        log_level=level,
+    )
+
+
+def load_committee(path: Path) -> Committee:
+    """Parse and validate the committee TOML file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"COMMITTEE_CONFIG: {path} not found. Copy committee.example.toml to {path} "
+            "and edit it."
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"COMMITTEE_CONFIG: cannot read {path}: {exc.strerror}.") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"COMMITTEE_CONFIG: {path} is not valid UTF-8 TOML: {exc}.") from exc
+    return parse_committee(data, source=str(path))
+
+
+def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ConfigError(f"{where}.{key} must be a non-empty string.")
+    return value.strip()
+
+
+def _code(table: Mapping[str, Any], where: str) -> str:
+    code = _text(table, "code", where)
+    if not _CODE_RE.match(code):
+        raise ConfigError(f"{where}.code {code!r} must be 1-24 characters of A-Z, 0-9, '-' or '_'.")
+    return code
+
+
+def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> Committee:
+    """Validate an already-parsed committee document."""
+    where = f"COMMITTEE_CONFIG ({source})"
+    head = data.get("committee")
+    if not isinstance(head, Mapping):
+        raise ConfigError(f"{where}: missing [committee] table.")
+
+    orgs: dict[str, Organisation] = {}
+    org_list = data.get("organisations")
+    if not isinstance(org_list, list) or not org_list:
+        raise ConfigError(f"{where}: at least one [[organisations]] entry is required.")
+    for i, item in enumerate(org_list):
+        at = f"{where}: organisations[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{at} must be a table.")
+        code = _code(item, at)
+        if code in orgs:
+            raise ConfigError(f"{at}: duplicate organisation code {code!r}.")
+        kind_raw = item.get("kind")
+        try:
+            kind = OrgKind(kind_raw)
+        except ValueError as exc:
+            allowed = ", ".join(k.value for k in OrgKind)
+            raise ConfigError(f"{at}.kind {kind_raw!r} must be one of: {allowed}.") from exc
+        orgs[code] = Organisation(
+            code=code,
+            kind=kind,
+            name_zh=_text(item, "name_zh", at),
+            name_en=_text(item, "name_en", at),
+        )
+
+    centers: dict[str, Center] = {}
+    for i, item in enumerate(data.get("centers", []) or []):
+        at = f"{where}: centers[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{at} must be a table.")
+        code = _code(item, at)
+        if code in centers or code in orgs:
+            raise ConfigError(f"{at}: code {code!r} is already used.")
+        courts = item.get("courts")
+        if not isinstance(courts, list) or not courts:
+            raise ConfigError(f"{at}.courts must list at least one court code.")
+        for court in courts:
+            if court not in orgs:
+                raise ConfigError(f"{at}.courts: unknown organisation code {court!r}.")
+            if orgs[court].kind is not OrgKind.COURT:
+                raise ConfigError(f"{at}.courts: {court!r} is not a court.")
+        centers[code] = Center(
+            code=code,
+            name_zh=_text(item, "name_zh", at),
+            name_en=_text(item, "name_en", at),
+            courts=tuple(courts),
+            location_zh=_text(item, "location_zh", at, required=False),
+            location_en=_text(item, "location_en", at, required=False),
+        )
+
+    offices = [o.code for o in orgs.values() if o.kind is OrgKind.OFFICE]
+    if not offices:
+        raise ConfigError(f'{where}: one organisation must have kind = "office".')
+    if not any(o.kind is OrgKind.COURT for o in orgs.values()):
+        raise ConfigError(f'{where}: at least one organisation must have kind = "court".')
+
+    at = f"{where}: committee"
+    admins_raw = head.get("admins", [])
+    if not isinstance(admins_raw, list) or not all(
+        isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in admins_raw
+    ):
+        raise ConfigError(f"{at}.admins must be a list of Telegram user ids (positive integers).")
+    admin_org = head.get("admin_org", offices[0])
+    if admin_org not in orgs or orgs[admin_org].kind is not OrgKind.OFFICE:
+        raise ConfigError(f"{at}.admin_org {admin_org!r} must be an organisation of kind office.")
+    group = head.get("group_chat_id")
+    if group is not None and (not isinstance(group, int) or isinstance(group, bool) or group >= 0):
+        raise ConfigError(f"{at}.group_chat_id must be a negative integer (a group chat id).")
+    detail_raw = head.get("group_detail", GroupDetail.SUMMARY.value)
+    try:
+        detail = GroupDetail(detail_raw)
+    except ValueError as exc:
+        allowed = ", ".join(d.value for d in GroupDetail)
+        raise ConfigError(f"{at}.group_detail {detail_raw!r} must be one of: {allowed}.") from exc
+    ttl = head.get("invite_ttl_hours", 72)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 24 * 30:
+        raise ConfigError(f"{at}.invite_ttl_hours must be a whole number from 1 to 720.")
+
+    return Committee(
+        name_zh=_text(head, "name_zh", at),
+        name_en=_text(head, "name_en", at),
+        organisations=orgs,
+        centers=centers,
+        admins=frozenset(admins_raw),
+        admin_org=admin_org,
+        group_chat_id=group,
+        group_detail=detail,
+        invite_ttl_hours=ttl,
+    )

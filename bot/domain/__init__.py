@@ -1,0 +1,1 @@
+"""The linkage's business rules and operations. Knows nothing of Telegram."""

@@ -1,0 +1,58 @@
+"""Resources shared by all handlers, opened once inside the bot's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, SystemClock
+from bot.config import Committee, Settings
+from bot.db import Database
+from bot.domain.service import Coordination
+from bot.texts import Texts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Settings, clock, templates, and (once opened) the database and the domain service.
+
+    Opening is lazy and idempotent because python-telegram-bot loads persisted conversations
+    during ``Application.initialize()``, before ``post_init`` runs, and both need the database.
+    """
+
+    settings: Settings
+    committee: Committee
+    clock: Clock = field(default_factory=SystemClock)
+    texts: Texts = field(init=False)
+    _db: Database | None = field(default=None, init=False)
+    _svc: Coordination | None = field(default=None, init=False)
+    _lock: asyncio.Lock | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.texts = Texts(self.committee, self.settings.tz)
+
+    @property
+    def svc(self) -> Coordination:
+        if self._svc is None:
+            raise RuntimeError("runtime not opened")
+        return self._svc
+
+    async def open(self) -> Coordination:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._svc is None:
+                db = Database(self.settings.database_url)
+                await db.migrate()
+                svc = Coordination(db, self.committee, self.clock, self.settings.tz)
+                await svc.bootstrap_admins()
+                self._db, self._svc = db, svc
+        return self._svc
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.dispose()
+        self._db = self._svc = None

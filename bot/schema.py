@@ -1,0 +1,188 @@
+"""Database tables (SQLAlchemy Core). Alembic migrations in ``bot/migrations`` create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out — also on SQLite, which stores no zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_name", String(128), nullable=False, server_default=""),
+    Column("username", String(64), nullable=True),
+    Column("lang", String(8), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("org_code", String(24), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("invited_by", BigInteger, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_by", BigInteger, nullable=True),
+    # One active membership per Telegram user.
+    Index(
+        "ux_members_active_user",
+        "user_id",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+    Index("ix_members_org_role", "org_code", "role"),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(32), nullable=False, unique=True),
+    Column("org_code", String(24), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_by", BigInteger, nullable=True),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("value", Integer, nullable=False),
+    PrimaryKeyConstraint("kind", "year"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("addressee", String(24), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("reply_by", Date, nullable=True),
+    Column("raiser_user_id", BigInteger, nullable=False),
+    Column("raiser_org", String(24), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("submit_token", String(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("acted_by", BigInteger, nullable=True),
+    Column("acted_at", UTCDateTime, nullable=True),
+    Column("return_reason", Text, nullable=True),
+    UniqueConstraint("kind", "year", "seq"),
+    Index("ix_cases_addressee_status", "addressee", "status"),
+    Index("ix_cases_raiser_status", "raiser_user_id", "status"),
+    Index("ix_cases_raiser_org_status", "raiser_org", "status"),
+)
+
+case_files = Table(
+    "case_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("media", String(16), nullable=False),
+    Column("file_id", String(256), nullable=False),
+    Column("file_unique_id", String(64), nullable=False),
+    Column("file_name", String(256), nullable=True),
+    Column("file_size", Integer, nullable=True),
+    Index("ix_case_files_case", "case_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=True),
+    Column("actor_user_id", BigInteger, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Index("ix_events_case", "case_id", "id"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("user_id", BigInteger, nullable=False),
+    Column("flow", String(32), nullable=False),
+    Column("state", String(48), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "flow"),
+)

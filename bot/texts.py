@@ -1,0 +1,174 @@
+"""Message texts: Jinja2 templates rendered per language, and splitting for Telegram's limit.
+
+Templates are HTML with autoescape on, so user text can never break or forge markup.
+Short plain strings (button labels, button-press answers) come from ``Texts.t``; everything
+longer is a template under ``templates/``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, get_day_names
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.config import Committee
+from bot.domain.models import ROLE_LABELS
+from bot.i18n import LANGS, normalise_lang, translations
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TELEGRAM_TEXT_LIMIT = 4096
+
+_BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
+
+
+class Texts:
+    """One compiled Jinja2 environment per language, built once at start-up."""
+
+    def __init__(self, committee: Committee, tz: ZoneInfo) -> None:
+        self.committee = committee
+        self.tz = tz
+        self._envs = {lang: self._make_env(lang) for lang in LANGS}
+
+    def _make_env(self, lang: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+            extensions=["jinja2.ext.i18n"],
+        )
+        env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+        env.globals.update(lang=lang, committee=self.committee)
+        env.filters.update(
+            date=lambda d: self.format_date(lang, d),
+            datetime=lambda d: self.format_datetime(lang, d),
+            org=lambda code: self.committee.addressee_name(code, lang),
+            tr=lambda msgid: translations(lang).gettext(msgid),
+            role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role, role)),
+        )
+        return env
+
+    def render(self, lang: str, name: str, **context: Any) -> str:
+        """Render ``templates/<name>.html`` in a language; returns Telegram HTML."""
+        template = self._envs[normalise_lang(lang)].get_template(f"{name}.html")
+        return template.render(**context).strip()
+
+    def t(self, lang: str, msgid: str, **params: Any) -> str:
+        """A short plain-text string (no HTML): button labels and button-press answers."""
+        text = translations(normalise_lang(lang)).gettext(msgid)
+        return text % params if params else text
+
+    def format_date(self, lang: str, value: date | str | None) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value)
+        return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
+
+    def month_title(self, lang: str, first: date) -> str:
+        pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"
+        return format_date(first, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
+
+    def weekdays(self, lang: str) -> list[str]:
+        """Monday-first narrow weekday names for the calendar header."""
+        names = get_day_names(
+            "narrow", context="stand-alone", locale=_BABEL_LOCALE[normalise_lang(lang)]
+        )
+        return [names[i] for i in range(7)]
+
+    def format_datetime(self, lang: str, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        pattern = "yyyy年M月d日 HH:mm" if normalise_lang(lang) == "zh_CN" else "d MMM yyyy HH:mm"
+        return format_datetime(
+            value, pattern, tzinfo=self.tz, locale=_BABEL_LOCALE[normalise_lang(lang)]
+        )
+
+
+# ---------------------------------------------------------------------------- splitting
+
+_TOKEN_RE = re.compile(r"<[^>]*>|&[#\w]+;|[^<&]+|[<&]")
+_TAG_NAME_RE = re.compile(r"</?\s*([a-zA-Z][\w-]*)")
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_html(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split Telegram HTML into messages whose visible text fits ``limit`` UTF-16 units.
+
+    Prefers to cut at a blank line, then at a line break, then at a space; never inside a
+    tag or an entity. Tags open at a cut are closed and reopened in the next part, so every
+    part is valid markup on its own.
+    """
+    tokens = _TOKEN_RE.findall(html)
+    parts: list[str] = []
+    current: list[str] = []
+    visible = 0
+    stack: list[tuple[str, str]] = []  # (name, opening tag)
+
+    def flush(reopen: list[tuple[str, str]]) -> None:
+        nonlocal current, visible
+        closing = "".join(f"</{name}>" for name, _ in reversed(reopen))
+        body = "".join(current) + closing
+        if visible > 0 and body.strip():
+            parts.append(body.strip("\n"))
+        current = [opening for _, opening in reopen]
+        visible = 0
+
+    def emit_text(text: str) -> None:
+        nonlocal visible
+        while text:
+            room = limit - visible
+            if _utf16_len(text) <= room:
+                current.append(text)
+                visible += _utf16_len(text)
+                return
+            # Find the best cut in the first `room` characters of this text run.
+            head = text[: max(room, 0)]
+            while _utf16_len(head) > room and head:
+                head = head[:-1]
+            cut = max(head.rfind("\n\n"), -1)
+            if cut <= 0:
+                cut = head.rfind("\n")
+            if cut <= 0:
+                cut = head.rfind(" ")
+            if cut <= 0:
+                cut = len(head)
+            if cut == 0 and visible > 0:
+                flush(list(stack))
+                continue
+            if cut == 0:  # a single character wider than the room: cannot happen for limit>=2
+                cut = 1
+            current.append(text[:cut])
+            visible += _utf16_len(text[:cut])
+            text = text[cut:].lstrip("\n")
+            flush(list(stack))
+
+    for token in tokens:
+        if token.startswith("<") and len(token) > 1 and token.endswith(">"):
+            match = _TAG_NAME_RE.match(token)
+            name = match.group(1).lower() if match else ""
+            if token.startswith("</"):
+                if stack and stack[-1][0] == name:
+                    stack.pop()
+            elif not token.endswith("/>"):
+                stack.append((name, token))
+            current.append(token)
+        elif token.startswith("&") and token.endswith(";"):
+            if visible + 1 > limit:
+                flush(list(stack))
+            current.append(token)
+            visible += 1
+        else:
+            emit_text(token)
+    flush([])
+    return parts or [""]

@@ -1,0 +1,225 @@
+"""The office's tools: invite links, the member list with revocation, binding the group.
+
+Every press is authorised again against the database: buttons only carry which object was
+chosen, never the right to act on it.
+"""
+
+from __future__ import annotations
+
+from telegram import Chat, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.domain import rules
+from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
+from bot.domain.models import Role, Viewer
+from bot.domain.rules import DomainError
+from handlers.common import (
+    BotContext,
+    Button,
+    chunk,
+    deep_link,
+    edit_or_send,
+    keyboard,
+    private_only,
+    reply,
+    viewer_of,
+)
+from handlers.start import INVITE_PREFIX
+
+MEMBERS_PAGE = 8
+
+ROLE_LABELS: dict[Role, str] = {role: ROLE_MSGIDS[role.value] for role in Role}
+
+
+async def _refuse_non_admin(update: Update, context: BotContext, viewer: Viewer) -> bool:
+    if rules.is_admin(viewer.member):
+        return False
+    await reply(update, context, context.texts.render(viewer.lang, "error", code="admin_only"))
+    return True
+
+
+async def invite(update: Update, context: BotContext) -> None:
+    """/invite: choose an organisation, then a role; the bot answers with a one-time link."""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if await _refuse_non_admin(update, context, viewer):
+        return
+    orgs = context.svc.committee.organisations.values()
+    buttons: list[Button] = [(o.name(viewer.lang), f"i:org:{o.code}") for o in orgs]
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "invite_org"),
+        keyboard(chunk(buttons, 2)),
+    )
+
+
+async def invite_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    texts = context.texts
+    if not rules.is_admin(viewer.member):
+        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
+        return
+    parts = query.data.split(":")
+    committee = context.svc.committee
+    org = committee.organisations.get(parts[2]) if len(parts) >= 3 else None
+    if org is None:
+        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+        return
+    if parts[1] == "org" and len(parts) == 3:
+        await query.answer()
+        roles = [r for r in Role if rules.role_fits_org(r, org.kind)]
+        buttons = [
+            (texts.t(viewer.lang, ROLE_LABELS[r]), f"i:mk:{org.code}:{r.value}") for r in roles
+        ]
+        await edit_or_send(
+            query,
+            context,
+            texts.render(viewer.lang, "invite_role", org=org.code),
+            keyboard(chunk(buttons, 2)),
+        )
+        return
+    if parts[1] == "mk" and len(parts) == 4 and parts[3] in {r.value for r in Role}:
+        try:
+            created = await context.svc.create_invite(viewer, org.code, Role(parts[3]))
+        except DomainError as exc:
+            await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+            await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
+            return
+        await query.answer()
+        link = deep_link(context, INVITE_PREFIX + created.token)
+        await edit_or_send(
+            query,
+            context,
+            texts.render(
+                viewer.lang,
+                "invite_created",
+                invite=created,
+                link=link,
+                role_label=ROLE_LABELS[created.role],
+            ),
+        )
+        return
+    await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+
+
+async def _members_page(
+    context: BotContext, viewer: Viewer, page: int
+) -> tuple[str, list[list[Button]]]:
+    members, total = await context.svc.list_members(page * MEMBERS_PAGE, MEMBERS_PAGE)
+    pages = max(1, -(-total // MEMBERS_PAGE))
+    html = context.texts.render(
+        viewer.lang,
+        "members",
+        members=members,
+        total=total,
+        page=page + 1,
+        pages=pages,
+        role_labels=ROLE_LABELS,
+    )
+    rows: list[list[Button]] = [
+        [
+            (
+                context.texts.t(viewer.lang, "Revoke %(name)s", name=m.display_name[:40]),
+                f"m:rv:{m.id}",
+            )
+        ]
+        for m in members
+        if m.user_id != viewer.user_id
+    ]
+    nav: list[Button] = []
+    if page > 0:
+        nav.append((context.texts.t(viewer.lang, "◀ Previous"), f"m:pg:{page - 1}"))
+    if page + 1 < pages:
+        nav.append((context.texts.t(viewer.lang, "Next ▶"), f"m:pg:{page + 1}"))
+    rows.append(nav)
+    return html, rows
+
+
+async def members(update: Update, context: BotContext) -> None:
+    """/members: who is in, page by page, with a revoke button for each."""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if await _refuse_non_admin(update, context, viewer):
+        return
+    html, rows = await _members_page(context, viewer, 0)
+    await reply(update, context, html, keyboard(rows))
+
+
+async def members_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    texts = context.texts
+    if not rules.is_admin(viewer.member):
+        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
+        return
+    parts = query.data.split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+        return
+    action, number = parts[1], int(parts[2])
+    if action == "pg":
+        await query.answer()
+        html, rows = await _members_page(context, viewer, number)
+        await edit_or_send(query, context, html, keyboard(rows))
+    elif action == "rv":
+        await query.answer()
+        await edit_or_send(
+            query,
+            context,
+            texts.render(viewer.lang, "revoke_confirm"),
+            keyboard(
+                [
+                    [
+                        (texts.t(viewer.lang, "Yes, revoke"), f"m:ok:{number}"),
+                        (texts.t(viewer.lang, "Keep"), "m:pg:0"),
+                    ]
+                ]
+            ),
+        )
+    elif action == "ok":
+        try:
+            member = await context.svc.revoke_member(viewer, number)
+        except DomainError as exc:
+            await query.answer(texts.t(viewer.lang, "Not revoked."), show_alert=True)
+            await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
+            return
+        await query.answer(texts.t(viewer.lang, "Revoked."))
+        await edit_or_send(
+            query,
+            context,
+            texts.render(viewer.lang, "revoked", member=member, role_labels=ROLE_LABELS),
+        )
+    else:
+        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+
+
+async def bind_group(update: Update, context: BotContext) -> None:
+    """/bindgroup, run by an office admin inside the committee group."""
+    viewer = await viewer_of(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    if chat.type not in (Chat.GROUP, Chat.SUPERGROUP):
+        await reply(update, context, context.texts.render(viewer.lang, "bindgroup_usage"))
+        return
+    try:
+        await context.svc.bind_group(viewer, chat.id)
+    except DomainError as exc:
+        await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
+        return
+    await reply(update, context, context.texts.render(viewer.lang, "group_bound"))
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("invite", invite),
+        CommandHandler("members", members),
+        CommandHandler("bindgroup", bind_group),
+        CallbackQueryHandler(invite_pressed, pattern=r"^i:"),
+        CallbackQueryHandler(members_pressed, pattern=r"^m:"),
+    ]

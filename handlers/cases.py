@@ -1,0 +1,171 @@
+"""Looking at matters: /case <number>, /my (paginated), and a case's documents."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.domain import rules
+from bot.domain.kinds import KINDS
+from bot.domain.models import Case, Status, Viewer
+from bot.domain.rules import DomainError
+from handlers.common import (
+    BotContext,
+    Button,
+    edit_or_send,
+    keyboard,
+    private_only,
+    reply,
+    require_member,
+    viewer_of,
+)
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 5
+
+
+def answer_buttons(context: BotContext, lang: str, case: Case) -> list[Button]:
+    """受理 / 退回 buttons for a matter still waiting for its court."""
+    if case.status is not Status.SUBMITTED:
+        return []
+    return [
+        (context.texts.t(lang, "✅ Acknowledge"), f"v:ack:{case.id}"),
+        (context.texts.t(lang, "↩️ Return"), f"v:ret:{case.id}"),
+    ]
+
+
+def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
+    rows: list[list[Button]] = []
+    if rules.can_answer(viewer.member, case, context.svc.committee):
+        rows.append(answer_buttons(context, viewer.lang, case))
+    if case.files:
+        label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
+        rows.append([(label, f"c:files:{case.id}")])
+    rows = [r for r in rows if r]
+    return keyboard(rows) if rows else None
+
+
+async def show_case(update: Update, context: BotContext, viewer: Viewer, case: Case) -> None:
+    """Details and history, to those allowed to see them."""
+    try:
+        events = await context.svc.case_for_viewer(viewer, case)
+    except DomainError as exc:
+        await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
+        return
+    html = context.texts.render(
+        viewer.lang, "case", case=case, kind=KINDS[case.kind], events=events, full=True
+    )
+    await reply(update, context, html, case_markup(context, viewer, case))
+
+
+async def case_command(update: Update, context: BotContext) -> None:
+    """/case 协调〔2026〕12号"""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if not await require_member(update, context, viewer):
+        return
+    number = " ".join(context.args or []).strip()
+    if not number:
+        await reply(update, context, context.texts.render(viewer.lang, "case_usage"))
+        return
+    try:
+        case = await context.svc.find_case(number)
+    except DomainError as exc:
+        await reply(
+            update,
+            context,
+            context.texts.render(viewer.lang, "error", code=exc.code, number=number[:64]),
+        )
+        return
+    await show_case(update, context, viewer, case)
+
+
+async def _my_page(
+    context: BotContext, viewer: Viewer, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    cases, total = await context.svc.open_cases(viewer, page * PAGE_SIZE, PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    html = context.texts.render(
+        viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages, kinds=KINDS
+    )
+    rows: list[list[Button]] = [[(c.number, f"c:view:{c.id}")] for c in cases]
+    nav: list[Button] = []
+    if page > 0:
+        nav.append((context.texts.t(viewer.lang, "◀ Previous"), f"my:{page - 1}"))
+    if page + 1 < pages:
+        nav.append((context.texts.t(viewer.lang, "Next ▶"), f"my:{page + 1}"))
+    rows.append(nav)
+    rows = [r for r in rows if r]
+    return html, keyboard(rows) if rows else None
+
+
+async def my_command(update: Update, context: BotContext) -> None:
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if not await require_member(update, context, viewer):
+        return
+    html, markup = await _my_page(context, viewer, 0)
+    await reply(update, context, html, markup)
+
+
+async def my_page_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    page_text = query.data.removeprefix("my:")
+    if viewer.member is None or not page_text.isdigit() or int(page_text) > 10_000:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    await query.answer()
+    html, markup = await _my_page(context, viewer, int(page_text))
+    await edit_or_send(query, context, html, markup)
+
+
+async def view_pressed(update: Update, context: BotContext) -> None:
+    """A case number button (from /my) or a documents button."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    _, action, id_text = ([*query.data.split(":"), "", ""])[:3]
+    if viewer.member is None or not id_text.isdigit():
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    try:
+        case = await context.svc.get_case(int(id_text))
+        if not rules.can_view(viewer.member, case, context.svc.committee):
+            raise rules.NotAllowed("cannot_view")
+    except DomainError as exc:
+        if exc.code == "cannot_view":
+            text = context.texts.t(viewer.lang, "You cannot see this matter.")
+        else:
+            text = context.texts.t(viewer.lang, "This matter no longer exists.")
+        await query.answer(text, show_alert=True)
+        return
+    await query.answer()
+    if action == "view":
+        await show_case(update, context, viewer, case)
+        return
+    chat_id = query.message.chat.id if query.message else viewer.user_id
+    for f in case.files:
+        try:
+            if f.media == "photo":
+                await context.bot.send_photo(chat_id, f.file_id, caption=case.number)
+            else:
+                await context.bot.send_document(chat_id, f.file_id, caption=case.number)
+        except TelegramError as exc:
+            logger.warning("could not send a file of case %s: %s", case.id, exc)
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("case", case_command),
+        CommandHandler("my", my_command),
+        CallbackQueryHandler(my_page_pressed, pattern=r"^my:"),
+        CallbackQueryHandler(view_pressed, pattern=r"^c:(view|files):"),
+    ]

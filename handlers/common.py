@@ -1,0 +1,187 @@
+"""What every handler module shares: the context type, the acting user, sending and keyboards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.domain.models import Viewer
+from bot.domain.service import Coordination
+from bot.runtime import Runtime
+from bot.texts import Texts, split_html
+
+logger = logging.getLogger(__name__)
+
+Button = tuple[str, str]  # (label, callback data) — or (label, "url:" + link)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """Callback context with typed access to the shared runtime."""
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.application.bot_data["runtime"]  # type: ignore[no-any-return]
+
+    @property
+    def svc(self) -> Coordination:
+        return self.runtime.svc
+
+    @property
+    def texts(self) -> Texts:
+        return self.runtime.texts
+
+
+AppType = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+async def viewer_of(update: Update, context: BotContext) -> Viewer:
+    """The user behind an update, with their language and membership."""
+    user = update.effective_user
+    assert user is not None
+    return await context.svc.viewer(user.id, user.full_name, user.username)
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    """Inline keyboard from (label, data) pairs; data starting with ``url:`` is a link."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(label, url=data[4:])
+                if data.startswith("url:")
+                else InlineKeyboardButton(label, callback_data=data)
+                for label, data in row
+            ]
+            for row in rows
+            if row
+        ]
+    )
+
+
+def chunk(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
+async def send_html(
+    context: BotContext,
+    chat_id: int,
+    html: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message:
+    """Send a possibly long HTML text; the keyboard goes with the last part."""
+    parts = split_html(html)
+    message: Message | None = None
+    for i, part in enumerate(parts):
+        message = await context.bot.send_message(
+            chat_id,
+            part,
+            parse_mode="HTML",
+            reply_markup=markup if i == len(parts) - 1 else None,
+            disable_web_page_preview=True,
+        )
+    assert message is not None
+    return message
+
+
+async def reply(
+    update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    chat = update.effective_chat
+    assert chat is not None
+    return await send_html(context, chat.id, html, markup)
+
+
+async def notify(
+    context: BotContext,
+    chat_id: int,
+    html: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message | None:
+    """Send a message the bot decided to send on its own; a recipient who cannot be reached
+    (never started the bot, blocked it, left the group) must not break the action that caused it.
+    """
+    try:
+        return await send_html(context, chat_id, html, markup)
+    except Forbidden as exc:
+        logger.warning("cannot reach chat %s: %s", chat_id, exc.message)
+    except BadRequest as exc:
+        logger.error("message to chat %s rejected: %s", chat_id, exc.message)
+    except TelegramError as exc:
+        logger.error("message to chat %s failed: %s", chat_id, exc)
+    return None
+
+
+async def edit_or_send(
+    query: CallbackQuery,
+    context: BotContext,
+    html: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Replace the pressed message's text; send a new message when it cannot be edited."""
+    message = query.message
+    parts = split_html(html)
+    if isinstance(message, Message) and len(parts) == 1:
+        try:
+            await message.edit_text(
+                parts[0], parse_mode="HTML", reply_markup=markup, disable_web_page_preview=True
+            )
+            return
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            logger.info("could not edit message: %s", exc.message)
+    chat_id = message.chat.id if message is not None else query.from_user.id
+    await send_html(context, chat_id, html, markup)
+
+
+async def drop_keyboard(query: CallbackQuery) -> None:
+    """Remove the buttons from a pressed message (stale or used up); failures do not matter."""
+    message = query.message
+    if isinstance(message, Message) and message.reply_markup is not None:
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except TelegramError as exc:
+            logger.debug("could not drop keyboard: %s", exc)
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == Chat.PRIVATE
+
+
+async def private_only(update: Update, context: BotContext, viewer: Viewer) -> bool:
+    """True in a private chat; elsewhere explains where to go and returns False."""
+    if is_private(update):
+        return True
+    username = context.bot.username
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "private_only", link=f"https://t.me/{username}"),
+    )
+    return False
+
+
+async def require_member(update: Update, context: BotContext, viewer: Viewer) -> bool:
+    """Members pass; anyone else is told politely who can let them in, and sees no case data."""
+    if viewer.member is not None:
+        return True
+    await reply(
+        update, context, context.texts.render(viewer.lang, "not_member", user_id=viewer.user_id)
+    )
+    return False
+
+
+def deep_link(context: BotContext, payload: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={payload}"

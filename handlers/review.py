@@ -1,0 +1,202 @@
+"""Courts answering: 受理 Acknowledge with one press, 退回 Return with a reason.
+
+The buttons sit on private notifications to court staff. Each press is checked against the
+database: who pressed (a member of an answering court?) and what the matter's status is now,
+so repeated and stale presses just say what already happened.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain.models import Case, Draft, Status, Viewer
+from bot.domain.rules import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.i18n import N_
+from handlers.common import BotContext, drop_keyboard, edit_or_send, keyboard, reply, viewer_of
+from handlers.notifications import tell_raiser
+
+FLOW = "return"
+AWAITING_RETURN_REASON = "AWAITING_RETURN_REASON"
+END = ConversationHandler.END
+
+
+def _case_id(data: str) -> int | None:
+    tail = data.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() and len(tail) < 12 else None
+
+
+def _already(context: BotContext, viewer: Viewer, case: Case) -> str:
+    """ "Already acknowledged by X at 10:42" and the like."""
+    when = context.texts.format_datetime(viewer.lang, case.acted_at)
+    if case.status is Status.ACKNOWLEDGED:
+        msgid = N_("Already acknowledged by %(name)s at %(when)s.")
+    elif case.status is Status.RETURNED:
+        msgid = N_("Already returned by %(name)s at %(when)s.")
+    else:
+        msgid = N_("This matter is already closed.")
+    return context.texts.t(viewer.lang, msgid, name=case.acted_by_name or "—", when=when)
+
+
+async def _refusal(update: Update, context: BotContext, viewer: Viewer, exc: DomainError) -> None:
+    query = update.callback_query
+    assert query is not None
+    if isinstance(exc, NotFound):
+        text = context.texts.t(viewer.lang, "This matter no longer exists.")
+    else:
+        text = context.texts.t(viewer.lang, "Only staff of the addressed court can answer this.")
+    await query.answer(text, show_alert=True)
+
+
+async def acknowledge(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    case_id = _case_id(query.data)
+    if case_id is None:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    try:
+        outcome = await context.svc.acknowledge(viewer, case_id)
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(update, context, viewer, exc)
+        return
+    case = outcome.case
+    if not outcome.changed:
+        await query.answer(_already(context, viewer, case), show_alert=True)
+        await drop_keyboard(query)
+        return
+    await query.answer(context.texts.t(viewer.lang, "Acknowledged %(number)s.", number=case.number))
+    await edit_or_send(
+        query, context, context.texts.render(viewer.lang, "answered_court", case=case)
+    )
+    await tell_raiser(context, case)
+
+
+async def ask_reason(update: Update, context: BotContext) -> str | int:
+    """The Return button: the court must say why, so ask for the reason."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    case_id = _case_id(query.data)
+    if case_id is None:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return END
+    try:
+        case = await context.svc.check_answerer(viewer, case_id)
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(update, context, viewer, exc)
+        return END
+    if case.status is not Status.SUBMITTED:
+        await query.answer(_already(context, viewer, case), show_alert=True)
+        await drop_keyboard(query)
+        return END
+    await query.answer()
+    await context.svc.save_draft(
+        Draft(viewer.user_id, FLOW, AWAITING_RETURN_REASON, {"case_id": case.id})
+    )
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "return_reason", case=case),
+        keyboard([[(context.texts.t(viewer.lang, "✖ Cancel"), "v:cancel")]]),
+    )
+    return AWAITING_RETURN_REASON
+
+
+async def reason_received(update: Update, context: BotContext) -> str | int:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    viewer = await viewer_of(update, context)
+    draft = await context.svc.load_draft(viewer.user_id, FLOW)
+    if draft is None:
+        return END
+    try:
+        outcome = await context.svc.return_case(viewer, int(draft.data["case_id"]), message.text)
+    except InvalidInput as exc:
+        await reply(
+            update, context, context.texts.render(viewer.lang, "error", code=exc.code, **exc.params)
+        )
+        return AWAITING_RETURN_REASON
+    except (NotAllowed, NotFound) as exc:
+        await context.svc.delete_draft(viewer.user_id, FLOW)
+        await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
+        return END
+    await context.svc.delete_draft(viewer.user_id, FLOW)
+    case = outcome.case
+    if not outcome.changed:
+        await reply(
+            update,
+            context,
+            context.texts.render(viewer.lang, "plain", text=_already(context, viewer, case)),
+        )
+        return END
+    await reply(update, context, context.texts.render(viewer.lang, "answered_court", case=case))
+    await tell_raiser(context, case)
+    return END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    viewer = await viewer_of(update, context)
+    await context.svc.delete_draft(viewer.user_id, FLOW)
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        await drop_keyboard(query)
+    await reply(update, context, context.texts.render(viewer.lang, "return_cancelled"))
+    return END
+
+
+async def not_a_reason(update: Update, context: BotContext) -> str:
+    viewer = await viewer_of(update, context)
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "error", code="wrong_input", expected="text"),
+    )
+    return AWAITING_RETURN_REASON
+
+
+async def cancel_pressed_late(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    viewer = await viewer_of(update, context)
+    await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+    await drop_keyboard(query)
+
+
+def build_handler() -> ConversationHandler[BotContext]:
+    return ConversationHandler(
+        entry_points=[CallbackQueryHandler(ask_reason, pattern=r"^v:ret:")],
+        states={
+            AWAITING_RETURN_REASON: [
+                MessageHandler(filters.TEXT & ~filters.COMMAND, reason_received),
+            ],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            CallbackQueryHandler(cancel, pattern=r"^v:cancel$"),
+            MessageHandler(
+                filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.UpdateType.EDITED,
+                not_a_reason,
+            ),
+        ],
+        name=FLOW,
+        persistent=True,
+        allow_reentry=True,
+    )
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        build_handler(),
+        CallbackQueryHandler(acknowledge, pattern=r"^v:ack:"),
+        CallbackQueryHandler(cancel_pressed_late, pattern=r"^v:cancel$"),
+    ]

@@ -1,0 +1,121 @@
+"""Getting in: /start (with invite or case deep links), /help, /whoami and /lang."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.domain.rules import DomainError
+from bot.i18n import LANGS
+from handlers.cases import show_case
+from handlers.common import (
+    BotContext,
+    keyboard,
+    private_only,
+    reply,
+    require_member,
+    viewer_of,
+)
+
+INVITE_PREFIX = "i_"
+CASE_PREFIX = "c_"
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Entry of every user: an invite link, a link to a case, or a plain /start."""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    payload = context.args[0] if context.args else ""
+    texts = context.texts
+    if payload.startswith(INVITE_PREFIX):
+        user = update.effective_user
+        assert user is not None
+        try:
+            member = await context.svc.redeem_invite(
+                payload[len(INVITE_PREFIX) :], viewer, user.full_name
+            )
+        except DomainError as exc:
+            await reply(
+                update, context, texts.render(viewer.lang, "error", code=exc.code, **exc.params)
+            )
+            return
+        viewer = await viewer_of(update, context)
+        await reply(update, context, texts.render(viewer.lang, "joined", member=member))
+        await reply(update, context, texts.render(viewer.lang, "help", member=member))
+        return
+    if not await require_member(update, context, viewer):
+        return
+    if payload.startswith(CASE_PREFIX) and payload[len(CASE_PREFIX) :].isdigit():
+        try:
+            case = await context.svc.get_case(int(payload[len(CASE_PREFIX) :]))
+        except DomainError as exc:
+            await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
+            return
+        await show_case(update, context, viewer, case)
+        return
+    await reply(update, context, texts.render(viewer.lang, "help", member=viewer.member))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    viewer = await viewer_of(update, context)
+    if viewer.member is None:
+        await require_member(update, context, viewer)
+        return
+    await reply(update, context, context.texts.render(viewer.lang, "help", member=viewer.member))
+
+
+async def whoami(update: Update, context: BotContext) -> None:
+    viewer = await viewer_of(update, context)
+    await reply(update, context, context.texts.render(viewer.lang, "whoami", viewer=viewer))
+
+
+async def choose_lang(update: Update, context: BotContext) -> None:
+    viewer = await viewer_of(update, context)
+    labels = {"zh_CN": "简体中文", "en": "English"}
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "lang_choose"),
+        keyboard([[(labels[lang], f"lang:{lang}") for lang in LANGS]]),
+    )
+
+
+async def lang_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    lang = query.data.removeprefix("lang:")
+    viewer = await viewer_of(update, context)
+    if lang not in LANGS:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    viewer = await context.svc.set_lang(viewer, lang)
+    await query.answer()
+    message = query.message
+    if message is not None:
+        await message.edit_text(context.texts.render(viewer.lang, "lang_set"), parse_mode="HTML")
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("whoami", whoami),
+        CommandHandler("lang", choose_lang),
+        CallbackQueryHandler(lang_chosen, pattern=r"^lang:"),
+    ]
+
+
+async def unknown(update: Update, context: BotContext) -> None:
+    """Whatever no flow expects: a hint for members, the polite explanation for others."""
+    viewer = await viewer_of(update, context)
+    if not await require_member(update, context, viewer):
+        return
+    await reply(update, context, context.texts.render(viewer.lang, "hint"))
+
+
+def build_fallback() -> BaseHandler[Update, BotContext, None]:
+    return MessageHandler(
+        filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED & ~filters.StatusUpdate.ALL,
+        unknown,
+    )

@@ -1,0 +1,158 @@
+"""Start-up configuration: every mistake an operator can make gets one clear message."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import (
+    ConfigError,
+    GroupDetail,
+    OrgKind,
+    load_committee,
+    load_settings,
+    parse_committee,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+
+
+def example() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "committee.example.toml").read_text("utf-8"))
+
+
+def test_example_committee_is_the_changbai_mountain_committee() -> None:
+    c = load_committee(ROOT / "committee.example.toml")
+    zones = {o.name_zh for o in c.orgs_of_kind(OrgKind.ZONE)}
+    assert zones == {"池北区", "池西区", "池南区"}
+    courts = {o.name_zh for o in c.orgs_of_kind(OrgKind.COURT)}
+    assert courts == {
+        "延边州中级人民法院",
+        "白山市中级人民法院",
+        "安图县人民法院",
+        "抚松县人民法院",
+    }
+    assert c.courts_answering("CHIBEI-CENTER") == {"YB-IPC"}
+    assert c.courts_answering("CHIXINAN-CENTER") == {"FUSONG-COURT"}
+    assert "二道巡回点" in c.centers["CHIBEI-CENTER"].location_zh
+    assert c.group_detail is GroupDetail.SUMMARY
+    assert c.admin_org == "CBS-OFFICE"
+
+
+def test_settings_defaults() -> None:
+    s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert s.api_base_url == "https://api.telegram.org/bot"
+    assert s.database_url.startswith("sqlite+aiosqlite:///data/")
+    assert str(s.tz) == "Asia/Shanghai"
+    assert s.committee_file == Path("committee.toml")
+
+
+def test_settings_point_at_a_self_hosted_api() -> None:
+    s = load_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+            "TELEGRAM_BASE_FILE_URL": "http://127.0.0.1:8081/file/bot",
+            "TZ": "Asia/Harbin",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert s.api_base_url == "http://127.0.0.1:8081/bot"
+    assert s.file_base_url == "http://127.0.0.1:8081/file/bot"
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"TELEGRAM_BOT_TOKEN": "abc"}, "does not look like a bot token"),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "TZ": "Mars/Base"}, "unknown time zone"),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": "ftp://x"},
+            "TELEGRAM_API_BASE_URL",
+        ),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "data.db"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_token_never_in_the_error_message() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"TELEGRAM_BOT_TOKEN": "12:short"})
+    assert "short" not in str(exc.value)
+
+
+def test_missing_and_unreadable_committee_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not found\. Copy committee\.example\.toml"):
+        load_committee(tmp_path / "committee.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[committee\nname_zh = 1", "utf-8")
+    with pytest.raises(ConfigError, match="not valid UTF-8 TOML"):
+        load_committee(bad)
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_committee(folder)
+
+
+def _break(path: str, value: Any) -> dict[str, Any]:
+    data = example()
+    target: Any = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    last = keys[-1]
+    if value is None:
+        del target[last]
+    elif last.isdigit():
+        target[int(last)] = value
+    else:
+        target[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("centers.0.courts", ["NOPE"], "unknown organisation code 'NOPE'"),
+        ("centers.0.courts", ["CHIBEI"], "'CHIBEI' is not a court"),
+        ("organisations.1.kind", "ministry", "kind 'ministry' must be one of"),
+        ("organisations.1.code", "CBS-OFFICE", "duplicate organisation code"),
+        ("organisations.1.code", "bad code!", "must be 1-24 characters"),
+        ("organisations.1.name_zh", "", "name_zh must be a non-empty string"),
+        ("committee.admins", ["me"], "admins must be a list of Telegram user ids"),
+        (
+            "committee.admin_org",
+            "CBS-NR",
+            "admin_org 'CBS-NR' must be an organisation of kind office",
+        ),
+        ("committee.group_chat_id", 5, "group_chat_id must be a negative integer"),
+        ("committee.group_detail", "everything", "group_detail 'everything'"),
+        ("committee.invite_ttl_hours", 0, "invite_ttl_hours"),
+        ("committee", None, "missing [committee] table"),
+    ],
+)
+def test_bad_committee_files(path: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_committee(_break(path, value))
+
+
+def test_committee_needs_an_office_and_a_court() -> None:
+    data = example()
+    data["organisations"] = [o for o in data["organisations"] if o["kind"] != "court"]
+    data["centers"] = []
+    with pytest.raises(ConfigError, match='kind = "court"'):
+        parse_committee(data)
+    data = example()
+    data["organisations"] = [o for o in data["organisations"] if o["kind"] != "office"]
+    with pytest.raises(ConfigError, match='kind = "office"'):
+        parse_committee(data)

@@ -1,0 +1,181 @@
+"""Business rules: permissions, transitions, numbering and input validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.config import Committee
+from bot.domain import rules
+from bot.domain.kinds import CONSULTATION, KINDS, REFERRAL
+from bot.domain.models import Case, Member, Role, Status
+from bot.domain.rules import InvalidInput
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+def member(role: Role, org: str, revoked: bool = False) -> Member:
+    return Member(1, 42, org, role, "X", NOW, NOW if revoked else None)
+
+
+def case(addressee: str = "CHIBEI-CENTER", raiser_org: str = "CBS-NR") -> Case:
+    return Case(
+        id=1,
+        number="协调〔2026〕1号",
+        kind="referral",
+        year=2026,
+        seq=1,
+        status=Status.SUBMITTED,
+        title="t",
+        addressee=addressee,
+        urgency="normal",
+        reply_by=None,
+        raiser_user_id=7,
+        raiser_org=raiser_org,
+        fields={},
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def test_court_staff_answer_only_for_their_center_or_court(committee: Committee) -> None:
+    yanbian = member(Role.COURT_STAFF, "YB-IPC")
+    fusong = member(Role.COURT_STAFF, "FUSONG-COURT")
+    assert rules.can_answer(yanbian, case("CHIBEI-CENTER"), committee)
+    assert not rules.can_answer(fusong, case("CHIBEI-CENTER"), committee)
+    assert rules.can_answer(fusong, case("CHIXINAN-CENTER"), committee)
+    assert rules.can_answer(fusong, case("FUSONG-COURT"), committee)
+    assert not rules.can_answer(yanbian, case("FUSONG-COURT"), committee)
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        (member(Role.DEPARTMENT_HEAD, "CBS-NR"), False),
+        (member(Role.OFFICE, "CBS-OFFICE"), False),
+        (member(Role.OBSERVER, "YB-IPC"), False),
+        (member(Role.COURT_STAFF, "YB-IPC", revoked=True), False),
+        (None, False),
+    ],
+)
+def test_nobody_else_may_answer(committee: Committee, who: Member | None, allowed: bool) -> None:
+    assert rules.can_answer(who, case(), committee) is allowed
+
+
+def test_viewing(committee: Committee) -> None:
+    c = case()
+    assert rules.can_view(member(Role.DEPARTMENT_HEAD, "CBS-NR"), c, committee)
+    assert not rules.can_view(member(Role.DEPARTMENT_HEAD, "CBS-ENV"), c, committee)
+    assert rules.can_view(member(Role.COURT_STAFF, "YB-IPC"), c, committee)
+    assert not rules.can_view(member(Role.COURT_STAFF, "BS-IPC"), c, committee)
+    assert rules.can_view(member(Role.OFFICE, "CBS-OFFICE"), c, committee)
+    assert rules.can_view(member(Role.OBSERVER, "CHIBEI"), c, committee)
+    assert not rules.can_view(None, c, committee)
+    assert not rules.can_view(member(Role.OFFICE, "CBS-OFFICE", revoked=True), c, committee)
+
+
+def test_who_may_raise() -> None:
+    assert rules.can_raise(member(Role.DEPARTMENT_HEAD, "CHIXI"), REFERRAL)
+    assert rules.can_raise(member(Role.OFFICE, "CBS-OFFICE"), CONSULTATION)
+    assert not rules.can_raise(member(Role.COURT_STAFF, "YB-IPC"), REFERRAL)
+    assert not rules.can_raise(member(Role.OBSERVER, "CHIXI"), REFERRAL)
+    assert rules.raisable_kinds(member(Role.COURT_STAFF, "YB-IPC")) == []
+
+
+def test_roles_fit_organisations(committee: Committee) -> None:
+    kinds = {code: org.kind for code, org in committee.organisations.items()}
+    assert rules.role_fits_org(Role.COURT_STAFF, kinds["YB-IPC"])
+    assert not rules.role_fits_org(Role.COURT_STAFF, kinds["CBS-NR"])
+    assert rules.role_fits_org(Role.DEPARTMENT_HEAD, kinds["CHINAN"])
+    assert not rules.role_fits_org(Role.DEPARTMENT_HEAD, kinds["FUSONG-COURT"])
+    assert rules.role_fits_org(Role.OBSERVER, kinds["FUSONG-COURT"])
+
+
+def test_transitions() -> None:
+    assert rules.next_status(Status.SUBMITTED, "acknowledge") is Status.ACKNOWLEDGED
+    assert rules.next_status(Status.SUBMITTED, "return") is Status.RETURNED
+    assert rules.next_status(Status.ACKNOWLEDGED, "acknowledge") is None
+    assert rules.next_status(Status.RETURNED, "acknowledge") is None
+    assert rules.next_status(Status.ACKNOWLEDGED, "return") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "协调〔2026〕12号",
+        "协调[2026]12",
+        "协调 2026-12",
+        "协调（2026）12号",
+        "协调【2026】第12号",
+        " 协调〔2026〕12 ",
+        "协调2026/12号",
+    ],
+)
+def test_case_numbers_as_people_type_them(text: str) -> None:
+    assert rules.parse_number(text) == ("referral", 2026, 12)
+
+
+@pytest.mark.parametrize("text", ["", "12", "协调", "其他〔2026〕1号", "协调〔26〕1号", "<b>"])
+def test_not_case_numbers(text: str) -> None:
+    assert rules.parse_number(text) is None
+
+
+def test_number_format_round_trips() -> None:
+    for kind in KINDS.values():
+        text = rules.format_number(kind, 2027, 305)
+        assert rules.parse_number(text) == (kind.code, 2027, 305)
+    assert rules.format_number(REFERRAL, 2026, 12) == "协调〔2026〕12号"
+
+
+def test_text_validation() -> None:
+    title = REFERRAL.field("title")
+    assert rules.validate_text(title, "  征收补偿\n争议  ") == "征收补偿 争议"
+    assert rules.validate_text(title, "a\u200bb\u202ec\x00") == "abc"
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_text(title, " \u200b\n\t ")
+    assert exc.value.code == "empty"
+    assert rules.validate_text(title, "字" * 100) == "字" * 100
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_text(title, "字" * 101)
+    assert exc.value.code == "too_long"
+    assert exc.value.params == {"max": 100, "length": 101}
+    description = REFERRAL.field("description")
+    assert rules.validate_text(description, "line 1\r\n\n\n\nline 2") == "line 1\n\nline 2"
+
+
+def test_dates() -> None:
+    today = date(2026, 11, 25)
+    assert rules.parse_date("2026-12-31", today) == date(2026, 12, 31)
+    assert rules.parse_date("2026年12月1日", today) == date(2026, 12, 1)
+    assert rules.parse_date("12/3", today) == date(2026, 12, 3)
+    assert rules.parse_date("1-5", today) == date(2027, 1, 5)
+    assert rules.parse_date("２０２６－１２－０２", today) == date(2026, 12, 2)
+    for bad, code in [("tomorrow", "bad_date"), ("2026-02-30", "no_such_date"), ("", "bad_date")]:
+        with pytest.raises(InvalidInput) as exc:
+            rules.parse_date(bad, today)
+        assert exc.value.code == code
+    assert rules.validate_reply_date(today, today) == today
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_reply_date(date(2026, 11, 24), today)
+    assert exc.value.code == "date_in_past"
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_reply_date(date(2027, 12, 1), today)
+    assert exc.value.code == "date_too_far"
+
+
+def test_files() -> None:
+    spec = REFERRAL.field("documents")
+    rules.validate_file(rules.MAX_FILE_BYTES, 0, spec)
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_file(rules.MAX_FILE_BYTES + 1, 0, spec)
+    assert exc.value.code == "file_too_large"
+    with pytest.raises(InvalidInput) as exc:
+        rules.validate_file(10, spec.max_files, spec)
+    assert exc.value.code == "too_many_files"
+
+
+def test_completeness() -> None:
+    values = {"title": "t", "description": "d", "addressee": "YB-IPC", "urgency": "normal"}
+    assert rules.check_complete(CONSULTATION, values).complete
+    assert rules.check_complete(REFERRAL, values).missing == ["applicant", "respondent"]

@@ -1,0 +1,81 @@
+"""Templates: both languages render, user text is escaped, long texts split cleanly."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from bot.config import Committee
+from bot.texts import Texts, split_html
+from tests.conftest import SHANGHAI
+
+TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
+
+
+def visible(html: str) -> str:
+    text = TAG.sub("", html)
+    return (
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("&quot;", '"')
+    )
+
+
+def balanced(html: str) -> bool:
+    stack: list[str] = []
+    for closing, name in TAG.findall(html):
+        if closing:
+            if not stack or stack.pop() != name:
+                return False
+        else:
+            stack.append(name)
+    return not stack
+
+
+def test_user_text_cannot_forge_markup(committee: Committee) -> None:
+    texts = Texts(committee, SHANGHAI)
+    html = texts.render("zh_CN", "plain", text='<a href="tg://x">click</a> & {{ 1 }}')
+    assert html == "&lt;a href=&#34;tg://x&#34;&gt;click&lt;/a&gt; &amp; {{ 1 }}"
+
+
+def test_both_languages(committee: Committee) -> None:
+    texts = Texts(committee, SHANGHAI)
+    zh = texts.render("zh_CN", "cancelled")
+    en = texts.render("en", "cancelled")
+    assert en == "Cancelled. Nothing was submitted."
+    assert zh != en and re.search(r"[\u4e00-\u9fff]", zh)
+    assert texts.t("en", "✅ Acknowledge") == "✅ Acknowledge"
+    assert "受理" in texts.t("zh_CN", "✅ Acknowledge")
+    assert texts.format_date("zh_CN", date(2026, 12, 3)) == "2026年12月3日"
+    assert texts.format_date("en", date(2026, 12, 3)) == "3 December 2026"
+
+
+def test_short_text_is_one_part() -> None:
+    assert split_html("<b>hi</b> there") == ["<b>hi</b> there"]
+
+
+@pytest.mark.parametrize("limit", [50, 200, 4096])
+def test_long_text_splits_at_lines_with_balanced_tags(limit: int) -> None:
+    lines = [f"<b>第{i}行</b> " + "字" * (i % 37) + " &lt;x&gt;" for i in range(600)]
+    html = "\n".join(lines)
+    parts = split_html(html, limit)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(visible(part).encode("utf-16-le")) // 2 <= limit
+        assert balanced(part)
+        assert "&lt" not in part.replace("&lt;", "")  # no entity cut in half
+    assert "".join(visible(p).replace("\n", "") for p in parts) == visible(html).replace("\n", "")
+
+
+def test_a_tag_spanning_the_cut_is_closed_and_reopened() -> None:
+    html = "<i>" + "a " * 100 + "</i>"
+    parts = split_html(html, 30)
+    assert all(p.startswith("<i>") and p.endswith("</i>") for p in parts)
+    assert sum(visible(p).count("a") for p in parts) == 100
+
+
+def test_one_huge_word_and_emoji() -> None:
+    html = "😀" * 5000  # two UTF-16 units each
+    parts = split_html(html, 4096)
+    assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
+    assert "".join(parts) == html
