@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -64,6 +65,9 @@ STATE_FOR_TYPE: dict[FieldType, str] = {
     FieldType.FILES: AWAITING_FILES,
 }
 QUICK_DAYS = (3, 7, 14, 30)
+# Filler for calendar cells that cannot be pressed. Telegram rejects a button whose text is
+# blank (BUTTON_TEXT_INVALID), so a space would break the whole calendar.
+NO_DAY = "·"
 _CACHE_KEY = "raise_draft"
 
 
@@ -161,20 +165,20 @@ def calendar_rows(context: BotContext, lang: str, year: int, month: int) -> list
     nav: list[Button] = [
         ("◀", f"r:cal:{prev_month:%Y-%m}")
         if prev_month >= today.replace(day=1)
-        else (" ", "r:noop"),
+        else (NO_DAY, "r:noop"),
         (title, "r:noop"),
         ("▶", f"r:cal:{next_month:%Y-%m}")
         if next_month <= today + rules.MAX_DATE_AHEAD
-        else (" ", "r:noop"),
+        else (NO_DAY, "r:noop"),
     ]
     rows: list[list[Button]] = [nav, [(d, "r:noop") for d in context.texts.weekdays(lang)]]
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
         row: list[Button] = []
         for day in week:
             if day.month != month:
-                row.append((" ", "r:noop"))
+                row.append((NO_DAY, "r:noop"))
             elif day < today or day - today > rules.MAX_DATE_AHEAD:
-                row.append(("·", "r:noop"))
+                row.append((NO_DAY, "r:noop"))
             else:
                 row.append((str(day.day), f"r:date:{day.isoformat()}"))
         rows.append(row)
@@ -218,8 +222,11 @@ async def _ask(
         current=draft.data["values"].get(spec.name),
         editing=draft.data.get("editing", False),
     )
+    # Save first: once the user sees the question, their answer must be taken for it,
+    # even if the bot is killed right after sending.
+    state = await _save(context, draft, STATE_FOR_TYPE[spec.type], field=spec.name)
     await reply(update, context, html, keyboard(rows))
-    return await _save(context, draft, STATE_FOR_TYPE[spec.type], field=spec.name)
+    return state
 
 
 async def _show_summary(
@@ -233,8 +240,9 @@ async def _show_summary(
         [(texts.t(lang, "📨 Submit"), f"r:submit:{draft.data['token']}")],
         [(texts.t(lang, "✏ Edit a field"), "r:edit"), _cancel_button(context, lang)],
     ]
+    state = await _save(context, draft, AWAITING_CONFIRMATION, editing=False)
     await reply(update, context, html, keyboard(rows))
-    return await _save(context, draft, AWAITING_CONFIRMATION, editing=False)
+    return state
 
 
 async def _advance(
@@ -291,13 +299,14 @@ async def new(update: Update, context: BotContext) -> str | int:
     )
     rows = [[(context.texts.t(viewer.lang, k.label), f"r:kind:{k.code}")] for k in kinds]
     rows.append([_cancel_button(context, viewer.lang)])
+    state = await _save(context, draft, AWAITING_KIND)
     await reply(
         update,
         context,
         context.texts.render(viewer.lang, "choose_kind", kinds=kinds),
         keyboard(rows),
     )
-    return await _save(context, draft, AWAITING_KIND)
+    return state
 
 
 # ---------------------------------------------------------------------------- answers
@@ -414,7 +423,11 @@ async def calendar_pressed(update: Update, context: BotContext) -> str | None:
             return None
     rows.append([_cancel_button(context, viewer.lang)])
     if isinstance(message, Message):
-        await message.edit_reply_markup(reply_markup=keyboard(rows))
+        try:
+            await message.edit_reply_markup(reply_markup=keyboard(rows))
+        except BadRequest as exc:  # a double tap: the first one already showed this month
+            if "not modified" not in exc.message.lower():
+                raise
     return None
 
 
@@ -471,13 +484,14 @@ async def file_received(update: Update, context: BotContext) -> str | None:
         return AWAITING_FILES
     files.append(entry)
     values = {**draft.data["values"], spec.name: files}
+    state = await _save(context, draft, AWAITING_FILES, values=values)
     await reply(
         update,
         context,
         context.texts.render(viewer.lang, "file_received", count=len(files), max=spec.max_files),
         keyboard([[(context.texts.t(viewer.lang, "✔ Done"), "r:done")]]),
     )
-    return await _save(context, draft, AWAITING_FILES, values=values)
+    return state
 
 
 async def files_done(update: Update, context: BotContext) -> str | None:
@@ -519,13 +533,14 @@ async def wrong_input(update: Update, context: BotContext) -> None:
     draft = await _load(update, context)
     if draft is None:
         return
-    spec = _field(draft) if draft.data.get("field") else None
+    # "field" still names the last field asked while the summary or the field menu is shown;
+    # there, as at the kind choice, only a button will do.
+    asking = draft.state in (AWAITING_TEXT, AWAITING_CHOICE, AWAITING_DATE, AWAITING_FILES)
+    expected = _field(draft).type.value if asking and draft.data.get("field") else "button"
     await reply(
         update,
         context,
-        context.texts.render(
-            viewer.lang, "error", code="wrong_input", expected=spec.type.value if spec else "button"
-        ),
+        context.texts.render(viewer.lang, "error", code="wrong_input", expected=expected),
     )
 
 

@@ -10,6 +10,7 @@ from bot.i18n import LANGS
 from handlers.cases import show_case
 from handlers.common import (
     BotContext,
+    edit_or_send,
     keyboard,
     private_only,
     reply,
@@ -91,9 +92,7 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
         return
     viewer = await context.svc.set_lang(viewer, lang)
     await query.answer()
-    message = query.message
-    if message is not None:
-        await message.edit_text(context.texts.render(viewer.lang, "lang_set"), parse_mode="HTML")
+    await edit_or_send(query, context, context.texts.render(viewer.lang, "lang_set"))
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:

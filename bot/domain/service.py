@@ -473,6 +473,14 @@ class Coordination:
             row, files, raiser_name=row.raiser_name or "", acted_by_name=row.acted_by_name or ""
         )
 
+    @staticmethod
+    def _checked(field_name: str, check: Any, *args: Any) -> Any:
+        """Run a field's check; a refusal names the field, so the user is asked for it again."""
+        try:
+            return check(*args)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.code, **exc.params, field=field_name) from exc
+
     def validate_values(self, kind: KindSpec, values: dict[str, Any]) -> dict[str, Any]:
         """Re-check a whole draft at submit time: it may be hours old, or from before a restart."""
         missing = rules.check_complete(kind, values)
@@ -485,7 +493,7 @@ class Coordination:
                 clean[spec.name] = [] if spec.type is FieldType.FILES else None
                 continue
             if spec.type in (FieldType.TEXT, FieldType.LONG_TEXT):
-                clean[spec.name] = rules.validate_text(spec, str(value))
+                clean[spec.name] = self._checked(spec.name, rules.validate_text, spec, str(value))
             elif spec.type is FieldType.ADDRESSEE:
                 if value not in rules.addressee_codes(self.committee):
                     raise InvalidInput("unknown_addressee", field=spec.name)
@@ -504,7 +512,7 @@ class Coordination:
                     parsed = date.fromisoformat(str(value))
                 except ValueError as exc:
                     raise InvalidInput("bad_date", field=spec.name) from exc
-                rules.validate_reply_date(parsed, self.today())
+                self._checked(spec.name, rules.validate_reply_date, parsed, self.today())
                 clean[spec.name] = parsed.isoformat()
             elif spec.type is FieldType.FILES:
                 clean[spec.name] = list(value)[: spec.max_files]
@@ -541,9 +549,10 @@ class Coordination:
                     )
                 ).first()
             )
+            if member is None:
+                raise NotAllowed("not_member")
             if not rules.can_raise(member, kind):
                 raise NotAllowed("cannot_raise")
-            assert member is not None
             counter = self._insert(t.counters).values(kind=kind.code, year=year, value=1)
             counter = counter.on_conflict_do_update(
                 index_elements=[t.counters.c.kind, t.counters.c.year],

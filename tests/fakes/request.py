@@ -101,6 +101,7 @@ class FakeRequest(BaseRequest):
             offset = int(params["offset"]) if params.get("offset") not in (None, "") else None
         except (TypeError, ValueError):
             return  # let handle() answer the malformed request
+        self.fake.confirm_updates(offset)
         if timeout <= 0 or self.fake.has_updates(offset):
             return
         loop = asyncio.get_running_loop()
@@ -112,20 +113,15 @@ class FakeRequest(BaseRequest):
 
         remove = self.fake.add_listener(on_change)
         try:
-            with self.fake.long_poll_waiting():
-                await self._wait_for_updates(offset, timeout, changed)
+            with self.fake.long_poll_waiting(), contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wait_for_updates(offset, changed)
         finally:
             remove()
 
-    async def _wait_for_updates(
-        self, offset: int | None, timeout: float, changed: asyncio.Event
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+    async def _wait_for_updates(self, offset: int | None, changed: asyncio.Event) -> None:
         while True:
             changed.clear()
-            remaining = deadline - loop.time()
-            if self.fake.has_updates(offset) or remaining <= 0:
+            if self.fake.has_updates(offset):
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+            await changed.wait()

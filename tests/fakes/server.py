@@ -263,6 +263,7 @@ class FakeBotApiServer:
             offset = int(params["offset"]) if params.get("offset") not in (None, "") else None
         except (TypeError, ValueError):
             return
+        self.fake.confirm_updates(offset)
         if timeout > 0:
             self.fake.wait_for_updates(offset, timeout, self._stopping.is_set)
 

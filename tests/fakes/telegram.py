@@ -1201,6 +1201,13 @@ class FakeTelegram:
                 return bool(self._updates)
             return any(update["update_id"] >= offset for update in self._updates)
 
+    def confirm_updates(self, offset: int | None) -> None:
+        """Drop updates below ``offset`` the moment a getUpdates carrying it arrives, as
+        Telegram does: a bot killed during the following long poll does not get them again."""
+        with self.lock:
+            if offset is not None and offset > 0:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+
     def take_updates(
         self, offset: int | None = None, limit: int = 100, allowed_updates: list[str] | None = None
     ) -> list[JSON]:
