@@ -26,10 +26,12 @@ from telegram.warnings import PTBUserWarning
 from bot.clock import Clock, SystemClock
 from bot.config import Committee, Settings
 from bot.i18n import LANGS, N_, gettext_for
+from bot.jobs.tick import schedule_jobs
 from bot.persistence import DraftPersistence
 from bot.runtime import Runtime
 from handlers import admin, cases, raise_case, review, start
 from handlers.common import AppType, BotContext
+from handlers.notifications import build_courier
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", N_("Help")),
     ("invite", N_("Office: invite a member")),
     ("members", N_("Office: members")),
+    ("digest", N_("Office: weekly digest now")),
 )
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("bindgroup", N_("Office: make this the committee group")),
@@ -88,11 +91,34 @@ async def set_command_menus(app: AppType) -> None:
 async def post_init(app: AppType) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     await runtime.open()
+    runtime.courier = build_courier(app)
+    recovered = await runtime.outbox.recover()
+    if recovered:
+        logger.warning("%s outbox message(s) were being sent when the bot stopped", recovered)
+    warn_about_calendar(runtime)
+    if app.job_queue is not None and runtime.schedule_jobs:
+        schedule_jobs(app)
     try:
         await set_command_menus(app)
     except TelegramError as exc:  # menus are a convenience; the bot works without them
         logger.warning("could not set command menus: %s", exc)
     logger.info("fuyuan-bot ready as @%s", app.bot.username)
+
+
+def warn_about_calendar(runtime: Runtime) -> None:
+    """Loudly, at start-up: deadlines in the next 60 days resting on estimated holidays."""
+    svc = runtime.svc
+    for gap in svc.calendar.coverage_warnings(svc.today()):
+        logger.warning(
+            "WORKING-DAY CALENDAR: %s to %s rests on %s data (year %s). Add the official "
+            "holidays and make-up working days of %s to [calendar.%s] in the committee file.",
+            gap.first,
+            gap.last,
+            gap.source,
+            gap.year,
+            gap.year,
+            gap.year,
+        )
 
 
 async def post_shutdown(app: AppType) -> None:
@@ -140,9 +166,10 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
+    jobs: bool = True,
 ) -> AppType:
     """The bot with all its handlers. Tests pass a fake ``request`` and a manual ``clock``."""
-    runtime = Runtime(settings, committee, clock or SystemClock())
+    runtime = Runtime(settings, committee, clock or SystemClock(), schedule_jobs=jobs)
     builder: Any = (
         ApplicationBuilder()
         .token(settings.token)

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,19 @@ class Center:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the bot speaks on its own: deadline alerts, the weekly digest, meeting reminders."""
+
+    due_soon_working_days: int = 1
+    escalate_every_working_days: int = 2
+    digest_weekday: int = 1  # ISO weekday: Monday = 1
+    digest_time: time = time(9, 0)
+    meeting_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # per kind code: (acknowledge within N working days, reply within M working days)
+    deadlines: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Committee:
     name_zh: str
     name_en: str
@@ -82,6 +96,8 @@ class Committee:
     group_chat_id: int | None = None
     group_detail: GroupDetail = GroupDetail.SUMMARY
     invite_ttl_hours: int = 72
+    schedule: Schedule = field(default_factory=Schedule)
+    calendar: Any = None  # bot.domain.workdays.CalendarOverrides
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
@@ -274,7 +290,11 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 24 * 30:
         raise ConfigError(f"{at}.invite_ttl_hours must be a whole number from 1 to 720.")
 
+    from bot.domain.workdays import parse_calendar  # the calendar rules live in the domain
+
     return Committee(
+        schedule=_parse_schedule(data.get("schedule"), data.get("deadlines"), where),
+        calendar=parse_calendar(data.get("calendar"), f"{where}: calendar"),
         name_zh=_text(head, "name_zh", at),
         name_en=_text(head, "name_en", at),
         organisations=orgs,
@@ -284,4 +304,82 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
         group_chat_id=group,
         group_detail=detail,
         invite_ttl_hours=ttl,
+    )
+
+
+_DURATION_RE = re.compile(r"^\s*(\d{1,4})\s*([mhd])\s*$")
+_WEEKDAYS = {
+    "monday": 1,
+    "tuesday": 2,
+    "wednesday": 3,
+    "thursday": 4,
+    "friday": 5,
+    "saturday": 6,
+    "sunday": 7,
+}
+
+
+def _whole(table: Mapping[str, Any], key: str, default: int, low: int, high: int, at: str) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{at}.{key} must be a whole number from {low} to {high}.")
+    return value
+
+
+def _parse_schedule(raw: Any, deadlines_raw: Any, where: str) -> Schedule:
+    from bot.domain.kinds import KINDS  # kinds declare the default deadlines
+
+    at = f"{where}: schedule"
+    table: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    if raw is not None and not isinstance(raw, Mapping):
+        raise ConfigError(f"{at} must be a table.")
+    weekday_raw = table.get("digest_weekday", "monday")
+    weekday = _WEEKDAYS.get(str(weekday_raw).lower())
+    if weekday is None:
+        raise ConfigError(
+            f'{at}.digest_weekday {weekday_raw!r} must be a weekday name, e.g. "monday".'
+        )
+    time_raw = table.get("digest_time", "09:00")
+    try:
+        digest_time = time.fromisoformat(str(time_raw))
+    except ValueError as exc:
+        raise ConfigError(f'{at}.digest_time {time_raw!r} must look like "09:00".') from exc
+    reminders_raw = table.get("meeting_reminders", ["24h", "1h"])
+    if not isinstance(reminders_raw, list):
+        raise ConfigError(f'{at}.meeting_reminders must be a list like ["24h", "1h"].')
+    reminders: list[timedelta] = []
+    for item in reminders_raw:
+        match = _DURATION_RE.match(str(item))
+        if not match or int(match[1]) == 0:
+            raise ConfigError(
+                f'{at}.meeting_reminders: {item!r} must be a duration like "24h", "90m" or "2d".'
+            )
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match[2]]
+        reminders.append(timedelta(**{unit: int(match[1])}))
+    deadlines: dict[str, tuple[int, int]] = {
+        code: (kind.ack_working_days, kind.reply_working_days) for code, kind in KINDS.items()
+    }
+    if deadlines_raw is not None:
+        if not isinstance(deadlines_raw, Mapping):
+            raise ConfigError(f"{where}: deadlines must be a table of kinds.")
+        for code, item in deadlines_raw.items():
+            dat = f"{where}: deadlines.{code}"
+            if code not in KINDS:
+                raise ConfigError(f"{dat}: unknown kind; known: {', '.join(sorted(KINDS))}.")
+            if not isinstance(item, Mapping):
+                raise ConfigError(f"{dat} must be a table.")
+            ack = _whole(item, "ack_working_days", deadlines[code][0], 1, 60, dat)
+            reply = _whole(item, "reply_working_days", deadlines[code][1], 1, 250, dat)
+            if reply < ack:
+                raise ConfigError(
+                    f"{dat}: reply_working_days must not be less than ack_working_days."
+                )
+            deadlines[code] = (ack, reply)
+    return Schedule(
+        due_soon_working_days=_whole(table, "due_soon_working_days", 1, 0, 10, at),
+        escalate_every_working_days=_whole(table, "escalate_every_working_days", 2, 1, 30, at),
+        digest_weekday=weekday,
+        digest_time=digest_time,
+        meeting_reminders=tuple(sorted(set(reminders), reverse=True)),
+        deadlines=deadlines,
     )

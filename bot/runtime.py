@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.config import Committee, Settings
 from bot.db import Database
 from bot.domain.service import Coordination
+from bot.outbox import Outbox
 from bot.texts import Texts
+
+if TYPE_CHECKING:
+    from bot.jobs.courier import Courier
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +31,12 @@ class Runtime:
     settings: Settings
     committee: Committee
     clock: Clock = field(default_factory=SystemClock)
+    schedule_jobs: bool = True
     texts: Texts = field(init=False)
     _db: Database | None = field(default=None, init=False)
     _svc: Coordination | None = field(default=None, init=False)
+    _outbox: Outbox | None = field(default=None, init=False)
+    courier: Courier | None = field(default=None, init=False)
     _lock: asyncio.Lock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -40,6 +48,12 @@ class Runtime:
             raise RuntimeError("runtime not opened")
         return self._svc
 
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise RuntimeError("runtime not opened")
+        return self._outbox
+
     async def open(self) -> Coordination:
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -50,9 +64,11 @@ class Runtime:
                 svc = Coordination(db, self.committee, self.clock, self.settings.tz)
                 await svc.bootstrap_admins()
                 self._db, self._svc = db, svc
+                self._outbox = Outbox(db, self.clock)
         return self._svc
 
     async def close(self) -> None:
         if self._db is not None:
             await self._db.dispose()
-        self._db = self._svc = None
+        self._db = self._svc = self._outbox = None
+        self.courier = None

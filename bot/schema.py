@@ -143,10 +143,19 @@ cases = Table(
     Column("acted_by", BigInteger, nullable=True),
     Column("acted_at", UTCDateTime, nullable=True),
     Column("return_reason", Text, nullable=True),
+    # Deadlines, as local dates, counted in working days when the matter was raised; a
+    # matter is overdue after the end of its due day.
+    Column("ack_due", Date, nullable=True),
+    Column("reply_due", Date, nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("outcome_note", Text, nullable=True),
     UniqueConstraint("kind", "year", "seq"),
     Index("ix_cases_addressee_status", "addressee", "status"),
     Index("ix_cases_raiser_status", "raiser_user_id", "status"),
     Index("ix_cases_raiser_org_status", "raiser_org", "status"),
+    Index("ix_cases_status_ack_due", "status", "ack_due"),
+    Index("ix_cases_status_reply_due", "status", "reply_due"),
+    Index("ix_cases_created", "created_at"),
 )
 
 case_files = Table(
@@ -174,6 +183,7 @@ events = Table(
     Column("to_status", String(24), nullable=True),
     Column("detail", JSON, nullable=True),
     Index("ix_events_case", "case_id", "id"),
+    Index("ix_events_action_at", "action", "at"),
 )
 
 drafts = Table(
@@ -185,4 +195,63 @@ drafts = Table(
     Column("data", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("user_id", "flow"),
+)
+
+# A message the bot decided to send on its own. The unique key makes "send X about Y at
+# threshold Z" happen once, across crashes and restarts; the courier delivers pending rows.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # pending → sending → sent; or → retry (backoff) → ...; or → failed (permanent)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("uncertain", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("place", String(300), nullable=False),
+    Column("status", String(16), nullable=False),  # scheduled | cancelled
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_by", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_meetings_status_start", "status", "starts_at"),
+)
+
+meeting_orgs = Table(
+    "meeting_orgs",
+    metadata,
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), nullable=False),
+    Column("org_code", String(24), nullable=False),
+    Column("rsvp", String(16), nullable=True),  # attend | deputy | absent
+    Column("rsvp_by", BigInteger, nullable=True),
+    Column("rsvp_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("meeting_id", "org_code"),
+)
+
+meeting_agenda = Table(
+    "meeting_agenda",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("meeting_id", Integer, ForeignKey("meetings.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="SET NULL"), nullable=True),
+    Column("text", String(300), nullable=False),
+    Index("ix_meeting_agenda_meeting", "meeting_id", "position"),
 )

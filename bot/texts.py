@@ -52,6 +52,7 @@ class Texts:
             org=lambda code: self.committee.addressee_name(code, lang),
             tr=lambda msgid: translations(lang).gettext(msgid),
             role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role, role)),
+            outcome=lambda code, kind: translations(lang).gettext(outcome_label(kind, code)),
         )
         return env
 
@@ -90,6 +91,16 @@ class Texts:
         return format_datetime(
             value, pattern, tzinfo=self.tz, locale=_BABEL_LOCALE[normalise_lang(lang)]
         )
+
+
+def outcome_label(kind_code: str, outcome: str | None) -> str:
+    from bot.domain.kinds import KINDS
+
+    kind = KINDS.get(kind_code)
+    for code, label in kind.outcomes if kind else ():
+        if code == outcome:
+            return label
+    return outcome or ""
 
 
 # ---------------------------------------------------------------------------- splitting

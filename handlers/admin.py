@@ -6,6 +6,8 @@ chosen, never the right to act on it.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telegram import Chat, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -14,6 +16,7 @@ from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
 from bot.domain.rules import DomainError
 from handlers.common import (
+    INVITE_PREFIX,
     BotContext,
     Button,
     chunk,
@@ -24,7 +27,6 @@ from handlers.common import (
     reply,
     viewer_of,
 )
-from handlers.start import INVITE_PREFIX
 
 MEMBERS_PAGE = 8
 
@@ -215,11 +217,24 @@ async def bind_group(update: Update, context: BotContext) -> None:
     await reply(update, context, context.texts.render(viewer.lang, "group_bound"))
 
 
+async def digest(update: Update, context: BotContext) -> None:
+    """/digest: the weekly summary of the last seven days, on demand, for the office."""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if await _refuse_non_admin(update, context, viewer):
+        return
+    now = context.runtime.clock.now()
+    data = await context.svc.digest(now - timedelta(days=7), now)
+    await reply(update, context, context.texts.render(viewer.lang, "digest", digest=data))
+
+
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CommandHandler("invite", invite),
         CommandHandler("members", members),
         CommandHandler("bindgroup", bind_group),
+        CommandHandler("digest", digest),
         CallbackQueryHandler(invite_pressed, pattern=r"^i:"),
         CallbackQueryHandler(members_pressed, pattern=r"^m:"),
     ]

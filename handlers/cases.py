@@ -12,6 +12,7 @@ from bot.domain import rules
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Status, Viewer
 from bot.domain.rules import DomainError
+from bot.texts import Texts
 from handlers.common import (
     BotContext,
     Button,
@@ -28,20 +29,22 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 5
 
 
-def answer_buttons(context: BotContext, lang: str, case: Case) -> list[Button]:
-    """受理 / 退回 buttons for a matter still waiting for its court."""
-    if case.status is not Status.SUBMITTED:
-        return []
-    return [
-        (context.texts.t(lang, "✅ Acknowledge"), f"v:ack:{case.id}"),
-        (context.texts.t(lang, "↩️ Return"), f"v:ret:{case.id}"),
-    ]
+def answer_buttons(texts: Texts, lang: str, case: Case) -> list[Button]:
+    """受理 / 退回 while a matter waits for its court; the outcome once it is acknowledged."""
+    if case.status is Status.SUBMITTED:
+        return [
+            (texts.t(lang, "✅ Acknowledge"), f"v:ack:{case.id}"),
+            (texts.t(lang, "↩️ Return"), f"v:ret:{case.id}"),
+        ]
+    if case.status is Status.ACKNOWLEDGED:
+        return [(texts.t(lang, "🏁 Record outcome"), f"v:res:{case.id}")]
+    return []
 
 
 def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
     rows: list[list[Button]] = []
     if rules.can_answer(viewer.member, case, context.svc.committee):
-        rows.append(answer_buttons(context, viewer.lang, case))
+        rows.append(answer_buttons(context.texts, viewer.lang, case))
     if case.files:
         label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
         rows.append([(label, f"c:files:{case.id}")])

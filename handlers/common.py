@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 Button = tuple[str, str]  # (label, callback data) — or (label, "url:" + link)
 
+# Deep-link payloads of /start: an invite, or a matter to open.
+INVITE_PREFIX = "i_"
+CASE_PREFIX = "c_"
+
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """Callback context with typed access to the shared runtime."""
@@ -181,6 +185,12 @@ async def require_member(update: Update, context: BotContext, viewer: Viewer) ->
         update, context, context.texts.render(viewer.lang, "not_member", user_id=viewer.user_id)
     )
     return False
+
+
+async def deliver_now(context: BotContext) -> None:
+    """Send what the last action queued in the outbox right away (the periodic job would
+    otherwise pick it up within seconds)."""
+    await context.runtime.courier.flush(context.bot)
 
 
 def deep_link(context: BotContext, payload: str) -> str:

@@ -1,58 +1,177 @@
-"""Messages the bot sends on its own when a matter is raised or answered."""
+"""How the bot's own messages look: one renderer per outbox kind.
+
+The domain decides who must be told what (and queues it in the outbox, in the transaction of
+the change); these functions turn a queued row into text and buttons in the recipient's
+language at the moment it is sent.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from telegram.ext import Application
 
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case
+from bot.domain.rules import DomainError
 from bot.i18n import DEFAULT_LANG
+from bot.jobs.courier import Courier, Rendered, Skip
+from bot.outbox import OutboxMessage
+from bot.runtime import Runtime
 from handlers.cases import answer_buttons
-from handlers.common import BotContext, Button, deep_link, keyboard, notify
-from handlers.start import CASE_PREFIX
+from handlers.common import CASE_PREFIX, Button, keyboard
 
-logger = logging.getLogger(__name__)
+Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
 
 
-async def announce_new_case(context: BotContext, case: Case) -> int:
-    """Tell the addressed court's staff (privately, with 受理/退回) and post to the group.
+class Renderers:
+    """Outbox renderers bound to the running bot (its username, runtime and templates)."""
 
-    Returns how many court staff were reached, so the raiser's receipt can say so.
-    """
-    svc, texts = context.svc, context.texts
-    kind = KINDS[case.kind]
-    reached = 0
-    for recipient in await svc.answerers(case):
-        rows: list[list[Button]] = [answer_buttons(context, recipient.lang, case)]
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.app = app
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app.bot_data["runtime"]  # type: ignore[no-any-return]
+
+    def link(self, payload: str) -> str:
+        return f"https://t.me/{self.app.bot.username}?start={payload}"
+
+    async def _lang(self, chat_id: int) -> str:
+        if chat_id < 0:
+            return DEFAULT_LANG
+        return (await self.runtime.svc.recipient(chat_id)).lang
+
+    async def _case(self, message: OutboxMessage) -> Case:
+        try:
+            return await self.runtime.svc.get_case(int(message.payload["case_id"]))
+        except DomainError as exc:
+            raise Skip(f"case {message.payload.get('case_id')} is gone") from exc
+
+    def _note(self, lang: str, uncertain: bool) -> str:
+        return self.runtime.texts.render(lang, "resent_note") + "\n\n" if uncertain else ""
+
+    def _open_button(self, lang: str, case: Case) -> Button:
+        return (
+            self.runtime.texts.t(lang, "Open the matter"),
+            f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
+        )
+
+    async def case_new(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """A new matter, privately to a member of the answering court, with 受理 / 退回."""
+        case = await self._case(message)
+        lang = await self._lang(message.chat_id)
+        texts = self.runtime.texts
+        rows: list[list[Button]] = [answer_buttons(self.runtime.texts, lang, case)]
         if case.files:
             rows.append(
-                [
-                    (
-                        texts.t(recipient.lang, "📎 Documents (%(n)s)", n=len(case.files)),
-                        f"c:files:{case.id}",
-                    )
-                ]
+                [(texts.t(lang, "📎 Documents (%(n)s)", n=len(case.files)), f"c:files:{case.id}")]
             )
-        html = texts.render(recipient.lang, "notify_new", case=case, kind=kind)
-        if await notify(context, recipient.user_id, html, keyboard(rows)) is not None:
-            reached += 1
-    if reached == 0:
-        logger.warning("case %s: no court staff could be notified", case.id)
-    group = await svc.group_chat_id()
-    if group is not None:
-        html = texts.render(
-            DEFAULT_LANG, "group_new", case=case, kind=kind, detail=svc.committee.group_detail.value
+        html = self._note(lang, uncertain) + texts.render(
+            lang, "notify_new", case=case, kind=KINDS[case.kind]
         )
-        link = deep_link(context, f"{CASE_PREFIX}{case.id}")
-        button = (texts.t(DEFAULT_LANG, "Open in private chat"), f"url:{link}")
-        await notify(context, group, html, keyboard([[button]]))
-    return reached
+        return Rendered(html, keyboard(rows) if any(rows) else None)
+
+    async def case_group(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """The committee group's short post: as much detail as the committee file allows."""
+        case = await self._case(message)
+        texts = self.runtime.texts
+        html = self._note(DEFAULT_LANG, uncertain) + texts.render(
+            DEFAULT_LANG,
+            "group_new",
+            case=case,
+            kind=KINDS[case.kind],
+            detail=self.runtime.committee.group_detail.value,
+        )
+        button = (
+            texts.t(DEFAULT_LANG, "Open in private chat"),
+            f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
+        )
+        return Rendered(html, keyboard([[button]]))
+
+    async def case_answered(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """The raiser learns of an acknowledgement, a return or an outcome."""
+        case = await self._case(message)
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "answered_raiser", case=case, kind=KINDS[case.kind]
+        )
+        return Rendered(html, keyboard([[self._open_button(lang, case)]]))
+
+    async def delivery_failed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        lang = await self._lang(message.chat_id)
+        html = self.runtime.texts.render(lang, "delivery_failed", **message.payload)
+        return Rendered(html)
+
+    async def deadline(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """Due soon / overdue / escalation, privately to the court or to the group."""
+        case = await self._case(message)
+        if case.status.value not in ("submitted", "acknowledged") or (
+            message.payload["stage"] == "ack" and case.status.value != "submitted"
+        ):
+            raise Skip("the matter moved on before the alert went out")
+        lang = await self._lang(message.chat_id)
+        p = message.payload
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang,
+            "deadline_alert",
+            case=case,
+            level=p["level"],
+            stage=p["stage"],
+            due=p["due"],
+            late=p["late"],
+        )
+        if message.chat_id < 0:
+            return Rendered(
+                html,
+                keyboard(
+                    [
+                        [
+                            (
+                                self.runtime.texts.t(lang, "Open in private chat"),
+                                f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
+                            )
+                        ]
+                    ]
+                ),
+            )
+        buttons = answer_buttons(self.runtime.texts, lang, case)
+        return Rendered(html, keyboard([buttons]) if buttons else None)
+
+    async def digest(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        start = datetime.fromisoformat(message.payload["start"])
+        end = datetime.fromisoformat(message.payload["end"])
+        lang = await self._lang(message.chat_id)
+        data = await self.runtime.svc.digest(start, end)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(lang, "digest", digest=data)
+        return Rendered(html)
+
+    async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        lang = await self._lang(message.chat_id)
+        return Rendered(self.runtime.texts.render(lang, "calendar_gap", **message.payload))
+
+    def all(self) -> dict[str, Renderer]:
+        return {
+            "case_new": self.case_new,
+            "case_group": self.case_group,
+            "case_answered": self.case_answered,
+            "delivery_failed": self.delivery_failed,
+            "deadline": self.deadline,
+            "digest": self.digest,
+            "calendar_gap": self.calendar_gap,
+        }
 
 
-async def tell_raiser(context: BotContext, case: Case) -> None:
-    """The raiser learns of an acknowledgement or a return, with the case number."""
-    recipient = await context.svc.recipient(case.raiser_user_id)
-    html = context.texts.render(recipient.lang, "answered_raiser", case=case, kind=KINDS[case.kind])
-    link = deep_link(context, f"{CASE_PREFIX}{case.id}")
-    button = (context.texts.t(recipient.lang, "Open the matter"), f"url:{link}")
-    await notify(context, case.raiser_user_id, html, keyboard([[button]]))
+def build_courier(app: Application[Any, Any, Any, Any, Any, Any]) -> Courier:
+    runtime: Runtime = app.bot_data["runtime"]
+    renderers = Renderers(app)
+
+    async def report(message: OutboxMessage, error: str) -> None:
+        """Tell the office a message could not be delivered (never about such a report)."""
+        if message.kind == "delivery_failed":
+            return
+        await runtime.svc.report_delivery_failure(message.key, message.chat_id, error)
+
+    return Courier(runtime.outbox, renderers.all(), report)

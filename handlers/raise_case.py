@@ -32,6 +32,7 @@ from handlers.common import (
     BotContext,
     Button,
     chunk,
+    deliver_now,
     drop_keyboard,
     edit_or_send,
     keyboard,
@@ -40,7 +41,6 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
-from handlers.notifications import announce_new_case
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +175,7 @@ def calendar_rows(context: BotContext, lang: str, year: int, month: int) -> list
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
         row: list[Button] = []
         for day in week:
-            if day.month != month:
-                row.append((NO_DAY, "r:noop"))
-            elif day < today or day - today > rules.MAX_DATE_AHEAD:
+            if day.month != month or day < today or day - today > rules.MAX_DATE_AHEAD:
                 row.append((NO_DAY, "r:noop"))
             else:
                 row.append((str(day.day), f"r:date:{day.isoformat()}"))
@@ -574,7 +572,8 @@ async def submit_pressed(update: Update, context: BotContext) -> str | int | Non
     case = outcome.case
     await query.answer(context.texts.t(viewer.lang, "Submitted as %(number)s", number=case.number))
     await drop_keyboard(query)
-    reached = await announce_new_case(context, case) if outcome.changed else None
+    await deliver_now(context)
+    reached = outcome.notified if outcome.changed else None
     await reply(
         update,
         context,

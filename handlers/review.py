@@ -17,11 +17,19 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Draft, Status, Viewer
 from bot.domain.rules import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.i18n import N_
-from handlers.common import BotContext, drop_keyboard, edit_or_send, keyboard, reply, viewer_of
-from handlers.notifications import tell_raiser
+from handlers.common import (
+    BotContext,
+    deliver_now,
+    drop_keyboard,
+    edit_or_send,
+    keyboard,
+    reply,
+    viewer_of,
+)
 
 FLOW = "return"
 AWAITING_RETURN_REASON = "AWAITING_RETURN_REASON"
@@ -40,6 +48,8 @@ def _already(context: BotContext, viewer: Viewer, case: Case) -> str:
         msgid = N_("Already acknowledged by %(name)s at %(when)s.")
     elif case.status is Status.RETURNED:
         msgid = N_("Already returned by %(name)s at %(when)s.")
+    elif case.status is Status.RESOLVED:
+        msgid = N_("Its outcome was already recorded.")
     else:
         msgid = N_("This matter is already closed.")
     return context.texts.t(viewer.lang, msgid, name=case.acted_by_name or "—", when=when)
@@ -77,7 +87,7 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     await edit_or_send(
         query, context, context.texts.render(viewer.lang, "answered_court", case=case)
     )
-    await tell_raiser(context, case)
+    await deliver_now(context)
 
 
 async def ask_reason(update: Update, context: BotContext) -> str | int:
@@ -139,7 +149,7 @@ async def reason_received(update: Update, context: BotContext) -> str | int:
         )
         return END
     await reply(update, context, context.texts.render(viewer.lang, "answered_court", case=case))
-    await tell_raiser(context, case)
+    await deliver_now(context)
     return END
 
 
@@ -172,6 +182,66 @@ async def cancel_pressed_late(update: Update, context: BotContext) -> None:
     await drop_keyboard(query)
 
 
+async def choose_outcome(update: Update, context: BotContext) -> None:
+    """ "Record outcome" on an acknowledged matter: the kind's outcomes as buttons."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    case_id = _case_id(query.data)
+    if case_id is None:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    try:
+        case = await context.svc.check_answerer(viewer, case_id)
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(update, context, viewer, exc)
+        return
+    if case.status is not Status.ACKNOWLEDGED:
+        await query.answer(_already(context, viewer, case), show_alert=True)
+        await drop_keyboard(query)
+        return
+    await query.answer()
+    kind = KINDS[case.kind]
+    rows = [
+        [(context.texts.t(viewer.lang, label), f"v:out:{case.id}:{code}")]
+        for code, label in kind.outcomes
+    ]
+    await reply(
+        update,
+        context,
+        context.texts.render(viewer.lang, "choose_outcome", case=case),
+        keyboard(rows),
+    )
+
+
+async def outcome_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    viewer = await viewer_of(update, context)
+    parts = query.data.split(":")
+    if len(parts) != 4 or not parts[2].isdigit():
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    try:
+        outcome = await context.svc.resolve(viewer, int(parts[2]), parts[3])
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(update, context, viewer, exc)
+        return
+    except InvalidInput:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return
+    case = outcome.case
+    if not outcome.changed:
+        await query.answer(_already(context, viewer, case), show_alert=True)
+        await drop_keyboard(query)
+        return
+    await query.answer(context.texts.t(viewer.lang, "Outcome recorded."))
+    await edit_or_send(
+        query, context, context.texts.render(viewer.lang, "answered_court", case=case)
+    )
+    await deliver_now(context)
+
+
 def build_handler() -> ConversationHandler[BotContext]:
     return ConversationHandler(
         entry_points=[CallbackQueryHandler(ask_reason, pattern=r"^v:ret:")],
@@ -198,5 +268,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         build_handler(),
         CallbackQueryHandler(acknowledge, pattern=r"^v:ack:"),
+        CallbackQueryHandler(choose_outcome, pattern=r"^v:res:"),
+        CallbackQueryHandler(outcome_chosen, pattern=r"^v:out:"),
         CallbackQueryHandler(cancel_pressed_late, pattern=r"^v:cancel$"),
     ]

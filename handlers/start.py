@@ -9,6 +9,8 @@ from bot.domain.rules import DomainError
 from bot.i18n import LANGS
 from handlers.cases import show_case
 from handlers.common import (
+    CASE_PREFIX,
+    INVITE_PREFIX,
     BotContext,
     edit_or_send,
     keyboard,
@@ -17,9 +19,6 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
-
-INVITE_PREFIX = "i_"
-CASE_PREFIX = "c_"
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -95,9 +94,21 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
     await edit_or_send(query, context, context.texts.render(viewer.lang, "lang_set"))
 
 
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+    """/cancel (it is in the menu) when no conversation is open: say so, not "I did not
+    understand"."""
+    viewer = await viewer_of(update, context)
+    if not await require_member(update, context, viewer):
+        return
+    text = context.texts.t(viewer.lang, "There is nothing to cancel.")
+    await reply(update, context, context.texts.render(viewer.lang, "plain", text=text))
+
+
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """After the conversations, which take /cancel first while one of them is open."""
     return [
         CommandHandler("start", start),
+        CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE),
         CommandHandler("help", help_command),
         CommandHandler("whoami", whoami),
         CommandHandler("lang", choose_lang),

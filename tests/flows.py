@@ -1,5 +1,5 @@
-"""Shared steps for the in-process flow tests: the cast, raising a matter by hand, seeding
-matters quickly, and reading tables back."""
+"""Shared steps for the in-process flow tests: the cast, joining through invite links,
+seeding matters quickly, and reading tables back."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ NOT_MEMBER_LINES = (
 
 def not_member_text(user_id: int) -> str:
     """The polite explanation anyone who is not a member gets, with their user id."""
-    return f"{NOT_MEMBER_LINES[0]}\n\n{NOT_MEMBER_LINES[1]}\n您的 Telegram 用户 ID 为 {user_id}."
+    return f"{NOT_MEMBER_LINES[0]}\n\n{NOT_MEMBER_LINES[1]}\n您的 Telegram 用户 ID 为 {user_id}。"
 
 
 def admin(bot: Harness) -> FakeUser:
@@ -48,27 +48,6 @@ async def bind_group(bot: Harness) -> FakeChat:
     return group
 
 
-async def raise_consultation(
-    bot: Harness,
-    user: FakeUser,
-    title: str = "滑雪场扩建项目土地租赁模式法律风险",
-    *,
-    court: str = "延边州中级人民法院",
-    submit: bool = True,
-) -> None:
-    """The shortest way through the raise conversation, pressing what a user would press."""
-    await bot.say(user, "/new")
-    await bot.press(user, "重大事项研判")
-    await bot.say(user, title)
-    await bot.say(user, "拟以长期租赁方式供地，请研判法律风险。")
-    await bot.press(user, court)
-    await bot.press(user, "一般")
-    await bot.press(user, "不指定日期")
-    await bot.press(user, "完成")
-    if submit:
-        await bot.press(user, "提交")
-
-
 async def seed_case(
     bot: Harness,
     user_id: int,
@@ -77,8 +56,6 @@ async def seed_case(
     *,
     kind: str = "consultation",
     addressee: str = "YB-IPC",
-    token: str | None = None,
-    documents: list[dict[str, Any]] | None = None,
 ) -> Case:
     """Record a matter through the service, as a finished raise conversation would."""
     viewer = await bot.svc.viewer(user_id, name, None)
@@ -88,11 +65,11 @@ async def seed_case(
         "addressee": addressee,
         "urgency": "normal",
         "reply_by": None,
-        "documents": documents or [],
+        "documents": [],
     }
     if kind == "referral":
         values.update(applicant="张三", respondent="CBS-NR")
-    outcome = await bot.svc.submit(viewer, kind, values, token or secrets.token_hex(8))
+    outcome = await bot.svc.submit(viewer, kind, values, secrets.token_hex(8))
     assert outcome.changed
     return outcome.case
 
@@ -102,19 +79,15 @@ async def rows(bot: Harness, table: Table, *where: Any) -> list[Any]:
         return list((await conn.execute(select(table).where(*where))).all())
 
 
-def invite_token(text: str) -> str:
-    link = re.search(r"https://t\.me/\S+\?start=i_(\S+)", text)
-    assert link is not None, text
-    return link.group(1)
-
-
 async def new_invite(bot: Harness, org_name: str, role_label: str) -> str:
     """The office creates an invite link; returns its token."""
     office = admin(bot)
     await bot.say(office, "/invite")
     await bot.press(office, org_name)
     await bot.press(office, role_label)
-    return invite_token(bot.last_text(office))
+    link = re.search(r"https://t\.me/\S+\?start=i_(\S+)", bot.last_text(office))
+    assert link is not None, bot.last_text(office)
+    return link.group(1)
 
 
 def all_seen(bot: Harness, user: FakeUser) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from bot import schema as t
 from bot.config import Committee
 from bot.domain.models import Role, Status
+from tests.fakes.telegram import FakeUser
 from tests.flows import (
     LI,
     QIAN,
@@ -24,7 +25,6 @@ from tests.flows import (
     rows,
     seed_case,
 )
-from tests.fakes.telegram import FakeUser
 from tests.scenario import Harness, running_bot
 
 TITLE = "某村土地征收补偿争议"
@@ -64,19 +64,28 @@ async def raise_referral(bot: Harness, li: FakeUser, *, files: bool = False) -> 
     assert NUMBER in bot.last_text(li)
 
 
-def details_header(status: str) -> str:
-    return (
-        f"{NUMBER} · 行政争议协调化解\n"
-        f"状态： {status}\n"
-        "提交单位： 长白山管委会自然资源局 (李明)\n"
-        "紧急程度： 紧急\n\n"
-        f"标题: {TITLE}\n"
-        "情况说明: 申请人对征收补偿标准有异议，已多次信访。\n"
-        "申请人: 张三\n"
-        "被申请行政机关: 长白山管委会自然资源局\n"
-        "接收单位: 池北行政争议协调化解中心\n"
-        "紧急程度: 紧急\n"
-        "期望答复日期: 2026年12月2日\n"
+def details(status: str) -> list[str]:
+    """The lines /case shows for the referral raised above, in their order."""
+    return [
+        f"{NUMBER} · 行政争议协调化解",
+        f"状态： {status}",
+        "提交单位： 长白山管委会自然资源局 (李明)",
+        "紧急程度： 紧急",
+        f"标题: {TITLE}",
+        "情况说明: 申请人对征收补偿标准有异议，已多次信访。",
+        "申请人: 张三",
+        "被申请行政机关: 长白山管委会自然资源局",
+        "接收单位: 池北行政争议协调化解中心",
+        "紧急程度: 紧急",
+        "期望答复日期: 2026年12月2日",
+    ]
+
+
+def shows_details(text: str, status: str) -> bool:
+    """Every detail line is there, whole and in order (other lines may come between)."""
+    lines = iter(text.splitlines())
+    return text.startswith(f"{NUMBER} · ") and all(
+        any(line == wanted for line in lines) for wanted in details(status)
     )
 
 
@@ -104,7 +113,10 @@ async def test_case_accepts_the_usual_spellings(committee: Committee, db_url: st
             before = len(bot.texts(li))
             await bot.say(li, f"/case {spelling}")
             (shown,) = bot.new_texts(li, before)
-            assert shown.startswith(details_header("待受理")), spelling
+            assert shows_details(shown, "待受理"), spelling
+        (case,) = await rows(bot, t.cases)
+        assert (case.number, case.kind, case.year, case.seq) == (NUMBER, "referral", 2026, 1)
+        assert len(await rows(bot, t.events, t.events.c.case_id == case.id)) == 1
 
 
 async def test_case_refuses_unknown_numbers_and_garbage(committee: Committee, db_url: str) -> None:
@@ -127,6 +139,7 @@ async def test_case_refuses_unknown_numbers_and_garbage(committee: Committee, db
             await bot.say(li, command)
             assert bot.last_text(li) == answer, command
         assert not any(TITLE in text for text in bot.texts(li)[-len(answers) :])
+        assert [c.number for c in await rows(bot, t.cases)] == [NUMBER]
 
 
 async def test_case_is_refused_to_those_who_may_not_see_it(
@@ -146,6 +159,9 @@ async def test_case_is_refused_to_those_who_may_not_see_it(
         stranger = bot.user(STRANGER, "路人甲")
         await bot.say(stranger, f"/case {NUMBER}")
         assert bot.last_text(stranger) == not_member_text(STRANGER)
+        (case,) = await rows(bot, t.cases)
+        assert case.status == Status.SUBMITTED.value and case.acted_by is None
+        assert len(await rows(bot, t.events, t.events.c.case_id == case.id)) == 1
 
 
 async def test_answering_court_office_and_observer_see_details_and_history(
@@ -158,9 +174,9 @@ async def test_answering_court_office_and_observer_see_details_and_history(
 
         await bot.say(zhao, f"/case {NUMBER}")
         shown = bot.fake.last_message_to(zhao)
-        assert shown["text"] == (
-            details_header("待受理") + "附件: —\n\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明"
-        )
+        assert shows_details(shown["text"], "待受理")
+        assert "附件: —" in shown["text"].splitlines()
+        assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明")
         # The answering court may act on it from here.
         assert bot.labels(shown) == ["✅ 受理", "↩️ 退回"]
 
@@ -175,12 +191,15 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         for user in (zhao, admin(bot), people["qian"], li):
             await bot.say(user, f"/case {NUMBER}")
             shown = bot.fake.last_message_to(user)
-            assert shown["text"].startswith(details_header("已退回")), user.first_name
+            assert shows_details(shown["text"], "已退回"), user.first_name
             assert "退回理由： 不属于行政争议受理范围。" in shown["text"]
             assert shown["text"].endswith(history), user.first_name
             assert "reply_markup" not in shown  # nothing left to answer, no documents
         events = await rows(bot, t.events, t.events.c.case_id == 1)
-        assert [(e.action, e.actor_user_id) for e in events] == [("submitted", LI), ("return", ZHAO)]
+        assert [(e.action, e.actor_user_id) for e in events] == [
+            ("submitted", LI),
+            ("return", ZHAO),
+        ]
 
 
 async def test_case_in_a_group_is_sent_to_the_private_chat(
@@ -194,7 +213,10 @@ async def test_case_in_a_group_is_sent_to_the_private_chat(
         before = len(bot.texts(li))
         await bot.say(li, f"/case {NUMBER}", chat=group)
         assert bot.new_texts(group, posts) == [PRIVATE_ONLY]
+        assert TITLE not in PRIVATE_ONLY
         assert len(bot.texts(li)) == before
+        (case,) = await rows(bot, t.cases)
+        assert (case.number, case.title, case.status) == (NUMBER, TITLE, "submitted")
 
 
 async def test_the_group_posts_deep_link(committee: Committee, db_url: str) -> None:
@@ -215,7 +237,7 @@ async def test_the_group_posts_deep_link(committee: Committee, db_url: str) -> N
         for name in ("zhao", "qian", "li"):
             user = people[name]
             await bot.say(user, f"/start {payload}")
-            assert bot.last_text(user).startswith(details_header("待受理")), name
+            assert shows_details(bot.last_text(user), "待受理"), name
         for name in ("wang", "sun"):
             user = people[name]
             await bot.say(user, f"/start {payload}")
@@ -250,8 +272,9 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
         page = bot.last_with_buttons(li)
         assert page["text"].startswith("在办事项 (12) · 第 1/3 页\n")
         assert numbers_on(page["text"]) == [12, 11, 10, 9, 8]
-        assert "• 研判〔2026〕12号 第12件研判事项\n  待受理 · 延边州中级人民法院 · 2026年11月25日 10:11" in (
-            page["text"]
+        assert (
+            "• 研判〔2026〕12号 第12件研判事项\n  待受理 · 延边州中级人民法院 · 2026年11月25日 10:11"
+            in (page["text"])
         )
         assert bot.labels(page) == [f"研判〔2026〕{n}号" for n in (12, 11, 10, 9, 8)] + ["下一页 ▶"]
 
@@ -320,6 +343,8 @@ async def test_my_page_buttons_cannot_be_forged(committee: Committee, db_url: st
         await bot.press(wang, message=message, data="c:view:2")
         assert bot.alerts(wang)[-1] == "您无权查看该事项。"
         assert "研判事项" not in all_seen(bot, wang)
+        cases = await rows(bot, t.cases)
+        assert len(cases) == 6 and {c.raiser_org for c in cases} == {"CBS-NR"}
 
 
 # ---------------------------------------------------------------------------- documents

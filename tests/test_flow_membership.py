@@ -40,7 +40,15 @@ async def test_a_stranger_gets_the_polite_explanation_and_no_case_data(
         assert case.number == "协调〔2026〕1号"
         stranger = bot.user(STRANGER, "路人甲")
 
-        for text in ("/start", "/new", "/my", "/case 协调〔2026〕1号", "/help", "你好，请问怎么用？"):
+        for text in (
+            "/start",
+            "/new",
+            "/my",
+            "/case 协调〔2026〕1号",
+            "/help",
+            "/cancel",
+            "你好，请问怎么用？",
+        ):
             before = len(bot.texts(stranger))
             await bot.say(stranger, text)
             assert bot.new_texts(stranger, before) == [not_member_text(STRANGER)], text
@@ -246,6 +254,11 @@ async def test_whoami_for_a_member_and_a_stranger(committee: Committee, db_url: 
         assert bot.last_text(stranger) == (
             "Telegram 用户 ID： 9001\n您尚未加入府院联动工作委员会。\n语言： 简体中文"
         )
+        (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
+        assert row.joined_at == bot.clock.now() and row.org_code == "CBS-NR"
+        assert await rows(bot, t.members, t.members.c.user_id == STRANGER) == []
+        (user,) = await rows(bot, t.users, t.users.c.user_id == STRANGER)
+        assert user.lang is None  # the default language, never chosen
 
 
 async def test_bindgroup_needs_a_group_and_the_office(committee: Committee, db_url: str) -> None:
@@ -298,7 +311,9 @@ async def test_lang_switches_and_is_stored(committee: Committee, db_url: str) ->
         await bot.press(stranger, message=bot.fake.last_message_to(stranger), data="lang:fr")
         assert bot.alerts(stranger)[-1] == "This button is no longer active."
         async with bot.svc.db.read() as conn:
-            langs = (await conn.execute(select(t.users.c.lang, func.count()).group_by(t.users.c.lang))).all()
+            langs = (
+                await conn.execute(select(t.users.c.lang, func.count()).group_by(t.users.c.lang))
+            ).all()
         assert "fr" not in {lang for lang, _ in langs}
 
 
@@ -335,6 +350,7 @@ ZH_PRIVATE = [
     ("help", "帮助"),
     ("invite", "办公室：邀请成员"),
     ("members", "办公室：成员管理"),
+    ("digest", "办公室：立即生成周报"),
 ]
 EN_PRIVATE = [
     ("new", "Raise a consultation or a dispute referral"),
@@ -346,6 +362,7 @@ EN_PRIVATE = [
     ("help", "Help"),
     ("invite", "Office: invite a member"),
     ("members", "Office: members"),
+    ("digest", "Office: weekly digest now"),
 ]
 
 
@@ -372,3 +389,6 @@ async def test_command_menus_are_set_per_language_and_scope(
         )
         assert all(call.ok for call in fake.calls_of("setMyCommands"))
         assert len(fake.calls_of("setMyCommands")) == 7
+        # Start-up also made the committee file's admin an office member.
+        (office,) = await rows(bot, t.members, t.members.c.user_id == ADMIN_ID)
+        assert (office.org_code, office.role) == ("CBS-OFFICE", "office")

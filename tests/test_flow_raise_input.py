@@ -497,6 +497,8 @@ async def test_cancel_discards_the_draft(
         # The conversation is over: the next text is not taken as an answer.
         await bot.say(li, "滑雪场扩建项目")
         assert bot.last_text(li) == HINT
+        await bot.say(li, "/cancel")
+        assert bot.last_text(li) == "当前没有可取消的操作。"
         assert await draft_of(bot) is None
 
 
@@ -539,7 +541,9 @@ async def test_new_while_a_draft_is_open_keeps_it(committee: Committee, db_url: 
         before = await draft_of(bot)
         await bot.say(li, "/new")
         summary = bot.last_with_buttons(li)
-        assert summary["text"].startswith("您有一个正在填写的事项。请在此继续，或发送 /cancel 放弃。")
+        assert summary["text"].startswith(
+            "您有一个正在填写的事项。请在此继续，或发送 /cancel 放弃。"
+        )
         assert "标题: 滑雪场扩建项目" in summary["text"]
         after = await draft_of(bot)
         assert after is not None and before is not None
@@ -567,11 +571,14 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
         assert [(c.method, "not modified" in c.response["description"]) for c in refused] == [
             ("editMessageReplyMarkup", True)
         ]
-        assert bot.alerts(li)[-2:] == ["已提交，案号 研判〔2026〕1号", "已提交，案号为 研判〔2026〕1号。"]
+        assert bot.alerts(li)[-2:] == [
+            "已提交，案号 研判〔2026〕1号",
+            "已提交，案号为 研判〔2026〕1号。",
+        ]
         assert [text for text in bot.texts(li) if text.startswith("✅ 已提交")] == [
             bot.last_text(li)
         ]
-        assert bot.last_text(li).startswith("✅ 已提交。您的案号为 研判〔2026〕1号.")
+        assert bot.last_text(li).startswith("✅ 已提交。您的案号为 研判〔2026〕1号。")
         (case,) = await rows(bot, t.cases)
         assert case.number == "研判〔2026〕1号"
         (counter,) = await rows(bot, t.counters)
@@ -627,9 +634,7 @@ async def test_court_staff_cannot_raise(committee: Committee, db_url: str) -> No
         assert await draft_of(bot, ZHAO) is None
 
 
-async def test_new_in_a_group_points_to_the_private_chat(
-    committee: Committee, db_url: str
-) -> None:
+async def test_new_in_a_group_points_to_the_private_chat(committee: Committee, db_url: str) -> None:
     async with running_bot(committee, db_url) as bot:
         zhang = await member(bot, 2003, "张局长", "CBS-ENV", Role.DEPARTMENT_HEAD)
         await to_title(bot)
@@ -638,7 +643,9 @@ async def test_new_in_a_group_points_to_the_private_chat(
         group = await bind_group(bot)
         for user in (zhang, li):
             await bot.say(user, "/new", chat=group)
-            assert bot.last_text(group) == "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+            assert (
+                bot.last_text(group) == "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+            )
         assert await draft_of(bot, zhang.id) is None
         assert await draft_of(bot) == before
         # Li's private conversation goes on where it was.
@@ -721,4 +728,3 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
         assert case.fields["applicant"] == "<i>张三</i>"
         await bot.say(li, "/case 协调〔2026〕1号")
         assert f"标题: {TRICKY_TITLE}" in bot.last_text(li)
-

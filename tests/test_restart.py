@@ -10,8 +10,8 @@ from bot import schema as t
 from bot.clock import ManualClock
 from bot.config import Committee
 from bot.domain.models import Role, Status
-from tests.flows import LI, ZHAO, member, rows
 from tests.fakes.telegram import FakeTelegram, FakeUser
+from tests.flows import LI, ZHAO, member, rows
 from tests.scenario import Harness, running_bot
 
 Step = Callable[[Harness, FakeUser], Awaitable[None]]

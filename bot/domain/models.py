@@ -102,6 +102,9 @@ class Case:
     acted_by: int | None = None
     acted_at: datetime | None = None
     return_reason: str | None = None
+    ack_due: date | None = None
+    reply_due: date | None = None
+    outcome: str | None = None
     acted_by_name: str = ""
     raiser_name: str = ""
     files: tuple[CaseFile, ...] = ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from bot import schema as t
 from bot.clock import Clock
 from bot.config import Committee
 from bot.db import Database
-from bot.domain import rules
+from bot.domain import alerts, rules
 from bot.domain.kinds import KINDS, FieldType, KindSpec
 from bot.domain.models import (
     OPEN_STATUSES,
@@ -36,7 +37,9 @@ from bot.domain.models import (
     Viewer,
 )
 from bot.domain.rules import InvalidInput, NotAllowed, NotFound
+from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 from bot.i18n import DEFAULT_LANG, normalise_lang
+from bot.outbox import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +48,28 @@ GROUP_SETTING = "group_chat_id"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an acknowledge/return press did: ``changed`` is False when it had happened before."""
+    """What an acknowledge/return press did: ``changed`` is False when it had happened before.
+
+    ``notified`` counts the court staff a new matter was queued for."""
 
     case: Case
     changed: bool
+    notified: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The weekly summary's figures (organisations by code; times in hours)."""
+
+    start: datetime
+    end: datetime
+    raised: list[tuple[str, str, str]]
+    acknowledged: int
+    returned: int
+    resolved: int
+    overdue: list[tuple[str, int, int]]  # (addressee, matters, most working days late)
+    median_ack_hours: list[tuple[str, float]]
+    meetings: list[tuple[str, datetime]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +81,19 @@ class Recipient:
 class Coordination:
     """The domain service: memberships, invites, drafts and cases."""
 
-    def __init__(self, db: Database, committee: Committee, clock: Clock, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        db: Database,
+        committee: Committee,
+        clock: Clock,
+        tz: ZoneInfo,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
         self.db = db
         self.committee = committee
         self.clock = clock
         self.tz = tz
+        self.calendar = calendar or WorkingCalendar(committee.calendar or CalendarOverrides())
         # Viewers are read on every update; memberships and languages change only through
         # this service, which drops the cached entry when they do.
         self._viewers: dict[int, Viewer] = {}
@@ -197,6 +226,29 @@ class Coordination:
                 )
                 self._viewers.pop(user_id, None)
                 logger.info("bootstrap admin %s added to %s", user_id, self.committee.admin_org)
+
+    async def report_delivery_failure(self, key: str, chat_id: int, error: str) -> None:
+        """Queue a note to every office member that a message could not be delivered."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            office = (
+                await conn.execute(
+                    select(t.members.c.user_id).where(
+                        t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
+                    )
+                )
+            ).scalars()
+            for user_id in office:
+                if user_id == chat_id:
+                    continue
+                await enqueue(
+                    conn,
+                    now,
+                    f"failed:{key}:{user_id}",
+                    user_id,
+                    "delivery_failed",
+                    {"chat_id": chat_id, "error": error[:200], "key": key},
+                )
 
     # ------------------------------------------------------------------ group
 
@@ -435,6 +487,9 @@ class Coordination:
             acted_by=row.acted_by,
             acted_at=row.acted_at,
             return_reason=row.return_reason,
+            ack_due=row.ack_due,
+            reply_due=row.reply_due,
+            outcome=row.outcome,
             files=files,
             **names,
         )
@@ -526,6 +581,7 @@ class Coordination:
         if kind is None:
             raise InvalidInput("unknown_kind")
         clean = self.validate_values(kind, values)
+        group = await self.group_chat_id()
         now = self.clock.now()
         year = now.astimezone(self.tz).year
         async with self.db.write() as conn:
@@ -561,6 +617,7 @@ class Coordination:
             seq = (await conn.execute(counter)).scalar_one()
             files = clean.pop("documents", []) or []
             reply_by = clean.get("reply_by")
+            ack_due, reply_due = self.deadlines(kind, now, reply_by)
             result = await conn.execute(
                 t.cases.insert()
                 .values(
@@ -579,6 +636,8 @@ class Coordination:
                     submit_token=submit_token,
                     created_at=now,
                     updated_at=now,
+                    ack_due=ack_due,
+                    reply_due=reply_due,
                 )
                 .returning(t.cases.c.id)
             )
@@ -612,9 +671,37 @@ class Coordination:
                     t.drafts.c.user_id == viewer.user_id, t.drafts.c.flow == "raise"
                 )
             )
+            # Who must be told goes out with the matter itself, in this transaction.
+            staff = await self._answerer_ids(conn, clean["addressee"])
+            for user_id in staff:
+                await enqueue(
+                    conn,
+                    now,
+                    f"case:{case_id}:new:{user_id}",
+                    user_id,
+                    "case_new",
+                    {"case_id": case_id},
+                )
+            if group is not None:
+                await enqueue(
+                    conn, now, f"case:{case_id}:group", group, "case_group", {"case_id": case_id}
+                )
             case = await self._load_case(conn, case_id)
         assert case is not None
-        return Outcome(case, changed=True)
+        return Outcome(case, changed=True, notified=len(staff))
+
+    def deadlines(self, kind: KindSpec, now: datetime, reply_by: str | None) -> tuple[date, date]:
+        """Acknowledge-by and reply-by dates, counted in working days from the day raised;
+        a reply date the raiser asked for wins where it is earlier."""
+        ack_days, reply_days = self.committee.schedule.deadlines.get(
+            kind.code, (kind.ack_working_days, kind.reply_working_days)
+        )
+        raised = now.astimezone(self.tz).date()
+        ack_due = self.calendar.add_working_days(raised, ack_days)
+        reply_due = self.calendar.add_working_days(raised, reply_days)
+        if reply_by:
+            reply_due = min(reply_due, date.fromisoformat(reply_by))
+        return ack_due, max(reply_due, raised)
 
     async def get_case(self, case_id: int) -> Case:
         async with self.db.read() as conn:
@@ -708,6 +795,21 @@ class Coordination:
             ).all()
         return [self._case(r) for r in rows], total
 
+    async def _answerer_ids(self, conn: AsyncConnection, addressee: str) -> list[int]:
+        courts = self.committee.courts_answering(addressee)
+        if not courts:
+            return []
+        rows = await conn.execute(
+            select(t.members.c.user_id)
+            .where(
+                t.members.c.org_code.in_(courts),
+                t.members.c.role == Role.COURT_STAFF.value,
+                t.members.c.revoked_at.is_(None),
+            )
+            .order_by(t.members.c.id)
+        )
+        return list(rows.scalars())
+
     async def answerers(self, case: Case) -> list[Recipient]:
         """Active court staff who answer for the case's addressee, with their language."""
         courts = self.committee.courts_answering(case.addressee)
@@ -745,7 +847,12 @@ class Coordination:
         return case
 
     async def _answer(
-        self, viewer: Viewer, case_id: int, action: str, reason: str | None = None
+        self,
+        viewer: Viewer,
+        case_id: int,
+        action: str,
+        reason: str | None = None,
+        outcome: str | None = None,
     ) -> Outcome:
         now = self.clock.now()
         async with self.db.write() as conn:
@@ -767,20 +874,27 @@ class Coordination:
             target = rules.next_status(case.status, action)
             if target is None:
                 return Outcome(case, changed=False)
+            values: dict[str, Any] = {"status": target.value, "updated_at": now}
+            if action == "resolve":
+                values.update(outcome=outcome, outcome_note=reason)
+            else:
+                values.update(acted_by=viewer.user_id, acted_at=now, return_reason=reason)
             await conn.execute(
                 update(t.cases)
                 .where(t.cases.c.id == case_id, t.cases.c.status == case.status.value)
-                .values(
-                    status=target.value,
-                    acted_by=viewer.user_id,
-                    acted_at=now,
-                    updated_at=now,
-                    return_reason=reason,
-                )
+                .values(**values)
             )
-            detail = {"reason": reason} if reason else {}
+            detail = {k: v for k, v in (("reason", reason), ("outcome", outcome)) if v}
             await self._event(
                 conn, action, viewer.user_id, case_id, case.status.value, target.value, **detail
+            )
+            await enqueue(
+                conn,
+                now,
+                f"case:{case_id}:{target.value}:raiser",
+                case.raiser_user_id,
+                "case_answered",
+                {"case_id": case_id},
             )
             updated = await self._load_case(conn, case_id)
         assert updated is not None
@@ -792,5 +906,268 @@ class Coordination:
     async def return_case(self, viewer: Viewer, case_id: int, reason: str) -> Outcome:
         return await self._answer(viewer, case_id, "return", rules.validate_reason(reason))
 
+    async def resolve(self, viewer: Viewer, case_id: int, outcome: str) -> Outcome:
+        """Record the outcome of an acknowledged matter (化解, withdrawn ...)."""
+        case = await self.get_case(case_id)
+        kind = KINDS[case.kind]
+        if outcome not in {code for code, _ in kind.outcomes}:
+            raise InvalidInput("unknown_choice")
+        return await self._answer(viewer, case_id, "resolve", outcome=outcome)
+
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)
+
+    # ------------------------------------------------------------------ scheduled work
+
+    async def _court_staff_by_org(self, conn: AsyncConnection) -> dict[str, list[int]]:
+        rows = await conn.execute(
+            select(t.members.c.org_code, t.members.c.user_id).where(
+                t.members.c.role == Role.COURT_STAFF.value, t.members.c.revoked_at.is_(None)
+            )
+        )
+        staff: dict[str, list[int]] = {}
+        for org, user_id in rows:
+            staff.setdefault(org, []).append(user_id)
+        return staff
+
+    async def scan_deadlines(self) -> int:
+        """Queue today's due-soon, overdue and escalation alerts; returns how many were new."""
+        schedule = self.committee.schedule
+        today = self.today()
+        horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
+        group = await self.group_chat_id()
+        now = self.clock.now()
+        queued = 0
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.cases.c.id,
+                        t.cases.c.status,
+                        t.cases.c.addressee,
+                        t.cases.c.ack_due,
+                        t.cases.c.reply_due,
+                    ).where(
+                        or_(
+                            and_(
+                                t.cases.c.status == Status.SUBMITTED.value,
+                                t.cases.c.ack_due <= horizon,
+                            ),
+                            and_(
+                                t.cases.c.status == Status.ACKNOWLEDGED.value,
+                                t.cases.c.reply_due <= horizon,
+                            ),
+                        )
+                    )
+                )
+            ).all()
+            if not rows:
+                return 0
+            staff = await self._court_staff_by_org(conn)
+            values: list[dict[str, Any]] = []
+            for row in rows:
+                status = Status(row.status)
+                due = row.ack_due if status is Status.SUBMITTED else row.reply_due
+                alert = alerts.alert_for(row.id, status, due, today, self.calendar, schedule)
+                if alert is None:
+                    continue
+                payload = {
+                    "case_id": row.id,
+                    "level": alert.level,
+                    "stage": alert.stage,
+                    "due": alert.due.isoformat(),
+                    "late": alert.late,
+                }
+                recipients = [
+                    uid
+                    for court in self.committee.courts_answering(row.addressee)
+                    for uid in staff.get(court, [])
+                ]
+                if alert.to_group and group is not None:
+                    recipients.append(group)
+                for chat_id in recipients:
+                    values.append(
+                        {
+                            "key": f"{alert.key}:{chat_id}",
+                            "chat_id": chat_id,
+                            "kind": "deadline",
+                            "payload": payload,
+                        }
+                    )
+            if values:
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                stmt = dialect.insert(t.outbox).on_conflict_do_nothing(
+                    index_elements=[t.outbox.c.key]
+                )
+                result = await conn.execute(
+                    stmt,
+                    [
+                        {
+                            **v,
+                            "status": "pending",
+                            "attempts": 0,
+                            "uncertain": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        }
+                        for v in values
+                    ],
+                )
+                queued = max(int(result.rowcount or 0), 0)
+        return queued
+
+    def digest_moment(self, now: datetime | None = None) -> datetime:
+        """The most recent scheduled digest time (local), at or before ``now``."""
+        schedule = self.committee.schedule
+        local = (now or self.clock.now()).astimezone(self.tz)
+        monday = local.date() - timedelta(days=local.weekday())
+        moment = datetime.combine(
+            monday + timedelta(days=schedule.digest_weekday - 1), schedule.digest_time, self.tz
+        )
+        if moment > local:
+            moment -= timedelta(days=7)
+        return moment
+
+    async def ensure_digest(self) -> bool:
+        """Queue this week's digest for the group once its time has come (even if the bot
+        was down at that moment); True if it was queued now."""
+        group = await self.group_chat_id()
+        if group is None:
+            return False
+        moment = self.digest_moment()
+        async with self.db.write() as conn:
+            return await enqueue(
+                conn,
+                self.clock.now(),
+                f"digest:{moment.date().isoformat()}",
+                group,
+                "digest",
+                {"start": (moment - timedelta(days=7)).isoformat(), "end": moment.isoformat()},
+            )
+
+    async def digest(self, start: datetime, end: datetime) -> Digest:
+        """What happened between ``start`` and ``end``, and what is overdue now."""
+        today = self.today()
+        async with self.db.read() as conn:
+            raised = (
+                await conn.execute(
+                    select(t.cases.c.number, t.cases.c.title, t.cases.c.raiser_org)
+                    .where(t.cases.c.created_at >= start, t.cases.c.created_at < end)
+                    .order_by(t.cases.c.id)
+                )
+            ).all()
+            actions = dict(
+                (
+                    await conn.execute(
+                        select(t.events.c.action, func.count())
+                        .where(
+                            t.events.c.action.in_(["acknowledge", "return", "resolve"]),
+                            t.events.c.at >= start,
+                            t.events.c.at < end,
+                        )
+                        .group_by(t.events.c.action)
+                    )
+                ).all()
+            )
+            acks = (
+                await conn.execute(
+                    select(t.cases.c.addressee, t.events.c.at, t.cases.c.created_at)
+                    .select_from(t.events.join(t.cases, t.cases.c.id == t.events.c.case_id))
+                    .where(
+                        t.events.c.action == "acknowledge",
+                        t.events.c.at >= start,
+                        t.events.c.at < end,
+                    )
+                )
+            ).all()
+            open_rows = (
+                await conn.execute(
+                    select(
+                        t.cases.c.addressee,
+                        t.cases.c.status,
+                        t.cases.c.ack_due,
+                        t.cases.c.reply_due,
+                    ).where(
+                        or_(
+                            and_(
+                                t.cases.c.status == Status.SUBMITTED.value,
+                                t.cases.c.ack_due < today,
+                            ),
+                            and_(
+                                t.cases.c.status == Status.ACKNOWLEDGED.value,
+                                t.cases.c.reply_due < today,
+                            ),
+                        )
+                    )
+                )
+            ).all()
+            meetings = (
+                await conn.execute(
+                    select(t.meetings.c.title, t.meetings.c.starts_at)
+                    .where(
+                        t.meetings.c.status == "scheduled",
+                        t.meetings.c.starts_at >= self.clock.now(),
+                        t.meetings.c.starts_at < self.clock.now() + timedelta(days=7),
+                    )
+                    .order_by(t.meetings.c.starts_at)
+                )
+            ).all()
+        overdue: dict[str, list[int]] = {}
+        for row in open_rows:
+            due = row.ack_due if row.status == Status.SUBMITTED.value else row.reply_due
+            late = self.calendar.working_days_between(due, today)
+            if late >= 1:
+                overdue.setdefault(row.addressee, []).append(late)
+        waits: dict[str, list[float]] = {}
+        for row in acks:
+            hours = (row.at - row.created_at).total_seconds() / 3600
+            waits.setdefault(row.addressee, []).append(hours)
+        return Digest(
+            start=start,
+            end=end,
+            raised=[(r.number, r.title, r.raiser_org) for r in raised],
+            acknowledged=actions.get("acknowledge", 0),
+            returned=actions.get("return", 0),
+            resolved=actions.get("resolve", 0),
+            overdue=sorted(
+                ((org, len(lates), max(lates)) for org, lates in overdue.items()),
+                key=lambda item: (-item[1], item[0]),
+            ),
+            median_ack_hours=sorted((org, statistics.median(h)) for org, h in waits.items()),
+            meetings=[(m.title, m.starts_at) for m in meetings],
+        )
+
+    async def ensure_meeting_reminders(self) -> int:
+        """Queue meeting reminders that are due (joint meetings: see ``bot.domain.meetings``)."""
+        return 0
+
+    async def ensure_calendar_warnings(self) -> int:
+        """Tell the office once per gap when coming deadlines rest on estimated or missing
+        holiday data (the official schedule for a year appears each November)."""
+        gaps = self.calendar.coverage_warnings(self.today())
+        if not gaps:
+            return 0
+        now = self.clock.now()
+        queued = 0
+        async with self.db.write() as conn:
+            office = list(
+                (
+                    await conn.execute(
+                        select(t.members.c.user_id).where(
+                            t.members.c.role == Role.OFFICE.value,
+                            t.members.c.revoked_at.is_(None),
+                        )
+                    )
+                ).scalars()
+            )
+            for gap in gaps:
+                payload = {
+                    "year": gap.year,
+                    "source": gap.source,
+                    "first": gap.first.isoformat(),
+                    "last": gap.last.isoformat(),
+                }
+                for user_id in office:
+                    key = f"calendar:{gap.year}:{gap.source}:{user_id}"
+                    queued += await enqueue(conn, now, key, user_id, "calendar_gap", payload)
+        return queued

@@ -34,6 +34,7 @@ class BotProcess:
 
     def start(self, timeout: float = 20) -> None:
         polls_before = len(self.fake.calls_of("getUpdates"))
+        starts_before = len(self.fake.calls_of("deleteWebhook"))
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py")],
             cwd=self.env["WORKDIR"],
@@ -45,9 +46,20 @@ class BotProcess:
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()
         try:
+            # Ready once this process began polling (run_polling calls deleteWebhook first)
+            # and a poll is parked or answered. A poll parked by a killed process may linger;
+            # it cannot take updates from the new one, since nothing confirms them.
             self.fake.wait_for(
-                lambda: len(self.fake.calls_of("getUpdates")) > polls_before
-                or (self.proc is not None and self.proc.poll() is not None),
+                lambda: (
+                    (
+                        len(self.fake.calls_of("deleteWebhook")) > starts_before
+                        and (
+                            self.fake.waiting_long_polls > 0
+                            or len(self.fake.calls_of("getUpdates")) > polls_before
+                        )
+                    )
+                    or (self.proc is not None and self.proc.poll() is not None)
+                ),
                 timeout,
             )
         except AssertionError:
@@ -95,7 +107,9 @@ class World:
     def count(self, chat: FakeUser | FakeChat) -> int:
         return len(self.fake.messages_to(chat))
 
-    def wait_messages(self, chat: FakeUser | FakeChat, at_least: int, timeout: float = 15) -> list[str]:
+    def wait_messages(
+        self, chat: FakeUser | FakeChat, at_least: int, timeout: float = 15
+    ) -> list[str]:
         self.wait(lambda: self.count(chat) >= at_least, timeout)
         return self.fake.texts_to(chat)
 
@@ -106,8 +120,15 @@ class World:
         self.fake.send_text(user, text, chat)
         return self.wait_messages(target, before + replies)[-1]
 
-    def press(self, user: FakeUser, label: str | None = None, *, message: JSON | None = None,
-              data: str | None = None, wait: str = "message") -> str:
+    def press(
+        self,
+        user: FakeUser,
+        label: str | None = None,
+        *,
+        message: JSON | None = None,
+        data: str | None = None,
+        wait: str = "message",
+    ) -> str:
         """Press a button on the latest message with buttons and wait for the bot's reaction:
         ``"message"`` a new message in the chat, ``"edit"`` the pressed message changed,
         ``"answer"`` only the button's answer. Returns the answer's text."""

@@ -62,8 +62,12 @@ def test_referral_acknowledged_over_http(world: World) -> None:
     post = world.wait_messages(group, 2)[-1]
     assert number in post and "张三" not in post
 
-    refusal = world.press(sun, data=f"v:ack:{db_rows(world, 'select id from cases')[0][0]}",
-                          message=note, wait="answer")
+    refusal = world.press(
+        sun,
+        data=f"v:ack:{db_rows(world, 'select id from cases')[0][0]}",
+        message=note,
+        wait="answer",
+    )
     assert refusal == "仅接收法院的工作人员可进行此操作。"
     assert db_rows(world, "select status from cases") == [("submitted",)]
 
@@ -72,8 +76,9 @@ def test_referral_acknowledged_over_http(world: World) -> None:
     told = world.wait_messages(li, li_before + 1)[-1]
     assert number in told and "受理" in told
     assert db_rows(world, "select status, acted_by from cases") == [("acknowledged", 3001)]
-    assert [r[0] for r in db_rows(world, "select action from events where case_id is not null")] \
-        == ["submitted", "acknowledge"]
+    assert [
+        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+    ] == ["submitted", "acknowledge"]
     # Command menus were set for both languages and both scopes.
     assert world.fake.calls_of("setMyCommands")
 
@@ -88,7 +93,8 @@ def test_referral_returned_over_http(world: World) -> None:
     told = world.wait_messages(li, li_before + 1)[-1]
     assert "退回" in told and "材料不全" in told
     assert db_rows(world, "select status, return_reason from cases") == [
-        ("returned", "材料不全，请补充后重新提交。")]
+        ("returned", "材料不全，请补充后重新提交。")
+    ]
 
 
 def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> None:
@@ -121,15 +127,30 @@ def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> 
 
 
 def test_bad_configuration_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "COMMITTEE_CONFIG": str(tmp_path / "missing.toml")}
-    result = subprocess.run([sys.executable, str(ROOT / "bot.py")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "COMMITTEE_CONFIG": str(tmp_path / "missing.toml"),
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
     env["TELEGRAM_BOT_TOKEN"] = "777000111:fake-token-for-fuyuan-bot-tests-only"
-    result = subprocess.run([sys.executable, str(ROOT / "bot.py")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "missing.toml not found" in result.stderr
     assert_no_secrets(result.stderr + result.stdout)

@@ -1,0 +1,336 @@
+"""The Chinese working-day (工作日) calendar that linkage deadlines are counted on.
+
+Statutory holidays are days off, and some Saturdays/Sundays are make-up working days (调休).
+The State Council publishes each year's schedule in November, so the `holidays` library
+lags behind: for a year it has no notice for, it only *estimates* the holidays and has no
+make-up days. The committee file can therefore give a year's schedule itself, and the bot
+warns when a deadline window rests on estimates or on no data at all; it never crashes and
+at worst counts Monday–Friday.
+
+Committee file shape (the whole ``[calendar]`` table is optional)::
+
+    [calendar.2027]
+    # Days off: single dates or inclusive ranges "start..end". TOML date literals
+    # (holidays = [2027-01-01]) are accepted as well as strings.
+    holidays = ["2027-01-01", "2027-02-06..2027-02-13"]
+    # Make-up working days (调休); each must be a Saturday or a Sunday.
+    workdays = ["2027-02-14"]
+    # true (default): this is the complete official schedule (the State Council notice).
+    # false: provisional data; used, but the bot keeps warning that the year is estimated.
+    official = true
+
+A configured year replaces the library for that year entirely: listed holidays are off,
+listed workdays are on, every other day is Monday–Friday on, Saturday/Sunday off. Every
+date must lie in its table's year; a make-up day that a notice places in the previous
+December therefore goes into that December's year table.
+
+Deadline convention: a matter raised on day D with an N-working-day deadline is due at the
+end of ``add_working_days(D, N)``; the day it is raised never counts, whatever time it is.
+``working_days_between(due, today)`` is then how many working days it is overdue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Literal
+
+import holidays
+
+from bot.config import ConfigError
+
+Source = Literal["configured", "library", "estimated", "none"]
+"""Where the answer for a date comes from; "estimated" and "none" deserve a warning."""
+
+WARN_SOURCES: frozenset[Source] = frozenset({"estimated", "none"})
+
+_ONE_DAY = timedelta(days=1)
+_YEAR_KEY_RE = re.compile(r"^\d{4}$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ALLOWED_KEYS = ("holidays", "workdays", "official")
+_MIN_YEAR, _MAX_YEAR = 1950, 2999
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@dataclass(frozen=True, slots=True)
+class YearSchedule:
+    """One year's schedule from the committee file."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+    official: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarOverrides:
+    """The committee's per-year schedules; years not listed fall back to the library."""
+
+    years: Mapping[int, YearSchedule] = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, year: int) -> YearSchedule | None:
+        return self.years.get(year)
+
+
+def parse_calendar(raw: Mapping[str, Any] | None, where: str) -> CalendarOverrides:
+    """Validate the committee file's ``[calendar]`` table (``None`` when absent).
+
+    ``where`` names the table itself, e.g. ``"COMMITTEE_CONFIG (committee.toml): calendar"``,
+    so an operator sees one line naming the offending key and value
+    ("...: calendar.2027.holidays[1]: '2027-02-30' is not a date ...").
+    """
+    if raw is None:
+        return CalendarOverrides()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table of years, e.g. [calendar.2027].")
+    years: dict[int, YearSchedule] = {}
+    for key, table in raw.items():
+        year = _parse_year_key(key, where)
+        if year in years:  # "2027" and 2027 given programmatically
+            raise ConfigError(f"{where}.{year} is given twice.")
+        years[year] = _parse_year(year, table, f"{where}.{key}")
+    return CalendarOverrides(MappingProxyType(years))
+
+
+def _parse_year_key(key: object, where: str) -> int:
+    text = str(key)
+    if not _YEAR_KEY_RE.match(text):
+        raise ConfigError(f"{where}.{text} is not a year; use tables like [calendar.2027].")
+    year = int(text)
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        raise ConfigError(f"{where}.{year} is out of range ({_MIN_YEAR}–{_MAX_YEAR}).")
+    return year
+
+
+def _parse_year(year: int, table: object, at: str) -> YearSchedule:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{at} must be a table with holidays, workdays and official.")
+    unknown = sorted(str(k) for k in table if k not in _ALLOWED_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{at}: unknown key {unknown[0]!r} (allowed: {', '.join(_ALLOWED_KEYS)})."
+        )
+    official = table.get("official", True)
+    if not isinstance(official, bool):
+        raise ConfigError(f"{at}.official must be true or false, got {official!r}.")
+    off = _parse_dates(year, table.get("holidays", []), f"{at}.holidays")
+    on = _parse_dates(year, table.get("workdays", []), f"{at}.workdays", weekend_only=True)
+    both = sorted(off & on)
+    if both:
+        raise ConfigError(
+            f"{at}: {both[0].isoformat()} is listed both in holidays and in workdays."
+        )
+    if official and not off:
+        # An empty official table would silently delete every holiday of the year.
+        raise ConfigError(
+            f"{at}.holidays is empty; an official schedule lists the year's holidays "
+            "(or set official = false, or remove the table to use the library)."
+        )
+    return YearSchedule(year, frozenset(off), frozenset(on), official)
+
+
+def _parse_dates(year: int, items: object, at: str, *, weekend_only: bool = False) -> set[date]:
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise ConfigError(
+            f'{at} must be a list of dates like "{year}-01-01" or "{year}-02-06..{year}-02-13".'
+        )
+    out: set[date] = set()
+    for i, item in enumerate(items):
+        item_at = f"{at}[{i}]"
+        first, last = _parse_item(item, item_at)
+        for d in (first, last):
+            if d.year != year:
+                raise ConfigError(f"{item_at}: {d.isoformat()} is not in {year}.")
+        for d in _days(first, last):
+            if weekend_only and d.weekday() < 5:
+                # A weekday "make-up day" changes nothing, so it is surely a typo.
+                raise ConfigError(
+                    f"{item_at}: {d.isoformat()} is a {_WEEKDAYS[d.weekday()]}; "
+                    "make-up working days (调休) fall on a Saturday or Sunday."
+                )
+            out.add(d)
+    return out
+
+
+def _parse_item(item: object, at: str) -> tuple[date, date]:
+    """A date or an inclusive ``start..end`` range, as (first, last)."""
+    if isinstance(item, datetime):  # a TOML date-time; datetime is a date subclass
+        raise ConfigError(f"{at}: {item.isoformat()} has a time; give a date only.")
+    if isinstance(item, date):
+        return item, item
+    if not isinstance(item, str):
+        raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
+    start_text, sep, end_text = item.partition("..")
+    first = _parse_date(start_text.strip(), item, at)
+    last = _parse_date(end_text.strip(), item, at) if sep else first
+    if last < first:
+        raise ConfigError(
+            f"{at}: range {item!r} ends ({last.isoformat()}) before it starts "
+            f"({first.isoformat()})."
+        )
+    return first, last
+
+
+def _parse_date(text: str, item: str, at: str) -> date:
+    if _DATE_RE.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # e.g. 2027-02-30
+    raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    d = first
+    while d <= last:
+        yield d
+        d += _ONE_DAY
+
+
+# ------------------------------------------------------------------------------ calendar
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """A stretch of days whose working-day status rests on estimates or on no data."""
+
+    year: int
+    source: Source
+    first: date
+    last: date
+
+
+@dataclass(frozen=True, slots=True)
+class _Year:
+    """One year resolved to O(1) lookups: its days off and its make-up working days."""
+
+    off: frozenset[date]
+    on: frozenset[date]
+    source: Source
+
+
+_NO_DATA = _Year(frozenset(), frozenset(), "none")
+
+
+class WorkingCalendar:
+    """Answers "is this a working day?" from the committee file, the library, or Mon–Fri.
+
+    Each year is resolved once and cached, because the overdue scan asks about many days.
+    """
+
+    def __init__(self, overrides: CalendarOverrides, *, library: bool = True) -> None:
+        self._overrides = overrides
+        self._library = library
+        self._years: dict[int, _Year] = {}
+
+    def is_working_day(self, d: date) -> bool:
+        year = self._year(d.year)
+        if d in year.on:
+            return True
+        if d in year.off:
+            return False
+        return d.weekday() < 5
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The n-th working day after ``start``; for n = 0, ``start`` or the next working day.
+
+        ``start`` itself never counts for n ≥ 1, so a matter raised on D with a 3-working-day
+        deadline is due at the end of ``add_working_days(D, 3)``.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        d = start
+        if n == 0:
+            while not self.is_working_day(d):
+                d += _ONE_DAY
+            return d
+        while n:
+            d += _ONE_DAY
+            if self.is_working_day(d):
+                n -= 1
+        return d
+
+    def working_days_between(self, a: date, b: date) -> int:
+        """Working days in (a, b]: how late something due at the end of ``a`` is on ``b``."""
+        count = 0
+        d = a + _ONE_DAY
+        while d <= b:
+            count += self.is_working_day(d)
+            d += _ONE_DAY
+        return count
+
+    def source(self, d: date) -> Source:
+        """Where the answer for ``d`` comes from; "estimated"/"none" are worth a warning."""
+        return self._year(d.year).source
+
+    def coverage_warnings(self, today: date, days: int = 60) -> list[CoverageGap]:
+        """Stretches of [today, today + days) resting on estimated data or on none."""
+        if days <= 0:
+            return []
+        end = today + timedelta(days=days - 1)
+        gaps: list[CoverageGap] = []
+        for year in range(today.year, end.year + 1):
+            source = self._year(year).source
+            if source in WARN_SOURCES:
+                first = max(today, date(year, 1, 1))
+                last = min(end, date(year, 12, 31))
+                gaps.append(CoverageGap(year, source, first, last))
+        return gaps
+
+    # -------------------------------------------------------------------------- per year
+
+    def _year(self, year: int) -> _Year:
+        cached = self._years.get(year)
+        if cached is None:
+            cached = self._years[year] = self._resolve(year)
+        return cached
+
+    def _resolve(self, year: int) -> _Year:
+        schedule = self._overrides.get(year)
+        if schedule is not None:
+            return _Year(
+                schedule.holidays,
+                schedule.workdays,
+                "configured" if schedule.official else "estimated",
+            )
+        if not self._library:
+            return _NO_DATA
+        try:
+            return _library_year(year)
+        except Exception:
+            # Third-party data must never take the bot down: degrade to Mon–Fri, and
+            # source() == "none" makes the start-up check warn about it.
+            return _NO_DATA
+
+
+def _library_year(year: int) -> _Year:
+    """Read one year from `holidays` 0.108's China calendar (PUBLIC category only).
+
+    How the library marks estimates (checked on 0.108): it does not, per year. Every lunar
+    date comes back from its calendar flagged "estimated" (plain ``_ChineseLunisolar`` has
+    no confirmed years) and ``China`` hard-codes ``show_estimated=False``, so names never
+    carry "（推定）"/"(estimated)". What differs is the State Council schedule: years with a
+    notice in ``ChinaStaticHolidays.special_public_holidays`` (2001–2026) get substituted
+    days off and thus ``weekend_workdays``; other years get only the statutory days with a
+    Sat/Sun-to-next-workday rule and no make-up days. Every official year 2001–2026 has
+    make-up days (2024: 8, 2025: 5, 2026: 6), 2000 and 2027 have none, so "no make-up day in
+    the year" is the estimate marker. A name label is still honoured should a later version
+    turn labels on; that errs towards warning.
+    """
+    cn = holidays.China(years=year)
+    off = frozenset(d for d in cn if d.year == year)
+    if not off:  # outside the library's 1950–2100, or nothing known
+        return _NO_DATA
+    # weekend_workdays also holds cross-year make-up days of other years' notices
+    # (e.g. 2001-12-29 for New Year 2002), preloaded at construction: keep this year's.
+    on = frozenset(d for d in cn.weekend_workdays if d.year == year and d.weekday() >= 5)
+    labelled = any(
+        "推定" in name or "estimated" in name.lower() for d, name in cn.items() if d.year == year
+    )
+    return _Year(off, on, "library" if on and not labelled else "estimated")

@@ -1,0 +1,1 @@
+"""Work the bot does on its own: delivering the outbox and the periodic tick."""

@@ -1,0 +1,133 @@
+"""Delivers outbox rows to Telegram and decides, per error, whether to try again.
+
+- network errors and 5xx: retry with exponential backoff;
+- 429: retry after Telegram's ``retry_after``;
+- a timeout is ambiguous (the message may have arrived): retry, but the resent message says
+  it may be a repeat — a duplicate is never silent;
+- the bot was blocked / removed / the chat is gone, or Telegram rejects the message: no retry;
+  the office is told (unless the failed message was itself such a report).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.outbox import Outbox, OutboxMessage
+from bot.texts import split_html
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What one outbox row looks like on Telegram; ``None`` from a renderer drops the row."""
+
+    html: str
+    markup: InlineKeyboardMarkup | None = None
+    document: tuple[str, bytes] | None = None  # (file name, content) sent after the text
+
+
+class Skip(Exception):
+    """The row no longer makes sense (its matter is gone): fail it without retrying."""
+
+
+Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
+FailureReporter = Callable[[OutboxMessage, str], Awaitable[None]]
+
+
+class Courier:
+    def __init__(
+        self,
+        outbox: Outbox,
+        renderers: dict[str, Renderer],
+        on_permanent_failure: FailureReporter | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.renderers = renderers
+        self.on_permanent_failure = on_permanent_failure
+        self._lock = asyncio.Lock()
+        self.sent_count = 0
+
+    async def flush(self, bot: Bot, limit: int = 200) -> int:
+        """Deliver every due row now; one delivery run at a time. Returns how many were sent."""
+        sent = 0
+        async with self._lock:
+            while sent < limit:
+                batch = await self.outbox.claim_due(min(50, limit - sent))
+                if not batch:
+                    break
+                for message in batch:
+                    if await self._deliver(bot, message):
+                        sent += 1
+        self.sent_count += sent
+        return sent
+
+    async def _deliver(self, bot: Bot, message: OutboxMessage) -> bool:
+        renderer = self.renderers.get(message.kind)
+        if renderer is None:
+            await self.outbox.failed(message, f"no renderer for {message.kind}")
+            return False
+        try:
+            rendered = await renderer(message, message.uncertain)
+        except Skip as exc:
+            await self.outbox.failed(message, f"skipped: {exc}")
+            return False
+        try:
+            sent = await self._send(bot, message.chat_id, rendered)
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            await self.outbox.retry(message, "429 retry after", after=timedelta(seconds=seconds))
+            return False
+        except TimedOut as exc:
+            await self.outbox.retry(message, f"timed out: {exc}", uncertain=True)
+            return False
+        except Forbidden as exc:
+            await self._give_up(message, f"forbidden: {exc.message}")
+            return False
+        except BadRequest as exc:
+            await self._give_up(message, f"rejected: {exc.message}")
+            return False
+        except NetworkError as exc:
+            await self.outbox.retry(message, f"network: {exc}")
+            return False
+        await self.outbox.sent(message, sent.message_id if sent is not None else None)
+        return True
+
+    async def _give_up(self, message: OutboxMessage, error: str) -> None:
+        logger.warning(
+            "outbox %s to %s failed permanently: %s", message.key, message.chat_id, error
+        )
+        await self.outbox.failed(message, error)
+        if self.on_permanent_failure is not None:
+            await self.on_permanent_failure(message, error)
+
+    @staticmethod
+    async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> Message | None:
+        parts = split_html(rendered.html)
+        first: Message | None = None
+        for i, part in enumerate(parts):
+            sent = await bot.send_message(
+                chat_id,
+                part,
+                parse_mode="HTML",
+                disable_web_page_preview=True,
+                reply_markup=rendered.markup if i == len(parts) - 1 else None,
+            )
+            first = first or sent
+        if rendered.document is not None:
+            name, content = rendered.document
+            await bot.send_document(chat_id, InputFile(content, filename=name))
+        return first
+
+
+def describe(payload: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(payload.items()))

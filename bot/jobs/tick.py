@@ -1,0 +1,67 @@
+"""The periodic work, scheduled through python-telegram-bot's JobQueue (APScheduler).
+
+The database is the source of truth: each tick derives what is due now (deadline alerts,
+the weekly digest, meeting reminders) and queues it in the outbox under unique keys, then
+the courier delivers. A tick that runs late, twice, or after a restart therefore neither
+loses nor repeats anything, and no job state needs to survive in the scheduler's memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.ext import Application, CallbackContext
+
+from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 60
+DELIVER_SECONDS = 5
+# A job delayed because the process was busy (or the machine slept) still runs: APScheduler's
+# default grace of 1 s would silently skip it. Missed runs collapse into one.
+JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+async def tick(app: AnyApp) -> None:
+    """Queue everything that is due by now, then deliver."""
+    runtime: Runtime = app.bot_data["runtime"]
+    svc = runtime.svc
+    alerts = await svc.scan_deadlines()
+    digest = await svc.ensure_digest()
+    reminders = await svc.ensure_meeting_reminders()
+    await svc.ensure_calendar_warnings()
+    if alerts or digest or reminders:
+        logger.info(
+            "tick queued %s alert(s), %s digest, %s reminder(s)", alerts, int(digest), reminders
+        )
+    await deliver(app)
+
+
+async def deliver(app: AnyApp) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    if runtime.courier is not None:
+        await runtime.courier.flush(app.bot)
+
+
+async def _tick_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await tick(context.application)
+
+
+async def _deliver_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    await deliver(context.application)
+
+
+def schedule_jobs(app: AnyApp) -> None:
+    queue = app.job_queue
+    if queue is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    queue.run_repeating(
+        _tick_job, interval=TICK_SECONDS, first=1, name="tick", job_kwargs=JOB_KWARGS
+    )
+    queue.run_repeating(
+        _deliver_job, interval=DELIVER_SECONDS, first=3, name="deliver", job_kwargs=JOB_KWARGS
+    )
