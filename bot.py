@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from dotenv import load_dotenv
@@ -13,6 +14,8 @@ def main() -> int:
     from bot.config import ConfigError, load_committee, load_settings
 
     load_dotenv()
+    # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
         settings = load_settings()
         committee = load_committee(settings.committee_file)

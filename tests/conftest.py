@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,6 +16,9 @@ from bot.clock import ManualClock
 from bot.config import Committee, load_committee
 from bot.db import Database
 from bot.domain.service import Coordination
+
+# As bot.py does: python-telegram-bot's time spans as timedelta (no deprecation warnings).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -44,6 +44,7 @@ from bot.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 GROUP_SETTING = "group_chat_id"
+DIGEST_SINCE = "digest_since"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1035,7 +1036,24 @@ class Coordination:
         if group is None:
             return False
         moment = self.digest_moment()
+        now = self.clock.now()
         async with self.db.write() as conn:
+            # Digests are due from the first time the bot ran its schedule on: a new
+            # installation does not post last week's digest at once.
+            since_raw = (
+                await conn.execute(
+                    select(t.settings.c.value).where(t.settings.c.key == DIGEST_SINCE)
+                )
+            ).scalar_one_or_none()
+            if since_raw is None:
+                await conn.execute(
+                    t.settings.insert().values(key=DIGEST_SINCE, value=now.isoformat())
+                )
+                since = now
+            else:
+                since = datetime.fromisoformat(since_raw)
+            if moment < since:
+                return False
             return await enqueue(
                 conn,
                 self.clock.now(),
