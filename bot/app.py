@@ -29,7 +29,7 @@ from bot.i18n import LANGS, N_, gettext_for
 from bot.jobs.tick import schedule_jobs
 from bot.persistence import DraftPersistence
 from bot.runtime import Runtime
-from handlers import admin, cases, raise_case, review, start
+from handlers import admin, cases, meetings, once, raise_case, review, start
 from handlers.common import AppType, BotContext
 from handlers.notifications import build_courier
 
@@ -40,6 +40,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", N_("Raise a consultation or a dispute referral")),
     ("my", N_("My open matters")),
     ("case", N_("Show a matter by its number")),
+    ("meetings", N_("Upcoming joint meetings")),
     ("cancel", N_("Cancel what you are doing")),
     ("lang", N_("Language / 语言")),
     ("whoami", N_("Who am I")),
@@ -47,6 +48,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("invite", N_("Office: invite a member")),
     ("members", N_("Office: members")),
     ("digest", N_("Office: weekly digest now")),
+    ("meeting", N_("Office: schedule a joint meeting")),
 )
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("bindgroup", N_("Office: make this the committee group")),
@@ -59,8 +61,13 @@ TELEGRAM_LANG = {"zh_CN": "zh", "en": "en"}
 def register_handlers(app: AppType) -> None:
     """Order matters: conversations first, so a step's answer is never taken by a command
     handler; then single-update handlers; the private-chat catch-all last."""
+    app.add_handler(once.build_handler(), group=-1)
+    # The meeting conversation goes first: while it is open it answers /new itself ("finish
+    # or /cancel first") instead of letting a second conversation start underneath it.
+    app.add_handler(meetings.build_handler())
     app.add_handlers(raise_case.build_handlers())
     app.add_handlers(review.build_handlers())
+    app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
     app.add_handlers(admin.build_handlers())
@@ -197,7 +204,7 @@ def build_application(
 
 # ---------------------------------------------------------------------------- logging
 
-_TOKEN_PATTERN = re.compile(r"bot\d{3,}:[A-Za-z0-9_-]+|\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
+_TOKEN_PATTERN = re.compile(r"bot\d+:[A-Za-z0-9_-]+|\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -214,11 +221,42 @@ class RedactingFormatter(logging.Formatter):
         return _TOKEN_PATTERN.sub("bot<token>", text)
 
 
+# Loggers known to write request URLs (which contain the token): python-telegram-bot logs
+# "Set Bot API URL: .../bot<token>" at DEBUG, httpx every request URL at INFO.
+URL_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "httpx", "httpcore")
+
+
+class RedactingFilter(logging.Filter):
+    """Removes tokens from a record where it is logged, before any handler sees it."""
+
+    def __init__(self, token: str = "") -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = _TOKEN_PATTERN.sub(
+            "bot<token>", text.replace(self._token, "<token>") if self._token else text
+        )
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+def install_redaction(token: str = "") -> None:
+    """Put the redacting filter on the loggers that write URLs (once per logger)."""
+    for name in URL_LOGGERS:
+        source = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in source.filters):
+            source.addFilter(RedactingFilter(token))
+
+
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
         RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings.token)
     )
+    install_redaction(settings.token)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

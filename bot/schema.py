@@ -255,3 +255,13 @@ meeting_agenda = Table(
     Column("text", String(300), nullable=False),
     Index("ix_meeting_agenda_meeting", "meeting_id", "position"),
 )
+
+# Update ids already handled: Telegram may deliver an update again (for example after a
+# connection drop); it is processed once. Pruned after a week.
+seen_updates = Table(
+    "seen_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_seen_updates_seen_at", "seen_at"),
+)

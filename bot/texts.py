@@ -45,7 +45,10 @@ class Texts:
             extensions=["jinja2.ext.i18n"],
         )
         env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-        env.globals.update(lang=lang, committee=self.committee)
+        # A label's colon: full-width in Chinese ("标题："), ": " in English.
+        env.globals.update(
+            lang=lang, committee=self.committee, colon="：" if lang == "zh_CN" else ": "
+        )
         env.filters.update(
             date=lambda d: self.format_date(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),

@@ -20,6 +20,7 @@ from bot.i18n import DEFAULT_LANG
 from bot.jobs.courier import Courier, Rendered, Skip
 from bot.outbox import OutboxMessage
 from bot.runtime import Runtime
+from handlers import meetings
 from handlers.cases import answer_buttons
 from handlers.common import CASE_PREFIX, Button, keyboard
 
@@ -161,6 +162,7 @@ class Renderers:
             "deadline": self.deadline,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
+            **meetings.renderers(self),
         }
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -71,3 +73,49 @@ async def svc(db: Database, committee: Committee, clock: ManualClock) -> Coordin
     service = Coordination(db, committee, clock, SHANGHAI)
     await service.bootstrap_admins()
     return service
+
+
+# ---------------------------------------------------------------------------- secrets
+
+TOKEN_PATTERN = re.compile(r"bot\d+:[A-Za-z0-9_-]+|\d{6,}:[A-Za-z0-9_-]{30,}")
+
+
+class _SecretWatch(logging.Handler):
+    """Sees every log record of the test run (DEBUG included) and keeps any that shows a
+    bot token, in its message or its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(message)s"))
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        if TOKEN_PATTERN.search(text):
+            self.leaks.append(text[:300])
+
+
+@pytest.fixture(autouse=True)
+def no_token_in_logs() -> Iterator[None]:
+    from bot.app import install_redaction
+
+    install_redaction()  # as the bot's setup_logging does, at the source of URL logs
+    watch = _SecretWatch()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(watch)
+    root.setLevel(logging.DEBUG)
+    # As the bot's setup_logging does: httpx would log every URL (with the token) at INFO.
+    # aiosqlite writes a DEBUG line per SQLite call: slow, and never a token.
+    quiet = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiosqlite": logging.INFO}
+    saved = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(watch)
+        root.setLevel(old_level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+    assert watch.leaks == [], "a bot token reached the logs"

@@ -58,6 +58,12 @@ class Harness:
         self.fake.take_updates(self._offset or None)  # confirm, as getUpdates would
         self.check()
 
+    async def flush_outbox(self) -> None:
+        """Deliver what the outbox holds now, as the courier job would."""
+        runtime = self.app.bot_data["runtime"]
+        await runtime.courier.flush(self.app.bot)
+        self.check()
+
     def check(self) -> None:
         calls = self.fake.calls[self._checked_calls :]
         self._checked_calls = len(self.fake.calls)
@@ -153,12 +159,13 @@ async def running_bot(
     clock: ManualClock | None = None,
     *,
     fake: FakeTelegram | None = None,
+    request: FakeRequest | None = None,
 ) -> AsyncIterator[Harness]:
     clock = clock or ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
     fake = fake or FakeTelegram(now=lambda: clock.now().timestamp())
     settings = Settings(token=TOKEN, database_url=db_url, tz=SHANGHAI)
     app = build_application(
-        settings, committee, clock=clock, request=FakeRequest(fake), rate_limiter=False
+        settings, committee, clock=clock, request=request or FakeRequest(fake), rate_limiter=False
     )
     await app.initialize()
     assert app.post_init is not None

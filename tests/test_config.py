@@ -156,3 +156,37 @@ def test_committee_needs_an_office_and_a_court() -> None:
     data["organisations"] = [o for o in data["organisations"] if o["kind"] != "office"]
     with pytest.raises(ConfigError, match='kind = "office"'):
         parse_committee(data)
+
+
+def test_schedule_from_the_example() -> None:
+    from datetime import time, timedelta
+
+    s = load_committee(ROOT / "committee.example.toml").schedule
+    assert (s.due_soon_working_days, s.escalate_every_working_days) == (1, 2)
+    assert (s.digest_weekday, s.digest_time) == (1, time(9, 0))
+    assert s.meeting_reminders == (timedelta(hours=24), timedelta(hours=1))
+    assert s.deadlines["referral"] == (3, 30)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"schedule": {"digest_weekday": "someday"}}, "digest_weekday 'someday'"),
+        ({"schedule": {"digest_time": "9 o'clock"}}, "digest_time"),
+        ({"schedule": {"meeting_reminders": ["soon"]}}, "meeting_reminders: 'soon'"),
+        ({"schedule": {"meeting_reminders": "24h"}}, "must be a list"),
+        ({"schedule": {"due_soon_working_days": -1}}, "due_soon_working_days"),
+        ({"schedule": {"escalate_every_working_days": 0}}, "escalate_every_working_days"),
+        ({"deadlines": {"bankruptcy": {"ack_working_days": 3}}}, "unknown kind"),
+        (
+            {"deadlines": {"referral": {"ack_working_days": 10, "reply_working_days": 5}}},
+            "must not be less than",
+        ),
+        ({"calendar": {"2027": {"holidays": ["2027-02-30"]}}}, "2027-02-30"),
+    ],
+)
+def test_bad_schedule_sections(table: dict[str, Any], message: str) -> None:
+    data = example()
+    data.update(table)
+    with pytest.raises(ConfigError, match=message.replace("'", ".")):
+        parse_committee(data)

@@ -70,14 +70,13 @@ def details(status: str) -> list[str]:
         f"{NUMBER} · 行政争议协调化解",
         f"状态： {status}",
         "提交单位： 长白山管委会自然资源局 (李明)",
-        "紧急程度： 紧急",
-        f"标题: {TITLE}",
-        "情况说明: 申请人对征收补偿标准有异议，已多次信访。",
-        "申请人: 张三",
-        "被申请行政机关: 长白山管委会自然资源局",
-        "接收单位: 池北行政争议协调化解中心",
-        "紧急程度: 紧急",
-        "期望答复日期: 2026年12月2日",
+        f"标题：{TITLE}",
+        "情况说明：申请人对征收补偿标准有异议，已多次信访。",
+        "申请人：张三",
+        "被申请行政机关：长白山管委会自然资源局",
+        "接收单位：池北行政争议协调化解中心",
+        "紧急程度：紧急",
+        "期望答复日期：2026年12月2日",
     ]
 
 
@@ -175,7 +174,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         await bot.say(zhao, f"/case {NUMBER}")
         shown = bot.fake.last_message_to(zhao)
         assert shows_details(shown["text"], "待受理")
-        assert "附件: —" in shown["text"].splitlines()
+        assert "附件：—" in shown["text"].splitlines()
         assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明")
         # The answering court may act on it from here.
         assert bot.labels(shown) == ["✅ 受理", "↩️ 退回"]

@@ -344,6 +344,7 @@ ZH_PRIVATE = [
     ("new", "提请研判或行政争议协调化解"),
     ("my", "我的在办事项"),
     ("case", "按案号查看事项"),
+    ("meetings", "近期联席会议"),
     ("cancel", "取消当前操作"),
     ("lang", "语言 / Language"),
     ("whoami", "我的身份"),
@@ -351,11 +352,13 @@ ZH_PRIVATE = [
     ("invite", "办公室：邀请成员"),
     ("members", "办公室：成员管理"),
     ("digest", "办公室：立即生成周报"),
+    ("meeting", "办公室：安排联席会议"),
 ]
 EN_PRIVATE = [
     ("new", "Raise a consultation or a dispute referral"),
     ("my", "My open matters"),
     ("case", "Show a matter by its number"),
+    ("meetings", "Upcoming joint meetings"),
     ("cancel", "Cancel what you are doing"),
     ("lang", "Language / 语言"),
     ("whoami", "Who am I"),
@@ -363,6 +366,7 @@ EN_PRIVATE = [
     ("invite", "Office: invite a member"),
     ("members", "Office: members"),
     ("digest", "Office: weekly digest now"),
+    ("meeting", "Office: schedule a joint meeting"),
 ]
 
 

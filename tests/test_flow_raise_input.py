@@ -221,7 +221,7 @@ async def test_a_typed_date_is_taken(
         assert draft is not None and draft.data["values"]["reply_by"] == stored
         await bot.press(li, "完成")
         day = date.fromisoformat(stored)
-        assert f"期望答复日期: {day.year}年{day.month}月{day.day}日" in bot.last_text(li)
+        assert f"期望答复日期：{day.year}年{day.month}月{day.day}日" in bot.last_text(li)
 
 
 async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str) -> None:
@@ -262,7 +262,7 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
 
         await bot.press(li, "15", message=december)
         answered = bot.fake.message(li, question["message_id"])
-        assert answered["text"] == "期望答复日期: 2026年12月15日"
+        assert answered["text"] == "期望答复日期：2026年12月15日"
         assert "reply_markup" not in answered
         draft = await draft_of(bot)
         assert draft is not None and draft.data["values"]["reply_by"] == "2026-12-15"
@@ -346,7 +346,7 @@ async def test_an_eleventh_file_is_refused(committee: Committee, db_url: str) ->
         assert await draft_of(bot) == before
         assert before is not None and len(before.data["values"]["documents"]) == 10
         await bot.press(li, "完成")
-        assert "附件: 10 个文件" in bot.last_text(li)
+        assert "附件：10 个文件" in bot.last_text(li)
         await bot.press(li, "提交")
         files = await rows(bot, t.case_files)
         assert [f.media for f in files] == ["document", "photo"] * 5
@@ -364,7 +364,7 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         await bot.send_document(li, "租赁方案.pdf", 80_000)
         await bot.press(li, "完成")
         summary = bot.last_with_buttons(li)
-        assert "标题: 滑雪场扩建项目土地租赁模式法律风险" in summary["text"]
+        assert "标题：滑雪场扩建项目土地租赁模式法律风险" in summary["text"]
         assert bot.labels(summary) == ["📨 提交", "✏ 修改某项", "✖ 取消"]
         before = await draft_of(bot)
         assert before is not None
@@ -390,14 +390,14 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         await bot.say(li, "滑雪场二期扩建用地法律风险研判")
 
         summary = bot.last_with_buttons(li)
-        assert "标题: 滑雪场二期扩建用地法律风险研判" in summary["text"]
+        assert "标题：滑雪场二期扩建用地法律风险研判" in summary["text"]
         assert "滑雪场扩建项目土地租赁模式法律风险" not in summary["text"]
         for kept in (
-            "情况说明: 拟以长期租赁方式供地，请研判法律风险。",
-            "接收单位: 延边州中级人民法院",
-            "紧急程度: 一般",
-            "期望答复日期: 2026年12月3日",
-            "附件: 1 个文件",
+            "情况说明：拟以长期租赁方式供地，请研判法律风险。",
+            "接收单位：延边州中级人民法院",
+            "紧急程度：一般",
+            "期望答复日期：2026年12月3日",
+            "附件：1 个文件",
         ):
             assert kept in summary["text"]
         after = await draft_of(bot)
@@ -412,8 +412,8 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         await bot.press(li, "修改某项", message=summary)
         await bot.press(li, "紧急程度")
         await bot.press(li, "特急")
-        assert "紧急程度: 特急" in bot.last_text(li)
-        assert "标题: 滑雪场二期扩建用地法律风险研判" in bot.last_text(li)
+        assert "紧急程度：特急" in bot.last_text(li)
+        assert "标题：滑雪场二期扩建用地法律风险研判" in bot.last_text(li)
 
         await bot.press(li, "提交")
         (case,) = await rows(bot, t.cases)
@@ -458,7 +458,7 @@ async def test_a_reply_date_that_passed_while_the_summary_was_open(
         draft = await draft_of(bot)
         assert draft is not None and draft.state == "AWAITING_DATE"
         await bot.say(li, "12月1日")
-        assert "期望答复日期: 2026年12月1日" in bot.last_text(li)
+        assert "期望答复日期：2026年12月1日" in bot.last_text(li)
         await bot.press(li, "提交")
         (case,) = await rows(bot, t.cases)
         assert case.reply_by == date(2026, 12, 1)
@@ -544,7 +544,7 @@ async def test_new_while_a_draft_is_open_keeps_it(committee: Committee, db_url: 
         assert summary["text"].startswith(
             "您有一个正在填写的事项。请在此继续，或发送 /cancel 放弃。"
         )
-        assert "标题: 滑雪场扩建项目" in summary["text"]
+        assert "标题：滑雪场扩建项目" in summary["text"]
         after = await draft_of(bot)
         assert after is not None and before is not None
         assert (after.state, after.data) == (before.state, before.data)
@@ -702,9 +702,9 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
         await bot.press(li, "完成")
 
         summary = bot.last_with_buttons(li)
-        assert f"标题: {TRICKY_TITLE}" in summary["text"]
+        assert f"标题：{TRICKY_TITLE}" in summary["text"]
         assert TRICKY_TEXT in summary["text"]
-        assert "申请人: <i>张三</i>" in summary["text"]
+        assert "申请人：<i>张三</i>" in summary["text"]
         # Nothing of it became formatting: the only entities are the bot's own bold labels.
         assert {e["type"] for e in summary.get("entities", [])} <= {"bold", "italic"}
         assert all(
@@ -714,9 +714,9 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
 
         await bot.press(li, "提交", message=summary)
         receipt = bot.last_text(li)
-        assert f"行政争议协调化解: {TRICKY_TITLE}" in receipt
+        assert f"行政争议协调化解：{TRICKY_TITLE}" in receipt
         note = bot.last_with_buttons(zhao)
-        assert f"标题: {TRICKY_TITLE}" in note["text"] and TRICKY_TEXT in note["text"]
+        assert f"标题：{TRICKY_TITLE}" in note["text"] and TRICKY_TEXT in note["text"]
         assert not any(e["type"] in ("text_link", "url") for e in note.get("entities", []))
         post = bot.fake.last_message_to(group)
         assert f"标题： {TRICKY_TITLE}" in post["text"]
@@ -727,4 +727,4 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
         assert case.fields["description"] == TRICKY_TEXT
         assert case.fields["applicant"] == "<i>张三</i>"
         await bot.say(li, "/case 协调〔2026〕1号")
-        assert f"标题: {TRICKY_TITLE}" in bot.last_text(li)
+        assert f"标题：{TRICKY_TITLE}" in bot.last_text(li)

@@ -78,8 +78,8 @@ async def test_a_raise_conversation_survives_a_restart_at_every_step(
     async with running_bot(committee, db_url, clock, fake=fake) as bot:
         li = bot.user(LI, "李明")
         summary = bot.last_with_buttons(li)
-        assert "申请人: 张三、李四" in summary["text"]
-        assert "期望答复日期: 2026年12月15日" in summary["text"]
+        assert "申请人：张三、李四" in summary["text"]
+        assert "期望答复日期：2026年12月15日" in summary["text"]
         await bot.press(li, "提交", message=summary)
         assert "协调〔2026〕1号" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)
@@ -102,8 +102,9 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         await bot.press(li, "重大事项研判")
         assert bot.last_text(li).startswith("1/6 · 标题")
 
-    # A new fake Bot API that knows the same people but none of the old messages.
-    fresh = FakeTelegram(now=lambda: clock.now().timestamp())
+    # A new fake Bot API that knows the same people but none of the old messages. Telegram's
+    # update ids keep increasing, so the new one continues them (a repeated id is a redelivery).
+    fresh = FakeTelegram(now=lambda: clock.now().timestamp(), first_update_id=1_000_000)
     async with running_bot(committee, db_url, clock, fake=fresh) as bot:
         li = bot.user(LI, "李明")
         await bot.say(li, "滑雪场扩建项目土地租赁模式法律风险")

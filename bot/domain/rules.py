@@ -120,7 +120,7 @@ _NUMBER_RE = re.compile(
 
 def parse_number(text: str) -> tuple[str, int, int] | None:
     """Read a case number as people type it: 协调〔2026〕12号, 协调[2026]12, 协调2026-12 ..."""
-    match = _NUMBER_RE.match(unicodedata.normalize("NFKC", text))
+    match = _NUMBER_RE.match(clean_text(unicodedata.normalize("NFKC", text), multiline=False))
     if not match:
         return None
     prefix = match["prefix"].strip()
@@ -130,43 +130,63 @@ def parse_number(text: str) -> tuple[str, int, int] | None:
     return None
 
 
+_ID_RE = re.compile(r"[0-9]{1,12}")
+
+
+def parse_id(text: str) -> int | None:
+    """A row id as buttons and deep links carry it: ASCII digits of a sane length, or None
+    (no minus sign, no superscript or other Unicode digits, nothing too large for the
+    database)."""
+    return int(text) if _ID_RE.fullmatch(text) else None
+
+
 # ---------------------------------------------------------------------------- validation
 
-# Zero-width and bidirectional formatting characters: invisible, and able to make a title
-# look like something else. Kept out of stored text.
-_INVISIBLE = {
-    "\u200b",
-    "\u200c",
-    "\u200d",
-    "\u200e",
-    "\u200f",
-    "\u2060",
-    "\ufeff",
-    "\u202a",
-    "\u202b",
-    "\u202c",
-    "\u202d",
-    "\u202e",
-    "\u2066",
-    "\u2067",
-    "\u2068",
-    "\u2069",
-}
+# Format characters (Unicode category Cf: zero-width spaces and joiners, bidirectional marks,
+# overrides and isolates, soft hyphens, invisible operators...) are invisible and can make a
+# title look like something else, or like nothing at all. They are kept out of stored text,
+# except where they hold an emoji together: the joiner in 👨‍👩‍👧 and the tags of 🏴󠁧󠁢󠁳󠁣󠁴󠁿.
+_ZWJ = "\u200d"
+_BLACK_FLAG = "\U0001f3f4"
+_LINE_BREAKS = "\n\r\u2028\u2029"
+
+
+def _is_tag(ch: str) -> bool:
+    return "\U000e0020" <= ch <= "\U000e007f"
+
+
+def _emoji_part(ch: str) -> bool:
+    """An emoji, a skin-tone modifier or the emoji presentation selector."""
+    return ch == "\ufe0f" or unicodedata.category(ch) in ("So", "Sk")
+
+
+def _keep_format_char(ch: str, before: str, after: str) -> bool:
+    if ch == _ZWJ:
+        return bool(before) and bool(after) and _emoji_part(before) and _emoji_part(after)
+    if _is_tag(ch):
+        return before == _BLACK_FLAG or _is_tag(before)
+    return False
 
 
 def clean_text(value: str, *, multiline: bool) -> str:
-    """Drop control and invisible characters; one-line fields lose their line breaks."""
+    """Drop control, format and private-use characters; one-line fields lose their line
+    breaks."""
+    value = value.replace("\r\n", "\n")
     out: list[str] = []
-    for ch in value:
-        if ch in _INVISIBLE:
-            continue
-        if ch in "\r\n":
+    for i, ch in enumerate(value):
+        if ch in _LINE_BREAKS:
             out.append("\n" if multiline else " ")
             continue
         if ch == "\t":
             out.append(" ")
             continue
-        if unicodedata.category(ch) in ("Cc", "Cs", "Co"):
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            after = value[i + 1] if i + 1 < len(value) else ""
+            if _keep_format_char(ch, out[-1] if out else "", after):
+                out.append(ch)
+            continue
+        if category in ("Cc", "Cs", "Co"):
             continue
         out.append(ch)
     text = "".join(out)
@@ -199,14 +219,14 @@ def validate_reason(raw: str, max_length: int = 500) -> str:
 MAX_DATE_AHEAD = timedelta(days=366)
 
 _DATE_PATTERNS = (
-    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?$"),
-    re.compile(r"^(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?$"),
+    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?$"),
+    re.compile(r"^(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?$"),
 )
 
 
 def parse_date(raw: str, today: date) -> date:
     """A date typed by a user; a date without a year means its next occurrence."""
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = clean_text(unicodedata.normalize("NFKC", raw), multiline=False)
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if not match:

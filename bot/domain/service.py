@@ -24,6 +24,7 @@ from bot.config import Committee
 from bot.db import Database
 from bot.domain import alerts, rules
 from bot.domain.kinds import KINDS, FieldType, KindSpec
+from bot.domain.meetings import Meetings
 from bot.domain.models import (
     OPEN_STATUSES,
     Case,
@@ -100,6 +101,7 @@ class Coordination:
         self._viewers: dict[int, Viewer] = {}
         self._group_chat_id: int | None = committee.group_chat_id
         self._group_loaded = False
+        self.meetings = Meetings(self)
 
     # ------------------------------------------------------------------ helpers
 
@@ -834,6 +836,9 @@ class Coordination:
         return [Recipient(r.user_id, normalise_lang(r.lang)) for r in rows]
 
     async def recipient(self, user_id: int) -> Recipient:
+        cached = self._viewers.get(user_id)
+        if cached is not None:  # kept current: set_lang drops the entry
+            return Recipient(user_id, cached.lang)
         async with self.db.read() as conn:
             lang = (
                 await conn.execute(select(t.users.c.lang).where(t.users.c.user_id == user_id))
@@ -996,6 +1001,20 @@ class Coordination:
                         }
                     )
             if values:
+                # Every tick finds mostly alerts queued before: leave those out instead of
+                # sending each again into ON CONFLICT DO NOTHING.
+                keys = [v["key"] for v in values]
+                known: set[str] = set()
+                for i in range(0, len(keys), 500):
+                    known.update(
+                        (
+                            await conn.execute(
+                                select(t.outbox.c.key).where(t.outbox.c.key.in_(keys[i : i + 500]))
+                            )
+                        ).scalars()
+                    )
+                values = [v for v in values if v["key"] not in known]
+            if values:
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
                 stmt = dialect.insert(t.outbox).on_conflict_do_nothing(
                     index_elements=[t.outbox.c.key]
@@ -1157,7 +1176,7 @@ class Coordination:
 
     async def ensure_meeting_reminders(self) -> int:
         """Queue meeting reminders that are due (joint meetings: see ``bot.domain.meetings``)."""
-        return 0
+        return await self.meetings.ensure_reminders(self.clock.now())
 
     async def ensure_calendar_warnings(self) -> int:
         """Tell the office once per gap when coming deadlines rest on estimated or missing
@@ -1189,3 +1208,21 @@ class Coordination:
                     key = f"calendar:{gap.year}:{gap.source}:{user_id}"
                     queued += await enqueue(conn, now, key, user_id, "calendar_gap", payload)
         return queued
+
+    # ------------------------------------------------------------------ updates
+
+    async def first_sighting(self, update_id: int) -> bool:
+        """Record an update id; False when it was handled before (a redelivery)."""
+        stmt = self._insert(t.seen_updates).values(update_id=update_id, seen_at=self.clock.now())
+        stmt = stmt.on_conflict_do_nothing(index_elements=[t.seen_updates.c.update_id])
+        async with self.db.write() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def prune_seen_updates(self, keep: timedelta = timedelta(days=8)) -> int:
+        """Telegram keeps undelivered updates for at most a day; a week of ids is plenty."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                t.seen_updates.delete().where(t.seen_updates.c.seen_at < self.clock.now() - keep)
+            )
+        return int(result.rowcount or 0)

@@ -55,18 +55,23 @@ class Courier:
         self.on_permanent_failure = on_permanent_failure
         self._lock = asyncio.Lock()
         self.sent_count = 0
+        self._queued_more = False
 
     async def flush(self, bot: Bot, limit: int = 200) -> int:
         """Deliver every due row now; one delivery run at a time. Returns how many were sent."""
         sent = 0
         async with self._lock:
             while sent < limit:
-                batch = await self.outbox.claim_due(min(50, limit - sent))
-                if not batch:
-                    break
+                size = min(50, limit - sent)
+                self._queued_more = False
+                batch = await self.outbox.claim_due(size)
                 for message in batch:
                     if await self._deliver(bot, message):
                         sent += 1
+                # A short batch held everything that was due: claiming again would cost a
+                # write transaction to find nothing — unless a failure report was queued.
+                if len(batch) < size and not self._queued_more:
+                    break
         self.sent_count += sent
         return sent
 
@@ -109,6 +114,7 @@ class Courier:
         await self.outbox.failed(message, error)
         if self.on_permanent_failure is not None:
             await self.on_permanent_failure(message, error)
+            self._queued_more = True
 
     @staticmethod
     async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> Message | None:

@@ -34,6 +34,7 @@ async def tick(app: AnyApp) -> None:
     digest = await svc.ensure_digest()
     reminders = await svc.ensure_meeting_reminders()
     await svc.ensure_calendar_warnings()
+    await svc.prune_seen_updates()
     if alerts or digest or reminders:
         logger.info(
             "tick queued %s alert(s), %s digest, %s reminder(s)", alerts, int(digest), reminders

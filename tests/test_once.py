@@ -1,0 +1,60 @@
+"""The same update delivered twice is handled once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from telegram import Update
+
+from bot import schema as t
+from bot.config import Committee
+from bot.domain.models import Role
+from tests.flows import LI, ZHAO, member, seed_case
+from tests.scenario import running_bot
+
+
+async def test_a_redelivered_update_changes_nothing_twice(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "重复投递")
+        await bot.flush_outbox()
+        update, _ = bot.fake.press(zhao, bot.last_with_buttons(zhao), "受理")
+        raw = bot.fake.take_updates()[-1]
+        assert raw["update_id"] == update["update_id"]
+        for _ in range(2):  # the same update object twice, as a redelivery would
+            await bot.app.process_update(Update.de_json(raw, bot.app.bot))
+        bot.fake.take_updates(raw["update_id"] + 1)
+        async with bot.svc.db.read() as conn:
+            acks = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.events)
+                    .where(t.events.c.action == "acknowledge", t.events.c.case_id == case.id)
+                )
+            ).scalar_one()
+            seen = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.seen_updates)
+                    .where(t.seen_updates.c.update_id == raw["update_id"])
+                )
+            ).scalar_one()
+        assert acks == 1 and seen == 1
+        answers = bot.fake.callback_answers(zhao)
+        assert (
+            len([a for a in answers if a["callback_query_id"] == raw["callback_query"]["id"]]) == 1
+        )
+        assert (await bot.svc.get_case(case.id)).status.value == "acknowledged"
+
+
+async def test_seen_updates_are_pruned_after_a_week(committee: Committee, db_url: str) -> None:
+    from datetime import timedelta
+
+    async with running_bot(committee, db_url) as bot:
+        assert await bot.svc.first_sighting(1)
+        assert not await bot.svc.first_sighting(1)
+        bot.clock.advance(timedelta(days=9))
+        assert await bot.svc.prune_seen_updates() == 1
+        assert await bot.svc.first_sighting(1)
