@@ -70,6 +70,40 @@ async def enqueue(
     return bool(result.rowcount)
 
 
+async def enqueue_many(
+    conn: AsyncConnection,
+    now: datetime,
+    rows: list[tuple[str, int, str, dict[str, Any]]],
+) -> int:
+    """Queue several messages ``(key, chat_id, kind, payload)`` in one statement inside the
+    caller's transaction; returns how many keys were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(t.outbox)
+        .values(
+            [
+                {
+                    "key": key,
+                    "chat_id": chat_id,
+                    "kind": kind,
+                    "payload": payload,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "uncertain": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for key, chat_id, kind, payload in rows
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+    )
+    result = await conn.execute(stmt)
+    return max(int(result.rowcount or 0), 0)
+
+
 class Outbox:
     """The courier's side: claim due rows, record what happened to them."""
 

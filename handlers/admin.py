@@ -15,6 +15,7 @@ from bot.domain import rules
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
 from bot.domain.rules import DomainError
+from handlers.cases import refuse_outside_private
 from handlers.common import (
     INVITE_PREFIX,
     BotContext,
@@ -62,6 +63,8 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
     texts = context.texts
+    if await refuse_outside_private(update, context, viewer):
+        return
     if not rules.is_admin(viewer.member):
         await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
         return
@@ -110,9 +113,12 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
 
 async def _members_page(
     context: BotContext, viewer: Viewer, page: int
-) -> tuple[str, list[list[Button]]]:
+) -> tuple[str, list[list[Button]]] | None:
+    """Page ``page`` of the member list; None when there is no such page (any more)."""
     members, total = await context.svc.list_members(page * MEMBERS_PAGE, MEMBERS_PAGE)
     pages = max(1, -(-total // MEMBERS_PAGE))
+    if page >= pages:
+        return None
     html = context.texts.render(
         viewer.lang,
         "members",
@@ -148,7 +154,9 @@ async def members(update: Update, context: BotContext) -> None:
         return
     if await _refuse_non_admin(update, context, viewer):
         return
-    html, rows = await _members_page(context, viewer, 0)
+    shown = await _members_page(context, viewer, 0)
+    assert shown is not None  # the first page always exists
+    html, rows = shown
     await reply(update, context, html, keyboard(rows))
 
 
@@ -157,17 +165,24 @@ async def members_pressed(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
     texts = context.texts
+    if await refuse_outside_private(update, context, viewer):
+        return
     if not rules.is_admin(viewer.member):
         await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
         return
     parts = query.data.split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
+    number = rules.parse_id(parts[2]) if len(parts) == 3 else None
+    if number is None:
         await query.answer(texts.t(viewer.lang, "This button is no longer active."))
         return
-    action, number = parts[1], int(parts[2])
+    action = parts[1]
     if action == "pg":
+        shown = await _members_page(context, viewer, number)
+        if shown is None:
+            await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+            return
         await query.answer()
-        html, rows = await _members_page(context, viewer, number)
+        html, rows = shown
         await edit_or_send(query, context, html, keyboard(rows))
     elif action == "rv":
         await query.answer()

@@ -17,6 +17,7 @@ from handlers.common import (
     BotContext,
     Button,
     edit_or_send,
+    is_private,
     keyboard,
     private_only,
     reply,
@@ -27,6 +28,19 @@ from handlers.common import (
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
+
+
+async def refuse_outside_private(update: Update, context: BotContext, viewer: Viewer) -> bool:
+    """The bot's buttons act in private chats only; it puts none of them in groups, so a press
+    there carries forged data. It is refused with a pointer to the private chat, and nothing
+    is posted to the group or changed in it. True when refused."""
+    if is_private(update):
+        return False
+    query = update.callback_query
+    assert query is not None
+    text = context.texts.t(viewer.lang, "Please use this in a private chat with me:")
+    await query.answer(f"{text} https://t.me/{context.bot.username}", show_alert=True)
+    return True
 
 
 def answer_buttons(texts: Texts, lang: str, case: Case) -> list[Button]:
@@ -90,9 +104,13 @@ async def case_command(update: Update, context: BotContext) -> None:
 
 async def _my_page(
     context: BotContext, viewer: Viewer, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """Page ``page`` of the viewer's open matters; None when there is no such page (any more:
+    matters were closed since the page buttons were made)."""
     cases, total = await context.svc.open_cases(viewer, page * PAGE_SIZE, PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
+    if page >= pages:
+        return None
     html = context.texts.render(
         viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages, kinds=KINDS
     )
@@ -113,21 +131,26 @@ async def my_command(update: Update, context: BotContext) -> None:
         return
     if not await require_member(update, context, viewer):
         return
-    html, markup = await _my_page(context, viewer, 0)
-    await reply(update, context, html, markup)
+    shown = await _my_page(context, viewer, 0)
+    assert shown is not None  # the first page always exists
+    await reply(update, context, *shown)
 
 
 async def my_page_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
-    page_text = query.data.removeprefix("my:")
-    if viewer.member is None or not page_text.isdigit() or int(page_text) > 10_000:
+    if await refuse_outside_private(update, context, viewer):
+        return
+    page = rules.parse_id(query.data.removeprefix("my:"))
+    shown = None
+    if viewer.member is not None and page is not None and page <= 10_000:
+        shown = await _my_page(context, viewer, page)
+    if shown is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
         return
     await query.answer()
-    html, markup = await _my_page(context, viewer, int(page_text))
-    await edit_or_send(query, context, html, markup)
+    await edit_or_send(query, context, *shown)
 
 
 async def view_pressed(update: Update, context: BotContext) -> None:
@@ -135,12 +158,16 @@ async def view_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
-    _, action, id_text = ([*query.data.split(":"), "", ""])[:3]
-    if viewer.member is None or not id_text.isdigit():
+    if await refuse_outside_private(update, context, viewer):
+        return
+    parts = query.data.split(":")
+    case_id = rules.parse_id(parts[2]) if len(parts) == 3 else None
+    if viewer.member is None or case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
         return
+    action = parts[1]
     try:
-        case = await context.svc.get_case(int(id_text))
+        case = await context.svc.get_case(case_id)
         if not rules.can_view(viewer.member, case, context.svc.committee):
             raise rules.NotAllowed("cannot_view")
     except DomainError as exc:
@@ -154,7 +181,7 @@ async def view_pressed(update: Update, context: BotContext) -> None:
     if action == "view":
         await show_case(update, context, viewer, case)
         return
-    chat_id = query.message.chat.id if query.message else viewer.user_id
+    chat_id = viewer.user_id
     for f in case.files:
         try:
             if f.media == "photo":

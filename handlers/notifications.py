@@ -17,7 +17,7 @@ from bot.domain.kinds import KINDS
 from bot.domain.models import Case
 from bot.domain.rules import DomainError
 from bot.i18n import DEFAULT_LANG
-from bot.jobs.courier import Courier, Rendered, Skip
+from bot.jobs.courier import Courier, Rendered, Skip, delivery_memo
 from bot.outbox import OutboxMessage
 from bot.runtime import Runtime
 from handlers import meetings
@@ -46,10 +46,17 @@ class Renderers:
         return (await self.runtime.svc.recipient(chat_id)).lang
 
     async def _case(self, message: OutboxMessage) -> Case:
+        key = ("case", int(message.payload["case_id"]))
+        memo = delivery_memo()
+        if memo is not None and key in memo:
+            return memo[key]  # type: ignore[no-any-return]
         try:
-            return await self.runtime.svc.get_case(int(message.payload["case_id"]))
+            case = await self.runtime.svc.get_case(key[1])
         except DomainError as exc:
             raise Skip(f"case {message.payload.get('case_id')} is gone") from exc
+        if memo is not None:
+            memo[key] = case
+        return case
 
     def _note(self, lang: str, uncertain: bool) -> str:
         return self.runtime.texts.render(lang, "resent_note") + "\n\n" if uncertain else ""

@@ -8,8 +8,11 @@ in one write, so a restart of the bot resumes the conversation where it was.
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
+import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +38,7 @@ from handlers.common import (
     deliver_now,
     drop_keyboard,
     edit_or_send,
+    is_private,
     keyboard,
     private_only,
     reply,
@@ -269,6 +273,29 @@ async def _stale(update: Update, context: BotContext, viewer: Viewer) -> None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
 
 
+Step = Callable[[Update, BotContext], Awaitable[Any]]
+
+
+def _members_only(step: Step) -> Step:
+    """Every step checks the membership again: someone revoked (or moved to a role that
+    cannot raise) while a draft is open is told so at once, and the draft is discarded.
+    The submit checks once more, inside its transaction."""
+
+    @functools.wraps(step)
+    async def guarded(update: Update, context: BotContext) -> Any:
+        viewer = await viewer_of(update, context)
+        if rules.raisable_kinds(viewer.member):
+            return await step(update, context)
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        code = "not_member" if viewer.member is None else "cannot_raise"
+        await _error(update, context, viewer, NotAllowed(code))
+        await _discard(context, viewer.user_id)
+        return END
+
+    return guarded
+
+
 # ---------------------------------------------------------------------------- entry
 
 
@@ -400,6 +427,19 @@ async def date_pressed(update: Update, context: BotContext) -> str | None:
     return await _advance(update, context, viewer, draft, chosen.isoformat())
 
 
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+
+
+def _month(text: str, today: date) -> date | None:
+    """The first day of a calendar page (``2026-12``), if the calendar can show that month."""
+    match = _MONTH_RE.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        return None
+    first = date(int(match[1]), int(match[2]), 1)
+    last = (today + rules.MAX_DATE_AHEAD).replace(day=1)
+    return first if today.replace(day=1) <= first <= last else None
+
+
 async def calendar_pressed(update: Update, context: BotContext) -> str | None:
     """Month navigation and the way back to the quick choices; the state does not change."""
     query = update.callback_query
@@ -409,16 +449,16 @@ async def calendar_pressed(update: Update, context: BotContext) -> str | None:
     if draft is None or _field(draft).type is not FieldType.DATE:
         await _stale(update, context, viewer)
         return None
-    await query.answer()
-    message = query.message
     if query.data == "r:quick":
         rows = _date_buttons(context, _field(draft), viewer.lang)
     else:
-        try:
-            year, month = (int(x) for x in query.data.removeprefix("r:cal:").split("-"))
-            rows = calendar_rows(context, viewer.lang, year, month)
-        except ValueError:
+        first = _month(query.data.removeprefix("r:cal:"), context.svc.today())
+        if first is None:
+            await _stale(update, context, viewer)
             return None
+        rows = calendar_rows(context, viewer.lang, first.year, first.month)
+    await query.answer()
+    message = query.message
     rows.append([_cancel_button(context, viewer.lang)])
     if isinstance(message, Message):
         try:
@@ -497,7 +537,8 @@ async def files_done(update: Update, context: BotContext) -> str | None:
     assert query is not None
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
-    if draft is None or _field(draft).type is not FieldType.FILES:
+    # PTB lets a press without data through every pattern: only "r:done" means Done.
+    if draft is None or query.data != "r:done" or _field(draft).type is not FieldType.FILES:
         await _stale(update, context, viewer)
         return None
     await query.answer()
@@ -677,13 +718,15 @@ async def stale_pressed(update: Update, context: BotContext) -> None:
                 ),
                 show_alert=True,
             )
-            await drop_keyboard(query)
+            if is_private(update):
+                await drop_keyboard(query)
             return
     if query.data == "r:noop":
         await query.answer()
         return
     await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
-    await drop_keyboard(query)
+    if is_private(update):  # never strip a group message of its buttons
+        await drop_keyboard(query)
 
 
 def build_handler() -> ConversationHandler[BotContext]:
@@ -691,40 +734,41 @@ def build_handler() -> ConversationHandler[BotContext]:
     files = filters.Document.ALL | filters.PHOTO
     anything_else = ~filters.COMMAND & ~filters.UpdateType.EDITED
     noop = CallbackQueryHandler(stale_pressed, pattern=r"^r:noop$")
+    m = _members_only
     return ConversationHandler(
         entry_points=[CommandHandler("new", new)],
         states={
-            AWAITING_KIND: [CallbackQueryHandler(kind_chosen, pattern=r"^r:kind:")],
+            AWAITING_KIND: [CallbackQueryHandler(m(kind_chosen), pattern=r"^r:kind:")],
             AWAITING_TEXT: [
-                MessageHandler(text, text_received),
-                CallbackQueryHandler(skipped, pattern=r"^r:skip$"),
+                MessageHandler(text, m(text_received)),
+                CallbackQueryHandler(m(skipped), pattern=r"^r:skip$"),
             ],
-            AWAITING_CHOICE: [CallbackQueryHandler(option_pressed, pattern=r"^r:opt:")],
+            AWAITING_CHOICE: [CallbackQueryHandler(m(option_pressed), pattern=r"^r:opt:")],
             AWAITING_DATE: [
-                CallbackQueryHandler(date_pressed, pattern=r"^r:date:"),
-                CallbackQueryHandler(calendar_pressed, pattern=r"^r:(cal:|quick$)"),
-                CallbackQueryHandler(skipped, pattern=r"^r:skip$"),
-                MessageHandler(text, date_typed),
+                CallbackQueryHandler(m(date_pressed), pattern=r"^r:date:"),
+                CallbackQueryHandler(m(calendar_pressed), pattern=r"^r:(cal:|quick$)"),
+                CallbackQueryHandler(m(skipped), pattern=r"^r:skip$"),
+                MessageHandler(text, m(date_typed)),
             ],
             AWAITING_FILES: [
-                MessageHandler(files, file_received),
-                CallbackQueryHandler(files_done, pattern=r"^r:done$"),
+                MessageHandler(files, m(file_received)),
+                CallbackQueryHandler(m(files_done), pattern=r"^r:done$"),
             ],
             AWAITING_CONFIRMATION: [
                 CallbackQueryHandler(submit_pressed, pattern=r"^r:submit:"),
-                CallbackQueryHandler(edit_pressed, pattern=r"^r:edit$"),
+                CallbackQueryHandler(m(edit_pressed), pattern=r"^r:edit$"),
             ],
             AWAITING_FIELD_TO_EDIT: [
-                CallbackQueryHandler(field_chosen, pattern=r"^r:field:"),
-                CallbackQueryHandler(back_to_summary, pattern=r"^r:back$"),
+                CallbackQueryHandler(m(field_chosen), pattern=r"^r:field:"),
+                CallbackQueryHandler(m(back_to_summary), pattern=r"^r:back$"),
             ],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),
             CallbackQueryHandler(cancel, pattern=r"^r:cancel$"),
-            CommandHandler("new", remind),
+            CommandHandler("new", m(remind)),
             noop,
-            MessageHandler(filters.ChatType.PRIVATE & anything_else, wrong_input),
+            MessageHandler(filters.ChatType.PRIVATE & anything_else, m(wrong_input)),
         ],
         name=FLOW,
         persistent=True,

@@ -17,15 +17,18 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain import rules
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Draft, Status, Viewer
 from bot.domain.rules import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.i18n import N_
+from handlers.cases import refuse_outside_private
 from handlers.common import (
     BotContext,
     deliver_now,
     drop_keyboard,
     edit_or_send,
+    is_private,
     keyboard,
     reply,
     viewer_of,
@@ -36,23 +39,32 @@ AWAITING_RETURN_REASON = "AWAITING_RETURN_REASON"
 END = ConversationHandler.END
 
 
+# A name in a button-press answer: Telegram refuses answers over 200 characters, and a
+# Telegram name may be 129 emoji long.
+ANSWER_NAME_MAX = 32
+
+
 def _case_id(data: str) -> int | None:
-    tail = data.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() and len(tail) < 12 else None
+    """The id in ``v:<action>:<id>``; anything else (extra parts, signs, huge numbers) is None."""
+    parts = data.split(":")
+    return rules.parse_id(parts[2]) if len(parts) == 3 else None
 
 
 def _already(context: BotContext, viewer: Viewer, case: Case) -> str:
     """ "Already acknowledged by X at 10:42" and the like."""
     when = context.texts.format_datetime(viewer.lang, case.acted_at)
+    name = case.acted_by_name or "—"
+    if len(name) > ANSWER_NAME_MAX:
+        name = name[: ANSWER_NAME_MAX - 1] + "…"
     if case.status is Status.ACKNOWLEDGED:
         msgid = N_("Already acknowledged by %(name)s at %(when)s.")
     elif case.status is Status.RETURNED:
         msgid = N_("Already returned by %(name)s at %(when)s.")
     elif case.status is Status.RESOLVED:
         msgid = N_("Its outcome was already recorded.")
-    else:
-        msgid = N_("This matter is already closed.")
-    return context.texts.t(viewer.lang, msgid, name=case.acted_by_name or "—", when=when)
+    else:  # still awaiting acknowledgement: an outcome button cannot be pressed yet
+        msgid = N_("This button is no longer active.")
+    return context.texts.t(viewer.lang, msgid, name=name, when=when)
 
 
 async def _refusal(update: Update, context: BotContext, viewer: Viewer, exc: DomainError) -> None:
@@ -69,6 +81,8 @@ async def acknowledge(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
+    if await refuse_outside_private(update, context, viewer):
+        return
     case_id = _case_id(query.data)
     if case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
@@ -95,6 +109,8 @@ async def ask_reason(update: Update, context: BotContext) -> str | int:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
+    if await refuse_outside_private(update, context, viewer):
+        return END
     case_id = _case_id(query.data)
     if case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
@@ -179,7 +195,8 @@ async def cancel_pressed_late(update: Update, context: BotContext) -> None:
     assert query is not None
     viewer = await viewer_of(update, context)
     await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
-    await drop_keyboard(query)
+    if is_private(update):  # never strip a group message of its buttons
+        await drop_keyboard(query)
 
 
 async def choose_outcome(update: Update, context: BotContext) -> None:
@@ -187,6 +204,8 @@ async def choose_outcome(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
+    if await refuse_outside_private(update, context, viewer):
+        return
     case_id = _case_id(query.data)
     if case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
@@ -218,12 +237,15 @@ async def outcome_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
+    if await refuse_outside_private(update, context, viewer):
+        return
     parts = query.data.split(":")
-    if len(parts) != 4 or not parts[2].isdigit():
+    case_id = rules.parse_id(parts[2]) if len(parts) == 4 else None
+    if case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
         return
     try:
-        outcome = await context.svc.resolve(viewer, int(parts[2]), parts[3])
+        outcome = await context.svc.resolve(viewer, case_id, parts[3])
     except (NotAllowed, NotFound) as exc:
         await _refusal(update, context, viewer, exc)
         return

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler, filters
 
+from bot.domain import rules
 from bot.domain.rules import DomainError
 from bot.i18n import LANGS
 from handlers.cases import show_case
@@ -13,6 +14,7 @@ from handlers.common import (
     INVITE_PREFIX,
     BotContext,
     edit_or_send,
+    is_private,
     keyboard,
     private_only,
     reply,
@@ -46,9 +48,12 @@ async def start(update: Update, context: BotContext) -> None:
         return
     if not await require_member(update, context, viewer):
         return
-    if payload.startswith(CASE_PREFIX) and payload[len(CASE_PREFIX) :].isdigit():
+    case_id = None
+    if payload.startswith(CASE_PREFIX):
+        case_id = rules.parse_id(payload[len(CASE_PREFIX) :])
+    if case_id is not None:
         try:
-            case = await context.svc.get_case(int(payload[len(CASE_PREFIX) :]))
+            case = await context.svc.get_case(case_id)
         except DomainError as exc:
             await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
             return
@@ -90,6 +95,9 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
         return
     viewer = await context.svc.set_lang(viewer, lang)
+    if not is_private(update):  # a group's message is everyone's: answer the presser alone
+        await query.answer(context.texts.t(viewer.lang, "Language set to English."))
+        return
     await query.answer()
     await edit_or_send(query, context, context.texts.render(viewer.lang, "lang_set"))
 
@@ -98,6 +106,8 @@ async def nothing_to_cancel(update: Update, context: BotContext) -> None:
     """/cancel (it is in the menu) when no conversation is open: say so, not "I did not
     understand"."""
     viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
     if not await require_member(update, context, viewer):
         return
     text = context.texts.t(viewer.lang, "There is nothing to cancel.")
@@ -108,7 +118,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     """After the conversations, which take /cancel first while one of them is open."""
     return [
         CommandHandler("start", start),
-        CommandHandler("cancel", nothing_to_cancel, filters=filters.ChatType.PRIVATE),
+        CommandHandler("cancel", nothing_to_cancel),
         CommandHandler("help", help_command),
         CommandHandler("whoami", whoami),
         CommandHandler("lang", choose_lang),
@@ -124,8 +134,27 @@ async def unknown(update: Update, context: BotContext) -> None:
     await reply(update, context, context.texts.render(viewer.lang, "hint"))
 
 
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """A press no handler took: forged data, or a button of an older version of the bot.
+    Answered, so the button does not keep spinning; nothing else happens."""
+    query = update.callback_query
+    assert query is not None
+    viewer = await viewer_of(update, context)
+    await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+
+
+_UNEXPECTED_MESSAGE = (
+    filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED & ~filters.StatusUpdate.ALL
+)
+
+
+async def leftover(update: Update, context: BotContext) -> None:
+    if update.callback_query is not None:
+        await unknown_button(update, context)
+    elif _UNEXPECTED_MESSAGE.check_update(update):
+        await unknown(update, context)
+
+
 def build_fallback() -> BaseHandler[Update, BotContext, None]:
-    return MessageHandler(
-        filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED & ~filters.StatusUpdate.ALL,
-        unknown,
-    )
+    """Last of all: private messages no flow expects, and button presses nobody handled."""
+    return TypeHandler(Update, leftover)

@@ -40,7 +40,7 @@ from bot.domain.models import (
 from bot.domain.rules import InvalidInput, NotAllowed, NotFound
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 from bot.i18n import DEFAULT_LANG, normalise_lang
-from bot.outbox import enqueue
+from bot.outbox import enqueue, enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -676,19 +676,13 @@ class Coordination:
             )
             # Who must be told goes out with the matter itself, in this transaction.
             staff = await self._answerer_ids(conn, clean["addressee"])
-            for user_id in staff:
-                await enqueue(
-                    conn,
-                    now,
-                    f"case:{case_id}:new:{user_id}",
-                    user_id,
-                    "case_new",
-                    {"case_id": case_id},
-                )
+            notices = [
+                (f"case:{case_id}:new:{user_id}", user_id, "case_new", {"case_id": case_id})
+                for user_id in staff
+            ]
             if group is not None:
-                await enqueue(
-                    conn, now, f"case:{case_id}:group", group, "case_group", {"case_id": case_id}
-                )
+                notices.append((f"case:{case_id}:group", group, "case_group", {"case_id": case_id}))
+            await enqueue_many(conn, now, notices)
             case = await self._load_case(conn, case_id)
         assert case is not None
         return Outcome(case, changed=True, notified=len(staff))

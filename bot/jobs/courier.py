@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,6 +43,14 @@ class Skip(Exception):
 Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
 FailureReporter = Callable[[OutboxMessage, str], Awaitable[None]]
 
+_memo: ContextVar[dict[Hashable, Any] | None] = ContextVar("courier_memo", default=None)
+
+
+def delivery_memo() -> dict[Hashable, Any] | None:
+    """A dict shared by the renderers of one claimed batch — a new matter is rendered once
+    per recipient, and each would otherwise read it again; None outside a delivery run."""
+    return _memo.get()
+
 
 class Courier:
     def __init__(
@@ -65,9 +74,13 @@ class Courier:
                 size = min(50, limit - sent)
                 self._queued_more = False
                 batch = await self.outbox.claim_due(size)
-                for message in batch:
-                    if await self._deliver(bot, message):
-                        sent += 1
+                token = _memo.set({})
+                try:
+                    for message in batch:
+                        if await self._deliver(bot, message):
+                            sent += 1
+                finally:
+                    _memo.reset(token)
                 # A short batch held everything that was due: claiming again would cost a
                 # write transaction to find nothing — unless a failure report was queued.
                 if len(batch) < size and not self._queued_more:
