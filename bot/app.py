@@ -133,6 +133,9 @@ async def post_shutdown(app: AppType) -> None:
     await runtime.close()
 
 
+INTERNAL_ERROR = N_("Something went wrong. Please check with /my or /case before trying again.")
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure; tell the user nothing was changed (every operation is atomic)."""
     logger.error("error while handling an update", exc_info=context.error)
@@ -150,9 +153,7 @@ async def on_error(update: object, context: BotContext) -> None:
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(
-                context.texts.t(
-                    lang, "Something went wrong; nothing was changed. Please try again."
-                ),
+                context.texts.t(lang, INTERNAL_ERROR),
                 show_alert=True,
             )
         else:

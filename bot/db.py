@@ -10,6 +10,7 @@ SQLite is the embedded default. Two of its behaviours shape this module:
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import AdaptedConnection, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 logger = logging.getLogger(__name__)
@@ -56,8 +58,12 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         if isinstance(dbapi_connection, AdaptedConnection):
             # Straight to the driver: one trip to aiosqlite's thread instead of three (cursor,
             # execute, close) plus a statement's worth of SQLAlchemy bookkeeping. Every
-            # transaction of the bot starts here.
-            dbapi_connection.run_async(lambda driver: driver.execute(sql))
+            # transaction of the bot starts here. execute_fetchall keeps the sqlite3 cursor
+            # inside the driver's thread, where the connection lives.
+            try:
+                dbapi_connection.run_async(lambda driver: driver.execute_fetchall(sql))
+            except sqlite3.Error as error:  # e.g. "database is locked" after busy_timeout
+                raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
         else:
             conn.exec_driver_sql(sql)
 

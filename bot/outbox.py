@@ -122,13 +122,17 @@ class Outbox:
             )
         return int(result.rowcount or 0)
 
-    async def claim_due(self, limit: int = 50) -> list[OutboxMessage]:
+    async def claim_due(
+        self, limit: int = 50, *, key_prefix: str | None = None
+    ) -> list[OutboxMessage]:
         """Take the due rows (oldest first) and mark them 'sending' before any is sent."""
         now = self.clock.now()
         due = and_(
             or_(t.outbox.c.status == PENDING, t.outbox.c.status == RETRY),
             t.outbox.c.next_attempt_at <= now,
         )
+        if key_prefix is not None:
+            due = and_(due, t.outbox.c.key.startswith(key_prefix, autoescape=True))
         async with self.db.write() as conn:
             rows = (
                 await conn.execute(select(t.outbox).where(due).order_by(t.outbox.c.id).limit(limit))
@@ -145,6 +149,35 @@ class Outbox:
             )
             for r in rows
         ]
+
+    async def release(self, messages: list[OutboxMessage], after: timedelta) -> None:
+        """Give claimed but untried rows back, due again after ``after`` (a 429 pause)."""
+        if not messages:
+            return
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.id.in_([m.id for m in messages]))
+                .values(
+                    status=RETRY,
+                    attempts=t.outbox.c.attempts - 1,
+                    next_attempt_at=self.clock.now() + after,
+                )
+            )
+
+    async def move(self, message: OutboxMessage, chat_id: int) -> None:
+        """The chat got a new id (a group became a supergroup): send there, now."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.id == message.id)
+                .values(
+                    status=RETRY,
+                    chat_id=chat_id,
+                    next_attempt_at=self.clock.now(),
+                    attempts=t.outbox.c.attempts - 1,
+                )
+            )
 
     async def sent(self, message: OutboxMessage, message_id: int | None) -> None:
         async with self.db.write() as conn:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, SystemClock
 from bot.config import Committee, Settings
@@ -37,6 +38,7 @@ class Runtime:
     _svc: Coordination | None = field(default=None, init=False)
     _outbox: Outbox | None = field(default=None, init=False)
     courier: Courier | None = field(default=None, init=False)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _lock: asyncio.Lock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +49,13 @@ class Runtime:
         if self._svc is None:
             raise RuntimeError("runtime not opened")
         return self._svc
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run work in the background, keeping a reference until it is done (asyncio holds
+        tasks only weakly); ``close`` waits for what is still running."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def outbox(self) -> Outbox:
@@ -68,6 +77,8 @@ class Runtime:
         return self._svc
 
     async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._db is not None:
             await self._db.dispose()
         self._db = self._svc = self._outbox = None

@@ -74,6 +74,8 @@ class Texts:
             return ""
         if isinstance(value, str):
             value = date.fromisoformat(value)
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
         return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
 
     def month_title(self, lang: str, first: date) -> str:

@@ -106,6 +106,28 @@ async def reply(
     return await send_html(context, chat.id, html, markup)
 
 
+async def ask(
+    update: Update,
+    context: BotContext,
+    html: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    query: CallbackQuery | None = None,
+) -> None:
+    """Send a conversation's next question, after its state was saved.
+
+    If sending fails the conversation still waits for the answer (a timed-out message may
+    well have arrived), so the failure is logged rather than raised: raising would leave
+    python-telegram-bot's state behind the saved one. Never resent blindly."""
+    try:
+        if query is not None:
+            await edit_or_send(query, context, html, markup)
+        else:
+            await reply(update, context, html, markup)
+    except TelegramError as exc:
+        logger.warning("a question may not have reached the user: %s", exc)
+
+
 async def notify(
     context: BotContext,
     chat_id: int,
@@ -188,9 +210,14 @@ async def require_member(update: Update, context: BotContext, viewer: Viewer) ->
 
 
 async def deliver_now(context: BotContext) -> None:
-    """Send what the last action queued in the outbox right away (the periodic job would
-    otherwise pick it up within seconds)."""
-    await context.runtime.courier.flush(context.bot)
+    """Start sending what the last action queued in the outbox, in the background.
+
+    The user's own reply does not wait for messages to other chats (the group's rate limit
+    alone can hold a send for many seconds); the periodic job would otherwise pick them up
+    within seconds. The courier never raises: failures are recorded on their rows."""
+    courier = context.runtime.courier
+    if courier is not None:
+        context.runtime.spawn(courier.flush(context.bot))
 
 
 def deep_link(context: BotContext, payload: str) -> str:

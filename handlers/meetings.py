@@ -44,6 +44,7 @@ from bot.texts import Texts
 from handlers.common import (
     BotContext,
     Button,
+    ask,
     chunk,
     deliver_now,
     drop_keyboard,
@@ -286,10 +287,7 @@ async def _ask(
     # Save first: once the user sees the question, their answer must be taken for it.
     saved = await _save(context, draft, state)
     query = update.callback_query
-    if edit and query is not None:
-        await edit_or_send(query, context, html, keyboard(rows))
-    else:
-        await reply(update, context, html, keyboard(rows))
+    await ask(update, context, html, keyboard(rows), query=query if edit else None)
     return saved
 
 
@@ -534,7 +532,7 @@ async def _show_summary(
             [(texts.t(lang, "✏ Edit"), "mt:edit"), _cancel_button(context, lang)],
         ]
     state = await _save(context, draft, AWAITING_CONFIRMATION, editing=False)
-    await reply(update, context, html, keyboard(rows))
+    await ask(update, context, html, keyboard(rows))
     return state
 
 
@@ -1125,7 +1123,7 @@ async def remind(update: Update, context: BotContext) -> str | int | None:
         viewer.lang,
         "You are already scheduling a meeting. Continue here, or send /cancel to discard it.",
     )
-    ask = {
+    asker = {
         AWAITING_TITLE: _ask_title,
         AWAITING_DATE: _ask_date,
         AWAITING_TIME: _ask_time,
@@ -1133,9 +1131,9 @@ async def remind(update: Update, context: BotContext) -> str | int | None:
         AWAITING_ORGS: _ask_orgs,
         AWAITING_AGENDA: _ask_agenda,
     }.get(draft.state)
-    if ask is None:
+    if asker is None:
         return await _show_summary(update, context, viewer, draft, note=note)
-    return await ask(update, context, viewer, draft, note)
+    return await asker(update, context, viewer, draft, note)
 
 
 async def busy(update: Update, context: BotContext) -> None:

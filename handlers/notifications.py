@@ -183,4 +183,6 @@ def build_courier(app: Application[Any, Any, Any, Any, Any, Any]) -> Courier:
             return
         await runtime.svc.report_delivery_failure(message.key, message.chat_id, error)
 
-    return Courier(runtime.outbox, renderers.all(), report)
+    courier = Courier(runtime.outbox, renderers.all(), report)
+    courier.on_migration = runtime.svc.chat_migrated
+    return courier

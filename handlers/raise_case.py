@@ -34,6 +34,7 @@ from bot.domain.rules import DomainError, InvalidInput, NotAllowed
 from handlers.common import (
     BotContext,
     Button,
+    ask,
     chunk,
     deliver_now,
     drop_keyboard,
@@ -227,7 +228,7 @@ async def _ask(
     # Save first: once the user sees the question, their answer must be taken for it,
     # even if the bot is killed right after sending.
     state = await _save(context, draft, STATE_FOR_TYPE[spec.type], field=spec.name)
-    await reply(update, context, html, keyboard(rows))
+    await ask(update, context, html, keyboard(rows))
     return state
 
 
@@ -243,7 +244,7 @@ async def _show_summary(
         [(texts.t(lang, "✏ Edit a field"), "r:edit"), _cancel_button(context, lang)],
     ]
     state = await _save(context, draft, AWAITING_CONFIRMATION, editing=False)
-    await reply(update, context, html, keyboard(rows))
+    await ask(update, context, html, keyboard(rows))
     return state
 
 
@@ -325,7 +326,7 @@ async def new(update: Update, context: BotContext) -> str | int:
     rows = [[(context.texts.t(viewer.lang, k.label), f"r:kind:{k.code}")] for k in kinds]
     rows.append([_cancel_button(context, viewer.lang)])
     state = await _save(context, draft, AWAITING_KIND)
-    await reply(
+    await ask(
         update,
         context,
         context.texts.render(viewer.lang, "choose_kind", kinds=kinds),
@@ -523,7 +524,7 @@ async def file_received(update: Update, context: BotContext) -> str | None:
     files.append(entry)
     values = {**draft.data["values"], spec.name: files}
     state = await _save(context, draft, AWAITING_FILES, values=values)
-    await reply(
+    await ask(
         update,
         context,
         context.texts.render(viewer.lang, "file_received", count=len(files), max=spec.max_files),

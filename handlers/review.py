@@ -25,6 +25,7 @@ from bot.i18n import N_
 from handlers.cases import refuse_outside_private
 from handlers.common import (
     BotContext,
+    ask,
     deliver_now,
     drop_keyboard,
     edit_or_send,
@@ -128,7 +129,7 @@ async def ask_reason(update: Update, context: BotContext) -> str | int:
     await context.svc.save_draft(
         Draft(viewer.user_id, FLOW, AWAITING_RETURN_REASON, {"case_id": case.id})
     )
-    await reply(
+    await ask(
         update,
         context,
         context.texts.render(viewer.lang, "return_reason", case=case),
@@ -143,6 +144,8 @@ async def reason_received(update: Update, context: BotContext) -> str | int:
     viewer = await viewer_of(update, context)
     draft = await context.svc.load_draft(viewer.user_id, FLOW)
     if draft is None:
+        # The return was already completed (perhaps its confirmation never arrived).
+        await reply(update, context, context.texts.render(viewer.lang, "error", code="return_done"))
         return END
     try:
         outcome = await context.svc.return_case(viewer, int(draft.data["case_id"]), message.text)

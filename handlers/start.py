@@ -71,7 +71,10 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 async def whoami(update: Update, context: BotContext) -> None:
+    """Membership details: private, never posted to the group."""
     viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
     await reply(update, context, context.texts.render(viewer.lang, "whoami", viewer=viewer))
 
 

@@ -9,6 +9,7 @@ button), and Telegram rejected none of the bot's calls (bad markup, oversize dat
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +48,8 @@ class Harness:
     # ------------------------------------------------------------------ delivery
 
     async def deliver(self) -> None:
-        """Process every queued update, in order, like the polling loop would."""
+        """Process every queued update, in order, like the polling loop would; then let the
+        outbox deliveries the handlers started in the background finish."""
         while True:
             updates = self.fake.take_updates(self._offset or None)
             if not updates:
@@ -56,7 +58,14 @@ class Harness:
                 self._offset = raw["update_id"] + 1
                 await self.app.process_update(Update.de_json(raw, self.app.bot))
         self.fake.take_updates(self._offset or None)  # confirm, as getUpdates would
+        await self.settle()
         self.check()
+
+    async def settle(self) -> None:
+        """Wait for the deliveries handlers started in the background (``deliver_now``)."""
+        runtime = self.app.bot_data["runtime"]
+        while runtime._tasks:
+            await asyncio.gather(*list(runtime._tasks))
 
     async def flush_outbox(self) -> None:
         """Deliver what the outbox holds now, as the courier job would."""

@@ -174,7 +174,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         await bot.say(zhao, f"/case {NUMBER}")
         shown = bot.fake.last_message_to(zhao)
         assert shows_details(shown["text"], "待受理")
-        assert "附件：—" in shown["text"].splitlines()
+        assert not any(line.startswith("附件") for line in shown["text"].splitlines())
         assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明")
         # The answering court may act on it from here.
         assert bot.labels(shown) == ["✅ 受理", "↩️ 退回"]

@@ -494,3 +494,20 @@ async def test_only_the_office_schedules(committee: Committee, db_url: str) -> N
         await bot.say(li, "/meetings")
         assert "暂无已安排的联席会议" in bot.last_text(li)
         assert "reply_markup" not in bot.fake.last_message_to(li)
+
+
+async def test_a_meeting_set_up_inside_a_reminder_window_gets_no_instant_reminder(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        group = await bind_group(bot)
+        # Wednesday 10:00, for today 15:00: the 24 h reminder's moment is before the meeting
+        # existed, so the group's post is all there is until the 1 h reminder at 14:00.
+        await schedule(bot, people["admin"], day="今天")
+        await bot_tick(bot, at("2026-11-25", 10, 1))
+        assert posts(bot, group, REMINDER) == []
+        assert await reminder_keys(bot) == []
+        await bot_tick(bot, at("2026-11-25", 14, 0))
+        (reminder,) = posts(bot, group, REMINDER)
+        assert "延迟" not in reminder["text"]

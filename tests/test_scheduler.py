@@ -27,8 +27,12 @@ def committee(committee: Committee) -> Committee:
     """The example committee with a 2027 schedule (test data, not the official one), so the
     office is not also told about estimated holidays while these tests watch the outbox."""
     calendar = parse_calendar(
-        {"2027": {"holidays": ["2027-01-01..2027-01-03", "2027-02-06..2027-02-12"],
-                  "workdays": ["2027-02-13"]}},
+        {
+            "2027": {
+                "holidays": ["2027-01-01..2027-01-03", "2027-02-06..2027-02-12"],
+                "workdays": ["2027-02-13"],
+            }
+        },
         "calendar",
     )
     return dataclasses.replace(committee, calendar=calendar)
@@ -97,8 +101,13 @@ async def test_year_boundary_uses_the_committee_calendar(committee: Committee, d
 async def test_a_requested_reply_date_wins_when_earlier(committee: Committee, db_url: str) -> None:
     async with running_bot(committee, db_url) as bot:
         viewer = await bot.svc.viewer(1001, "Office", None)
-        values = {"title": "t", "description": "d", "addressee": "YB-IPC", "urgency": "normal",
-                  "reply_by": "2026-11-27"}
+        values = {
+            "title": "t",
+            "description": "d",
+            "addressee": "YB-IPC",
+            "urgency": "normal",
+            "reply_by": "2026-11-27",
+        }
         outcome = await bot.svc.submit(viewer, "consultation", values, "tok")
         assert outcome.case.reply_due == date(2026, 11, 27)
         assert outcome.case.ack_due == date(2026, 11, 30)
@@ -115,8 +124,9 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
         bot.clock.set(at("2026-11-25", 10))  # Wednesday
-        case = await seed_case(bot, LI, "李明", "征收补偿争议", kind="referral",
-                               addressee="CHIBEI-CENTER")
+        case = await seed_case(
+            bot, LI, "李明", "征收补偿争议", kind="referral", addressee="CHIBEI-CENTER"
+        )
         assert case.ack_due == date(2026, 11, 30)  # Thu, Fri, Mon
         await run_tick(bot)
         assert len(texts_with(bot, zhao, case.number)) == 1  # the new-matter notice
@@ -140,12 +150,14 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         await run_tick(bot, at("2026-12-01", 17))
         assert len(texts_with(bot, group, "已逾期")) == 1
 
-        await run_tick(bot, at("2026-12-02"))  # 2 working days late: first escalation
+        await run_tick(bot, at("2026-12-02"))  # 2 working days late: not yet
+        assert texts_with(bot, group, "督办") == []
+        await run_tick(bot, at("2026-12-03"))  # 2 working days after the overdue alert
         escalations = texts_with(bot, group, "督办")
-        assert len(escalations) == 1 and "已逾期 2 个工作日" in escalations[0]
-        await run_tick(bot, at("2026-12-03"))
+        assert len(escalations) == 1 and "已逾期 3 个工作日" in escalations[0]
+        await run_tick(bot, at("2026-12-04"))
         assert len(texts_with(bot, group, "督办")) == 1
-        await run_tick(bot, at("2026-12-04"))  # 4 working days late: second escalation
+        await run_tick(bot, at("2026-12-07"))  # Monday, 5 working days late: the second
         assert len(texts_with(bot, group, "督办")) == 2
 
         keys = await outbox(bot)
@@ -268,8 +280,12 @@ async def test_outbox_retries_network_errors_and_429(committee: Committee, db_ur
         assert len(bot.texts(zhao)) == before + 1
         assert (await outbox(bot))[key] == "sent"
 
-        bot.fake.inject("sendMessage", status=429, description="Too Many Requests: retry after 30",
-                        retry_after=30)
+        bot.fake.inject(
+            "sendMessage",
+            status=429,
+            description="Too Many Requests: retry after 30",
+            retry_after=30,
+        )
         second = await seed_case(bot, LI, "李明", "限流事项")
         await run_tick(bot)
         bot.clock.advance(timedelta(seconds=29))
@@ -313,7 +329,9 @@ async def test_a_blocked_recipient_is_reported_to_the_office(
         assert keys[f"case:{case.id}:new:{ZHAO}"] == "failed"
         report = bot.last_text(admin(bot))
         assert "无法送达" in report and str(ZHAO) in report
-        calls = [c for c in bot.fake.calls_of("sendMessage") if str(c.params.get("chat_id")) == str(ZHAO)]
+        calls = [
+            c for c in bot.fake.calls_of("sendMessage") if str(c.params.get("chat_id")) == str(ZHAO)
+        ]
         assert sum(1 for c in calls if not c.ok) == 1  # tried once, never again
 
 

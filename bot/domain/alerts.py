@@ -58,7 +58,8 @@ def alert_for(
     late = calendar.working_days_between(due, today)
     if late < 1:
         return None  # past the due day, but no working day has gone by yet
-    step = late // schedule.escalate_every_working_days
+    # Overdue on the first working day late; escalations every N working days after that.
+    step = (late - 1) // schedule.escalate_every_working_days
     if step == 0:
         return Alert(f"{base}:overdue", "overdue", stage, due, late, to_group=True)
     return Alert(f"{base}:escalate:{step}", "escalation", stage, due, late, to_group=True)

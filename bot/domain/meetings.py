@@ -557,7 +557,9 @@ class Meetings:
                 )
             ).all()
             for view in await self._views(conn, rows):
-                due = [o for o in offsets if now >= view.starts_at - o]
+                # Due, and not before this version was scheduled: a meeting set up (or moved)
+                # within a reminder's offset gets no instant "late" reminder on top of its post.
+                due = [o for o in offsets if view.meeting.updated_at <= view.starts_at - o <= now]
                 if not due:
                     continue
                 offset = due[0]

@@ -281,6 +281,27 @@ class Coordination:
         self._group_chat_id = chat_id
         self._group_loaded = True
 
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Telegram moved a group to a new id (it became a supergroup): follow it, so the
+        committee group stays bound and queued messages go to the new chat."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(
+                    t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_(["pending", "retry"])
+                )
+                .values(chat_id=new_chat_id)
+            )
+            if await self.group_chat_id() == old_chat_id:
+                stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(new_chat_id))
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[t.settings.c.key], set_={"value": str(new_chat_id)}
+                    )
+                )
+                await self._event(conn, "group_migrated", None, old=old_chat_id, new=new_chat_id)
+                self._group_chat_id = new_chat_id
+
     # ------------------------------------------------------------------ invites & members
 
     async def create_invite(self, viewer: Viewer, org_code: str, role: Role) -> Invite:

@@ -85,7 +85,9 @@ def test_referral_acknowledged_over_http(world: World) -> None:
 
 def test_referral_returned_over_http(world: World) -> None:
     li, zhao, _ = members(world)
+    before = world.count(zhao)
     raise_referral(world, li)
+    world.wait_messages(zhao, before + 1)  # the court's notice follows the receipt
     note = world.last_with_buttons(zhao)
     world.press(zhao, "退回", message=note)
     li_before = world.count(li)
@@ -120,6 +122,7 @@ def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> 
     fields = json.loads(str(db_rows(world, "select fields from cases")[0][0]))
     assert fields["description"] == "土地租赁模式是否存在合规风险？"
     assert db_rows(world, "select count(*) from drafts") == [(0,)]
+    world.wait(lambda: any("研判〔2026〕1号" in t for t in world.fake.texts_to(zhao)))
     assert world.last_with_buttons(zhao)  # the court got it with its buttons
 
     # A graceful stop also works and leaves nothing behind.
@@ -153,4 +156,37 @@ def test_bad_configuration_fails_fast_with_a_clear_message(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "missing.toml not found" in result.stderr
+    assert_no_secrets(result.stderr + result.stdout)
+
+
+def test_a_rejected_token_is_never_printed(tmp_path: Path) -> None:
+    """Telegram answers 401: the bot says so in one line, without the token."""
+    from tests.fakes.server import FakeBotApiServer
+    from tests.fakes.telegram import FakeTelegram
+
+    committee = (ROOT / "committee.example.toml").read_text("utf-8")
+    (tmp_path / "committee.toml").write_text(committee, "utf-8")
+    token = "777000111:fake-token-for-fuyuan-bot-tests-only"  # not the server's token
+    with FakeBotApiServer(FakeTelegram()) as server:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_BASE_URL": server.base_url,
+            "TELEGRAM_BASE_FILE_URL": server.base_file_url,
+            "LOG_LEVEL": "DEBUG",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}",
+            "COMMITTEE_CONFIG": str(tmp_path / "committee.toml"),
+        }
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "bot.py")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert "rejected TELEGRAM_BOT_TOKEN" in result.stderr
+    assert token not in result.stderr + result.stdout
     assert_no_secrets(result.stderr + result.stdout)

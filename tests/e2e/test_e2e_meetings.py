@@ -2,9 +2,10 @@
 
 The office schedules a meeting about 70 minutes ahead; the group gets the post and the .ics;
 two organisations answer. Reminders are configured 1 h and 1 min before. The office then moves
-the meeting to about 50 minutes ahead, so its 1 h reminder is already due — late by design —
-and the bot restarts, whose first tick (1 s after start) sends it: to the group, and privately
-to the invited member whose organisation has not answered. Nothing sleeps: every wait is on the
+the meeting to about 50 minutes ahead; the bot stops, the move is dated back a day (as if the
+bot had been down since), and on restart its first tick (1 s after start) sends the 1 h
+reminder late: to the group, and privately to the invited member whose organisation has not
+answered. Nothing sleeps: every wait is on the
 fake's condition.
 """
 
@@ -129,6 +130,11 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     # A restart: the first tick comes a second after start and sends the reminder (unless a
     # tick before the stop already did); either way once, marked late.
     assert world.bot.stop() == 0
+    # While the bot is down, date the move back a day: the new time's 1 h reminder then fell
+    # due during the downtime (no reminder is due for a moment before its version existed).
+    path = world.bot.env["DATABASE_URL"].split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute("update meetings set updated_at = datetime(updated_at, '-1 day')")
     world.bot.start()
     world.wait(lambda: bool(texts_with(world, wang, REMINDER)), timeout=30)
     world.wait(lambda: bool(texts_with(world, group, REMINDER)))

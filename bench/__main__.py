@@ -1,0 +1,101 @@
+"""``python -m bench [--quick] [--only mix|scan|fanout|startup] [--write] [--verbose]``
+
+Prints one table of measured numbers with their targets; ``--write`` also stores it as
+Markdown in ``bench/RESULTS.md``. ``--profile DIR`` writes cProfile data of the mix and of the
+scan/digest there (inspect with ``python -m pstats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.common import Row, machine, quiet_logging, table
+
+MEASUREMENTS = ("mix", "scan", "fanout", "startup")
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure fuyuan-bot: update handling against an echo bot, the overdue scan "
+        "and the digest at 100,000 matters, fan-out under flood limits, start-up.",
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    parser.add_argument(
+        "--only", choices=MEASUREMENTS, action="append", help="run only this (repeatable)"
+    )
+    parser.add_argument("--write", action="store_true", help=f"also write {RESULTS.name}")
+    parser.add_argument("--verbose", "-v", action="store_true", help="per-step breakdowns")
+    parser.add_argument("--profile", type=Path, help="write cProfile data into this directory")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    selected = args.only or list(MEASUREMENTS)
+    rows: list[Row] = []
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    for name in MEASUREMENTS:
+        if name not in selected:
+            continue
+        started = time.perf_counter()
+        print(f"… {name}", file=sys.stderr, flush=True)
+        if name == "mix":
+            from bench import mix
+
+            profile = args.profile / "mix.prof" if args.profile else None
+            rows += asyncio.run(
+                mix.measure(quick=args.quick, verbose=args.verbose, profile=profile)
+            )
+        elif name == "scan":
+            from bench import scan
+
+            profile = args.profile / "scan.prof" if args.profile else None
+            rows += scan.measure(quick=args.quick, verbose=args.verbose, profile=profile)
+        elif name == "fanout":
+            from bench import fanout
+
+            rows += asyncio.run(fanout.measure(quick=args.quick, verbose=args.verbose))
+        elif name == "startup":
+            from bench import startup
+
+            rows += startup.measure(quick=args.quick, verbose=args.verbose)
+        print(f"  {name} took {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    quiet_logging()
+    # With max_retries=0 every 429 is logged with a traceback by the library; the fan-out
+    # counts them from the fake's call log instead.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    started = time.perf_counter()
+    rows = run(args)
+    host = machine()
+    mode = "quick" if args.quick else "full"
+    print()
+    print(f"fuyuan-bot benchmark ({mode} run) on {host}")
+    print(table(rows))
+    failed = [r.measurement for r in rows if r.ok is False]
+    print(f"\n{len(failed)} target(s) missed; took {time.perf_counter() - started:.0f} s")
+    if args.write:
+        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        RESULTS.write_text(
+            f"# Benchmark results\n\n`python -m bench{' --quick' if args.quick else ''}` "
+            f"({mode} run), {stamp}\n\nMachine: {host}\n\n{table(rows, markdown=True)}\n",
+            "utf-8",
+        )
+        print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
