@@ -241,7 +241,9 @@ async def digest(update: Update, context: BotContext) -> None:
         return
     now = context.runtime.clock.now()
     data = await context.svc.digest(now - timedelta(days=7), now)
-    await reply(update, context, context.texts.render(viewer.lang, "digest", digest=data))
+    await reply(
+        update, context, context.texts.render(viewer.lang, "digest", digest=data, show_title=True)
+    )
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:

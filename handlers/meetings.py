@@ -1289,7 +1289,10 @@ async def rsvp_pressed(update: Update, context: BotContext) -> None:
     message = query.message
     if not isinstance(message, Message):
         return
-    lang = viewer.lang if message.chat.type == Chat.PRIVATE else DEFAULT_LANG
+    if message.chat.type == Chat.PRIVATE:
+        # A private reminder stays a reminder: the answer above is all the presser needs.
+        return
+    lang = DEFAULT_LANG
     try:
         await message.edit_text(
             post_html(texts, lang, change.view),

@@ -7,6 +7,7 @@ language at the moment it is sent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.domain.kinds import KINDS
-from bot.domain.models import Case
+from bot.domain.models import Case, Status
 from bot.domain.rules import DomainError
 from bot.i18n import DEFAULT_LANG
 from bot.jobs.courier import Courier, Rendered, Skip, delivery_memo
@@ -61,6 +62,10 @@ class Renderers:
     def _note(self, lang: str, uncertain: bool) -> str:
         return self.runtime.texts.render(lang, "resent_note") + "\n\n" if uncertain else ""
 
+    def _show_titles(self, chat_id: int) -> bool:
+        """Titles go to the group unless the committee file says ``group_detail = "minimal"``."""
+        return chat_id > 0 or self.runtime.committee.group_detail.value != "minimal"
+
     def _open_button(self, lang: str, case: Case) -> Button:
         return (
             self.runtime.texts.t(lang, "Open the matter"),
@@ -100,17 +105,32 @@ class Renderers:
         return Rendered(html, keyboard([[button]]))
 
     async def case_answered(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """The raiser learns of an acknowledgement, a return or an outcome."""
+        """The raiser learns of an acknowledgement, a return or an outcome — the one this row
+        was queued for, even if the matter has moved on since (a delayed delivery)."""
         case = await self._case(message)
+        queued_for = message.payload.get("status")
+        if queued_for and queued_for != case.status.value:
+            case = dataclasses.replace(case, status=Status(queued_for))
         lang = await self._lang(message.chat_id)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
             lang, "answered_raiser", case=case, kind=KINDS[case.kind]
         )
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
+    async def case_unstaffed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """To the office: a matter went to a court none of whose staff has joined."""
+        case = await self._case(message)
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "case_unstaffed", case=case, kind=KINDS[case.kind]
+        )
+        return Rendered(html, keyboard([[self._open_button(lang, case)]]))
+
     async def delivery_failed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         lang = await self._lang(message.chat_id)
-        html = self.runtime.texts.render(lang, "delivery_failed", **message.payload)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "delivery_failed", **message.payload
+        )
         return Rendered(html)
 
     async def deadline(self, message: OutboxMessage, uncertain: bool) -> Rendered:
@@ -130,6 +150,7 @@ class Renderers:
             stage=p["stage"],
             due=p["due"],
             late=p["late"],
+            show_title=self._show_titles(message.chat_id),
         )
         if message.chat_id < 0:
             return Rendered(
@@ -153,12 +174,17 @@ class Renderers:
         end = datetime.fromisoformat(message.payload["end"])
         lang = await self._lang(message.chat_id)
         data = await self.runtime.svc.digest(start, end)
-        html = self._note(lang, uncertain) + self.runtime.texts.render(lang, "digest", digest=data)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "digest", digest=data, show_title=self._show_titles(message.chat_id)
+        )
         return Rendered(html)
 
     async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         lang = await self._lang(message.chat_id)
-        return Rendered(self.runtime.texts.render(lang, "calendar_gap", **message.payload))
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "calendar_gap", **message.payload
+        )
+        return Rendered(html)
 
     def all(self) -> dict[str, Renderer]:
         return {
@@ -166,6 +192,7 @@ class Renderers:
             "case_group": self.case_group,
             "case_answered": self.case_answered,
             "delivery_failed": self.delivery_failed,
+            "case_unstaffed": self.case_unstaffed,
             "deadline": self.deadline,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,

@@ -78,7 +78,14 @@ class Harness:
         self._checked_calls = len(self.fake.calls)
         for call in calls:
             response = call.response
-            if not response.get("ok") and response.get("error_code") not in self.allowed_errors:
+            # "chat not found" is Telegram's answer for someone who never opened a chat with
+            # the bot: the outbox records it; it says nothing about the bot's own messages.
+            unreachable = "chat not found" in str(response.get("description", ""))
+            if (
+                not response.get("ok")
+                and not unreachable
+                and response.get("error_code") not in self.allowed_errors
+            ):
                 raise AssertionError(
                     f"Telegram rejected {call.method}: {response.get('description')}\n"
                     f"params: {call.params}"

@@ -232,3 +232,23 @@ async def test_drafts_round_trip(svc: Coordination) -> None:
     await svc.delete_draft(2, "raise")
     assert await svc.conversation_states("raise") == {}
     assert await svc.conversation_states("return") == {3: "AWAITING_RETURN_REASON"}
+
+
+async def test_a_revoked_bootstrap_admin_stays_revoked(svc: Coordination, db: Database) -> None:
+    admin = await svc.viewer(ADMIN_ID, "Office", None)
+    li = await join(svc, 2, "CBS-OFFICE", Role.OFFICE, "Li")
+    await svc.revoke_member(li, admin.member.id)  # type: ignore[union-attr]
+    await svc.bootstrap_admins()  # the next start
+    assert (await svc.viewer(ADMIN_ID, "Office2", None)).member is None
+    assert await count(db, t.members, t.members.c.user_id == ADMIN_ID) == 1
+
+
+async def test_a_matter_nobody_can_answer_yet_is_brought_to_the_office(
+    svc: Coordination, db: Database
+) -> None:
+    li = await join(svc, 2, "CBS-NR", Role.DEPARTMENT_HEAD, "Li")
+    outcome = await svc.submit(li, "referral", REFERRAL_VALUES, "tok")
+    assert outcome.notified == 0
+    async with db.read() as conn:
+        keys = set((await conn.execute(select(t.outbox.c.key))).scalars())
+    assert keys == {f"case:{outcome.case.id}:unstaffed:{ADMIN_ID}"}

@@ -188,22 +188,29 @@ class Coordination:
         return Viewer(viewer.user_id, lang, viewer.member, viewer.name)
 
     async def bootstrap_admins(self) -> None:
-        """Give the committee file's admins an office membership if they have none."""
+        """Give the committee file's admins an office membership if they never had one.
+
+        An admin the office revoked stays revoked: the file bootstraps, it does not override
+        /members (invite them again to restore access)."""
         if not self.committee.admins:
             return
         now = self.clock.now()
         async with self.db.write() as conn:
-            active = set(
-                (
-                    await conn.execute(
-                        select(t.members.c.user_id).where(
-                            t.members.c.user_id.in_(self.committee.admins),
-                            t.members.c.revoked_at.is_(None),
-                        )
+            rows = (
+                await conn.execute(
+                    select(t.members.c.user_id, t.members.c.revoked_at).where(
+                        t.members.c.user_id.in_(self.committee.admins)
                     )
-                ).scalars()
-            )
-            for user_id in sorted(self.committee.admins - active):
+                )
+            ).all()
+            known = {row.user_id for row in rows}
+            active = {row.user_id for row in rows if row.revoked_at is None}
+            for user_id in sorted(known - active):
+                logger.warning(
+                    "admin %s in the committee file was revoked by the office; not re-added",
+                    user_id,
+                )
+            for user_id in sorted(self.committee.admins - known):
                 await conn.execute(
                     self._insert(t.users)
                     .values(user_id=user_id, first_name="", updated_at=now)
@@ -703,6 +710,12 @@ class Coordination:
             ]
             if group is not None:
                 notices.append((f"case:{case_id}:group", group, "case_group", {"case_id": case_id}))
+            if not staff:
+                # Nobody of the addressed court has joined yet: the office must follow up.
+                notices.extend(
+                    (f"case:{case_id}:unstaffed:{uid}", uid, "case_unstaffed", {"case_id": case_id})
+                    for uid in await self._office_ids(conn)
+                )
             await enqueue_many(conn, now, notices)
             case = await self._load_case(conn, case_id)
         assert case is not None
@@ -813,6 +826,14 @@ class Coordination:
             ).all()
         return [self._case(r) for r in rows], total
 
+    async def _office_ids(self, conn: AsyncConnection) -> list[int]:
+        rows = await conn.execute(
+            select(t.members.c.user_id).where(
+                t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
+            )
+        )
+        return list(rows.scalars())
+
     async def _answerer_ids(self, conn: AsyncConnection, addressee: str) -> list[int]:
         courts = self.committee.courts_answering(addressee)
         if not courts:
@@ -915,7 +936,7 @@ class Coordination:
                 f"case:{case_id}:{target.value}:raiser",
                 case.raiser_user_id,
                 "case_answered",
-                {"case_id": case_id},
+                {"case_id": case_id, "status": target.value},
             )
             updated = await self._load_case(conn, case_id)
         assert updated is not None
