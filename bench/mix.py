@@ -11,6 +11,7 @@ button presses from the same users.
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import logging
 import random
@@ -606,6 +607,11 @@ async def run_bot(
                 clock.advance(timedelta(seconds=20))
             if profiler and profile:
                 profiler.dump_stats(str(profile))
+            # Deliveries the handlers started in the background may still be running: let
+            # them finish before the counters come off the engine.
+            runtime = app.bot_data["runtime"]
+            while runtime._tasks:
+                await asyncio.gather(*list(runtime._tasks))
             sql.detach(sync_engine)
             async with svc.db.read() as conn:
                 cases_after = (
