@@ -38,8 +38,12 @@ async def refuse_outside_private(update: Update, context: BotContext, viewer: Vi
         return False
     query = update.callback_query
     assert query is not None
-    text = context.texts.t(viewer.lang, "Please use this in a private chat with me:")
-    await query.answer(f"{text} https://t.me/{context.bot.username}", show_alert=True)
+    text = context.texts.t(
+        viewer.lang,
+        "Please use this in a private chat with me: %(link)s",
+        link=f"https://t.me/{context.bot.username}",
+    )
+    await query.answer(text, show_alert=True)
     return True
 
 
