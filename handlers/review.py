@@ -78,16 +78,28 @@ async def _refusal(update: Update, context: BotContext, viewer: Viewer, exc: Dom
     await query.answer(text, show_alert=True)
 
 
-async def acknowledge(update: Update, context: BotContext) -> None:
+async def _pressed(update: Update, context: BotContext) -> tuple[Viewer, int] | None:
+    """Who pressed which matter's button; None (the press answered) when the button is not
+    in a private chat or its data is no case id."""
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
     if await refuse_outside_private(update, context, viewer):
-        return
+        return None
     case_id = _case_id(query.data)
     if case_id is None:
         await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        return None
+    return viewer, case_id
+
+
+async def acknowledge(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return
+    viewer, case_id = pressed
     try:
         outcome = await context.svc.acknowledge(viewer, case_id)
     except (NotAllowed, NotFound) as exc:
@@ -108,14 +120,11 @@ async def acknowledge(update: Update, context: BotContext) -> None:
 async def ask_reason(update: Update, context: BotContext) -> str | int:
     """The Return button: the court must say why, so ask for the reason."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    if await refuse_outside_private(update, context, viewer):
+    assert query is not None
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return END
-    case_id = _case_id(query.data)
-    if case_id is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
-        return END
+    viewer, case_id = pressed
     try:
         case = await context.svc.check_answerer(viewer, case_id)
     except (NotAllowed, NotFound) as exc:
@@ -205,14 +214,11 @@ async def cancel_pressed_late(update: Update, context: BotContext) -> None:
 async def choose_outcome(update: Update, context: BotContext) -> None:
     """ "Record outcome" on an acknowledged matter: the kind's outcomes as buttons."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    if await refuse_outside_private(update, context, viewer):
+    assert query is not None
+    pressed = await _pressed(update, context)
+    if pressed is None:
         return
-    case_id = _case_id(query.data)
-    if case_id is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
-        return
+    viewer, case_id = pressed
     try:
         case = await context.svc.check_answerer(viewer, case_id)
     except (NotAllowed, NotFound) as exc:

@@ -80,6 +80,15 @@ class Recipient:
     lang: str
 
 
+def _due_by(day: date) -> Any:
+    """Open matters whose current deadline (acknowledge, or reply once acknowledged) falls on
+    or before ``day``."""
+    return or_(
+        and_(t.cases.c.status == Status.SUBMITTED.value, t.cases.c.ack_due <= day),
+        and_(t.cases.c.status == Status.ACKNOWLEDGED.value, t.cases.c.reply_due <= day),
+    )
+
+
 class Coordination:
     """The domain service: memberships, invites, drafts and cases."""
 
@@ -241,14 +250,7 @@ class Coordination:
         """Queue a note to every office member that a message could not be delivered."""
         now = self.clock.now()
         async with self.db.write() as conn:
-            office = (
-                await conn.execute(
-                    select(t.members.c.user_id).where(
-                        t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
-                    )
-                )
-            ).scalars()
-            for user_id in office:
+            for user_id in await self._office_ids(conn):
                 if user_id == chat_id:
                     continue
                 await enqueue(
@@ -989,18 +991,7 @@ class Coordination:
                         t.cases.c.addressee,
                         t.cases.c.ack_due,
                         t.cases.c.reply_due,
-                    ).where(
-                        or_(
-                            and_(
-                                t.cases.c.status == Status.SUBMITTED.value,
-                                t.cases.c.ack_due <= horizon,
-                            ),
-                            and_(
-                                t.cases.c.status == Status.ACKNOWLEDGED.value,
-                                t.cases.c.reply_due <= horizon,
-                            ),
-                        )
-                    )
+                    ).where(_due_by(horizon))
                 )
             ).all()
             if not rows:
@@ -1160,18 +1151,7 @@ class Coordination:
                         t.cases.c.status,
                         t.cases.c.ack_due,
                         t.cases.c.reply_due,
-                    ).where(
-                        or_(
-                            and_(
-                                t.cases.c.status == Status.SUBMITTED.value,
-                                t.cases.c.ack_due < today,
-                            ),
-                            and_(
-                                t.cases.c.status == Status.ACKNOWLEDGED.value,
-                                t.cases.c.reply_due < today,
-                            ),
-                        )
-                    )
+                    ).where(_due_by(today - timedelta(days=1)))
                 )
             ).all()
             meetings = (
@@ -1223,16 +1203,7 @@ class Coordination:
         now = self.clock.now()
         queued = 0
         async with self.db.write() as conn:
-            office = list(
-                (
-                    await conn.execute(
-                        select(t.members.c.user_id).where(
-                            t.members.c.role == Role.OFFICE.value,
-                            t.members.c.revoked_at.is_(None),
-                        )
-                    )
-                ).scalars()
-            )
+            office = await self._office_ids(conn)
             for gap in gaps:
                 payload = {
                     "year": gap.year,
