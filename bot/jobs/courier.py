@@ -217,7 +217,3 @@ _THROTTLED = object()
 
 def _seconds(value: timedelta | float | int) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
-def describe(payload: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(payload.items()))
