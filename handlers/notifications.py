@@ -14,6 +14,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot.domain import alerts
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Status
 from bot.domain.rules import DomainError
@@ -136,9 +137,7 @@ class Renderers:
     async def deadline(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """Due soon / overdue / escalation, privately to the court or to the group."""
         case = await self._case(message)
-        if case.status.value not in ("submitted", "acknowledged") or (
-            message.payload["stage"] == "ack" and case.status.value != "submitted"
-        ):
+        if not alerts.still_relevant(message.payload["stage"], case.status):
             raise Skip("the matter moved on before the alert went out")
         lang = await self._lang(message.chat_id)
         p = message.payload

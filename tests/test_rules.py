@@ -179,3 +179,39 @@ def test_completeness() -> None:
     values = {"title": "t", "description": "d", "addressee": "YB-IPC", "urgency": "normal"}
     assert rules.check_complete(CONSULTATION, values).complete
     assert rules.check_complete(REFERRAL, values).missing == ["applicant", "respondent"]
+
+
+def test_alerts_stop_when_the_matter_moves_on() -> None:
+    from bot.domain.alerts import still_relevant
+
+    assert still_relevant("ack", Status.SUBMITTED)
+    assert not still_relevant("ack", Status.ACKNOWLEDGED)
+    assert still_relevant("reply", Status.ACKNOWLEDGED)
+    assert not still_relevant("reply", Status.RESOLVED)
+    assert not still_relevant("ack", Status.RETURNED)
+
+
+@pytest.mark.parametrize(
+    ("every", "today", "expected"),
+    [
+        (2, date(2026, 11, 26), None),  # two working days before the due day
+        (2, date(2026, 11, 27), "case:1:ack:due_soon"),
+        (2, date(2026, 11, 30), "case:1:ack:due_soon"),  # the due day itself
+        (2, date(2026, 11, 28), "case:1:ack:due_soon"),  # a Saturday before it
+        (2, date(2026, 12, 1), "case:1:ack:overdue"),  # first working day late
+        (2, date(2026, 12, 2), "case:1:ack:overdue"),
+        (2, date(2026, 12, 3), "case:1:ack:escalate:1"),  # 2 working days after overdue
+        (2, date(2026, 12, 7), "case:1:ack:escalate:2"),
+        (1, date(2026, 12, 1), "case:1:ack:overdue"),  # every day: overdue first, then...
+        (1, date(2026, 12, 2), "case:1:ack:escalate:1"),
+    ],
+)
+def test_alert_thresholds(every: int, today: date, expected: str | None) -> None:
+    from bot.config import Schedule
+    from bot.domain.alerts import alert_for
+    from bot.domain.workdays import WorkingCalendar, parse_calendar
+
+    calendar = WorkingCalendar(parse_calendar(None, "calendar"))
+    schedule = Schedule(escalate_every_working_days=every)
+    alert = alert_for(1, Status.SUBMITTED, date(2026, 11, 30), today, calendar, schedule)
+    assert (alert.key if alert else None) == expected

@@ -65,6 +65,11 @@ def alert_for(
     return Alert(f"{base}:escalate:{step}", "escalation", stage, due, late, to_group=True)
 
 
+def still_relevant(stage: str, status: Status) -> bool:
+    """An alert queued for a stage is only worth sending while the matter is still in it."""
+    return STAGE_FOR_STATUS.get(status) == stage
+
+
 def soonest_due_to_scan(today: date, calendar: WorkingCalendar, schedule: Schedule) -> date:
     """Matters due on or before this date may need an alert today (the scan's filter)."""
     return calendar.add_working_days(today, max(schedule.due_soon_working_days, 0))
