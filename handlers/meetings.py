@@ -609,9 +609,9 @@ async def reschedule_pressed(update: Update, context: BotContext) -> str | int:
     except NotFound as exc:
         await _refuse(update, context, viewer, exc)
         return END
-    if view.cancelled or view.starts_at <= context.svc.clock.now():
-        code = "meeting_cancelled" if view.cancelled else "meeting_started"
-        await _refuse(update, context, viewer, InvalidInput(code))
+    closed = view.closed(context.svc.clock.now())
+    if closed is not None:
+        await _refuse(update, context, viewer, InvalidInput(closed))
         return END
     if await context.svc.load_draft(viewer.user_id, RAISE_FLOW) is not None:
         await query.answer()
@@ -1334,12 +1334,12 @@ def renderers(r: Renderers) -> dict[str, Renderer]:
             raise Skip("superseded by a later change of the meeting")
         return view
 
-    def started(view: MeetingView) -> bool:
-        return view.starts_at <= r.runtime.clock.now()
+    def closed(view: MeetingView) -> bool:
+        return view.closed(r.runtime.clock.now()) is not None
 
     async def posted(message: OutboxMessage, uncertain: bool) -> Rendered:
         view = await fetch(message)
-        if view.cancelled or started(view):
+        if closed(view):
             raise Skip("the meeting was cancelled or has started")
         lang = await r._lang(message.chat_id)
         texts = r.runtime.texts
@@ -1348,7 +1348,7 @@ def renderers(r: Renderers) -> dict[str, Renderer]:
 
     async def changed(message: OutboxMessage, uncertain: bool) -> Rendered:
         view = await fetch(message)
-        if view.cancelled or started(view):
+        if closed(view):
             raise Skip("the meeting was cancelled or has started")
         lang = await r._lang(message.chat_id)
         texts = r.runtime.texts
@@ -1367,7 +1367,7 @@ def renderers(r: Renderers) -> dict[str, Renderer]:
 
     async def reminder(message: OutboxMessage, uncertain: bool) -> Rendered:
         view = await fetch(message)
-        if view.cancelled or started(view):
+        if closed(view):
             raise Skip("the meeting was cancelled or has started")
         org = message.payload.get("org")
         if org and view.answer_of(org) is not None:

@@ -101,6 +101,15 @@ class MeetingView:
     def cancelled(self) -> bool:
         return self.meeting.status == CANCELLED
 
+    def closed(self, now: datetime) -> str | None:
+        """Why nothing more can happen to this meeting (no change, answer or message), if so:
+        "meeting_cancelled" or "meeting_started"."""
+        if self.cancelled:
+            return "meeting_cancelled"
+        if self.starts_at <= now:
+            return "meeting_started"
+        return None
+
     @property
     def orgs(self) -> tuple[str, ...]:
         return tuple(a.org_code for a in self.answers)
