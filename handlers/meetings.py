@@ -138,8 +138,7 @@ def ics_file(
         event.add("url", link.group(0))
     lines = [f"{i}. {item.text}" for i, item in enumerate(view.agenda, start=1)]
     agenda = "\n".join(lines) or texts.t(lang, "No agenda items.")
-    colon = "：" if lang == "zh_CN" else ":"
-    event.add("description", f"{texts.t(lang, 'Agenda')}{colon}\n{agenda}")
+    event.add("description", texts.t(lang, "Agenda:\n%(items)s", items=agenda))
     event.add("status", "CANCELLED" if cancel else "CONFIRMED")
     cal.add_component(event)
     cal.add_missing_timezones()
