@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from bot.config import Committee, load_committee
+from tests.fakes.server import TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+
+TOKEN = TEST_TOKEN
 ADMIN_ID = 1001
 GROUP_ID = -1001234567890
 JSON = dict[str, Any]

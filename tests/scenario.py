@@ -26,9 +26,10 @@ from bot.domain.service import Coordination
 from handlers.common import AppType
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.request import FakeRequest
+from tests.fakes.server import TEST_TOKEN
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 
-TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+TOKEN = TEST_TOKEN
 JSON = dict[str, Any]
 
 

@@ -16,9 +16,11 @@ from bot.config import (
     load_settings,
     parse_committee,
 )
+from tests.fakes.server import TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+
+TOKEN = TEST_TOKEN
 
 
 def example() -> dict[str, Any]:

@@ -7,8 +7,9 @@ import logging
 
 from bot.app import RedactingFormatter
 from tests.conftest import TOKEN_PATTERN, _SecretWatch
+from tests.fakes.server import TEST_TOKEN
 
-TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+TOKEN = TEST_TOKEN
 
 
 def test_the_watch_catches_a_leak() -> None:

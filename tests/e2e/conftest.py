@@ -227,4 +227,3 @@ def assert_no_secrets(output: str) -> None:
     assert TEST_TOKEN not in output
     assert TEST_TOKEN.split(":", 1)[1] not in output
     assert not TOKEN_PATTERN.search(output), TOKEN_PATTERN.search(output)
-

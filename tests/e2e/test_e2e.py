@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.e2e.conftest import ADMIN_ID, ROOT, World, assert_no_secrets
+from tests.fakes.server import TEST_TOKEN
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
@@ -145,7 +146,7 @@ def test_bad_configuration_fails_fast_with_a_clear_message(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
-    env["TELEGRAM_BOT_TOKEN"] = "777000111:fake-token-for-fuyuan-bot-tests-only"
+    env["TELEGRAM_BOT_TOKEN"] = TEST_TOKEN
     result = subprocess.run(
         [sys.executable, str(ROOT / "bot.py")],
         cwd=tmp_path,
@@ -166,7 +167,7 @@ def test_a_rejected_token_is_never_printed(tmp_path: Path) -> None:
 
     committee = (ROOT / "committee.example.toml").read_text("utf-8")
     (tmp_path / "committee.toml").write_text(committee, "utf-8")
-    token = "777000111:fake-token-for-fuyuan-bot-tests-only"  # not the server's token
+    token = "123456789:another-fake-token-not-the-servers"  # not the server's token
     with FakeBotApiServer(FakeTelegram()) as server:
         env = {
             "PATH": os.environ.get("PATH", ""),

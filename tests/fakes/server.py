@@ -20,7 +20,7 @@ from .telegram import FakeTelegram, InjectedTimeout, UploadedFile
 
 __all__ = ["TEST_TOKEN", "FakeBotApiServer", "parse_multipart"]
 
-TEST_TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"
+TEST_TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"  # not a real token
 
 _UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 _NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
