@@ -15,16 +15,17 @@ from bot.domain import rules
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
 from bot.domain.rules import DomainError
-from handlers.cases import refuse_outside_private
 from handlers.common import (
     INVITE_PREFIX,
     BotContext,
     Button,
+    answer_stale,
     chunk,
     deep_link,
     edit_or_send,
     keyboard,
     private_only,
+    refuse_outside_private,
     reply,
     viewer_of,
 )
@@ -72,7 +73,7 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
     committee = context.svc.committee
     org = committee.organisations.get(parts[2]) if len(parts) >= 3 else None
     if org is None:
-        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     if parts[1] == "org" and len(parts) == 3:
         await query.answer()
@@ -91,7 +92,7 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
         try:
             created = await context.svc.create_invite(viewer, org.code, Role(parts[3]))
         except DomainError as exc:
-            await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+            await answer_stale(update, context, viewer)
             await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
             return
         await query.answer()
@@ -108,7 +109,7 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
             ),
         )
         return
-    await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+    await answer_stale(update, context, viewer)
 
 
 async def _members_page(
@@ -173,13 +174,13 @@ async def members_pressed(update: Update, context: BotContext) -> None:
     parts = query.data.split(":")
     number = rules.parse_id(parts[2]) if len(parts) == 3 else None
     if number is None:
-        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     action = parts[1]
     if action == "pg":
         shown = await _members_page(context, viewer, number)
         if shown is None:
-            await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+            await answer_stale(update, context, viewer)
             return
         await query.answer()
         html, rows = shown
@@ -213,7 +214,7 @@ async def members_pressed(update: Update, context: BotContext) -> None:
             texts.render(viewer.lang, "revoked", member=member, role_labels=ROLE_LABELS),
         )
     else:
-        await query.answer(texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
 
 
 async def bind_group(update: Update, context: BotContext) -> None:

@@ -16,10 +16,11 @@ from bot.texts import Texts
 from handlers.common import (
     BotContext,
     Button,
+    answer_stale,
     edit_or_send,
-    is_private,
     keyboard,
     private_only,
+    refuse_outside_private,
     reply,
     require_member,
     viewer_of,
@@ -28,23 +29,6 @@ from handlers.common import (
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
-
-
-async def refuse_outside_private(update: Update, context: BotContext, viewer: Viewer) -> bool:
-    """The bot's buttons act in private chats only; it puts none of them in groups, so a press
-    there carries forged data. It is refused with a pointer to the private chat, and nothing
-    is posted to the group or changed in it. True when refused."""
-    if is_private(update):
-        return False
-    query = update.callback_query
-    assert query is not None
-    text = context.texts.t(
-        viewer.lang,
-        "Please use this in a private chat with me: %(link)s",
-        link=f"https://t.me/{context.bot.username}",
-    )
-    await query.answer(text, show_alert=True)
-    return True
 
 
 def answer_buttons(texts: Texts, lang: str, case: Case) -> list[Button]:
@@ -151,7 +135,7 @@ async def my_page_pressed(update: Update, context: BotContext) -> None:
     if viewer.member is not None and page is not None and page <= 10_000:
         shown = await _my_page(context, viewer, page)
     if shown is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     await query.answer()
     await edit_or_send(query, context, *shown)
@@ -167,7 +151,7 @@ async def view_pressed(update: Update, context: BotContext) -> None:
     parts = query.data.split(":")
     case_id = rules.parse_id(parts[2]) if len(parts) == 3 else None
     if viewer.member is None or case_id is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     action = parts[1]
     try:

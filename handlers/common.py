@@ -199,6 +199,31 @@ async def private_only(update: Update, context: BotContext, viewer: Viewer) -> b
     return False
 
 
+async def refuse_outside_private(update: Update, context: BotContext, viewer: Viewer) -> bool:
+    """The bot's buttons act in private chats only; it puts none of them in groups, so a press
+    there carries forged data. It is refused with a pointer to the private chat, and nothing
+    is posted to the group or changed in it. True when refused."""
+    if is_private(update):
+        return False
+    query = update.callback_query
+    assert query is not None
+    text = context.texts.t(
+        viewer.lang,
+        "Please use this in a private chat with me: %(link)s",
+        link=f"https://t.me/{context.bot.username}",
+    )
+    await query.answer(text, show_alert=True)
+    return True
+
+
+async def answer_stale(update: Update, context: BotContext, viewer: Viewer) -> None:
+    """Answer a press on a button that no longer does anything (its step or matter moved on,
+    or its data is not the bot's)."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+
+
 async def require_member(update: Update, context: BotContext, viewer: Viewer) -> bool:
     """Members pass; anyone else is told politely who can let them in, and sees no case data."""
     if viewer.member is not None:

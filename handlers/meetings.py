@@ -44,6 +44,7 @@ from bot.texts import Texts
 from handlers.common import (
     BotContext,
     Button,
+    answer_stale,
     ask,
     chunk,
     deliver_now,
@@ -247,12 +248,6 @@ async def _error(
         context,
         context.texts.render(viewer.lang, "meeting_error", code=exc.code, **params),
     )
-
-
-async def _stale(update: Update, context: BotContext, viewer: Viewer) -> None:
-    query = update.callback_query
-    if query is not None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
 
 
 async def _ask(
@@ -598,7 +593,7 @@ async def reschedule_pressed(update: Update, context: BotContext) -> str | int:
     viewer = await viewer_of(update, context)
     meeting_id = _meeting_id(query.data)
     if meeting_id is None or not is_private(update):
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return END
     if not rules.is_admin(viewer.member):
         await _refuse(update, context, viewer, NotAllowed("admin_only"))
@@ -661,7 +656,7 @@ async def date_pressed(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     today = context.svc.today()
     try:
@@ -747,7 +742,7 @@ async def time_pressed(update: Update, context: BotContext) -> str | int | None:
     draft = await _load(update, context)
     digits = query.data.removeprefix("mt:time:")
     if draft is None or not draft.data.get("date") or len(digits) != 4 or not digits.isdigit():
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     try:
         chosen = parse_time(f"{digits[:2]}:{digits[2:]}")
@@ -782,7 +777,7 @@ async def back_to_date(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -820,7 +815,7 @@ async def org_toggled(update: Update, context: BotContext) -> str | None:
     else:
         codes = {data.removeprefix("mt:org:")}
     if draft is None or not codes or not codes <= set(organisations):
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     selected = set(draft.data["orgs"])
     if len(codes) == 1:
@@ -840,7 +835,7 @@ async def orgs_done(update: Update, context: BotContext) -> str | int | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     if not draft.data["orgs"]:
         await _alert(update, context, viewer, N_("Choose at least one organisation."))
@@ -867,7 +862,7 @@ async def agenda_toggled(update: Update, context: BotContext) -> str | None:
     draft = await _load(update, context)
     case_id = _meeting_id(query.data)
     if draft is None or case_id is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     cases = [list(pair) for pair in draft.data["cases"]]
     if any(cid == case_id for cid, _ in cases):
@@ -892,7 +887,7 @@ async def free_item_removed(update: Update, context: BotContext) -> str | None:
     draft = await _load(update, context)
     index = _meeting_id(query.data)
     if draft is None or index is None or index >= len(draft.data["free"]):
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     free = [item for i, item in enumerate(draft.data["free"]) if i != index]
@@ -927,7 +922,7 @@ async def agenda_done(update: Update, context: BotContext) -> str | int | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     count = len(_agenda_texts(draft))
@@ -980,7 +975,7 @@ async def confirm_pressed(update: Update, context: BotContext) -> str | int | No
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or query.data != f"mt:go:{draft.data['token']}":
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     meetings = context.svc.meetings
     starts_at = _starts_at(context, draft)
@@ -1055,7 +1050,7 @@ async def edit_pressed(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or draft.data["mode"] != "new":
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     buttons = [(context.texts.t(viewer.lang, label), f"mt:ed:{name}") for name, label in _EDITABLE]
@@ -1080,7 +1075,7 @@ async def field_chosen(update: Update, context: BotContext) -> str | int | None:
     if name == "when":
         name = "date"
     if draft is None or name not in {"title", "date", "time", "place", "orgs", "agenda"}:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -1093,7 +1088,7 @@ async def back_to_summary(update: Update, context: BotContext) -> str | int | No
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -1197,7 +1192,7 @@ async def cancel_meeting_pressed(update: Update, context: BotContext) -> None:
     viewer = await viewer_of(update, context)
     meeting_id = _meeting_id(query.data)
     if meeting_id is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return
     if not rules.is_admin(viewer.member):
         await _refuse(update, context, viewer, NotAllowed("admin_only"))
@@ -1228,7 +1223,7 @@ async def cancel_meeting_confirmed(update: Update, context: BotContext) -> None:
     viewer = await viewer_of(update, context)
     meeting_id = _meeting_id(query.data)
     if meeting_id is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return
     try:
         change = await context.svc.meetings.cancel(viewer, meeting_id)
@@ -1262,7 +1257,7 @@ async def rsvp_pressed(update: Update, context: BotContext) -> None:
     viewer = await viewer_of(update, context)
     parts = query.data.split(":")
     if len(parts) != 4 or not parts[2].isdigit() or parts[3] not in RSVP_CODES:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return
     answer = RSVP_CODES[parts[3]]
     try:
@@ -1314,7 +1309,7 @@ async def stale_pressed(update: Update, context: BotContext) -> None:
         await query.answer()
         return
     viewer = await viewer_of(update, context)
-    await _stale(update, context, viewer)
+    await answer_stale(update, context, viewer)
     await drop_keyboard(query)
 
 

@@ -34,6 +34,7 @@ from bot.domain.rules import DomainError, InvalidInput, NotAllowed
 from handlers.common import (
     BotContext,
     Button,
+    answer_stale,
     ask,
     chunk,
     deliver_now,
@@ -268,12 +269,6 @@ async def _error(update: Update, context: BotContext, viewer: Viewer, exc: Domai
     )
 
 
-async def _stale(update: Update, context: BotContext, viewer: Viewer) -> None:
-    query = update.callback_query
-    if query is not None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
-
-
 Step = Callable[[Update, BotContext], Awaitable[Any]]
 
 
@@ -346,7 +341,7 @@ async def kind_chosen(update: Update, context: BotContext) -> str | int | None:
     code = query.data.removeprefix("r:kind:")
     kind = KINDS.get(code)
     if draft is None or kind is None or not rules.can_raise(viewer.member, kind):
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await edit_or_send(query, context, context.texts.render(viewer.lang, "kind_chosen", kind=kind))
@@ -385,7 +380,7 @@ async def option_pressed(update: Update, context: BotContext) -> str | None:
         FieldType.ORGANISATION,
         FieldType.CHOICE,
     ) or value not in _option_values(context, spec):
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     label = next(
@@ -403,7 +398,7 @@ async def date_pressed(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or _field(draft).type is not FieldType.DATE:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     try:
         chosen = rules.validate_reply_date(
@@ -448,14 +443,14 @@ async def calendar_pressed(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or _field(draft).type is not FieldType.DATE:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     if query.data == "r:quick":
         rows = _date_buttons(context, _field(draft), viewer.lang)
     else:
         first = _month(query.data.removeprefix("r:cal:"), context.svc.today())
         if first is None:
-            await _stale(update, context, viewer)
+            await answer_stale(update, context, viewer)
             return None
         rows = calendar_rows(context, viewer.lang, first.year, first.month)
     await query.answer()
@@ -540,7 +535,7 @@ async def files_done(update: Update, context: BotContext) -> str | None:
     draft = await _load(update, context)
     # PTB lets a press without data through every pattern: only "r:done" means Done.
     if draft is None or query.data != "r:done" or _field(draft).type is not FieldType.FILES:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -554,7 +549,7 @@ async def skipped(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or _field(draft).required:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await edit_or_send(
@@ -590,7 +585,7 @@ async def submit_pressed(update: Update, context: BotContext) -> str | int | Non
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None or query.data != f"r:submit:{draft.data['token']}":
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     try:
         outcome = await context.svc.submit(
@@ -632,7 +627,7 @@ async def edit_pressed(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     kind = _kind(draft)
@@ -652,7 +647,7 @@ async def field_chosen(update: Update, context: BotContext) -> str | None:
     draft = await _load(update, context)
     name = query.data.removeprefix("r:field:")
     if draft is None or name not in {f.name for f in _kind(draft).fields}:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -666,7 +661,7 @@ async def back_to_summary(update: Update, context: BotContext) -> str | None:
     viewer = await viewer_of(update, context)
     draft = await _load(update, context)
     if draft is None:
-        await _stale(update, context, viewer)
+        await answer_stale(update, context, viewer)
         return None
     await query.answer()
     await drop_keyboard(query)
@@ -725,7 +720,7 @@ async def stale_pressed(update: Update, context: BotContext) -> None:
     if query.data == "r:noop":
         await query.answer()
         return
-    await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+    await answer_stale(update, context, viewer)
     if is_private(update):  # never strip a group message of its buttons
         await drop_keyboard(query)
 

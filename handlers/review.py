@@ -22,15 +22,16 @@ from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Draft, Status, Viewer
 from bot.domain.rules import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.i18n import N_
-from handlers.cases import refuse_outside_private
 from handlers.common import (
     BotContext,
+    answer_stale,
     ask,
     deliver_now,
     drop_keyboard,
     edit_or_send,
     is_private,
     keyboard,
+    refuse_outside_private,
     reply,
     viewer_of,
 )
@@ -88,7 +89,7 @@ async def _pressed(update: Update, context: BotContext) -> tuple[Viewer, int] | 
         return None
     case_id = _case_id(query.data)
     if case_id is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return None
     return viewer, case_id
 
@@ -206,7 +207,7 @@ async def cancel_pressed_late(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     viewer = await viewer_of(update, context)
-    await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+    await answer_stale(update, context, viewer)
     if is_private(update):  # never strip a group message of its buttons
         await drop_keyboard(query)
 
@@ -251,7 +252,7 @@ async def outcome_chosen(update: Update, context: BotContext) -> None:
     parts = query.data.split(":")
     case_id = rules.parse_id(parts[2]) if len(parts) == 4 else None
     if case_id is None:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     try:
         outcome = await context.svc.resolve(viewer, case_id, parts[3])
@@ -259,7 +260,7 @@ async def outcome_chosen(update: Update, context: BotContext) -> None:
         await _refusal(update, context, viewer, exc)
         return
     except InvalidInput:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     case = outcome.case
     if not outcome.changed:

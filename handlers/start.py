@@ -13,6 +13,7 @@ from handlers.common import (
     CASE_PREFIX,
     INVITE_PREFIX,
     BotContext,
+    answer_stale,
     edit_or_send,
     is_private,
     keyboard,
@@ -95,7 +96,7 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
     lang = query.data.removeprefix("lang:")
     viewer = await viewer_of(update, context)
     if lang not in LANGS:
-        await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+        await answer_stale(update, context, viewer)
         return
     viewer = await context.svc.set_lang(viewer, lang)
     if not is_private(update):  # a group's message is everyone's: answer the presser alone
@@ -143,7 +144,7 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     viewer = await viewer_of(update, context)
-    await query.answer(context.texts.t(viewer.lang, "This button is no longer active."))
+    await answer_stale(update, context, viewer)
 
 
 _UNEXPECTED_MESSAGE = (
