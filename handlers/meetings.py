@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -626,7 +627,20 @@ async def reschedule_pressed(update: Update, context: BotContext) -> str | int:
 # ---------------------------------------------------------------------------- answers
 
 
-async def title_received(update: Update, context: BotContext) -> str | int | None:
+AskNext = Callable[[Update, BotContext, Viewer, Draft], Awaitable[str]]
+
+
+async def _text_answer(
+    update: Update,
+    context: BotContext,
+    *,
+    field: str,
+    validate: Callable[[str], str],
+    waiting: str,
+    ask_next: AskNext,
+) -> str | int | None:
+    """A typed answer to a text step: validated and stored, then the next step (or back to
+    the summary when editing)."""
     message = update.effective_message
     assert message is not None and message.text is not None
     viewer = await viewer_of(update, context)
@@ -634,14 +648,25 @@ async def title_received(update: Update, context: BotContext) -> str | int | Non
     if draft is None:
         return END
     try:
-        title = domain.validate_title(message.text)
+        value = validate(message.text)
     except InvalidInput as exc:
         await _error(update, context, viewer, exc)
-        return AWAITING_TITLE
-    draft = _with(draft, title=title)
+        return waiting
+    draft = _with(draft, **{field: value})
     if draft.data["editing"]:
         return await _show_summary(update, context, viewer, draft)
-    return await _ask_date(update, context, viewer, draft)
+    return await ask_next(update, context, viewer, draft)
+
+
+async def title_received(update: Update, context: BotContext) -> str | int | None:
+    return await _text_answer(
+        update,
+        context,
+        field="title",
+        validate=domain.validate_title,
+        waiting=AWAITING_TITLE,
+        ask_next=_ask_date,
+    )
 
 
 async def _date_chosen(
@@ -785,21 +810,14 @@ async def back_to_date(update: Update, context: BotContext) -> str | None:
 
 
 async def place_received(update: Update, context: BotContext) -> str | int | None:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return END
-    try:
-        place = domain.validate_place(message.text)
-    except InvalidInput as exc:
-        await _error(update, context, viewer, exc)
-        return AWAITING_PLACE
-    draft = _with(draft, place=place)
-    if draft.data["editing"]:
-        return await _show_summary(update, context, viewer, draft)
-    return await _ask_orgs(update, context, viewer, draft)
+    return await _text_answer(
+        update,
+        context,
+        field="place",
+        validate=domain.validate_place,
+        waiting=AWAITING_PLACE,
+        ask_next=_ask_orgs,
+    )
 
 
 async def org_toggled(update: Update, context: BotContext) -> str | None:

@@ -7,7 +7,7 @@ so repeated and stale presses just say what already happened.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -69,6 +69,14 @@ def _already(context: BotContext, viewer: Viewer, case: Case) -> str:
     return context.texts.t(viewer.lang, msgid, name=name, when=when)
 
 
+async def _tell_already(
+    query: CallbackQuery, context: BotContext, viewer: Viewer, case: Case
+) -> None:
+    """A press that came after the matter moved on: say what happened, drop the buttons."""
+    await query.answer(_already(context, viewer, case), show_alert=True)
+    await drop_keyboard(query)
+
+
 async def _refusal(update: Update, context: BotContext, viewer: Viewer, exc: DomainError) -> None:
     query = update.callback_query
     assert query is not None
@@ -108,8 +116,7 @@ async def acknowledge(update: Update, context: BotContext) -> None:
         return
     case = outcome.case
     if not outcome.changed:
-        await query.answer(_already(context, viewer, case), show_alert=True)
-        await drop_keyboard(query)
+        await _tell_already(query, context, viewer, case)
         return
     await query.answer(context.texts.t(viewer.lang, "Acknowledged %(number)s.", number=case.number))
     await edit_or_send(
@@ -132,8 +139,7 @@ async def ask_reason(update: Update, context: BotContext) -> str | int:
         await _refusal(update, context, viewer, exc)
         return END
     if case.status is not Status.SUBMITTED:
-        await query.answer(_already(context, viewer, case), show_alert=True)
-        await drop_keyboard(query)
+        await _tell_already(query, context, viewer, case)
         return END
     await query.answer()
     await context.svc.save_draft(
@@ -226,8 +232,7 @@ async def choose_outcome(update: Update, context: BotContext) -> None:
         await _refusal(update, context, viewer, exc)
         return
     if case.status is not Status.ACKNOWLEDGED:
-        await query.answer(_already(context, viewer, case), show_alert=True)
-        await drop_keyboard(query)
+        await _tell_already(query, context, viewer, case)
         return
     await query.answer()
     kind = KINDS[case.kind]
@@ -264,8 +269,7 @@ async def outcome_chosen(update: Update, context: BotContext) -> None:
         return
     case = outcome.case
     if not outcome.changed:
-        await query.answer(_already(context, viewer, case), show_alert=True)
-        await drop_keyboard(query)
+        await _tell_already(query, context, viewer, case)
         return
     await query.answer(context.texts.t(viewer.lang, "Outcome recorded."))
     await edit_or_send(
