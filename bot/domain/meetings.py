@@ -176,17 +176,6 @@ class Meetings:
 
     # ------------------------------------------------------------------ reading
 
-    async def _member(self, conn: AsyncConnection, user_id: int) -> Member | None:
-        """The membership as it is now: the cached viewer may predate a revocation."""
-        row = (
-            await conn.execute(
-                select(t.members).where(
-                    t.members.c.user_id == user_id, t.members.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
-        return self.svc._member(row)
-
     def _org_order(self, code: str) -> tuple[int, str]:
         codes = list(self.svc.committee.organisations)
         return (codes.index(code) if code in codes else len(codes), code)
@@ -330,7 +319,7 @@ class Meetings:
             raise InvalidInput("agenda_too_long", max=MAX_AGENDA_ITEMS)
         group = await self.svc.group_chat_id()
         async with self.svc.db.write() as conn:
-            self._require_office(await self._member(conn, viewer.user_id))
+            self._require_office(await self.svc._active_member(conn, viewer.user_id))
             items: list[tuple[str, int | None]] = []
             for entry in agenda:
                 if isinstance(entry, int):
@@ -397,7 +386,7 @@ class Meetings:
         )
 
     async def _changeable(self, conn: AsyncConnection, viewer: Viewer, meeting_id: int) -> Meeting:
-        self._require_office(await self._member(conn, viewer.user_id))
+        self._require_office(await self.svc._active_member(conn, viewer.user_id))
         row = (await conn.execute(select(t.meetings).where(t.meetings.c.id == meeting_id))).first()
         if row is None:
             raise NotFound("meeting_unknown")
@@ -497,7 +486,7 @@ class Meetings:
             raise InvalidInput("unknown_choice")
         now = self.svc.clock.now()
         async with self.svc.db.write() as conn:
-            member = await self._member(conn, viewer.user_id)
+            member = await self.svc._active_member(conn, viewer.user_id)
             view = await self._load(conn, meeting_id)
             if member is None or member.org_code not in view.orgs:
                 raise NotAllowed("not_invited")

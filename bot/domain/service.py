@@ -143,6 +143,18 @@ class Coordination:
             )
         )
 
+    async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
+        """The user's membership as it is now, read inside the caller's transaction (a cached
+        viewer may predate a revocation)."""
+        row = (
+            await conn.execute(
+                select(t.members).where(
+                    t.members.c.user_id == user_id, t.members.c.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        return self._member(row)
+
     @staticmethod
     def _member(row: Row[Any] | None) -> Member | None:
         if row is None:
@@ -174,14 +186,8 @@ class Coordination:
         ).returning(t.users.c.lang)
         async with self.db.write() as conn:
             lang = (await conn.execute(stmt)).scalar_one()
-            row = (
-                await conn.execute(
-                    select(t.members).where(
-                        t.members.c.user_id == user_id, t.members.c.revoked_at.is_(None)
-                    )
-                )
-            ).first()
-        viewer = Viewer(user_id, normalise_lang(lang), self._member(row), first_name)
+            member = await self._active_member(conn, user_id)
+        viewer = Viewer(user_id, normalise_lang(lang), member, first_name)
         self._viewers[user_id] = viewer
         return viewer
 
@@ -350,16 +356,7 @@ class Coordination:
             inv = (await conn.execute(select(t.invites).where(t.invites.c.token == token))).first()
             if inv is None:
                 raise NotFound("invite_unknown")
-            current = self._member(
-                (
-                    await conn.execute(
-                        select(t.members).where(
-                            t.members.c.user_id == viewer.user_id,
-                            t.members.c.revoked_at.is_(None),
-                        )
-                    )
-                ).first()
-            )
+            current = await self._active_member(conn, viewer.user_id)
             if inv.used_by is not None:
                 if inv.used_by == viewer.user_id and current is not None:
                     return current  # the same link opened twice: nothing new to do
@@ -628,16 +625,7 @@ class Coordination:
                 assert case is not None
                 return Outcome(case, changed=False)
             # Membership is checked inside the transaction: it may have been revoked mid-flow.
-            member = self._member(
-                (
-                    await conn.execute(
-                        select(t.members).where(
-                            t.members.c.user_id == viewer.user_id,
-                            t.members.c.revoked_at.is_(None),
-                        )
-                    )
-                ).first()
-            )
+            member = await self._active_member(conn, viewer.user_id)
             if member is None:
                 raise NotAllowed("not_member")
             if not rules.can_raise(member, kind):
@@ -903,16 +891,7 @@ class Coordination:
             case = await self._load_case(conn, case_id)
             if case is None:
                 raise NotFound("case_unknown")
-            member = self._member(
-                (
-                    await conn.execute(
-                        select(t.members).where(
-                            t.members.c.user_id == viewer.user_id,
-                            t.members.c.revoked_at.is_(None),
-                        )
-                    )
-                ).first()
-            )
+            member = await self._active_member(conn, viewer.user_id)
             if not rules.can_answer(member, case, self.committee):
                 raise NotAllowed("cannot_answer")
             target = rules.next_status(case.status, action)
