@@ -12,9 +12,10 @@ from telegram.error import InvalidToken
 
 
 def main() -> int:
-    from bot.app import build_application, setup_logging
+    from bot.app import build_application
     from bot.config import ConfigError, load_committee, load_settings
     from bot.heap import freeze_after_start
+    from bot.logs import setup_logging
 
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.

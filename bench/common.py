@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 # As bot.py does: python-telegram-bot's time spans as timedelta.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.config import Committee, load_committee
+from bot.config import load_committee
+from bot.domain.committee import Committee
 from tests.fakes.server import TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,8 +19,8 @@ from bench.common import TOKEN, Row, committee
 from bot.app import build_application
 from bot.config import Settings
 from bot.heap import freeze_after_start
-from bot.outbox import SENT, enqueue
-from bot.runtime import Runtime
+from bot.storage.outbox import SENT, enqueue
+from handlers.runtime import Runtime
 from tests.fakes.request import FakeRequest
 from tests.fakes.telegram import FakeTelegram
 

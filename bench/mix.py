@@ -47,14 +47,15 @@ from bench.common import (
     ms,
     percentile,
 )
-from bot import schema as t
 from bot.app import build_application
 from bot.clock import ManualClock
-from bot.config import OrgKind, Settings
+from bot.config import Settings
 from bot.domain import rules
+from bot.domain.committee import OrgKind
 from bot.domain.models import Role
 from bot.heap import freeze_after_start
-from bot.runtime import Runtime
+from bot.storage import schema as t
+from handlers.runtime import Runtime
 from tests.fakes.request import FakeRequest
 from tests.fakes.telegram import FakeTelegram, FakeUser
 

@@ -26,11 +26,11 @@ from typing import Any
 from sqlalchemy import create_engine, func, select
 
 from bench.common import ADMIN_ID, ROOT, SHANGHAI, Row, committee, median
-from bot import schema as t
 from bot.domain import rules
 from bot.domain.kinds import KINDS
 from bot.domain.models import Role, Status
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
+from bot.storage import schema as t
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
 RUNS = 5
@@ -90,7 +90,7 @@ def _people() -> tuple[list[int], dict[str, list[int]], list[dict[str, Any]]]:
 
 def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
     """Migrate a new SQLite file and fill it with ``n`` matters; returns what was written."""
-    from bot.db import Database
+    from bot.storage.db import Database
 
     async def _migrate() -> None:
         db = Database(f"sqlite+aiosqlite:///{path}")
@@ -287,8 +287,8 @@ def _event(
 
 async def _measure_in_process(path: Path, profile: str | None) -> dict[str, Any]:
     from bot.clock import ManualClock
-    from bot.db import Database
-    from bot.domain.service import Coordination
+    from bot.services.coordination import Coordination
+    from bot.storage.db import Database
 
     rss_start = _peak_rss_mib()  # after the imports: the interpreter and libraries alone
     db = Database(f"sqlite+aiosqlite:///{path}")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time, timedelta
-from enum import StrEnum
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.domain.committee import Center, Committee, GroupDetail, Organisation, OrgKind, Schedule
+from bot.domain.workdays import CalendarOverrides, YearSchedule
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_BASE_URL = "https://api.telegram.org/file/bot"
@@ -29,98 +32,6 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 class ConfigError(Exception):
     """A configuration problem the operator must fix; the message says what and where."""
-
-
-class OrgKind(StrEnum):
-    DEPARTMENT = "department"
-    ZONE = "zone"
-    COURT = "court"
-    OFFICE = "office"
-
-
-class GroupDetail(StrEnum):
-    """How much of a new matter is posted to the committee group."""
-
-    MINIMAL = "minimal"  # number, kind and a link only
-    SUMMARY = "summary"  # plus title, raising organisation, addressee, urgency (default)
-    FULL = "full"  # plus description; never the applicant's personal data
-
-
-@dataclass(frozen=True, slots=True)
-class Organisation:
-    code: str
-    kind: OrgKind
-    name_zh: str
-    name_en: str
-
-    def name(self, lang: str) -> str:
-        return self.name_en if lang == "en" else self.name_zh
-
-
-@dataclass(frozen=True, slots=True)
-class Center:
-    """An administrative-dispute coordination center, staffed by one or more courts."""
-
-    code: str
-    name_zh: str
-    name_en: str
-    courts: tuple[str, ...]
-    location_zh: str = ""
-    location_en: str = ""
-
-    def name(self, lang: str) -> str:
-        return self.name_en if lang == "en" else self.name_zh
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When the bot speaks on its own: deadline alerts, the weekly digest, meeting reminders."""
-
-    due_soon_working_days: int = 1
-    escalate_every_working_days: int = 2
-    digest_weekday: int = 1  # ISO weekday: Monday = 1
-    digest_time: time = time(9, 0)
-    meeting_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
-    # per kind code: (acknowledge within N working days, reply within M working days)
-    deadlines: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Committee:
-    name_zh: str
-    name_en: str
-    organisations: Mapping[str, Organisation]
-    centers: Mapping[str, Center]
-    admins: frozenset[int]
-    admin_org: str
-    group_chat_id: int | None = None
-    group_detail: GroupDetail = GroupDetail.SUMMARY
-    invite_ttl_hours: int = 72
-    schedule: Schedule = field(default_factory=Schedule)
-    calendar: Any = None  # bot.domain.workdays.CalendarOverrides
-
-    def name(self, lang: str) -> str:
-        return self.name_en if lang == "en" else self.name_zh
-
-    def addressee_name(self, code: str, lang: str) -> str:
-        """Display name of an organisation or center code; unknown codes show as is."""
-        if code in self.organisations:
-            return self.organisations[code].name(lang)
-        if code in self.centers:
-            return self.centers[code].name(lang)
-        return code
-
-    def courts_answering(self, code: str) -> frozenset[str]:
-        """Court codes whose staff answer for an addressee (a court or a center)."""
-        if code in self.centers:
-            return frozenset(self.centers[code].courts)
-        org = self.organisations.get(code)
-        if org is not None and org.kind is OrgKind.COURT:
-            return frozenset({code})
-        return frozenset()
-
-    def orgs_of_kind(self, *kinds: OrgKind) -> list[Organisation]:
-        return [o for o in self.organisations.values() if o.kind in kinds]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +201,6 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 24 * 30:
         raise ConfigError(f"{at}.invite_ttl_hours must be a whole number from 1 to 720.")
 
-    from bot.domain.workdays import parse_calendar  # the calendar rules live in the domain
-
     return Committee(
         schedule=_parse_schedule(data.get("schedule"), data.get("deadlines"), where),
         calendar=parse_calendar(data.get("calendar"), f"{where}: calendar"),
@@ -307,6 +216,12 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
     )
 
 
+_YEAR_KEY_RE = re.compile(r"^\d{4}$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ALLOWED_KEYS = ("holidays", "workdays", "official")
+_MIN_YEAR, _MAX_YEAR = 1950, 2999
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_ONE_DAY = timedelta(days=1)
 _DURATION_RE = re.compile(r"^\s*(\d{1,4})\s*([mhd])\s*$")
 _WEEKDAYS = {
     "monday": 1,
@@ -383,3 +298,121 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str) -> Schedule:
         meeting_reminders=tuple(sorted(set(reminders), reverse=True)),
         deadlines=deadlines,
     )
+
+
+# ---------------------------------------------------------------------------- calendar
+
+
+def parse_calendar(raw: Mapping[str, Any] | None, where: str) -> CalendarOverrides:
+    """Validate the committee file's ``[calendar]`` table (``None`` when absent).
+
+    ``where`` names the table itself, e.g. ``"COMMITTEE_CONFIG (committee.toml): calendar"``,
+    so an operator sees one line naming the offending key and value
+    ("...: calendar.2027.holidays[1]: '2027-02-30' is not a date ...").
+    """
+    if raw is None:
+        return CalendarOverrides()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table of years, e.g. [calendar.2027].")
+    years: dict[int, YearSchedule] = {}
+    for key, table in raw.items():
+        year = _parse_year_key(key, where)
+        if year in years:  # "2027" and 2027 given programmatically
+            raise ConfigError(f"{where}.{year} is given twice.")
+        years[year] = _parse_year(year, table, f"{where}.{key}")
+    return CalendarOverrides(MappingProxyType(years))
+
+
+def _parse_year_key(key: object, where: str) -> int:
+    text = str(key)
+    if not _YEAR_KEY_RE.match(text):
+        raise ConfigError(f"{where}.{text} is not a year; use tables like [calendar.2027].")
+    year = int(text)
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        raise ConfigError(f"{where}.{year} is out of range ({_MIN_YEAR}–{_MAX_YEAR}).")
+    return year
+
+
+def _parse_year(year: int, table: object, at: str) -> YearSchedule:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{at} must be a table with holidays, workdays and official.")
+    unknown = sorted(str(k) for k in table if k not in _ALLOWED_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{at}: unknown key {unknown[0]!r} (allowed: {', '.join(_ALLOWED_KEYS)})."
+        )
+    official = table.get("official", True)
+    if not isinstance(official, bool):
+        raise ConfigError(f"{at}.official must be true or false, got {official!r}.")
+    off = _parse_dates(year, table.get("holidays", []), f"{at}.holidays")
+    on = _parse_dates(year, table.get("workdays", []), f"{at}.workdays", weekend_only=True)
+    both = sorted(off & on)
+    if both:
+        raise ConfigError(
+            f"{at}: {both[0].isoformat()} is listed both in holidays and in workdays."
+        )
+    if official and not off:
+        # An empty official table would silently delete every holiday of the year.
+        raise ConfigError(
+            f"{at}.holidays is empty; an official schedule lists the year's holidays "
+            "(or set official = false, or remove the table to use the library)."
+        )
+    return YearSchedule(year, frozenset(off), frozenset(on), official)
+
+
+def _parse_dates(year: int, items: object, at: str, *, weekend_only: bool = False) -> set[date]:
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise ConfigError(
+            f'{at} must be a list of dates like "{year}-01-01" or "{year}-02-06..{year}-02-13".'
+        )
+    out: set[date] = set()
+    for i, item in enumerate(items):
+        item_at = f"{at}[{i}]"
+        first, last = _parse_item(item, item_at)
+        for d in (first, last):
+            if d.year != year:
+                raise ConfigError(f"{item_at}: {d.isoformat()} is not in {year}.")
+        for d in _days(first, last):
+            if weekend_only and d.weekday() < 5:
+                # A weekday "make-up day" changes nothing, so it is surely a typo.
+                raise ConfigError(
+                    f"{item_at}: {d.isoformat()} is a {_DAY_NAMES[d.weekday()]}; "
+                    "make-up working days (调休) fall on a Saturday or Sunday."
+                )
+            out.add(d)
+    return out
+
+
+def _parse_item(item: object, at: str) -> tuple[date, date]:
+    """A date or an inclusive ``start..end`` range, as (first, last)."""
+    if isinstance(item, datetime):  # a TOML date-time; datetime is a date subclass
+        raise ConfigError(f"{at}: {item.isoformat()} has a time; give a date only.")
+    if isinstance(item, date):
+        return item, item
+    if not isinstance(item, str):
+        raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
+    start_text, sep, end_text = item.partition("..")
+    first = _parse_date(start_text.strip(), item, at)
+    last = _parse_date(end_text.strip(), item, at) if sep else first
+    if last < first:
+        raise ConfigError(
+            f"{at}: range {item!r} ends ({last.isoformat()}) before it starts "
+            f"({first.isoformat()})."
+        )
+    return first, last
+
+
+def _parse_date(text: str, item: str, at: str) -> date:
+    if _DATE_RE.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # e.g. 2027-02-30
+    raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    d = first
+    while d <= last:
+        yield d
+        d += _ONE_DAY

@@ -12,7 +12,6 @@ from bot.domain import rules
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Status, Viewer
 from bot.domain.rules import DomainError
-from bot.texts import Texts
 from handlers.common import (
     BotContext,
     Button,
@@ -25,6 +24,7 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
+from handlers.texts import Texts
 
 logger = logging.getLogger(__name__)
 

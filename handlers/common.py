@@ -18,9 +18,9 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.domain.models import Viewer
-from bot.domain.service import Coordination
-from bot.runtime import Runtime
-from bot.texts import Texts, split_html
+from bot.services.coordination import Coordination
+from handlers.runtime import Runtime
+from handlers.texts import Texts, split_html
 
 logger = logging.getLogger(__name__)
 

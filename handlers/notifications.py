@@ -19,12 +19,11 @@ from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Status
 from bot.domain.rules import DomainError
 from bot.i18n import DEFAULT_LANG
-from bot.jobs.courier import Courier, Rendered, Skip, delivery_memo
-from bot.outbox import OutboxMessage
-from bot.runtime import Runtime
-from handlers import meetings
+from bot.services.delivery import OutboxMessage
 from handlers.cases import answer_buttons
 from handlers.common import CASE_PREFIX, Button, keyboard
+from handlers.courier import Rendered, Skip, delivery_memo
+from handlers.runtime import Runtime
 
 Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
 
@@ -195,20 +194,4 @@ class Renderers:
             "deadline": self.deadline,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
-            **meetings.renderers(self),
         }
-
-
-def build_courier(app: Application[Any, Any, Any, Any, Any, Any]) -> Courier:
-    runtime: Runtime = app.bot_data["runtime"]
-    renderers = Renderers(app)
-
-    async def report(message: OutboxMessage, error: str) -> None:
-        """Tell the office a message could not be delivered (never about such a report)."""
-        if message.kind == "delivery_failed":
-            return
-        await runtime.svc.report_delivery_failure(message.key, message.chat_id, error)
-
-    courier = Courier(runtime.outbox, renderers.all(), report)
-    courier.on_migration = runtime.svc.chat_migrated
-    return courier

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import ManualClock
-from bot.config import Committee, load_committee
-from bot.db import Database
-from bot.domain.service import Coordination
+from bot.config import load_committee
+from bot.domain.committee import Committee
+from bot.services.coordination import Coordination
+from bot.storage.db import Database
 
 # As bot.py does: python-telegram-bot's time spans as timedelta (no deprecation warnings).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -97,7 +98,7 @@ class _SecretWatch(logging.Handler):
 
 @pytest.fixture(autouse=True)
 def no_token_in_logs() -> Iterator[None]:
-    from bot.app import install_redaction
+    from bot.logs import install_redaction
 
     install_redaction()  # as the bot's setup_logging does, at the source of URL logs
     watch = _SecretWatch()

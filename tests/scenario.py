@@ -20,9 +20,10 @@ from telegram import Update
 
 from bot.app import build_application
 from bot.clock import ManualClock
-from bot.config import Committee, Settings
+from bot.config import Settings
+from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.domain.service import Coordination
+from bot.services.coordination import Coordination
 from handlers.common import AppType
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.request import FakeRequest

@@ -34,10 +34,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Table, func, select
 
-from bot import schema as t
-from bot.config import Committee, load_committee
+from bot.config import load_committee
+from bot.domain.committee import Committee
 from bot.domain.kinds import KINDS
 from bot.domain.models import Case, Draft, Role, Status
+from bot.storage import schema as t
 from tests.conftest import ADMIN_ID, ROOT
 from tests.fakes.telegram import FakeChat, FakeUser, utf16_len
 from tests.flows import (

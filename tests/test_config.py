@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import (
-    ConfigError,
-    GroupDetail,
-    OrgKind,
-    load_committee,
-    load_settings,
-    parse_committee,
-)
+from bot.config import ConfigError, load_committee, load_settings, parse_committee
+from bot.domain.committee import GroupDetail, OrgKind
 from tests.fakes.server import TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter
 
-from bot import schema as t
 from bot.clock import ManualClock
-from bot.db import Database
-from bot.jobs.courier import Courier, Rendered
-from bot.outbox import Outbox, OutboxMessage
+from bot.services.delivery import Outbox, OutboxMessage
+from bot.storage import schema as t
+from bot.storage.db import Database
+from handlers.courier import Courier, Rendered
 
 
 class Msg:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from telegram.error import TimedOut
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.jobs.tick import tick
+from bot.storage import schema as t
+from handlers.jobs import tick
 from tests.fakes.request import FakeRequest
 from tests.fakes.telegram import FakeTelegram
 from tests.flows import LI, ZHAO, bind_group, member, seed_case

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role, Status
+from bot.storage import schema as t
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
     LI,

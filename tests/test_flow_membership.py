@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role, Status
+from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.flows import (
     LI,

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Draft, Role
+from bot.storage import schema as t
 from tests.flows import (
     LI,
     QIAN,

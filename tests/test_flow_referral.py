@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role, Status
+from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.fakes.telegram import FakeUser
 from tests.scenario import Harness, running_bot

@@ -14,10 +14,10 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.jobs.tick import tick
+from bot.storage import schema as t
+from handlers.jobs import tick
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.flows import (

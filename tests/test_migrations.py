@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db import Database
-from bot.schema import metadata
+from bot.storage.db import Database
+from bot.storage.schema import metadata
 
 
 async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:

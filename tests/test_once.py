@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from telegram import Update
 
-from bot import schema as t
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role
+from bot.storage import schema as t
 from tests.flows import LI, ZHAO, member, seed_case
 from tests.scenario import running_bot
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot import schema as t
 from bot.clock import ManualClock
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import Role, Status
+from bot.storage import schema as t
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.flows import LI, ZHAO, member, rows
 from tests.scenario import Harness, running_bot

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.config import Committee
 from bot.domain import rules
+from bot.domain.committee import Committee
 from bot.domain.kinds import CONSULTATION, KINDS, REFERRAL
 from bot.domain.models import Case, Member, Role, Status
 from bot.domain.rules import InvalidInput
@@ -207,9 +207,10 @@ def test_alerts_stop_when_the_matter_moves_on() -> None:
     ],
 )
 def test_alert_thresholds(every: int, today: date, expected: str | None) -> None:
-    from bot.config import Schedule
+    from bot.config import parse_calendar
     from bot.domain.alerts import alert_for
-    from bot.domain.workdays import WorkingCalendar, parse_calendar
+    from bot.domain.committee import Schedule
+    from bot.domain.workdays import WorkingCalendar
 
     calendar = WorkingCalendar(parse_calendar(None, "calendar"))
     schedule = Schedule(escalate_every_working_days=every)

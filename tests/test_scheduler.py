@@ -11,12 +11,13 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import schema as t
-from bot.config import Committee
+from bot.config import parse_calendar
+from bot.domain.committee import Committee
 from bot.domain.kinds import REFERRAL
 from bot.domain.models import Role
-from bot.domain.workdays import WorkingCalendar, parse_calendar
-from bot.jobs.tick import JOB_KWARGS, tick
+from bot.domain.workdays import WorkingCalendar
+from bot.storage import schema as t
+from handlers.jobs import JOB_KWARGS, tick
 from tests.conftest import SHANGHAI
 from tests.flows import GROUP, LI, ZHAO, admin, bind_group, member, seed_case
 from tests.scenario import Harness, running_bot

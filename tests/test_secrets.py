@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import RedactingFormatter
+from bot.logs import RedactingFormatter
 from tests.conftest import TOKEN_PATTERN, _SecretWatch
 from tests.fakes.server import TEST_TOKEN
 

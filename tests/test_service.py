@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import schema as t
 from bot.clock import ManualClock
-from bot.db import Database
 from bot.domain.models import Draft, Role, Status, Viewer
 from bot.domain.rules import InvalidInput, NotAllowed, NotFound
-from bot.domain.service import Coordination
+from bot.services.coordination import Coordination
+from bot.storage import schema as t
+from bot.storage.db import Database
 from tests.conftest import ADMIN_ID
 
 REFERRAL_VALUES: dict[str, Any] = {

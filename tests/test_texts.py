@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.config import Committee
-from bot.texts import Texts, split_html
+from bot.domain.committee import Committee
+from handlers.texts import Texts, split_html
 from tests.conftest import SHANGHAI
 
 TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.clock import ManualClock
-from bot.config import Committee
+from bot.domain.committee import Committee
 from tests.conftest import SHANGHAI
 from tests.flows import GROUP, LI, QIAN, WANG, ZHAO
 from tests.scenario import running_bot

@@ -10,12 +10,11 @@ from typing import Any
 import holidays
 import pytest
 
-from bot.config import ConfigError, parse_committee
+from bot.config import ConfigError, parse_calendar, parse_committee
 from bot.domain.workdays import (
     CalendarOverrides,
     CoverageGap,
     WorkingCalendar,
-    parse_calendar,
 )
 
 FILE = "COMMITTEE_CONFIG (committee.toml)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.config import Schedule
+from bot.domain.committee import Schedule
 from bot.domain.models import Status
 from bot.domain.workdays import WorkingCalendar
 

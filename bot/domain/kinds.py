@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.config import OrgKind
+from bot.domain.committee import OrgKind
 from bot.domain.models import Role
 from bot.i18n import N_
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from bot.config import Committee, OrgKind
+from bot.domain.committee import Committee, OrgKind
 from bot.domain.kinds import KINDS, FieldSpec, FieldType, KindSpec
 from bot.domain.models import Case, Member, Role, Status
 

@@ -31,16 +31,13 @@ end of ``add_working_days(D, N)``; the day it is raised never counts, whatever t
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
 import holidays
-
-from bot.config import ConfigError
 
 Source = Literal["configured", "library", "estimated", "none"]
 """Where the answer for a date comes from; "estimated" and "none" deserve a warning."""
@@ -48,11 +45,6 @@ Source = Literal["configured", "library", "estimated", "none"]
 WARN_SOURCES: frozenset[Source] = frozenset({"estimated", "none"})
 
 _ONE_DAY = timedelta(days=1)
-_YEAR_KEY_RE = re.compile(r"^\d{4}$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ALLOWED_KEYS = ("holidays", "workdays", "official")
-_MIN_YEAR, _MAX_YEAR = 1950, 2999
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -76,121 +68,6 @@ class CalendarOverrides:
 
     def get(self, year: int) -> YearSchedule | None:
         return self.years.get(year)
-
-
-def parse_calendar(raw: Mapping[str, Any] | None, where: str) -> CalendarOverrides:
-    """Validate the committee file's ``[calendar]`` table (``None`` when absent).
-
-    ``where`` names the table itself, e.g. ``"COMMITTEE_CONFIG (committee.toml): calendar"``,
-    so an operator sees one line naming the offending key and value
-    ("...: calendar.2027.holidays[1]: '2027-02-30' is not a date ...").
-    """
-    if raw is None:
-        return CalendarOverrides()
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a table of years, e.g. [calendar.2027].")
-    years: dict[int, YearSchedule] = {}
-    for key, table in raw.items():
-        year = _parse_year_key(key, where)
-        if year in years:  # "2027" and 2027 given programmatically
-            raise ConfigError(f"{where}.{year} is given twice.")
-        years[year] = _parse_year(year, table, f"{where}.{key}")
-    return CalendarOverrides(MappingProxyType(years))
-
-
-def _parse_year_key(key: object, where: str) -> int:
-    text = str(key)
-    if not _YEAR_KEY_RE.match(text):
-        raise ConfigError(f"{where}.{text} is not a year; use tables like [calendar.2027].")
-    year = int(text)
-    if not _MIN_YEAR <= year <= _MAX_YEAR:
-        raise ConfigError(f"{where}.{year} is out of range ({_MIN_YEAR}–{_MAX_YEAR}).")
-    return year
-
-
-def _parse_year(year: int, table: object, at: str) -> YearSchedule:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{at} must be a table with holidays, workdays and official.")
-    unknown = sorted(str(k) for k in table if k not in _ALLOWED_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{at}: unknown key {unknown[0]!r} (allowed: {', '.join(_ALLOWED_KEYS)})."
-        )
-    official = table.get("official", True)
-    if not isinstance(official, bool):
-        raise ConfigError(f"{at}.official must be true or false, got {official!r}.")
-    off = _parse_dates(year, table.get("holidays", []), f"{at}.holidays")
-    on = _parse_dates(year, table.get("workdays", []), f"{at}.workdays", weekend_only=True)
-    both = sorted(off & on)
-    if both:
-        raise ConfigError(
-            f"{at}: {both[0].isoformat()} is listed both in holidays and in workdays."
-        )
-    if official and not off:
-        # An empty official table would silently delete every holiday of the year.
-        raise ConfigError(
-            f"{at}.holidays is empty; an official schedule lists the year's holidays "
-            "(or set official = false, or remove the table to use the library)."
-        )
-    return YearSchedule(year, frozenset(off), frozenset(on), official)
-
-
-def _parse_dates(year: int, items: object, at: str, *, weekend_only: bool = False) -> set[date]:
-    if not isinstance(items, Sequence) or isinstance(items, str):
-        raise ConfigError(
-            f'{at} must be a list of dates like "{year}-01-01" or "{year}-02-06..{year}-02-13".'
-        )
-    out: set[date] = set()
-    for i, item in enumerate(items):
-        item_at = f"{at}[{i}]"
-        first, last = _parse_item(item, item_at)
-        for d in (first, last):
-            if d.year != year:
-                raise ConfigError(f"{item_at}: {d.isoformat()} is not in {year}.")
-        for d in _days(first, last):
-            if weekend_only and d.weekday() < 5:
-                # A weekday "make-up day" changes nothing, so it is surely a typo.
-                raise ConfigError(
-                    f"{item_at}: {d.isoformat()} is a {_WEEKDAYS[d.weekday()]}; "
-                    "make-up working days (调休) fall on a Saturday or Sunday."
-                )
-            out.add(d)
-    return out
-
-
-def _parse_item(item: object, at: str) -> tuple[date, date]:
-    """A date or an inclusive ``start..end`` range, as (first, last)."""
-    if isinstance(item, datetime):  # a TOML date-time; datetime is a date subclass
-        raise ConfigError(f"{at}: {item.isoformat()} has a time; give a date only.")
-    if isinstance(item, date):
-        return item, item
-    if not isinstance(item, str):
-        raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
-    start_text, sep, end_text = item.partition("..")
-    first = _parse_date(start_text.strip(), item, at)
-    last = _parse_date(end_text.strip(), item, at) if sep else first
-    if last < first:
-        raise ConfigError(
-            f"{at}: range {item!r} ends ({last.isoformat()}) before it starts "
-            f"({first.isoformat()})."
-        )
-    return first, last
-
-
-def _parse_date(text: str, item: str, at: str) -> date:
-    if _DATE_RE.match(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass  # e.g. 2027-02-30
-    raise ConfigError(f"{at}: {item!r} is not a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD).")
-
-
-def _days(first: date, last: date) -> Iterator[date]:
-    d = first
-    while d <= last:
-        yield d
-        d += _ONE_DAY
 
 
 # ------------------------------------------------------------------------------ calendar

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, SystemClock
-from bot.config import Committee, Settings
-from bot.db import Database
-from bot.domain.service import Coordination
-from bot.outbox import Outbox
-from bot.texts import Texts
+from bot.config import Settings
+from bot.domain.committee import Committee
+from bot.services.coordination import Coordination
+from bot.services.delivery import Outbox
+from handlers.texts import Texts
 
 if TYPE_CHECKING:
-    from bot.jobs.courier import Courier
+    from handlers.courier import Courier
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     schedule_jobs: bool = True
     texts: Texts = field(init=False)
-    _db: Database | None = field(default=None, init=False)
     _svc: Coordination | None = field(default=None, init=False)
-    _outbox: Outbox | None = field(default=None, init=False)
     courier: Courier | None = field(default=None, init=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _lock: asyncio.Lock | None = field(default=None, init=False)
@@ -59,27 +57,22 @@ class Runtime:
 
     @property
     def outbox(self) -> Outbox:
-        if self._outbox is None:
-            raise RuntimeError("runtime not opened")
-        return self._outbox
+        return self.svc.outbox
 
     async def open(self) -> Coordination:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._svc is None:
-                db = Database(self.settings.database_url)
-                await db.migrate()
-                svc = Coordination(db, self.committee, self.clock, self.settings.tz)
-                await svc.bootstrap_admins()
-                self._db, self._svc = db, svc
-                self._outbox = Outbox(db, self.clock)
+                self._svc = await Coordination.open(
+                    self.settings.database_url, self.committee, self.clock, self.settings.tz
+                )
         return self._svc
 
     async def close(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._db is not None:
-            await self._db.dispose()
-        self._db = self._svc = self._outbox = None
+        if self._svc is not None:
+            await self._svc.close()
+        self._svc = None
         self.courier = None

@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext
 
-from bot.runtime import Runtime
+from handlers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

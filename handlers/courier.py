@@ -29,8 +29,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.outbox import Outbox, OutboxMessage
-from bot.texts import split_html
+from bot.services.delivery import Outbox, OutboxMessage
+from handlers.texts import split_html
 
 logger = logging.getLogger(__name__)
 

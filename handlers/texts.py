@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.config import Committee
+from bot.domain.committee import Committee
 from bot.domain.models import ROLE_LABELS
 from bot.i18n import LANGS, normalise_lang, translations
 

@@ -1,4 +1,4 @@
-"""Database tables (SQLAlchemy Core). Alembic migrations in ``bot/migrations`` create them."""
+"""Database tables (SQLAlchemy Core); the Alembic migrations beside this module create them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,105 @@
+"""The committee as the bot knows it: organisations, coordination centers, schedule settings.
+
+Plain data, built once from the committee file by ``bot.config`` and read everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from enum import StrEnum
+
+from bot.domain.workdays import CalendarOverrides
+
+
+class OrgKind(StrEnum):
+    DEPARTMENT = "department"
+    ZONE = "zone"
+    COURT = "court"
+    OFFICE = "office"
+
+
+class GroupDetail(StrEnum):
+    """How much of a new matter is posted to the committee group."""
+
+    MINIMAL = "minimal"  # number, kind and a link only
+    SUMMARY = "summary"  # plus title, raising organisation, addressee, urgency (default)
+    FULL = "full"  # plus description; never the applicant's personal data
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    code: str
+    kind: OrgKind
+    name_zh: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Center:
+    """An administrative-dispute coordination center, staffed by one or more courts."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    courts: tuple[str, ...]
+    location_zh: str = ""
+    location_en: str = ""
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the bot speaks on its own: deadline alerts, the weekly digest, meeting reminders."""
+
+    due_soon_working_days: int = 1
+    escalate_every_working_days: int = 2
+    digest_weekday: int = 1  # ISO weekday: Monday = 1
+    digest_time: time = time(9, 0)
+    meeting_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # per kind code: (acknowledge within N working days, reply within M working days)
+    deadlines: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Committee:
+    name_zh: str
+    name_en: str
+    organisations: Mapping[str, Organisation]
+    centers: Mapping[str, Center]
+    admins: frozenset[int]
+    admin_org: str
+    group_chat_id: int | None = None
+    group_detail: GroupDetail = GroupDetail.SUMMARY
+    invite_ttl_hours: int = 72
+    schedule: Schedule = field(default_factory=Schedule)
+    calendar: CalendarOverrides = field(default_factory=CalendarOverrides)
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def addressee_name(self, code: str, lang: str) -> str:
+        """Display name of an organisation or center code; unknown codes show as is."""
+        if code in self.organisations:
+            return self.organisations[code].name(lang)
+        if code in self.centers:
+            return self.centers[code].name(lang)
+        return code
+
+    def courts_answering(self, code: str) -> frozenset[str]:
+        """Court codes whose staff answer for an addressee (a court or a center)."""
+        if code in self.centers:
+            return frozenset(self.centers[code].courts)
+        org = self.organisations.get(code)
+        if org is not None and org.kind is OrgKind.COURT:
+            return frozenset({code})
+        return frozenset()
+
+    def orgs_of_kind(self, *kinds: OrgKind) -> list[Organisation]:
+        return [o for o in self.organisations.values() if o.kind in kinds]

@@ -1,1 +1,0 @@
-"""Work the bot does on its own: delivering the outbox and the periodic tick."""

@@ -1,0 +1,69 @@
+"""Logging for the bot's process, with the bot token removed wherever it could appear."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.config import Settings
+
+_TOKEN_PATTERN = re.compile(r"bot\d+:[A-Za-z0-9_-]+|\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats records with any bot token removed — from messages, arguments and tracebacks."""
+
+    def __init__(self, fmt: str, token: str) -> None:
+        super().__init__(fmt)
+        self._token = token
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if self._token:
+            text = text.replace(self._token, "<token>")
+        return _TOKEN_PATTERN.sub("bot<token>", text)
+
+
+# Loggers known to write request URLs (which contain the token): python-telegram-bot logs
+# "Set Bot API URL: .../bot<token>" at DEBUG, httpx every request URL at INFO.
+URL_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "httpx", "httpcore")
+
+
+class RedactingFilter(logging.Filter):
+    """Removes tokens from a record where it is logged, before any handler sees it."""
+
+    def __init__(self, token: str = "") -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = _TOKEN_PATTERN.sub(
+            "bot<token>", text.replace(self._token, "<token>") if self._token else text
+        )
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+def install_redaction(token: str = "") -> None:
+    """Put the redacting filter on the loggers that write URLs (once per logger)."""
+    for name in URL_LOGGERS:
+        source = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in source.filters):
+            source.addFilter(RedactingFilter(token))
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings.token)
+    )
+    install_redaction(settings.token)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # httpx logs every request URL — which contains the token — at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -1,0 +1,141 @@
+"""What every service shares: the database, the committee, the clock and the working-day
+calendar, the audit trail, and the membership as it is inside a transaction.
+
+Every service method is one transaction: it either commits its rows together with their audit
+event and the messages they cause, or raises a ``DomainError`` and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock
+from bot.domain.committee import Committee
+from bot.domain.models import (
+    Member,
+    Role,
+    Viewer,
+)
+from bot.domain.workdays import CalendarOverrides, WorkingCalendar
+from bot.storage import schema as t
+from bot.storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+GROUP_SETTING = "group_chat_id"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    lang: str
+
+
+class ServiceBase:
+    """The state and helpers the services share."""
+
+    def __init__(
+        self,
+        db: Database,
+        committee: Committee,
+        clock: Clock,
+        tz: ZoneInfo,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
+        self.db = db
+        self.committee = committee
+        self.clock = clock
+        self.tz = tz
+        self.calendar = calendar or WorkingCalendar(committee.calendar or CalendarOverrides())
+        # Viewers are read on every update; memberships and languages change only through
+        # this service, which drops the cached entry when they do.
+        self._viewers: dict[int, Viewer] = {}
+        self._group_chat_id: int | None = committee.group_chat_id
+        self._group_loaded = False
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.tz).date()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    async def _event(
+        self,
+        conn: AsyncConnection,
+        action: str,
+        actor: int | None,
+        case_id: int | None = None,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        **detail: Any,
+    ) -> None:
+        await conn.execute(
+            t.events.insert().values(
+                case_id=case_id,
+                actor_user_id=actor,
+                at=self.clock.now(),
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                detail=detail or None,
+            )
+        )
+
+    async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
+        """The user's membership as it is now, read inside the caller's transaction (a cached
+        viewer may predate a revocation)."""
+        row = (
+            await conn.execute(
+                select(t.members).where(
+                    t.members.c.user_id == user_id, t.members.c.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        return self._member(row)
+
+    @staticmethod
+    def _member(row: Row[Any] | None) -> Member | None:
+        if row is None:
+            return None
+        return Member(
+            id=row.id,
+            user_id=row.user_id,
+            org_code=row.org_code,
+            role=Role(row.role),
+            display_name=row.display_name,
+            joined_at=row.joined_at,
+            revoked_at=row.revoked_at,
+        )
+
+    async def _office_ids(self, conn: AsyncConnection) -> list[int]:
+        rows = await conn.execute(
+            select(t.members.c.user_id).where(
+                t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
+            )
+        )
+        return list(rows.scalars())
+
+    async def group_chat_id(self) -> int | None:
+        if not self._group_loaded:
+            async with self.db.read() as conn:
+                value = (
+                    await conn.execute(
+                        select(t.settings.c.value).where(t.settings.c.key == GROUP_SETTING)
+                    )
+                ).scalar_one_or_none()
+            if value is not None:
+                self._group_chat_id = int(value)
+            self._group_loaded = True
+        return self._group_chat_id

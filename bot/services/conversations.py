@@ -1,0 +1,75 @@
+"""Conversations in progress (drafts, saved at every step) and the once-only update record."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.domain.models import (
+    Draft,
+)
+from bot.services.base import ServiceBase
+from bot.storage import schema as t
+
+logger = logging.getLogger(__name__)
+
+
+class Conversations(ServiceBase):
+    async def save_draft(self, draft: Draft) -> None:
+        now = self.clock.now()
+        stmt = self._insert(t.drafts).values(
+            user_id=draft.user_id,
+            flow=draft.flow,
+            state=draft.state,
+            data=draft.data,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.drafts.c.user_id, t.drafts.c.flow],
+            set_={"state": draft.state, "data": draft.data, "updated_at": now},
+        )
+        async with self.db.write() as conn:
+            await conn.execute(stmt)
+
+    async def load_draft(self, user_id: int, flow: str) -> Draft | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(t.drafts).where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
+                )
+            ).first()
+        return None if row is None else Draft(row.user_id, row.flow, row.state, dict(row.data))
+
+    async def delete_draft(self, user_id: int, flow: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
+            )
+
+    async def conversation_states(self, flow: str) -> dict[int, str]:
+        """user id → waiting state, for every conversation of a flow still in progress."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.drafts.c.user_id, t.drafts.c.state).where(t.drafts.c.flow == flow)
+                )
+            ).all()
+        return {row.user_id: row.state for row in rows}
+
+    async def first_sighting(self, update_id: int) -> bool:
+        """Record an update id; False when it was handled before (a redelivery)."""
+        stmt = self._insert(t.seen_updates).values(update_id=update_id, seen_at=self.clock.now())
+        stmt = stmt.on_conflict_do_nothing(index_elements=[t.seen_updates.c.update_id])
+        async with self.db.write() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def prune_seen_updates(self, keep: timedelta = timedelta(days=8)) -> int:
+        """Telegram keeps undelivered updates for at most a day; a week of ids is plenty."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                t.seen_updates.delete().where(t.seen_updates.c.seen_at < self.clock.now() - keep)
+            )
+        return int(result.rowcount or 0)

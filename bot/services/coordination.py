@@ -1,0 +1,54 @@
+"""The application services in one object: what handlers, jobs and tests call.
+
+Each part lives in its own module (members, conversations, cases, scheduled work, meetings);
+this class only puts them together over one database, committee, clock and calendar.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.domain.committee import Committee
+from bot.domain.workdays import WorkingCalendar
+from bot.services.cases import Cases
+from bot.services.conversations import Conversations
+from bot.services.delivery import Outbox
+from bot.services.meetings import Meetings
+from bot.services.members import Members
+from bot.services.scheduled import Scheduled
+from bot.storage.db import Database
+
+
+class Coordination(Members, Conversations, Cases, Scheduled):
+    """Memberships, invites, drafts, matters, scheduled work and joint meetings."""
+
+    def __init__(
+        self,
+        db: Database,
+        committee: Committee,
+        clock: Clock,
+        tz: ZoneInfo,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
+        super().__init__(db, committee, clock, tz, calendar)
+        self.meetings = Meetings(self)
+        self.outbox = Outbox(db, clock)
+
+    @classmethod
+    async def open(
+        cls, database_url: str, committee: Committee, clock: Clock, tz: ZoneInfo
+    ) -> Coordination:
+        """Connect, bring the schema up to date, and make sure the bootstrap admins exist."""
+        db = Database(database_url)
+        await db.migrate()
+        svc = cls(db, committee, clock, tz)
+        await svc.bootstrap_admins()
+        return svc
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def ensure_meeting_reminders(self) -> int:
+        """Queue meeting reminders that are due (see ``bot.services.meetings``)."""
+        return await self.meetings.ensure_reminders(self.clock.now())

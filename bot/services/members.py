@@ -1,0 +1,283 @@
+"""Users, memberships, invites, languages and the committee group binding."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from bot.domain import rules
+from bot.domain.models import (
+    Invite,
+    Member,
+    Role,
+    Viewer,
+)
+from bot.domain.rules import InvalidInput, NotAllowed, NotFound
+from bot.i18n import DEFAULT_LANG, normalise_lang
+from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
+from bot.storage import schema as t
+
+logger = logging.getLogger(__name__)
+
+
+class Members(ServiceBase):
+    async def viewer(self, user_id: int, first_name: str, username: str | None) -> Viewer:
+        """The acting user with language and membership; records the user on first contact."""
+        cached = self._viewers.get(user_id)
+        if cached is not None and cached.name == first_name:
+            return cached
+        now = self.clock.now()
+        stmt = self._insert(t.users).values(
+            user_id=user_id, first_name=first_name[:128], username=username, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.users.c.user_id],
+            set_={"first_name": first_name[:128], "username": username, "updated_at": now},
+        ).returning(t.users.c.lang)
+        async with self.db.write() as conn:
+            lang = (await conn.execute(stmt)).scalar_one()
+            member = await self._active_member(conn, user_id)
+        viewer = Viewer(user_id, normalise_lang(lang), member, first_name)
+        self._viewers[user_id] = viewer
+        return viewer
+
+    async def set_lang(self, viewer: Viewer, lang: str) -> Viewer:
+        lang = normalise_lang(lang)
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.users)
+                .where(t.users.c.user_id == viewer.user_id)
+                .values(lang=lang, updated_at=self.clock.now())
+            )
+        self._viewers.pop(viewer.user_id, None)
+        return Viewer(viewer.user_id, lang, viewer.member, viewer.name)
+
+    async def bootstrap_admins(self) -> None:
+        """Give the committee file's admins an office membership if they never had one.
+
+        An admin the office revoked stays revoked: the file bootstraps, it does not override
+        /members (invite them again to restore access)."""
+        if not self.committee.admins:
+            return
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.members.c.user_id, t.members.c.revoked_at).where(
+                        t.members.c.user_id.in_(self.committee.admins)
+                    )
+                )
+            ).all()
+            known = {row.user_id for row in rows}
+            active = {row.user_id for row in rows if row.revoked_at is None}
+            for user_id in sorted(known - active):
+                logger.warning(
+                    "admin %s in the committee file was revoked by the office; not re-added",
+                    user_id,
+                )
+            for user_id in sorted(self.committee.admins - known):
+                await conn.execute(
+                    self._insert(t.users)
+                    .values(user_id=user_id, first_name="", updated_at=now)
+                    .on_conflict_do_nothing(index_elements=[t.users.c.user_id])
+                )
+                await conn.execute(
+                    t.members.insert().values(
+                        user_id=user_id,
+                        org_code=self.committee.admin_org,
+                        role=Role.OFFICE.value,
+                        display_name=f"admin {user_id}",
+                        joined_at=now,
+                    )
+                )
+                await self._event(
+                    conn,
+                    "member_joined",
+                    None,
+                    user=user_id,
+                    org=self.committee.admin_org,
+                    role=Role.OFFICE.value,
+                    via="committee file",
+                )
+                self._viewers.pop(user_id, None)
+                logger.info("bootstrap admin %s added to %s", user_id, self.committee.admin_org)
+
+    async def bind_group(self, viewer: Viewer, chat_id: int) -> None:
+        if not rules.is_admin(viewer.member):
+            raise NotAllowed("admin_only")
+        stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(chat_id))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.settings.c.key], set_={"value": str(chat_id)}
+        )
+        async with self.db.write() as conn:
+            await conn.execute(stmt)
+            await self._event(conn, "group_bound", viewer.user_id, chat_id=chat_id)
+        self._group_chat_id = chat_id
+        self._group_loaded = True
+
+    async def chat_migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Telegram moved a group to a new id (it became a supergroup): follow it, so the
+        committee group stays bound and queued messages go to the new chat."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(t.outbox)
+                .where(
+                    t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_(["pending", "retry"])
+                )
+                .values(chat_id=new_chat_id)
+            )
+            if await self.group_chat_id() == old_chat_id:
+                stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(new_chat_id))
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[t.settings.c.key], set_={"value": str(new_chat_id)}
+                    )
+                )
+                await self._event(conn, "group_migrated", None, old=old_chat_id, new=new_chat_id)
+                self._group_chat_id = new_chat_id
+
+    async def create_invite(self, viewer: Viewer, org_code: str, role: Role) -> Invite:
+        if not rules.is_admin(viewer.member):
+            raise NotAllowed("admin_only")
+        org = self.committee.organisations.get(org_code)
+        if org is None:
+            raise InvalidInput("unknown_org")
+        if not rules.role_fits_org(role, org.kind):
+            raise InvalidInput("role_mismatch")
+        now = self.clock.now()
+        invite = Invite(
+            token=secrets.token_urlsafe(12),
+            org_code=org_code,
+            role=role,
+            created_by=viewer.user_id,
+            created_at=now,
+            expires_at=now + timedelta(hours=self.committee.invite_ttl_hours),
+        )
+        async with self.db.write() as conn:
+            await conn.execute(
+                t.invites.insert().values(
+                    token=invite.token,
+                    org_code=org_code,
+                    role=role.value,
+                    created_by=viewer.user_id,
+                    created_at=now,
+                    expires_at=invite.expires_at,
+                )
+            )
+            await self._event(conn, "invite_created", viewer.user_id, org=org_code, role=role.value)
+        return invite
+
+    async def redeem_invite(self, token: str, viewer: Viewer, display_name: str) -> Member:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            inv = (await conn.execute(select(t.invites).where(t.invites.c.token == token))).first()
+            if inv is None:
+                raise NotFound("invite_unknown")
+            current = await self._active_member(conn, viewer.user_id)
+            if inv.used_by is not None:
+                if inv.used_by == viewer.user_id and current is not None:
+                    return current  # the same link opened twice: nothing new to do
+                raise InvalidInput("invite_used")
+            if inv.revoked_at is not None:
+                raise InvalidInput("invite_revoked")
+            if inv.expires_at <= now:
+                raise InvalidInput("invite_expired")
+            if current is not None:
+                raise InvalidInput("already_member", org=current.org_code)
+            if inv.org_code not in self.committee.organisations:
+                raise InvalidInput("invite_unknown_org")
+            result = await conn.execute(
+                t.members.insert()
+                .values(
+                    user_id=viewer.user_id,
+                    org_code=inv.org_code,
+                    role=inv.role,
+                    display_name=display_name[:128] or str(viewer.user_id),
+                    joined_at=now,
+                    invited_by=inv.created_by,
+                )
+                .returning(t.members)
+            )
+            member = self._member(result.first())
+            await conn.execute(
+                update(t.invites)
+                .where(t.invites.c.id == inv.id)
+                .values(used_by=viewer.user_id, used_at=now)
+            )
+            await self._event(
+                conn,
+                "member_joined",
+                viewer.user_id,
+                org=inv.org_code,
+                role=inv.role,
+                via="invite",
+            )
+        self._viewers.pop(viewer.user_id, None)
+        assert member is not None
+        return member
+
+    async def list_members(self, offset: int, limit: int) -> tuple[list[Member], int]:
+        active = t.members.c.revoked_at.is_(None)
+        async with self.db.read() as conn:
+            total = (await conn.execute(select(func.count()).where(active))).scalar_one()
+            rows = (
+                await conn.execute(
+                    select(t.members)
+                    .where(active)
+                    .order_by(t.members.c.org_code, t.members.c.display_name, t.members.c.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
+        return [m for m in map(self._member, rows) if m is not None], total
+
+    async def revoke_member(self, viewer: Viewer, member_id: int) -> Member:
+        if not rules.is_admin(viewer.member):
+            raise NotAllowed("admin_only")
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            target = self._member(
+                (await conn.execute(select(t.members).where(t.members.c.id == member_id))).first()
+            )
+            if target is None:
+                raise NotFound("member_unknown")
+            if not target.active:
+                return target
+            if target.user_id == viewer.user_id:
+                raise InvalidInput("cannot_revoke_self")
+            await conn.execute(
+                update(t.members)
+                .where(t.members.c.id == member_id)
+                .values(revoked_at=now, revoked_by=viewer.user_id)
+            )
+            await self._event(
+                conn,
+                "member_revoked",
+                viewer.user_id,
+                user=target.user_id,
+                org=target.org_code,
+                role=target.role.value,
+            )
+        self._viewers.pop(target.user_id, None)
+        return Member(
+            target.id,
+            target.user_id,
+            target.org_code,
+            target.role,
+            target.display_name,
+            target.joined_at,
+            now,
+        )
+
+    async def recipient(self, user_id: int) -> Recipient:
+        cached = self._viewers.get(user_id)
+        if cached is not None:  # kept current: set_lang drops the entry
+            return Recipient(user_id, cached.lang)
+        async with self.db.read() as conn:
+            lang = (
+                await conn.execute(select(t.users.c.lang).where(t.users.c.user_id == user_id))
+            ).scalar_one_or_none()
+        return Recipient(user_id, normalise_lang(lang or DEFAULT_LANG))

@@ -1,0 +1,81 @@
+"""The outbox: every message the bot decides to send on its own is a row here first.
+
+Rows are written in the same transaction as the change that causes them, under a unique key
+("case:12:new:3001", "case:12:ack:overdue"), so a crash or restart neither loses a message nor
+queues it twice. The courier (``handlers.courier``) delivers them through ``bot.services.delivery``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.storage import schema as t
+
+PENDING, SENDING, SENT, RETRY, FAILED = "pending", "sending", "sent", "retry", "failed"
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    now: datetime,
+    key: str,
+    chat_id: int,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Queue a message inside the caller's transaction; False if that key was queued before."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(t.outbox)
+        .values(
+            key=key,
+            chat_id=chat_id,
+            kind=kind,
+            payload=payload or {},
+            status=PENDING,
+            attempts=0,
+            uncertain=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+    )
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
+
+
+async def enqueue_many(
+    conn: AsyncConnection,
+    now: datetime,
+    rows: list[tuple[str, int, str, dict[str, Any]]],
+) -> int:
+    """Queue several messages ``(key, chat_id, kind, payload)`` in one statement inside the
+    caller's transaction; returns how many keys were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(t.outbox)
+        .values(
+            [
+                {
+                    "key": key,
+                    "chat_id": chat_id,
+                    "kind": kind,
+                    "payload": payload,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "uncertain": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for key, chat_id, kind, payload in rows
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+    )
+    result = await conn.execute(stmt)
+    return max(int(result.rowcount or 0), 0)

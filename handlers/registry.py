@@ -1,0 +1,174 @@
+"""The Telegram adapter's one ordered registration point: handlers, command menus, the error
+handler, the courier with its renderers, and what happens when the bot starts and stops."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+    Update,
+)
+from telegram.error import TelegramError
+
+from bot.i18n import LANGS, N_, gettext_for
+from bot.services.delivery import OutboxMessage
+from handlers import admin, cases, meeting_notices, meetings, once, raise_case, review, start
+from handlers.common import AppType, BotContext
+from handlers.courier import Courier
+from handlers.jobs import schedule_jobs
+from handlers.notifications import Renderers
+from handlers.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+# (command, description msgid) per chat scope; descriptions are translated per language.
+PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("new", N_("Raise a consultation or a dispute referral")),
+    ("my", N_("My open matters")),
+    ("case", N_("Show a matter by its number")),
+    ("meetings", N_("Upcoming joint meetings")),
+    ("cancel", N_("Cancel what you are doing")),
+    ("lang", N_("Language / 语言")),
+    ("whoami", N_("Who am I")),
+    ("help", N_("Help")),
+    ("invite", N_("Office: invite a member")),
+    ("members", N_("Office: members")),
+    ("digest", N_("Office: weekly digest now")),
+    ("meeting", N_("Office: schedule a joint meeting")),
+)
+GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("bindgroup", N_("Office: make this the committee group")),
+    ("help", N_("Help")),
+)
+# Telegram addresses command menus by two-letter language codes.
+TELEGRAM_LANG = {"zh_CN": "zh", "en": "en"}
+
+
+def register_handlers(app: AppType) -> None:
+    """Order matters: conversations first, so a step's answer is never taken by a command
+    handler; then single-update handlers; the private-chat catch-all last."""
+    app.add_handler(once.build_handler(), group=-1)
+    # The meeting conversation goes first: while it is open it answers /new itself ("finish
+    # or /cancel first") instead of letting a second conversation start underneath it.
+    app.add_handler(meetings.build_handler())
+    app.add_handlers(raise_case.build_handlers())
+    app.add_handlers(review.build_handlers())
+    app.add_handlers(meetings.build_handlers())
+    app.add_handlers(start.build_handlers())
+    app.add_handlers(cases.build_handlers())
+    app.add_handlers(admin.build_handlers())
+    app.add_handler(start.build_fallback())
+    app.add_error_handler(on_error)
+
+
+async def set_command_menus(app: AppType) -> None:
+    bot = app.bot
+    for lang in LANGS:
+        code = TELEGRAM_LANG[lang]
+        private = [BotCommand(c, gettext_for(lang, d)) for c, d in PRIVATE_COMMANDS]
+        group = [BotCommand(c, gettext_for(lang, d)) for c, d in GROUP_COMMANDS]
+        await bot.set_my_commands(
+            private, scope=BotCommandScopeAllPrivateChats(), language_code=code
+        )
+        await bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code)
+    # Users whose Telegram language is neither get the default language's menus.
+    default = [BotCommand(c, gettext_for("zh_CN", d)) for c, d in PRIVATE_COMMANDS]
+    await bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(
+        [BotCommand(c, gettext_for("zh_CN", d)) for c, d in GROUP_COMMANDS],
+        scope=BotCommandScopeAllGroupChats(),
+    )
+    await bot.set_my_commands(default, scope=BotCommandScopeDefault())
+
+
+async def post_init(app: AppType) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    await runtime.open()
+    runtime.courier = build_courier(app)
+    recovered = await runtime.outbox.recover()
+    if recovered:
+        logger.warning("%s outbox message(s) were being sent when the bot stopped", recovered)
+    warn_about_calendar(runtime)
+    if app.job_queue is not None and runtime.schedule_jobs:
+        schedule_jobs(app)
+    try:
+        await set_command_menus(app)
+    except TelegramError as exc:  # menus are a convenience; the bot works without them
+        logger.warning("could not set command menus: %s", exc)
+    logger.info("fuyuan-bot ready as @%s", app.bot.username)
+
+
+def warn_about_calendar(runtime: Runtime) -> None:
+    """Loudly, at start-up: deadlines in the next 60 days resting on estimated holidays."""
+    svc = runtime.svc
+    for gap in svc.calendar.coverage_warnings(svc.today()):
+        logger.warning(
+            "WORKING-DAY CALENDAR: %s to %s rests on %s data (year %s). Add the official "
+            "holidays and make-up working days of %s to [calendar.%s] in the committee file.",
+            gap.first,
+            gap.last,
+            gap.source,
+            gap.year,
+            gap.year,
+            gap.year,
+        )
+
+
+async def post_shutdown(app: AppType) -> None:
+    runtime: Runtime = app.bot_data["runtime"]
+    await runtime.close()
+
+
+INTERNAL_ERROR = N_("Something went wrong. Please check with /my or /case before trying again.")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure; tell the user nothing was changed (every operation is atomic)."""
+    logger.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != "private":
+        return
+    lang = "zh_CN"
+    user = update.effective_user
+    try:
+        if user is not None:
+            lang = (await context.svc.viewer(user.id, user.full_name, user.username)).lang
+    except Exception:
+        logger.debug("no language for the error message")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(
+                context.texts.t(lang, INTERNAL_ERROR),
+                show_alert=True,
+            )
+        else:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                context.texts.render(lang, "error", code="internal"),
+                parse_mode="HTML",
+            )
+    except TelegramError:
+        logger.debug("could not report the error to the user")
+
+
+def build_courier(app: AppType) -> Courier:
+    """The courier with a renderer for every kind of outbox row."""
+    runtime: Runtime = app.bot_data["runtime"]
+    renderers = Renderers(app)
+
+    async def report(message: OutboxMessage, error: str) -> None:
+        """Tell the office a message could not be delivered (never about such a report)."""
+        if message.kind == "delivery_failed":
+            return
+        await runtime.svc.report_delivery_failure(message.key, message.chat_id, error)
+
+    courier = Courier(
+        runtime.outbox, {**renderers.all(), **meeting_notices.renderers(renderers)}, report
+    )
+    courier.on_migration = runtime.svc.chat_migrated
+    return courier
