@@ -83,9 +83,21 @@ REASONS = (
 # ---------------------------------------------------------------------------- bot's view
 
 
+def shown(data: str) -> str:
+    """Button data as scripts match it: a form step's ``f:<token>:<op>[:<arg>]`` without its
+    token (``f:<op>[:<arg>]``), so a prefix names the step whichever conversation shows it; the
+    data pressed is still the button's own, token included."""
+    if not data.startswith("f:"):
+        return data
+    _, _, rest = data.partition(":")
+    _, _, step = rest.partition(":")
+    return f"f:{step}"
+
+
 class ChatView:
     """What each chat shows now (keyboards, case numbers), kept up to date incrementally from
-    the fake's call log, so scripts can decide their next step cheaply."""
+    the fake's call log, so scripts can decide their next step cheaply. Buttons are looked up
+    by a prefix of their data (form steps' data without the token, see ``shown``)."""
 
     def __init__(self, fake: FakeTelegram) -> None:
         self.fake = fake
@@ -128,30 +140,41 @@ class ChatView:
             if number not in self.numbers[chat_id][-20:]:
                 self.numbers[chat_id].append(number)
 
-    def latest(self, chat_id: int, prefix: str) -> tuple[int, str] | None:
-        """A button starting with ``prefix`` on the newest message with buttons."""
+    def _newest(self, chat_id: int, *, form: bool) -> int | None:
+        """The newest message with buttons; with ``form``, the newest with a form step's
+        buttons (the question a form conversation waits on, even if a notice with buttons,
+        e.g. a returned matter's, arrived in the chat since)."""
         keyboards = self.keyboards[chat_id]
-        if not keyboards:
+        if not form:
+            return max(keyboards, default=None)
+        for message_id in sorted(keyboards, reverse=True):
+            if any(data.startswith("f:") for data in keyboards[message_id]):
+                return message_id
+        return None
+
+    def latest(self, chat_id: int, prefix: str, *, form: bool = False) -> tuple[int, str] | None:
+        """A button starting with ``prefix`` on the newest message with buttons."""
+        message_id = self._newest(chat_id, form=form)
+        if message_id is None:
             return None
-        message_id = max(keyboards)
-        for data in keyboards[message_id]:
-            if data.startswith(prefix):
+        for data in self.keyboards[chat_id][message_id]:
+            if shown(data).startswith(prefix):
                 return message_id, data
         return None
 
-    def options(self, chat_id: int, prefix: str) -> list[tuple[int, str]]:
-        keyboards = self.keyboards[chat_id]
-        if not keyboards:
+    def options(self, chat_id: int, prefix: str, *, form: bool = False) -> list[tuple[int, str]]:
+        message_id = self._newest(chat_id, form=form)
+        if message_id is None:
             return []
-        message_id = max(keyboards)
-        return [(message_id, d) for d in keyboards[message_id] if d.startswith(prefix)]
+        datas = self.keyboards[chat_id][message_id]
+        return [(message_id, d) for d in datas if shown(d).startswith(prefix)]
 
     def newest_with(self, chat_id: int, prefix: str) -> tuple[int, str] | None:
         """The newest message anywhere in the chat with such a button (a notification)."""
         keyboards = self.keyboards[chat_id]
         for message_id in sorted(keyboards, reverse=True):
             for data in keyboards[message_id]:
-                if data.startswith(prefix):
+                if shown(data).startswith(prefix):
                     return message_id, data
         return None
 
@@ -217,7 +240,7 @@ def raise_flow(world: World, actor: Actor) -> Script:
 
     yield say("raise:/new", "/new")
     kind = "referral" if rng.random() < 0.4 else "consultation"
-    button = view.latest(uid, f"r:kind:{kind}")
+    button = view.latest(uid, f"f:kind:{kind}", form=True)
     if button is None:
         yield from missing("kind")
         return
@@ -229,54 +252,54 @@ def raise_flow(world: World, actor: Actor) -> Script:
     yield say("raise:description", _description(rng))
     if kind == "referral":
         yield say("raise:applicant", f"{rng.choice('张王李赵刘陈')}{rng.choice('伟芳敏静磊洋')}")
-        choices = view.options(uid, "r:opt:")
+        choices = view.options(uid, "f:opt:", form=True)
         if not choices:
             yield from missing("respondent")
             return
         yield press("raise:option", rng.choice(choices))
     for step in ("addressee", "urgency"):
-        choices = view.options(uid, "r:opt:")
+        choices = view.options(uid, "f:opt:", form=True)
         if not choices:
             yield from missing(step)
             return
         yield press("raise:option", rng.choice(choices))
     roll = rng.random()
     if roll < 0.2:
-        button = view.latest(uid, "r:cal:")
+        button = view.latest(uid, "f:cal:", form=True)
         if button is None:
             yield from missing("calendar")
             return
         yield press("raise:calendar", button)
     if roll < 0.75:
-        choices = view.options(uid, "r:date:")
+        choices = view.options(uid, "f:date:", form=True)
         if not choices:
             yield from missing("date")
             return
         yield press("raise:date", rng.choice(choices))
     else:
-        button = view.latest(uid, "r:skip")
+        button = view.latest(uid, "f:skip", form=True)
         if button is None:
             yield from missing("skip")
             return
         yield press("raise:skip", button)
-    button = view.latest(uid, "r:done")
+    button = view.latest(uid, "f:fdone", form=True)
     if button is None:
         yield from missing("done")
         return
     yield press("raise:done", button)
     if rng.random() < 0.1:
-        button = view.latest(uid, "r:edit")
+        button = view.latest(uid, "f:edit", form=True)
         if button is None:
             yield from missing("edit")
             return
         yield press("raise:edit", button)
-        button = view.latest(uid, "r:field:title")
+        button = view.latest(uid, "f:field:title", form=True)
         if button is None:
             yield from missing("field")
             return
         yield press("raise:field", button)
         yield say("raise:title", _title(rng))
-    button = view.latest(uid, "r:submit:")
+    button = view.latest(uid, "f:go", form=True)
     if button is None:
         yield from missing("submit")
         return
@@ -318,14 +341,16 @@ def department_head(world: World, actor: Actor) -> Script:
 def court_staff(world: World, actor: Actor) -> Script:
     rng, view, uid = world.rng, world.view, actor.user.id
     while True:
-        notification = view.newest_with(uid, "v:ack:")
+        notification = view.newest_with(uid, "v:acknowledge:")
         if notification is not None and rng.random() < 0.75:
             if rng.random() < 0.75:
                 yield press("court:acknowledge", notification)
             else:
                 message_id, data = notification
-                yield press("court:return", (message_id, data.replace("v:ack:", "v:ret:")))
-                if view.latest(uid, "v:cancel") is not None:
+                yield press(
+                    "court:return", (message_id, data.replace("v:acknowledge:", "v:return:"))
+                )
+                if view.latest(uid, "f:cancel") is not None:  # the reason's question
                     yield say("court:reason", rng.choice(REASONS))
         else:
             yield from browse(world, actor)

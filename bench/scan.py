@@ -1,10 +1,11 @@
 """The overdue scan and the weekly digest on a large database.
 
 A fresh SQLite file is migrated and seeded in bulk (SQLAlchemy Core executemany, one
-transaction) with matters spread over two years: ~95 % closed with their audit events, ~5 %
-open with deadlines such that a few hundred are due soon or overdue today. A subprocess
-(``python -m bench.scan <file>``) then times ``scan_deadlines`` and ``digest`` and reports its
-peak RSS, so the seeding's memory does not count.
+transaction) with matters spread over two years, each with one addressee (a ``cases`` row and
+its ``assignments`` row): ~95 % closed with their audit events, ~5 % open with deadlines such
+that a few hundred are due soon or overdue today. A subprocess (``python -m bench.scan
+<file>``) then times ``scan_deadlines`` and ``digest`` and reports its peak RSS, so the
+seeding's memory does not count.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ from sqlalchemy import create_engine, func, select
 
 from bench.common import ADMIN_ID, ROOT, SHANGHAI, Row, committee, median
 from bot.domain import rules
-from bot.domain.kinds import KINDS
-from bot.domain.models import Role, Status
+from bot.domain.mechanisms import default_registry
+from bot.domain.models import Role
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 from bot.storage import schema as t
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
 RUNS = 5
 CHUNK = 10_000
+
+SUBMITTED = "submitted"
+ACKNOWLEDGED = "acknowledged"
+RETURNED = "returned"
+RESOLVED = "resolved"
 
 
 def _peak_rss_mib() -> float:
@@ -101,6 +107,7 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
 
     rng = random.Random(seed_value)
     comm = committee()
+    kinds = default_registry()
     calendar = WorkingCalendar(comm.calendar or CalendarOverrides())
     today = NOW.date()
     horizon_days = 730
@@ -121,8 +128,8 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
         return due_cache[key]
 
     for _ in range(n_open):
-        kind = "referral" if rng.random() < 0.4 else "consultation"
-        status = Status.SUBMITTED.value if rng.random() < 0.15 else Status.ACKNOWLEDGED.value
+        code = "referral" if rng.random() < 0.4 else "consultation"
+        status = SUBMITTED if rng.random() < 0.15 else ACKNOWLEDGED
         roll = rng.random()
         if roll < 0.04:
             due = _back(calendar, today, rng.randint(1, 12))  # overdue
@@ -130,25 +137,26 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
             due = add_days(today, rng.randint(0, 1))  # due soon
         else:
             due = add_days(today, rng.randint(2, 30))
-        stage_days = 3 if status == Status.SUBMITTED.value else KINDS[kind].reply_working_days
+        stage_days = 3 if status == SUBMITTED else kinds[code].reply_working_days
         created_day = _back(calendar, due, stage_days)
         created = datetime.combine(created_day, datetime.min.time(), SHANGHAI) + timedelta(
             hours=rng.uniform(8.5, 17.5)
         )
-        specs.append((min(created, NOW - timedelta(minutes=5)), kind, status, None))
+        specs.append((min(created, NOW - timedelta(minutes=5)), code, status, None))
     span = timedelta(days=horizon_days).total_seconds()
     for _ in range(n - n_open):
-        kind = "referral" if rng.random() < 0.4 else "consultation"
+        code = "referral" if rng.random() < 0.4 else "consultation"
         created = NOW - timedelta(seconds=rng.uniform(3 * 86400, span))
-        specs.append((created, kind, None, None))
+        specs.append((created, code, None, None))
     specs.sort(key=lambda s: s[0])
 
     counters: Counter[tuple[str, int]] = Counter()
     cases: list[dict[str, Any]] = []
+    assignments: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     now_utc = NOW.astimezone(UTC)
     for case_id, (created, kind_code, open_status, _) in enumerate(specs, start=1):
-        kind = KINDS[kind_code]
+        kind = kinds[kind_code]
         local = created.astimezone(SHANGHAI)
         year = local.year
         counters[(kind_code, year)] += 1
@@ -177,44 +185,58 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
             "year": year,
             "seq": seq,
             "title": title,
-            "addressee": addressee,
-            "urgency": "normal",
-            "reply_by": None,
             "raiser_user_id": raiser,
             "raiser_org": org_of[raiser],
             "fields": fields,
             "submit_token": f"s{case_id:08d}",
             "created_at": created,
-            "ack_due": ack_due,
-            "reply_due": reply_due,
+        }
+        # Its one addressee (position 1); its id is the matter's, and its events name none.
+        assignment: dict[str, Any] = {
+            "id": case_id,
+            "case_id": case_id,
+            "position": 1,
+            "addressee": addressee,
             "acted_by": None,
             "acted_at": None,
-            "return_reason": None,
             "outcome": None,
-            "outcome_note": None,
+            "note": None,
+            "stage": None,
+            "due": None,
+            "dues": {"ack": ack_due.isoformat(), "reply": reply_due.isoformat()},
+            "clock_started_at": created,
+            "paused_days": 0,
+            "round": 0,
+            "last_open_state": None,
+            "answers": {},
         }
         events.append(_event(case_id, raiser, created, "submitted", None, "submitted"))
         updated = created
-        if open_status == Status.SUBMITTED.value:
-            row["status"] = open_status
+        if open_status == SUBMITTED:
+            status = SUBMITTED
+            assignment.update(stage="ack", due=ack_due)
         else:
             acted = created + timedelta(hours=rng.uniform(1, 60))
             if open_status is None and rng.random() < 0.2:
                 acted = min(acted, now_utc - timedelta(minutes=1))
-                row.update(
-                    status=Status.RETURNED.value,
+                reason = "材料不全"
+                status = RETURNED
+                assignment.update(
                     acted_by=answerer,
                     acted_at=acted,
-                    return_reason="材料不全",
+                    note=reason,
+                    last_open_state=SUBMITTED,
+                    answers={"return": {"reason": reason}},
                 )
-                events.append(_event(case_id, answerer, acted, "return", "submitted", "returned"))
+                events.append(_event(case_id, answerer, acted, "return", SUBMITTED, RETURNED))
                 updated = acted
             else:
                 if open_status is not None:
                     acted = min(acted, now_utc - timedelta(minutes=2))
-                row.update(status=Status.ACKNOWLEDGED.value, acted_by=answerer, acted_at=acted)
+                status = ACKNOWLEDGED
+                assignment.update(acted_by=answerer, acted_at=acted, stage="reply", due=reply_due)
                 events.append(
-                    _event(case_id, answerer, acted, "acknowledge", "submitted", "acknowledged")
+                    _event(case_id, answerer, acted, "acknowledge", SUBMITTED, ACKNOWLEDGED)
                 )
                 updated = acted
                 if open_status is None:
@@ -222,21 +244,30 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
                         acted + timedelta(days=rng.uniform(2, 25)), now_utc - timedelta(minutes=1)
                     )
                     outcome = kind.outcomes[0][0]
-                    row.update(status=Status.RESOLVED.value, outcome=outcome)
+                    status = RESOLVED
+                    assignment.update(
+                        outcome=outcome,
+                        stage=None,
+                        due=None,
+                        last_open_state=ACKNOWLEDGED,
+                        answers={"resolve": {"outcome": outcome}},
+                    )
                     events.append(
                         _event(
                             case_id,
                             answerer,
                             resolved,
                             "resolve",
-                            "acknowledged",
-                            "resolved",
+                            ACKNOWLEDGED,
+                            RESOLVED,
                             {"outcome": outcome},
                         )
                     )
                     updated = resolved
-        row["updated_at"] = updated
+        row.update(status=status, updated_at=updated)
+        assignment.update(state=status, updated_at=updated)
         cases.append(row)
+        assignments.append(assignment)
 
     users = [
         {"user_id": m["user_id"], "first_name": m["display_name"], "updated_at": NOW}
@@ -248,6 +279,8 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
         conn.execute(t.members.insert(), members)
         for i in range(0, len(cases), CHUNK):
             conn.execute(t.cases.insert(), cases[i : i + CHUNK])
+        for i in range(0, len(assignments), CHUNK):
+            conn.execute(t.assignments.insert(), assignments[i : i + CHUNK])
         for i in range(0, len(events), CHUNK):
             conn.execute(t.events.insert(), events[i : i + CHUNK])
         conn.execute(
@@ -256,7 +289,7 @@ def seed(path: Path, n: int, seed_value: int = 7) -> dict[str, int]:
         )
     with engine.connect() as conn:  # no ANALYZE: the bot never runs one either
         open_count = conn.execute(
-            select(func.count()).where(t.cases.c.status.in_(["submitted", "acknowledged"]))
+            select(func.count()).where(t.cases.c.status.in_([SUBMITTED, ACKNOWLEDGED]))
         ).scalar_one()
     engine.dispose()
     return {"cases": len(cases), "events": len(events), "open": open_count}

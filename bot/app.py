@@ -18,6 +18,8 @@ from telegram.warnings import PTBUserWarning
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
+from bot.domain.mechanisms import default_registry
 from handlers.common import AppType, BotContext
 from handlers.persistence import DraftPersistence
 from handlers.registry import post_init, post_shutdown, register_handlers
@@ -35,9 +37,17 @@ def build_application(
     updates_request: BaseRequest | None = None,
     rate_limiter: bool = True,
     jobs: bool = True,
+    kinds: KindRegistry | None = None,
 ) -> AppType:
-    """The bot with all its handlers. Tests pass a fake ``request`` and a manual ``clock``."""
-    runtime = Runtime(settings, committee, clock or SystemClock(), schedule_jobs=jobs)
+    """The bot with all its handlers. Tests pass a fake ``request``, a manual ``clock`` and,
+    to try a mechanism of their own, the ``kinds`` to run."""
+    runtime = Runtime(
+        settings,
+        committee,
+        clock or SystemClock(),
+        schedule_jobs=jobs,
+        kinds=kinds if kinds is not None else default_registry(),
+    )
     builder: Any = (
         ApplicationBuilder()
         .token(settings.token)

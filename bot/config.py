@@ -19,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.committee import Center, Committee, GroupDetail, Organisation, OrgKind, Schedule
+from bot.domain.kinds import KindRegistry
+from bot.domain.mechanisms import default_registry
 from bot.domain.workdays import CalendarOverrides, YearSchedule
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -85,7 +87,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def load_committee(path: Path) -> Committee:
+def load_committee(path: Path, kinds: KindRegistry | None = None) -> Committee:
     """Parse and validate the committee TOML file."""
     try:
         raw = path.read_bytes()
@@ -100,7 +102,7 @@ def load_committee(path: Path) -> Committee:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"COMMITTEE_CONFIG: {path} is not valid UTF-8 TOML: {exc}.") from exc
-    return parse_committee(data, source=str(path))
+    return parse_committee(data, source=str(path), kinds=kinds)
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
@@ -117,8 +119,12 @@ def _code(table: Mapping[str, Any], where: str) -> str:
     return code
 
 
-def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> Committee:
-    """Validate an already-parsed committee document."""
+def parse_committee(
+    data: Mapping[str, Any], source: str = "committee file", kinds: KindRegistry | None = None
+) -> Committee:
+    """Validate an already-parsed committee document (deadlines against ``kinds``, the
+    mechanisms the bot runs unless given)."""
+    kinds = kinds if kinds is not None else default_registry()
     where = f"COMMITTEE_CONFIG ({source})"
     head = data.get("committee")
     if not isinstance(head, Mapping):
@@ -137,7 +143,7 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
             raise ConfigError(f"{at}: duplicate organisation code {code!r}.")
         kind_raw = item.get("kind")
         try:
-            kind = OrgKind(kind_raw)
+            kind = OrgKind(str(kind_raw))
         except ValueError as exc:
             allowed = ", ".join(k.value for k in OrgKind)
             raise ConfigError(f"{at}.kind {kind_raw!r} must be one of: {allowed}.") from exc
@@ -202,7 +208,7 @@ def parse_committee(data: Mapping[str, Any], source: str = "committee file") -> 
         raise ConfigError(f"{at}.invite_ttl_hours must be a whole number from 1 to 720.")
 
     return Committee(
-        schedule=_parse_schedule(data.get("schedule"), data.get("deadlines"), where),
+        schedule=_parse_schedule(data.get("schedule"), data.get("deadlines"), where, kinds),
         calendar=parse_calendar(data.get("calendar"), f"{where}: calendar"),
         name_zh=_text(head, "name_zh", at),
         name_en=_text(head, "name_en", at),
@@ -241,9 +247,7 @@ def _whole(table: Mapping[str, Any], key: str, default: int, low: int, high: int
     return value
 
 
-def _parse_schedule(raw: Any, deadlines_raw: Any, where: str) -> Schedule:
-    from bot.domain.kinds import KINDS  # kinds declare the default deadlines
-
+def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistry) -> Schedule:
     at = f"{where}: schedule"
     table: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     if raw is not None and not isinstance(raw, Mapping):
@@ -271,25 +275,7 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str) -> Schedule:
             )
         unit = {"m": "minutes", "h": "hours", "d": "days"}[match[2]]
         reminders.append(timedelta(**{unit: int(match[1])}))
-    deadlines: dict[str, tuple[int, int]] = {
-        code: (kind.ack_working_days, kind.reply_working_days) for code, kind in KINDS.items()
-    }
-    if deadlines_raw is not None:
-        if not isinstance(deadlines_raw, Mapping):
-            raise ConfigError(f"{where}: deadlines must be a table of kinds.")
-        for code, item in deadlines_raw.items():
-            dat = f"{where}: deadlines.{code}"
-            if code not in KINDS:
-                raise ConfigError(f"{dat}: unknown kind; known: {', '.join(sorted(KINDS))}.")
-            if not isinstance(item, Mapping):
-                raise ConfigError(f"{dat} must be a table.")
-            ack = _whole(item, "ack_working_days", deadlines[code][0], 1, 60, dat)
-            reply = _whole(item, "reply_working_days", deadlines[code][1], 1, 250, dat)
-            if reply < ack:
-                raise ConfigError(
-                    f"{dat}: reply_working_days must not be less than ack_working_days."
-                )
-            deadlines[code] = (ack, reply)
+    deadlines = _parse_deadlines(deadlines_raw, where, kinds)
     return Schedule(
         due_soon_working_days=_whole(table, "due_soon_working_days", 1, 0, 10, at),
         escalate_every_working_days=_whole(table, "escalate_every_working_days", 2, 1, 30, at),
@@ -298,6 +284,36 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str) -> Schedule:
         meeting_reminders=tuple(sorted(set(reminders), reverse=True)),
         deadlines=deadlines,
     )
+
+
+def _parse_deadlines(raw: Any, where: str, kinds: KindRegistry) -> dict[str, dict[str, int]]:
+    """``[deadlines.<kind>]``: ``<deadline>_working_days`` for each deadline a kind counts in
+    working days (``ack_working_days``, ``reply_working_days``...); the kind's own as default."""
+    deadlines = {
+        kind.code: {d.name: d.working_days for d in kind.deadlines if d.working_days is not None}
+        for kind in kinds
+    }
+    if raw is None:
+        return deadlines
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: deadlines must be a table of kinds.")
+    for code, item in raw.items():
+        dat = f"{where}: deadlines.{code}"
+        if code not in kinds:
+            known = ", ".join(sorted(k.code for k in kinds))
+            raise ConfigError(f"{dat}: unknown kind; known: {known}.")
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{dat} must be a table.")
+        days = deadlines[code]
+        allowed = {f"{name}_working_days": name for name in days}
+        for key in item:
+            if key not in allowed:
+                raise ConfigError(f"{dat}.{key}: unknown; allowed: {', '.join(sorted(allowed))}.")
+        for key, name in allowed.items():
+            days[name] = _whole(item, key, days[name], 1, 250, dat)
+        if "ack" in days and "reply" in days and days["reply"] < days["ack"]:
+            raise ConfigError(f"{dat}: reply_working_days must not be less than ack_working_days.")
+    return deadlines
 
 
 # ---------------------------------------------------------------------------- calendar

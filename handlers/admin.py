@@ -12,9 +12,9 @@ from telegram import Chat, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import rules
+from bot.domain.errors import DomainError
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
-from bot.domain.rules import DomainError
 from handlers.common import (
     INVITE_PREFIX,
     BotContext,

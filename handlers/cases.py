@@ -9,9 +9,9 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import rules
-from bot.domain.kinds import KINDS
-from bot.domain.models import Case, Status, Viewer
-from bot.domain.rules import DomainError
+from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.models import Case, Viewer
+from handlers.actions import action_rows
 from handlers.common import (
     BotContext,
     Button,
@@ -24,29 +24,15 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
-from handlers.texts import Texts
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 
 
-def answer_buttons(texts: Texts, lang: str, case: Case) -> list[Button]:
-    """受理 / 退回 while a matter waits for its court; the outcome once it is acknowledged."""
-    if case.status is Status.SUBMITTED:
-        return [
-            (texts.t(lang, "✅ Acknowledge"), f"v:ack:{case.id}"),
-            (texts.t(lang, "↩️ Return"), f"v:ret:{case.id}"),
-        ]
-    if case.status is Status.ACKNOWLEDGED:
-        return [(texts.t(lang, "🏁 Record outcome"), f"v:res:{case.id}")]
-    return []
-
-
 def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
-    rows: list[list[Button]] = []
-    if rules.can_answer(viewer.member, case, context.svc.committee):
-        rows.append(answer_buttons(context.texts, viewer.lang, case))
+    """What the viewer can do with a matter now, and its documents."""
+    rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
     if case.files:
         label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
         rows.append([(label, f"c:files:{case.id}")])
@@ -62,7 +48,7 @@ async def show_case(update: Update, context: BotContext, viewer: Viewer, case: C
         await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
         return
     html = context.texts.render(
-        viewer.lang, "case", case=case, kind=KINDS[case.kind], events=events, full=True
+        viewer.lang, "case", case=case, kind=context.svc.kinds[case.kind], events=events
     )
     await reply(update, context, html, case_markup(context, viewer, case))
 
@@ -100,7 +86,7 @@ async def _my_page(
     if page >= pages:
         return None
     html = context.texts.render(
-        viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages, kinds=KINDS
+        viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages
     )
     rows: list[list[Button]] = [[(c.number, f"c:view:{c.id}")] for c in cases]
     nav: list[Button] = []
@@ -157,7 +143,7 @@ async def view_pressed(update: Update, context: BotContext) -> None:
     try:
         case = await context.svc.get_case(case_id)
         if not rules.can_view(viewer.member, case, context.svc.committee):
-            raise rules.NotAllowed("cannot_view")
+            raise NotAllowed("cannot_view")
     except DomainError as exc:
         if exc.code == "cannot_view":
             text = context.texts.t(viewer.lang, "You cannot see this matter.")

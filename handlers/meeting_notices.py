@@ -10,8 +10,8 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 from telegram import InlineKeyboardMarkup
 
+from bot.domain.errors import DomainError
 from bot.domain.meetings import MeetingView
-from bot.domain.rules import DomainError
 from bot.services.delivery import OutboxMessage
 from handlers.common import keyboard
 from handlers.courier import Rendered, Renderer, Skip

@@ -11,9 +11,7 @@ authorised against the database on every press: the buttons carry only a meeting
 from __future__ import annotations
 
 import logging
-import re
 import secrets
-import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -33,9 +31,11 @@ from telegram.ext import (
 from bot.domain import meetings as domain
 from bot.domain import rules
 from bot.domain.committee import OrgKind
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain.fields import parse_date, parse_time, validate_future_date
 from bot.domain.models import Case, Draft, Viewer
-from bot.domain.rules import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.i18n import DEFAULT_LANG, N_
+from handlers import forms, widgets
 from handlers.common import (
     BotContext,
     Button,
@@ -53,12 +53,10 @@ from handlers.common import (
     viewer_of,
 )
 from handlers.meeting_notices import post_html, rsvp_markup
-from handlers.raise_case import calendar_rows
 
 logger = logging.getLogger(__name__)
 
 FLOW = domain.FLOW  # drafts flow and ConversationHandler name: "meeting"
-RAISE_FLOW = "raise"
 
 AWAITING_TITLE = "AWAITING_TITLE"
 AWAITING_DATE = "AWAITING_DATE"
@@ -83,7 +81,6 @@ ANSWER_LABELS = {
 _CACHE_KEY = "meeting_draft"
 _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 _SHORT_DAY = {"zh_CN": "M月d日 EEE", "en": "EEE d MMM"}
-_TIME_RE = re.compile(r"^(\d{1,2})\s*(?::\s*(\d{2})|[点时]\s*(?:(\d{1,2})\s*分?|(半))?)$")
 
 
 def _short_day(lang: str, day: date) -> str:
@@ -116,7 +113,7 @@ async def _load(update: Update, context: BotContext) -> Draft | None:
         assert user is not None
         draft = await context.svc.load_draft(user.id, FLOW)
         user_data[_CACHE_KEY] = draft
-    return draft  # type: ignore[no-any-return]
+    return draft
 
 
 def _with(draft: Draft, **changes: Any) -> Draft:
@@ -262,11 +259,15 @@ def _date_rows(context: BotContext, lang: str) -> list[list[Button]]:
 
 
 def _calendar(context: BotContext, lang: str, year: int, month: int) -> list[list[Button]]:
-    """The raise flow's month calendar, with this flow's callback prefix."""
-    rows = [
-        [(label, "mt:" + data.removeprefix("r:")) for label, data in row]
-        for row in calendar_rows(context, lang, year, month)
-    ]
+    """The forms' month calendar, with this flow's callback prefix."""
+    rows = widgets.calendar_rows(
+        context.texts,
+        lang,
+        context.svc.today(),
+        year,
+        month,
+        lambda op, arg: f"mt:{op}:{arg}" if arg else f"mt:{op}",
+    )
     rows.append([_cancel_button(context, lang)])
     return rows
 
@@ -494,7 +495,7 @@ async def meeting_command(update: Update, context: BotContext) -> str | int:
     if not rules.is_admin(viewer.member):
         await _error(update, context, viewer, NotAllowed("admin_only"))
         return END
-    if await context.svc.load_draft(viewer.user_id, RAISE_FLOW) is not None:
+    if await context.svc.load_draft(viewer.user_id, forms.FLOW) is not None:
         await _error(update, context, viewer, InvalidInput("busy_raise"))
         return END
     return await _ask_title(update, context, viewer, _fresh(viewer.user_id, "new"))
@@ -547,7 +548,7 @@ async def reschedule_pressed(update: Update, context: BotContext) -> str | int:
     if closed is not None:
         await _refuse(update, context, viewer, InvalidInput(closed))
         return END
-    if await context.svc.load_draft(viewer.user_id, RAISE_FLOW) is not None:
+    if await context.svc.load_draft(viewer.user_id, forms.FLOW) is not None:
         await query.answer()
         await _error(update, context, viewer, InvalidInput("busy_raise"))
         return END
@@ -624,9 +625,7 @@ async def date_pressed(update: Update, context: BotContext) -> str | None:
         return None
     today = context.svc.today()
     try:
-        day = rules.validate_reply_date(
-            date.fromisoformat(query.data.removeprefix("mt:date:")), today
-        )
+        day = validate_future_date(date.fromisoformat(query.data.removeprefix("mt:date:")), today)
     except (ValueError, InvalidInput):
         await _alert(update, context, viewer, N_("That date can no longer be chosen."))
         return None
@@ -669,23 +668,11 @@ async def date_typed(update: Update, context: BotContext) -> str | int | None:
         return END
     today = context.svc.today()
     try:
-        day = rules.validate_reply_date(rules.parse_date(message.text, today), today)
+        day = validate_future_date(parse_date(message.text, today), today)
     except InvalidInput as exc:
         await _error(update, context, viewer, exc)
         return AWAITING_DATE
     return await _date_chosen(update, context, viewer, draft, day)
-
-
-def parse_time(raw: str) -> time:
-    """A time as people type it: 09:30, 9:30, 9：30, 9点, 9点30, 9点半."""
-    match = _TIME_RE.match(unicodedata.normalize("NFKC", raw).strip())
-    if not match:
-        raise InvalidInput("bad_time")
-    hour = int(match[1])
-    minute = int(match[2] or match[3] or 0) + (30 if match[4] else 0)
-    if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise InvalidInput("bad_time")
-    return time(hour, minute)
 
 
 async def _time_chosen(

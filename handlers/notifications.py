@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from telegram.ext import Application
 
-from bot.domain import alerts
-from bot.domain.kinds import KINDS
-from bot.domain.models import Case, Status
-from bot.domain.rules import DomainError
+from bot.domain import lifecycle
+from bot.domain.committee import GroupDetail
+from bot.domain.errors import DomainError
+from bot.domain.models import Case
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
-from handlers.cases import answer_buttons
+from handlers.actions import action_rows
 from handlers.common import CASE_PREFIX, Button, keyboard
 from handlers.courier import Rendered, Skip, delivery_memo
 from handlers.runtime import Runtime
@@ -73,30 +74,77 @@ class Renderers:
         )
 
     async def case_new(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """A new matter, privately to a member of the answering court, with 受理 / 退回."""
+        """A new matter, privately to a member of an addressee, with its first actions."""
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
         texts = self.runtime.texts
-        rows: list[list[Button]] = [answer_buttons(self.runtime.texts, lang, case)]
+        kind = self.runtime.svc.kinds[case.kind]
+        assignment = case.assignment(int(message.payload.get("assignment_id") or 0)) or case.first
+        addressee = assignment.addressee if assignment is not None else ""
+        rows = await self._actions(message.chat_id, lang, case, primary_only=True)
         if case.files:
             rows.append(
                 [(texts.t(lang, "📎 Documents (%(n)s)", n=len(case.files)), f"c:files:{case.id}")]
             )
         html = self._note(lang, uncertain) + texts.render(
-            lang, "notify_new", case=case, kind=KINDS[case.kind]
+            lang, kind.notice_template, case=case, kind=kind, addressee=addressee
         )
         return Rendered(html, keyboard(rows) if any(rows) else None)
+
+    async def _actions(
+        self, chat_id: int, lang: str, case: Case, *, primary_only: bool
+    ) -> list[list[Button]]:
+        """The buttons the recipient may press now (checked again when pressed)."""
+        viewer = await self.runtime.svc.viewer_by_id(chat_id)
+        if viewer is None:
+            return []
+        return action_rows(
+            self.runtime.svc,
+            self.runtime.texts,
+            replace(viewer, lang=lang),
+            case,
+            primary_only=primary_only,
+        )
+
+    async def case_action(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """A party hears of an action on a matter: what was done, by whom, with what."""
+        case = await self._case(message)
+        lang = await self._lang(message.chat_id)
+        svc = self.runtime.svc
+        kind = svc.kinds[case.kind]
+        event = await svc.event(int(message.payload["event_id"]))
+        template = str(message.payload.get("template") or "case_action")
+        if template == "answered_raiser":
+            # How the matter stood after this action, even if it moved on since.
+            assignment = case.assignment(event.assignment_id or 0) or case.first
+            if assignment is not None and event.to_status:
+                case = replace(case, status=event.to_status)
+        assignment = case.assignment(event.assignment_id or 0) or case.first
+        actor = await svc.member_org_of(event.actor_user_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang,
+            template,
+            case=case,
+            kind=kind,
+            event=event,
+            assignment=assignment,
+            actor_org=actor or "",
+        )
+        rows = await self._actions(message.chat_id, lang, case, primary_only=True)
+        rows.append([self._open_button(lang, case)])
+        return Rendered(html, keyboard(rows))
 
     async def case_group(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """The committee group's short post: as much detail as the committee file allows."""
         case = await self._case(message)
         texts = self.runtime.texts
+        kind = self.runtime.svc.kinds[case.kind]
         html = self._note(DEFAULT_LANG, uncertain) + texts.render(
             DEFAULT_LANG,
             "group_new",
             case=case,
-            kind=KINDS[case.kind],
-            detail=self.runtime.committee.group_detail.value,
+            kind=kind,
+            detail=group_detail(self.runtime.committee.group_detail, kind.group_detail).value,
         )
         button = (
             texts.t(DEFAULT_LANG, "Open in private chat"),
@@ -109,11 +157,11 @@ class Renderers:
         was queued for, even if the matter has moved on since (a delayed delivery)."""
         case = await self._case(message)
         queued_for = message.payload.get("status")
-        if queued_for and queued_for != case.status.value:
-            case = dataclasses.replace(case, status=Status(queued_for))
+        if queued_for and queued_for != case.status:
+            case = dataclasses.replace(case, status=queued_for)
         lang = await self._lang(message.chat_id)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "answered_raiser", case=case, kind=KINDS[case.kind]
+            lang, "answered_raiser", case=case, kind=self.runtime.svc.kinds[case.kind]
         )
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
@@ -122,7 +170,7 @@ class Renderers:
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "case_unstaffed", case=case, kind=KINDS[case.kind]
+            lang, "case_unstaffed", case=case, kind=self.runtime.svc.kinds[case.kind]
         )
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
@@ -134,38 +182,39 @@ class Renderers:
         return Rendered(html)
 
     async def deadline(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """Due soon / overdue / escalation, privately to the court or to the group."""
+        """Due soon / overdue / escalation, privately to an addressee or to the group."""
         case = await self._case(message)
-        if not alerts.still_relevant(message.payload["stage"], case.status):
+        p = message.payload
+        assignment = case.assignment(int(p.get("assignment_id") or 0)) or case.first
+        if (
+            assignment is None
+            or assignment.stage != p["stage"]
+            or assignment.paused
+            or assignment.round != int(p.get("round") or 0)
+        ):
             raise Skip("the matter moved on before the alert went out")
         lang = await self._lang(message.chat_id)
-        p = message.payload
+        kind = self.runtime.svc.kinds[case.kind]
         html = self._note(lang, uncertain) + self.runtime.texts.render(
             lang,
             "deadline_alert",
             case=case,
             level=p["level"],
             stage=p["stage"],
+            message=lifecycle.deadline_message(kind, p["stage"]),
+            addressee=assignment.addressee,
             due=p["due"],
             late=p["late"],
             show_title=self._show_titles(message.chat_id),
         )
         if message.chat_id < 0:
-            return Rendered(
-                html,
-                keyboard(
-                    [
-                        [
-                            (
-                                self.runtime.texts.t(lang, "Open in private chat"),
-                                f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
-                            )
-                        ]
-                    ]
-                ),
+            button = (
+                self.runtime.texts.t(lang, "Open in private chat"),
+                f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
             )
-        buttons = answer_buttons(self.runtime.texts, lang, case)
-        return Rendered(html, keyboard([buttons]) if buttons else None)
+            return Rendered(html, keyboard([[button]]))
+        rows = await self._actions(message.chat_id, lang, case, primary_only=True)
+        return Rendered(html, keyboard(rows) if any(rows) else None)
 
     async def digest(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         start = datetime.fromisoformat(message.payload["start"])
@@ -189,9 +238,19 @@ class Renderers:
             "case_new": self.case_new,
             "case_group": self.case_group,
             "case_answered": self.case_answered,
+            "case_action": self.case_action,
             "delivery_failed": self.delivery_failed,
             "case_unstaffed": self.case_unstaffed,
             "deadline": self.deadline,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
         }
+
+
+_DETAIL_ORDER = (GroupDetail.MINIMAL, GroupDetail.SUMMARY, GroupDetail.FULL)
+
+
+def group_detail(committee: GroupDetail, kind: GroupDetail) -> GroupDetail:
+    """How much of a new matter the group sees: the committee file caps it, and a kind can
+    show the group less, never more."""
+    return min(committee, kind, key=_DETAIL_ORDER.index)

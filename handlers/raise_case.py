@@ -1,777 +1,234 @@
 """Raising a matter: /new → kind → the kind's fields → summary → Submit / Edit / Cancel.
 
-The questions come from the kind's declaration (``bot.domain.kinds``); this module only knows
-how to ask each *type* of field. Every step saves the draft and the state it now waits in,
-in one write, so a restart of the bot resumes the conversation where it was.
+A form on the engine (``handlers.forms``): the questions come from the kind's declaration, so
+this module only knows how a raise starts (the kinds the member may raise), what its summary
+shows, and what Submit does. A returned matter is edited and resubmitted through the same form,
+its earlier answers filled in.
 """
 
 from __future__ import annotations
 
-import calendar
-import functools
-import logging
-import re
-import secrets
-from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
-from typing import Any
+from typing import ClassVar
 
-from telegram import Message, Update
-from telegram.error import BadRequest
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.domain import rules
-from bot.domain.kinds import KINDS, FieldSpec, FieldType, KindSpec
-from bot.domain.models import Draft, Viewer
-from bot.domain.rules import DomainError, InvalidInput, NotAllowed
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed
+from bot.domain.fields import FILES, FieldSpec
+from bot.domain.kinds import KindSpec
+from bot.domain.models import Case, Viewer
+from handlers import forms
 from handlers.common import (
     BotContext,
-    Button,
-    answer_stale,
     ask,
-    chunk,
     deliver_now,
     drop_keyboard,
     edit_or_send,
-    is_private,
     keyboard,
     private_only,
     reply,
     require_member,
     viewer_of,
 )
+from handlers.forms import AWAITING_CONFIRMATION, AWAITING_KIND, END, State, Turn
 
-logger = logging.getLogger(__name__)
-
-FLOW = "raise"
-
-AWAITING_KIND = "AWAITING_KIND"
-AWAITING_TEXT = "AWAITING_TEXT"
-AWAITING_CHOICE = "AWAITING_CHOICE"
-AWAITING_DATE = "AWAITING_DATE"
-AWAITING_FILES = "AWAITING_FILES"
-AWAITING_CONFIRMATION = "AWAITING_CONFIRMATION"
-AWAITING_FIELD_TO_EDIT = "AWAITING_FIELD_TO_EDIT"
-END = ConversationHandler.END
-
-STATE_FOR_TYPE: dict[FieldType, str] = {
-    FieldType.TEXT: AWAITING_TEXT,
-    FieldType.LONG_TEXT: AWAITING_TEXT,
-    FieldType.ADDRESSEE: AWAITING_CHOICE,
-    FieldType.ORGANISATION: AWAITING_CHOICE,
-    FieldType.CHOICE: AWAITING_CHOICE,
-    FieldType.DATE: AWAITING_DATE,
-    FieldType.FILES: AWAITING_FILES,
-}
-QUICK_DAYS = (3, 7, 14, 30)
-# Filler for calendar cells that cannot be pressed. Telegram rejects a button whose text is
-# blank (BUTTON_TEXT_INVALID), so a space would break the whole calendar.
-NO_DAY = "·"
-_CACHE_KEY = "raise_draft"
+NAME = "raise"
 
 
-# ---------------------------------------------------------------------------- draft state
+class RaiseForm(forms.Form):
+    name: ClassVar[str] = NAME
 
+    def kind(self, turn: Turn) -> KindSpec:
+        return turn.context.svc.kinds[str(turn.data["kind"])]
 
-async def _load(update: Update, context: BotContext) -> Draft | None:
-    """The user's draft: from memory, or from the database after a restart."""
-    user_data = context.user_data
-    assert user_data is not None
-    draft = user_data.get(_CACHE_KEY)
-    if draft is None:
-        user = update.effective_user
-        assert user is not None
-        draft = await context.svc.load_draft(user.id, FLOW)
-        user_data[_CACHE_KEY] = draft
-    return draft  # type: ignore[no-any-return]
+    async def fields(self, turn: Turn) -> tuple[FieldSpec, ...]:
+        if not turn.data.get("kind"):
+            return ()
+        return self.kind(turn).fields
 
+    async def allowed(self, turn: Turn) -> DomainError | None:
+        kinds = turn.context.svc.kinds
+        if rules.raisable_kinds(turn.viewer.member, kinds, turn.context.svc.committee):
+            return None
+        return NotAllowed("not_member" if turn.viewer.member is None else "cannot_raise")
 
-async def _save(context: BotContext, draft: Draft, state: str, **changes: Any) -> str:
-    data = {**draft.data, **changes}
-    new = Draft(draft.user_id, FLOW, state, data)
-    await context.svc.save_draft(new)
-    assert context.user_data is not None
-    context.user_data[_CACHE_KEY] = new
-    return state
-
-
-async def _discard(context: BotContext, user_id: int) -> None:
-    await context.svc.delete_draft(user_id, FLOW)
-    assert context.user_data is not None
-    context.user_data.pop(_CACHE_KEY, None)
-
-
-def _kind(draft: Draft) -> KindSpec:
-    return KINDS[draft.data["kind"]]
-
-
-def _field(draft: Draft) -> FieldSpec:
-    return _kind(draft).field(draft.data["field"])
-
-
-def _next_field(kind: KindSpec, name: str | None) -> FieldSpec | None:
-    names = [f.name for f in kind.fields]
-    index = 0 if name is None else names.index(name) + 1
-    return kind.fields[index] if index < len(names) else None
-
-
-def _cancel_button(context: BotContext, lang: str) -> Button:
-    return (context.texts.t(lang, "✖ Cancel"), "r:cancel")
-
-
-# ---------------------------------------------------------------------------- asking
-
-
-def _options(context: BotContext, spec: FieldSpec, lang: str) -> list[Button]:
-    committee = context.svc.committee
-    if spec.type is FieldType.ADDRESSEE:
-        return [
-            (committee.addressee_name(c, lang), f"r:opt:{c}")
-            for c in rules.addressee_codes(committee)
-        ]
-    if spec.type is FieldType.ORGANISATION:
-        return [(o.name(lang), f"r:opt:{o.code}") for o in committee.orgs_of_kind(*spec.org_kinds)]
-    return [(context.texts.t(lang, label), f"r:opt:{value}") for value, label in spec.choices]
-
-
-def _option_values(context: BotContext, spec: FieldSpec) -> set[str]:
-    return {data.removeprefix("r:opt:") for _, data in _options(context, spec, "en")}
-
-
-def _date_buttons(context: BotContext, spec: FieldSpec, lang: str) -> list[list[Button]]:
-    today = context.svc.today()
-    quick = [
-        (
-            context.texts.t(lang, "In %(n)s days", n=n),
-            f"r:date:{(today + timedelta(days=n)).isoformat()}",
+    def ask_html(self, turn: Turn, spec: FieldSpec, step: int, steps: int, note: str) -> str:
+        return turn.render(
+            "ask",
+            title="",
+            spec=spec,
+            step=step,
+            steps=steps,
+            note=note,
+            current=turn.data["values"].get(spec.name),
+            editing=turn.data.get("editing", False),
         )
-        for n in QUICK_DAYS
-    ]
-    rows = chunk(quick, 2)
-    rows.append([(context.texts.t(lang, "📅 Pick a date"), f"r:cal:{today:%Y-%m}")])
-    if not spec.required:
-        rows.append([(context.texts.t(lang, "No specific date"), "r:skip")])
-    return rows
 
+    async def summary(self, turn: Turn, note: str = "") -> State:
+        kind = self.kind(turn)
+        html = turn.render(
+            "summary",
+            kind=kind,
+            values=turn.data["values"],
+            note=note,
+            resubmit=bool(turn.data.get("case_id")),
+        )
+        rows = [
+            [(turn.tr("📨 Submit"), turn.button("go"))],
+            [(turn.tr("✏ Edit a field"), turn.button("edit")), forms.cancel_button(turn)],
+        ]
+        state = await turn.save(AWAITING_CONFIRMATION, editing=False)
+        await ask(turn.update, turn.context, html, keyboard(rows))
+        return state
 
-def calendar_rows(context: BotContext, lang: str, year: int, month: int) -> list[list[Button]]:
-    """A month as inline buttons; days before today are shown but cannot be chosen."""
-    today = context.svc.today()
-    first = date(year, month, 1)
-    prev_month = (first - timedelta(days=1)).replace(day=1)
-    next_month = (first + timedelta(days=32)).replace(day=1)
-    title = context.texts.month_title(lang, first)
-    nav: list[Button] = [
-        ("◀", f"r:cal:{prev_month:%Y-%m}")
-        if prev_month >= today.replace(day=1)
-        else (NO_DAY, "r:noop"),
-        (title, "r:noop"),
-        ("▶", f"r:cal:{next_month:%Y-%m}")
-        if next_month <= today + rules.MAX_DATE_AHEAD
-        else (NO_DAY, "r:noop"),
-    ]
-    rows: list[list[Button]] = [nav, [(d, "r:noop") for d in context.texts.weekdays(lang)]]
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-        row: list[Button] = []
-        for day in week:
-            if day.month != month or day < today or day - today > rules.MAX_DATE_AHEAD:
-                row.append((NO_DAY, "r:noop"))
+    async def finish(self, turn: Turn) -> State:
+        return await self.summary(turn)
+
+    async def submit(self, turn: Turn) -> State:
+        query = turn.query
+        assert query is not None
+        svc = turn.context.svc
+        try:
+            if turn.data.get("case_id"):
+                outcome = await svc.act(
+                    turn.viewer,
+                    int(turn.data["case_id"]),
+                    None,
+                    "resubmit",
+                    turn.data["values"],
+                    finishes=forms.FLOW,
+                )
             else:
-                row.append((str(day.day), f"r:date:{day.isoformat()}"))
-        rows.append(row)
-    rows.append([(context.texts.t(lang, "↩ Back"), "r:quick")])
-    return rows
-
-
-async def _ask(
-    update: Update,
-    context: BotContext,
-    viewer: Viewer,
-    draft: Draft,
-    spec: FieldSpec,
-    note: str = "",
-) -> str:
-    """Ask for one field, with buttons wherever there is a choice; returns the waiting state."""
-    kind = _kind(draft)
-    lang = viewer.lang
-    texts = context.texts
-    rows: list[list[Button]] = []
-    if spec.type in (FieldType.ADDRESSEE, FieldType.ORGANISATION):
-        rows = chunk(_options(context, spec, lang), 1 if spec.type is FieldType.ADDRESSEE else 2)
-    elif spec.type is FieldType.CHOICE:
-        rows = [_options(context, spec, lang)]
-    elif spec.type is FieldType.DATE:
-        rows = _date_buttons(context, spec, lang)
-    elif spec.type is FieldType.FILES:
-        rows = [[(texts.t(lang, "✔ Done"), "r:done")]]
-    elif not spec.required:
-        rows = [[(texts.t(lang, "Skip"), "r:skip")]]
-    rows.append([_cancel_button(context, lang)])
-    step = [f.name for f in kind.fields].index(spec.name) + 1
-    html = texts.render(
-        lang,
-        "ask",
-        kind=kind,
-        spec=spec,
-        step=step,
-        steps=len(kind.fields),
-        note=note,
-        current=draft.data["values"].get(spec.name),
-        editing=draft.data.get("editing", False),
-    )
-    # Save first: once the user sees the question, their answer must be taken for it,
-    # even if the bot is killed right after sending.
-    state = await _save(context, draft, STATE_FOR_TYPE[spec.type], field=spec.name)
-    await ask(update, context, html, keyboard(rows))
-    return state
-
-
-async def _show_summary(
-    update: Update, context: BotContext, viewer: Viewer, draft: Draft, note: str = ""
-) -> str:
-    kind = _kind(draft)
-    texts = context.texts
-    lang = viewer.lang
-    html = texts.render(lang, "summary", kind=kind, values=draft.data["values"], note=note)
-    rows = [
-        [(texts.t(lang, "📨 Submit"), f"r:submit:{draft.data['token']}")],
-        [(texts.t(lang, "✏ Edit a field"), "r:edit"), _cancel_button(context, lang)],
-    ]
-    state = await _save(context, draft, AWAITING_CONFIRMATION, editing=False)
-    await ask(update, context, html, keyboard(rows))
-    return state
-
-
-async def _advance(
-    update: Update, context: BotContext, viewer: Viewer, draft: Draft, value: Any
-) -> str:
-    """Store a field's answer and move on: the next field, or back to the summary."""
-    values = {**draft.data["values"], draft.data["field"]: value}
-    draft = Draft(draft.user_id, FLOW, draft.state, {**draft.data, "values": values})
-    following = (
-        None if draft.data.get("editing") else _next_field(_kind(draft), draft.data["field"])
-    )
-    if following is None:
-        return await _show_summary(update, context, viewer, draft)
-    return await _ask(update, context, viewer, draft, following)
-
-
-async def _error(update: Update, context: BotContext, viewer: Viewer, exc: DomainError) -> None:
-    await reply(
-        update, context, context.texts.render(viewer.lang, "error", code=exc.code, **exc.params)
-    )
-
-
-Step = Callable[[Update, BotContext], Awaitable[Any]]
-
-
-def _members_only(step: Step) -> Step:
-    """Every step checks the membership again: someone revoked (or moved to a role that
-    cannot raise) while a draft is open is told so at once, and the draft is discarded.
-    The submit checks once more, inside its transaction."""
-
-    @functools.wraps(step)
-    async def guarded(update: Update, context: BotContext) -> Any:
-        viewer = await viewer_of(update, context)
-        if rules.raisable_kinds(viewer.member):
-            return await step(update, context)
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        code = "not_member" if viewer.member is None else "cannot_raise"
-        await _error(update, context, viewer, NotAllowed(code))
-        await _discard(context, viewer.user_id)
+                outcome = await svc.submit(
+                    turn.viewer,
+                    str(turn.data["kind"]),
+                    turn.data["values"],
+                    str(turn.data["token"]),
+                    finishes=forms.FLOW,
+                )
+        except InvalidInput as exc:
+            await turn.answer()
+            await turn.error(exc)
+            name = exc.params.get("field")
+            if name:
+                spec = await forms.field_named(turn, str(name))
+                return await forms.ask_field(turn.with_data(editing=True), spec)
+            return await self.summary(turn)
+        except NotAllowed as exc:
+            await turn.answer()
+            await turn.error(exc)
+            await turn.discard()
+            return END
+        forms.forget(turn.context)  # the submit removed the draft in its transaction
+        case = outcome.case
+        await turn.answer(turn.tr("Submitted as %(number)s", number=case.number))
+        await drop_keyboard(query)
+        await deliver_now(turn.context)
+        reached = outcome.notified if outcome.changed else None
+        kind = svc.kinds[case.kind]
+        await turn.say(
+            turn.render(
+                "receipt",
+                case=case,
+                kind=kind,
+                reached=reached,
+                resubmitted=bool(turn.data.get("case_id")),
+            )
+        )
         return END
 
-    return guarded
+
+FORM = forms.register(RaiseForm())
 
 
-# ---------------------------------------------------------------------------- entry
-
-
-async def new(update: Update, context: BotContext) -> str | int:
+async def new(update: Update, context: BotContext) -> State:
     """/new — the entry of the conversation."""
     viewer = await viewer_of(update, context)
     if not await private_only(update, context, viewer):
         return END
     if not await require_member(update, context, viewer):
         return END
-    kinds = rules.raisable_kinds(viewer.member)
+    kinds = rules.raisable_kinds(viewer.member, context.svc.kinds, context.svc.committee)
     if not kinds:
-        await _error(update, context, viewer, NotAllowed("cannot_raise"))
-        return END
-    draft = Draft(
-        viewer.user_id,
-        FLOW,
-        AWAITING_KIND,
-        {
-            "token": secrets.token_hex(8),
-            "kind": None,
-            "field": None,
-            "values": {},
-            "editing": False,
-        },
-    )
-    rows = [[(context.texts.t(viewer.lang, k.label), f"r:kind:{k.code}")] for k in kinds]
-    rows.append([_cancel_button(context, viewer.lang)])
-    state = await _save(context, draft, AWAITING_KIND)
-    await ask(
-        update,
-        context,
-        context.texts.render(viewer.lang, "choose_kind", kinds=kinds),
-        keyboard(rows),
-    )
-    return state
-
-
-# ---------------------------------------------------------------------------- answers
-
-
-async def kind_chosen(update: Update, context: BotContext) -> str | int | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    code = query.data.removeprefix("r:kind:")
-    kind = KINDS.get(code)
-    if draft is None or kind is None or not rules.can_raise(viewer.member, kind):
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    await edit_or_send(query, context, context.texts.render(viewer.lang, "kind_chosen", kind=kind))
-    draft = Draft(draft.user_id, FLOW, draft.state, {**draft.data, "kind": kind.code})
-    first = kind.fields[0]
-    return await _ask(update, context, viewer, draft, first)
-
-
-async def text_received(update: Update, context: BotContext) -> str | None:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return None
-    spec = _field(draft)
-    try:
-        value = rules.validate_text(spec, message.text)
-    except InvalidInput as exc:
-        await _error(update, context, viewer, exc)
-        return AWAITING_TEXT
-    return await _advance(update, context, viewer, draft, value)
-
-
-async def option_pressed(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return None
-    spec = _field(draft)
-    value = query.data.removeprefix("r:opt:")
-    if spec.type not in (
-        FieldType.ADDRESSEE,
-        FieldType.ORGANISATION,
-        FieldType.CHOICE,
-    ) or value not in _option_values(context, spec):
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    label = next(
-        lbl for lbl, data in _options(context, spec, viewer.lang) if data.endswith(f":{value}")
-    )
-    await edit_or_send(
-        query, context, context.texts.render(viewer.lang, "answered", spec=spec, answer=label)
-    )
-    return await _advance(update, context, viewer, draft, value)
-
-
-async def date_pressed(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None or _field(draft).type is not FieldType.DATE:
-        await answer_stale(update, context, viewer)
-        return None
-    try:
-        chosen = rules.validate_reply_date(
-            date.fromisoformat(query.data.removeprefix("r:date:")), context.svc.today()
-        )
-    except (ValueError, InvalidInput):
-        await query.answer(
-            context.texts.t(viewer.lang, "That date can no longer be chosen."), show_alert=True
-        )
-        return None
-    await query.answer()
-    await edit_or_send(
-        query,
-        context,
-        context.texts.render(
-            viewer.lang,
-            "answered",
-            spec=_field(draft),
-            answer=context.texts.format_date(viewer.lang, chosen),
-        ),
-    )
-    return await _advance(update, context, viewer, draft, chosen.isoformat())
-
-
-_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})")
-
-
-def _month(text: str, today: date) -> date | None:
-    """The first day of a calendar page (``2026-12``), if the calendar can show that month."""
-    match = _MONTH_RE.fullmatch(text)
-    if match is None or not 1 <= int(match[2]) <= 12:
-        return None
-    first = date(int(match[1]), int(match[2]), 1)
-    last = (today + rules.MAX_DATE_AHEAD).replace(day=1)
-    return first if today.replace(day=1) <= first <= last else None
-
-
-async def calendar_pressed(update: Update, context: BotContext) -> str | None:
-    """Month navigation and the way back to the quick choices; the state does not change."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None or _field(draft).type is not FieldType.DATE:
-        await answer_stale(update, context, viewer)
-        return None
-    if query.data == "r:quick":
-        rows = _date_buttons(context, _field(draft), viewer.lang)
-    else:
-        first = _month(query.data.removeprefix("r:cal:"), context.svc.today())
-        if first is None:
-            await answer_stale(update, context, viewer)
-            return None
-        rows = calendar_rows(context, viewer.lang, first.year, first.month)
-    await query.answer()
-    message = query.message
-    rows.append([_cancel_button(context, viewer.lang)])
-    if isinstance(message, Message):
-        try:
-            await message.edit_reply_markup(reply_markup=keyboard(rows))
-        except BadRequest as exc:  # a double tap: the first one already showed this month
-            if "not modified" not in exc.message.lower():
-                raise
-    return None
-
-
-async def date_typed(update: Update, context: BotContext) -> str | None:
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return None
-    try:
-        chosen = rules.validate_reply_date(
-            rules.parse_date(message.text, context.svc.today()), context.svc.today()
-        )
-    except InvalidInput as exc:
-        await _error(update, context, viewer, exc)
-        return AWAITING_DATE
-    return await _advance(update, context, viewer, draft, chosen.isoformat())
-
-
-async def file_received(update: Update, context: BotContext) -> str | None:
-    message = update.effective_message
-    assert message is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return None
-    spec = _field(draft)
-    files = list(draft.data["values"].get(spec.name) or [])
-    if message.document is not None:
-        doc = message.document
-        entry = {
-            "media": "document",
-            "file_id": doc.file_id,
-            "file_unique_id": doc.file_unique_id,
-            "file_name": (doc.file_name or "")[:200] or None,
-            "file_size": doc.file_size,
-        }
-    elif message.photo:
-        photo = message.photo[-1]
-        entry = {
-            "media": "photo",
-            "file_id": photo.file_id,
-            "file_unique_id": photo.file_unique_id,
-            "file_name": None,
-            "file_size": photo.file_size,
-        }
-    else:
-        return None
-    try:
-        rules.validate_file(entry["file_size"], len(files), spec)  # type: ignore[arg-type]
-    except InvalidInput as exc:
-        await _error(update, context, viewer, exc)
-        return AWAITING_FILES
-    files.append(entry)
-    values = {**draft.data["values"], spec.name: files}
-    state = await _save(context, draft, AWAITING_FILES, values=values)
-    await ask(
-        update,
-        context,
-        context.texts.render(viewer.lang, "file_received", count=len(files), max=spec.max_files),
-        keyboard([[(context.texts.t(viewer.lang, "✔ Done"), "r:done")]]),
-    )
-    return state
-
-
-async def files_done(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    # PTB lets a press without data through every pattern: only "r:done" means Done.
-    if draft is None or query.data != "r:done" or _field(draft).type is not FieldType.FILES:
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    await drop_keyboard(query)
-    files = draft.data["values"].get(_field(draft).name) or []
-    return await _advance(update, context, viewer, draft, files)
-
-
-async def skipped(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None or _field(draft).required:
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    await edit_or_send(
-        query,
-        context,
-        context.texts.render(
-            viewer.lang, "answered", spec=_field(draft), answer=context.texts.t(viewer.lang, "—")
-        ),
-    )
-    return await _advance(update, context, viewer, draft, None)
-
-
-async def wrong_input(update: Update, context: BotContext) -> None:
-    """Anything the current step cannot use: say what it expects and ask again."""
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return
-    # "field" still names the last field asked while the summary or the field menu is shown;
-    # there, as at the kind choice, only a button will do.
-    asking = draft.state in (AWAITING_TEXT, AWAITING_CHOICE, AWAITING_DATE, AWAITING_FILES)
-    expected = _field(draft).type.value if asking and draft.data.get("field") else "button"
-    await reply(
-        update,
-        context,
-        context.texts.render(viewer.lang, "error", code="wrong_input", expected=expected),
-    )
-
-
-async def submit_pressed(update: Update, context: BotContext) -> str | int | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None or query.data != f"r:submit:{draft.data['token']}":
-        await answer_stale(update, context, viewer)
-        return None
-    try:
-        outcome = await context.svc.submit(
-            viewer, draft.data["kind"], draft.data["values"], draft.data["token"]
-        )
-    except InvalidInput as exc:
-        await query.answer()
-        await _error(update, context, viewer, exc)
-        field_name = exc.params.get("field")
-        if field_name:
-            editing = Draft(draft.user_id, FLOW, draft.state, {**draft.data, "editing": True})
-            return await _ask(update, context, viewer, editing, _kind(draft).field(field_name))
-        return await _show_summary(update, context, viewer, draft)
-    except NotAllowed as exc:
-        await query.answer()
-        await _error(update, context, viewer, exc)
-        await _discard(context, viewer.user_id)
-        return END
-    assert context.user_data is not None
-    context.user_data.pop(_CACHE_KEY, None)  # the submit removed the draft from the database
-    case = outcome.case
-    await query.answer(context.texts.t(viewer.lang, "Submitted as %(number)s", number=case.number))
-    await drop_keyboard(query)
-    await deliver_now(context)
-    reached = outcome.notified if outcome.changed else None
-    await reply(
-        update,
-        context,
-        context.texts.render(
-            viewer.lang, "receipt", case=case, kind=KINDS[case.kind], reached=reached
-        ),
-    )
-    return END
-
-
-async def edit_pressed(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    kind = _kind(draft)
-    buttons = [(context.texts.t(viewer.lang, f.label), f"r:field:{f.name}") for f in kind.fields]
-    rows = chunk(buttons, 2)
-    rows.append([(context.texts.t(viewer.lang, "↩ Back"), "r:back")])
-    await edit_or_send(
-        query, context, context.texts.render(viewer.lang, "choose_field"), keyboard(rows)
-    )
-    return await _save(context, draft, AWAITING_FIELD_TO_EDIT)
-
-
-async def field_chosen(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    name = query.data.removeprefix("r:field:")
-    if draft is None or name not in {f.name for f in _kind(draft).fields}:
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    await drop_keyboard(query)
-    draft = Draft(draft.user_id, FLOW, draft.state, {**draft.data, "editing": True})
-    return await _ask(update, context, viewer, draft, _kind(draft).field(name))
-
-
-async def back_to_summary(update: Update, context: BotContext) -> str | None:
-    query = update.callback_query
-    assert query is not None
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        await answer_stale(update, context, viewer)
-        return None
-    await query.answer()
-    await drop_keyboard(query)
-    return await _show_summary(update, context, viewer, draft)
-
-
-async def cancel(update: Update, context: BotContext) -> int:
-    """/cancel or the Cancel button: the draft is discarded, nothing is submitted."""
-    viewer = await viewer_of(update, context)
-    await _discard(context, viewer.user_id)
-    query = update.callback_query
-    if query is not None:
-        await query.answer()
-        await drop_keyboard(query)
-    await reply(update, context, context.texts.render(viewer.lang, "cancelled"))
-    return END
-
-
-async def remind(update: Update, context: BotContext) -> str | None:
-    """/new while a draft is open: show where the user is instead of losing the draft."""
-    viewer = await viewer_of(update, context)
-    draft = await _load(update, context)
-    if draft is None:
-        return None
-    note = context.texts.t(
-        viewer.lang,
-        "You are already raising a matter. Continue here, or send /cancel to discard it.",
-    )
-    if draft.state == AWAITING_CONFIRMATION or draft.state == AWAITING_FIELD_TO_EDIT:
-        return await _show_summary(update, context, viewer, draft, note=note)
-    if draft.state == AWAITING_KIND or not draft.data.get("field"):
         await reply(
-            update, context, context.texts.render(viewer.lang, "error", code="finish_choice")
+            update, context, context.texts.render(viewer.lang, "error", code="cannot_raise")
         )
+        return END
+    draft = forms.new_draft(viewer.user_id, NAME, AWAITING_KIND, kind=None)
+    turn = Turn(update, context, viewer, draft)
+    rows = [[(turn.tr(k.label), turn.button("kind", k.code))] for k in kinds]
+    rows.append([forms.cancel_button(turn)])
+    state = await turn.save(AWAITING_KIND)
+    await ask(update, context, turn.render("choose_kind", kinds=kinds), keyboard(rows))
+    return state
+
+
+async def _kind_chosen(turn: Turn, code: str) -> State:
+    query = turn.query
+    assert query is not None
+    kind = turn.context.svc.kinds.get(code)
+    committee = turn.context.svc.committee
+    if (
+        turn.draft.state != AWAITING_KIND
+        or kind is None
+        or not rules.can_raise(turn.viewer.member, kind, committee)
+    ):
+        await turn.stale()
         return None
-    return await _ask(update, context, viewer, draft, _field(draft), note=note)
+    await edit_or_send(query, turn.context, turn.render("kind_chosen", kind=kind))
+    return await forms.ask_field(turn.with_data(kind=kind.code), kind.fields[0])
 
 
-async def stale_pressed(update: Update, context: BotContext) -> None:
-    """A raise-flow button pressed outside its step: after a submit, a cancel, or a restart."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    if query.data.startswith("r:submit:"):
-        case = await context.svc.case_by_submit_token(query.data.removeprefix("r:submit:"))
-        if case is not None and case.raiser_user_id == viewer.user_id:
-            await query.answer(
-                context.texts.t(
-                    viewer.lang, "Already submitted as %(number)s.", number=case.number
-                ),
-                show_alert=True,
-            )
-            if is_private(update):
-                await drop_keyboard(query)
-            return
-    if query.data == "r:noop":
-        await query.answer()
-        return
-    await answer_stale(update, context, viewer)
-    if is_private(update):  # never strip a group message of its buttons
-        await drop_keyboard(query)
+forms.extra_presses({"kind": _kind_chosen})
 
 
-def build_handler() -> ConversationHandler[BotContext]:
-    text = filters.TEXT & ~filters.COMMAND
-    files = filters.Document.ALL | filters.PHOTO
-    anything_else = ~filters.COMMAND & ~filters.UpdateType.EDITED
-    noop = CallbackQueryHandler(stale_pressed, pattern=r"^r:noop$")
-    m = _members_only
-    return ConversationHandler(
-        entry_points=[CommandHandler("new", new)],
-        states={
-            AWAITING_KIND: [CallbackQueryHandler(m(kind_chosen), pattern=r"^r:kind:")],
-            AWAITING_TEXT: [
-                MessageHandler(text, m(text_received)),
-                CallbackQueryHandler(m(skipped), pattern=r"^r:skip$"),
-            ],
-            AWAITING_CHOICE: [CallbackQueryHandler(m(option_pressed), pattern=r"^r:opt:")],
-            AWAITING_DATE: [
-                CallbackQueryHandler(m(date_pressed), pattern=r"^r:date:"),
-                CallbackQueryHandler(m(calendar_pressed), pattern=r"^r:(cal:|quick$)"),
-                CallbackQueryHandler(m(skipped), pattern=r"^r:skip$"),
-                MessageHandler(text, m(date_typed)),
-            ],
-            AWAITING_FILES: [
-                MessageHandler(files, m(file_received)),
-                CallbackQueryHandler(m(files_done), pattern=r"^r:done$"),
-            ],
-            AWAITING_CONFIRMATION: [
-                CallbackQueryHandler(submit_pressed, pattern=r"^r:submit:"),
-                CallbackQueryHandler(m(edit_pressed), pattern=r"^r:edit$"),
-            ],
-            AWAITING_FIELD_TO_EDIT: [
-                CallbackQueryHandler(m(field_chosen), pattern=r"^r:field:"),
-                CallbackQueryHandler(m(back_to_summary), pattern=r"^r:back$"),
-            ],
-        },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            CallbackQueryHandler(cancel, pattern=r"^r:cancel$"),
-            CommandHandler("new", m(remind)),
-            noop,
-            MessageHandler(filters.ChatType.PRIVATE & anything_else, m(wrong_input)),
-        ],
-        name=FLOW,
-        persistent=True,
-        allow_reentry=False,
+async def start_resubmit(update: Update, context: BotContext, viewer: Viewer, case: Case) -> State:
+    """Edit a returned matter: the raise form with its earlier answers, ending in a summary
+    whose Submit resubmits it under the same number."""
+    kind = context.svc.kinds[case.kind]
+    values = dict(case.fields)
+    for spec in kind.fields:
+        if spec.type is FILES:
+            values[spec.name] = []  # the documents already attached stay with the matter
+    draft = forms.new_draft(
+        viewer.user_id, NAME, AWAITING_CONFIRMATION, kind=kind.code, case_id=case.id, values=values
     )
+    turn = Turn(update, context, viewer, draft)
+    note = turn.tr(
+        "Your earlier answers are filled in. Change what was asked for, then submit again."
+    )
+    return await FORM.summary(turn, note=note)
 
 
-def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
-    """The conversation, then the catcher for its buttons pressed out of turn."""
-    return [build_handler(), CallbackQueryHandler(stale_pressed, pattern=r"^r:")]
+async def remind(update: Update, context: BotContext) -> State:
+    """/new while a form is open: show where the user is instead of losing the draft."""
+    draft = await forms.load(update, context)
+    if draft is None:
+        return None
+    viewer = await viewer_of(update, context)
+    turn = Turn(update, context, viewer, draft)
+    form = forms.form_of(draft)
+    refusal = await form.allowed(turn)
+    if refusal is not None:
+        await turn.error(refusal)
+        await turn.discard()
+        return END
+    if form.name != NAME:
+        await turn.say(turn.render("error", code="busy_form"))
+        return None
+    note = turn.tr(
+        "You are already raising a matter. Continue here, or send /cancel to discard it."
+    )
+    if draft.state == AWAITING_KIND:
+        await turn.say(turn.render("error", code="finish_choice"))
+        return None
+    return await form.resume(turn, note)
+
+
+def entry_points() -> list[BaseHandler[Update, BotContext, object]]:
+    return [CommandHandler("new", new)]
+
+
+def fallbacks() -> list[BaseHandler[Update, BotContext, object]]:
+    return [CommandHandler("new", remind)]

@@ -13,10 +13,28 @@ from telegram import (
     Update,
 )
 from telegram.error import TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.i18n import LANGS, N_, gettext_for
 from bot.services.delivery import OutboxMessage
-from handlers import admin, cases, meeting_notices, meetings, once, raise_case, review, start
+from handlers import (
+    actions,
+    admin,
+    cases,
+    forms,
+    meeting_notices,
+    meetings,
+    once,
+    raise_case,
+    start,
+)
 from handlers.common import AppType, BotContext
 from handlers.courier import Courier
 from handlers.jobs import schedule_jobs
@@ -55,14 +73,42 @@ def register_handlers(app: AppType) -> None:
     # The meeting conversation goes first: while it is open it answers /new itself ("finish
     # or /cancel first") instead of letting a second conversation start underneath it.
     app.add_handler(meetings.build_handler())
-    app.add_handlers(raise_case.build_handlers())
-    app.add_handlers(review.build_handlers())
+    app.add_handler(form_conversation())
+    # A form's button pressed when no form is open (after a submit, a cancel, a restart).
+    app.add_handler(CallbackQueryHandler(forms.pressed, pattern=r"^f:"))
+    app.add_handlers(actions.entry_points())
     app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handler(start.build_fallback())
     app.add_error_handler(on_error)
+
+
+def form_conversation() -> ConversationHandler[BotContext]:
+    """Every form (raising a matter, an action's inputs) in one conversation per user: the
+    draft says which form it is, every state takes the engine's answers."""
+    text = filters.TEXT & ~filters.COMMAND
+    files = filters.Document.ALL | filters.PHOTO
+    steps: list[BaseHandler[Update, BotContext, object]] = [
+        CallbackQueryHandler(forms.pressed, pattern=r"^f:"),
+        MessageHandler(text, forms.text_received),
+        MessageHandler(files, forms.file_received),
+    ]
+    anything_else = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.UpdateType.EDITED
+    return ConversationHandler(
+        entry_points=[*raise_case.entry_points(), *actions.entry_points()],
+        states={state: steps for state in forms.STATES},
+        fallbacks=[
+            CommandHandler("cancel", forms.cancel),
+            *raise_case.fallbacks(),
+            *actions.fallbacks(),
+            MessageHandler(anything_else, forms.anything_else),
+        ],
+        name=forms.FLOW,
+        persistent=True,
+        allow_reentry=False,
+    )
 
 
 async def set_command_menus(app: AppType) -> None:

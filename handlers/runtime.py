@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
+from bot.domain.mechanisms import default_registry
 from bot.services.coordination import Coordination
 from bot.services.delivery import Outbox
 from handlers.texts import Texts
@@ -33,6 +35,7 @@ class Runtime:
     committee: Committee
     clock: Clock = field(default_factory=SystemClock)
     schedule_jobs: bool = True
+    kinds: KindRegistry = field(default_factory=default_registry)
     texts: Texts = field(init=False)
     _svc: Coordination | None = field(default=None, init=False)
     courier: Courier | None = field(default=None, init=False)
@@ -40,7 +43,7 @@ class Runtime:
     _lock: asyncio.Lock | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.texts = Texts(self.committee, self.settings.tz)
+        self.texts = Texts(self.committee, self.settings.tz, self.kinds)
 
     @property
     def svc(self) -> Coordination:
@@ -65,7 +68,11 @@ class Runtime:
         async with self._lock:
             if self._svc is None:
                 self._svc = await Coordination.open(
-                    self.settings.database_url, self.committee, self.clock, self.settings.tz
+                    self.settings.database_url,
+                    self.committee,
+                    self.clock,
+                    self.settings.tz,
+                    self.kinds,
                 )
         return self._svc
 

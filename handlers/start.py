@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler, filters
 
 from bot.domain import rules
-from bot.domain.rules import DomainError
+from bot.domain.errors import DomainError
 from bot.i18n import LANGS
 from handlers.cases import show_case
 from handlers.common import (

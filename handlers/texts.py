@@ -8,6 +8,7 @@ longer is a template under ``templates/``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from babel.dates import format_date, format_datetime, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
+from bot.domain.mechanisms import default_registry
 from bot.domain.models import ROLE_LABELS
-from bot.i18n import LANGS, normalise_lang, translations
+from bot.i18n import LANGS, N_, normalise_lang, translations
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TELEGRAM_TEXT_LIMIT = 4096
@@ -29,9 +32,12 @@ _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 class Texts:
     """One compiled Jinja2 environment per language, built once at start-up."""
 
-    def __init__(self, committee: Committee, tz: ZoneInfo) -> None:
+    def __init__(
+        self, committee: Committee, tz: ZoneInfo, kinds: KindRegistry | None = None
+    ) -> None:
         self.committee = committee
         self.tz = tz
+        self.kinds = kinds if kinds is not None else default_registry()
         self._envs = {lang: self._make_env(lang) for lang in LANGS}
 
     def _make_env(self, lang: str) -> Environment:
@@ -53,11 +59,45 @@ class Texts:
             date=lambda d: self.format_date(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),
             org=lambda code: self.committee.addressee_name(code, lang),
-            tr=lambda msgid: translations(lang).gettext(msgid),
-            role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role, role)),
-            outcome=lambda code, kind: translations(lang).gettext(outcome_label(kind, code)),
+            tr=lambda msgid: translations(lang).gettext(str(msgid)),
+            role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role) or str(role)),
+            outcome=lambda code, kind: translations(lang).gettext(self.outcome_label(kind, code)),
+            field=lambda value, spec: spec.show(value, self.labels(lang)),
+            state=lambda code, kind: translations(lang).gettext(self.state_label(kind, code)),
+            action_done=lambda code, kind: translations(lang).gettext(self.action_done(kind, code)),
         )
+        env.globals.update(kinds=self.kinds)
         return env
+
+    def labels(self, lang: str) -> FieldLabels:
+        """How field values read in one language (``bot.domain.fields.Labels``)."""
+        return FieldLabels(self, normalise_lang(lang))
+
+    def outcome_label(self, kind_code: str, outcome: str | None) -> str:
+        kind = self.kinds.get(kind_code)
+        for code, label in kind.outcomes if kind else ():
+            if code == outcome:
+                return label
+        return outcome or ""
+
+    def state_label(self, kind_code: str, state: str) -> str:
+        """A status as /case and /my show it (a matter with several addressees is open or
+        closed as a whole)."""
+        kind = self.kinds.get(kind_code)
+        if kind is not None:
+            for candidate in kind.states:
+                if candidate.code == state:
+                    return candidate.label
+        return {"open": N_("In progress"), "closed": N_("Closed")}.get(state, state)
+
+    def action_done(self, kind_code: str, action: str) -> str:
+        """An action as the history line names it."""
+        kind = self.kinds.get(kind_code)
+        if action == "submitted":
+            return N_("Submitted")
+        if kind is not None and kind.has_action(action):
+            return kind.action(action).done
+        return action
 
     def render(self, lang: str, name: str, **context: Any) -> str:
         """Render ``templates/<name>.html`` in a language; returns Telegram HTML."""
@@ -98,14 +138,30 @@ class Texts:
         )
 
 
-def outcome_label(kind_code: str, outcome: str | None) -> str:
-    from bot.domain.kinds import KINDS
+class FieldLabels:
+    """Field values in one language: names of organisations, dates, translated choices."""
 
-    kind = KINDS.get(kind_code)
-    for code, label in kind.outcomes if kind else ():
-        if code == outcome:
-            return label
-    return outcome or ""
+    def __init__(self, texts: Texts, lang: str) -> None:
+        self._texts = texts
+        self._lang = lang
+
+    def tr(self, msgid: str) -> str:
+        return translations(self._lang).gettext(msgid)
+
+    def org(self, code: str) -> str:
+        return self._texts.committee.addressee_name(code, self._lang)
+
+    def date(self, value: date) -> str:
+        return self._texts.format_date(self._lang, value)
+
+    def datetime(self, value: datetime) -> str:
+        return self._texts.format_datetime(self._lang, value)
+
+    def join(self, items: Sequence[str]) -> str:
+        return ("、" if self._lang == "zh_CN" else ", ").join(items)
+
+    def files(self, count: int) -> str:
+        return translations(self._lang).gettext("%(n)s file(s)") % {"n": count}
 
 
 # ---------------------------------------------------------------------------- splitting

@@ -22,6 +22,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
 from bot.domain.models import Role
 from bot.services.coordination import Coordination
 from handlers.common import AppType
@@ -178,12 +179,18 @@ async def running_bot(
     *,
     fake: FakeTelegram | None = None,
     request: FakeRequest | None = None,
+    kinds: KindRegistry | None = None,
 ) -> AsyncIterator[Harness]:
     clock = clock or ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
     fake = fake or FakeTelegram(now=lambda: clock.now().timestamp())
     settings = Settings(token=TOKEN, database_url=db_url, tz=SHANGHAI)
     app = build_application(
-        settings, committee, clock=clock, request=request or FakeRequest(fake), rate_limiter=False
+        settings,
+        committee,
+        clock=clock,
+        request=request or FakeRequest(fake),
+        rate_limiter=False,
+        kinds=kinds,
     )
     await app.initialize()
     assert app.post_init is not None

@@ -36,8 +36,8 @@ from sqlalchemy import Table, func, select
 
 from bot.config import load_committee
 from bot.domain.committee import Committee
-from bot.domain.kinds import KINDS
-from bot.domain.models import Case, Draft, Role, Status
+from bot.domain.mechanisms import default_registry
+from bot.domain.models import Case, Draft, Role
 from bot.storage import schema as t
 from tests.conftest import ADMIN_ID, ROOT
 from tests.fakes.telegram import FakeChat, FakeUser, utf16_len
@@ -56,6 +56,8 @@ from tests.flows import (
     seed_case,
 )
 from tests.scenario import Harness, running_bot
+
+KINDS = default_registry()
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -239,6 +241,7 @@ async def world(
 
 WATCHED: tuple[Table, ...] = (
     t.cases,
+    t.assignments,  # one row per addressee: its state, who acted, the outcome, the deadlines
     t.events,
     t.members,
     t.invites,
@@ -275,7 +278,7 @@ async def count(bot: Harness, table: Table, *where: Any) -> int:
         )
 
 
-async def draft_of(bot: Harness, user_id: int, flow: str = "raise") -> Draft | None:
+async def draft_of(bot: Harness, user_id: int, flow: str = "form") -> Draft | None:
     return await bot.svc.load_draft(user_id, flow)
 
 
@@ -685,7 +688,7 @@ class TestTextFields:
         """Zhao is asked for a reason; a refused one leaves the prompt open for the next row."""
         bot, zhao, li = w.bot, w.zhao, w.li
         case_id, prompt = w.extra.pop("return prompt", (None, None))
-        if case_id is None or await draft_of(bot, ZHAO, "return") != prompt:
+        if case_id is None or await draft_of(bot, ZHAO) != prompt:
             case, since = await seed(w, "退回理由测试")
             await bot.press(zhao, "退回", message=note_for(bot, zhao, case, since))
             assert texts_of(sent(bot, zhao, since)).endswith(
@@ -698,13 +701,20 @@ class TestTextFields:
         after = await bot.svc.get_case(case.id)
         if isinstance(expected, Refused):
             assert texts_of(sent(bot, zhao, since)) == expected.text
-            assert after.status is Status.SUBMITTED and after.return_reason is None
+            assert after.status == "submitted" and after.return_reason is None
             assert await actions_of(bot, case) == ["submitted"]
-            prompt = await draft_of(bot, ZHAO, "return")
-            assert prompt is not None and prompt.data == {"case_id": case.id}  # still asked
+            prompt = await draft_of(bot, ZHAO)
+            assert prompt is not None and prompt.state == "AWAITING_TEXT"  # still asked
+            assert {k: prompt.data.get(k) for k in ("form", "action", "case_id", "field")} == {
+                "form": "act",
+                "action": "return",
+                "case_id": case.id,
+                "field": "reason",
+            }
+            assert prompt.data["values"] == {}
             w.extra["return prompt"] = (case.id, prompt)
             return
-        assert after.status is Status.RETURNED and after.return_reason == expected.value
+        assert after.status == "returned" and after.return_reason == expected.value
         (event,) = await rows(
             bot, t.events, t.events.c.case_id == case.id, t.events.c.action == "return"
         )
@@ -713,7 +723,7 @@ class TestTextFields:
         assert shown.startswith(f"↩️ {case.number} 已由 赵法官 于 {AT} 退回。\n")
         assert shows_field(shown, "理由", expected.value)
         assert shows_field(texts_of(sent(bot, li, since)), "理由", expected.value)
-        assert await draft_of(bot, ZHAO, "return") is None
+        assert await draft_of(bot, ZHAO) is None
 
 
 # ---------------------------------------------------------------------------- 2. typed dates
@@ -798,7 +808,7 @@ class TestTypedDates:
         assert f"{day.year}年{day.month}月{day.day}日" in bot.last_text(li)
         await bot.press(li, "提交")
         assert await count(bot, t.cases) == cases_before + 1
-        assert (await newest_case(bot)).reply_by == day
+        assert (await bot.svc.get_case((await newest_case(bot)).id)).reply_by == day
 
 
 # ---------------------------------------------------------------------------- pressing
@@ -807,6 +817,10 @@ class TestTypedDates:
 ALERTS = frozenset(
     {ONLY_COURT, GONE, CANNOT_SEE, OFFICE_ONLY, PRIVATE_ONLY, NOT_REVOKED, DATE_GONE}
 )
+
+
+# A form token no conversation has (tokens are 12 hex digits).
+FORGED_TOKEN = "0123456789ab"
 
 
 def person(w: World, who: str) -> FakeUser:
@@ -829,6 +843,10 @@ async def prepare_cases(w: World) -> dict[str, Any]:
         people=people,
         case=case.id,
         acked=acked.id,
+        # Each matter's one addressee (a button's optional 4th part names one).
+        case_addressee=await assignment_of(bot, case),
+        acked_addressee=await assignment_of(bot, acked),
+        forged=FORGED_TOKEN,
         number=case.number,
         token=row.submit_token,
         big="9" * 30,
@@ -843,6 +861,11 @@ async def prepare_cases(w: World) -> dict[str, Any]:
     w.extra["msg"]["wu_revoked"] = note_for(bot, wu, case, since)
     await revoke(bot, WU)
     return w.extra
+
+
+async def assignment_of(bot: Harness, case: Case) -> int:
+    (row,) = await rows(bot, t.assignments, t.assignments.c.case_id == case.id)
+    return int(row.id)
 
 
 async def press_and_check(
@@ -872,69 +895,103 @@ async def press_and_check(
 
 FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     # (row, who presses, chat, callback data, the answer, a message the presser then gets)
-    # the raise flow, with no conversation open
-    ("r-kind", "li", "private", "r:kind:consultation", STALE, None),
-    ("r-kind-unknown", "li", "private", "r:kind:nope", STALE, None),
-    ("r-opt", "li", "private", "r:opt:YB-IPC", STALE, None),
-    ("r-date", "li", "private", "r:date:2026-12-01", STALE, None),
-    ("r-date-garbage", "li", "private", "r:date:9999-99-99", STALE, None),
-    ("r-cal-overflow", "li", "private", "r:cal:9999-12", STALE, None),
-    ("r-submit-unknown-token", "li", "private", "r:submit:0123456789abcdef", STALE, None),
-    ("r-submit-no-token", "li", "private", "r:submit:", STALE, None),
-    ("r-submit-own-token", "li", "private", "r:submit:{token}", "已提交，案号为 {number}。", None),
-    ("r-submit-someone-elses", "wang", "private", "r:submit:{token}", STALE, None),
-    ("r-submit-stranger", "stranger", "private", "r:submit:{token}", STALE, None),
-    ("r-field", "li", "private", "r:field:title", STALE, None),
-    ("r-cancel", "li", "private", "r:cancel", STALE, None),
-    ("r-bare", "li", "private", "r:", STALE, None),
-    ("r-64-bytes", "li", "private", "r:submit:" + "f" * 55, STALE, None),
-    ("r-noop", "li", "private", "r:noop", "", None),
-    ("r-kind-stranger", "stranger", "private", "r:kind:referral", STALE, None),
-    ("r-kind-court", "zhao", "private", "r:kind:referral", STALE, None),
-    ("r-kind-group", "li", "group", "r:kind:consultation", STALE, None),
-    ("r-submit-group", "li", "group", "r:submit:{token}", "已提交，案号为 {number}。", None),
+    # a form's buttons (f:<token>:<op>[:<arg>]), with no conversation open
+    ("f-kind", "li", "private", "f:{forged}:kind:consultation", STALE, None),
+    ("f-kind-unknown", "li", "private", "f:{forged}:kind:nope", STALE, None),
+    ("f-opt", "li", "private", "f:{forged}:opt:YB-IPC", STALE, None),
+    ("f-date", "li", "private", "f:{forged}:date:2026-12-01", STALE, None),
+    ("f-date-garbage", "li", "private", "f:{forged}:date:9999-99-99", STALE, None),
+    ("f-cal-overflow", "li", "private", "f:{forged}:cal:9999-12", STALE, None),
+    ("f-submit-unknown-token", "li", "private", "f:0123456789abcdef:go", STALE, None),
+    ("f-submit-no-token", "li", "private", "f::go", STALE, None),
+    ("f-submit-own-token", "li", "private", "f:{token}:go", "已提交，案号为 {number}。", None),
+    ("f-submit-someone-elses", "wang", "private", "f:{token}:go", STALE, None),
+    ("f-submit-stranger", "stranger", "private", "f:{token}:go", STALE, None),
+    ("f-submit-own-token-other-op", "li", "private", "f:{token}:edit", STALE, None),
+    ("f-field", "li", "private", "f:{forged}:field:title", STALE, None),
+    ("f-cancel", "li", "private", "f:{forged}:cancel", STALE, None),
+    ("f-bare", "li", "private", "f:", STALE, None),
+    ("f-token-only", "li", "private", "f:{forged}", STALE, None),
+    ("f-no-op", "li", "private", "f:{forged}:", STALE, None),
+    ("f-extra-part", "li", "private", "f:{forged}:opt:YB-IPC:x", STALE, None),
+    ("f-64-bytes", "li", "private", "f:" + "f" * 59 + ":go", STALE, None),
+    ("f-noop", "li", "private", "f:{forged}:noop", "", None),
+    ("f-kind-stranger", "stranger", "private", "f:{forged}:kind:referral", STALE, None),
+    ("f-kind-court", "zhao", "private", "f:{forged}:kind:referral", STALE, None),
+    ("f-kind-group", "li", "group", "f:{forged}:kind:consultation", STALE, None),
+    ("f-submit-group", "li", "group", "f:{token}:go", "已提交，案号为 {number}。", None),
     # 受理
-    ("ack-no-id", "zhao", "private", "v:ack:", STALE, None),
-    ("ack-unknown-id", "zhao", "private", "v:ack:999999", GONE, None),
-    ("ack-zero", "zhao", "private", "v:ack:0", GONE, None),
-    ("ack-negative", "zhao", "private", "v:ack:-1", STALE, None),
-    ("ack-huge", "zhao", "private", "v:ack:{big}", STALE, None),
-    ("ack-non-numeric", "zhao", "private", "v:ack:abc", STALE, None),
-    ("ack-superscript-digit", "zhao", "private", "v:ack:²", STALE, None),
-    ("ack-full-width-digit", "zhao", "private", "v:ack:１", STALE, None),
-    ("ack-extra-part", "zhao", "private", "v:ack:{case}:1", STALE, None),
-    ("ack-id-in-extra-part", "zhao", "private", "v:ack:999:{case}", STALE, None),
-    ("ack-64-bytes", "zhao", "private", "v:ack:" + "1" * 58, STALE, None),
-    ("ack-stranger", "stranger", "private", "v:ack:{case}", ONLY_COURT, None),
-    ("ack-stranger-unknown-id", "stranger", "private", "v:ack:999999", GONE, None),
+    ("ack-no-id", "zhao", "private", "v:acknowledge:", STALE, None),
+    ("ack-unknown-id", "zhao", "private", "v:acknowledge:999999", GONE, None),
+    ("ack-zero", "zhao", "private", "v:acknowledge:0", GONE, None),
+    ("ack-negative", "zhao", "private", "v:acknowledge:-1", STALE, None),
+    ("ack-huge", "zhao", "private", "v:acknowledge:{big}", STALE, None),
+    ("ack-non-numeric", "zhao", "private", "v:acknowledge:abc", STALE, None),
+    ("ack-superscript-digit", "zhao", "private", "v:acknowledge:²", STALE, None),
+    ("ack-full-width-digit", "zhao", "private", "v:acknowledge:１", STALE, None),
+    # the 4th part names an addressee of the matter
+    (
+        "ack-other-matters-addressee",
+        "zhao",
+        "private",
+        "v:acknowledge:{case}:{acked_addressee}",
+        GONE,
+        None,
+    ),
+    ("ack-unknown-addressee", "zhao", "private", "v:acknowledge:{case}:999999", GONE, None),
+    ("ack-addressee-non-numeric", "zhao", "private", "v:acknowledge:{case}:x", STALE, None),
+    ("ack-addressee-negative", "zhao", "private", "v:acknowledge:{case}:-1", STALE, None),
+    ("ack-addressee-huge", "zhao", "private", "v:acknowledge:{case}:{big}", STALE, None),
+    ("ack-addressee-empty", "zhao", "private", "v:acknowledge:{case}:", STALE, None),
+    (
+        "ack-extra-part",
+        "zhao",
+        "private",
+        "v:acknowledge:{case}:{case_addressee}:1",
+        STALE,
+        None,
+    ),
+    ("ack-id-in-extra-part", "zhao", "private", "v:acknowledge:999999:{case}", GONE, None),
+    ("ack-64-bytes", "zhao", "private", "v:acknowledge:" + "1" * 50, STALE, None),
+    ("ack-stranger", "stranger", "private", "v:acknowledge:{case}", ONLY_COURT, None),
+    ("ack-stranger-unknown-id", "stranger", "private", "v:acknowledge:999999", GONE, None),
     # 退回
-    ("ret-no-id", "zhao", "private", "v:ret:", STALE, None),
-    ("ret-unknown-id", "zhao", "private", "v:ret:999999", GONE, None),
-    ("ret-non-numeric", "zhao", "private", "v:ret:abc", STALE, None),
-    ("ret-huge", "zhao", "private", "v:ret:{big}", STALE, None),
-    ("ret-superscript-digit", "zhao", "private", "v:ret:³", STALE, None),
-    ("ret-extra-part", "zhao", "private", "v:ret:{case}:x", STALE, None),
-    ("ret-stranger", "stranger", "private", "v:ret:{case}", ONLY_COURT, None),
+    ("ret-no-id", "zhao", "private", "v:return:", STALE, None),
+    ("ret-unknown-id", "zhao", "private", "v:return:999999", GONE, None),
+    ("ret-non-numeric", "zhao", "private", "v:return:abc", STALE, None),
+    ("ret-huge", "zhao", "private", "v:return:{big}", STALE, None),
+    ("ret-superscript-digit", "zhao", "private", "v:return:³", STALE, None),
+    ("ret-extra-part", "zhao", "private", "v:return:{case}:x", STALE, None),
+    (
+        "ret-other-matters-addressee",
+        "zhao",
+        "private",
+        "v:return:{case}:{acked_addressee}",
+        GONE,
+        None,
+    ),
+    ("ret-stranger", "stranger", "private", "v:return:{case}", ONLY_COURT, None),
     # 登记结果
-    ("res-unknown-id", "zhao", "private", "v:res:999999", GONE, None),
-    ("res-not-acknowledged-yet", "zhao", "private", "v:res:{case}", STALE, None),
-    ("res-non-numeric", "zhao", "private", "v:res:x", STALE, None),
-    ("res-huge", "zhao", "private", "v:res:{big}", STALE, None),
-    ("res-extra-part", "zhao", "private", "v:res:{acked}:1", STALE, None),
-    ("res-stranger", "stranger", "private", "v:res:{acked}", ONLY_COURT, None),
-    # an outcome
-    ("out-no-outcome", "zhao", "private", "v:out:{acked}", STALE, None),
-    ("out-unknown-outcome", "zhao", "private", "v:out:{acked}:bogus", STALE, None),
-    ("out-other-kinds-outcome", "zhao", "private", "v:out:{acked}:resolved", STALE, None),
-    ("out-empty-outcome", "zhao", "private", "v:out:{acked}:", STALE, None),
-    ("out-extra-part", "zhao", "private", "v:out:{acked}:withdrawn:x", STALE, None),
-    ("out-unknown-id", "zhao", "private", "v:out:999999:withdrawn", GONE, None),
-    ("out-huge-id", "zhao", "private", "v:out:{big}:withdrawn", STALE, None),
-    ("out-superscript-id", "zhao", "private", "v:out:²:withdrawn", STALE, None),
-    ("out-not-acknowledged-yet", "zhao", "private", "v:out:{case}:withdrawn", STALE, None),
-    ("out-stranger", "stranger", "private", "v:out:{acked}:withdrawn", ONLY_COURT, None),
-    ("cancel-late", "zhao", "private", "v:cancel", STALE, None),
-    ("cancel-late-group", "zhao", "group", "v:cancel", STALE, None),
+    ("res-unknown-id", "zhao", "private", "v:resolve:999999", GONE, None),
+    ("res-not-acknowledged-yet", "zhao", "private", "v:resolve:{case}", STALE, None),
+    ("res-non-numeric", "zhao", "private", "v:resolve:x", STALE, None),
+    ("res-huge", "zhao", "private", "v:resolve:{big}", STALE, None),
+    ("res-extra-part", "zhao", "private", "v:resolve:{acked}:{case_addressee}", GONE, None),
+    ("res-stranger", "stranger", "private", "v:resolve:{acked}", ONLY_COURT, None),
+    # an outcome is a choice in the outcome form (forged presses in an open one: below)
+    ("out-no-form-open", "zhao", "private", "f:{forged}:opt:withdrawn", STALE, None),
+    ("out-no-token", "zhao", "private", "f::opt:withdrawn", STALE, None),
+    ("out-stranger", "stranger", "private", "f:{forged}:opt:withdrawn", STALE, None),
+    ("cancel-late", "zhao", "private", "f:{forged}:cancel", STALE, None),
+    ("cancel-late-group", "zhao", "group", "f:{forged}:cancel", STALE, None),
+    # the buttons of the release before the matter engine, still in chat histories
+    ("old-ack", "zhao", "private", "v:ack:{case}", STALE, None),
+    ("old-return", "zhao", "private", "v:ret:{case}", STALE, None),
+    ("old-record-outcome", "zhao", "private", "v:res:{acked}", STALE, None),
+    ("old-outcome", "zhao", "private", "v:out:{acked}:withdrawn", STALE, None),
+    ("old-cancel", "zhao", "private", "v:cancel", STALE, None),
+    ("old-raise-kind", "li", "private", "r:kind:consultation", STALE, None),
+    ("old-raise-submit", "li", "private", "r:submit:{token}", STALE, None),
     # a matter's details and documents
     ("view-unknown-id", "li", "private", "c:view:999999", GONE, None),
     ("view-non-numeric", "li", "private", "c:view:abc", STALE, None),
@@ -999,7 +1056,7 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("unknown-c-bare", "li", "private", "c:", STALE, None),
     ("unknown-admin", "office", "private", "admin:grant:{own}", STALE, None),
     ("unknown-64-bytes", "li", "private", "z" * 64, STALE, None),
-    ("unknown-64-bytes-multibyte", "li", "private", "v:ack:" + "壹" * 19, STALE, None),
+    ("unknown-64-bytes-multibyte", "li", "private", "v:acknowledge:" + "壹" * 16, STALE, None),
     ("unknown-emoji", "li", "private", "🙂", STALE, None),
     ("unknown-stranger", "stranger", "private", "x:1", STALE, None),
     ("unknown-group", "li", "group", "x:1", STALE, None),
@@ -1009,44 +1066,146 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
 # Forged raise-flow data pressed on the question the user is answering: the draft stays.
 FORGED_IN_FLOW: list[tuple[str, str, str, str, str]] = [
     # (row, kind, step, callback data, the answer)
-    ("kind-unknown", "consultation", "kind", "r:kind:nope", STALE),
-    ("kind-empty", "consultation", "kind", "r:kind:", STALE),
-    ("title-skip-required", "consultation", "title", "r:skip", STALE),
-    ("title-option", "consultation", "title", "r:opt:YB-IPC", STALE),
-    ("title-done", "consultation", "title", "r:done", STALE),
-    ("title-submit-own-draft", "consultation", "title", "r:submit:{token}", STALE),
-    ("addressee-unknown", "consultation", "addressee", "r:opt:NOPE", STALE),
-    ("addressee-organisation", "consultation", "addressee", "r:opt:CBS-NR", STALE),
-    ("addressee-urgency-value", "consultation", "addressee", "r:opt:normal", STALE),
-    ("addressee-empty", "consultation", "addressee", "r:opt:", STALE),
-    ("addressee-skip-required", "consultation", "addressee", "r:skip", STALE),
-    ("urgency-addressee-value", "consultation", "urgency", "r:opt:YB-IPC", STALE),
-    ("urgency-unknown", "consultation", "urgency", "r:opt:extreme", STALE),
-    ("respondent-court", "referral", "respondent", "r:opt:YB-IPC", STALE),
-    ("respondent-center", "referral", "respondent", "r:opt:CHIBEI-CENTER", STALE),
-    ("date-past", "consultation", "reply_by", "r:date:2026-11-24", DATE_GONE),
-    ("date-too-far", "consultation", "reply_by", "r:date:2027-11-27", DATE_GONE),
-    ("date-nonexistent", "consultation", "reply_by", "r:date:2026-02-30", DATE_GONE),
-    ("date-garbage", "consultation", "reply_by", "r:date:abc", DATE_GONE),
-    ("date-empty", "consultation", "reply_by", "r:date:", DATE_GONE),
-    ("calendar-overflow", "consultation", "reply_by", "r:cal:9999-12", STALE),
-    ("calendar-underflow", "consultation", "reply_by", "r:cal:0001-01", STALE),
-    ("calendar-month-13", "consultation", "reply_by", "r:cal:2026-13", STALE),
-    ("calendar-past-month", "consultation", "reply_by", "r:cal:2020-01", STALE),
-    ("calendar-far-month", "consultation", "reply_by", "r:cal:2028-01", STALE),
-    ("calendar-garbage", "consultation", "reply_by", "r:cal:abc", STALE),
-    ("files-skip", "consultation", "documents", "r:skip", STALE),
+    ("kind-unknown", "consultation", "kind", "f:{token}:kind:nope", STALE),
+    ("kind-empty", "consultation", "kind", "f:{token}:kind:", STALE),
+    ("kind-no-arg", "consultation", "kind", "f:{token}:kind", STALE),
+    ("kind-option", "consultation", "kind", "f:{token}:opt:consultation", STALE),
+    ("kind-wrong-token", "consultation", "kind", "f:" + FORGED_TOKEN + ":kind:consultation", STALE),
+    ("title-skip-required", "consultation", "title", "f:{token}:skip", STALE),
+    ("title-option", "consultation", "title", "f:{token}:opt:YB-IPC", STALE),
+    ("title-done", "consultation", "title", "f:{token}:fdone", STALE),
+    ("title-submit-own-draft", "consultation", "title", "f:{token}:go", STALE),
+    ("title-suggestion", "consultation", "title", "f:{token}:sug:0", STALE),
+    ("title-suggestion-garbage", "consultation", "title", "f:{token}:sug:x", STALE),
+    ("title-edit", "consultation", "title", "f:{token}:edit", STALE),
+    ("title-kind", "consultation", "title", "f:{token}:kind:referral", STALE),
+    ("title-unknown-op", "consultation", "title", "f:{token}:zz", STALE),
+    ("title-noop", "consultation", "title", "f:{token}:noop", ""),
+    ("addressee-unknown", "consultation", "addressee", "f:{token}:opt:NOPE", STALE),
+    ("addressee-organisation", "consultation", "addressee", "f:{token}:opt:CBS-NR", STALE),
+    ("addressee-urgency-value", "consultation", "addressee", "f:{token}:opt:normal", STALE),
+    ("addressee-empty", "consultation", "addressee", "f:{token}:opt:", STALE),
+    ("addressee-skip-required", "consultation", "addressee", "f:{token}:skip", STALE),
+    ("addressee-toggle", "consultation", "addressee", "f:{token}:tog:YB-IPC", STALE),
+    ("addressee-toggles-done", "consultation", "addressee", "f:{token}:tdone", STALE),
+    (
+        "addressee-64-bytes",
+        "consultation",
+        "addressee",
+        "f:{token}:opt:" + "Y" * (64 - len("f:0123456789ab:opt:")),
+        STALE,
+    ),
+    ("addressee-extra-part", "consultation", "addressee", "f:{token}:opt:YB-IPC:x", STALE),
+    (
+        "addressee-wrong-token",
+        "consultation",
+        "addressee",
+        "f:" + FORGED_TOKEN + ":opt:YB-IPC",
+        STALE,
+    ),
+    ("addressee-no-token", "consultation", "addressee", "f::opt:YB-IPC", STALE),
+    ("urgency-addressee-value", "consultation", "urgency", "f:{token}:opt:YB-IPC", STALE),
+    ("urgency-unknown", "consultation", "urgency", "f:{token}:opt:extreme", STALE),
+    ("respondent-court", "referral", "respondent", "f:{token}:opt:YB-IPC", STALE),
+    ("respondent-center", "referral", "respondent", "f:{token}:opt:CHIBEI-CENTER", STALE),
+    ("date-past", "consultation", "reply_by", "f:{token}:date:2026-11-24", DATE_GONE),
+    ("date-too-far", "consultation", "reply_by", "f:{token}:date:2027-11-27", DATE_GONE),
+    ("date-nonexistent", "consultation", "reply_by", "f:{token}:date:2026-02-30", DATE_GONE),
+    ("date-garbage", "consultation", "reply_by", "f:{token}:date:abc", DATE_GONE),
+    ("date-empty", "consultation", "reply_by", "f:{token}:date:", STALE),  # no date at all
+    ("date-time", "consultation", "reply_by", "f:{token}:time:1000", STALE),
+    ("date-change-date", "consultation", "reply_by", "f:{token}:redate", STALE),
+    ("calendar-overflow", "consultation", "reply_by", "f:{token}:cal:9999-12", STALE),
+    ("calendar-underflow", "consultation", "reply_by", "f:{token}:cal:0001-01", STALE),
+    ("calendar-month-13", "consultation", "reply_by", "f:{token}:cal:2026-13", STALE),
+    ("calendar-past-month", "consultation", "reply_by", "f:{token}:cal:2020-01", STALE),
+    ("calendar-far-month", "consultation", "reply_by", "f:{token}:cal:2028-01", STALE),
+    ("calendar-garbage", "consultation", "reply_by", "f:{token}:cal:abc", STALE),
+    ("files-skip", "consultation", "documents", "f:{token}:skip", STALE),
     ("files-empty-data", "consultation", "documents", "", STALE),
     ("summary-empty-data", "consultation", "summary", "", STALE),
     ("kind-empty-data", "consultation", "kind", "", STALE),
-    ("files-date", "consultation", "documents", "r:date:2026-12-01", STALE),
-    ("summary-wrong-token", "consultation", "summary", "r:submit:0123456789abcdef", STALE),
-    ("summary-no-token", "consultation", "summary", "r:submit:", STALE),
-    ("summary-field", "consultation", "summary", "r:field:title", STALE),
-    ("menu-unknown-field", "consultation", "menu", "r:field:nope", STALE),
-    ("menu-other-kinds-field", "consultation", "menu", "r:field:applicant", STALE),
-    ("menu-empty-field", "consultation", "menu", "r:field:", STALE),
+    ("files-date", "consultation", "documents", "f:{token}:date:2026-12-01", STALE),
+    ("files-calendar", "consultation", "documents", "f:{token}:quick", STALE),
+    ("summary-wrong-token", "consultation", "summary", "f:" + FORGED_TOKEN + ":go", STALE),
+    ("summary-no-token", "consultation", "summary", "f::go", STALE),
+    ("summary-field", "consultation", "summary", "f:{token}:field:title", STALE),
+    ("summary-back", "consultation", "summary", "f:{token}:back", STALE),
+    ("summary-64-bytes", "consultation", "summary", "f:" + "f" * 59 + ":go", STALE),
+    ("summary-extra-part", "consultation", "summary", "f:{token}:go:x", STALE),
+    ("menu-unknown-field", "consultation", "menu", "f:{token}:field:nope", STALE),
+    ("menu-other-kinds-field", "consultation", "menu", "f:{token}:field:applicant", STALE),
+    ("menu-empty-field", "consultation", "menu", "f:{token}:field:", STALE),
+    ("menu-submit", "consultation", "menu", "f:{token}:go", STALE),
 ]
+
+# Forged data pressed while Zhou's form of an action is open (the outcome of an acknowledged
+# matter, or the reason of a return): Zhou's draft stays, nothing is recorded.
+FORGED_IN_ACTION: list[tuple[str, str, str, str, str]] = [
+    # (row, the action, who presses, callback data, the answer)
+    ("outcome-unknown", "resolve", "zhou", "f:{token}:opt:bogus", STALE),
+    ("outcome-other-kinds", "resolve", "zhou", "f:{token}:opt:resolved", STALE),
+    ("outcome-empty", "resolve", "zhou", "f:{token}:opt:", STALE),
+    ("outcome-extra-part", "resolve", "zhou", "f:{token}:opt:withdrawn:x", STALE),
+    ("outcome-wrong-token", "resolve", "zhou", "f:" + FORGED_TOKEN + ":opt:withdrawn", STALE),
+    ("outcome-no-token", "resolve", "zhou", "f::opt:withdrawn", STALE),
+    ("outcome-64-bytes", "resolve", "zhou", "f:{token}:opt:" + "w" * 45, STALE),
+    ("outcome-submit", "resolve", "zhou", "f:{token}:go", STALE),
+    ("outcome-skip-required", "resolve", "zhou", "f:{token}:skip", STALE),
+    ("outcome-date", "resolve", "zhou", "f:{token}:date:2026-12-01", STALE),
+    ("outcome-edit", "resolve", "zhou", "f:{token}:edit", STALE),
+    ("outcome-field", "resolve", "zhou", "f:{token}:field:outcome", STALE),
+    ("outcome-kind", "resolve", "zhou", "f:{token}:kind:consultation", STALE),
+    ("outcome-noop", "resolve", "zhou", "f:{token}:noop", ""),
+    ("outcome-someone-elses-zhao", "resolve", "zhao", "f:{token}:opt:withdrawn", STALE),
+    ("outcome-someone-elses-li", "resolve", "li", "f:{token}:opt:withdrawn", STALE),
+    ("outcome-someone-elses-stranger", "resolve", "stranger", "f:{token}:opt:withdrawn", STALE),
+    ("reason-option", "return", "zhou", "f:{token}:opt:withdrawn", STALE),
+    ("reason-skip-required", "return", "zhou", "f:{token}:skip", STALE),
+    ("reason-suggestion", "return", "zhou", "f:{token}:sug:0", STALE),
+    ("reason-files-done", "return", "zhou", "f:{token}:fdone", STALE),
+    ("reason-submit", "return", "zhou", "f:{token}:go", STALE),
+    ("reason-date", "return", "zhou", "f:{token}:date:2026-12-01", STALE),
+    ("reason-wrong-token-cancel", "return", "zhou", "f:" + FORGED_TOKEN + ":cancel", STALE),
+    ("reason-someone-elses-cancel", "return", "zhao", "f:{token}:cancel", STALE),
+    ("reason-someone-elses-stranger", "return", "stranger", "f:{token}:cancel", STALE),
+]
+
+
+async def close_form(w: World, user: FakeUser) -> None:
+    """End whatever form a row left open for a member (rows start from no open form)."""
+    if await draft_of(w.bot, user.id) is not None:
+        await w.bot.say(user, "/cancel")
+        assert await draft_of(w.bot, user.id) is None
+
+
+async def action_form(w: World, action: str) -> tuple[JSON, Draft]:
+    """Zhou's form of ``action`` ("resolve" or "return") on a new matter, at its question:
+    the one a previous row left, if its draft is still exactly as it was, or a new one."""
+    bot, zhou = w.bot, w.zhou
+    parked: dict[str, tuple[JSON, Draft]] = w.extra.setdefault("action forms", {})
+    entry = parked.get(action)
+    if entry is not None and await draft_of(bot, ZHOU) == entry[1]:
+        return entry
+    await close_form(w, zhou)
+    case, since = await seed(w, f"伪造按钮（{action}）")
+    if action == "resolve":
+        await bot.svc.acknowledge(await bot.svc.viewer(ZHAO, "赵法官", None), case.id)
+        await flush(bot)
+        view = await case_view(w, zhou, case)
+        since = mark(bot)
+        await bot.press(zhou, "登记结果", message=view)
+    else:
+        note = note_for(bot, zhou, case, since)
+        since = mark(bot)
+        await bot.press(zhou, "退回", message=note)
+    question = sent(bot, zhou, since)[-1]
+    assert case.number in question["text"]
+    draft = await draft_of(bot, ZHOU)
+    assert draft is not None and draft.data["action"] == action
+    assert draft.data["case_id"] == case.id
+    parked[action] = (question, draft)
+    return question, draft
 
 
 class TestForgedButtons:
@@ -1079,15 +1238,38 @@ class TestForgedButtons:
         assert sent(bot, li, since) == []
         await park(world, kind, step, li, asked)
 
+    @pytest.mark.parametrize(
+        ("action", "who", "data", "alert"),
+        [pytest.param(*row, id=row_id) for row_id, *row in FORGED_IN_ACTION],
+    )
+    async def test_forged_press_in_an_action_form(
+        self, world: World, action: str, who: str, data: str, alert: str
+    ) -> None:
+        bot = world.bot
+        question, before = await action_form(world, action)
+        user = person(world, who)
+        message = question if who == "zhou" else bot.fake.last_message_to(user)
+        tables = await snapshot(bot)
+        since = mark(bot)
+        await bot.press(user, message=message, data=data.format(token=before.data["token"]))
+        assert (answers(bot, user)[-1]["text"] or "") == alert
+        assert await draft_of(bot, ZHOU) == before
+        assert await snapshot(bot) == tables
+        assert sent(bot, user, since) == [] and sent(bot, world.zhou, since) == []
+
 
 # ---------------------------------------------------------------------------- 4. wrong person, wrong chat
 
 WRONG_ANSWERERS = ("li", "wang", "sun", "qian", "office", "wu_revoked", "stranger")
 ANSWER_BUTTONS = (
-    ("ack", "v:ack:{case}"),
-    ("return", "v:ret:{case}"),
-    ("record-outcome", "v:res:{acked}"),
-    ("outcome", "v:out:{acked}:opinion_given"),
+    ("ack", "v:acknowledge:{case}"),
+    ("ack-addressee", "v:acknowledge:{case}:{case_addressee}"),
+    ("return", "v:return:{case}"),
+    ("record-outcome", "v:resolve:{acked}"),
+    # the court's follow-up actions on an acknowledged matter
+    ("note", "v:note:{acked}"),
+    ("ask-for-more", "v:request_info:{acked}"),
+    ("assign", "v:assign:{acked}"),
 )
 WRONG_PERSON: list[tuple[str, str, str, str]] = [
     # (row, who presses in their private chat, callback data, the answer)
@@ -1107,12 +1289,14 @@ WRONG_PERSON: list[tuple[str, str, str, str]] = [
 
 # Presses on the committee group's post of a matter (the bot puts only a link there).
 ON_GROUP_POST: list[tuple[str, str, str, str]] = [
-    ("zhao-ack", "zhao", "v:ack:{case}", PRIVATE_ONLY),
-    ("zhao-return", "zhao", "v:ret:{case}", PRIVATE_ONLY),
-    ("zhao-record-outcome", "zhao", "v:res:{acked}", PRIVATE_ONLY),
-    ("zhou-outcome", "zhou", "v:out:{acked}:opinion_given", PRIVATE_ONLY),
-    ("li-ack", "li", "v:ack:{case}", PRIVATE_ONLY),
-    ("stranger-ack", "stranger", "v:ack:{case}", PRIVATE_ONLY),
+    ("zhao-ack", "zhao", "v:acknowledge:{case}", PRIVATE_ONLY),
+    ("zhao-return", "zhao", "v:return:{case}", PRIVATE_ONLY),
+    ("zhao-record-outcome", "zhao", "v:resolve:{acked}", PRIVATE_ONLY),
+    ("zhou-note", "zhou", "v:note:{acked}", PRIVATE_ONLY),
+    ("zhou-outcome", "zhou", "f:{forged}:opt:opinion_given", STALE),
+    ("li-ack", "li", "v:acknowledge:{case}", PRIVATE_ONLY),
+    ("li-note", "li", "v:raiser_note:{case}", PRIVATE_ONLY),
+    ("stranger-ack", "stranger", "v:acknowledge:{case}", PRIVATE_ONLY),
     ("qian-view", "qian", "c:view:{case}", PRIVATE_ONLY),
     ("li-files", "li", "c:files:{case}", PRIVATE_ONLY),
     ("li-my", "li", "my:0", PRIVATE_ONLY),
@@ -1122,9 +1306,9 @@ ON_GROUP_POST: list[tuple[str, str, str, str]] = [
     ("office-invite-org", "office", "i:org:CBS-NR", PRIVATE_ONLY),
     ("office-invite-link", "office", "i:mk:CBS-NR:department_head", PRIVATE_ONLY),
     ("li-invite", "li", "i:org:CBS-NR", PRIVATE_ONLY),
-    ("li-raise", "li", "r:kind:consultation", STALE),
-    ("li-own-submit", "li", "r:submit:{token}", "已提交，案号为 {number}。"),
-    ("zhao-cancel-return", "zhao", "v:cancel", STALE),
+    ("li-raise", "li", "f:{forged}:kind:consultation", STALE),
+    ("li-own-submit", "li", "f:{token}:go", "已提交，案号为 {number}。"),
+    ("zhao-cancel-return", "zhao", "f:{forged}:cancel", STALE),
     ("li-unknown", "li", "x:1", STALE),
 ]
 
@@ -1275,6 +1459,7 @@ async def moved_on(w: World, state: str) -> tuple[Case, dict[str, JSON]]:
     """A matter for the Yanbian court: Zhao keeps its notification and views while Zhou
     acknowledges, returns, or acknowledges it and records its outcome."""
     bot, zhao, zhou = w.bot, w.zhao, w.zhou
+    await close_form(w, zhao)
     case, since = await seed(w, f"过期按钮测试（{state}）")
     held = {"note": note_for(bot, zhao, case, since), "view": await case_view(w, zhao, case)}
     zhou_note = note_for(bot, zhou, case, since)
@@ -1287,7 +1472,7 @@ async def moved_on(w: World, state: str) -> tuple[Case, dict[str, JSON]]:
         held["view_acked"] = await case_view(w, zhao, case)
         since = mark(bot)
         await bot.press(zhao, "登记结果", message=held["view_acked"])
-        held["menu"] = sent(bot, zhao, since)[-1]
+        held["menu"] = sent(bot, zhao, since)[-1]  # Zhao's outcome form asks, and stays open
         since = mark(bot)
         await bot.press(zhou, "登记结果", message=await case_view(w, zhou, case))
         await bot.press(zhou, "已出具法律意见", message=sent(bot, zhou, since)[-1])
@@ -1316,18 +1501,37 @@ STALE_BUTTONS: list[tuple[str, str, str, str, str]] = [
 # Old raise-flow buttons pressed after the conversation moved past their step.
 STALE_IN_FLOW: list[tuple[str, str, str, str, str]] = [
     # (row, kind, the step the user is at, the step whose button is pressed, its data)
-    ("kind-button-at-title", "consultation", "title", "kind", "r:kind:consultation"),
-    ("kind-button-at-summary", "consultation", "summary", "kind", "r:kind:referral"),
-    ("respondent-button-at-addressee", "referral", "addressee", "respondent", "r:opt:CBS-NR"),
-    ("addressee-button-at-urgency", "consultation", "urgency", "addressee", "r:opt:YB-IPC"),
-    ("addressee-button-at-date", "consultation", "reply_by", "addressee", "r:opt:YB-IPC"),
-    ("urgency-button-at-files", "consultation", "documents", "urgency", "r:opt:urgent"),
-    ("date-button-at-files", "consultation", "documents", "reply_by", "r:date:2026-12-02"),
-    ("calendar-button-at-summary", "consultation", "summary", "reply_by", "r:cal:2026-12"),
-    ("no-date-button-at-summary", "consultation", "summary", "reply_by", "r:skip"),
-    ("done-button-at-summary", "consultation", "summary", "documents", "r:done"),
-    ("summary-submit-in-field-menu", "consultation", "menu", "summary", "r:submit:{token}"),
-    ("summary-edit-in-field-menu", "consultation", "menu", "summary", "r:edit"),
+    ("kind-button-at-title", "consultation", "title", "kind", "f:{token}:kind:consultation"),
+    ("kind-button-at-summary", "consultation", "summary", "kind", "f:{token}:kind:referral"),
+    (
+        "respondent-button-at-addressee",
+        "referral",
+        "addressee",
+        "respondent",
+        "f:{token}:opt:CBS-NR",
+    ),
+    (
+        "addressee-button-at-urgency",
+        "consultation",
+        "urgency",
+        "addressee",
+        "f:{token}:opt:YB-IPC",
+    ),
+    ("addressee-button-at-date", "consultation", "reply_by", "addressee", "f:{token}:opt:YB-IPC"),
+    ("urgency-button-at-files", "consultation", "documents", "urgency", "f:{token}:opt:urgent"),
+    (
+        "date-button-at-files",
+        "consultation",
+        "documents",
+        "reply_by",
+        "f:{token}:date:2026-12-02",
+    ),
+    ("calendar-button-at-summary", "consultation", "summary", "reply_by", "f:{token}:cal:2026-12"),
+    ("no-date-button-at-files", "consultation", "documents", "reply_by", "f:{token}:skip"),
+    ("no-date-button-at-summary", "consultation", "summary", "reply_by", "f:{token}:skip"),
+    ("done-button-at-summary", "consultation", "summary", "documents", "f:{token}:fdone"),
+    ("summary-submit-in-field-menu", "consultation", "menu", "summary", "f:{token}:go"),
+    ("summary-edit-in-field-menu", "consultation", "menu", "summary", "f:{token}:edit"),
 ]
 
 
@@ -1343,15 +1547,24 @@ class TestStaleButtons:
         case, held = await moved_on(world, state)
         before = await bot.svc.get_case(case.id)
         events = await actions_of(bot, case)
+        draft = await draft_of(bot, ZHAO)  # Zhao's outcome form, opened before Zhou's outcome
+        assert (draft is not None) == (state == "resolved")
         message = held[source]
         since = mark(bot)
         await bot.press(zhao, label, message=message)
         answer = answers(bot, zhao)[-1]
-        assert (answer["text"], answer["show_alert"]) == (alert, True)
         assert "reply_markup" not in bot.fake.message(zhao, message["message_id"])
         assert await bot.svc.get_case(case.id) == before
         assert await actions_of(bot, case) == events
-        assert await draft_of(bot, ZHAO, "return") is None
+        if source == "menu":
+            # The outcome form acts at its last step: it says in the chat what happened
+            # instead, and is over.
+            assert (answer["text"] or "") == ""
+            assert texts_of(sent(bot, zhao, since)) == alert
+            assert await draft_of(bot, ZHAO) is None
+            return
+        assert (answer["text"], answer["show_alert"]) == (alert, True)
+        assert await draft_of(bot, ZHAO) == draft  # an open form is not touched
         assert sent(bot, zhao, since) == []
 
     @pytest.mark.parametrize(
@@ -1365,6 +1578,7 @@ class TestStaleButtons:
         self, world: World, other: str, shown: str
     ) -> None:
         bot, zhao, zhou = world.bot, world.zhao, world.zhou
+        await close_form(world, zhao)
         case, since = await seed(world, f"退回途中（{other}）")
         await bot.press(zhao, "退回", message=note_for(bot, zhao, case, since))
         zhou_note = note_for(bot, zhou, case, since)
@@ -1379,7 +1593,7 @@ class TestStaleButtons:
         assert texts_of(sent(bot, zhao, since)) == shown
         assert await bot.svc.get_case(case.id) == before
         assert (await actions_of(bot, case)).count("return") == (other == "returned")
-        assert await draft_of(bot, ZHAO, "return") is None
+        assert await draft_of(bot, ZHAO) is None
 
     @pytest.mark.parametrize(
         ("kind", "at", "old", "data"),
@@ -1485,6 +1699,7 @@ async def setup_notified(w: World) -> tuple[Case | None, dict[str, FakeUser], di
 
 
 async def setup_outcome_menu(w: World) -> tuple[Case | None, dict[str, FakeUser], dict[str, JSON]]:
+    await close_form(w, w.zhao)
     case, _ = await seed(w, "同时按下的办理结果")
     await w.bot.svc.acknowledge(await w.bot.svc.viewer(ZHAO, "赵法官", None), case.id)
     since = mark(w.bot)
@@ -1599,14 +1814,14 @@ DOUBLE: list[tuple[str, str, tuple[tuple[str, str], ...], dict[str, list[str]], 
         "outcome-twice",
         "outcome-menu",
         (("zhao", "已出具法律意见"), ("zhao", "已出具法律意见")),
-        {"zhao": [OUTCOME_RECORDED, ALREADY_RESOLVED]},
+        {"zhao": [OUTCOME_RECORDED, STALE]},  # the first press ended the outcome form
         {"resolve": 1},
     ),
     (
         "two-outcomes",
         "outcome-menu",
         (("zhao", "已出具法律意见"), ("zhao", "已撤回")),
-        {"zhao": [OUTCOME_RECORDED, ALREADY_RESOLVED]},
+        {"zhao": [OUTCOME_RECORDED, STALE]},
         {"resolve": 1},
     ),
     (
@@ -1684,10 +1899,10 @@ class TestDoublePresses:
         prompted = {who for who, label in presses if next(answered[who]) == "" and label == "退回"}
         for who in ("zhao", "zhou"):
             user = person(world, who)
-            assert (await draft_of(bot, user.id, "return") is not None) == (who in prompted)
+            assert (await draft_of(bot, user.id) is not None) == (who in prompted)
             if who in prompted:
                 await bot.say(user, "/cancel")
-                assert await draft_of(bot, user.id, "return") is None
+                assert await draft_of(bot, user.id) is None
 
     async def test_return_pressed_twice_then_one_reason(self, world: World) -> None:
         bot, zhao = world.bot, world.zhao
@@ -1702,9 +1917,9 @@ class TestDoublePresses:
         await deliver_together(bot)
         assert await actions_of(bot, case) == ["submitted", "return"]
         after = await bot.svc.get_case(case.id)
-        assert (after.status, after.return_reason) == (Status.RETURNED, "不属于本院管辖。")
+        assert (after.status, after.return_reason) == ("returned", "不属于本院管辖。")
         assert bot.last_text(zhao) == HINT  # the second one is just a message now
-        assert await draft_of(bot, ZHAO, "return") is None
+        assert await draft_of(bot, ZHAO) is None
 
 
 # ---------------------------------------------------------------------------- 7. files and other kinds of message
@@ -1870,9 +2085,9 @@ class TestFilesAndMessageTypes:
         await bot.deliver()
         assert texts_of(sent(bot, zhao, since)) == SEND_TEXT
         assert await actions_of(bot, case) == ["submitted"]
-        assert await draft_of(bot, ZHAO, "return") is not None
+        assert await draft_of(bot, ZHAO) is not None
         await bot.say(zhao, "/cancel")
-        assert await draft_of(bot, ZHAO, "return") is None
+        assert await draft_of(bot, ZHAO) is None
 
 
 # ---------------------------------------------------------------------------- 8. revoked mid-flow
@@ -1965,6 +2180,6 @@ class TestRevokedMidFlow:
         await bot.say(judge, "不属于本院管辖。")
         assert texts_of(sent(bot, judge, since)) == CANNOT_ANSWER
         after = await bot.svc.get_case(case.id)
-        assert (after.status, after.return_reason) == (Status.SUBMITTED, None)
+        assert (after.status, after.return_reason) == ("submitted", None)
         assert await actions_of(bot, case) == ["submitted"]
-        assert await draft_of(bot, judge.id, "return") is None
+        assert await draft_of(bot, judge.id) is None

@@ -161,7 +161,7 @@ def test_schedule_from_the_example() -> None:
     assert (s.due_soon_working_days, s.escalate_every_working_days) == (1, 2)
     assert (s.digest_weekday, s.digest_time) == (1, time(9, 0))
     assert s.meeting_reminders == (timedelta(hours=24), timedelta(hours=1))
-    assert s.deadlines["referral"] == (3, 30)
+    assert s.deadlines["referral"] == {"ack": 3, "reply": 30}
 
 
 @pytest.mark.parametrize(

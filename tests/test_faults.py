@@ -110,5 +110,5 @@ async def test_a_question_that_timed_out_still_takes_its_answer(
         assert bot.last_text(li).startswith("1/6 · 标题")
         await bot.say(li, "滑雪场扩建项目")
         assert bot.last_text(li).startswith("2/6 · 情况说明")
-        draft = await bot.svc.load_draft(LI, "raise")
+        draft = await bot.svc.load_draft(LI, "form")
         assert draft is not None and draft.data["values"] == {"title": "滑雪场扩建项目"}

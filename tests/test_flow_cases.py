@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from bot.domain.committee import Committee
-from bot.domain.models import Role, Status
+from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
@@ -34,6 +34,24 @@ NOT_FOUND = "⚠ 未找到该案号对应的事项。"
 BAD_NUMBER = "⚠ 这不是有效的案号。案号格式如：协调〔2026〕12号。"
 USAGE = "请在命令后附上案号，例如：\n/case 协调〔2026〕12号"
 PRIVATE_ONLY = "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+
+
+def shown_label(bot: Harness, msgid: str) -> str:
+    """A button label as the bot shows it in Chinese (the catalog may still lack some)."""
+    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid)  # type: ignore[no-any-return]
+
+
+def court_follow_ups(bot: Harness) -> list[str]:
+    """What the answering court may also do with an open matter, after its primary buttons."""
+    return [
+        shown_label(bot, msgid)
+        for msgid in ("📝 Add a note", "❓ Ask for more", "👤 Assign a handler")
+    ]
+
+
+def raiser_follow_ups(bot: Harness) -> list[str]:
+    """What the raising department may do with its matter while it is open."""
+    return [shown_label(bot, msgid) for msgid in ("📝 Add a note", "✖ Withdraw")]
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -159,7 +177,9 @@ async def test_case_is_refused_to_those_who_may_not_see_it(
         await bot.say(stranger, f"/case {NUMBER}")
         assert bot.last_text(stranger) == not_member_text(STRANGER)
         (case,) = await rows(bot, t.cases)
-        assert case.status == Status.SUBMITTED.value and case.acted_by is None
+        (assignment,) = await rows(bot, t.assignments)
+        assert case.status == "submitted" and assignment.state == "submitted"
+        assert assignment.acted_by is None
         assert len(await rows(bot, t.events, t.events.c.case_id == case.id)) == 1
 
 
@@ -176,8 +196,10 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         assert shows_details(shown["text"], "待受理")
         assert not any(line.startswith("附件") for line in shown["text"].splitlines())
         assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明")
-        # The answering court may act on it from here.
-        assert bot.labels(shown) == ["✅ 受理", "↩️ 退回"]
+        # The answering court may act on it from here: first its answers, then follow-ups.
+        labels = bot.labels(shown)
+        assert labels[:2] == ["✅ 受理", "↩️ 退回"]
+        assert sorted(labels[2:]) == sorted(court_follow_ups(bot))
 
         bot.clock.advance(timedelta(hours=2, minutes=5))
         await bot.press(zhao, "退回", message=shown)
@@ -185,15 +207,26 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         history = (
             "办理记录\n"
             "• 2026年11月25日 10:00 — 已提交 · 李明\n"
-            "• 2026年11月25日 12:05 — 已退回 · 赵法官"
+            "• 2026年11月25日 12:05 — 已退回 · 赵法官\n"
+            "  理由：不属于行政争议受理范围。"  # the return's input, under its line
         )
-        for user in (zhao, admin(bot), people["qian"], li):
+        # Nothing is left for the court or the observer to do (and there are no documents);
+        # the raiser may edit and resubmit it, the office may reopen it.
+        offered = [
+            (zhao, []),
+            (admin(bot), [shown_label(bot, "🔄 Reopen")]),
+            (people["qian"], []),
+            (li, [shown_label(bot, "✏ Edit and resubmit")]),
+        ]
+        for user, buttons in offered:
             await bot.say(user, f"/case {NUMBER}")
             shown = bot.fake.last_message_to(user)
             assert shows_details(shown["text"], "已退回"), user.first_name
             assert "退回理由： 不属于行政争议受理范围。" in shown["text"]
             assert shown["text"].endswith(history), user.first_name
-            assert "reply_markup" not in shown  # nothing left to answer, no documents
+            assert bot.labels(shown) == buttons, user.first_name
+            if not buttons:
+                assert "reply_markup" not in shown, user.first_name
         events = await rows(bot, t.events, t.events.c.case_id == 1)
         assert [(e.action, e.actor_user_id) for e in events] == [
             ("submitted", LI),
@@ -248,7 +281,7 @@ async def test_the_group_posts_deep_link(committee: Committee, db_url: str) -> N
         await bot.say(people["zhao"], "/start c_999")
         assert bot.last_text(people["zhao"]) == NOT_FOUND
         (case,) = await rows(bot, t.cases)
-        assert case.status == Status.SUBMITTED.value
+        assert case.status == "submitted"
 
 
 # ---------------------------------------------------------------------------- /my
@@ -381,7 +414,7 @@ async def test_the_documents_button_sends_the_stored_files(
         # The raiser gets them from /case; someone who may not see the matter gets nothing.
         await bot.say(li, f"/case {NUMBER}")
         shown = bot.last_with_buttons(li)
-        assert bot.labels(shown) == ["📎 附件（2）"]
+        assert bot.labels(shown) == [*raiser_follow_ups(bot), "📎 附件（2）"]
         assert "📎 2 个文件" in shown["text"]
         await bot.press(li, "附件", message=shown)
         assert len(bot.fake.calls_of("sendDocument")) == 2

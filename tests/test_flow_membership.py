@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.committee import Committee
-from bot.domain.models import Role, Status
+from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.flows import (
@@ -55,10 +55,10 @@ async def test_a_stranger_gets_the_polite_explanation_and_no_case_data(
         explanation = bot.fake.last_message_to(stranger)
 
         # Forged presses of buttons the stranger never had.
-        await bot.press(stranger, message=explanation, data=f"v:ack:{case.id}")
+        await bot.press(stranger, message=explanation, data=f"v:acknowledge:{case.id}")
         assert bot.alerts(stranger)[-1] == "仅接收法院的工作人员可进行此操作。"
         assert bot.fake.callback_answers(stranger)[-1]["show_alert"] is True
-        await bot.press(stranger, message=explanation, data=f"v:ret:{case.id}")
+        await bot.press(stranger, message=explanation, data=f"v:return:{case.id}")
         assert bot.alerts(stranger)[-1] == "仅接收法院的工作人员可进行此操作。"
         await bot.press(stranger, message=explanation, data=f"c:view:{case.id}")
         assert bot.alerts(stranger)[-1] == "该按钮已失效。"
@@ -72,7 +72,7 @@ async def test_a_stranger_gets_the_polite_explanation_and_no_case_data(
         assert "协调〔2026〕1号" not in "\n".join(bot.texts(stranger))
         # The case is untouched, and the stranger holds nothing but a users row.
         after = await bot.svc.get_case(case.id)
-        assert after.status is Status.SUBMITTED and after.acted_by is None
+        assert after.status == "submitted" and after.acted_by is None
         assert [e.action for e in await rows(bot, t.events, t.events.c.case_id == case.id)] == [
             "submitted"
         ]

@@ -30,7 +30,7 @@ HINT = "未能理解您的消息。请使用菜单或发送 /help。"
 
 
 async def draft_of(bot: Harness, user_id: int = LI) -> Draft | None:
-    return await bot.svc.load_draft(user_id, "raise")
+    return await bot.svc.load_draft(user_id, "form")
 
 
 async def no_cases(bot: Harness) -> bool:
@@ -245,7 +245,9 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         assert [label for label, _ in bot.fake.buttons(november)[1]] == list("一二三四五六日")
         # Days before today cannot be chosen; today and later can.
         assert "24" not in bot.labels(november) and "25" in bot.labels(november)
-        await bot.press(li, message=november, data="r:noop")  # a "·" cell
+        assert before is not None
+        token = before.data["token"]  # the conversation's buttons carry it
+        await bot.press(li, message=november, data=f"f:{token}:noop")  # a "·" cell
         assert bot.alerts(li)[-1] == ""
         assert await draft_of(bot) == before
 
@@ -255,7 +257,7 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         assert bot.labels(december).count("1") == 1 and "31" in bot.labels(december)
         assert await draft_of(bot) == before
         # A day pressed on an old month's keyboard that is now in the past is refused.
-        await bot.press(li, message=december, data="r:date:2026-11-20")
+        await bot.press(li, message=december, data=f"f:{token}:date:2026-11-20")
         assert bot.alerts(li)[-1] == "该日期已不可选。"
         assert bot.fake.callback_answers(li)[-1]["show_alert"] is True
         assert await draft_of(bot) == before
@@ -417,8 +419,9 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
 
         await bot.press(li, "提交")
         (case,) = await rows(bot, t.cases)
-        assert case.title == "滑雪场二期扩建用地法律风险研判" and case.urgency == "critical"
-        assert case.reply_by == date(2026, 12, 3)
+        assert case.title == "滑雪场二期扩建用地法律风险研判"
+        assert case.fields["urgency"] == "critical"
+        assert case.fields["reply_by"] == date(2026, 12, 3).isoformat()
 
 
 async def test_back_from_the_field_menu_changes_nothing(committee: Committee, db_url: str) -> None:
@@ -461,7 +464,7 @@ async def test_a_reply_date_that_passed_while_the_summary_was_open(
         assert "期望答复日期：2026年12月1日" in bot.last_text(li)
         await bot.press(li, "提交")
         (case,) = await rows(bot, t.cases)
-        assert case.reply_by == date(2026, 12, 1)
+        assert case.fields["reply_by"] == date(2026, 12, 1).isoformat()
 
 
 # ---------------------------------------------------------------------------- cancel & /new
@@ -629,7 +632,9 @@ async def test_court_staff_cannot_raise(committee: Committee, db_url: str) -> No
             # The help does not offer /new to them either.
             assert "/new" not in bot.texts(user)[1]
         # A forged kind button does not open a conversation for them.
-        await bot.press(zhao, message=bot.fake.last_message_to(zhao), data="r:kind:referral")
+        await bot.press(
+            zhao, message=bot.fake.last_message_to(zhao), data="f:0123456789ab:kind:referral"
+        )
         assert bot.alerts(zhao)[-1] == STALE
         assert await draft_of(bot, ZHAO) is None
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.domain.committee import Committee
-from bot.domain.models import Role, Status
+from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.fakes.telegram import FakeUser
@@ -82,7 +82,7 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
         await bot.press(sun, data=bot.fake.buttons(note)[0][0][1], message=note)
         assert bot.alerts(sun)[-1] == "仅接收法院的工作人员可进行此操作。"
         case = await bot.svc.find_case("协调〔2026〕1号")
-        assert case.status is Status.SUBMITTED
+        assert case.status == "submitted"
 
         bot.clock.advance(__import__("datetime").timedelta(minutes=42))
         await bot.press(zhao, "受理", message=note)
@@ -93,11 +93,12 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
         assert "协调〔2026〕1号" in raiser_note and "受理" in raiser_note
 
         # A repeated (stale) press says what happened, and changes nothing.
-        await bot.press(zhao, data=f"v:ack:{case.id}", message=note)
+        await bot.press(zhao, data=f"v:acknowledge:{case.id}", message=note)
         assert bot.alerts(zhao)[-1] == "已由 赵法官 于 2026年11月25日 10:42 受理。"
 
         async with bot.svc.db.read() as conn:
             row = (await conn.execute(select(t.cases))).one()
+            assignment = (await conn.execute(select(t.assignments))).one()
             events = (
                 await conn.execute(
                     select(
@@ -111,9 +112,12 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
                 )
             ).all()
             files = (await conn.execute(select(t.case_files))).all()
-        assert row.status == "acknowledged" and row.acted_by == ZHAO
-        assert row.fields["applicant"] == "张三" and row.urgency == "urgent"
-        assert row.reply_by.isoformat() == "2026-12-02"
+        assert row.status == "acknowledged"
+        assert (assignment.case_id, assignment.addressee) == (row.id, "CHIBEI-CENTER")
+        assert (assignment.state, assignment.acted_by) == ("acknowledged", ZHAO)
+        assert assignment.acted_at is not None
+        assert row.fields["applicant"] == "张三" and row.fields["urgency"] == "urgent"
+        assert row.fields["reply_by"] == "2026-12-02"
         assert [tuple(e) for e in events] == [
             ("submitted", LI, None, "submitted"),
             ("acknowledge", ZHAO, "submitted", "acknowledged"),
@@ -138,12 +142,12 @@ async def test_referral_returned_with_a_reason(committee: Committee, db_url: str
         told = bot.last_text(li)
         assert "协调〔2026〕1号" in told and "不属于行政争议受理范围" in told
         case = await bot.svc.find_case("协调〔2026〕1号")
-        assert case.status is Status.RETURNED
+        assert case.status == "returned"
         assert case.return_reason == "不属于行政争议受理范围，请通过信访渠道处理。"
         # Pressing acknowledge on the old notification now tells who returned it.
-        await bot.press(zhao, data=f"v:ack:{case.id}", message=note)
+        await bot.press(zhao, data=f"v:acknowledge:{case.id}", message=note)
         assert bot.alerts(zhao)[-1].startswith("已由 赵法官") and "退回" in bot.alerts(zhao)[-1]
-        assert await bot.svc.load_draft(ZHAO, "return") is None
+        assert await bot.svc.load_draft(ZHAO, "form") is None
 
 
 async def test_whole_flow_in_english(committee: Committee, db_url: str) -> None:

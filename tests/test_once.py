@@ -46,7 +46,7 @@ async def test_a_redelivered_update_changes_nothing_twice(
         assert (
             len([a for a in answers if a["callback_query_id"] == raw["callback_query"]["id"]]) == 1
         )
-        assert (await bot.svc.get_case(case.id)).status.value == "acknowledged"
+        assert (await bot.svc.get_case(case.id)).status == "acknowledged"
 
 
 async def test_seen_updates_are_pruned_after_a_week(committee: Committee, db_url: str) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
-from bot.domain.models import Role, Status
+from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.flows import LI, ZHAO, member, rows
@@ -72,7 +72,7 @@ async def test_a_raise_conversation_survives_a_restart_at_every_step(
             await step(bot, li)
             texts = bot.new_texts(li, before)
             assert not any(text.startswith(("⚠", "未能理解")) for text in texts), texts
-            draft = await bot.svc.load_draft(LI, "raise")
+            draft = await bot.svc.load_draft(LI, "form")
             assert draft is not None and draft.state == state
 
     async with running_bot(committee, db_url, clock, fake=fake) as bot:
@@ -86,8 +86,10 @@ async def test_a_raise_conversation_survives_a_restart_at_every_step(
         assert case.title == "某村土地征收补偿争议"
         assert case.fields["description"] == "申请人对征收补偿标准有异议。"
         assert case.fields["applicant"] == "张三、李四"
-        assert (case.addressee, case.urgency) == ("CHIBEI-CENTER", "urgent")
-        assert case.reply_by.isoformat() == "2026-12-15"
+        (assignment,) = await rows(bot, t.assignments)
+        assert (assignment.case_id, assignment.addressee) == (case.id, "CHIBEI-CENTER")
+        assert case.fields["urgency"] == "urgent"
+        assert case.fields["reply_by"] == "2026-12-15"
         assert [f.file_name for f in await rows(bot, t.case_files)] == ["补偿方案.pdf"]
         assert await rows(bot, t.drafts) == []
         assert "协调〔2026〕1号" in bot.last_text(ZHAO)
@@ -109,7 +111,7 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         li = bot.user(LI, "李明")
         await bot.say(li, "滑雪场扩建项目土地租赁模式法律风险")
         assert bot.last_text(li).startswith("2/6 · 情况说明")
-        draft = await bot.svc.load_draft(LI, "raise")
+        draft = await bot.svc.load_draft(LI, "form")
         assert draft is not None
         assert draft.data["values"] == {"title": "滑雪场扩建项目土地租赁模式法律风险"}
         await bot.say(li, "拟以长期租赁方式供地，请研判法律风险。")
@@ -121,7 +123,7 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         assert "研判〔2026〕1号" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)
         assert case.title == "滑雪场扩建项目土地租赁模式法律风险"
-        assert case.reply_by.isoformat() == "2026-12-03"
+        assert case.fields["reply_by"] == "2026-12-03"
         assert await rows(bot, t.drafts) == []
 
 
@@ -150,8 +152,10 @@ async def test_a_return_waiting_for_its_reason_survives_a_restart(
     async with running_bot(committee, db_url, clock) as bot:
         await court_clerk_asked_for_a_reason(bot)
         fake = bot.fake
-        draft = await bot.svc.load_draft(ZHAO, "return")
-        assert draft is not None and draft.state == "AWAITING_RETURN_REASON"
+        draft = await bot.svc.load_draft(ZHAO, "form")
+        assert draft is not None and draft.state == "AWAITING_TEXT"
+        (case,) = await rows(bot, t.cases)
+        assert (draft.data["action"], draft.data["case_id"]) == ("return", case.id)
 
     clock.advance(timedelta(minutes=30))
     async with running_bot(committee, db_url, clock, fake=fake) as bot:
@@ -164,8 +168,10 @@ async def test_a_return_waiting_for_its_reason_survives_a_restart(
         )
         assert "研判〔2026〕1号" in bot.last_text(li) and "请先征求" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)
-        assert case.status == Status.RETURNED.value and case.acted_by == ZHAO
-        assert case.return_reason == "请先征求自然资源部门意见后再提请。"
+        (assignment,) = await rows(bot, t.assignments)
+        assert case.status == "returned" and assignment.state == "returned"
+        assert assignment.acted_by == ZHAO
+        assert assignment.note == "请先征求自然资源部门意见后再提请。"
         assert await rows(bot, t.drafts) == []
         # The conversation ended: the next text is not taken as a reason.
         await bot.say(zhao, "补充一句")
@@ -184,8 +190,10 @@ async def test_a_return_can_be_cancelled_after_a_restart(
         await bot.press(zhao, "取消")
         assert bot.last_text(zhao) == "已取消，该事项未退回。"
         (case,) = await rows(bot, t.cases)
-        assert case.status == Status.SUBMITTED.value and case.return_reason is None
+        (assignment,) = await rows(bot, t.assignments)
+        assert case.status == "submitted" and assignment.state == "submitted"
+        assert assignment.note is None and assignment.acted_by is None
         assert await rows(bot, t.drafts) == []
         await bot.say(zhao, "不予受理")
         assert bot.last_text(zhao) == "未能理解您的消息。请使用菜单或发送 /help。"
-        assert (await rows(bot, t.cases))[0].status == Status.SUBMITTED.value
+        assert (await rows(bot, t.cases))[0].status == "submitted"

@@ -1,16 +1,32 @@
-"""Business rules: permissions, transitions, numbering and input validation."""
+"""Business rules: permissions, transitions, numbering, deadlines and input validation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.domain import rules
+from bot.config import load_committee
+from bot.domain import lifecycle, rules
 from bot.domain.committee import Committee
-from bot.domain.kinds import CONSULTATION, KINDS, REFERRAL
-from bot.domain.models import Case, Member, Role, Status
-from bot.domain.rules import InvalidInput
+from bot.domain.errors import InvalidInput
+from bot.domain.fields import (
+    MAX_FILE_BYTES,
+    FieldContext,
+    FieldSpec,
+    check_values,
+    parse_date,
+    validate_file,
+    validate_future_date,
+)
+from bot.domain.mechanisms import default_registry
+from bot.domain.mechanisms.consultation import KIND as CONSULTATION
+from bot.domain.mechanisms.referral import KIND as REFERRAL
+from bot.domain.models import Assignment, Case, Member, Role
+from tests.conftest import ROOT
+
+KINDS = default_registry()
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -19,34 +35,40 @@ def member(role: Role, org: str, revoked: bool = False) -> Member:
     return Member(1, 42, org, role, "X", NOW, NOW if revoked else None)
 
 
-def case(addressee: str = "CHIBEI-CENTER", raiser_org: str = "CBS-NR") -> Case:
+def case(
+    addressee: str = "CHIBEI-CENTER", raiser_org: str = "CBS-NR", state: str = "submitted"
+) -> Case:
     return Case(
         id=1,
         number="协调〔2026〕1号",
         kind="referral",
         year=2026,
         seq=1,
-        status=Status.SUBMITTED,
+        status=state,
         title="t",
-        addressee=addressee,
-        urgency="normal",
-        reply_by=None,
         raiser_user_id=7,
         raiser_org=raiser_org,
         fields={},
         created_at=NOW,
         updated_at=NOW,
+        assignments=(Assignment(1, 1, addressee, 1, state, NOW, NOW),),
+    )
+
+
+def can_answer(who: Member | None, matter: Case, committee: Committee) -> bool:
+    return lifecycle.may(
+        REFERRAL, REFERRAL.action("acknowledge"), matter, matter.assignments[0], who, committee
     )
 
 
 def test_court_staff_answer_only_for_their_center_or_court(committee: Committee) -> None:
     yanbian = member(Role.COURT_STAFF, "YB-IPC")
     fusong = member(Role.COURT_STAFF, "FUSONG-COURT")
-    assert rules.can_answer(yanbian, case("CHIBEI-CENTER"), committee)
-    assert not rules.can_answer(fusong, case("CHIBEI-CENTER"), committee)
-    assert rules.can_answer(fusong, case("CHIXINAN-CENTER"), committee)
-    assert rules.can_answer(fusong, case("FUSONG-COURT"), committee)
-    assert not rules.can_answer(yanbian, case("FUSONG-COURT"), committee)
+    assert can_answer(yanbian, case("CHIBEI-CENTER"), committee)
+    assert not can_answer(fusong, case("CHIBEI-CENTER"), committee)
+    assert can_answer(fusong, case("CHIXINAN-CENTER"), committee)
+    assert can_answer(fusong, case("FUSONG-COURT"), committee)
+    assert not can_answer(yanbian, case("FUSONG-COURT"), committee)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +82,7 @@ def test_court_staff_answer_only_for_their_center_or_court(committee: Committee)
     ],
 )
 def test_nobody_else_may_answer(committee: Committee, who: Member | None, allowed: bool) -> None:
-    assert rules.can_answer(who, case(), committee) is allowed
+    assert can_answer(who, case(), committee) is allowed
 
 
 def test_viewing(committee: Committee) -> None:
@@ -80,7 +102,7 @@ def test_who_may_raise() -> None:
     assert rules.can_raise(member(Role.OFFICE, "CBS-OFFICE"), CONSULTATION)
     assert not rules.can_raise(member(Role.COURT_STAFF, "YB-IPC"), REFERRAL)
     assert not rules.can_raise(member(Role.OBSERVER, "CHIXI"), REFERRAL)
-    assert rules.raisable_kinds(member(Role.COURT_STAFF, "YB-IPC")) == []
+    assert rules.raisable_kinds(member(Role.COURT_STAFF, "YB-IPC"), KINDS) == []
 
 
 def test_roles_fit_organisations(committee: Committee) -> None:
@@ -92,12 +114,28 @@ def test_roles_fit_organisations(committee: Committee) -> None:
     assert rules.role_fits_org(Role.OBSERVER, kinds["FUSONG-COURT"])
 
 
+def next_status(state: str, action: str) -> str | None:
+    """Where an action leads from a state, or None when it does not apply there."""
+    matter = case(state=state)
+    step = REFERRAL.action(action)
+    if not lifecycle.applies(REFERRAL, step, matter, matter.assignments[0]):
+        return None
+    return lifecycle.target_state(REFERRAL, step, matter.assignments[0])
+
+
 def test_transitions() -> None:
-    assert rules.next_status(Status.SUBMITTED, "acknowledge") is Status.ACKNOWLEDGED
-    assert rules.next_status(Status.SUBMITTED, "return") is Status.RETURNED
-    assert rules.next_status(Status.ACKNOWLEDGED, "acknowledge") is None
-    assert rules.next_status(Status.RETURNED, "acknowledge") is None
-    assert rules.next_status(Status.ACKNOWLEDGED, "return") is None
+    assert next_status("submitted", "acknowledge") == "acknowledged"
+    assert next_status("submitted", "return") == "returned"
+    assert next_status("acknowledged", "acknowledge") is None
+    assert next_status("returned", "acknowledge") is None
+    assert next_status("acknowledged", "return") is None
+    assert next_status("acknowledged", "resolve") == "resolved"
+    assert next_status("returned", "resubmit") == "submitted"
+    assert next_status("submitted", "withdraw") == "withdrawn"
+    assert next_status("resolved", "withdraw") is None
+    # Reopening goes back to where the matter was before it closed.
+    reopened = replace(case(state="resolved").assignments[0], last_open_state="acknowledged")
+    assert lifecycle.target_state(REFERRAL, REFERRAL.action("reopen"), reopened) == "acknowledged"
 
 
 @pytest.mark.parametrize(
@@ -113,82 +151,87 @@ def test_transitions() -> None:
     ],
 )
 def test_case_numbers_as_people_type_them(text: str) -> None:
-    assert rules.parse_number(text) == ("referral", 2026, 12)
+    assert rules.parse_number(text, KINDS) == ("referral", 2026, 12)
 
 
 @pytest.mark.parametrize("text", ["", "12", "协调", "其他〔2026〕1号", "协调〔26〕1号", "<b>"])
 def test_not_case_numbers(text: str) -> None:
-    assert rules.parse_number(text) is None
+    assert rules.parse_number(text, KINDS) is None
 
 
 def test_number_format_round_trips() -> None:
-    for kind in KINDS.values():
+    for kind in KINDS:
         text = rules.format_number(kind, 2027, 305)
-        assert rules.parse_number(text) == (kind.code, 2027, 305)
+        assert rules.parse_number(text, KINDS) == (kind.code, 2027, 305)
     assert rules.format_number(REFERRAL, 2026, 12) == "协调〔2026〕12号"
 
 
 def test_text_validation() -> None:
     title = REFERRAL.field("title")
-    assert rules.validate_text(title, "  征收补偿\n争议  ") == "征收补偿 争议"
-    assert rules.validate_text(title, "a\u200bb\u202ec\x00") == "abc"
+    ctx = FieldContext(load_committee(ROOT / "committee.example.toml"), NOW, UTC)
+
+    def validate_text(spec: FieldSpec, raw: str) -> str:
+        return str(spec.type.parse_text(spec, raw, ctx))
+
+    assert validate_text(title, "  征收补偿\n争议  ") == "征收补偿 争议"
+    assert validate_text(title, "a\u200bb\u202ec\x00") == "abc"
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_text(title, " \u200b\n\t ")
+        validate_text(title, " \u200b\n\t ")
     assert exc.value.code == "empty"
-    assert rules.validate_text(title, "字" * 100) == "字" * 100
+    assert validate_text(title, "字" * 100) == "字" * 100
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_text(title, "字" * 101)
+        validate_text(title, "字" * 101)
     assert exc.value.code == "too_long"
     assert exc.value.params == {"max": 100, "length": 101}
     description = REFERRAL.field("description")
-    assert rules.validate_text(description, "line 1\r\n\n\n\nline 2") == "line 1\n\nline 2"
+    assert validate_text(description, "line 1\r\n\n\n\nline 2") == "line 1\n\nline 2"
 
 
 def test_dates() -> None:
     today = date(2026, 11, 25)
-    assert rules.parse_date("2026-12-31", today) == date(2026, 12, 31)
-    assert rules.parse_date("2026年12月1日", today) == date(2026, 12, 1)
-    assert rules.parse_date("12/3", today) == date(2026, 12, 3)
-    assert rules.parse_date("1-5", today) == date(2027, 1, 5)
-    assert rules.parse_date("２０２６－１２－０２", today) == date(2026, 12, 2)
+    assert parse_date("2026-12-31", today) == date(2026, 12, 31)
+    assert parse_date("2026年12月1日", today) == date(2026, 12, 1)
+    assert parse_date("12/3", today) == date(2026, 12, 3)
+    assert parse_date("1-5", today) == date(2027, 1, 5)
+    assert parse_date("２０２６－１２－０２", today) == date(2026, 12, 2)
     for bad, code in [("tomorrow", "bad_date"), ("2026-02-30", "no_such_date"), ("", "bad_date")]:
         with pytest.raises(InvalidInput) as exc:
-            rules.parse_date(bad, today)
+            parse_date(bad, today)
         assert exc.value.code == code
-    assert rules.validate_reply_date(today, today) == today
+    assert validate_future_date(today, today) == today
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_reply_date(date(2026, 11, 24), today)
+        validate_future_date(date(2026, 11, 24), today)
     assert exc.value.code == "date_in_past"
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_reply_date(date(2027, 12, 1), today)
+        validate_future_date(date(2027, 12, 1), today)
     assert exc.value.code == "date_too_far"
 
 
 def test_files() -> None:
     spec = REFERRAL.field("documents")
-    rules.validate_file(rules.MAX_FILE_BYTES, 0, spec)
+    validate_file(MAX_FILE_BYTES, 0, spec)
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_file(rules.MAX_FILE_BYTES + 1, 0, spec)
+        validate_file(MAX_FILE_BYTES + 1, 0, spec)
     assert exc.value.code == "file_too_large"
     with pytest.raises(InvalidInput) as exc:
-        rules.validate_file(10, spec.max_files, spec)
+        validate_file(10, spec.max_files, spec)
     assert exc.value.code == "too_many_files"
 
 
 def test_completeness() -> None:
     values = {"title": "t", "description": "d", "addressee": "YB-IPC", "urgency": "normal"}
-    assert rules.check_complete(CONSULTATION, values).complete
-    assert rules.check_complete(REFERRAL, values).missing == ["applicant", "respondent"]
+    ctx = FieldContext(load_committee(ROOT / "committee.example.toml"), NOW, UTC)
+    assert check_values(CONSULTATION.fields, values, ctx)["addressee"] == "YB-IPC"
+    with pytest.raises(InvalidInput) as exc:
+        check_values(REFERRAL.fields, values, ctx)
+    assert exc.value.code == "incomplete" and exc.value.params == {"field": "applicant"}
 
 
-def test_alerts_stop_when_the_matter_moves_on() -> None:
-    from bot.domain.alerts import still_relevant
-
-    assert still_relevant("ack", Status.SUBMITTED)
-    assert not still_relevant("ack", Status.ACKNOWLEDGED)
-    assert still_relevant("reply", Status.ACKNOWLEDGED)
-    assert not still_relevant("reply", Status.RESOLVED)
-    assert not still_relevant("ack", Status.RETURNED)
+def test_each_state_runs_its_own_deadline() -> None:
+    assert lifecycle.running_deadline(REFERRAL, "submitted") == "ack"
+    assert lifecycle.running_deadline(REFERRAL, "acknowledged") == "reply"
+    for closed in ("returned", "resolved", "withdrawn"):
+        assert lifecycle.running_deadline(REFERRAL, closed) is None
 
 
 @pytest.mark.parametrize(
@@ -208,11 +251,12 @@ def test_alerts_stop_when_the_matter_moves_on() -> None:
 )
 def test_alert_thresholds(every: int, today: date, expected: str | None) -> None:
     from bot.config import parse_calendar
-    from bot.domain.alerts import alert_for
+    from bot.domain.alerts import alert_for, alert_key
     from bot.domain.committee import Schedule
     from bot.domain.workdays import WorkingCalendar
 
     calendar = WorkingCalendar(parse_calendar(None, "calendar"))
     schedule = Schedule(escalate_every_working_days=every)
-    alert = alert_for(1, Status.SUBMITTED, date(2026, 11, 30), today, calendar, schedule)
+    base = alert_key(1, None, 0, "ack")
+    alert = alert_for(base, "ack", date(2026, 11, 30), today, calendar, schedule)
     assert (alert.key if alert else None) == expected

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.config import parse_calendar
 from bot.domain.committee import Committee
-from bot.domain.kinds import REFERRAL
+from bot.domain.mechanisms.referral import KIND as REFERRAL
 from bot.domain.models import Role
 from bot.domain.workdays import WorkingCalendar
 from bot.storage import schema as t

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.domain.models import Draft, Role, Status, Viewer
-from bot.domain.rules import InvalidInput, NotAllowed, NotFound
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
+from bot.domain.models import Draft, Role, Viewer
 from bot.services.coordination import Coordination
 from bot.storage import schema as t
 from bot.storage.db import Database
@@ -130,14 +130,16 @@ async def test_concurrent_submits_get_gapless_unique_numbers(
 
 async def test_submit_is_idempotent_and_atomic(svc: Coordination, db: Database) -> None:
     li = await join(svc, 2, "CBS-NR", Role.DEPARTMENT_HEAD, "Li")
-    await svc.save_draft(Draft(2, "raise", "AWAITING_CONFIRMATION", {"x": 1}))
-    first = await svc.submit(li, "referral", REFERRAL_VALUES, "tok")
+    await svc.save_draft(Draft(2, "form", "AWAITING_CONFIRMATION", {"x": 1}))
+    await svc.save_draft(Draft(2, "meeting", "AWAITING_TEXT", {"y": 2}))
+    first = await svc.submit(li, "referral", REFERRAL_VALUES, "tok", finishes="form")
     again = await svc.submit(li, "referral", REFERRAL_VALUES, "tok")
     assert first.changed and not again.changed and again.case.id == first.case.id
     assert await count(db, t.cases) == 1
-    assert await svc.load_draft(2, "raise") is None  # removed in the submit's transaction
+    assert await svc.load_draft(2, "form") is None  # removed in the submit's transaction
+    assert await svc.load_draft(2, "meeting") is not None  # another flow's draft stays
     case = first.case
-    assert case.status is Status.SUBMITTED and case.raiser_org == "CBS-NR"
+    assert case.status == "submitted" and case.raiser_org == "CBS-NR"
     assert case.fields["applicant"] == "张三" and case.reply_by.isoformat() == "2026-12-10"  # type: ignore[union-attr]
     assert [f.file_id for f in case.files] == ["F1"]
     bad = {**REFERRAL_VALUES, "addressee": "CBS-NR"}
@@ -175,10 +177,10 @@ async def test_acknowledge_and_return(svc: Coordination, db: Database, clock: Ma
     both = await asyncio.gather(svc.acknowledge(clerk, case.id), svc.acknowledge(clerk, case.id))
     assert sorted(o.changed for o in both) == [False, True]
     done = both[0].case
-    assert done.status is Status.ACKNOWLEDGED and done.acted_by_name == "Clerk Zhao"
+    assert done.status == "acknowledged" and done.acted_by_name == "Clerk Zhao"
     assert done.acted_at == clock.now()
     late_return = await svc.return_case(clerk, case.id, "不属于受案范围")
-    assert not late_return.changed and late_return.case.status is Status.ACKNOWLEDGED
+    assert not late_return.changed and late_return.case.status == "acknowledged"
     events = await svc.case_for_viewer(li, done)
     assert [(e.action, e.from_status, e.to_status) for e in events] == [
         ("submitted", None, "submitted"),
@@ -222,16 +224,18 @@ async def test_visibility_and_open_lists(svc: Coordination) -> None:
 
 
 async def test_drafts_round_trip(svc: Coordination) -> None:
-    await svc.save_draft(Draft(2, "raise", "AWAITING_TEXT", {"field": "title", "values": {}}))
+    await svc.save_draft(Draft(2, "form", "AWAITING_TEXT", {"field": "title", "values": {}}))
     await svc.save_draft(
-        Draft(2, "raise", "AWAITING_CHOICE", {"field": "addressee", "values": {"title": "x"}})
+        Draft(2, "form", "AWAITING_CHOICE", {"field": "addressee", "values": {"title": "x"}})
     )
-    await svc.save_draft(Draft(3, "return", "AWAITING_RETURN_REASON", {"case_id": 1}))
-    assert await svc.conversation_states("raise") == {2: "AWAITING_CHOICE"}
-    assert (await svc.load_draft(2, "raise")).data["values"] == {"title": "x"}  # type: ignore[union-attr]
-    await svc.delete_draft(2, "raise")
-    assert await svc.conversation_states("raise") == {}
-    assert await svc.conversation_states("return") == {3: "AWAITING_RETURN_REASON"}
+    await svc.save_draft(Draft(3, "form", "AWAITING_TEXT", {"field": "reason", "case_id": 1}))
+    await svc.save_draft(Draft(2, "meeting", "AWAITING_TEXT", {"field": "title"}))
+    assert await svc.conversation_states("form") == {2: "AWAITING_CHOICE", 3: "AWAITING_TEXT"}
+    assert (await svc.load_draft(2, "form")).data["values"] == {"title": "x"}  # type: ignore[union-attr]
+    await svc.delete_draft(2, "form")
+    assert await svc.load_draft(2, "form") is None
+    assert await svc.conversation_states("form") == {3: "AWAITING_TEXT"}
+    assert await svc.conversation_states("meeting") == {2: "AWAITING_TEXT"}
 
 
 async def test_a_revoked_bootstrap_admin_stays_revoked(svc: Coordination, db: Database) -> None:

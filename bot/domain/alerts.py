@@ -1,16 +1,17 @@
-"""Deadline alerts: which warnings a matter deserves today, as plain rules.
+"""Deadline alerts: which warning an addressee's running deadline deserves today, as plain rules.
 
-A matter waiting to be acknowledged is measured against ``ack_due``; an acknowledged one
-against ``reply_due``. On the working-day calendar:
+On the working-day calendar:
 
 - *due soon*: from ``due_soon_working_days`` working days before the due day until the due
-  day itself — privately to the responsible court's staff;
+  day itself — privately to the addressee (its handler, once one is assigned);
 - *overdue*: once at least one working day has passed after the due day — to the committee
-  group and to the responsible staff;
-- *escalation*: again every ``escalate_every_working_days`` working days while still overdue.
+  group and to the addressee (its handler, once one is assigned);
+- *escalation* (督办): again every ``escalate_every_working_days`` working days while still
+  overdue — to the group and to everyone of the addressee.
 
 Each alert has a key, so it is queued once per threshold however often the scan runs; alerts
-stop as soon as the matter moves on (acknowledged, returned, resolved).
+stop as soon as the addressee moves on, and while the clock is paused (a request for more
+information) the deadline does not run at all.
 """
 
 from __future__ import annotations
@@ -19,35 +20,46 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.domain.committee import Schedule
-from bot.domain.models import Status
 from bot.domain.workdays import WorkingCalendar
-
-STAGE_FOR_STATUS: dict[Status, str] = {Status.SUBMITTED: "ack", Status.ACKNOWLEDGED: "reply"}
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    key: str  # unique per matter, stage and threshold (not per recipient)
+    key: str  # unique per matter, addressee, round, stage and threshold (not per recipient)
     level: str  # "due_soon" | "overdue" | "escalation"
-    stage: str  # "ack" | "reply"
+    stage: str  # the deadline's name, e.g. "ack" or "reply"
     due: date
     late: int  # working days past the due day
     to_group: bool
 
+    @property
+    def whole_organisation(self) -> bool:
+        """Escalations go to everyone of the addressee, not only its handler."""
+        return self.level == "escalation"
+
+
+def alert_key(case_id: int, assignment_id: int | None, round_: int, stage: str) -> str:
+    """The key of an addressee's alerts for one stage (``case:12:ack`` for a matter with one
+    addressee and a clock that never restarted, as it always was)."""
+    key = f"case:{case_id}"
+    if assignment_id is not None:
+        key += f":a{assignment_id}"
+    if round_:
+        key += f":r{round_}"
+    return f"{key}:{stage}"
+
 
 def alert_for(
-    case_id: int,
-    status: Status,
+    base: str,
+    stage: str,
     due: date | None,
     today: date,
     calendar: WorkingCalendar,
     schedule: Schedule,
 ) -> Alert | None:
-    """The one alert a matter deserves today, if any."""
-    stage = STAGE_FOR_STATUS.get(status)
-    if stage is None or due is None:
+    """The one alert a running deadline deserves today, if any."""
+    if due is None:
         return None
-    base = f"case:{case_id}:{stage}"
     if today <= due:
         if schedule.due_soon_working_days <= 0:
             return None
@@ -65,11 +77,6 @@ def alert_for(
     return Alert(f"{base}:escalate:{step}", "escalation", stage, due, late, to_group=True)
 
 
-def still_relevant(stage: str, status: Status) -> bool:
-    """An alert queued for a stage is only worth sending while the matter is still in it."""
-    return STAGE_FOR_STATUS.get(status) == stage
-
-
 def soonest_due_to_scan(today: date, calendar: WorkingCalendar, schedule: Schedule) -> date:
-    """Matters due on or before this date may need an alert today (the scan's filter)."""
+    """Deadlines due on or before this date may need an alert today (the scan's filter)."""
     return calendar.add_working_days(today, max(schedule.due_soon_working_days, 0))

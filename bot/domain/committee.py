@@ -63,8 +63,8 @@ class Schedule:
     digest_weekday: int = 1  # ISO weekday: Monday = 1
     digest_time: time = time(9, 0)
     meeting_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
-    # per kind code: (acknowledge within N working days, reply within M working days)
-    deadlines: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # per kind code: deadline name → working days (the committee file's [deadlines.<kind>])
+    deadlines: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,15 @@ class Committee:
         if code in self.centers:
             return self.centers[code].name(lang)
         return code
+
+    def orgs_answering(self, code: str) -> frozenset[str]:
+        """Organisations whose members answer for an addressee: a center's courts, or the
+        organisation itself."""
+        if code in self.centers:
+            return frozenset(self.centers[code].courts)
+        if code in self.organisations:
+            return frozenset({code})
+        return frozenset()
 
     def courts_answering(self, code: str) -> frozenset[str]:
         """Court codes whose staff answer for an addressee (a court or a center)."""

@@ -1,56 +1,127 @@
-"""The kinds of tracked matter, declared as data.
+"""What a linkage mechanism is, as data: the declaration every kind of matter is made of.
 
-A kind lists its fields (in the order the raise conversation asks them), who may raise it,
-who answers it, its deadlines and its outcomes. The raise conversation, the summary, the
-notifications and /case are driven by these declarations, so a further linkage mechanism is a
-new ``KindSpec``, not new conversation code. Labels are message ids translated at display time.
+A kind says who may raise it and what the raise form asks (``fields``), where it goes (one
+coordination center or court, or one or several agencies chosen at raise time), its lifecycle
+(states, and actions that say who may take them, from which states to which, what they ask
+for, who is told and what the audit trail says), its deadlines (anchored on the day the clock
+started or on a field, counted in working days forwards or backwards) and what the committee
+group may see. The services, the conversations, the notices and /case are driven by these
+declarations; the mechanisms themselves are declared in ``bot.domain.mechanisms``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.domain.committee import OrgKind
+from bot.domain.committee import GroupDetail, OrgKind
+from bot.domain.fields import ADDRESSEE, ORGANISATION, ORGANISATIONS, FieldSpec
 from bot.domain.models import Role
-from bot.i18n import N_
 
 
-class FieldType(StrEnum):
-    TEXT = "text"  # one line
-    LONG_TEXT = "long_text"  # several lines
-    ADDRESSEE = "addressee"  # a coordination center or a court
-    ORGANISATION = "organisation"  # an organisation of the given kinds
-    CHOICE = "choice"  # one of fixed choices
-    DATE = "date"  # a calendar date, not in the past
-    FILES = "files"  # documents and photos
+class Side(StrEnum):
+    """Who takes an action or is told of it."""
+
+    RAISER = "raiser"  # members of the raising organisation
+    ADDRESSEE = "addressee"  # members answering for an addressee (a court for a center)
+    OFFICE = "office"  # the linkage office
+
+
+class Effect(StrEnum):
+    """What an action does besides moving to another state."""
+
+    PAUSE = "pause"  # the deadline clock stops until the raiser answers
+    RESUME = "resume"  # ... and starts again; paused working days never count
+    ASSIGN = "assign"  # the "handler" input becomes the addressee's handler
+    REOPEN = "reopen"  # back to the last open state; deadlines counted afresh
+    RESTART = "restart"  # deadlines counted afresh from now
+    EDIT = "edit"  # the raiser edits the form's answers (a resubmission)
+    CLOSE = "close"  # the matter closes for every addressee
+
+
+class Closing(StrEnum):
+    """With several addressees: when the matter as a whole is closed."""
+
+    ALL_ANSWERED = "all_answered"  # once every addressee reached a closed state
+    RAISER_CLOSES = "raiser_closes"  # only when the raiser closes it
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSpec:
-    name: str
-    type: FieldType
-    label: str
-    prompt: str
-    required: bool = True
-    max_length: int = 0
-    choices: tuple[tuple[str, str], ...] = ()  # (value, label msgid)
-    org_kinds: tuple[OrgKind, ...] = ()
-    personal: bool = False  # personal data: never posted to the group
-    max_files: int = 10
+class State:
+    code: str
+    label: str  # message id, as /case shows it
+    open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a party can do to a matter in some states."""
+
+    code: str
+    label: str  # the button's message id
+    done: str  # the history line's message id ("Acknowledged")
+    by: Side
+    from_states: frozenset[str] = frozenset()  # empty: any open state
+    to_state: str | None = None  # None: the state stays
+    inputs: tuple[FieldSpec, ...] = ()
+    effects: frozenset[Effect] = frozenset()
+    notify: frozenset[Side] = frozenset({Side.RAISER})
+    # The template the parties told receive (templates/<name>.html).
+    template: str = "case_action"
+    # What the one who acts sees: the question for the first input (none: the generic one),
+    # the reply once done, the button-press answer (with %(number)s), and the reply to Cancel.
+    prompt_template: str | None = None
+    receipt_template: str = "action_done"
+    answer: str | None = None
+    cancelled_template: str = "action_cancelled"
+    # True: only while the clock is paused (answering a request); False: never then.
+    while_paused: bool | None = None
+    # Shown on the notice a party receives, as the next step (e.g. 登记结果 after 受理).
+    primary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A due date while an addressee is in ``states``: the earliest of its terms.
+
+    ``working_days`` counts forwards from the day the clock started (raised, resubmitted or
+    reopened), plus every working day the clock was paused; ``before_field`` counts
+    ``before_working_days`` back from a date or date-time field (a hearing); ``cap_field`` is a
+    date the raiser asked for, which wins where it is earlier.
+    """
+
+    name: str  # also the committee file's key: <name>_working_days
+    states: frozenset[str]
+    message: str  # message id: "%(org)s should acknowledge or return it by %(due)s."
+    working_days: int | None = None
+    before_field: str | None = None
+    before_working_days: int = 0
+    cap_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:
     code: str
     number_prefix: str  # as in 协调〔2026〕12号
-    label: str
-    raiser_roles: frozenset[Role]
-    answerer_roles: frozenset[Role]
+    label: str  # message id
+    raised_by: frozenset[Role]
+    answered_by: frozenset[Role]
     fields: tuple[FieldSpec, ...]
-    ack_working_days: int = 3
-    reply_working_days: int = 15
-    outcomes: tuple[tuple[str, str], ...] = ()
+    states: tuple[State, ...]
+    actions: tuple[Action, ...]
+    deadlines: tuple[Deadline, ...] = ()
+    outcomes: tuple[tuple[str, str], ...] = ()  # (code, label msgid)
+    initial: str = "submitted"
+    title_field: str = "title"
+    addressee_field: str = "addressee"
+    closing: Closing = Closing.ALL_ANSWERED
+    # The most the committee group may see of a new matter; the committee file caps it too.
+    group_detail: GroupDetail = GroupDetail.FULL
+    # Who may raise it, by the kind of their organisation (empty: any that fits the role).
+    raiser_org_kinds: frozenset[OrgKind] = frozenset()
+    # The template a new matter's notice to the addressee uses.
+    notice_template: str = "notify_new"
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -58,99 +129,137 @@ class KindSpec:
                 return spec
         raise KeyError(name)
 
+    def state(self, code: str) -> State:
+        for state in self.states:
+            if state.code == code:
+                return state
+        raise KeyError(code)
 
-URGENCY_CHOICES: tuple[tuple[str, str], ...] = (
-    ("normal", N_("Normal")),
-    ("urgent", N_("Urgent")),
-    ("critical", N_("Very urgent")),
-)
+    def action(self, code: str) -> Action:
+        for action in self.actions:
+            if action.code == code:
+                return action
+        raise KeyError(code)
 
-TITLE = FieldSpec(
-    "title",
-    FieldType.TEXT,
-    N_("Title"),
-    N_("Send the title of the matter in one line."),
-    max_length=100,
-)
-DESCRIPTION = FieldSpec(
-    "description",
-    FieldType.LONG_TEXT,
-    N_("Description"),
-    N_("Describe the matter: the facts, what has been done so far, and what you ask for."),
-    max_length=2000,
-)
-ADDRESSEE = FieldSpec(
-    "addressee",
-    FieldType.ADDRESSEE,
-    N_("Addressed to"),
-    N_("Which coordination center or court should handle it?"),
-)
-URGENCY = FieldSpec(
-    "urgency",
-    FieldType.CHOICE,
-    N_("Urgency"),
-    N_("How urgent is it?"),
-    choices=URGENCY_CHOICES,
-)
-REPLY_BY = FieldSpec(
-    "reply_by",
-    FieldType.DATE,
-    N_("Reply requested by"),
-    N_("By when do you need a reply? Pick a date, or type one like 2026-12-31."),
-    required=False,
-)
-DOCUMENTS = FieldSpec(
-    "documents",
-    FieldType.FILES,
-    N_("Documents"),
-    N_("Send any documents or photos (up to 10, 20 MB each), then press Done."),
-    required=False,
-)
-APPLICANT = FieldSpec(
-    "applicant",
-    FieldType.TEXT,
-    N_("Applicant"),
-    N_("Who is the applicant (the person or company in the dispute)?"),
-    max_length=100,
-    personal=True,
-)
-RESPONDENT = FieldSpec(
-    "respondent",
-    FieldType.ORGANISATION,
-    N_("Respondent agency"),
-    N_("Which agency is the respondent?"),
-    org_kinds=(OrgKind.DEPARTMENT, OrgKind.ZONE, OrgKind.OFFICE),
-)
+    def has_action(self, code: str) -> bool:
+        return any(a.code == code for a in self.actions)
 
-RAISERS = frozenset({Role.DEPARTMENT_HEAD, Role.OFFICE})
-ANSWERERS = frozenset({Role.COURT_STAFF})
+    @property
+    def addressee_spec(self) -> FieldSpec:
+        return self.field(self.addressee_field)
 
-CONSULTATION = KindSpec(
-    code="consultation",
-    number_prefix="研判",
-    label=N_("Major-matter consultation"),
-    raiser_roles=RAISERS,
-    answerer_roles=ANSWERERS,
-    fields=(TITLE, DESCRIPTION, ADDRESSEE, URGENCY, REPLY_BY, DOCUMENTS),
-    ack_working_days=3,
-    reply_working_days=10,
-    outcomes=(("opinion_given", N_("Legal opinion given")), ("withdrawn", N_("Withdrawn"))),
-)
+    @property
+    def several_addressees(self) -> bool:
+        """One request to several agencies, each answering separately."""
+        return self.addressee_spec.type is ORGANISATIONS
 
-REFERRAL = KindSpec(
-    code="referral",
-    number_prefix="协调",
-    label=N_("Administrative dispute referral"),
-    raiser_roles=RAISERS,
-    answerer_roles=ANSWERERS,
-    fields=(TITLE, DESCRIPTION, APPLICANT, RESPONDENT, ADDRESSEE, URGENCY, REPLY_BY, DOCUMENTS),
-    ack_working_days=3,
-    reply_working_days=30,
-    outcomes=(
-        ("resolved", N_("Resolved by agreement")),
-        ("withdrawn", N_("Application withdrawn")),
-        ("unresolved", N_("Not resolved; left to litigation")),
-    ),
-)
+    def is_open(self, state: str) -> bool:
+        return self.state(state).open
 
-KINDS: dict[str, KindSpec] = {k.code: k for k in (CONSULTATION, REFERRAL)}
+    @property
+    def open_states(self) -> frozenset[str]:
+        return frozenset(s.code for s in self.states if s.open)
+
+    # Kept for the committee file's [deadlines.<kind>] defaults.
+    @property
+    def ack_working_days(self) -> int:
+        return self.deadline_days("ack")
+
+    @property
+    def reply_working_days(self) -> int:
+        return self.deadline_days("reply")
+
+    def deadline_days(self, name: str) -> int:
+        for deadline in self.deadlines:
+            if deadline.name == name and deadline.working_days is not None:
+                return deadline.working_days
+        raise KeyError(name)
+
+
+class KindError(ValueError):
+    """A declaration that cannot work (found when the registry is built, at start-up)."""
+
+
+@dataclass(frozen=True)
+class KindRegistry:
+    """The kinds the bot runs, looked up by code or number prefix. Tests build their own."""
+
+    kinds: tuple[KindSpec, ...]
+    _by_code: dict[str, KindSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_code: dict[str, KindSpec] = {}
+        prefixes: set[str] = set()
+        openness: dict[str, bool] = {}
+        for kind in self.kinds:
+            if kind.code in by_code:
+                raise KindError(f"kind {kind.code!r} is declared twice")
+            if kind.number_prefix in prefixes:
+                raise KindError(f"number prefix {kind.number_prefix!r} is used twice")
+            _check(kind)
+            for state in kind.states:
+                if openness.setdefault(state.code, state.open) != state.open:
+                    raise KindError(f"state {state.code!r} is open in one kind, closed in another")
+            by_code[kind.code] = kind
+            prefixes.add(kind.number_prefix)
+        object.__setattr__(self, "_by_code", by_code)
+
+    def __iter__(self) -> Iterator[KindSpec]:
+        return iter(self.kinds)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __getitem__(self, code: str) -> KindSpec:
+        return self._by_code[code]
+
+    def get(self, code: str | None) -> KindSpec | None:
+        return self._by_code.get(code or "")
+
+    def by_prefix(self, prefix: str) -> KindSpec | None:
+        for kind in self.kinds:
+            if kind.number_prefix == prefix:
+                return kind
+        return None
+
+    @property
+    def open_states(self) -> frozenset[str]:
+        """Every state code in which some addressee still has to act (matter statuses too)."""
+        codes = {MATTER_OPEN}
+        for kind in self.kinds:
+            codes |= kind.open_states
+        return frozenset(codes)
+
+    @classmethod
+    def of(cls, kinds: Iterable[KindSpec]) -> KindRegistry:
+        return cls(tuple(kinds))
+
+
+# A matter with several addressees has a status of its own: open until it closes.
+MATTER_OPEN = "open"
+MATTER_CLOSED = "closed"
+
+
+def _check(kind: KindSpec) -> None:
+    """Every name a declaration uses refers to something it declares."""
+    states = {s.code for s in kind.states}
+    names = {f.name for f in kind.fields}
+    where = f"kind {kind.code!r}"
+    if kind.initial not in states:
+        raise KindError(f"{where}: initial state {kind.initial!r} is not declared")
+    for required in (kind.title_field, kind.addressee_field):
+        if required not in names:
+            raise KindError(f"{where}: no field {required!r}")
+    if kind.addressee_spec.type not in (ADDRESSEE, ORGANISATION, ORGANISATIONS):
+        raise KindError(f"{where}: {kind.addressee_field!r} must name organisations")
+    for action in kind.actions:
+        for state in {*action.from_states, *([action.to_state] if action.to_state else [])}:
+            if state not in states:
+                raise KindError(f"{where}: action {action.code!r} names state {state!r}")
+    for deadline in kind.deadlines:
+        unknown = deadline.states - states
+        if unknown:
+            raise KindError(f"{where}: deadline {deadline.name!r} names {sorted(unknown)}")
+        for name in (deadline.before_field, deadline.cap_field):
+            if name is not None and name not in names:
+                raise KindError(f"{where}: deadline {deadline.name!r} names field {name!r}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain import rules
-from bot.domain.rules import InvalidInput
+from bot.domain.errors import InvalidInput
+from bot.domain.text import clean_text
 
 SCHEDULED, CANCELLED = "scheduled", "cancelled"
 ANSWERS: tuple[str, ...] = ("attend", "deputy", "absent")
@@ -124,7 +124,7 @@ def validate_place(raw: str) -> str:
 
 
 def _line(raw: str, max_length: int) -> str:
-    text = rules.clean_text(raw, multiline=False)
+    text = clean_text(raw, multiline=False)
     if not text:
         raise InvalidInput("empty")
     if len(text) > max_length:

@@ -25,16 +25,6 @@ ROLE_LABELS: dict[str, str] = {  # message ids, translated where shown
 }
 
 
-class Status(StrEnum):
-    SUBMITTED = "submitted"
-    ACKNOWLEDGED = "acknowledged"
-    RETURNED = "returned"
-    RESOLVED = "resolved"
-
-
-OPEN_STATUSES: frozenset[Status] = frozenset({Status.SUBMITTED, Status.ACKNOWLEDGED})
-
-
 @dataclass(frozen=True, slots=True)
 class Member:
     id: int
@@ -83,35 +73,119 @@ class CaseFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Assignment:
+    """One addressee of a matter and where it stands: its state, deadline, handler and answers.
+
+    A matter for one court has one; a request to several agencies has one per agency, each
+    answered on its own."""
+
+    id: int
+    case_id: int
+    addressee: str
+    position: int
+    state: str
+    clock_started_at: datetime
+    updated_at: datetime
+    handler_user_id: int | None = None
+    handler_name: str = ""
+    acted_by: int | None = None
+    acted_by_name: str = ""
+    acted_at: datetime | None = None
+    outcome: str | None = None
+    note: str | None = None  # the reason given last (a return, a withdrawal, a reopening)
+    stage: str | None = None  # the deadline running now, if any
+    due: date | None = None
+    dues: dict[str, str] = field(default_factory=dict)  # every deadline of the matter (ISO)
+    paused_since: date | None = None
+    paused_days: int = 0
+    round: int = 0  # grows when the clock starts afresh (resubmitted, reopened)
+    last_open_state: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)  # the latest inputs, per action
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    def due_on(self, name: str) -> date | None:
+        value = self.dues.get(name)
+        return date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     id: int
     number: str
     kind: str
     year: int
     seq: int
-    status: Status
+    status: str
     title: str
-    addressee: str
-    urgency: str
-    reply_by: date | None
     raiser_user_id: int
     raiser_org: str
     fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-    acted_by: int | None = None
-    acted_at: datetime | None = None
-    return_reason: str | None = None
-    ack_due: date | None = None
-    reply_due: date | None = None
-    outcome: str | None = None
-    acted_by_name: str = ""
     raiser_name: str = ""
     files: tuple[CaseFile, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+
+    # A matter addressed to one court or center reads as that one addressee.
 
     @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+    def first(self) -> Assignment | None:
+        return self.assignments[0] if self.assignments else None
+
+    @property
+    def addressees(self) -> tuple[str, ...]:
+        return tuple(a.addressee for a in self.assignments)
+
+    @property
+    def addressee(self) -> str:
+        return self.first.addressee if self.first else ""
+
+    @property
+    def urgency(self) -> str:
+        return str(self.fields.get("urgency") or "normal")
+
+    @property
+    def reply_by(self) -> date | None:
+        value = self.fields.get("reply_by")
+        return date.fromisoformat(value) if value else None
+
+    @property
+    def acted_by(self) -> int | None:
+        return self.first.acted_by if self.first else None
+
+    @property
+    def acted_by_name(self) -> str:
+        return self.first.acted_by_name if self.first else ""
+
+    @property
+    def acted_at(self) -> datetime | None:
+        return self.first.acted_at if self.first else None
+
+    @property
+    def return_reason(self) -> str | None:
+        first = self.first
+        return first.note if first and first.state == "returned" else None
+
+    @property
+    def outcome(self) -> str | None:
+        return self.first.outcome if self.first else None
+
+    @property
+    def ack_due(self) -> date | None:
+        return self.first.due_on("ack") if self.first else None
+
+    @property
+    def reply_due(self) -> date | None:
+        return self.first.due_on("reply") if self.first else None
+
+    def assignment(self, assignment_id: int) -> Assignment | None:
+        for assignment in self.assignments:
+            if assignment.id == assignment_id:
+                return assignment
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +197,8 @@ class Event:
     from_status: str | None
     to_status: str | None
     detail: dict[str, Any] = field(default_factory=dict)
+    assignment_id: int | None = None
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

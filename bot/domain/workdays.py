@@ -133,6 +133,22 @@ class WorkingCalendar:
                 n -= 1
         return d
 
+    def subtract_working_days(self, start: date, n: int) -> date:
+        """The n-th working day before ``start`` (a hearing on D must be prepared for by
+        ``subtract_working_days(D, 2)``); for n = 0, ``start`` or the working day before."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        d = start
+        if n == 0:
+            while not self.is_working_day(d):
+                d -= _ONE_DAY
+            return d
+        while n:
+            d -= _ONE_DAY
+            if self.is_working_day(d):
+                n -= 1
+        return d
+
     def working_days_between(self, a: date, b: date) -> int:
         """Working days in (a, b]: how late something due at the end of ``a`` is on ``b``."""
         count = 0
@@ -200,7 +216,7 @@ def _library_year(year: int) -> _Year:
     the year" is the estimate marker. A name label is still honoured should a later version
     turn labels on; that errs towards warning.
     """
-    cn = holidays.China(years=year)
+    cn = holidays.China(years=year)  # type: ignore[attr-defined]
     off = frozenset(d for d in cn if d.year == year)
     if not off:  # outside the library's 1950–2100, or nothing known
         return _NO_DATA

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
+from bot.domain.mechanisms import default_registry
 from bot.domain.models import (
     Member,
     Role,
@@ -49,9 +51,11 @@ class ServiceBase:
         clock: Clock,
         tz: ZoneInfo,
         calendar: WorkingCalendar | None = None,
+        kinds: KindRegistry | None = None,
     ) -> None:
         self.db = db
         self.committee = committee
+        self.kinds = kinds if kinds is not None else default_registry()
         self.clock = clock
         self.tz = tz
         self.calendar = calendar or WorkingCalendar(committee.calendar or CalendarOverrides())
@@ -79,11 +83,16 @@ class ServiceBase:
         case_id: int | None = None,
         from_status: str | None = None,
         to_status: str | None = None,
+        *,
+        assignment_id: int | None = None,
         **detail: Any,
-    ) -> None:
-        await conn.execute(
-            t.events.insert().values(
+    ) -> int:
+        """Write an audit event; returns its id."""
+        result = await conn.execute(
+            t.events.insert()
+            .values(
                 case_id=case_id,
+                assignment_id=assignment_id,
                 actor_user_id=actor,
                 at=self.clock.now(),
                 action=action,
@@ -91,7 +100,9 @@ class ServiceBase:
                 to_status=to_status,
                 detail=detail or None,
             )
+            .returning(t.events.c.id)
         )
+        return int(result.scalar_one())
 
     async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
         """The user's membership as it is now, read inside the caller's transaction (a cached

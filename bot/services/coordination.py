@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.domain.committee import Committee
+from bot.domain.kinds import KindRegistry
 from bot.domain.workdays import WorkingCalendar
 from bot.services.cases import Cases
 from bot.services.conversations import Conversations
@@ -30,19 +31,25 @@ class Coordination(Members, Conversations, Cases, Scheduled):
         clock: Clock,
         tz: ZoneInfo,
         calendar: WorkingCalendar | None = None,
+        kinds: KindRegistry | None = None,
     ) -> None:
-        super().__init__(db, committee, clock, tz, calendar)
+        super().__init__(db, committee, clock, tz, calendar, kinds)
         self.meetings = Meetings(self)
         self.outbox = Outbox(db, clock)
 
     @classmethod
     async def open(
-        cls, database_url: str, committee: Committee, clock: Clock, tz: ZoneInfo
+        cls,
+        database_url: str,
+        committee: Committee,
+        clock: Clock,
+        tz: ZoneInfo,
+        kinds: KindRegistry | None = None,
     ) -> Coordination:
         """Connect, bring the schema up to date, and make sure the bootstrap admins exist."""
         db = Database(database_url)
         await db.migrate()
-        svc = cls(db, committee, clock, tz)
+        svc = cls(db, committee, clock, tz, kinds=kinds)
         await svc.bootstrap_admins()
         return svc
 

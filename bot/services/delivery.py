@@ -34,7 +34,8 @@ class OutboxMessage:
 
 def backoff(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s ... capped at 15 minutes."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
 
 
 class Outbox:
@@ -160,13 +161,14 @@ class Outbox:
 
     async def next_due_at(self) -> datetime | None:
         async with self.db.read() as conn:
-            return (
+            due: datetime | None = (
                 await conn.execute(
                     select(func.min(t.outbox.c.next_attempt_at)).where(
                         t.outbox.c.status.in_([PENDING, RETRY])
                     )
                 )
             ).scalar_one_or_none()
+        return due
 
     async def counts(self) -> dict[str, int]:
         async with self.db.read() as conn:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.meetings import (
     ANSWERS,
     CANCELLED,
@@ -35,7 +36,6 @@ from bot.domain.meetings import (
     validate_title,
 )
 from bot.domain.models import Member, Role, Viewer
-from bot.domain.rules import InvalidInput, NotAllowed, NotFound
 from bot.services.cases import Cases
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue

@@ -9,13 +9,13 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from bot.domain import rules
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.models import (
     Invite,
     Member,
     Role,
     Viewer,
 )
-from bot.domain.rules import InvalidInput, NotAllowed, NotFound
 from bot.i18n import DEFAULT_LANG, normalise_lang
 from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
 from bot.storage import schema as t
@@ -281,3 +281,37 @@ class Members(ServiceBase):
                 await conn.execute(select(t.users.c.lang).where(t.users.c.user_id == user_id))
             ).scalar_one_or_none()
         return Recipient(user_id, normalise_lang(lang or DEFAULT_LANG))
+
+    async def viewer_by_id(self, user_id: int) -> Viewer | None:
+        """A known user with their language and membership, for a message sent on the bot's
+        own (a notice's buttons depend on who receives it); None for a group or a stranger."""
+        if user_id < 0:
+            return None
+        cached = self._viewers.get(user_id)
+        if cached is not None:
+            return cached
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(t.users.c.lang, t.users.c.first_name).where(t.users.c.user_id == user_id)
+                )
+            ).first()
+            member = await self._active_member(conn, user_id)
+        if row is None and member is None:
+            return None
+        lang = normalise_lang(row.lang if row is not None else None)
+        return Viewer(user_id, lang, member, row.first_name if row is not None else "")
+
+    async def member_org_of(self, user_id: int | None) -> str | None:
+        """The organisation a user acted for (their latest membership, even if revoked)."""
+        if user_id is None:
+            return None
+        async with self.db.read() as conn:
+            return (
+                await conn.execute(
+                    select(t.members.c.org_code)
+                    .where(t.members.c.user_id == user_id)
+                    .order_by(t.members.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -14,10 +14,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import alerts
-from bot.domain.models import (
-    Role,
-    Status,
-)
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue
@@ -42,15 +38,6 @@ class Digest:
     meetings: list[tuple[str, datetime]]
 
 
-def _due_by(day: date) -> Any:
-    """Open matters whose current deadline (acknowledge, or reply once acknowledged) falls on
-    or before ``day``."""
-    return or_(
-        and_(t.cases.c.status == Status.SUBMITTED.value, t.cases.c.ack_due <= day),
-        and_(t.cases.c.status == Status.ACKNOWLEDGED.value, t.cases.c.reply_due <= day),
-    )
-
-
 class Scheduled(ServiceBase):
     async def report_delivery_failure(self, key: str, chat_id: int, error: str) -> None:
         """Queue a note to every office member that a message could not be delivered."""
@@ -68,15 +55,17 @@ class Scheduled(ServiceBase):
                     {"chat_id": chat_id, "error": error[:200], "key": key},
                 )
 
-    async def _court_staff_by_org(self, conn: AsyncConnection) -> dict[str, list[int]]:
+    async def _staff_by_org(self, conn: AsyncConnection) -> dict[tuple[str, str], list[int]]:
+        """(organisation, role) → its active members, for every role that answers a kind."""
+        roles = sorted({r.value for kind in self.kinds for r in kind.answered_by})
         rows = await conn.execute(
-            select(t.members.c.org_code, t.members.c.user_id).where(
-                t.members.c.role == Role.COURT_STAFF.value, t.members.c.revoked_at.is_(None)
-            )
+            select(t.members.c.org_code, t.members.c.role, t.members.c.user_id)
+            .where(t.members.c.role.in_(roles), t.members.c.revoked_at.is_(None))
+            .order_by(t.members.c.id)
         )
-        staff: dict[str, list[int]] = {}
-        for org, user_id in rows:
-            staff.setdefault(org, []).append(user_id)
+        staff: dict[tuple[str, str], list[int]] = {}
+        for org, role, user_id in rows:
+            staff.setdefault((org, role), []).append(user_id)
         return staff
 
     async def scan_deadlines(self) -> int:
@@ -91,36 +80,53 @@ class Scheduled(ServiceBase):
             rows = (
                 await conn.execute(
                     select(
-                        t.cases.c.id,
-                        t.cases.c.status,
-                        t.cases.c.addressee,
-                        t.cases.c.ack_due,
-                        t.cases.c.reply_due,
-                    ).where(_due_by(horizon))
+                        t.assignments.c.id,
+                        t.assignments.c.case_id,
+                        t.assignments.c.addressee,
+                        t.assignments.c.stage,
+                        t.assignments.c.due,
+                        t.assignments.c.round,
+                        t.assignments.c.handler_user_id,
+                        t.cases.c.kind,
+                    )
+                    .select_from(
+                        t.assignments.join(t.cases, t.cases.c.id == t.assignments.c.case_id)
+                    )
+                    .where(t.assignments.c.due <= horizon)
                 )
             ).all()
             if not rows:
                 return 0
-            staff = await self._court_staff_by_org(conn)
+            staff = await self._staff_by_org(conn)
             values: list[dict[str, Any]] = []
             for row in rows:
-                status = Status(row.status)
-                due = row.ack_due if status is Status.SUBMITTED else row.reply_due
-                alert = alerts.alert_for(row.id, status, due, today, self.calendar, schedule)
+                kind = self.kinds.get(row.kind)
+                if kind is None or row.stage is None:
+                    continue
+                base = alerts.alert_key(
+                    row.case_id, row.id if kind.several_addressees else None, row.round, row.stage
+                )
+                alert = alerts.alert_for(base, row.stage, row.due, today, self.calendar, schedule)
                 if alert is None:
                     continue
                 payload = {
-                    "case_id": row.id,
+                    "case_id": row.case_id,
+                    "assignment_id": row.id,
                     "level": alert.level,
                     "stage": alert.stage,
+                    "round": row.round,
                     "due": alert.due.isoformat(),
                     "late": alert.late,
                 }
-                recipients = [
-                    uid
-                    for court in self.committee.courts_answering(row.addressee)
-                    for uid in staff.get(court, [])
-                ]
+                if row.handler_user_id is not None and not alert.whole_organisation:
+                    recipients = [row.handler_user_id]
+                else:
+                    recipients = [
+                        uid
+                        for org in sorted(self.committee.orgs_answering(row.addressee))
+                        for role in sorted(r.value for r in kind.answered_by)
+                        for uid in staff.get((org, role), [])
+                    ]
                 if alert.to_group and group is not None:
                     recipients.append(group)
                 for chat_id in recipients:
@@ -225,7 +231,7 @@ class Scheduled(ServiceBase):
                     .order_by(t.cases.c.id)
                 )
             ).all()
-            actions = dict(
+            actions: dict[str, int] = dict(
                 (
                     await conn.execute(
                         select(t.events.c.action, func.count())
@@ -238,10 +244,23 @@ class Scheduled(ServiceBase):
                     )
                 ).all()
             )
+            # An event names its addressee, or (one addressee) concerns the matter's first.
+            addressed = or_(
+                t.assignments.c.id == t.events.c.assignment_id,
+                and_(
+                    t.events.c.assignment_id.is_(None),
+                    t.assignments.c.case_id == t.events.c.case_id,
+                    t.assignments.c.position == 1,
+                ),
+            )
             acks = (
                 await conn.execute(
-                    select(t.cases.c.addressee, t.events.c.at, t.cases.c.created_at)
-                    .select_from(t.events.join(t.cases, t.cases.c.id == t.events.c.case_id))
+                    select(t.assignments.c.addressee, t.events.c.at, t.cases.c.created_at)
+                    .select_from(
+                        t.events.join(t.cases, t.cases.c.id == t.events.c.case_id).join(
+                            t.assignments, addressed
+                        )
+                    )
                     .where(
                         t.events.c.action == "acknowledge",
                         t.events.c.at >= start,
@@ -251,12 +270,9 @@ class Scheduled(ServiceBase):
             ).all()
             open_rows = (
                 await conn.execute(
-                    select(
-                        t.cases.c.addressee,
-                        t.cases.c.status,
-                        t.cases.c.ack_due,
-                        t.cases.c.reply_due,
-                    ).where(_due_by(today - timedelta(days=1)))
+                    select(t.assignments.c.addressee, t.assignments.c.due).where(
+                        t.assignments.c.due <= today - timedelta(days=1)
+                    )
                 )
             ).all()
             meetings = (
@@ -272,14 +288,13 @@ class Scheduled(ServiceBase):
             ).all()
         overdue: dict[str, list[int]] = {}
         for row in open_rows:
-            due = row.ack_due if row.status == Status.SUBMITTED.value else row.reply_due
-            late = self.calendar.working_days_between(due, today)
+            late = self.calendar.working_days_between(row.due, today)
             if late >= 1:
                 overdue.setdefault(row.addressee, []).append(late)
         waits: dict[str, list[float]] = {}
-        for row in acks:
-            hours = (row.at - row.created_at).total_seconds() / 3600
-            waits.setdefault(row.addressee, []).append(hours)
+        for ack in acks:
+            hours = (ack.at - ack.created_at).total_seconds() / 3600
+            waits.setdefault(ack.addressee, []).append(hours)
         return Digest(
             start=start,
             end=end,

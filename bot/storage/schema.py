@@ -52,9 +52,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        moment: datetime = value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 users = Table(
@@ -129,35 +130,54 @@ cases = Table(
     Column("kind", String(32), nullable=False),
     Column("year", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
+    # The matter's status: its one addressee's state, or (several addressees) open / closed.
     Column("status", String(24), nullable=False),
     Column("title", String(200), nullable=False),
-    Column("addressee", String(24), nullable=False),
-    Column("urgency", String(16), nullable=False),
-    Column("reply_by", Date, nullable=True),
     Column("raiser_user_id", BigInteger, nullable=False),
     Column("raiser_org", String(24), nullable=False),
     Column("fields", JSON, nullable=False),
     Column("submit_token", String(32), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Column("acted_by", BigInteger, nullable=True),
-    Column("acted_at", UTCDateTime, nullable=True),
-    Column("return_reason", Text, nullable=True),
-    # Deadlines, as local dates, counted in working days when the matter was raised; a
-    # matter is overdue after the end of its due day.
-    Column("ack_due", Date, nullable=True),
-    Column("reply_due", Date, nullable=True),
-    Column("outcome", String(32), nullable=True),
-    Column("outcome_note", Text, nullable=True),
     UniqueConstraint("kind", "year", "seq"),
-    Index("ix_cases_addressee_status", "addressee", "status"),
     Index("ix_cases_raiser_status", "raiser_user_id", "status"),
     Index("ix_cases_raiser_org_status", "raiser_org", "status"),
-    Index("ix_cases_status_ack_due", "status", "ack_due"),
-    Index("ix_cases_status_reply_due", "status", "reply_due"),
     Index("ix_cases_created", "created_at"),
     # /my: open matters newest first, five at a time, without sorting every open matter.
     Index("ix_cases_status_created", "status", "created_at"),
+)
+
+# One addressee of a matter (a court or center, or each of several agencies) and where it
+# stands: state, running deadline, handler, the latest answers. Deadlines are local dates
+# counted in working days; a deadline is overdue after the end of its due day.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("addressee", String(24), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("handler_user_id", BigInteger, nullable=True),
+    Column("acted_by", BigInteger, nullable=True),
+    Column("acted_at", UTCDateTime, nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("note", Text, nullable=True),
+    # The deadline running now (none while the clock is paused) and every deadline computed.
+    Column("stage", String(24), nullable=True),
+    Column("due", Date, nullable=True),
+    Column("dues", JSON, nullable=False),
+    Column("clock_started_at", UTCDateTime, nullable=False),
+    Column("paused_since", Date, nullable=True),
+    Column("paused_days", Integer, nullable=False, server_default="0"),
+    Column("round", Integer, nullable=False, server_default="0"),
+    Column("last_open_state", String(24), nullable=True),
+    Column("answers", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "position"),
+    Index("ix_assignments_addressee_state", "addressee", "state"),
+    Index("ix_assignments_due", "due"),
+    Index("ix_assignments_handler", "handler_user_id"),
 )
 
 case_files = Table(
@@ -184,6 +204,7 @@ events = Table(
     Column("from_status", String(24), nullable=True),
     Column("to_status", String(24), nullable=True),
     Column("detail", JSON, nullable=True),
+    Column("assignment_id", Integer, nullable=True),
     Index("ix_events_case", "case_id", "id"),
     Index("ix_events_action_at", "action", "at"),
 )

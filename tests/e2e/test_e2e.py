@@ -65,7 +65,7 @@ def test_referral_acknowledged_over_http(world: World) -> None:
 
     refusal = world.press(
         sun,
-        data=f"v:ack:{db_rows(world, 'select id from cases')[0][0]}",
+        data=f"v:acknowledge:{db_rows(world, 'select id from cases')[0][0]}",
         message=note,
         wait="answer",
     )
@@ -76,7 +76,9 @@ def test_referral_acknowledged_over_http(world: World) -> None:
     world.press(zhao, "受理", message=note, wait="edit")
     told = world.wait_messages(li, li_before + 1)[-1]
     assert number in told and "受理" in told
-    assert db_rows(world, "select status, acted_by from cases") == [("acknowledged", 3001)]
+    assert db_rows(
+        world, "select c.status, a.acted_by from cases c join assignments a on a.case_id = c.id"
+    ) == [("acknowledged", 3001)]
     assert [
         r[0] for r in db_rows(world, "select action from events where case_id is not null")
     ] == ["submitted", "acknowledge"]
@@ -95,9 +97,9 @@ def test_referral_returned_over_http(world: World) -> None:
     world.say(zhao, "材料不全，请补充后重新提交。")
     told = world.wait_messages(li, li_before + 1)[-1]
     assert "退回" in told and "材料不全" in told
-    assert db_rows(world, "select status, return_reason from cases") == [
-        ("returned", "材料不全，请补充后重新提交。")
-    ]
+    assert db_rows(
+        world, "select c.status, a.note from cases c join assignments a on a.case_id = c.id"
+    ) == [("returned", "材料不全，请补充后重新提交。")]
 
 
 def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> None:

@@ -1,0 +1,304 @@
+"""Acting on a matter: every action a kind declares, from the buttons on notices and on /case.
+
+A press says which action on which matter (and addressee); it is checked against the database
+— who pressed, and whether the action still applies — so repeated and stale presses just say
+what already happened. An action without inputs (受理) happens at once; one with inputs (a
+return's reason, an outcome, a note, the official who will appear) is a form on the engine
+(``handlers.forms``) that acts as soon as its last input is given. Editing and resubmitting a
+returned matter opens the raise form with the earlier answers filled in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from telegram import CallbackQuery, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler
+
+from bot.domain import lifecycle
+from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
+from bot.domain.fields import MEMBER, FieldSpec
+from bot.domain.kinds import Action, Effect, KindSpec
+from bot.domain.models import Assignment, Case, Draft, Viewer
+from bot.i18n import N_
+from bot.services.coordination import Coordination
+from handlers import buttons, forms, raise_case
+from handlers.common import (
+    BotContext,
+    answer_stale,
+    deliver_now,
+    drop_keyboard,
+    edit_or_send,
+    refuse_outside_private,
+    viewer_of,
+)
+from handlers.forms import END, State, Turn
+from handlers.texts import Texts
+
+NAME = "act"
+
+# A name in a button-press answer: Telegram refuses answers over 200 characters, and a
+# Telegram name may be 129 emoji long.
+ANSWER_NAME_MAX = 32
+
+
+class ActForm(forms.Form):
+    """The inputs one action asks for; it acts as soon as the last one is given."""
+
+    name: ClassVar[str] = NAME
+
+    def cancelled(self, context: BotContext, draft: Draft) -> str:
+        kind = context.svc.kinds.get(str(draft.data.get("kind")))
+        action = str(draft.data.get("action"))
+        if kind is None or not kind.has_action(action):
+            return "action_cancelled"
+        return kind.action(action).cancelled_template
+
+    async def allowed(self, turn: Turn) -> DomainError | None:
+        """A member revoked while the form is open is told at once (the action checks again)."""
+        return NotAllowed("cannot_answer") if turn.viewer.member is None else None
+
+    async def _context(self, turn: Turn) -> tuple[KindSpec, Case, Action]:
+        case = await turn.context.svc.get_case(int(turn.data["case_id"]))
+        kind = turn.context.svc.kinds[case.kind]
+        return kind, case, kind.action(str(turn.data["action"]))
+
+    async def fields(self, turn: Turn) -> tuple[FieldSpec, ...]:
+        kind = turn.context.svc.kinds[str(turn.data["kind"])]
+        return kind.action(str(turn.data["action"])).inputs
+
+    async def dynamic(self, turn: Turn, spec: FieldSpec) -> list[tuple[str, str]]:
+        if spec.type is not MEMBER:
+            return []
+        _, case, _ = await self._context(turn)
+        assignment = _assignment(case, turn.data.get("assignment_id"))
+        return await turn.context.svc.handler_choices(case, assignment, turn.viewer)
+
+    def ask_html(self, turn: Turn, spec: FieldSpec, step: int, steps: int, note: str) -> str:
+        kind = turn.context.svc.kinds[str(turn.data["kind"])]
+        action = kind.action(str(turn.data["action"]))
+        number = str(turn.data["number"])
+        if action.prompt_template is not None and step == 1:
+            return turn.render(action.prompt_template, case={"number": number}, note=note)
+        return turn.render(
+            "ask",
+            title=f"{turn.tr(action.label)} {number}",
+            spec=spec,
+            step=step,
+            steps=steps,
+            note=note,
+            current=turn.data["values"].get(spec.name),
+            editing=False,
+        )
+
+    async def finish(self, turn: Turn) -> State:
+        """Every input is given: act, in the transaction that also ends the conversation."""
+        svc = turn.context.svc
+        try:
+            outcome = await svc.act(
+                turn.viewer,
+                int(turn.data["case_id"]),
+                _assignment_id(turn.data.get("assignment_id")),
+                str(turn.data["action"]),
+                turn.data["values"],
+                finishes=forms.FLOW,
+            )
+        except InvalidInput as exc:
+            await turn.error(exc)
+            name = exc.params.get("field")
+            if name:
+                return await forms.ask_field(turn, await forms.field_named(turn, str(name)))
+            await turn.discard()
+            return END
+        except (NotAllowed, NotFound) as exc:
+            await turn.discard()
+            await turn.error(exc)
+            return END
+        forms.forget(turn.context)  # the action removed the draft in its transaction
+        kind, action = (
+            svc.kinds[outcome.case.kind],
+            svc.kinds[outcome.case.kind].action(str(turn.data["action"])),
+        )
+        if not outcome.changed:
+            await turn.say(
+                turn.render(
+                    "plain",
+                    text=already(
+                        turn.context, turn.viewer, outcome.case, turn.data.get("assignment_id")
+                    ),
+                )
+            )
+            return END
+        await turn.answer(_answer(turn.context, turn.viewer, action, outcome.case))
+        html = turn.render(action.receipt_template, case=outcome.case, kind=kind, action=action)
+        if turn.query is not None and action.prompt_template is not None:
+            await edit_or_send(turn.query, turn.context, html)
+        else:
+            await turn.say(html)
+        await deliver_now(turn.context)
+        return END
+
+
+FORM = forms.register(ActForm())
+
+
+def _assignment_id(value: Any) -> int | None:
+    return None if value in (None, "", 0) else int(value)
+
+
+def _assignment(case: Case, value: Any) -> Assignment:
+    found = case.assignment(int(value)) if _assignment_id(value) is not None else case.first
+    if found is None:
+        raise NotFound("case_unknown")
+    return found
+
+
+def _answer(context: BotContext, viewer: Viewer, action: Action, case: Case) -> str:
+    return context.texts.t(viewer.lang, action.answer, number=case.number) if action.answer else ""
+
+
+def already(context: BotContext, viewer: Viewer, case: Case, assignment_id: Any = None) -> str:
+    """ "Already acknowledged by X at 10:42" and the like: what happened instead."""
+    assignment = case.assignment(int(assignment_id)) if assignment_id else case.first
+    if assignment is None:
+        return context.texts.t(viewer.lang, "This button is no longer active.")
+    when = context.texts.format_datetime(viewer.lang, assignment.acted_at)
+    name = assignment.acted_by_name or "—"
+    if len(name) > ANSWER_NAME_MAX:
+        name = name[: ANSWER_NAME_MAX - 1] + "…"
+    msgid = {
+        "acknowledged": N_("Already acknowledged by %(name)s at %(when)s."),
+        "returned": N_("Already returned by %(name)s at %(when)s."),
+        "resolved": N_("Its outcome was already recorded."),
+        "withdrawn": N_("The matter was withdrawn."),
+    }.get(assignment.state, N_("This button is no longer active."))
+    return context.texts.t(viewer.lang, msgid, name=name, when=when)
+
+
+async def _refusal(
+    query: CallbackQuery, context: BotContext, viewer: Viewer, exc: DomainError
+) -> None:
+    if isinstance(exc, NotFound):
+        text = context.texts.t(viewer.lang, "This matter no longer exists.")
+    else:
+        text = context.texts.t(viewer.lang, "Only staff of the addressed court can answer this.")
+    await query.answer(text, show_alert=True)
+
+
+async def pressed(update: Update, context: BotContext) -> State:
+    """An action's button: on a notice, an alert, or /case."""
+    query = update.callback_query
+    assert query is not None
+    viewer = await viewer_of(update, context)
+    if await refuse_outside_private(update, context, viewer):
+        return None
+    parsed = buttons.parse_action(query.data)
+    if parsed is None:
+        await answer_stale(update, context, viewer)
+        return None
+    code, case_id, assignment_id = parsed
+    svc = context.svc
+    try:
+        case, assignment, action, applies = await svc.check_action(
+            viewer, case_id, assignment_id, code
+        )
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(query, context, viewer, exc)
+        return None
+    except InvalidInput:
+        await answer_stale(update, context, viewer)
+        return None
+    if not applies:
+        await query.answer(already(context, viewer, case, assignment.id), show_alert=True)
+        await drop_keyboard(query)
+        return None
+    draft = await forms.load(update, context)
+    if Effect.EDIT in action.effects or action.inputs:
+        if draft is not None and forms.form_of(draft).name != NAME:
+            await query.answer(
+                context.texts.t(viewer.lang, "Finish what you are doing, or send /cancel, first."),
+                show_alert=True,
+            )
+            return None
+        await query.answer()
+        if Effect.EDIT in action.effects:
+            return await raise_case.start_resubmit(update, context, viewer, case)
+        kind = svc.kinds[case.kind]
+        start = forms.new_draft(
+            viewer.user_id,
+            NAME,
+            kind=kind.code,
+            case_id=case.id,
+            assignment_id=assignment_id or 0,
+            action=action.code,
+            number=case.number,
+        )
+        return await forms.ask_field(Turn(update, context, viewer, start), action.inputs[0])
+    return await _act_now(update, context, viewer, case, assignment_id, action)
+
+
+async def _act_now(
+    update: Update,
+    context: BotContext,
+    viewer: Viewer,
+    case: Case,
+    assignment_id: int | None,
+    action: Action,
+) -> State:
+    query = update.callback_query
+    assert query is not None
+    try:
+        outcome = await context.svc.act(viewer, case.id, assignment_id, action.code)
+    except (NotAllowed, NotFound) as exc:
+        await _refusal(query, context, viewer, exc)
+        return None
+    if not outcome.changed:
+        await query.answer(already(context, viewer, outcome.case, assignment_id), show_alert=True)
+        await drop_keyboard(query)
+        return None
+    kind = context.svc.kinds[outcome.case.kind]
+    await query.answer(_answer(context, viewer, action, outcome.case))
+    html = context.texts.render(
+        viewer.lang, action.receipt_template, case=outcome.case, kind=kind, action=action
+    )
+    await edit_or_send(query, context, html)
+    await deliver_now(context)
+    return None
+
+
+def action_rows(
+    svc: Coordination, texts: Texts, viewer: Viewer, case: Case, *, primary_only: bool = False
+) -> list[list[tuple[str, str]]]:
+    """The buttons of the actions a member may take on a matter now: for each addressee the
+    member answers for (or, as its raiser or the office, for the matter), in declared order."""
+    kind = svc.kinds[case.kind]
+    rows: list[list[tuple[str, str]]] = []
+    seen: set[str] = set()
+    for assignment in case.assignments:
+        buttons_here: list[tuple[str, str]] = []
+        for action in lifecycle.available(kind, case, assignment, viewer.member, svc.committee):
+            if primary_only and not action.primary:
+                continue
+            per_addressee = action.by.value == "addressee" and kind.several_addressees
+            if not per_addressee and action.code in seen:
+                continue
+            seen.add(action.code)
+            label = texts.t(viewer.lang, action.label)
+            if per_addressee:
+                label = (
+                    f"{label} · {svc.committee.addressee_name(assignment.addressee, viewer.lang)}"
+                )
+            data = buttons.action(
+                action.code, case.id, assignment.id if kind.several_addressees else None
+            )
+            buttons_here.append((label, data))
+        rows += [buttons_here[i : i + 2] for i in range(0, len(buttons_here), 2)]
+    return rows
+
+
+def entry_points() -> list[BaseHandler[Update, BotContext, object]]:
+    return [CallbackQueryHandler(pressed, pattern=r"^v:")]
+
+
+def fallbacks() -> list[BaseHandler[Update, BotContext, object]]:
+    return [CallbackQueryHandler(pressed, pattern=r"^v:")]

@@ -1,0 +1,75 @@
+"""The one codec for the data every inline button carries.
+
+Button data is a namespace and parts joined by ``:`` (Telegram allows 64 bytes): ``f:<token>:
+<op>[:<arg>]`` for a step of a form conversation (the token names the conversation the button
+belongs to, so a button of an earlier conversation never acts on a newer one), ``v:<action>:
+<matter>[:<addressee>]`` for an action on a matter, ``c:``, ``my:``, ``i:``, ``m:``, ``mt:``,
+``lang:`` for the rest. Every handler reads its buttons through ``unpack`` and ids through
+``number``, so malformed or forged data is refused in one way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_BYTES = 64
+FORM = "f"
+ACTION = "v"
+
+_ID_RE = re.compile(r"[0-9]{1,12}")
+
+
+def pack(*parts: str | int) -> str:
+    """Button data from its parts; refuses data Telegram would reject."""
+    data = ":".join(str(p) for p in parts)
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"button data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def unpack(data: str | None, namespace: str, *, parts: tuple[int, ...]) -> list[str] | None:
+    """The parts after ``namespace`` when their count is one of ``parts``; else None."""
+    if not data:
+        return None
+    head, _, rest = data.partition(":")
+    if head != namespace:
+        return None
+    found = rest.split(":") if rest else []
+    return found if len(found) in parts else None
+
+
+def number(text: str) -> int | None:
+    """A row id as buttons carry it: ASCII digits of a sane length, or None (no sign, no
+    superscript or full-width digits, nothing too large for the database)."""
+    return int(text) if _ID_RE.fullmatch(text) else None
+
+
+def form(token: str, op: str, arg: str | int | None = None) -> str:
+    """A form step's button: its conversation's token, the operation, an argument."""
+    return pack(FORM, token, op) if arg is None else pack(FORM, token, op, arg)
+
+
+def parse_form(data: str | None) -> tuple[str, str, str] | None:
+    """(token, op, arg) of a form button; arg is "" when the button has none."""
+    found = unpack(data, FORM, parts=(2, 3))
+    if found is None or not found[0] or not found[1]:
+        return None
+    return found[0], found[1], found[2] if len(found) == 3 else ""
+
+
+def action(code: str, case_id: int, assignment_id: int | None = None) -> str:
+    """An action on a matter (on one of its addressees, when it has several)."""
+    if assignment_id is None:
+        return pack(ACTION, code, case_id)
+    return pack(ACTION, code, case_id, assignment_id)
+
+
+def parse_action(data: str | None) -> tuple[str, int, int | None] | None:
+    found = unpack(data, ACTION, parts=(2, 3))
+    if found is None:
+        return None
+    case_id = number(found[1])
+    assignment_id = number(found[2]) if len(found) == 3 else None
+    if case_id is None or (len(found) == 3 and assignment_id is None):
+        return None
+    return found[0], case_id, assignment_id
