@@ -17,33 +17,26 @@ from __future__ import annotations
 import logging
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import date
 from typing import Any, ClassVar
 
-from telegram import CallbackQuery, Message, Update
-from telegram.error import BadRequest
+from telegram import CallbackQuery, Update
 from telegram.ext import ConversationHandler
 
-from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.errors import DomainError
 from bot.domain.fields import (
-    DATETIME,
     FieldContext,
     FieldSpec,
     Option,
     Widget,
-    parse_date,
-    parse_time,
-    validate_file,
-    validate_future_date,
 )
 from bot.domain.models import Draft, Viewer
 from handlers import buttons, widgets
 from handlers.common import (
     BotContext,
     Button,
-    answer_stale,
     ask,
     drop_keyboard,
     edit_or_send,
@@ -117,6 +110,8 @@ class Turn:
     draft: Draft
     # Shared by every copy of the turn (``with_data``): was the press answered yet?
     _answers: list[str] = field(default_factory=list)
+    # What one step computed for its question (never saved), e.g. the matters it offers.
+    scratch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -134,7 +129,7 @@ class Turn:
         return buttons.form(self.token, op, arg)
 
     def data_maker(self) -> widgets.Data:
-        return lambda op, arg: buttons.form(self.token, op, arg or None)
+        return lambda op, arg: buttons.form(self.token, op, None if arg == "" else arg)
 
     def tr(self, msgid: str, **params: Any) -> str:
         """A short text in the user's language (extracted for the catalog with ``-k tr``)."""
@@ -163,7 +158,8 @@ class Turn:
         await reply(self.update, self.context, html, markup)
 
     async def error(self, exc: DomainError) -> None:
-        await self.say(self.render("error", code=exc.code, **exc.params))
+        template = form_of(self.draft).error_template
+        await self.say(self.render(template, code=exc.code, **exc.params))
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -234,6 +230,12 @@ class Form(ABC):
     """A kind of conversation. Subclasses say what it asks and what happens at the end."""
 
     name: ClassVar[str]
+    error_template: ClassVar[str] = "error"  # how refusals read (templates/<name>.html)
+
+    def time_html(self, turn: Turn, spec: FieldSpec, day: date, note: str) -> str:
+        """The question for the time of a date-and-time field."""
+        tz = str(turn.context.svc.tz)
+        return turn.render("ask_time", spec=spec, day=day, note=note, tz=tz)
 
     def cancelled(self, context: BotContext, draft: Draft) -> str:
         """The template that confirms a Cancel."""
@@ -320,7 +322,7 @@ async def current_field(turn: Turn) -> FieldSpec | None:
 # ---------------------------------------------------------------------------- asking
 
 
-async def _options(turn: Turn, spec: FieldSpec) -> list[Option]:
+async def options_of(turn: Turn, spec: FieldSpec) -> list[Option]:
     dynamic = {spec.name: await form_of(turn.draft).dynamic(turn, spec)}
     return spec.options(turn.field_context(dynamic))
 
@@ -333,12 +335,13 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool =
     widget = spec.type.widget
     rows: list[list[Button]]
     if widget is Widget.CHOICE:
-        rows = widgets.option_rows(texts, lang, spec, await _options(turn, spec), data)
+        rows = widgets.option_rows(texts, lang, spec, await options_of(turn, spec), data)
     elif widget is Widget.MULTI_CHOICE:
-        selected = list(turn.data["values"].get(spec.name) or [])
-        rows = widgets.toggle_rows(texts, lang, await _options(turn, spec), selected, data)
+        selected, typed = chosen_and_typed(spec, turn.data["values"].get(spec.name))
+        options = await options_of(turn, spec)
+        rows = widgets.toggle_rows(texts, lang, spec, options, selected, typed, data)
     elif widget in (Widget.DATE, Widget.DATETIME):
-        rows = widgets.date_rows(texts, lang, turn.context.svc.today(), spec.required, data)
+        rows = widgets.date_rows(texts, lang, turn.context.svc.today(), spec, data)
     elif widget is Widget.FILES:
         rows = [[(turn.tr("✔ Done"), turn.button("fdone"))]]
     else:
@@ -355,6 +358,16 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool =
     return state
 
 
+def chosen_and_typed(spec: FieldSpec, value: Any) -> tuple[list[str], list[str]]:
+    """A multiple choice's toggled values, and (for a type that takes text) its typed items."""
+    if not spec.type.takes_text:
+        return [str(v) for v in value or []], []
+    entries = [list(e) for e in value or []]
+    return [str(e[1]) for e in entries if e[0] == "case"], [
+        str(e[1]) for e in entries if e[0] == "text"
+    ]
+
+
 async def ask_time(turn: Turn, spec: FieldSpec, day: date, note: str = "") -> str:
     """The second question of a date-and-time field."""
     svc = turn.context.svc
@@ -362,8 +375,8 @@ async def ask_time(turn: Turn, spec: FieldSpec, day: date, note: str = "") -> st
         turn.context.texts, turn.lang, day, svc.clock.now(), svc.tz, turn.data_maker()
     )
     rows.append([cancel_button(turn)])
-    html = turn.render("ask_time", spec=spec, day=day, note=note, tz=str(svc.tz))
     state = await turn.save(AWAITING_TIME, field=spec.name, part=day.isoformat())
+    html = form_of(turn.draft).time_html(turn, spec, day, note)
     await ask(turn.update, turn.context, html, keyboard(rows))
     return state
 
@@ -394,440 +407,6 @@ async def show_answer(turn: Turn, spec: FieldSpec, answer: str) -> None:
         await edit_or_send(query, turn.context, turn.render("answered", spec=spec, answer=answer))
 
 
-# ---------------------------------------------------------------------------- answers
-
-
-Step = Callable[[Turn], Awaitable[State]]
-
-
-async def _turn(update: Update, context: BotContext) -> Turn | None:
-    draft = await load(update, context)
-    if draft is None:
-        return None
-    return Turn(update, context, await viewer_of(update, context), draft)
-
-
-async def _guarded(turn: Turn, step: Step) -> State:
-    """Every step checks again that the user may go on (a revoked member is told at once and
-    the draft is discarded)."""
-    refusal = await form_of(turn.draft).allowed(turn)
-    if refusal is None:
-        return await step(turn)
-    await turn.answer()
-    await turn.error(refusal)
-    await turn.discard()
-    return END
-
-
-async def text_received(update: Update, context: BotContext) -> State:
-    turn = await _turn(update, context)
-    if turn is None:
-        return END
-    return await _guarded(turn, _text)
-
-
-async def _text(turn: Turn) -> State:
-    message = turn.update.effective_message
-    assert message is not None and message.text is not None
-    spec = await current_field(turn)
-    state = turn.draft.state
-    if spec is None or state not in (AWAITING_TEXT, AWAITING_DATE, AWAITING_TIME):
-        await wrong_input(turn)
-        return None
-    ctx = turn.field_context()
-    try:
-        if state == AWAITING_TEXT:
-            return await advance(turn, spec.type.parse_text(spec, message.text, ctx))
-        if state == AWAITING_DATE:
-            day = validate_future_date(parse_date(message.text, ctx.today), ctx.today)
-            return await _date_chosen(turn, spec, day)
-        return await _time_chosen(turn, spec, parse_time(message.text))
-    except InvalidInput as exc:
-        await turn.error(exc)
-        return state
-
-
-async def _date_chosen(turn: Turn, spec: FieldSpec, day: date) -> State:
-    if spec.type is DATETIME:
-        return await ask_time(turn, spec, day)
-    return await advance(turn, day.isoformat())
-
-
-async def _time_chosen(turn: Turn, spec: FieldSpec, chosen: time) -> State:
-    day = date.fromisoformat(str(turn.data["part"]))
-    value = DATETIME.combine(day, chosen, turn.field_context())
-    return await advance(turn, value)
-
-
-async def file_received(update: Update, context: BotContext) -> State:
-    turn = await _turn(update, context)
-    if turn is None:
-        return END
-    return await _guarded(turn, _file)
-
-
-async def _file(turn: Turn) -> State:
-    message = turn.update.effective_message
-    assert message is not None
-    spec = await current_field(turn)
-    if spec is None or turn.draft.state != AWAITING_FILES:
-        await wrong_input(turn)
-        return None
-    files = list(turn.data["values"].get(spec.name) or [])
-    if message.document is not None:
-        doc = message.document
-        entry = {
-            "media": "document",
-            "file_id": doc.file_id,
-            "file_unique_id": doc.file_unique_id,
-            "file_name": (doc.file_name or "")[:200] or None,
-            "file_size": doc.file_size,
-        }
-    elif message.photo:
-        photo = message.photo[-1]
-        entry = {
-            "media": "photo",
-            "file_id": photo.file_id,
-            "file_unique_id": photo.file_unique_id,
-            "file_name": None,
-            "file_size": photo.file_size,
-        }
-    else:
-        return None
-    try:
-        validate_file(entry["file_size"], len(files), spec)  # type: ignore[arg-type]
-    except InvalidInput as exc:
-        await turn.error(exc)
-        return AWAITING_FILES
-    files.append(entry)
-    state = await turn.save(AWAITING_FILES, values={**turn.data["values"], spec.name: files})
-    await ask(
-        turn.update,
-        turn.context,
-        turn.render("file_received", count=len(files), max=spec.max_files),
-        keyboard([[(turn.tr("✔ Done"), turn.button("fdone"))]]),
-    )
-    return state
-
-
-async def pressed(update: Update, context: BotContext) -> State:
-    """Every button of a form: checked against the conversation it belongs to, then done."""
-    query = update.callback_query
-    assert query is not None
-    parsed = buttons.parse_form(query.data)
-    turn = await _turn(update, context)
-    if turn is None or parsed is None or parsed[0] != turn.token:
-        viewer = turn.viewer if turn is not None else await viewer_of(update, context)
-        await _stale(update, context, viewer, parsed)
-        return None
-    _, op, arg = parsed
-    if op == "noop":
-        await query.answer()
-        return None
-    if op == "cancel":
-        return await cancel(update, context)
-    handler = _PRESSES.get(op)
-    if handler is None or (arg != "") != (op in _WITH_ARGUMENT):
-        await answer_stale(update, context, turn.viewer)
-        return None
-    try:
-        return await _guarded(turn, lambda t: handler(t, arg))
-    finally:
-        # Every press is answered, once; steps that said nothing get an empty answer.
-        if not turn.answered:
-            await turn.answer()
-
-
-async def _stale(
-    update: Update, context: BotContext, viewer: Viewer, parsed: tuple[str, str, str] | None
-) -> None:
-    """A form button pressed outside its conversation: after a submit, a cancel, a restart,
-    or on an earlier conversation's question."""
-    query = update.callback_query
-    assert query is not None
-    if parsed is not None and parsed[1] == "noop":
-        await query.answer()
-        return
-    if parsed is not None and parsed[1] == "go":
-        case = await context.svc.case_by_submit_token(parsed[0])
-        if case is not None and case.raiser_user_id == viewer.user_id:
-            await query.answer(
-                context.texts.t(
-                    viewer.lang, "Already submitted as %(number)s.", number=case.number
-                ),
-                show_alert=True,
-            )
-            await _drop_in_private(update, query)
-            return
-    await answer_stale(update, context, viewer)
-    await _drop_in_private(update, query)
-
-
-async def _drop_in_private(update: Update, query: CallbackQuery) -> None:
-    chat = update.effective_chat
-    if chat is not None and chat.type == "private":  # never strip a group message of its buttons
-        await drop_keyboard(query)
-
-
-async def _option(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICE:
-        await turn.stale()
-        return None
-    options = {o.value: o for o in await _options(turn, spec)}
-    if value not in options:
-        await turn.stale()
-        return None
-    await show_answer(
-        turn, spec, widgets.option_label(turn.context.texts, turn.lang, options[value])
-    )
-    return await advance(turn, value)
-
-
-async def _toggle(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICES:
-        await turn.stale()
-        return None
-    options = [o.value for o in await _options(turn, spec)]
-    if value not in options:
-        await turn.stale()
-        return None
-    chosen = set(turn.data["values"].get(spec.name) or [])
-    chosen ^= {value}
-    ordered = [o for o in options if o in chosen]
-    await turn.answer()
-    turn = turn.with_data(values={**turn.data["values"], spec.name: ordered})
-    return await ask_field(turn, spec, edit=True)
-
-
-async def _toggles_done(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICES:
-        await turn.stale()
-        return None
-    chosen = list(turn.data["values"].get(spec.name) or [])
-    if spec.required and not chosen:
-        await turn.answer(turn.tr("Choose at least one organisation."), alert=True)
-        return None
-    await show_answer(turn, spec, spec.show(chosen, turn.context.texts.labels(turn.lang)))
-    return await advance(turn, chosen)
-
-
-async def _date(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_DATE:
-        await turn.stale()
-        return None
-    today = turn.context.svc.today()
-    try:
-        day = validate_future_date(date.fromisoformat(value), today)
-    except (ValueError, InvalidInput):
-        await turn.answer(turn.tr("That date can no longer be chosen."), alert=True)
-        return None
-    await show_answer(turn, spec, turn.context.texts.format_date(turn.lang, day))
-    return await _date_chosen(turn, spec, day)
-
-
-async def _calendar(turn: Turn, value: str) -> State:
-    """Month navigation and the way back to the quick choices; the state does not change."""
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_DATE:
-        await turn.stale()
-        return None
-    texts, today = turn.context.texts, turn.context.svc.today()
-    if value == "":
-        rows = widgets.date_rows(texts, turn.lang, today, spec.required, turn.data_maker())
-    else:
-        first = widgets.month_shown(value, today)
-        if first is None:
-            await turn.stale()
-            return None
-        rows = widgets.calendar_rows(
-            texts, turn.lang, today, first.year, first.month, turn.data_maker()
-        )
-    await turn.answer()
-    rows.append([cancel_button(turn)])
-    await _replace_keyboard(query, rows)
-    return None
-
-
-async def _replace_keyboard(query: CallbackQuery, rows: list[list[Button]]) -> None:
-    message = query.message
-    if isinstance(message, Message):
-        try:
-            await message.edit_reply_markup(reply_markup=keyboard(rows))
-        except BadRequest as exc:  # a double tap: the first one already showed this
-            if "not modified" not in exc.message.lower():
-                raise
-
-
-async def _time(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_TIME or len(value) != 4 or not value.isdigit():
-        await turn.stale()
-        return None
-    try:
-        chosen = parse_time(f"{value[:2]}:{value[2:]}")
-        DATETIME.combine(date.fromisoformat(str(turn.data["part"])), chosen, turn.field_context())
-    except InvalidInput:
-        await turn.answer(turn.tr("That time has already passed."), alert=True)
-        return None
-    await show_answer(turn, spec, chosen.strftime("%H:%M"))
-    return await _time_chosen(turn, spec, chosen)
-
-
-async def _redate(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_TIME:
-        await turn.stale()
-        return None
-    await turn.answer()
-    await drop_keyboard(query)
-    return await ask_field(turn, spec)
-
-
-async def _suggestion(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    index = buttons.number(value)
-    if (
-        spec is None
-        or turn.draft.state != AWAITING_TEXT
-        or index is None
-        or index >= len(spec.suggestions)
-    ):
-        await turn.stale()
-        return None
-    text = turn.tr(spec.suggestions[index])
-    await show_answer(turn, spec, text)
-    return await advance(turn, spec.type.parse_text(spec, text, turn.field_context()))
-
-
-async def _files_done(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_FILES:
-        await turn.stale()
-        return None
-    await turn.answer()
-    await drop_keyboard(query)
-    return await advance(turn, turn.data["values"].get(spec.name) or [])
-
-
-async def _skip(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    # Only the widgets that show a Skip button take one (a file step has Done instead).
-    skippable = (Widget.TEXT, Widget.DATE, Widget.DATETIME)
-    if (
-        spec is None
-        or spec.required
-        or spec.type.widget not in skippable
-        or turn.draft.state not in (AWAITING_TEXT, AWAITING_DATE)
-    ):
-        await turn.stale()
-        return None
-    await show_answer(turn, spec, turn.tr("—"))
-    return await advance(turn, None)
-
-
-async def _submit(turn: Turn, _: str) -> State:
-    if turn.draft.state != AWAITING_CONFIRMATION:
-        await turn.stale()
-        return None
-    return await form_of(turn.draft).submit(turn)
-
-
-async def _edit(turn: Turn, _: str) -> State:
-    """✏ Edit a field: the fields as buttons, and the way back to the summary."""
-    query = turn.query
-    assert query is not None
-    if turn.draft.state != AWAITING_CONFIRMATION:
-        await turn.stale()
-        return None
-    await turn.answer()
-    fields = await form_of(turn.draft).fields(turn)
-    rows = [
-        [(turn.tr(f.label), turn.button("field", f.name)) for f in fields[i : i + 2]]
-        for i in range(0, len(fields), 2)
-    ]
-    rows.append([(turn.tr("↩ Back"), turn.button("back"))])
-    await edit_or_send(query, turn.context, turn.render("choose_field"), keyboard(rows))
-    return await turn.save(AWAITING_FIELD_TO_EDIT)
-
-
-async def _field_chosen(turn: Turn, name: str) -> State:
-    query = turn.query
-    assert query is not None
-    if turn.draft.state != AWAITING_FIELD_TO_EDIT:
-        await turn.stale()
-        return None
-    try:
-        spec = await field_named(turn, name)
-    except KeyError:
-        await turn.stale()
-        return None
-    await turn.answer()
-    await drop_keyboard(query)
-    return await ask_field(turn.with_data(editing=True), spec)
-
-
-async def _back(turn: Turn, _: str) -> State:
-    query = turn.query
-    assert query is not None
-    if turn.draft.state != AWAITING_FIELD_TO_EDIT:
-        await turn.stale()
-        return None
-    await turn.answer()
-    await drop_keyboard(query)
-    return await form_of(turn.draft).summary(turn)
-
-
-Press = Callable[[Turn, str], Awaitable[State]]
-# The operations whose button carries an argument; every other one carries none.
-_WITH_ARGUMENT = frozenset({"kind", "opt", "tog", "date", "cal", "time", "sug", "field"})
-_PRESSES: dict[str, Press] = {
-    "opt": _option,
-    "tog": _toggle,
-    "tdone": _toggles_done,
-    "date": _date,
-    "cal": _calendar,
-    "quick": lambda turn, _: _calendar(turn, ""),
-    "time": _time,
-    "redate": _redate,
-    "sug": _suggestion,
-    "fdone": _files_done,
-    "skip": _skip,
-    "go": _submit,
-    "edit": _edit,
-    "field": _field_chosen,
-    "back": _back,
-}
-
-
-def extra_presses(ops: dict[str, Press]) -> None:
-    """Buttons a form adds to the engine's (the kind choice of the raise form)."""
-    _PRESSES.update(ops)
-
-
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel or the Cancel button: the draft is discarded, nothing is submitted."""
     viewer = await viewer_of(update, context)
@@ -853,15 +432,3 @@ async def wrong_input(turn: Turn) -> None:
     if spec is not None and state == AWAITING_CHOICE:
         expected = spec.type.code
     await turn.say(turn.render("error", code="wrong_input", expected=expected))
-
-
-async def anything_else(update: Update, context: BotContext) -> State:
-    turn = await _turn(update, context)
-    if turn is None:
-        return END
-
-    async def step(turn: Turn) -> State:
-        await wrong_input(turn)
-        return None
-
-    return await _guarded(turn, step)

@@ -18,7 +18,7 @@ from bot.domain.errors import DomainError, InvalidInput, NotAllowed
 from bot.domain.fields import FILES, FieldSpec
 from bot.domain.kinds import KindSpec
 from bot.domain.models import Case, Viewer
-from handlers import forms
+from handlers import form_steps, forms
 from handlers.common import (
     BotContext,
     ask,
@@ -180,7 +180,7 @@ async def _kind_chosen(turn: Turn, code: str) -> State:
     return await forms.ask_field(turn.with_data(kind=kind.code), kind.fields[0])
 
 
-forms.extra_presses({"kind": _kind_chosen})
+form_steps.extra_presses({"kind": _kind_chosen})
 
 
 async def start_resubmit(update: Update, context: BotContext, viewer: Viewer, case: Case) -> State:

@@ -28,7 +28,9 @@ from handlers import (
     actions,
     admin,
     cases,
+    form_steps,
     forms,
+    meeting_form,
     meeting_notices,
     meetings,
     once,
@@ -70,12 +72,11 @@ def register_handlers(app: AppType) -> None:
     """Order matters: conversations first, so a step's answer is never taken by a command
     handler; then single-update handlers; the private-chat catch-all last."""
     app.add_handler(once.build_handler(), group=-1)
-    # The meeting conversation goes first: while it is open it answers /new itself ("finish
-    # or /cancel first") instead of letting a second conversation start underneath it.
-    app.add_handler(meetings.build_handler())
+    # Every form is one conversation: while one is open, /new, /meeting and the buttons that
+    # would start another say so instead of starting a second one underneath it.
     app.add_handler(form_conversation())
     # A form's button pressed when no form is open (after a submit, a cancel, a restart).
-    app.add_handler(CallbackQueryHandler(forms.pressed, pattern=r"^f:"))
+    app.add_handler(CallbackQueryHandler(form_steps.pressed, pattern=r"^f:"))
     app.add_handlers(actions.entry_points())
     app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
@@ -91,19 +92,24 @@ def form_conversation() -> ConversationHandler[BotContext]:
     text = filters.TEXT & ~filters.COMMAND
     files = filters.Document.ALL | filters.PHOTO
     steps: list[BaseHandler[Update, BotContext, object]] = [
-        CallbackQueryHandler(forms.pressed, pattern=r"^f:"),
-        MessageHandler(text, forms.text_received),
-        MessageHandler(files, forms.file_received),
+        CallbackQueryHandler(form_steps.pressed, pattern=r"^f:"),
+        MessageHandler(text, form_steps.text_received),
+        MessageHandler(files, form_steps.file_received),
     ]
     anything_else = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.UpdateType.EDITED
     return ConversationHandler(
-        entry_points=[*raise_case.entry_points(), *actions.entry_points()],
+        entry_points=[
+            *raise_case.entry_points(),
+            *meeting_form.entry_points(),
+            *actions.entry_points(),
+        ],
         states={state: steps for state in forms.STATES},
         fallbacks=[
             CommandHandler("cancel", forms.cancel),
             *raise_case.fallbacks(),
+            *meeting_form.fallbacks(),
             *actions.fallbacks(),
-            MessageHandler(anything_else, forms.anything_else),
+            MessageHandler(anything_else, form_steps.anything_else),
         ],
         name=forms.FLOW,
         persistent=True,

@@ -9,15 +9,16 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain.committee import Committee
-from bot.domain.fields import MAX_DATE_AHEAD, FieldContext, FieldSpec, Option
+from babel.dates import format_date
+
+from bot.domain.fields import MAX_DATE_AHEAD, FieldSpec, Option
+from bot.i18n import N_
 from handlers.common import Button, chunk
 from handlers.texts import Texts
 
 # Makes the data of one button: (operation, argument) → callback data.
-Data = Callable[[str, str], str]
+Data = Callable[[str, str | int], str]
 
-QUICK_DAYS = (3, 7, 14, 30)
 TIME_CHOICES = ("09:00", "10:00", "14:00", "15:00", "16:00")
 # Filler for calendar cells that cannot be pressed. Telegram rejects a button whose text is
 # blank (BUTTON_TEXT_INVALID), so a space would break the whole calendar.
@@ -47,11 +48,13 @@ def option_rows(
 def toggle_rows(
     texts: Texts,
     lang: str,
+    spec: FieldSpec,
     options: Sequence[Option],
     selected: Sequence[str],
+    typed: Sequence[str],
     data: Data,
 ) -> list[list[Button]]:
-    """Toggles (☐ / ☑) two per row, then Done."""
+    """Toggles (☐ / ☑) two per row, the field's group toggles, a ✖ for each typed item, Done."""
     buttons = [
         (
             f"{'☑' if o.value in selected else '☐'} {option_label(texts, lang, o)}",
@@ -60,23 +63,47 @@ def toggle_rows(
         for o in options
     ]
     rows = chunk(buttons, 2)
+    groups = [(texts.t(lang, label), data("grp", i)) for i, (label, _) in enumerate(spec.groups)]
+    if groups:
+        rows.append(groups)
+    for i, item in enumerate(typed):
+        label = item if len(item) <= 24 else item[:23] + "…"
+        rows.append([(f"✖ {label}", data("untext", str(i)))])
     rows.append([(texts.t(lang, "✔ Done"), data("tdone", ""))])
     return rows
 
 
+_NAMED_DAYS = {0: N_("Today"), 1: N_("Tomorrow"), 2: N_("Day after tomorrow")}
+_SHORT_DAY = {"zh_CN": "M月d日 EEE", "en": "EEE d MMM"}
+_BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
+
+
+def short_day(lang: str, day: date) -> str:
+    """12月2日 周三 / Wed 2 Dec."""
+    return format_date(day, _SHORT_DAY[lang], locale=_BABEL_LOCALE[lang])
+
+
 def date_rows(
-    texts: Texts, lang: str, today: date, required: bool, data: Data
+    texts: Texts,
+    lang: str,
+    today: date,
+    spec: FieldSpec,
+    data: Data,
 ) -> list[list[Button]]:
-    quick = [
-        (
-            texts.t(lang, "In %(n)s days", n=n),
-            data("date", (today + timedelta(days=n)).isoformat()),
-        )
-        for n in QUICK_DAYS
-    ]
+    """The quick choices of a date, a way to the month calendar, and (optional) no date."""
+    quick: list[Button] = []
+    for n in spec.quick_days:
+        day = today + timedelta(days=n)
+        if spec.quick_named:
+            name = texts.t(lang, _NAMED_DAYS[n]) if n in _NAMED_DAYS else None
+            name = name or texts.t(lang, "In %(n)s days", n=n)
+            label = f"{name} · {short_day(lang, day)}"
+        else:
+            label = texts.t(lang, "In %(n)s days", n=n)
+        quick.append((label, data("date", day.isoformat())))
     rows = chunk(quick, 2)
     rows.append([(texts.t(lang, "📅 Pick a date"), data("cal", f"{today:%Y-%m}"))])
-    if not required:
+    if not spec.required:
         rows.append([(texts.t(lang, "No specific date"), data("skip", ""))])
     return rows
 
@@ -132,9 +159,3 @@ def time_rows(
     rows = chunk([(c, data("time", c.replace(":", ""))) for c in future], 3)
     rows.append([(texts.t(lang, "↩ Change the date"), data("redate", ""))])
     return rows
-
-
-def field_context(
-    committee: Committee, now: datetime, tz: ZoneInfo, **dynamic: Sequence[tuple[str, str]]
-) -> FieldContext:
-    return FieldContext(committee, now, tz, dynamic)

@@ -188,7 +188,7 @@ async def test_schedule_post_rsvp_and_reminders(committee: Committee, db_url: st
         (scheduled,) = await rows(bot, t.events, t.events.c.action == "meeting_scheduled")
         assert scheduled.case_id is None and scheduled.actor_user_id == ADMIN_ID
         assert scheduled.detail["meeting_id"] == meeting.id
-        assert await rows(bot, t.drafts, t.drafts.c.flow == "meeting") == []
+        assert await rows(bot, t.drafts) == []  # the form's draft went with the scheduling
 
         # Two organisations answer; the post shows it. A repeat press changes nothing.
         await bot.press(zhao, "✅ 出席", message=post)
@@ -466,7 +466,8 @@ async def test_cancel_and_restart_mid_conversation(committee: Committee, db_url:
         await bot.say(office, "/meeting")
         await bot.say(office, TITLE)
         (draft,) = await rows(bot, t.drafts)
-        assert (draft.flow, draft.state) == ("meeting", "AWAITING_DATE")
+        assert (draft.flow, draft.state) == ("form", "AWAITING_DATE")
+        assert (draft.data["form"], draft.data["field"]) == ("meeting", "starts_at")
         fake, clock = bot.fake, bot.clock
 
     async with running_bot(committee, db_url, clock, fake=fake) as again:
@@ -476,7 +477,7 @@ async def test_cancel_and_restart_mid_conversation(committee: Committee, db_url:
         await again.press(office, "3")
         assert "3/6" in again.last_text(office) and "2026年12月3日" in again.last_text(office)
         (draft,) = await rows(again, t.drafts)
-        assert (draft.state, draft.data["date"]) == ("AWAITING_TIME", "2026-12-03")
+        assert (draft.state, draft.data["part"]) == ("AWAITING_TIME", "2026-12-03")
 
 
 async def test_only_the_office_schedules(committee: Committee, db_url: str) -> None:

@@ -84,6 +84,7 @@ class FieldType:
 
     code: ClassVar[str]
     widget: ClassVar[Widget]
+    takes_text: ClassVar[bool] = False  # a choice widget that also takes typed items
 
     def parse_text(self, spec: FieldSpec, raw: str, ctx: FieldContext) -> Any:
         """The value of a typed answer; ``InvalidInput`` when it cannot be one."""
@@ -232,6 +233,43 @@ class MemberType(ChoiceType):
         return str(value)
 
 
+class AgendaType(FieldType):
+    """A list of items: choices the database offers (open matters, by id) toggled on, and
+    items typed as text, one per line. Stored as ``[["case", id], ["text", "..."]]``."""
+
+    code = "agenda"
+    widget = Widget.MULTI_CHOICE
+    takes_text = True
+
+    def options(self, spec: FieldSpec, ctx: FieldContext) -> list[Option]:
+        return [
+            Option(value, label, shown="plain") for value, label in ctx.dynamic.get(spec.name, ())
+        ]
+
+    def parse_text(self, spec: FieldSpec, raw: str, ctx: FieldContext) -> list[str]:
+        """Typed items, one per line."""
+        items = [clean_text(line, multiline=False) for line in raw.split("\n")]
+        items = [item for item in items if item]
+        if not items:
+            raise InvalidInput("empty")
+        for item in items:
+            if spec.max_length and len(item) > spec.max_length:
+                raise InvalidInput("too_long", max=spec.max_length, length=len(item))
+        return items
+
+    def check(self, spec: FieldSpec, value: Any, ctx: FieldContext) -> list[list[Any]]:
+        entries = [list(e) for e in (value or [])]
+        if spec.maximum is not None and len(entries) > spec.maximum:
+            raise InvalidInput("agenda_too_long", max=spec.maximum)
+        return entries
+
+    def show(self, spec: FieldSpec, value: Any, labels: Labels) -> str:
+        return labels.tr("%(n)s item(s)") % {"n": len(value or [])}
+
+    def empty(self, value: Any) -> bool:
+        return not value
+
+
 _DATE_PATTERNS = (
     re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?$"),
     re.compile(r"^(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?$"),
@@ -359,6 +397,7 @@ MEMBER = MemberType()
 DATE = DateType()
 DATETIME = DateTimeType()
 FILES = FilesType()
+AGENDA = AgendaType()
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +418,12 @@ class FieldSpec:
     maximum: int | None = None
     # Quick answers offered as buttons for a typed field, e.g. common return reasons (msgids).
     suggestions: tuple[str, ...] = ()
+    # A date's quick choices, in days from today; named ones read 今天 / 明天 / 后天 · 12月2日.
+    quick_days: tuple[int, ...] = (3, 7, 14, 30)
+    quick_named: bool = False
+    # Several organisations: buttons that toggle every organisation of some kinds at once,
+    # as (label msgid, organisation kinds).
+    groups: tuple[tuple[str, tuple[OrgKind, ...]], ...] = ()
 
     def options(self, ctx: FieldContext) -> list[Option]:
         return self.type.options(self, ctx)

@@ -18,7 +18,6 @@ MAX_AGENDA_ITEMS = 20
 MAX_AHEAD = timedelta(days=366)
 # A reminder queued more than this after its moment says that it is late.
 LATE_AFTER = timedelta(minutes=5)
-FLOW = "meeting"  # the conversation's drafts: removed in the transaction that schedules
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
 from bot.domain.workdays import WorkingCalendar
-from bot.services.cases import Cases
+from bot.services.acting import Acting
 from bot.services.conversations import Conversations
 from bot.services.delivery import Outbox
 from bot.services.meetings import Meetings
@@ -21,7 +21,7 @@ from bot.services.scheduled import Scheduled
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Cases, Scheduled):
+class Coordination(Members, Conversations, Acting, Scheduled):
     """Memberships, invites, drafts, matters, scheduled work and joint meetings."""
 
     def __init__(

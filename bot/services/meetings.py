@@ -20,7 +20,6 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.meetings import (
     ANSWERS,
     CANCELLED,
-    FLOW,
     LATE_AFTER,
     MAX_AGENDA_ITEM,
     MAX_AGENDA_ITEMS,
@@ -171,6 +170,8 @@ class Meetings:
         place: str,
         orgs: Sequence[str],
         agenda: Sequence[int | str],
+        *,
+        finishes: str | None = None,
     ) -> MeetingView:
         """Record a meeting and queue its post (with RSVP buttons) to the committee group.
 
@@ -248,14 +249,15 @@ class Meetings:
                     "meeting_posted",
                     {"meeting_id": meeting_id, "version": 1},
                 )
-            await self._drop_draft(conn, viewer.user_id)
+            if finishes is not None:
+                await self._drop_draft(conn, viewer.user_id, finishes)
             return await self._load(conn, meeting_id)
 
-    async def _drop_draft(self, conn: AsyncConnection, user_id: int) -> None:
+    async def _drop_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
         """The conversation's draft goes with the change it produced: a restart after the
         commit cannot offer the same Schedule button again."""
         await conn.execute(
-            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == FLOW)
+            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
         )
 
     async def _changeable(self, conn: AsyncConnection, viewer: Viewer, meeting_id: int) -> Meeting:
@@ -289,7 +291,14 @@ class Meetings:
             )
         return queued
 
-    async def reschedule(self, viewer: Viewer, meeting_id: int, starts_at: datetime) -> MeetingView:
+    async def reschedule(
+        self,
+        viewer: Viewer,
+        meeting_id: int,
+        starts_at: datetime,
+        *,
+        finishes: str | None = None,
+    ) -> MeetingView:
         """Move a meeting; everyone who was told hears of it, with a new calendar file.
 
         Answers already given are kept (the notice says so; an organisation can change its
@@ -323,7 +332,8 @@ class Meetings:
             await self._notify_change(
                 conn, now, view, "meeting_changed", {"previous": meeting.starts_at.isoformat()}
             )
-            await self._drop_draft(conn, viewer.user_id)
+            if finishes is not None:
+                await self._drop_draft(conn, viewer.user_id, finishes)
         return view
 
     async def cancel(self, viewer: Viewer, meeting_id: int) -> Change:

@@ -4,15 +4,19 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30
 
-A raise conversation (flow "raise") and a return waiting for its reason (flow "return") become
-drafts of the one form conversation (flow "form"): the raise keeps its answers and the step it
-waits in, the return waits for the reason of the same matter. Where a user had both, the more
-recent one is kept. Meeting drafts stay as they are.
+A raise conversation (flow "raise"), a return waiting for its reason (flow "return") and a
+meeting being scheduled (flow "meeting") become drafts of the one form conversation (flow
+"form"): each keeps its answers and the step it waits in. Where a user had several, the most
+recent one is kept. A meeting's date and time are read in the bot's time zone (``TZ``, by
+default Asia/Shanghai), as the conversation read them.
 """
 
+import os
 import secrets
 from collections.abc import Sequence
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -38,10 +42,57 @@ _cases = sa.table(
 )
 
 
+_MEETING_STEPS = {  # the meeting conversation's state → (the form's state, field)
+    "AWAITING_TITLE": ("AWAITING_TEXT", "title"),
+    "AWAITING_DATE": ("AWAITING_DATE", "starts_at"),
+    "AWAITING_TIME": ("AWAITING_TIME", "starts_at"),
+    "AWAITING_PLACE": ("AWAITING_TEXT", "place"),
+    "AWAITING_ORGS": ("AWAITING_CHOICES", "orgs"),
+    "AWAITING_AGENDA": ("AWAITING_CHOICES", "agenda"),
+    "AWAITING_CONFIRMATION": ("AWAITING_CONFIRMATION", "agenda"),
+}
+
+
+def _meeting(row: Any) -> tuple[str, dict[str, Any]] | None:
+    data = dict(row.data or {})
+    step = _MEETING_STEPS.get(row.state)
+    if step is None:
+        return None
+    values: dict[str, Any] = {}
+    for name in ("title", "place"):
+        if data.get(name):
+            values[name] = data[name]
+    if data.get("orgs"):
+        values["orgs"] = list(data["orgs"])
+    if data.get("date") and data.get("time"):
+        tz = ZoneInfo(os.environ.get("TZ") or "Asia/Shanghai")
+        moment = datetime.combine(
+            date.fromisoformat(data["date"]), time.fromisoformat(data["time"])
+        )
+        values["starts_at"] = moment.replace(tzinfo=tz).isoformat()
+    agenda = [["case", int(i), str(label)] for i, label in data.get("cases") or []]
+    agenda += [["text", str(item)] for item in data.get("free") or []]
+    if agenda or row.state in ("AWAITING_AGENDA", "AWAITING_CONFIRMATION"):
+        values["agenda"] = agenda
+    state, field = step
+    return state, {
+        "form": "meeting",
+        "token": secrets.token_hex(6),
+        "mode": data.get("mode") or "new",
+        "meeting_id": data.get("meeting_id"),
+        "field": field,
+        "part": data.get("date") if state == "AWAITING_TIME" else None,
+        "values": values,
+        "editing": False,
+    }
+
+
 def _converted(bind: Any, row: Any) -> tuple[str, dict[str, Any]] | None:
     data = dict(row.data or {})
     if row.flow == "raise":
         return row.state, {**data, "form": "raise", "part": None}
+    if row.flow == "meeting":
+        return _meeting(row)
     case = bind.execute(sa.select(_cases).where(_cases.c.id == data.get("case_id"))).first()
     if case is None:
         return None
@@ -64,7 +115,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(
         sa.select(_drafts)
-        .where(_drafts.c.flow.in_(["raise", "return"]))
+        .where(_drafts.c.flow.in_(["raise", "return", "meeting"]))
         .order_by(_drafts.c.updated_at)
     ).all()
     kept: dict[int, tuple[str, dict[str, Any], Any]] = {}
@@ -72,7 +123,7 @@ def upgrade() -> None:
         converted = _converted(bind, row)
         if converted is not None:
             kept[row.user_id] = (*converted, row.updated_at)
-    bind.execute(_drafts.delete().where(_drafts.c.flow.in_(["raise", "return", "form"])))
+    bind.execute(_drafts.delete().where(_drafts.c.flow.in_(["raise", "return", "meeting", "form"])))
     for user_id, (state, data, updated_at) in kept.items():
         bind.execute(
             _drafts.insert().values(

@@ -1,0 +1,328 @@
+"""Acting on a matter: every action a kind declares, taken by the side it names, from the
+states it names, with the inputs it asks for — one transaction with its audit event and the
+messages to the parties."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain import lifecycle
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound
+from bot.domain.fields import FILES, check_values
+from bot.domain.kinds import Action, Effect, KindSpec, Side
+from bot.domain.models import Assignment, Case, Member, Viewer
+from bot.services.cases import Cases, Outcome, files_of
+from bot.storage import schema as t
+from bot.storage.outbox import enqueue_many
+
+logger = logging.getLogger(__name__)
+
+
+class Acting(Cases):
+    def _action(self, case: Case, code: str) -> tuple[KindSpec, Action]:
+        kind = self.kinds[case.kind]
+        if not kind.has_action(code):
+            raise InvalidInput("unknown_action")
+        return kind, kind.action(code)
+
+    @staticmethod
+    def _target(case: Case, assignment_id: int | None) -> Assignment:
+        assignment = case.first if assignment_id is None else case.assignment(assignment_id)
+        if assignment is None:
+            raise NotFound("case_unknown")
+        return assignment
+
+    async def check_action(
+        self, viewer: Viewer, case_id: int, assignment_id: int | None, code: str
+    ) -> tuple[Case, Assignment, Action, bool]:
+        """What a press is about to do, before its inputs are asked: the matter, the
+        addressee, the action, and whether it still applies. Refuses whoever may not act."""
+        case = await self.get_case(case_id)
+        kind, action = self._action(case, code)
+        assignment = self._target(case, assignment_id)
+        if action.by not in lifecycle.sides(viewer.member, case, assignment, self.committee, kind):
+            raise NotAllowed("cannot_answer")
+        return case, assignment, action, lifecycle.applies(kind, action, case, assignment)
+
+    async def handler_choices(
+        self, case: Case, assignment: Assignment, viewer: Viewer
+    ) -> list[tuple[str, str]]:
+        """Whom the viewer can make the handler of an addressee: members of their own
+        organisation who answer for it."""
+        kind = self.kinds[case.kind]
+        member = viewer.member
+        if member is None:
+            return []
+        return [
+            (str(m.user_id), m.display_name)
+            for m in await self.org_members(member.org_code)
+            if m.role in kind.answered_by
+        ]
+
+    async def act(
+        self,
+        viewer: Viewer,
+        case_id: int,
+        assignment_id: int | None,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        finishes: str | None = None,
+    ) -> Outcome:
+        """Take a declared action on one addressee of a matter (or, for an action that
+        closes or reopens the matter, on all of them); ``changed`` is False when the action
+        no longer applies (someone acted first)."""
+        case = await self.get_case(case_id)
+        kind, action = self._action(case, code)
+        assignment = self._target(case, assignment_id)
+        dynamic: dict[str, list[tuple[str, str]]] = {}
+        if Effect.ASSIGN in action.effects:
+            dynamic["handler"] = await self.handler_choices(case, assignment, viewer)
+        ctx = self.field_context(dynamic)
+        if Effect.EDIT in action.effects:
+            clean = self.validate_values(kind, inputs or {})
+        else:
+            clean = check_values(action.inputs, inputs or {}, ctx)
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            current = await self._load_case(conn, case_id)
+            if current is None:
+                raise NotFound("case_unknown")
+            case = current
+            assignment = self._target(case, assignment_id)
+            member = await self._active_member(conn, viewer.user_id)
+            if action.by not in lifecycle.sides(member, case, assignment, self.committee, kind):
+                raise NotAllowed("cannot_answer")
+            if not lifecycle.applies(kind, action, case, assignment):
+                # Someone acted first: the conversation that asked for this ends all the same.
+                if finishes is not None:
+                    await self._finish_draft(conn, viewer.user_id, finishes)
+                return Outcome(case, changed=False)
+            shown = {}
+            if Effect.ASSIGN in action.effects:  # the history names the handler, not an id
+                shown["handler"] = dict(dynamic["handler"]).get(clean["handler"], clean["handler"])
+            event_id = await self._apply(
+                conn, kind, action, case, assignment, clean, viewer, now, shown
+            )
+            if finishes is not None:
+                await self._finish_draft(conn, viewer.user_id, finishes)
+            updated = await self._load_case(conn, case_id)
+            assert updated is not None
+            await self._notify(conn, kind, action, updated, assignment.id, event_id, viewer, now)
+            if Effect.EDIT in action.effects:
+                # A resubmitted matter is new to its addressees again.
+                group = await self.group_chat_id()
+                await self._announce_again(conn, kind, updated, event_id, group, now)
+        return Outcome(updated, changed=True, event_id=event_id)
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        kind: KindSpec,
+        action: Action,
+        case: Case,
+        assignment: Assignment,
+        inputs: dict[str, Any],
+        viewer: Viewer,
+        now: datetime,
+        shown: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write what an action changes: the addressees' rows, the matter's status and fields,
+        new documents, and the audit event. Returns the event's id."""
+        today = now.astimezone(self.tz).date()
+        fields = dict(case.fields)
+        files = files_of(
+            inputs, action.inputs if Effect.EDIT not in action.effects else kind.fields
+        )
+        if Effect.EDIT in action.effects:
+            fields = {
+                k: v
+                for k, v in inputs.items()
+                if not any(s.name == k and s.type is FILES for s in kind.fields)
+            }
+            await conn.execute(
+                update(t.cases)
+                .where(t.cases.c.id == case.id)
+                .values(fields=fields, title=str(fields[kind.title_field]))
+            )
+        if Effect.CLOSE in action.effects or (
+            Effect.REOPEN in action.effects and kind.several_addressees
+        ):
+            targets = [
+                a
+                for a in case.assignments
+                if (kind.is_open(a.state)) != (Effect.REOPEN in action.effects)
+            ]
+        else:
+            targets = [assignment]
+        states: dict[int, str] = {a.id: a.state for a in case.assignments}
+        answer = {
+            k: v
+            for k, v in inputs.items()
+            if Effect.EDIT not in action.effects and not isinstance(v, list)
+        }
+        for target in targets:
+            new_state = lifecycle.target_state(kind, action, target)
+            values: dict[str, Any] = {"state": new_state, "updated_at": now}
+            if action.by is Side.ADDRESSEE and new_state != target.state:
+                values.update(acted_by=viewer.user_id, acted_at=now)
+            if "outcome" in inputs:
+                values["outcome"] = inputs["outcome"]
+            if "reason" in inputs:
+                values["note"] = inputs["reason"]
+            if answer:
+                values["answers"] = {**target.answers, action.code: answer}
+            if kind.is_open(target.state) and not kind.is_open(new_state):
+                values["last_open_state"] = target.state
+            started, paused_days, paused = (
+                target.clock_started_at,
+                target.paused_days,
+                target.paused,
+            )
+            if Effect.PAUSE in action.effects:
+                values["paused_since"] = today
+                paused = True
+            if Effect.RESUME in action.effects and target.paused_since is not None:
+                paused_days += self.calendar.working_days_between(target.paused_since, today)
+                values.update(paused_since=None, paused_days=paused_days)
+                paused = False
+            if Effect.REOPEN in action.effects or Effect.RESTART in action.effects:
+                started, paused_days, paused = now, 0, False
+                values.update(
+                    clock_started_at=now,
+                    paused_since=None,
+                    paused_days=0,
+                    round=target.round + 1,
+                    note=inputs.get("reason"),
+                    outcome=None,
+                )
+            if Effect.ASSIGN in action.effects:
+                values["handler_user_id"] = int(inputs["handler"])
+            values.update(self._clock(kind, fields, started, paused_days, new_state, paused))
+            await conn.execute(
+                update(t.assignments)
+                .where(t.assignments.c.id == target.id, t.assignments.c.state == target.state)
+                .values(**values)
+            )
+            states[target.id] = new_state
+        ordered = [states[a.id] for a in case.assignments]
+        closed_as = action.to_state if Effect.CLOSE in action.effects else None
+        status = lifecycle.matter_status(kind, ordered, closed_as)
+        await conn.execute(
+            update(t.cases).where(t.cases.c.id == case.id).values(status=status, updated_at=now)
+        )
+        await self._add_files(conn, case.id, files)
+        detail = {
+            k: v for k, v in inputs.items() if not isinstance(v, list) and v not in (None, "")
+        }
+        detail.update(shown or {})
+        if files:
+            detail["files"] = len(files)
+        if Effect.EDIT in action.effects:
+            detail = {}
+        return await self._event(
+            conn,
+            action.code,
+            viewer.user_id,
+            case.id,
+            assignment.state,
+            states[assignment.id],
+            assignment_id=assignment.id if kind.several_addressees else None,
+            **detail,
+        )
+
+    async def _notify(
+        self,
+        conn: AsyncConnection,
+        kind: KindSpec,
+        action: Action,
+        case: Case,
+        assignment_id: int,
+        event_id: int,
+        viewer: Viewer,
+        now: datetime,
+    ) -> None:
+        """Tell each side the action names (never the one who acted)."""
+        assignment = case.assignment(assignment_id) or case.first
+        assert assignment is not None
+        chats: list[int] = []
+        sides = set(action.notify)
+        if Effect.ASSIGN in action.effects and assignment.handler_user_id is not None:
+            chats.append(assignment.handler_user_id)
+        for side in sorted(sides):
+            if side is Side.ADDRESSEE and (
+                Effect.CLOSE in action.effects or Effect.REOPEN in action.effects
+            ):
+                targets: Sequence[Assignment] = case.assignments
+            else:
+                targets = [assignment]
+            for target in targets:
+                for uid in await self._told(conn, kind, case, target, side):
+                    if uid not in chats:
+                        chats.append(uid)
+        payload = {"case_id": case.id, "event_id": event_id, "template": action.template}
+        await enqueue_many(
+            conn,
+            now,
+            [
+                (f"case:{case.id}:e{event_id}:{uid}", uid, "case_action", payload)
+                for uid in chats
+                if uid != viewer.user_id
+            ],
+        )
+
+    async def _announce_again(
+        self,
+        conn: AsyncConnection,
+        kind: KindSpec,
+        case: Case,
+        event_id: int,
+        group: int | None,
+        now: datetime,
+    ) -> None:
+        """A resubmitted matter goes to its addressees as a new notice with its buttons."""
+        notices: list[tuple[str, int, str, dict[str, Any]]] = []
+        for assignment in case.assignments:
+            if assignment.state != kind.initial:
+                continue
+            payload = {"case_id": case.id, "assignment_id": assignment.id, "event_id": event_id}
+            notices += [
+                (f"case:{case.id}:e{event_id}:new:{uid}", uid, "case_new", payload)
+                for uid in await self._members_answering(conn, kind, assignment.addressee)
+            ]
+        await enqueue_many(conn, now, notices)
+
+    # Shortcuts for the steps every current mechanism has.
+
+    async def acknowledge(self, viewer: Viewer, case_id: int) -> Outcome:
+        return await self.act(viewer, case_id, None, "acknowledge")
+
+    async def return_case(self, viewer: Viewer, case_id: int, reason: str) -> Outcome:
+        return await self.act(viewer, case_id, None, "return", {"reason": reason})
+
+    async def resolve(self, viewer: Viewer, case_id: int, outcome: str) -> Outcome:
+        """Record the outcome of an acknowledged matter (化解, withdrawn ...)."""
+        return await self.act(viewer, case_id, None, "resolve", {"outcome": outcome})
+
+    async def check_answerer(self, viewer: Viewer, case_id: int) -> Case:
+        """The case a member of an addressee is about to answer; refuses anyone else."""
+        case = await self.get_case(case_id)
+        kind = self.kinds[case.kind]
+        if Side.ADDRESSEE not in lifecycle.sides(
+            viewer.member, case, case.first, self.committee, kind
+        ):
+            raise NotAllowed("cannot_answer")
+        return case
+
+    def can_answer(self, member: Member | None, case: Case) -> bool:
+        kind = self.kinds[case.kind]
+        return any(
+            Side.ADDRESSEE in lifecycle.sides(member, case, a, self.committee, kind)
+            for a in case.assignments
+        )
