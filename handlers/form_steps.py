@@ -248,12 +248,26 @@ async def _drop_in_private(update: Update, query: CallbackQuery) -> None:
         await drop_keyboard(query)
 
 
-async def _option(turn: Turn, value: str) -> State:
+async def _step(turn: Turn, *states: str, valid: bool = True) -> FieldSpec | None:
+    """The field a press answers, when the conversation waits at one of ``states`` and the
+    press's argument is ``valid``; otherwise the press is answered as stale and None comes
+    back."""
     spec = await current_field(turn)
+    if spec is None or turn.draft.state not in states or not valid:
+        await turn.stale()
+        return None
+    return spec
+
+
+def _query(turn: Turn) -> CallbackQuery:
     query = turn.query
     assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICE:
-        await turn.stale()
+    return query
+
+
+async def _option(turn: Turn, value: str) -> State:
+    spec = await _step(turn, AWAITING_CHOICE)
+    if spec is None:
         return None
     options = {o.value: o for o in await options_of(turn, spec)}
     if value not in options:
@@ -266,11 +280,8 @@ async def _option(turn: Turn, value: str) -> State:
 
 
 async def _toggle(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICES:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_CHOICES)
+    if spec is None:
         return None
     options = {o.value: o for o in await options_of(turn, spec)}
     current = turn.data["values"].get(spec.name) or []
@@ -299,10 +310,9 @@ async def _toggle(turn: Turn, value: str) -> State:
 async def _group_toggled(turn: Turn, value: str) -> State:
     """A group button (all courts): every organisation of those kinds on, or all off when
     they were all on already."""
-    spec = await current_field(turn)
     index = buttons.number(value)
-    if spec is None or turn.draft.state != AWAITING_CHOICES or index is None:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_CHOICES, valid=index is not None)
+    if spec is None or index is None:
         return None
     if index >= len(spec.groups):
         await turn.stale()
@@ -319,10 +329,9 @@ async def _group_toggled(turn: Turn, value: str) -> State:
 
 async def _untyped(turn: Turn, value: str) -> State:
     """✖ on a typed item: it leaves the list."""
-    spec = await current_field(turn)
     index = buttons.number(value)
-    if spec is None or turn.draft.state != AWAITING_CHOICES or index is None:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_CHOICES, valid=index is not None)
+    if spec is None or index is None:
         return None
     entries = [list(e) for e in turn.data["values"].get(spec.name) or []]
     typed = [i for i, e in enumerate(entries) if e[0] == "text"]
@@ -335,11 +344,8 @@ async def _untyped(turn: Turn, value: str) -> State:
 
 
 async def _toggles_done(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_CHOICES:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_CHOICES)
+    if spec is None:
         return None
     chosen = list(turn.data["values"].get(spec.name) or [])
     if spec.required and not chosen:
@@ -350,11 +356,8 @@ async def _toggles_done(turn: Turn, _: str) -> State:
 
 
 async def _date(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_DATE:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_DATE)
+    if spec is None:
         return None
     today = turn.context.svc.today()
     try:
@@ -368,12 +371,10 @@ async def _date(turn: Turn, value: str) -> State:
 
 async def _calendar(turn: Turn, value: str) -> State:
     """Month navigation and the way back to the quick choices; the state does not change."""
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_DATE:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_DATE)
+    if spec is None:
         return None
+    query = _query(turn)
     texts, today = turn.context.texts, turn.context.svc.today()
     if value == "":
         rows = widgets.date_rows(texts, turn.lang, today, spec, turn.data_maker())
@@ -402,11 +403,8 @@ async def _replace_keyboard(query: CallbackQuery, rows: list[list[Button]]) -> N
 
 
 async def _time(turn: Turn, value: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_TIME or len(value) != 4 or not value.isdigit():
-        await turn.stale()
+    spec = await _step(turn, AWAITING_TIME, valid=not (len(value) != 4 or not value.isdigit()))
+    if spec is None:
         return None
     try:
         chosen = parse_time(f"{value[:2]}:{value[2:]}")
@@ -419,12 +417,10 @@ async def _time(turn: Turn, value: str) -> State:
 
 
 async def _redate(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_TIME:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_TIME)
+    if spec is None:
         return None
+    query = _query(turn)
     await turn.answer()
     await drop_keyboard(query)
     return await ask_field(turn, spec)
@@ -449,12 +445,10 @@ async def _suggestion(turn: Turn, value: str) -> State:
 
 
 async def _files_done(turn: Turn, _: str) -> State:
-    spec = await current_field(turn)
-    query = turn.query
-    assert query is not None
-    if spec is None or turn.draft.state != AWAITING_FILES:
-        await turn.stale()
+    spec = await _step(turn, AWAITING_FILES)
+    if spec is None:
         return None
+    query = _query(turn)
     await turn.answer()
     await drop_keyboard(query)
     return await advance(turn, turn.data["values"].get(spec.name) or [])

@@ -59,17 +59,6 @@ AWAITING_TIME = "AWAITING_TIME"
 AWAITING_FILES = "AWAITING_FILES"
 AWAITING_CONFIRMATION = "AWAITING_CONFIRMATION"
 AWAITING_FIELD_TO_EDIT = "AWAITING_FIELD_TO_EDIT"
-STATES = (
-    AWAITING_KIND,
-    AWAITING_TEXT,
-    AWAITING_CHOICE,
-    AWAITING_CHOICES,
-    AWAITING_DATE,
-    AWAITING_TIME,
-    AWAITING_FILES,
-    AWAITING_CONFIRMATION,
-    AWAITING_FIELD_TO_EDIT,
-)
 ASKING = (
     AWAITING_TEXT,
     AWAITING_CHOICE,
@@ -78,6 +67,7 @@ ASKING = (
     AWAITING_TIME,
     AWAITING_FILES,
 )
+STATES = (AWAITING_KIND, *ASKING, AWAITING_CONFIRMATION, AWAITING_FIELD_TO_EDIT)
 STATE_FOR_WIDGET: dict[Widget, str] = {
     Widget.TEXT: AWAITING_TEXT,
     Widget.CHOICE: AWAITING_CHOICE,
@@ -377,6 +367,18 @@ async def ask_time(turn: Turn, spec: FieldSpec, day: date, note: str = "") -> st
     rows.append([cancel_button(turn)])
     state = await turn.save(AWAITING_TIME, field=spec.name, part=day.isoformat())
     html = form_of(turn.draft).time_html(turn, spec, day, note)
+    await ask(turn.update, turn.context, html, keyboard(rows))
+    return state
+
+
+async def show_summary(turn: Turn, html: str, go: str, edit: str) -> str:
+    """A form's summary with its Submit, Edit and Cancel buttons (``go`` and ``edit`` are the
+    labels), saved as waiting for confirmation before it is shown."""
+    rows = [
+        [(go, turn.button("go"))],
+        [(edit, turn.button("edit")), cancel_button(turn)],
+    ]
+    state = await turn.save(AWAITING_CONFIRMATION, editing=False)
     await ask(turn.update, turn.context, html, keyboard(rows))
     return state
 

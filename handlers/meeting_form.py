@@ -23,15 +23,13 @@ from handlers import buttons, forms
 from handlers.common import (
     BotContext,
     answer_stale,
-    ask,
     deliver_now,
     drop_keyboard,
     is_private,
-    keyboard,
     private_only,
     viewer_of,
 )
-from handlers.forms import AWAITING_CONFIRMATION, END, State, Turn
+from handlers.forms import END, State, Turn
 
 NAME = "meeting"
 OPEN_MATTERS = 10
@@ -166,13 +164,7 @@ class MeetingForm(forms.Form):
                 current=view.starts_at,
                 starts_at=starts_at,
             )
-            rows = [
-                [(turn.tr("✅ Confirm the new time"), turn.button("go"))],
-                [
-                    (turn.tr("✏ Change the time"), turn.button("edit")),
-                    forms.cancel_button(turn),
-                ],
-            ]
+            go, edit = turn.tr("✅ Confirm the new time"), turn.tr("✏ Change the time")
         else:
             html = turn.render(
                 "meeting_summary",
@@ -184,13 +176,8 @@ class MeetingForm(forms.Form):
                 orgs=values["orgs"],
                 agenda=agenda_texts(values),
             )
-            rows = [
-                [(turn.tr("📅 Schedule"), turn.button("go"))],
-                [(turn.tr("✏ Edit"), turn.button("edit")), forms.cancel_button(turn)],
-            ]
-        state = await turn.save(AWAITING_CONFIRMATION, editing=False)
-        await ask(turn.update, turn.context, html, keyboard(rows))
-        return state
+            go, edit = turn.tr("📅 Schedule"), turn.tr("✏ Edit")
+        return await forms.show_summary(turn, html, go, edit)
 
     async def submit(self, turn: Turn) -> State:
         query = turn.query

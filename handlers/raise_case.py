@@ -53,18 +53,6 @@ class RaiseForm(forms.Form):
             return None
         return NotAllowed("not_member" if turn.viewer.member is None else "cannot_raise")
 
-    def ask_html(self, turn: Turn, spec: FieldSpec, step: int, steps: int, note: str) -> str:
-        return turn.render(
-            "ask",
-            title="",
-            spec=spec,
-            step=step,
-            steps=steps,
-            note=note,
-            current=turn.data["values"].get(spec.name),
-            editing=turn.data.get("editing", False),
-        )
-
     async def summary(self, turn: Turn, note: str = "") -> State:
         kind = self.kind(turn)
         html = turn.render(
@@ -74,13 +62,7 @@ class RaiseForm(forms.Form):
             note=note,
             resubmit=bool(turn.data.get("case_id")),
         )
-        rows = [
-            [(turn.tr("📨 Submit"), turn.button("go"))],
-            [(turn.tr("✏ Edit a field"), turn.button("edit")), forms.cancel_button(turn)],
-        ]
-        state = await turn.save(AWAITING_CONFIRMATION, editing=False)
-        await ask(turn.update, turn.context, html, keyboard(rows))
-        return state
+        return await forms.show_summary(turn, html, turn.tr("📨 Submit"), turn.tr("✏ Edit a field"))
 
     async def finish(self, turn: Turn) -> State:
         return await self.summary(turn)

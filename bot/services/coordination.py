@@ -6,12 +6,12 @@ this class only puts them together over one database, committee, clock and calen
 
 from __future__ import annotations
 
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
-from bot.domain.workdays import WorkingCalendar
 from bot.services.acting import Acting
 from bot.services.conversations import Conversations
 from bot.services.delivery import Outbox
@@ -24,18 +24,14 @@ from bot.storage.db import Database
 class Coordination(Members, Conversations, Acting, Scheduled):
     """Memberships, invites, drafts, matters, scheduled work and joint meetings."""
 
-    def __init__(
-        self,
-        db: Database,
-        committee: Committee,
-        clock: Clock,
-        tz: ZoneInfo,
-        calendar: WorkingCalendar | None = None,
-        kinds: KindRegistry | None = None,
-    ) -> None:
-        super().__init__(db, committee, clock, tz, calendar, kinds)
-        self.meetings = Meetings(self)
-        self.outbox = Outbox(db, clock)
+    @cached_property
+    def meetings(self) -> Meetings:
+        return Meetings(self)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """The courier's side of the outbox."""
+        return Outbox(self.db, self.clock)
 
     @classmethod
     async def open(
