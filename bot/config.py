@@ -209,6 +209,7 @@ def parse_committee(
 
     return Committee(
         schedule=_parse_schedule(data.get("schedule"), data.get("deadlines"), where, kinds),
+        raisers=_parse_raisers(data.get("kinds"), where, kinds, orgs),
         calendar=parse_calendar(data.get("calendar"), f"{where}: calendar"),
         name_zh=_text(head, "name_zh", at),
         name_en=_text(head, "name_en", at),
@@ -284,6 +285,35 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistr
         meeting_reminders=tuple(sorted(set(reminders), reverse=True)),
         deadlines=deadlines,
     )
+
+
+def _parse_raisers(
+    raw: Any, where: str, kinds: KindRegistry, orgs: Mapping[str, Organisation]
+) -> dict[str, frozenset[str]]:
+    """``[kinds.<kind>] raisers = ["YB-IPC", ...]``: which organisations may raise a kind."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: kinds must be a table of kinds.")
+    raisers: dict[str, frozenset[str]] = {}
+    for code, item in raw.items():
+        at = f"{where}: kinds.{code}"
+        if code not in kinds:
+            known = ", ".join(sorted(k.code for k in kinds))
+            raise ConfigError(f"{at}: unknown kind; known: {known}.")
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{at} must be a table.")
+        unknown = sorted(str(k) for k in item if k != "raisers")
+        if unknown:
+            raise ConfigError(f"{at}: unknown key {unknown[0]!r} (allowed: raisers).")
+        codes = item.get("raisers", [])
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ConfigError(f'{at}.raisers must be a list of organisation codes like ["YB-IPC"].')
+        for org in codes:
+            if org not in orgs:
+                raise ConfigError(f"{at}.raisers: unknown organisation code {org!r}.")
+        raisers[code] = frozenset(codes)
+    return raisers
 
 
 def _parse_deadlines(raw: Any, where: str, kinds: KindRegistry) -> dict[str, dict[str, int]]:

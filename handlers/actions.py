@@ -29,6 +29,7 @@ from handlers.common import (
     deliver_now,
     drop_keyboard,
     edit_or_send,
+    is_private,
     refuse_outside_private,
     viewer_of,
 )
@@ -171,8 +172,18 @@ def already(context: BotContext, viewer: Viewer, case: Case, assignment_id: Any 
         "returned": N_("Already returned by %(name)s at %(when)s."),
         "resolved": N_("Its outcome was already recorded."),
         "withdrawn": N_("The matter was withdrawn."),
-    }.get(assignment.state, N_("This button is no longer active."))
+    }.get(assignment.state)
+    if msgid is None and not kind_open(context, case, assignment.state):
+        state = context.texts.t(viewer.lang, context.texts.state_label(case.kind, assignment.state))
+        msgid = N_("Already done (%(state)s): %(name)s, %(when)s.")
+        return context.texts.t(viewer.lang, msgid, state=state, name=name, when=when)
+    msgid = msgid or N_("This button is no longer active.")
     return context.texts.t(viewer.lang, msgid, name=name, when=when)
+
+
+def kind_open(context: BotContext, case: Case, state: str) -> bool:
+    kind = context.svc.kinds.get(case.kind)
+    return kind is None or kind.is_open(state)
 
 
 async def _refusal(
@@ -190,9 +201,11 @@ async def pressed(update: Update, context: BotContext) -> State:
     query = update.callback_query
     assert query is not None
     viewer = await viewer_of(update, context)
-    if await refuse_outside_private(update, context, viewer):
-        return None
     parsed = buttons.parse_action(query.data)
+    in_group = not is_private(update)
+    if in_group and not await _group_press(update, context, parsed):
+        await refuse_outside_private(update, context, viewer)
+        return None
     if parsed is None:
         await answer_stale(update, context, viewer)
         return None
@@ -210,7 +223,8 @@ async def pressed(update: Update, context: BotContext) -> State:
         return None
     if not applies:
         await query.answer(already(context, viewer, case, assignment.id), show_alert=True)
-        await drop_keyboard(query)
+        if not in_group:  # never strip a group post of its buttons
+            await drop_keyboard(query)
         return None
     draft = await forms.load(update, context)
     if Effect.EDIT in action.effects or action.inputs:
@@ -257,6 +271,13 @@ async def _act_now(
         await drop_keyboard(query)
         return None
     kind = context.svc.kinds[outcome.case.kind]
+    if not is_private(update):  # the group's post stays as it is; the presser is told
+        text = context.texts.t(
+            viewer.lang, "Recorded: %(action)s.", action=context.texts.t(viewer.lang, action.done)
+        )
+        await query.answer(text, show_alert=True)
+        await deliver_now(context)
+        return None
     await query.answer(_answer(context, viewer, action, outcome.case))
     html = context.texts.render(
         viewer.lang, action.receipt_template, case=outcome.case, kind=kind, action=action
@@ -264,6 +285,26 @@ async def _act_now(
     await edit_or_send(query, context, html)
     await deliver_now(context)
     return None
+
+
+async def _group_press(
+    update: Update, context: BotContext, parsed: tuple[str, int, int | None] | None
+) -> bool:
+    """A press in a group acts only for an action declared for the group's post, in the
+    committee group, without inputs (nothing can be asked there)."""
+    chat = update.effective_chat
+    if parsed is None or chat is None or chat.id != await context.svc.group_chat_id():
+        return False
+    code, case_id, _ = parsed
+    try:
+        case = await context.svc.get_case(case_id)
+    except DomainError:
+        return False
+    kind = context.svc.kinds[case.kind]
+    if not kind.has_action(code):
+        return False
+    action = kind.action(code)
+    return action.in_group and not action.inputs
 
 
 def action_rows(

@@ -19,6 +19,7 @@ from bot.domain.fields import (
     DATETIME,
     FieldSpec,
     Widget,
+    asked,
     parse_date,
     parse_time,
     validate_file,
@@ -487,7 +488,7 @@ async def _edit(turn: Turn, _: str) -> State:
         await turn.stale()
         return None
     await turn.answer()
-    fields = await form_of(turn.draft).fields(turn)
+    fields = asked(await form_of(turn.draft).fields(turn), turn.data["values"])
     if len(fields) == 1:  # nothing to choose: straight to the one question
         await drop_keyboard(query)
         return await ask_field(turn.with_data(editing=True), fields[0])

@@ -31,6 +31,7 @@ from bot.domain.fields import (
     FieldSpec,
     Option,
     Widget,
+    asked,
 )
 from bot.domain.models import Draft, Viewer
 from handlers import buttons, widgets
@@ -320,7 +321,7 @@ async def options_of(turn: Turn, spec: FieldSpec) -> list[Option]:
 async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool = False) -> str:
     """Ask for one field, with buttons wherever there is a choice; returns the waiting state."""
     form = form_of(turn.draft)
-    fields = await form.fields(turn)
+    fields = asked(await form.fields(turn), turn.data["values"])
     texts, lang, data = turn.context.texts, turn.lang, turn.data_maker()
     widget = spec.type.widget
     rows: list[list[Button]]
@@ -394,7 +395,7 @@ async def advance(turn: Turn, value: Any) -> State:
     form = form_of(turn.draft)
     if turn.data.get("editing"):
         return await form.summary(turn)
-    fields = await form.fields(turn)
+    fields = asked(await form.fields(turn), turn.data["values"])
     names = [f.name for f in fields]
     following = fields[names.index(name) + 1] if names.index(name) + 1 < len(fields) else None
     if following is None:

@@ -33,6 +33,7 @@ async def tick(app: AnyApp) -> None:
     alerts = await svc.scan_deadlines()
     digest = await svc.ensure_digest()
     reminders = await svc.ensure_meeting_reminders()
+    reminders += await svc.ensure_kind_reminders()
     await svc.ensure_calendar_warnings()
     await svc.prune_seen_updates()
     if alerts or digest or reminders:

@@ -21,6 +21,7 @@ from bot.domain.errors import DomainError
 from bot.domain.models import Case
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
+from handlers import buttons
 from handlers.actions import action_rows
 from handlers.common import CASE_PREFIX, Button, keyboard
 from handlers.courier import Rendered, Skip, delivery_memo
@@ -150,7 +151,13 @@ class Renderers:
             texts.t(DEFAULT_LANG, "Open in private chat"),
             f"url:{self.link(f'{CASE_PREFIX}{case.id}')}",
         )
-        return Rendered(html, keyboard([[button]]))
+        # Actions declared for the group's post (已阅), pressed there for one's organisation.
+        group_actions = [
+            (texts.t(DEFAULT_LANG, a.label), buttons.action(a.code, case.id))
+            for a in kind.actions
+            if a.in_group
+        ]
+        return Rendered(html, keyboard([group_actions, [button]]))
 
     async def case_answered(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """The raiser learns of an acknowledgement, a return or an outcome — the one this row
@@ -216,6 +223,36 @@ class Renderers:
         rows = await self._actions(message.chat_id, lang, case, primary_only=True)
         return Rendered(html, keyboard(rows) if any(rows) else None)
 
+    async def case_reminder(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """A reminder a kind declares before a field's moment (a hearing), to an addressee."""
+        case = await self._case(message)
+        p = message.payload
+        kind = self.runtime.svc.kinds[case.kind]
+        assignment = case.assignment(int(p.get("assignment_id") or 0)) or case.first
+        reminder = next((r for r in kind.reminders if r.field == p.get("field")), None)
+        moment = lifecycle.moment_of(case.fields.get(str(p.get("field"))), self.runtime.svc.tz)
+        if (
+            reminder is None
+            or assignment is None
+            or assignment.state not in reminder.states
+            or moment is None
+            or moment <= self.runtime.clock.now()
+        ):
+            raise Skip("the matter moved on, or its moment passed, before the reminder went out")
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang,
+            "case_reminder",
+            case=case,
+            kind=kind,
+            message=reminder.message,
+            moment=moment,
+            addressee=assignment.addressee,
+        )
+        rows = await self._actions(message.chat_id, lang, case, primary_only=True)
+        rows.append([self._open_button(lang, case)])
+        return Rendered(html, keyboard(rows))
+
     async def digest(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         start = datetime.fromisoformat(message.payload["start"])
         end = datetime.fromisoformat(message.payload["end"])
@@ -239,6 +276,7 @@ class Renderers:
             "case_group": self.case_group,
             "case_answered": self.case_answered,
             "case_action": self.case_action,
+            "case_reminder": self.case_reminder,
             "delivery_failed": self.delivery_failed,
             "case_unstaffed": self.case_unstaffed,
             "deadline": self.deadline,

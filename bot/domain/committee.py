@@ -79,6 +79,9 @@ class Committee:
     group_detail: GroupDetail = GroupDetail.SUMMARY
     invite_ttl_hours: int = 72
     schedule: Schedule = field(default_factory=Schedule)
+    # Per kind code: the organisations that may raise it (the committee file's
+    # [kinds.<kind>] raisers); a kind not listed may be raised by every organisation that fits.
+    raisers: Mapping[str, frozenset[str]] = field(default_factory=dict)
     calendar: CalendarOverrides = field(default_factory=CalendarOverrides)
 
     def name(self, lang: str) -> str:

@@ -424,6 +424,13 @@ class FieldSpec:
     # Several organisations: buttons that toggle every organisation of some kinds at once,
     # as (label msgid, organisation kinds).
     groups: tuple[tuple[str, tuple[OrgKind, ...]], ...] = ()
+    # Asked only when an earlier field has one of these values, e.g. the reason a deputy
+    # appears instead of the head: ("who", ("deputy",)).
+    when: tuple[str, tuple[str, ...]] | None = None
+
+    def asked(self, values: Mapping[str, Any]) -> bool:
+        """Whether this question is asked, given the answers so far."""
+        return self.when is None or values.get(self.when[0]) in self.when[1]
 
     def options(self, ctx: FieldContext) -> list[Option]:
         return self.type.options(self, ctx)
@@ -441,12 +448,19 @@ class FieldSpec:
             raise InvalidInput(exc.code, **{**exc.params, "field": self.name}) from exc
 
 
+def asked(fields: Sequence[FieldSpec], values: Mapping[str, Any]) -> tuple[FieldSpec, ...]:
+    """The questions a form asks, given the answers so far."""
+    return tuple(spec for spec in fields if spec.asked(values))
+
+
 def check_values(
     fields: Sequence[FieldSpec], values: Mapping[str, Any], ctx: FieldContext
 ) -> dict[str, Any]:
     """A whole form checked again at submit: required fields present, each value valid."""
     clean: dict[str, Any] = {}
     for spec in fields:
+        if not spec.asked(values):
+            continue
         value = values.get(spec.name)
         if spec.type.empty(value):
             if spec.required:

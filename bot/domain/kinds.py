@@ -79,6 +79,9 @@ class Action:
     while_paused: bool | None = None
     # Shown on the notice a party receives, as the next step (e.g. 登记结果 after 受理).
     primary: bool = False
+    # Also a button on the committee group's post, pressed there by a member of an addressee
+    # for their own organisation (已阅 on a bulletin).
+    in_group: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,17 @@ class Deadline:
     before_field: str | None = None
     before_working_days: int = 0
     cap_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """Reminders to an addressee before the moment a date or date-time field names (a
+    hearing): ``days_before`` it, while the addressee is in one of ``states``."""
+
+    field: str
+    days_before: tuple[int, ...]
+    states: frozenset[str]
+    message: str  # message id, with %(moment)s
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +136,7 @@ class KindSpec:
     raiser_org_kinds: frozenset[OrgKind] = frozenset()
     # The template a new matter's notice to the addressee uses.
     notice_template: str = "notify_new"
+    reminders: tuple[Reminder, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -263,3 +278,6 @@ def _check(kind: KindSpec) -> None:
         for name in (deadline.before_field, deadline.cap_field):
             if name is not None and name not in names:
                 raise KindError(f"{where}: deadline {deadline.name!r} names field {name!r}")
+    for reminder in kind.reminders:
+        if reminder.field not in names or reminder.states - states:
+            raise KindError(f"{where}: a reminder names an unknown field or state")

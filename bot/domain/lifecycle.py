@@ -8,7 +8,7 @@ call them inside their transactions and the adapter calls them to decide which b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -156,3 +156,20 @@ def deadline_message(kind: KindSpec, name: str) -> str:
         if deadline.name == name:
             return deadline.message
     return ""
+
+
+def moment_of(value: Any, tz: ZoneInfo) -> datetime | None:
+    """A date or date-time field's moment (a date alone: the start of that day, local)."""
+    if not value:
+        return None
+    text = str(value)
+    if "T" in text:
+        return datetime.fromisoformat(text)
+    return datetime.combine(date.fromisoformat(text), datetime.min.time(), tz)
+
+
+def reminder_due(days_before: Sequence[int], moment: datetime, now: datetime) -> int | None:
+    """Which of a reminder's offsets is due now: the nearest one whose time has come, while
+    the moment is still ahead (after downtime, one reminder rather than a burst)."""
+    due = [d for d in days_before if moment - timedelta(days=d) <= now < moment]
+    return min(due) if due else None

@@ -38,6 +38,8 @@ def can_raise(member: Member | None, kind: KindSpec, committee: Committee | None
     organisation: a court for a court-side mechanism)."""
     if member is None or not member.active or member.role not in kind.raised_by:
         return False
+    if committee is not None and kind.code in committee.raisers:
+        return member.org_code in committee.raisers[kind.code]
     if kind.raiser_org_kinds and committee is not None:
         org = committee.organisations.get(member.org_code)
         return org is not None and org.kind in kind.raiser_org_kinds

@@ -31,12 +31,24 @@ class Acting(Cases):
             raise InvalidInput("unknown_action")
         return kind, kind.action(code)
 
-    @staticmethod
-    def _target(case: Case, assignment_id: int | None) -> Assignment:
-        assignment = case.first if assignment_id is None else case.assignment(assignment_id)
-        if assignment is None:
+    def _target(self, case: Case, assignment_id: int | None, member: Member | None) -> Assignment:
+        """The addressee an action is about: the one named, or (a button on a group post,
+        which names none) the one the member answers for, or the matter's first."""
+        if assignment_id is not None:
+            found = case.assignment(assignment_id)
+        else:
+            kind = self.kinds[case.kind]
+            found = next(
+                (
+                    a
+                    for a in case.assignments
+                    if Side.ADDRESSEE in lifecycle.sides(member, case, a, self.committee, kind)
+                ),
+                case.first,
+            )
+        if found is None:
             raise NotFound("case_unknown")
-        return assignment
+        return found
 
     async def check_action(
         self, viewer: Viewer, case_id: int, assignment_id: int | None, code: str
@@ -45,7 +57,7 @@ class Acting(Cases):
         addressee, the action, and whether it still applies. Refuses whoever may not act."""
         case = await self.get_case(case_id)
         kind, action = self._action(case, code)
-        assignment = self._target(case, assignment_id)
+        assignment = self._target(case, assignment_id, viewer.member)
         if action.by not in lifecycle.sides(viewer.member, case, assignment, self.committee, kind):
             raise NotAllowed("cannot_answer")
         return case, assignment, action, lifecycle.applies(kind, action, case, assignment)
@@ -80,7 +92,7 @@ class Acting(Cases):
         no longer applies (someone acted first)."""
         case = await self.get_case(case_id)
         kind, action = self._action(case, code)
-        assignment = self._target(case, assignment_id)
+        assignment = self._target(case, assignment_id, viewer.member)
         dynamic: dict[str, list[tuple[str, str]]] = {}
         if Effect.ASSIGN in action.effects:
             dynamic["handler"] = await self.handler_choices(case, assignment, viewer)
@@ -95,8 +107,8 @@ class Acting(Cases):
             if current is None:
                 raise NotFound("case_unknown")
             case = current
-            assignment = self._target(case, assignment_id)
             member = await self._active_member(conn, viewer.user_id)
+            assignment = self._target(case, assignment_id, member)
             if action.by not in lifecycle.sides(member, case, assignment, self.committee, kind):
                 raise NotAllowed("cannot_answer")
             if not lifecycle.applies(kind, action, case, assignment):

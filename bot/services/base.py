@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain.committee import Committee
-from bot.domain.kinds import KindRegistry
+from bot.domain.kinds import KindRegistry, KindSpec
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import (
     Member,
@@ -150,3 +150,20 @@ class ServiceBase:
                 self._group_chat_id = int(value)
             self._group_loaded = True
         return self._group_chat_id
+
+    async def _members_answering(
+        self, conn: AsyncConnection, kind: KindSpec, addressee: str
+    ) -> list[int]:
+        orgs = self.committee.orgs_answering(addressee)
+        if not orgs:
+            return []
+        rows = await conn.execute(
+            select(t.members.c.user_id)
+            .where(
+                t.members.c.org_code.in_(sorted(orgs)),
+                t.members.c.role.in_(sorted(r.value for r in kind.answered_by)),
+                t.members.c.revoked_at.is_(None),
+            )
+            .order_by(t.members.c.id)
+        )
+        return list(rows.scalars())

@@ -282,23 +282,6 @@ class Cases(ServiceBase):
 
     # ------------------------------------------------------------------ recipients
 
-    async def _members_answering(
-        self, conn: AsyncConnection, kind: KindSpec, addressee: str
-    ) -> list[int]:
-        orgs = self.committee.orgs_answering(addressee)
-        if not orgs:
-            return []
-        rows = await conn.execute(
-            select(t.members.c.user_id)
-            .where(
-                t.members.c.org_code.in_(sorted(orgs)),
-                t.members.c.role.in_(sorted(r.value for r in kind.answered_by)),
-                t.members.c.revoked_at.is_(None),
-            )
-            .order_by(t.members.c.id)
-        )
-        return list(rows.scalars())
-
     async def _told(
         self,
         conn: AsyncConnection,

@@ -13,7 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import alerts
+from bot.domain import alerts, lifecycle
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue
@@ -330,4 +330,63 @@ class Scheduled(ServiceBase):
                 for user_id in office:
                     key = f"calendar:{gap.year}:{gap.source}:{user_id}"
                     queued += await enqueue(conn, now, key, user_id, "calendar_gap", payload)
+        return queued
+
+    async def ensure_kind_reminders(self) -> int:
+        """Queue the reminders kinds declare before a field's moment (a hearing); returns how
+        many messages were new. Each goes once per matter, addressee and offset."""
+        kinds = {k.code: k for k in self.kinds if k.reminders}
+        if not kinds:
+            return 0
+        now = self.clock.now()
+        queued = 0
+        async with self.db.write() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.cases.c.id,
+                        t.cases.c.kind,
+                        t.cases.c.fields,
+                        t.assignments.c.id.label("assignment_id"),
+                        t.assignments.c.addressee,
+                        t.assignments.c.state,
+                        t.assignments.c.handler_user_id,
+                    )
+                    .select_from(
+                        t.cases.join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
+                    )
+                    .where(
+                        t.cases.c.kind.in_(sorted(kinds)),
+                        t.cases.c.status.in_(sorted(self.kinds.open_states)),
+                    )
+                )
+            ).all()
+            for row in rows:
+                kind = kinds[row.kind]
+                for reminder in kind.reminders:
+                    if row.state not in reminder.states:
+                        continue
+                    moment = lifecycle.moment_of(row.fields.get(reminder.field), self.tz)
+                    days = (
+                        None
+                        if moment is None
+                        else lifecycle.reminder_due(reminder.days_before, moment, now)
+                    )
+                    if days is None:
+                        continue
+                    if row.handler_user_id is not None:
+                        chats = [row.handler_user_id]
+                    else:
+                        chats = await self._members_answering(conn, kind, row.addressee)
+                    payload = {
+                        "case_id": row.id,
+                        "assignment_id": row.assignment_id,
+                        "field": reminder.field,
+                        "days": days,
+                    }
+                    key = f"case:{row.id}:a{row.assignment_id}:remind:{reminder.field}:{days}"
+                    for chat in chats:
+                        queued += await enqueue(
+                            conn, now, f"{key}:{chat}", chat, "case_reminder", payload
+                        )
         return queued
