@@ -1,7 +1,7 @@
 """The linkage mechanisms the bot runs, one declaration module each.
 
-To add one: write its module here (a ``KIND``), list it in ``KINDS`` below, add its templates
-and its catalog entries (README, "How to add a mechanism").
+To add one: write its module here (a ``KIND``), import it and list it in ``default_registry``
+below, add its templates and its catalog entries (README, "How to add a mechanism").
 """
 
 from __future__ import annotations
@@ -12,4 +12,9 @@ from bot.domain.mechanisms import consultation, referral
 
 def default_registry() -> KindRegistry:
     """Every mechanism, in the order /new offers them."""
-    return KindRegistry.of((consultation.KIND, referral.KIND))
+    return KindRegistry.of(
+        (
+            consultation.KIND,
+            referral.KIND,
+        )
+    )
