@@ -19,7 +19,7 @@ from bot.domain import lifecycle
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import MEMBER, FieldSpec
 from bot.domain.kinds import Action, Effect, KindSpec
-from bot.domain.models import Assignment, Case, Draft, Viewer
+from bot.domain.models import Assignment, Case, Draft, Role, Viewer
 from bot.i18n import N_
 from bot.services.coordination import Coordination
 from handlers import buttons, forms, raise_case
@@ -175,6 +175,8 @@ def already(context: BotContext, viewer: Viewer, case: Case, assignment_id: Any 
     }.get(assignment.state)
     if msgid is None and not kind_open(context, case, assignment.state):
         state = context.texts.t(viewer.lang, context.texts.state_label(case.kind, assignment.state))
+        if assignment.acted_at is None:  # closed for it by the raiser or the office
+            return context.texts.t(viewer.lang, N_("Already done (%(state)s)."), state=state)
         msgid = N_("Already done (%(state)s): %(name)s, %(when)s.")
         return context.texts.t(viewer.lang, msgid, state=state, name=name, when=when)
     msgid = msgid or N_("This button is no longer active.")
@@ -187,10 +189,16 @@ def kind_open(context: BotContext, case: Case, state: str) -> bool:
 
 
 async def _refusal(
-    query: CallbackQuery, context: BotContext, viewer: Viewer, exc: DomainError
+    query: CallbackQuery,
+    context: BotContext,
+    viewer: Viewer,
+    exc: DomainError,
+    kind: KindSpec | None = None,
 ) -> None:
     if isinstance(exc, NotFound):
         text = context.texts.t(viewer.lang, "This matter no longer exists.")
+    elif kind is not None and Role.COURT_STAFF not in kind.answered_by:
+        text = context.texts.t(viewer.lang, "Only the addressed organisations can do this.")
     else:
         text = context.texts.t(viewer.lang, "Only staff of the addressed court can answer this.")
     await query.answer(text, show_alert=True)
@@ -216,7 +224,7 @@ async def pressed(update: Update, context: BotContext) -> State:
             viewer, case_id, assignment_id, code
         )
     except (NotAllowed, NotFound) as exc:
-        await _refusal(query, context, viewer, exc)
+        await _refusal(query, context, viewer, exc, await _kind_of(context, case_id))
         return None
     except InvalidInput:
         await answer_stale(update, context, viewer)
@@ -307,6 +315,13 @@ async def _group_press(
     return action.in_group and not action.inputs
 
 
+async def _kind_of(context: BotContext, case_id: int) -> KindSpec | None:
+    try:
+        return context.svc.kinds.get((await context.svc.get_case(case_id)).kind)
+    except DomainError:
+        return None
+
+
 def action_rows(
     svc: Coordination, texts: Texts, viewer: Viewer, case: Case, *, primary_only: bool = False
 ) -> list[list[tuple[str, str]]]:
@@ -329,9 +344,8 @@ def action_rows(
                 label = (
                     f"{label} · {svc.committee.addressee_name(assignment.addressee, viewer.lang)}"
                 )
-            data = buttons.action(
-                action.code, case.id, assignment.id if kind.several_addressees else None
-            )
+            # A step on the whole matter carries no addressee: the bot picks one still open.
+            data = buttons.action(action.code, case.id, assignment.id if per_addressee else None)
             buttons_here.append((label, data))
         rows += [buttons_here[i : i + 2] for i in range(0, len(buttons_here), 2)]
     return rows

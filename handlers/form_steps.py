@@ -449,10 +449,14 @@ async def _files_done(turn: Turn, _: str) -> State:
     spec = await _step(turn, AWAITING_FILES)
     if spec is None:
         return None
+    files = turn.data["values"].get(spec.name) or []
+    if spec.required and not files:
+        await turn.answer(turn.tr("Please send at least one document or photo."), alert=True)
+        return None
     query = _query(turn)
     await turn.answer()
     await drop_keyboard(query)
-    return await advance(turn, turn.data["values"].get(spec.name) or [])
+    return await advance(turn, files)
 
 
 async def _skip(turn: Turn, _: str) -> State:

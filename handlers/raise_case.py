@@ -48,8 +48,13 @@ class RaiseForm(forms.Form):
         return self.kind(turn).fields
 
     async def allowed(self, turn: Turn) -> DomainError | None:
-        kinds = turn.context.svc.kinds
-        if rules.raisable_kinds(turn.viewer.member, kinds, turn.context.svc.committee):
+        """The member may still raise what they are filling in (or, before choosing, some
+        kind): someone revoked or moved mid-form is told at once."""
+        svc = turn.context.svc
+        kind = svc.kinds.get(turn.data.get("kind"))
+        if kind is not None and rules.can_raise(turn.viewer.member, kind, svc.committee):
+            return None
+        if kind is None and rules.raisable_kinds(turn.viewer.member, svc.kinds, svc.committee):
             return None
         return NotAllowed("not_member" if turn.viewer.member is None else "cannot_raise")
 

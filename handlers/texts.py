@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.domain import rules
 from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
@@ -61,12 +62,17 @@ class Texts:
             org=lambda code: self.committee.addressee_name(code, lang),
             tr=lambda msgid: translations(lang).gettext(str(msgid)),
             role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role) or str(role)),
-            outcome=lambda code, kind: translations(lang).gettext(self.outcome_label(kind, code)),
+            outcome=lambda code, kind: (
+                "" if not code else translations(lang).gettext(self.outcome_label(kind, code))
+            ),
             field=lambda value, spec: spec.show(value, self.labels(lang)),
             state=lambda code, kind: translations(lang).gettext(self.state_label(kind, code)),
             action_done=lambda code, kind: translations(lang).gettext(self.action_done(kind, code)),
         )
-        env.globals.update(kinds=self.kinds)
+        env.globals.update(
+            kinds=self.kinds,
+            raisable=lambda member: rules.raisable_kinds(member, self.kinds, self.committee),
+        )
         return env
 
     def labels(self, lang: str) -> FieldLabels:

@@ -58,14 +58,14 @@ HEARING = KindSpec(
     addressee_field="agency",
     states=(
         State("submitted", "Waiting for the official"),
-        State("named", "Official named"),
+        State("named", "The official is named"),
         State("heard", "Hearing held", open=False),
     ),
     actions=(
         Action(
             "name_official",
             "🧑‍⚖️ Name the official",
-            "Official named",
+            "The official is named",
             Side.ADDRESSEE,
             frozenset({"submitted"}),
             "named",
@@ -120,12 +120,15 @@ ASSISTANCE = KindSpec(
     ),
     addressee_field="agencies",
     closing=Closing.ALL_ANSWERED,
-    states=(State("submitted", "Waiting for the reply"), State("replied", "Replied", open=False)),
+    states=(
+        State("submitted", "Waiting for the reply"),
+        State("replied", "Reply given", open=False),
+    ),
     actions=(
         Action(
             "reply",
-            "📮 Reply",
-            "Replied",
+            "📮 Give the reply",
+            "Reply given",
             Side.ADDRESSEE,
             frozenset({"submitted"}),
             "replied",
@@ -223,16 +226,16 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         # Another department cannot act on it.
         wang = people["wang"]
         await bot.press(wang, message=notice, data=f"v:name_official:{case.id}")
-        assert bot.alerts(wang)[-1] == "仅接收法院的工作人员可进行此操作。"
+        assert bot.alerts(wang)[-1] == "仅接收单位可进行此操作。"
 
         await bot.press(li, "Name the official", message=notice)
         await bot.say(li, "李明")
         await bot.say(li, "局长")
-        assert "Official named" in bot.last_text(li)
+        assert "The official is named" in bot.last_text(li)
         (row,) = await rows(bot, t.assignments, t.assignments.c.case_id == case.id)
         assert row.state == "named" and row.stage is None and row.due is None
         assert row.answers == {"name_official": {"official": "李明", "post": "局长"}}
-        told = [text for text in bot.texts(zhao) if "Official named" in text]
+        told = [text for text in bot.texts(zhao) if "The official is named" in text]
         assert len(told) == 1 and "李明" in told[0] and "局长" in told[0]
 
         # After the hearing the court records it; /case shows the whole history.
@@ -243,7 +246,12 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         assert case.status == "heard"
         await bot.say(zhao, "/case 应诉〔2026〕1号")
         shown = bot.last_text(zhao)
-        for line in ("Hearing held", "Official named", "Official：李明", "Appearance：The head"):
+        for line in (
+            "Hearing held",
+            "The official is named",
+            "Official：李明",
+            "Appearance：The head",
+        ):
             assert line in shown, shown
         events = await rows(bot, t.events, t.events.c.case_id == case.id)
         assert [e.action for e in events] == ["submitted", "name_official", "record_hearing"]
@@ -327,7 +335,7 @@ async def test_one_request_to_three_agencies_each_answering(
             ("CBS-NR", "submitted", "reply"),
         ]
         for head in (li, wang, zhou):
-            assert bot.labels(bot.last_with_buttons(head))[0].startswith("📮 Reply · ")
+            assert bot.labels(bot.last_with_buttons(head))[0].startswith("📮 Give the reply · ")
 
         # Two agencies reply; the matter stays open for the third.
         for head, result in ((li, "Done"), (wang, "Partly")):
@@ -344,7 +352,7 @@ async def test_one_request_to_three_agencies_each_answering(
         ]
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "assistance")
         assert case.status == "open"
-        replies = [x for x in bot.texts(zhao) if "Replied" in x]
+        replies = [x for x in bot.texts(zhao) if "Reply given" in x]
         assert len(replies) == 2 and any("部分不动产已抵押" in x for x in replies)
 
         # The one agency that has not replied is chased, on its own.
@@ -359,7 +367,7 @@ async def test_one_request_to_three_agencies_each_answering(
         await bot.say(zhao, "/case 协助〔2026〕1号")
         shown = bot.last_text(zhao)
         assert "长白山管委会住房和城乡建设局：Waiting for the reply" in shown
-        assert "长白山管委会自然资源局：Replied" in shown
+        assert "长白山管委会自然资源局：Reply given" in shown
         await bot.press(zhou, bot.labels(bot.last_with_buttons(zhou))[0])
         await bot.press(zhou, "Cannot")
         await bot.say(zhou, "该被执行人名下无登记房产。")

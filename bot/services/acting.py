@@ -38,14 +38,13 @@ class Acting(Cases):
             found = case.assignment(assignment_id)
         else:
             kind = self.kinds[case.kind]
-            found = next(
-                (
-                    a
-                    for a in case.assignments
-                    if Side.ADDRESSEE in lifecycle.sides(member, case, a, self.committee, kind)
-                ),
-                case.first,
-            )
+            own = [
+                a
+                for a in case.assignments
+                if Side.ADDRESSEE in lifecycle.sides(member, case, a, self.committee, kind)
+            ]
+            still_open = [a for a in case.assignments if kind.is_open(a.state)]
+            found = next(iter(own or still_open), case.first)
         if found is None:
             raise NotFound("case_unknown")
         return found
@@ -245,7 +244,12 @@ class Acting(Cases):
             case.id,
             assignment.state,
             states[assignment.id],
-            assignment_id=assignment.id if kind.several_addressees else None,
+            # An addressee's own step names it; a step on the whole matter names none.
+            assignment_id=assignment.id
+            if kind.several_addressees
+            and action.by is Side.ADDRESSEE
+            and not {Effect.CLOSE, Effect.REOPEN} & action.effects
+            else None,
             **detail,
         )
 
@@ -268,9 +272,12 @@ class Acting(Cases):
         if Effect.ASSIGN in action.effects and assignment.handler_user_id is not None:
             chats.append(assignment.handler_user_id)
         for side in sorted(sides):
-            if side is Side.ADDRESSEE and (
-                Effect.CLOSE in action.effects or Effect.REOPEN in action.effects
-            ):
+            # A step on the whole matter (closing, reopening, a note by the raiser) reaches
+            # every addressee; an addressee's own step, the raiser about that addressee.
+            whole = bool({Effect.CLOSE, Effect.REOPEN} & action.effects) or (
+                action.by is not Side.ADDRESSEE
+            )
+            if side is Side.ADDRESSEE and whole:
                 targets: Sequence[Assignment] = case.assignments
             else:
                 targets = [assignment]
