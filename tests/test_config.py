@@ -173,7 +173,7 @@ def test_schedule_from_the_example() -> None:
         ({"schedule": {"meeting_reminders": "24h"}}, "must be a list"),
         ({"schedule": {"due_soon_working_days": -1}}, "due_soon_working_days"),
         ({"schedule": {"escalate_every_working_days": 0}}, "escalate_every_working_days"),
-        ({"deadlines": {"bankruptcy": {"ack_working_days": 3}}}, "unknown kind"),
+        ({"deadlines": {"no_such_kind": {"ack_working_days": 3}}}, "unknown kind"),
         (
             {"deadlines": {"referral": {"ack_working_days": 10, "reply_working_days": 5}}},
             "must not be less than",

@@ -625,12 +625,17 @@ async def test_court_staff_cannot_raise(committee: Committee, db_url: str) -> No
     async with running_bot(committee, db_url) as bot:
         zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
         qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
-        for user in (zhao, qian):
-            await bot.say(user, "/new")
-            assert bot.last_text(user) == "⚠ 您的角色不能提请事项，仅部门负责人和办公室可以提请。"
-            assert await draft_of(bot, user.id) is None
-            # The help does not offer /new to them either.
-            assert "/new" not in bot.texts(user)[1]
+        await bot.say(qian, "/new")
+        assert bot.last_text(qian) == "⚠ 您的角色不能提请事项，仅部门负责人和办公室可以提请。"
+        assert await draft_of(bot, qian.id) is None
+        # The help does not offer /new to them either.
+        assert "/new" not in bot.texts(qian)[1]
+        # Court staff raise only the court-side mechanisms, never a department's matter.
+        await bot.say(zhao, "/new")
+        offered = bot.labels(bot.last_with_buttons(zhao))
+        assert "重大事项研判" not in offered and "行政争议协调化解" not in offered
+        await bot.say(zhao, "/cancel")
+        assert await draft_of(bot, ZHAO) is None
         # A forged kind button does not open a conversation for them.
         await bot.press(
             zhao, message=bot.fake.last_message_to(zhao), data="f:0123456789ab:kind:referral"

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import load_committee
 from bot.domain import lifecycle, rules
-from bot.domain.committee import Committee
+from bot.domain.committee import Committee, OrgKind
 from bot.domain.errors import InvalidInput
 from bot.domain.fields import (
     MAX_FILE_BYTES,
@@ -102,7 +102,12 @@ def test_who_may_raise() -> None:
     assert rules.can_raise(member(Role.OFFICE, "CBS-OFFICE"), CONSULTATION)
     assert not rules.can_raise(member(Role.COURT_STAFF, "YB-IPC"), REFERRAL)
     assert not rules.can_raise(member(Role.OBSERVER, "CHIXI"), REFERRAL)
-    assert rules.raisable_kinds(member(Role.COURT_STAFF, "YB-IPC"), KINDS) == []
+    # Court staff raise only the court-side mechanisms (出庭应诉, 裁执分离 ...), never a
+    # department's; observers raise nothing.
+    offered = rules.raisable_kinds(member(Role.COURT_STAFF, "YB-IPC"), KINDS)
+    assert offered and CONSULTATION not in offered and REFERRAL not in offered
+    assert all(k.raiser_org_kinds == {OrgKind.COURT} for k in offered)
+    assert rules.raisable_kinds(member(Role.OBSERVER, "CHIXI"), KINDS) == []
 
 
 def test_roles_fit_organisations(committee: Committee) -> None:

@@ -7,7 +7,15 @@ below, add its templates and its catalog entries (README, "How to add a mechanis
 from __future__ import annotations
 
 from bot.domain.kinds import KindRegistry
-from bot.domain.mechanisms import consultation, referral
+from bot.domain.mechanisms import (
+    assistance,
+    bankruptcy,
+    bulletin,
+    consultation,
+    handover,
+    hearing,
+    referral,
+)
 
 
 def default_registry() -> KindRegistry:
@@ -16,5 +24,10 @@ def default_registry() -> KindRegistry:
         (
             consultation.KIND,
             referral.KIND,
+            hearing.KIND,
+            handover.KIND,
+            assistance.KIND,
+            bankruptcy.KIND,
+            bulletin.KIND,
         )
     )
