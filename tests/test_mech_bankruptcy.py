@@ -311,7 +311,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         for user in (li, wang, office):
             assert shown(bot, "The bankruptcy proceedings have ended.") in bot.last_text(user)
         close_rows = await rows(bot, t.outbox, t.outbox.c.kind == "case_action")
-        closing = [r for r in close_rows if r.payload.get("template") == "bankruptcy_closed"]
+        closing = [r for r in close_rows if r.payload.get("template") == "agency_request_closed"]
         assert sorted(r.chat_id for r in closing) == sorted([LI, WANG, ZHOU, office.id])
 
         # The agency's old button no longer acts, and says why.

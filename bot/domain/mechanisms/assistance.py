@@ -116,14 +116,14 @@ REPLY = Action(
         ),
         c.ATTACHMENTS,
     ),
-    template="assistance_replied",
+    template="agency_replied",
     answer=N_("Reply recorded for %(number)s."),
     primary=True,
 )
 WITHDRAW = replace(
     c.WITHDRAW,
     from_states=frozenset({"submitted"}),
-    template="assistance_closed",
+    template="agency_request_closed",
 )
 
 KIND = KindSpec(

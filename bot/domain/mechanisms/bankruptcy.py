@@ -136,7 +136,7 @@ REPLY = Action(
         ),
         c.ATTACHMENTS,
     ),
-    template="bankruptcy_replied",
+    template="agency_replied",
     answer=N_("Reply recorded for %(number)s."),
     primary=True,
 )
@@ -158,7 +158,7 @@ CLOSE = Action(
     ),
     effects=frozenset({Effect.CLOSE}),
     notify=frozenset({Side.ADDRESSEE, Side.OFFICE}),
-    template="bankruptcy_closed",
+    template="agency_request_closed",
     answer=N_("%(number)s is closed."),
 )
 
