@@ -64,10 +64,16 @@ def action(code: str, case_id: int, assignment_id: int | None = None) -> str:
     return pack(ACTION, code, case_id, assignment_id)
 
 
+# The action codes of release 0.1's buttons, still on notices sent before the upgrade.
+LEGACY_ACTIONS = {"ack": "acknowledge", "ret": "return", "res": "resolve"}
+
+
 def parse_action(data: str | None) -> tuple[str, int, int | None] | None:
     found = unpack(data, ACTION, parts=(2, 3))
     if found is None:
         return None
+    if len(found) == 2:
+        found[0] = LEGACY_ACTIONS.get(found[0], found[0])
     case_id = number(found[1])
     assignment_id = number(found[2]) if len(found) == 3 else None
     if case_id is None or (len(found) == 3 and assignment_id is None):

@@ -563,6 +563,19 @@ def extra_presses(ops: dict[str, Press]) -> None:
     _PRESSES.update(ops)
 
 
+async def legacy_pressed(update: Update, context: BotContext) -> State:
+    """A button of a conversation from before the form engine (``r:`` and ``mt:`` data):
+    the conversation itself was carried over, so its current question is shown again."""
+    turn = await _turn(update, context)
+    if turn is None:
+        viewer = await viewer_of(update, context)
+        await _stale(update, context, viewer, None)
+        return None
+    await turn.answer(turn.tr("This button is from an earlier version. Please answer here."))
+    note = turn.tr("The bot was updated. Here is the question you were at.")
+    return await _guarded(turn, lambda t: form_of(t.draft).resume(t, note))
+
+
 async def anything_else(update: Update, context: BotContext) -> State:
     turn = await _turn(update, context)
     if turn is None:

@@ -109,6 +109,12 @@ class RaiseForm(forms.Form):
             return END
         forms.forget(turn.context)  # the submit removed the draft in its transaction
         case = outcome.case
+        if turn.data.get("case_id") and not outcome.changed:
+            # Reopened or resubmitted by someone else meanwhile: say so, never "submitted".
+            await turn.answer()
+            await drop_keyboard(query)
+            await turn.error(InvalidInput("resubmit_moved_on", number=case.number))
+            return END
         await turn.answer(turn.tr("Submitted as %(number)s", number=case.number))
         await drop_keyboard(query)
         await deliver_now(turn.context)

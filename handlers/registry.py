@@ -77,6 +77,8 @@ def register_handlers(app: AppType) -> None:
     app.add_handler(form_conversation())
     # A form's button pressed when no form is open (after a submit, a cancel, a restart).
     app.add_handler(CallbackQueryHandler(form_steps.pressed, pattern=r"^f:"))
+    # Buttons of conversations carried over from release 0.1: show the current question.
+    app.add_handler(CallbackQueryHandler(form_steps.legacy_pressed, pattern=LEGACY_FORM_BUTTONS))
     app.add_handlers(actions.entry_points())
     app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
@@ -84,6 +86,12 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(admin.build_handlers())
     app.add_handler(start.build_fallback())
     app.add_error_handler(on_error)
+
+
+LEGACY_FORM_BUTTONS = (
+    r"^(r:|mt:(date|cal|quick|time|redate|org|all|orgs|ag|agx|agdone|go|edit|ed|back|cancel)"
+    r"(:|$))"
+)
 
 
 def form_conversation() -> ConversationHandler[BotContext]:

@@ -67,11 +67,17 @@ def test_deadlines_count_forwards_backwards_and_skip_paused_days() -> None:
     assert lifecycle.due_dates(hearing_kind, far, raised, 2, CALENDAR, SHANGHAI) == {
         "name": date(2026, 12, 2)
     }
-    # A requested reply date wins where it is earlier, never before the day raised.
+    # A requested reply date wins where it is earlier, and moves with the paused days...
+    asked_for = {"reply_by": "2026-12-02"}
+    dues = lifecycle.due_dates(referral.KIND, asked_for, raised, 0, CALENDAR, SHANGHAI)
+    assert dues == {"ack": date(2026, 11, 30), "reply": date(2026, 12, 2)}
+    dues = lifecycle.due_dates(referral.KIND, asked_for, raised, 3, CALENDAR, SHANGHAI)
+    assert dues["reply"] == date(2026, 12, 7)
+    # ...but one a restarted clock (a reopening) left behind no longer applies.
     dues = lifecycle.due_dates(
         referral.KIND, {"reply_by": "2026-11-20"}, raised, 0, CALENDAR, SHANGHAI
     )
-    assert dues == {"ack": date(2026, 11, 30), "reply": raised}
+    assert dues == {"ack": date(2026, 11, 30), "reply": date(2027, 1, 7)}
 
 
 def test_working_days_back_from_a_date() -> None:

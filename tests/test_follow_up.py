@@ -13,7 +13,7 @@ from bot.storage import schema as t
 from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
-from tests.flows import LI, ZHAO, admin, bind_group, member, rows, seed_case
+from tests.flows import LI, SUN, ZHAO, admin, bind_group, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
 WU = 3003
@@ -177,3 +177,85 @@ async def test_a_returned_matter_is_edited_and_submitted_again_under_its_number(
         assert len(notices) == 1 and "受理" in str(bot.last_with_buttons(zhao))
         events = await rows(bot, t.events, t.events.c.case_id == case.id)
         assert [e.action for e in events] == ["submitted", "return", "resubmit"]
+
+
+async def test_a_returned_matter_sent_to_another_court_goes_there(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        sun = await member(bot, SUN, "孙书记员", "FUSONG-COURT", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "温泉开发规划调整研判")
+        await bot.flush_outbox()
+        await bot.press(zhao, "退回", message=bot.last_with_buttons(zhao))
+        await bot.say(zhao, "应由池西池南行政争议协调化解中心办理。")
+        await bot.press(li, "✏ 修改后重新提请", message=bot.last_with_buttons(li))
+        await bot.press(li, "修改某项")
+        await bot.press(li, "接收单位")
+        await bot.press(li, "池西池南行政争议协调化解中心")
+        before = len(bot.texts(zhao))
+        await bot.press(li, "提交")
+        row = await assignment(bot, case)
+        assert (row.addressee, row.state, row.handler_user_id) == (
+            "CHIXINAN-CENTER",
+            "submitted",
+            None,
+        )
+        assert any(case.number in x for x in bot.texts(sun))
+        assert not [x for x in bot.new_texts(zhao, before) if case.number in x]
+        await bot.press(sun, "受理", message=bot.last_with_buttons(sun))
+        assert (await bot.svc.get_case(case.id)).status == "acknowledged"
+
+
+async def test_a_revoked_handler_hands_the_matter_back_to_the_court(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        wu = await member(bot, WU, "吴法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "景区道路改扩建项目法律风险研判")
+        await bot.flush_outbox()
+        await bot.say(zhao, f"/case {case.number}")
+        await bot.press(zhao, "👤 指定承办人")
+        await bot.press(zhao, "吴法官")
+        assert (await assignment(bot, case)).handler_user_id == WU
+
+        office = admin(bot)
+        await bot.say(office, "/members")
+        await bot.press(office, "撤销 吴法官")
+        await bot.press(office, "确认撤销")
+        assert (await assignment(bot, case)).handler_user_id is None
+        wu_before = len(bot.texts(wu))
+        await bot.say(li, f"/case {case.number}")
+        await bot.press(li, "📝 添加说明")
+        await bot.say(li, "补充：项目已取得用地预审意见。")
+        await bot.press(li, "完成")
+        assert any("用地预审意见" in x for x in bot.texts(zhao))
+        assert bot.new_texts(wu, wu_before) == []
+
+
+async def test_a_resubmission_after_someone_else_moved_the_matter_says_so(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "林地占用研判")
+        await bot.flush_outbox()
+        await bot.press(zhao, "退回", message=bot.last_with_buttons(zhao))
+        await bot.say(zhao, "请补充林地权属证明。")
+        await bot.press(li, "✏ 修改后重新提请", message=bot.last_with_buttons(li))
+        summary = bot.last_with_buttons(li)
+
+        office = admin(bot)
+        await bot.say(office, f"/case {case.number}")
+        await bot.press(office, "🔄 重新办理")
+        await bot.say(office, "按原材料继续办理。")
+
+        await bot.press(li, "提交", message=summary)
+        assert "您的修改未提交" in bot.last_text(li)
+        assert "已重新提请" not in bot.last_text(li)
+        events = await rows(bot, t.events, t.events.c.case_id == case.id)
+        assert [e.action for e in events] == ["submitted", "return", "reopen"]

@@ -97,3 +97,38 @@ async def test_pending_messages_go_out_once_after_the_upgrade(
         before = len(bot.fake.calls_of("sendMessage"))
         await bot.flush_outbox()
         assert len(bot.fake.calls_of("sendMessage")) == before
+
+
+async def test_the_buttons_of_notices_sent_before_the_upgrade_still_act(
+    committee: Committee, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+        zhao = bot.user(ZHAO, "赵法官")
+        await bot.say(zhao, "/whoami")
+        chat = bot.fake.last_message_to(zhao)
+        # 研判〔2026〕3号 (id 6) waits for the court; its 0.1 notice carries v:ack:6.
+        await bot.press(zhao, message=chat, data="v:ack:6")
+        assert bot.alerts(zhao)[-1] == "已受理 研判〔2026〕3号。"
+        assert (await bot.svc.get_case(6)).status == "acknowledged"
+        # 登记结果 (v:res:6) opens the outcome question of the form engine.
+        await bot.press(zhao, message=chat, data="v:res:6")
+        await bot.press(zhao, "已出具法律意见")
+        assert (await bot.svc.get_case(6)).outcome == "opinion_given"
+
+
+async def test_a_conversation_carried_over_answers_its_old_buttons_with_its_question(
+    committee: Committee, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+        wang = bot.user(WANG, "王强")
+        await bot.say(wang, "/whoami")
+        # 王强's reply-date question of 0.1 had "No specific date" as r:skip.
+        await bot.press(wang, message=bot.fake.last_message_to(wang), data="r:skip")
+        assert bot.alerts(wang)[-1] == "该按钮来自旧版本，请在此作答。"
+        question = bot.last_with_buttons(wang)
+        assert "期望答复日期" in question["text"]
+        await bot.press(wang, "不指定日期", message=question)
+        await bot.press(wang, "完成")
+        assert "冰雪旅游节安全保障研判" in bot.last_text(wang)

@@ -136,8 +136,10 @@ def due_dates(
                 terms.append(calendar.subtract_working_days(anchor, deadline.before_working_days))
         if deadline.cap_field is not None:
             cap = _as_local_date(fields.get(deadline.cap_field), tz)
-            if cap is not None:
-                terms.append(cap)
+            # A requested date moves with the paused days too, and one that a restarted
+            # clock (a reopening) has left behind no longer applies.
+            if cap is not None and cap >= clock_start:
+                terms.append(calendar.add_working_days(cap, paused_days) if paused_days else cap)
         if terms:
             dues[deadline.name] = max(min(terms), clock_start)
     return dues

@@ -111,7 +111,8 @@ class Acting(Cases):
             if action.by not in lifecycle.sides(member, case, assignment, self.committee, kind):
                 raise NotAllowed("cannot_answer")
             if not lifecycle.applies(kind, action, case, assignment):
-                # Someone acted first: the conversation that asked for this ends all the same.
+                # Someone acted first: the conversation that asked for this ends all the same
+                # (the form tells the user what happened instead).
                 if finishes is not None:
                     await self._finish_draft(conn, viewer.user_id, finishes)
                 return Outcome(case, changed=False)
@@ -162,6 +163,7 @@ class Acting(Cases):
                 .where(t.cases.c.id == case.id)
                 .values(fields=fields, title=str(fields[kind.title_field]))
             )
+            await self._readdress(conn, kind, case, fields)
         if Effect.CLOSE in action.effects or (
             Effect.REOPEN in action.effects and kind.several_addressees
         ):
@@ -201,7 +203,8 @@ class Acting(Cases):
                 paused = True
             if Effect.RESUME in action.effects and target.paused_since is not None:
                 paused_days += self.calendar.working_days_between(target.paused_since, today)
-                values.update(paused_since=None, paused_days=paused_days)
+                # The deadline moved: its warnings are due again (new alert keys).
+                values.update(paused_since=None, paused_days=paused_days, round=target.round + 1)
                 paused = False
             if Effect.REOPEN in action.effects or Effect.RESTART in action.effects:
                 started, paused_days, paused = now, 0, False
@@ -252,6 +255,24 @@ class Acting(Cases):
             else None,
             **detail,
         )
+
+    async def _readdress(
+        self, conn: AsyncConnection, kind: KindSpec, case: Case, fields: Mapping[str, Any]
+    ) -> None:
+        """A resubmitted matter may go somewhere else: its addressee follows the form (and
+        its handler, of the old addressee, goes). Several addressees stay as they were."""
+        chosen = fields.get(kind.addressee_field)
+        if kind.several_addressees:
+            if sorted(chosen or []) != sorted(case.addressees):
+                raise InvalidInput("addressees_fixed", field=kind.addressee_field)
+            return
+        first = case.first
+        if first is not None and chosen and chosen != first.addressee:
+            await conn.execute(
+                update(t.assignments)
+                .where(t.assignments.c.id == first.id)
+                .values(addressee=chosen, handler_user_id=None)
+            )
 
     async def _notify(
         self,

@@ -293,12 +293,31 @@ class Cases(ServiceBase):
         """Who hears of an action for one side: the person who raised the matter; the
         addressee's handler, or everyone answering for it; the office."""
         if side is Side.RAISER:
-            return [case.raiser_user_id]
+            raiser = await self._active_member(conn, case.raiser_user_id)
+            if raiser is not None and raiser.org_code == case.raiser_org:
+                return [case.raiser_user_id]
+            # The one who raised it has left: their organisation hears of it instead.
+            return await self._org_members(conn, case.raiser_org, kind.raised_by)
         if side is Side.OFFICE:
             return await self._office_ids(conn)
-        if assignment.handler_user_id is not None:
+        answering = await self._members_answering(conn, kind, assignment.addressee)
+        if assignment.handler_user_id in answering:
             return [assignment.handler_user_id]
-        return await self._members_answering(conn, kind, assignment.addressee)
+        return answering
+
+    async def _org_members(
+        self, conn: AsyncConnection, org_code: str, roles: Iterable[Role]
+    ) -> list[int]:
+        rows = await conn.execute(
+            select(t.members.c.user_id)
+            .where(
+                t.members.c.org_code == org_code,
+                t.members.c.role.in_(sorted(r.value for r in roles)),
+                t.members.c.revoked_at.is_(None),
+            )
+            .order_by(t.members.c.id)
+        )
+        return list(rows.scalars())
 
     async def answerers(self, case: Case) -> list[Recipient]:
         """Active members who answer for the case's addressees, with their language."""

@@ -253,6 +253,12 @@ class Members(ServiceBase):
                 .where(t.members.c.id == member_id)
                 .values(revoked_at=now, revoked_by=viewer.user_id)
             )
+            # The matters they handled go back to their whole organisation.
+            await conn.execute(
+                update(t.assignments)
+                .where(t.assignments.c.handler_user_id == target.user_id)
+                .values(handler_user_id=None)
+            )
             await self._event(
                 conn,
                 "member_revoked",

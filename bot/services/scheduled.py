@@ -118,15 +118,17 @@ class Scheduled(ServiceBase):
                     "due": alert.due.isoformat(),
                     "late": alert.late,
                 }
-                if row.handler_user_id is not None and not alert.whole_organisation:
+                answering = [
+                    uid
+                    for org in sorted(self.committee.orgs_answering(row.addressee))
+                    for role in sorted(r.value for r in kind.answered_by)
+                    for uid in staff.get((org, role), [])
+                ]
+                # The handler alone, while still one of them; everyone from 督办 on.
+                if row.handler_user_id in answering and not alert.whole_organisation:
                     recipients = [row.handler_user_id]
                 else:
-                    recipients = [
-                        uid
-                        for org in sorted(self.committee.orgs_answering(row.addressee))
-                        for role in sorted(r.value for r in kind.answered_by)
-                        for uid in staff.get((org, role), [])
-                    ]
+                    recipients = answering
                 if alert.to_group and group is not None:
                     recipients.append(group)
                 for chat_id in recipients:
@@ -374,10 +376,9 @@ class Scheduled(ServiceBase):
                     )
                     if days is None:
                         continue
-                    if row.handler_user_id is not None:
+                    chats = await self._members_answering(conn, kind, row.addressee)
+                    if row.handler_user_id in chats:
                         chats = [row.handler_user_id]
-                    else:
-                        chats = await self._members_answering(conn, kind, row.addressee)
                     payload = {
                         "case_id": row.id,
                         "assignment_id": row.assignment_id,
