@@ -349,20 +349,3 @@ class Acting(Cases):
     async def resolve(self, viewer: Viewer, case_id: int, outcome: str) -> Outcome:
         """Record the outcome of an acknowledged matter (化解, withdrawn ...)."""
         return await self.act(viewer, case_id, None, "resolve", {"outcome": outcome})
-
-    async def check_answerer(self, viewer: Viewer, case_id: int) -> Case:
-        """The case a member of an addressee is about to answer; refuses anyone else."""
-        case = await self.get_case(case_id)
-        kind = self.kinds[case.kind]
-        if Side.ADDRESSEE not in lifecycle.sides(
-            viewer.member, case, case.first, self.committee, kind
-        ):
-            raise NotAllowed("cannot_answer")
-        return case
-
-    def can_answer(self, member: Member | None, case: Case) -> bool:
-        kind = self.kinds[case.kind]
-        return any(
-            Side.ADDRESSEE in lifecycle.sides(member, case, a, self.committee, kind)
-            for a in case.assignments
-        )
