@@ -14,12 +14,12 @@ from dataclasses import replace
 
 from bot.domain.committee import GroupDetail, OrgKind
 from bot.domain.fields import CHOICE, DATE, LONG_TEXT, ORGANISATIONS, TEXT, FieldSpec
-from bot.domain.kinds import Action, Closing, Deadline, KindSpec, Side, State
+from bot.domain.kinds import Closing, Deadline, KindSpec
 from bot.domain.mechanisms import common as c
 from bot.domain.models import Role
 from bot.i18n import N_
 
-AGENCIES = (OrgKind.DEPARTMENT, OrgKind.ZONE)
+AGENCIES = c.AGENCY_KINDS
 
 MEASURES = (
     ("property_inquiry", N_("Property inquiry")),
@@ -88,37 +88,11 @@ REPLY_BY = FieldSpec(
 
 # ---------------------------------------------------------------------------- lifecycle
 
-AWAITING_REPLY = State("submitted", N_("Awaiting reply"))
-REPLIED = State("replied", N_("Replied"), open=False)
 
-REPLY = Action(
-    "reply",
-    N_("📮 Reply"),
-    N_("Replied"),
-    Side.ADDRESSEE,
-    frozenset({"submitted"}),
-    "replied",
-    inputs=(
-        FieldSpec(
-            "outcome",
-            CHOICE,
-            N_("Result"),
-            N_("What came of the request?"),
-            choices=OUTCOMES,
-        ),
-        # Named "reason" so that it is also kept as the agency's note (assignments.note).
-        FieldSpec(
-            "reason",
-            LONG_TEXT,
-            N_("Details"),
-            N_("What did you find or do? If not everything could be done, say why."),
-            max_length=2000,
-        ),
-        c.ATTACHMENTS,
-    ),
-    template="agency_replied",
-    answer=N_("Reply recorded for %(number)s."),
-    primary=True,
+REPLY = c.agency_reply(
+    OUTCOMES,
+    N_("What came of the request?"),
+    N_("What did you find or do? If not everything could be done, say why."),
 )
 WITHDRAW = replace(
     c.WITHDRAW,
@@ -137,7 +111,7 @@ KIND = KindSpec(
     title_field="docket",
     addressee_field="agencies",
     closing=Closing.ALL_ANSWERED,
-    states=(AWAITING_REPLY, REPLIED, c.WITHDRAWN),
+    states=(c.AWAITING_REPLY, c.REPLIED, c.WITHDRAWN),
     actions=(REPLY, c.NOTE_BY_ADDRESSEE, c.ASSIGN, WITHDRAW),
     deadlines=(
         Deadline(

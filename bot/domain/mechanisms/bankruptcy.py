@@ -22,7 +22,7 @@ from bot.domain.mechanisms import common as c
 from bot.domain.models import Role
 from bot.i18n import N_
 
-AGENCIES = (OrgKind.DEPARTMENT, OrgKind.ZONE)
+AGENCIES = c.AGENCY_KINDS
 
 ISSUES = (
     ("wages", N_("Unpaid wages")),
@@ -104,41 +104,15 @@ REPLY_BY = FieldSpec(
 
 # ---------------------------------------------------------------------------- lifecycle
 
-AWAITING_REPLY = State("submitted", N_("Awaiting reply"))
-REPLIED = State("replied", N_("Replied"), open=False)
 CLOSED_BY_COURT = State("closed_by_court", N_("Closed by the court"), open=False)
 
-REPLY = Action(
-    "reply",
-    N_("📮 Reply"),
-    N_("Replied"),
-    Side.ADDRESSEE,
-    frozenset({"submitted"}),
-    "replied",
-    inputs=(
-        FieldSpec(
-            "outcome",
-            CHOICE,
-            N_("Result"),
-            N_("How do the issues stand for your agency?"),
-            choices=OUTCOMES,
-        ),
-        # Named "reason" so that it is also kept as the agency's note (assignments.note).
-        FieldSpec(
-            "reason",
-            LONG_TEXT,
-            N_("Details"),
-            N_(
-                "What has your agency done, and what is still open? If something cannot be"
-                " handled, say why."
-            ),
-            max_length=2000,
-        ),
-        c.ATTACHMENTS,
+REPLY = c.agency_reply(
+    OUTCOMES,
+    N_("How do the issues stand for your agency?"),
+    N_(
+        "What has your agency done, and what is still open? If something cannot be"
+        " handled, say why."
     ),
-    template="agency_replied",
-    answer=N_("Reply recorded for %(number)s."),
-    primary=True,
 )
 CLOSE = Action(
     "close",
@@ -173,7 +147,7 @@ KIND = KindSpec(
     title_field="debtor",
     addressee_field="agencies",
     closing=Closing.ALL_ANSWERED,
-    states=(AWAITING_REPLY, REPLIED, CLOSED_BY_COURT),
+    states=(c.AWAITING_REPLY, c.REPLIED, CLOSED_BY_COURT),
     actions=(REPLY, c.NOTE_BY_ADDRESSEE, c.ASSIGN, CLOSE),
     deadlines=(
         Deadline(

@@ -305,3 +305,33 @@ def outcome_field(outcomes: tuple[tuple[str, str], ...]) -> FieldSpec:
         N_("Record the outcome:"),
         choices=outcomes,
     )
+
+
+# ---------------------------------------------------------------------------- requests to agencies
+
+AGENCY_KINDS = (OrgKind.DEPARTMENT, OrgKind.ZONE)
+AWAITING_REPLY = State("submitted", N_("Awaiting reply"))
+REPLIED = State("replied", N_("Replied"), open=False)
+
+
+def agency_reply(
+    outcomes: tuple[tuple[str, str], ...], result_prompt: str, details_prompt: str
+) -> Action:
+    """An agency's reply to a court's request to several agencies: a result, the details
+    (named "reason" so that they are also kept as the agency's note), documents."""
+    return Action(
+        "reply",
+        N_("📮 Reply"),
+        N_("Replied"),
+        Side.ADDRESSEE,
+        frozenset({"submitted"}),
+        "replied",
+        inputs=(
+            FieldSpec("outcome", CHOICE, N_("Result"), result_prompt, choices=outcomes),
+            FieldSpec("reason", LONG_TEXT, N_("Details"), details_prompt, max_length=2000),
+            ATTACHMENTS,
+        ),
+        template="agency_replied",
+        answer=N_("Reply recorded for %(number)s."),
+        primary=True,
+    )
