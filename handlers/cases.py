@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -47,8 +48,10 @@ async def show_case(update: Update, context: BotContext, viewer: Viewer, case: C
     except DomainError as exc:
         await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
         return
+    kind = context.svc.kinds[case.kind]
+    seen = rules.addressees_seen(viewer.member, case, context.svc.committee, kind)
     html = context.texts.render(
-        viewer.lang, "case", case=case, kind=context.svc.kinds[case.kind], events=events
+        viewer.lang, "case", case=replace(case, assignments=seen), kind=kind, events=events
     )
     await reply(update, context, html, case_markup(context, viewer, case))
 

@@ -352,6 +352,11 @@ async def test_one_request_to_three_agencies_each_answering(
         ]
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "assistance")
         assert case.status == "open"
+        # One agency sees where it stands, not another agency's reply.
+        await bot.say(li, "/case 协助〔2026〕1号")
+        own = bot.last_text(li)
+        assert "• 长白山管委会自然资源局：Reply given" in own
+        assert "• 长白山管委会生态环境局：" not in own and "部分不动产已抵押" not in own
         replies = [x for x in bot.texts(zhao) if "Reply given" in x]
         assert len(replies) == 2 and any("部分不动产已抵押" in x for x in replies)
 

@@ -12,7 +12,7 @@ import unicodedata
 
 from bot.domain.committee import Committee, OrgKind
 from bot.domain.kinds import KindRegistry, KindSpec
-from bot.domain.models import Case, Member, Role
+from bot.domain.models import Assignment, Case, Member, Role
 from bot.domain.text import clean_text
 
 ROLE_ORG_KINDS: dict[Role, frozenset[OrgKind]] = {
@@ -62,6 +62,24 @@ def can_view(member: Member | None, case: Case, committee: Committee) -> bool:
     if member.org_code == case.raiser_org:
         return True
     return any(member.org_code in committee.orgs_answering(code) for code in case.addressees)
+
+
+def addressees_seen(
+    member: Member | None, case: Case, committee: Committee, kind: KindSpec
+) -> tuple[Assignment, ...]:
+    """The addressees of a matter whose state and answers a member may see: all of them for
+    the raising organisation, the office and observers; with several addressees, an
+    addressee's member sees only its own (one agency does not read another's reply)."""
+    if (
+        not kind.several_addressees
+        or member is None
+        or member.role in (Role.OFFICE, Role.OBSERVER)
+        or member.org_code == case.raiser_org
+    ):
+        return case.assignments
+    return tuple(
+        a for a in case.assignments if member.org_code in committee.orgs_answering(a.addressee)
+    )
 
 
 # ---------------------------------------------------------------------------- numbering

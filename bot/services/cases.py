@@ -200,6 +200,12 @@ class Cases(ServiceBase):
         """The history of a case, for a viewer who may see it."""
         if not rules.can_view(viewer.member, case, self.committee):
             raise NotAllowed("cannot_view")
+        seen = {
+            a.id
+            for a in rules.addressees_seen(
+                viewer.member, case, self.committee, self.kinds[case.kind]
+            )
+        }
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
@@ -211,7 +217,10 @@ class Cases(ServiceBase):
                     .order_by(t.events.c.id)
                 )
             ).all()
-        return [self._to_event(r) for r in rows]
+        # Steps on the whole matter, and those of the addressees the viewer may see.
+        return [
+            self._to_event(r) for r in rows if r.assignment_id is None or r.assignment_id in seen
+        ]
 
     @staticmethod
     def _to_event(r: Row[Any]) -> Event:
