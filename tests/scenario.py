@@ -26,6 +26,7 @@ from bot.domain.kinds import KindRegistry
 from bot.domain.models import Role
 from bot.services.coordination import Coordination
 from handlers.common import AppType
+from handlers.jobs import tick
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.request import FakeRequest
 from tests.fakes.server import TEST_TOKEN
@@ -69,6 +70,18 @@ class Harness:
         runtime = self.app.bot_data["runtime"]
         while runtime._tasks:
             await asyncio.gather(*list(runtime._tasks))
+
+    async def tick(self, when: datetime | None = None) -> None:
+        """What the JobQueue does every minute (after moving the clock to ``when``): queue
+        what is due, deliver it."""
+        if when is not None:
+            self.clock.set(when)
+        await tick(self.app)
+        self.check()
+
+    def shown(self, msgid: str, **params: Any) -> str:
+        """A text as the bot shows it in Chinese (the English id while it is untranslated)."""
+        return self.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
 
     async def flush_outbox(self) -> None:
         """Deliver what the outbox holds now, as the courier job would."""

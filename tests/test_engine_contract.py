@@ -28,7 +28,6 @@ from bot.domain.kinds import Action, Closing, Deadline, KindRegistry, KindSpec, 
 from bot.domain.mechanisms import consultation, referral
 from bot.domain.models import Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import GROUP, LI, WANG, ZHAO, admin, bind_group, member, rows
@@ -170,12 +169,6 @@ async def assignments(bot: Harness, case_id: int) -> list[tuple[str, str, str | 
     return sorted((r.addressee, r.state, r.stage) for r in found)
 
 
-async def run_tick(bot: Harness, when: datetime) -> None:
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
-
-
 async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
     committee: Committee, db_url: str
 ) -> None:
@@ -283,9 +276,9 @@ async def test_an_unanswered_hearing_notice_is_chased_before_the_hearing(
         # working days after raising.
         assert row.due == date(2026, 11, 30)
 
-        await run_tick(bot, datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))  # Friday
+        await bot.tick(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))  # Friday
         assert any("Due soon" in x or "即将到期" in x for x in bot.texts(li))
-        await run_tick(bot, datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))  # Tuesday: late
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))  # Tuesday: late
         overdue = [x for x in bot.texts(group) if x.startswith("🔴") and "应诉〔2026〕1号" in x]
         assert len(overdue) == 1
         assert "长白山管委会自然资源局 should name its official by 2026年11月30日." in overdue[0]
@@ -362,7 +355,7 @@ async def test_one_request_to_three_agencies_each_answering(
 
         # The one agency that has not replied is chased, on its own.
         late = datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI)  # 5 working days were Dec 2
-        await run_tick(bot, late)
+        await bot.tick(late)
         assert [x for x in bot.texts(zhou) if x.startswith("🔴")]
         assert not [x for x in bot.texts(li) if x.startswith("🔴")]
         chased = [x for x in bot.texts(group) if x.startswith("🔴") and "协助〔2026〕1号" in x]

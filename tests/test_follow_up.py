@@ -10,7 +10,6 @@ from typing import Any
 from bot.domain.committee import Committee
 from bot.domain.models import Case, Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import LI, SUN, ZHAO, admin, bind_group, member, rows, seed_case
@@ -22,13 +21,6 @@ WU = 3003
 async def assignment(bot: Harness, case: Case) -> Any:
     (row,) = await rows(bot, t.assignments, t.assignments.c.case_id == case.id)
     return row
-
-
-async def at(bot: Harness, when: datetime) -> None:
-    """Move the clock and run what the scheduler runs every minute."""
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 def alerts_to(bot: Harness, user: FakeUser, case: Case) -> list[str]:
@@ -77,11 +69,11 @@ async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(
         await bot.press(zhao, "吴法官")
         assert (await assignment(bot, case)).handler_user_id == WU
         assert any(case.number in x for x in bot.texts(wu))
-        await at(bot, datetime(2026, 12, 10, 9, 0, tzinfo=SHANGHAI))  # one working day before
+        await bot.tick(datetime(2026, 12, 10, 9, 0, tzinfo=SHANGHAI))  # one working day before
         assert len(alerts_to(bot, wu, case)) == 1 and alerts_to(bot, zhao, case) == []
-        await at(bot, datetime(2026, 12, 14, 9, 0, tzinfo=SHANGHAI))  # overdue
+        await bot.tick(datetime(2026, 12, 14, 9, 0, tzinfo=SHANGHAI))  # overdue
         assert len(alerts_to(bot, wu, case)) == 2 and alerts_to(bot, zhao, case) == []
-        await at(bot, datetime(2026, 12, 16, 9, 0, tzinfo=SHANGHAI))  # 督办: the whole court
+        await bot.tick(datetime(2026, 12, 16, 9, 0, tzinfo=SHANGHAI))  # 督办: the whole court
         assert len(alerts_to(bot, wu, case)) == 3 and len(alerts_to(bot, zhao, case)) == 1
 
         # Notes from both sides reach the other side and stay in the history.
@@ -140,7 +132,7 @@ async def test_withdrawn_then_reopened_with_fresh_deadlines(
         )
         assert any("管委会决定继续推进" in x for x in bot.texts(li))
         assert any("管委会决定继续推进" in x for x in bot.texts(zhao))
-        await at(bot, datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
         keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         assert f"case:{case.id}:r1:ack:overdue:{ZHAO}" in keys
         assert any(x.startswith("🔴") and case.number in x for x in bot.texts(group))

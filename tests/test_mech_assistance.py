@@ -23,7 +23,6 @@ from bot.domain.errors import NotAllowed
 from bot.domain.mechanisms import assistance
 from bot.domain.models import Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.flows import (
@@ -57,13 +56,8 @@ CANNOT_VIEW = "⚠ 您无权查看该事项。"
 DUE = date(2026, 12, 2)
 
 
-def shown(bot: Harness, msgid: str, **params: Any) -> str:
-    """A text as the bot shows it in Chinese (the catalog may still lack the new ones)."""
-    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
-
-
 def reply_label(bot: Harness, org: str) -> str:
-    return f"{shown(bot, '📮 Reply')} · {org}"
+    return f"{bot.shown('📮 Reply')} · {org}"
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -81,8 +75,8 @@ async def cast(bot: Harness) -> dict[str, FakeUser]:
 async def raise_request(bot: Harness, zhao: FakeUser, agencies: tuple[str, ...]) -> str:
     """The clerk's whole /new conversation; returns the summary the clerk checked."""
     await bot.say(zhao, "/new")
-    await bot.press(zhao, shown(bot, "Enforcement assistance"))
-    await bot.press(zhao, shown(bot, "Property inquiry"))
+    await bot.press(zhao, bot.shown("Enforcement assistance"))
+    await bot.press(zhao, bot.shown("Property inquiry"))
     await bot.say(zhao, DOCKET)
     await bot.say(zhao, PARTY)
     await bot.say(zhao, REQUEST)
@@ -127,7 +121,7 @@ def notice_of(bot: Harness, head: FakeUser, org: str) -> dict[str, Any]:
 async def reply(bot: Harness, head: FakeUser, org: str, result: str, details: str) -> None:
     """An agency's head replies from the notice's button: result, details, documents."""
     await bot.press(head, reply_label(bot, org), message=notice_of(bot, head, org))
-    await bot.press(head, shown(bot, result))
+    await bot.press(head, bot.shown(result))
     await bot.say(head, details)
     await bot.press(head, "完成")
 
@@ -147,12 +141,6 @@ def red(bot: Harness, chat: FakeUser | FakeChat) -> list[str]:
     return [x for x in bot.texts(chat) if x.startswith("🔴")]
 
 
-async def run_tick(bot: Harness, when: datetime) -> None:
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
-
-
 # ---------------------------------------------------------------------------- the whole flow
 
 
@@ -170,7 +158,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         # The clerk is offered the court-side kinds, not the departments' ones.
         await bot.say(zhao, "/new")
         offered = bot.labels(bot.last_with_buttons(zhao))
-        assert shown(bot, "Enforcement assistance") in offered
+        assert bot.shown("Enforcement assistance") in offered
         assert "重大事项研判" not in offered and "行政争议协调化解" not in offered
         await bot.say(zhao, "/cancel")
 
@@ -209,9 +197,9 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
             assert NUMBER in text and DOCKET in text and REQUEST in text and PARTY in text
             assert org in text.splitlines()[0]
             assert "2026年12月2日" in text
-            assert shown(bot, "Property inquiry") in text
+            assert bot.shown("Property inquiry") in text
             assert bot.labels(notice)[0] == reply_label(bot, org)
-            assert not [x for x in bot.labels(notice) if x.startswith(shown(bot, "📮 Reply"))][1:]
+            assert not [x for x in bot.labels(notice) if x.startswith(bot.shown("📮 Reply"))][1:]
 
         # The group sees that the court asked whom; never the person concerned or the request.
         (post,) = [x for x in bot.texts(group) if NUMBER in x]
@@ -224,9 +212,9 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         assert NUMBER in bot.last_text(li)
         told = bot.last_text(zhao)
         assert "名下登记住宅一套" in told and NR in told.splitlines()[1]
-        assert shown(bot, "Assisted as asked") in told
-        assert agency_line(told, NR).startswith(f"• {NR}：{shown(bot, 'Replied')}")
-        assert agency_line(told, HOUSING).startswith(f"• {HOUSING}：{shown(bot, 'Awaiting reply')}")
+        assert bot.shown("Assisted as asked") in told
+        assert agency_line(told, NR).startswith(f"• {NR}：{bot.shown('Replied')}")
+        assert agency_line(told, HOUSING).startswith(f"• {HOUSING}：{bot.shown('Awaiting reply')}")
         await reply(bot, wang, ENV, "Partly assisted", "车辆已登记抵押，已办理查询。")
         assert await states(bot, case.id) == {
             "CBS-NR": ("replied", "done"),
@@ -257,7 +245,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         }
 
         # Thursday 3 December: only the agency that did not reply is overdue, and chased.
-        await run_tick(bot, datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
         keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         late = f"case:{case.id}:a{ids['CBS-HOUSING']}:reply:overdue"
         assert keys == {f"{late}:{ZHOU}", f"{late}:{GROUP}"}
@@ -271,10 +259,10 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         for viewer in (zhao, office):
             await bot.say(viewer, f"/case {NUMBER}")
             text = bot.last_text(viewer)
-            assert agency_line(text, NR).startswith(f"• {NR}：{shown(bot, 'Replied')}")
-            assert agency_line(text, ENV).startswith(f"• {ENV}：{shown(bot, 'Replied')}")
+            assert agency_line(text, NR).startswith(f"• {NR}：{bot.shown('Replied')}")
+            assert agency_line(text, ENV).startswith(f"• {ENV}：{bot.shown('Replied')}")
             waiting = agency_line(text, HOUSING)
-            assert waiting.startswith(f"• {HOUSING}：{shown(bot, 'Awaiting reply')}")
+            assert waiting.startswith(f"• {HOUSING}：{bot.shown('Awaiting reply')}")
             assert "2026年12月2日" in waiting
             assert PARTY in text and "车辆已登记抵押" in text
 
@@ -287,23 +275,23 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
             "CBS-ENV": ("replied", "partly"),
             "CBS-HOUSING": ("replied", "cannot"),
         }
-        assert shown(bot, "Every agency has replied; the matter is closed.") in bot.last_text(zhao)
+        assert bot.shown("Every agency has replied; the matter is closed.") in bot.last_text(zhao)
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {shown(bot, 'Closed')}" in bot.last_text(zhao)
+        assert f"状态： {bot.shown('Closed')}" in bot.last_text(zhao)
         # Nothing is left to do, only the documents to open.
         assert bot.labels(bot.fake.last_message_to(zhao)) == [
-            shown(bot, "📎 Documents (%(n)s)", n=1)
+            bot.shown("📎 Documents (%(n)s)", n=1)
         ]
 
         # A press on a replied agency's old button says who replied and changes nothing.
         before = await states(bot, case.id)
         await bot.press(li, reply_label(bot, NR), message=notice_of(bot, li, NR))
-        assert "李明" in bot.alerts(li)[-1] and shown(bot, "Replied") in bot.alerts(li)[-1]
+        assert "李明" in bot.alerts(li)[-1] and bot.shown("Replied") in bot.alerts(li)[-1]
         assert await states(bot, case.id) == before
         events = await rows(bot, t.events, t.events.c.case_id == case.id)
         assert [e.action for e in events] == ["submitted", "reply", "reply", "reply"]
         # No new alert for a closed matter.
-        await run_tick(bot, datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
         assert {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")} == keys
 
 
@@ -321,8 +309,8 @@ async def test_only_the_addressed_agencies_may_reply_and_only_courts_may_raise(
         notice = bot.last_with_buttons(li)
         # The engine's refusal (its wording for agencies is being changed from the courts' one).
         refusals = {
-            shown(bot, "Only staff of the addressed court can answer this."),
-            shown(bot, "Only the addressed organisations can do this."),
+            bot.shown("Only staff of the addressed court can answer this."),
+            bot.shown("Only the addressed organisations can do this."),
         }
 
         attempts = [
@@ -357,12 +345,12 @@ async def test_only_the_addressed_agencies_may_reply_and_only_courts_may_raise(
         # A department head is not offered the kind, and a forged choice of it is refused.
         await bot.say(li, "/new")
         menu = bot.last_with_buttons(li)
-        assert shown(bot, "Enforcement assistance") not in bot.labels(menu)
+        assert bot.shown("Enforcement assistance") not in bot.labels(menu)
         data = bot.fake.buttons(menu)[0][0][1]
         token = data.split(":")[1]
         await bot.press(li, message=menu, data=f"f:{token}:kind:assistance")
-        assert bot.alerts(li)[-1] == shown(bot, "This button is no longer active.")
-        assert shown(bot, "Assistance requested") not in bot.last_text(li)
+        assert bot.alerts(li)[-1] == bot.shown("This button is no longer active.")
+        assert bot.shown("Assistance requested") not in bot.last_text(li)
         await bot.say(li, "/cancel")
         viewer = await bot.svc.viewer(LI, "李明", None)
         with pytest.raises(NotAllowed):
@@ -391,7 +379,7 @@ async def test_the_court_withdraws_a_request_and_the_others_are_released(
         await reply(bot, li, NR, "Assisted as asked", "已查询。")
 
         await bot.say(zhao, f"/case {NUMBER}")
-        await bot.press(zhao, shown(bot, "✖ Withdraw"))
+        await bot.press(zhao, bot.shown("✖ Withdraw"))
         await bot.say(zhao, "被执行人已自动履行完毕。")
         (case,) = await rows(bot, t.cases, t.cases.c.id == case_id)
         assert case.status == "withdrawn"
@@ -401,13 +389,13 @@ async def test_the_court_withdraws_a_request_and_the_others_are_released(
         }
         told = bot.last_text(wang)
         assert NUMBER in told and "被执行人已自动履行完毕。" in told
-        assert agency_line(told, ENV) == f"• {ENV}：{shown(bot, 'Withdrawn')}"
+        assert agency_line(told, ENV) == f"• {ENV}：{bot.shown('Withdrawn')}"
         # The agency's old button no longer acts, and says why.
         await bot.press(wang, reply_label(bot, ENV), message=notice_of(bot, wang, ENV))
-        assert bot.alerts(wang)[-1] == shown(bot, "The matter was withdrawn.")
+        assert bot.alerts(wang)[-1] == bot.shown("The matter was withdrawn.")
         assert (await states(bot, case_id))["CBS-ENV"] == ("withdrawn", None)
         # Nothing is chased any more.
-        await run_tick(bot, datetime(2026, 12, 4, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 4, 9, 0, tzinfo=SHANGHAI))
         assert await rows(bot, t.outbox, t.outbox.c.kind == "deadline") == []
         events = await rows(bot, t.events, t.events.c.case_id == case_id)
         assert [(e.action, e.actor_user_id) for e in events] == [
@@ -429,7 +417,7 @@ async def test_an_agency_names_its_handler_and_notes_its_progress(
 
         # The bureau's head makes 孙科长 the handler of the bureau's part only.
         await bot.say(li, f"/case {NUMBER}")
-        await bot.press(li, f"{shown(bot, '👤 Assign a handler')} · {NR}")
+        await bot.press(li, f"{bot.shown('👤 Assign a handler')} · {NR}")
         await bot.press(li, "孙科长")
         found = {a.addressee: a.handler_user_id for a in await rows(bot, t.assignments)}
         assert found == {"CBS-NR": SUN_KE, "CBS-ENV": None}
@@ -438,7 +426,7 @@ async def test_an_agency_names_its_handler_and_notes_its_progress(
         # A progress note reaches the court and stays in the history, under the bureau.
         before = len(bot.texts(zhao))
         await bot.say(sun, f"/case {NUMBER}")
-        await bot.press(sun, f"{shown(bot, '📝 Add a note')} · {NR}")
+        await bot.press(sun, f"{bot.shown('📝 Add a note')} · {NR}")
         await bot.say(sun, "已向不动产登记中心调取档案，预计周五答复。")
         await bot.press(sun, "完成")
         (note,) = bot.new_texts(zhao, before)
@@ -446,7 +434,7 @@ async def test_an_agency_names_its_handler_and_notes_its_progress(
         assert (await states(bot, case_id))["CBS-NR"] == ("submitted", None)
 
         # Overdue: the handler is chased for the bureau, the whole other agency for its part.
-        await run_tick(bot, datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
         keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         nr, env = (f"case:{case_id}:a{ids[org]}:reply:overdue" for org in ("CBS-NR", "CBS-ENV"))
         assert keys == {f"{nr}:{SUN_KE}", f"{env}:{WANG}"}  # no group is bound here

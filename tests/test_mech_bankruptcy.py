@@ -24,7 +24,6 @@ from bot.domain.errors import NotAllowed
 from bot.domain.mechanisms import bankruptcy
 from bot.domain.models import Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.flows import (
@@ -59,13 +58,8 @@ CANNOT_VIEW = "⚠ 您无权查看该事项。"
 DUE = date(2026, 12, 16)
 
 
-def shown(bot: Harness, msgid: str, **params: Any) -> str:
-    """A text as the bot shows it in Chinese (the catalog may still lack the new ones)."""
-    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
-
-
 def reply_label(bot: Harness, org: str) -> str:
-    return f"{shown(bot, '📮 Reply')} · {org}"
+    return f"{bot.shown('📮 Reply')} · {org}"
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -83,13 +77,13 @@ async def cast(bot: Harness) -> dict[str, FakeUser]:
 async def raise_issues(bot: Harness, zhao: FakeUser) -> str:
     """The clerk's whole /new conversation, to NR, ENV and HOUSING; returns the summary."""
     await bot.say(zhao, "/new")
-    await bot.press(zhao, shown(bot, "Bankruptcy coordination"))
+    await bot.press(zhao, bot.shown("Bankruptcy coordination"))
     await bot.say(zhao, DOCKET)
     await bot.say(zhao, DEBTOR)
-    await bot.press(zhao, shown(bot, "Unpaid wages"))
+    await bot.press(zhao, bot.shown("Unpaid wages"))
     await bot.say(zhao, ISSUES)
     # Everyone at once, and off again; then the three agencies one by one.
-    everyone = shown(bot, "All departments and zones")
+    everyone = bot.shown("All departments and zones")
     await bot.press(zhao, everyone)
     assert bot.labels(bot.last_with_buttons(zhao)).count(f"☑ {NR}") == 1
     await bot.press(zhao, everyone)
@@ -134,7 +128,7 @@ def notice_of(bot: Harness, head: FakeUser, org: str) -> dict[str, Any]:
 async def reply(bot: Harness, head: FakeUser, org: str, result: str, details: str) -> None:
     """An agency's head replies from the notice's button: result, details, no documents."""
     await bot.press(head, reply_label(bot, org), message=notice_of(bot, head, org))
-    await bot.press(head, shown(bot, result))
+    await bot.press(head, bot.shown(result))
     await bot.say(head, details)
     await bot.press(head, "完成")
 
@@ -157,12 +151,6 @@ def agency_line(text: str, org: str) -> str:
 
 def red(bot: Harness, chat: FakeUser | FakeChat) -> list[str]:
     return [x for x in bot.texts(chat) if x.startswith("🔴")]
-
-
-async def run_tick(bot: Harness, when: datetime) -> None:
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 async def agenda_offers(bot: Harness, office: FakeUser) -> list[str]:
@@ -223,7 +211,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
             assert org in text.splitlines()[0]
             for value in (NUMBER, DEBTOR, DOCKET, ISSUES, ADMINISTRATOR, "2026年12月16日"):
                 assert value in text
-            assert shown(bot, "Unpaid wages") in text
+            assert bot.shown("Unpaid wages") in text
         # The group sees the debtor and the agencies; never the administrator's contact.
         (post,) = [x for x in bot.texts(group) if NUMBER in x]
         assert DEBTOR in post and COURT in post and ENV in post
@@ -240,12 +228,12 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         told = bot.last_text(zhao)
         assert "环保处罚款项已申报债权" in told and ENV in told.splitlines()[1]
         assert agency_line(told, ENV) == (
-            f"• {ENV}：{shown(bot, 'Replied')} · {shown(bot, 'Partly handled')}"
+            f"• {ENV}：{bot.shown('Replied')} · {bot.shown('Partly handled')}"
         )
-        assert agency_line(told, HOUSING).startswith(f"• {HOUSING}：{shown(bot, 'Awaiting reply')}")
+        assert agency_line(told, HOUSING).startswith(f"• {HOUSING}：{bot.shown('Awaiting reply')}")
 
         # Thursday 17 December: only the agency that did not reply is overdue.
-        await run_tick(bot, datetime(2026, 12, 17, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 17, 9, 0, tzinfo=SHANGHAI))
         keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         late = f"case:{case.id}:a{ids['CBS-HOUSING']}:reply"
         assert f"{late}:overdue:{ZHOU}" in keys and f"{late}:overdue:{GROUP}" in keys
@@ -258,14 +246,14 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         for viewer in (zhao, office):
             await bot.say(viewer, f"/case {NUMBER}")
             text = bot.last_text(viewer)
-            assert agency_line(text, NR) == f"• {NR}：{shown(bot, 'Replied')}"
-            assert agency_line(text, ENV) == f"• {ENV}：{shown(bot, 'Replied')}"
+            assert agency_line(text, NR) == f"• {NR}：{bot.shown('Replied')}"
+            assert agency_line(text, ENV) == f"• {ENV}：{bot.shown('Replied')}"
             assert agency_line(text, HOUSING).startswith(
-                f"• {HOUSING}：{shown(bot, 'Awaiting reply')}"
+                f"• {HOUSING}：{bot.shown('Awaiting reply')}"
             )
             assert ADMINISTRATOR in text and "土地使用权抵押已协调解除" in text
         # Only the court may close it; the office has no button for it.
-        assert shown(bot, "🏁 Close the matter") not in bot.labels(bot.fake.last_message_to(office))
+        assert bot.shown("🏁 Close the matter") not in bot.labels(bot.fake.last_message_to(office))
 
         # The office puts the open matter on a joint meeting's agenda.
         offered = await agenda_offers(bot, office)
@@ -289,8 +277,8 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         # The court closes the matter before the last agency replied.
         zhou_before = len(bot.texts(zhou))
         await bot.say(zhao, f"/case {NUMBER}")
-        await bot.press(zhao, shown(bot, "🏁 Close the matter"))
-        await bot.press(zhao, shown(bot, "The bankruptcy proceedings have ended."))
+        await bot.press(zhao, bot.shown("🏁 Close the matter"))
+        await bot.press(zhao, bot.shown("The bankruptcy proceedings have ended."))
         assert await status(bot, case.id) == "closed_by_court"
         assert await states(bot, case.id) == {
             "CBS-NR": ("replied", "handled"),
@@ -301,22 +289,22 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         assert (housing.stage, housing.due, housing.note) == (
             None,
             None,
-            shown(bot, "The bankruptcy proceedings have ended."),
+            bot.shown("The bankruptcy proceedings have ended."),
         )
         (told,) = bot.new_texts(zhou, zhou_before)
         assert NUMBER in told and DEBTOR in told and COURT in told
-        assert shown(bot, "The bankruptcy proceedings have ended.") in told
-        assert agency_line(told, HOUSING) == f"• {HOUSING}：{shown(bot, 'Closed by the court')}"
+        assert bot.shown("The bankruptcy proceedings have ended.") in told
+        assert agency_line(told, HOUSING) == f"• {HOUSING}：{bot.shown('Closed by the court')}"
         # The agencies that replied and the office hear of it too.
         for user in (li, wang, office):
-            assert shown(bot, "The bankruptcy proceedings have ended.") in bot.last_text(user)
+            assert bot.shown("The bankruptcy proceedings have ended.") in bot.last_text(user)
         close_rows = await rows(bot, t.outbox, t.outbox.c.kind == "case_action")
         closing = [r for r in close_rows if r.payload.get("template") == "agency_request_closed"]
         assert sorted(r.chat_id for r in closing) == sorted([LI, WANG, ZHOU, office.id])
 
         # The agency's old button no longer acts, and says why.
         await bot.press(zhou, reply_label(bot, HOUSING), message=notice_of(bot, zhou, HOUSING))
-        assert shown(bot, "Closed by the court") in bot.alerts(zhou)[-1]
+        assert bot.shown("Closed by the court") in bot.alerts(zhou)[-1]
         assert (await states(bot, case.id))["CBS-HOUSING"] == ("closed_by_court", None)
         assert await rows(bot, t.drafts, t.drafts.c.user_id == ZHOU) == []
         events = await rows(bot, t.events, t.events.c.case_id == case.id)
@@ -326,14 +314,14 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
             ("reply", WANG),
             ("close", ZHAO),
         ]
-        assert events[-1].detail == {"reason": shown(bot, "The bankruptcy proceedings have ended.")}
+        assert events[-1].detail == {"reason": bot.shown("The bankruptcy proceedings have ended.")}
 
         # Closed: no escalation any more, no Close button, and not offered for a meeting.
-        await run_tick(bot, datetime(2026, 12, 21, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 21, 9, 0, tzinfo=SHANGHAI))
         after = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         assert after == keys
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {shown(bot, 'Closed by the court')}" in bot.last_text(zhao)
+        assert f"状态： {bot.shown('Closed by the court')}" in bot.last_text(zhao)
         assert "reply_markup" not in bot.fake.last_message_to(zhao)
         assert f"☐ {NUMBER} {DEBTOR}" not in await agenda_offers(bot, office)
 
@@ -345,7 +333,7 @@ async def test_the_last_reply_closes_the_matter(committee: Committee, db_url: st
         case_id = await seed(bot, ["CBS-NR", "CBS-ENV"])
         await reply(bot, li, NR, "Issues handled", "已处理。")
         await bot.say(zhao, f"/case {NUMBER}")
-        assert bot.labels(bot.fake.last_message_to(zhao)) == [shown(bot, "🏁 Close the matter")]
+        assert bot.labels(bot.fake.last_message_to(zhao)) == [bot.shown("🏁 Close the matter")]
         await reply(bot, wang, ENV, "Could not be handled", "该事项不属于本局职权。")
         assert await status(bot, case_id) == "closed"
         assert await states(bot, case_id) == {
@@ -354,9 +342,9 @@ async def test_the_last_reply_closes_the_matter(committee: Committee, db_url: st
         }
         told = bot.last_text(zhao)
         assert "该事项不属于本局职权。" in told
-        assert shown(bot, "Every agency has replied; the matter is closed.") in told
+        assert bot.shown("Every agency has replied; the matter is closed.") in told
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {shown(bot, 'Closed')}" in bot.last_text(zhao)
+        assert f"状态： {bot.shown('Closed')}" in bot.last_text(zhao)
         assert "reply_markup" not in bot.fake.last_message_to(zhao)  # nothing left to close
         # A Close press from before the last reply no longer acts.
         await bot.press(zhao, message=bot.fake.last_message_to(zhao), data=f"v:close:{case_id}")
@@ -380,8 +368,8 @@ async def test_who_may_not_act_on_a_bankruptcy_matter(committee: Committee, db_u
         notice = notice_of(bot, li, NR)
         # The engine's refusal (its wording for agencies is being changed from the courts' one).
         refusals = {
-            shown(bot, "Only staff of the addressed court can answer this."),
-            shown(bot, "Only the addressed organisations can do this."),
+            bot.shown("Only staff of the addressed court can answer this."),
+            bot.shown("Only the addressed organisations can do this."),
         }
 
         attempts = [
@@ -417,8 +405,8 @@ async def test_who_may_not_act_on_a_bankruptcy_matter(committee: Committee, db_u
         # A department head is not offered the kind, and cannot record one.
         await bot.say(li, "/new")
         labels = bot.labels(bot.last_with_buttons(li))
-        assert shown(bot, "Bankruptcy coordination") not in labels
-        assert shown(bot, "Enforcement assistance") not in labels
+        assert bot.shown("Bankruptcy coordination") not in labels
+        assert bot.shown("Enforcement assistance") not in labels
         await bot.say(li, "/cancel")
         viewer = await bot.svc.viewer(LI, "李明", None)
         with pytest.raises(NotAllowed):

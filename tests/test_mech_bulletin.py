@@ -18,7 +18,6 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms import bulletin, default_registry
 from bot.domain.models import Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
@@ -57,13 +56,8 @@ ALL_AGENCIES = {
 }
 
 
-def tr(bot: Harness, msgid: str, **params: Any) -> str:
-    """A text as a Chinese-speaking user sees it (the English id until it is translated)."""
-    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
-
-
 def read_label(bot: Harness) -> str:
-    return tr(bot, bulletin.MARK_READ.label)
+    return bot.shown(bulletin.MARK_READ.label)
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -86,12 +80,12 @@ async def publish(
     """The clerk publishes a bulletin through /new: ``agencies`` by name, or None for the
     "All departments and zones" toggle. Returns the recorded case row."""
     await bot.say(zhao, "/new")
-    await bot.press(zhao, tr(bot, bulletin.KIND.label))
+    await bot.press(zhao, bot.shown(bulletin.KIND.label))
     await bot.say(zhao, TITLE)
     await bot.say(zhao, PERIOD)
     await bot.say(zhao, SUMMARY)
     if agencies is None:
-        await bot.press(zhao, tr(bot, "All departments and zones"))
+        await bot.press(zhao, bot.shown("All departments and zones"))
         assert all(label.startswith("☑") for label in bot.labels(bot.last_with_buttons(zhao))[:9])
     else:
         for name in agencies:
@@ -133,12 +127,6 @@ def edits_in(bot: Harness, chat_id: int) -> int:
         for call in bot.fake.calls_of(method)
         if int(call.params.get("chat_id") or 0) == chat_id
     )
-
-
-async def run_tick(bot: Harness, when: datetime) -> None:
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 def alert(bot: Harness, user: FakeUser) -> tuple[str, bool]:
@@ -212,7 +200,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # The clerk is offered the court's kind only, not the agencies' consultations.
         await bot.say(zhao, "/new")
         offered = bot.labels(bot.last_with_buttons(zhao))
-        assert tr(bot, bulletin.KIND.label) in offered
+        assert bot.shown(bulletin.KIND.label) in offered
         assert "重大事项研判" not in offered and "行政争议协调化解" not in offered
         await bot.say(zhao, "/cancel")
 
@@ -256,7 +244,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         zhao_before = len(bot.texts(zhao))
         await bot.press(li, read_label(bot), message=post)
         assert alert(bot, li) == (
-            tr(bot, "Recorded: %(action)s.", action=tr(bot, bulletin.MARK_READ.done)),
+            bot.shown("Recorded: %(action)s.", action=bot.shown(bulletin.MARK_READ.done)),
             True,
         )
         assert bot.fake.message(GROUP, post["message_id"]) == post
@@ -278,8 +266,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         assert len(told) == 1 and NUMBER in told[0] and NR in told[0]
         unread_names = [name for code, name in ALL_AGENCIES.items() if code != "CBS-NR"]
         assert (
-            tr(
-                bot,
+            bot.shown(
                 "Read so far: %(read)s of %(total)s. Not yet read: %(orgs)s.",
                 read=1,
                 total=9,
@@ -291,7 +278,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # A second press for the same agency says it was read already, and changes nothing.
         await bot.press(li, read_label(bot), message=post)
         text, shown = alert(bot, li)
-        assert shown and "李明" in text and tr(bot, bulletin.READ.label) in text
+        assert shown and "李明" in text and bot.shown(bulletin.READ.label) in text
         assert await events(bot, case.id) == [("submitted", ZHAO), ("read", LI)]
         assert len(bot.texts(zhao)) == zhao_before + 1
 
@@ -299,7 +286,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # refused, and nothing changes anywhere.
         sun = await member(bot, SUN, "孙书记员", "FUSONG-COURT", Role.COURT_STAFF)
         stranger = bot.user(STRANGER, "路人")
-        recorded = tr(bot, "Recorded: %(action)s.", action=tr(bot, bulletin.MARK_READ.done))
+        recorded = bot.shown("Recorded: %(action)s.", action=bot.shown(bulletin.MARK_READ.done))
         before = await states(bot, case.id)
         for presser in (zhao, sun, office, stranger):
             await bot.press(presser, read_label(bot), message=post)
@@ -319,30 +306,29 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # The office sees in /case which agencies have not read it.
         await bot.say(office, f"/case {NUMBER}")
         shown_case = bot.last_text(office)
-        unread = tr(bot, bulletin.UNREAD.label)
+        unread = bot.shown(bulletin.UNREAD.label)
         for code, name in ALL_AGENCIES.items():
-            state = tr(bot, bulletin.READ.label) if code in ("CBS-NR", "CBS-ENV") else unread
+            state = bot.shown(bulletin.READ.label) if code in ("CBS-NR", "CBS-ENV") else unread
             assert f"• {name}：{state}" in shown_case, shown_case
         assert shown_case.count(f"：{unread} · 期限 2026年11月30日") == 7
 
         # Friday: a day before the due day, only the agency that has not read it is warned.
-        await run_tick(bot, datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
         assert [x for x in bot.texts(zhou) if x.startswith("⏰") and NUMBER in x]
         assert not [x for x in bot.texts(li) + bot.texts(wang) if x.startswith(("⏰", "🔴"))]
         assert not [x for x in bot.texts(group) if x.startswith(("⏰", "🔴"))]
         # Monday is the third working day, the due day itself: no reminder yet.
-        await run_tick(bot, datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
         assert not [x for x in bot.texts(zhou) + bot.texts(group) if x.startswith("🔴")]
         # Tuesday, after three working days: every agency that has not read it is reminded,
         # in the group and privately; LI's and WANG's agencies are not.
-        await run_tick(bot, datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         overdue = [x for x in bot.texts(group) if x.startswith("🔴") and NUMBER in x]
         reminded = {code for code, name in ALL_AGENCIES.items() if any(name in x for x in overdue)}
         assert len(overdue) == 7
         assert reminded == set(ALL_AGENCIES) - {"CBS-NR", "CBS-ENV"}
         assert any(
-            tr(
-                bot,
+            bot.shown(
                 bulletin.READ_WITHIN.message,
                 org=CHIBEI,
                 due="2026年11月30日",
@@ -366,7 +352,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # The reminder carries the 已阅 button: ZHOU reads it from there; reading stops it.
         await bot.press(zhou, f"{read_label(bot)} · {CHIBEI}", message=bot.last_with_buttons(zhou))
         assert (await states(bot, case.id))["CHIBEI"] == ("read", None)
-        await run_tick(bot, datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))  # escalation day
+        await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))  # escalation day
         assert not [x for x in bot.texts(zhou) if x.startswith("🚨")]
         escalated = [x for x in bot.texts(group) if x.startswith("🚨") and NUMBER in x]
         assert len(escalated) == 6 and not any(CHIBEI in x for x in escalated)
@@ -400,7 +386,7 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
 
         # LI answers in writing from /case before pressing 已阅 (answering counts as reading).
         await bot.say(li, f"/case {NUMBER}")
-        answer_label = f"{tr(bot, bulletin.ANSWER_IN_WRITING.label)} · {NR}"
+        answer_label = f"{bot.shown(bulletin.ANSWER_IN_WRITING.label)} · {NR}"
         assert answer_label in bot.labels(bot.last_with_buttons(li))
         zhao_before = len(bot.texts(zhao))
         await bot.press(li, answer_label)
@@ -442,7 +428,7 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         post = bot.last_with_buttons(group)
         await bot.press(li, read_label(bot), message=post)
         text, _ = alert(bot, li)
-        assert tr(bot, bulletin.ANSWERED.label) in text
+        assert bot.shown(bulletin.ANSWERED.label) in text
         # The others read it in the group; the court's last receipt says everyone has.
         await bot.press(wang, read_label(bot), message=post)
         await bot.press(zhou, read_label(bot), message=post)
@@ -456,22 +442,21 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         last = bot.last_with_buttons(zhao)
         assert CHIBEI in last["text"]
         assert (
-            tr(
-                bot,
+            bot.shown(
                 "Every addressed agency has now read it. "
                 "Close it once you have the written answers you asked for.",
             )
             in last["text"]
         )
-        close_label = tr(bot, bulletin.CLOSE.label)
+        close_label = bot.shown(bulletin.CLOSE.label)
         assert close_label in bot.labels(last)
         # Nobody is reminded of a bulletin everyone has read.
-        await run_tick(bot, datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         assert not await rows(bot, t.outbox, t.outbox.c.kind == "deadline")
 
         # WANG's agency adds a written answer after reading it: still possible while open.
         await bot.say(wang, f"/case {NUMBER}")
-        await bot.press(wang, f"{tr(bot, bulletin.ANSWER_IN_WRITING.label)} · {ENV}")
+        await bot.press(wang, f"{bot.shown(bulletin.ANSWER_IN_WRITING.label)} · {ENV}")
         await bot.say(wang, "本局涉案事项已自查，无需整改。")
         await bot.press(wang, "完成")
         assert (await states(bot, case.id))["CBS-ENV"] == ("answered", None)
@@ -499,11 +484,11 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         # Once closed, no more answers are offered, and /my no longer lists it.
         await bot.say(li, f"/case {NUMBER}")
         assert all(
-            not label.startswith(tr(bot, bulletin.ANSWER_IN_WRITING.label))
+            not label.startswith(bot.shown(bulletin.ANSWER_IN_WRITING.label))
             for label in bot.labels(bot.last_with_buttons(li))
         )
         await bot.say(office, f"/case {NUMBER}")
-        assert tr(bot, bulletin.CLOSED.label) in bot.last_text(office)
+        assert bot.shown(bulletin.CLOSED.label) in bot.last_text(office)
         for user in (li, zhao):
             await bot.say(user, "/my")
             assert NUMBER not in bot.last_text(user)
@@ -520,11 +505,11 @@ async def test_closing_with_an_agency_unread_stops_its_reminders(
         await bot.press(li, read_label(bot), message=bot.last_with_buttons(group))
 
         # Friday's warning to ZHOU is queued; the court closes the bulletin on Monday.
-        await run_tick(bot, datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
         assert [x for x in bot.texts(zhou) if x.startswith("⏰")]
         bot.clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=SHANGHAI))
         await bot.say(zhao, f"/case {NUMBER}")
-        await bot.press(zhao, tr(bot, bulletin.CLOSE.label))
+        await bot.press(zhao, bot.shown(bulletin.CLOSE.label))
         await bot.say(zhao, "池北区未回复，已电话告知。")
         assert await states(bot, case.id) == {"CBS-NR": ("read", None), "CHIBEI": ("closed", None)}
         (case,) = await rows(bot, t.cases, t.cases.c.id == case.id)
@@ -535,12 +520,12 @@ async def test_closing_with_an_agency_unread_stops_its_reminders(
         assert closed.detail == {"note": "池北区未回复，已电话告知。"}
 
         # Tuesday: no reminder for a closed bulletin, in the group or to ZHOU.
-        await run_tick(bot, datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         assert not [x for x in bot.texts(zhou) + bot.texts(group) if x.startswith("🔴")]
         # ZHOU's late press on the group post changes nothing.
         await bot.press(zhou, read_label(bot), message=bot.last_with_buttons(group))
         text, shown = alert(bot, zhou)
-        assert shown and text != tr(
-            bot, "Recorded: %(action)s.", action=tr(bot, bulletin.MARK_READ.done)
+        assert shown and text != bot.shown(
+            "Recorded: %(action)s.", action=bot.shown(bulletin.MARK_READ.done)
         )
         assert await states(bot, case.id) == {"CBS-NR": ("read", None), "CHIBEI": ("closed", None)}

@@ -21,7 +21,6 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms import consultation, handover
 from bot.domain.models import Case, Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import ADMIN_ID, ROOT, SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
@@ -43,17 +42,6 @@ WHAT = "限期拆除违法建筑"
 PARTY = "张三"
 NR = "长白山管委会自然资源局"
 REFUSED = "Only the addressed organisations can do this."
-
-
-def tr(bot: Harness, msgid: str, **params: Any) -> str:
-    """A text as the bot shows it in Chinese (the catalog may still lack this mechanism's)."""
-    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
-
-
-async def at(bot: Harness, when: datetime) -> None:
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -105,20 +93,20 @@ async def test_handed_over_received_reported_asked_again_and_closed(
 
         # The court hands the ruling over through /new; the ruling document is required.
         await bot.say(zhao, "/new")
-        await bot.press(zhao, tr(bot, handover.KIND.label))
+        await bot.press(zhao, bot.shown(handover.KIND.label))
         await bot.say(zhao, RULING)
         await bot.say(zhao, WHAT)
         await bot.say(zhao, PARTY)
         await bot.press(zhao, NR)
-        await bot.press(zhao, tr(bot, "✔ Done"))  # no document yet: asked for one
-        assert bot.alerts(zhao)[-1] == tr(bot, "Please send at least one document or photo.")
-        assert tr(bot, "Ruling document") in bot.last_text(zhao)
+        await bot.press(zhao, bot.shown("✔ Done"))  # no document yet: asked for one
+        assert bot.alerts(zhao)[-1] == bot.shown("Please send at least one document or photo.")
+        assert bot.shown("Ruling document") in bot.last_text(zhao)
         await bot.send_document(zhao, "准予强制执行裁定书.pdf", 120_000)
-        await bot.press(zhao, tr(bot, "✔ Done"))
+        await bot.press(zhao, bot.shown("✔ Done"))
         summary = bot.last_text(zhao)
-        for shown in (RULING, WHAT, PARTY, NR, tr(bot, "%(n)s file(s)", n=1)):
+        for shown in (RULING, WHAT, PARTY, NR, bot.shown("%(n)s file(s)", n=1)):
             assert shown in summary, summary
-        await bot.press(zhao, tr(bot, "📨 Submit"))
+        await bot.press(zhao, bot.shown("📨 Submit"))
         assert "裁执〔2026〕1号" in bot.last_text(zhao)
 
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "handover")
@@ -151,25 +139,25 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         notice = bot.last_with_buttons(li)
         for shown in ("裁执〔2026〕1号", RULING, WHAT, PARTY):
             assert shown in notice["text"], notice["text"]
-        assert tr(bot, "Confirm receipt by %(due)s.", due="2026年11月30日") in notice["text"]
+        assert bot.shown("Confirm receipt by %(due)s.", due="2026年11月30日") in notice["text"]
         assert (
-            tr(bot, "Report the result of enforcement by %(due)s.", due="2027年1月7日")
+            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月7日")
             in notice["text"]
         )
         assert bot.labels(notice) == [
-            tr(bot, "📥 Confirm receipt"),
-            tr(bot, "📎 Documents (%(n)s)", n=1),
+            bot.shown("📥 Confirm receipt"),
+            bot.shown("📎 Documents (%(n)s)", n=1),
         ]
         (post,) = [x for x in bot.texts(group) if "裁执〔2026〕1号" in x]
         assert WHAT in post and PARTY not in post
 
         # Receipt: one tap.
-        await bot.press(li, tr(bot, "📥 Confirm receipt"), message=notice)
-        assert bot.alerts(li)[-1] == tr(
-            bot, "Receipt of %(number)s confirmed.", number="裁执〔2026〕1号"
+        await bot.press(li, bot.shown("📥 Confirm receipt"), message=notice)
+        assert bot.alerts(li)[-1] == bot.shown(
+            "Receipt of %(number)s confirmed.", number="裁执〔2026〕1号"
         )
-        assert tr(
-            bot, "Report the result of enforcement by %(due)s.", due="2027年1月7日"
+        assert bot.shown(
+            "Report the result of enforcement by %(due)s.", due="2027年1月7日"
         ) in bot.last_text(li)
         row = await assignment(bot, case.id)
         assert (row.state, row.stage, row.due, row.acted_by) == (
@@ -180,10 +168,9 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         )
         told = bot.texts(zhao)[-1]
         assert (
-            tr(
-                bot,
+            bot.shown(
                 "%(action)s by %(name)s (%(org)s) at %(when)s.",
-                action=tr(bot, "Receipt confirmed"),
+                action=bot.shown("Receipt confirmed"),
                 name="李明",
                 org=NR,
                 when="2026年11月25日 10:00",
@@ -192,22 +179,22 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         )
         # A second press of the same button (a copy on another device) changes nothing.
         await bot.press(li, message=notice, data=f"v:confirm_receipt:{case.id}")
-        assert bot.alerts(li)[-1] == tr(bot, "This button is no longer active.")
+        assert bot.alerts(li)[-1] == bot.shown("This button is no longer active.")
 
         # The agency reports a partial result with a photo as evidence.
         bot.clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=SHANGHAI))
         await bot.say(li, "/case 裁执〔2026〕1号")
-        await bot.press(li, tr(bot, "📤 Report the result"))
+        await bot.press(li, bot.shown("📤 Report the result"))
         assert bot.labels(bot.last_with_buttons(li)) == [
-            tr(bot, "Enforced in full"),
-            tr(bot, "Partly enforced"),
-            tr(bot, "Could not be enforced"),
-            tr(bot, "✖ Cancel"),
+            bot.shown("Enforced in full"),
+            bot.shown("Partly enforced"),
+            bot.shown("Could not be enforced"),
+            bot.shown("✖ Cancel"),
         ]
-        await bot.press(li, tr(bot, "Partly enforced"))
+        await bot.press(li, bot.shown("Partly enforced"))
         await bot.say(li, "主体建筑已拆除，附属设施因当事人阻挠未能拆除。")
         await bot.send_photo(li)
-        await bot.press(li, tr(bot, "✔ Done"))
+        await bot.press(li, bot.shown("✔ Done"))
         row = await assignment(bot, case.id)
         assert (row.state, row.outcome, row.stage, row.due) == ("reported", "partly", None, None)
         assert row.answers["report_result"] == {
@@ -225,16 +212,19 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         }
         report = bot.last_with_buttons(zhao)
         for shown in (
-            tr(bot, "Partly enforced"),
+            bot.shown("Partly enforced"),
             "附属设施因当事人阻挠",
-            tr(bot, "%(n)s file(s)", n=1),
+            bot.shown("%(n)s file(s)", n=1),
         ):
             assert shown in report["text"], report["text"]
-        assert bot.labels(report)[:2] == [tr(bot, "✅ Accept and close"), tr(bot, "🔁 Ask again")]
+        assert bot.labels(report)[:2] == [
+            bot.shown("✅ Accept and close"),
+            bot.shown("🔁 Ask again"),
+        ]
 
         # The court asks again: back to reporting, with a fresh 30-working-day deadline.
         bot.clock.set(datetime(2026, 12, 10, 10, 0, tzinfo=SHANGHAI))
-        await bot.press(zhao, tr(bot, "🔁 Ask again"), message=report)
+        await bot.press(zhao, bot.shown("🔁 Ask again"), message=report)
         await bot.say(zhao, "请拆除附属设施后再报告。")
         row = await assignment(bot, case.id)
         assert (row.state, row.round, row.outcome, row.note, row.stage, row.due) == (
@@ -249,25 +239,25 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         again = bot.last_with_buttons(li)
         assert "请拆除附属设施后再报告" in again["text"]
         assert (
-            tr(bot, "Report the result of enforcement by %(due)s.", due="2027年1月22日")
+            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月22日")
             in again["text"]
         )
-        assert bot.labels(again)[0] == tr(bot, "📤 Report the result")
+        assert bot.labels(again)[0] == bot.shown("📤 Report the result")
 
         # Reported again, in full; the court accepts it and closes the matter.
         bot.clock.set(datetime(2026, 12, 18, 16, 0, tzinfo=SHANGHAI))
-        await bot.press(li, tr(bot, "📤 Report the result"), message=again)
-        await bot.press(li, tr(bot, "Enforced in full"))
+        await bot.press(li, bot.shown("📤 Report the result"), message=again)
+        await bot.press(li, bot.shown("Enforced in full"))
         await bot.say(li, "附属设施已于12月18日拆除完毕。")
-        await bot.press(li, tr(bot, "✔ Done"))
+        await bot.press(li, bot.shown("✔ Done"))
         assert (await assignment(bot, case.id)).outcome == "completed"
-        await bot.press(zhao, tr(bot, "✅ Accept and close"), message=bot.last_with_buttons(zhao))
-        assert bot.alerts(zhao)[-1] == tr(bot, "%(number)s closed.", number="裁执〔2026〕1号")
+        await bot.press(zhao, bot.shown("✅ Accept and close"), message=bot.last_with_buttons(zhao))
+        assert bot.alerts(zhao)[-1] == bot.shown("%(number)s closed.", number="裁执〔2026〕1号")
         row = await assignment(bot, case.id)
         assert (row.state, row.outcome, row.stage, row.due) == ("resolved", "completed", None, None)
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "handover")
         assert case.status == "resolved"
-        assert tr(bot, "Accepted and closed") in bot.texts(li)[-1]
+        assert bot.shown("Accepted and closed") in bot.texts(li)[-1]
         assert await actions(bot, case.id) == [
             "submitted",
             "confirm_receipt",
@@ -292,8 +282,8 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
 
         await bot.say(li, "/new")
         offered = bot.labels(bot.last_with_buttons(li))
-        assert tr(bot, consultation.KIND.label) in offered
-        assert tr(bot, handover.KIND.label) not in offered
+        assert bot.shown(consultation.KIND.label) in offered
+        assert bot.shown(handover.KIND.label) not in offered
         await bot.say(li, "/cancel")
         await bot.say(stranger, "/new")
         assert bot.last_text(stranger) == not_member_text(STRANGER)
@@ -303,10 +293,10 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
             await bot.press(
                 user, message=bot.fake.last_message_to(user), data=f"v:confirm_receipt:{case.id}"
             )
-            assert bot.alerts(user)[-1] == tr(bot, REFUSED), user
+            assert bot.alerts(user)[-1] == bot.shown(REFUSED), user
         for code in ("close", "ask_again"):
             await bot.press(li, message=bot.last_with_buttons(li), data=f"v:{code}:{case.id}")
-            assert bot.alerts(li)[-1] == tr(bot, REFUSED)
+            assert bot.alerts(li)[-1] == bot.shown(REFUSED)
         row = await assignment(bot, case.id)
         assert (row.state, row.acted_by, row.answers) == ("submitted", None, {})
         assert await actions(bot, case.id) == ["submitted"]
@@ -315,7 +305,7 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
         # message to the group may show it).
         assert handover.PARTY.personal
         await bot.say(wang, f"/case {case.number}")
-        assert tr(bot, "You cannot see this matter.") in bot.last_text(wang)
+        assert bot.shown("You cannot see this matter.") in bot.last_text(wang)
         for outsider in (wang, stranger):
             seen = all_seen(bot, outsider)
             assert PARTY not in seen and WHAT not in seen and RULING not in seen
@@ -347,18 +337,18 @@ async def test_configured_deadlines_an_overdue_receipt_and_a_paused_clock(
 
         # Monday 30 November: receipt is one working day late; the group hears of it, without
         # the party's name.
-        await at(bot, datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
-        message = tr(bot, handover.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
+        await bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
+        message = bot.shown(handover.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
         (overdue,) = [x for x in bot.texts(group) if x.startswith("🔴") and case.number in x]
         assert message in overdue and PARTY not in overdue
         assert [x for x in bot.texts(li) if x.startswith("🔴") and case.number in x]
 
         # Received late; the agency needs the administrative decision and asks the court.
         bot.clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
-        await bot.press(li, tr(bot, "📥 Confirm receipt"), message=bot.last_with_buttons(li))
+        await bot.press(li, bot.shown("📥 Confirm receipt"), message=bot.last_with_buttons(li))
         assert (await assignment(bot, case.id)).due == date(2026, 12, 9)
         await bot.say(li, f"/case {case.number}")
-        await bot.press(li, tr(bot, "❓ Ask for more"))
+        await bot.press(li, bot.shown("❓ Ask for more"))
         await bot.say(li, "请提供被申请执行的行政决定书副本。")
         row = await assignment(bot, case.id)
         assert (row.paused_since, row.due) == (date(2026, 11, 30), None)
@@ -367,10 +357,10 @@ async def test_configured_deadlines_an_overdue_receipt_and_a_paused_clock(
 
         # Two working days later the court answers: the deadline moves by two.
         bot.clock.set(datetime(2026, 12, 2, 15, 0, tzinfo=SHANGHAI))
-        await bot.press(zhao, tr(bot, "📨 Answer the request"), message=asked)
+        await bot.press(zhao, bot.shown("📨 Answer the request"), message=asked)
         await bot.say(zhao, "已附行政决定书。")
         await bot.send_document(zhao, "行政决定书.pdf", 80_000)
-        await bot.press(zhao, tr(bot, "✔ Done"))
+        await bot.press(zhao, bot.shown("✔ Done"))
         row = await assignment(bot, case.id)
         assert (row.paused_since, row.paused_days, row.stage, row.due) == (
             None,
@@ -382,7 +372,7 @@ async def test_configured_deadlines_an_overdue_receipt_and_a_paused_clock(
 
         # The court withdraws it (the party complied); the office sees it closed.
         await bot.say(zhao, f"/case {case.number}")
-        await bot.press(zhao, tr(bot, "✖ Withdraw"))
+        await bot.press(zhao, bot.shown("✖ Withdraw"))
         await bot.say(zhao, "被执行人已自行履行。")
         row = await assignment(bot, case.id)
         assert (row.state, row.due, row.note) == ("withdrawn", None, "被执行人已自行履行。")

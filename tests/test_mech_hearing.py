@@ -17,7 +17,6 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms import consultation, handover, hearing
 from bot.domain.models import Case, Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
@@ -40,18 +39,6 @@ CAUSE = "林业行政处罚"
 COURTROOM = "第三审判庭"
 NR = "长白山管委会自然资源局"
 REFUSED = "Only the addressed organisations can do this."
-
-
-def tr(bot: Harness, msgid: str, **params: Any) -> str:
-    """A text as the bot shows it in Chinese (the catalog may still lack this mechanism's)."""
-    return bot.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
-
-
-async def at(bot: Harness, when: datetime) -> None:
-    """Move the clock and run what the scheduler runs every minute."""
-    bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -94,7 +81,7 @@ async def actions(bot: Harness, case_id: int) -> list[str]:
 
 
 def reminders(bot: Harness, user: FakeUser, case: Case) -> list[str]:
-    heading = tr(bot, "Reminder")
+    heading = bot.shown("Reminder")
     return [x for x in bot.texts(user) if x.startswith(f"⏰ {heading}") and case.number in x]
 
 
@@ -102,7 +89,7 @@ async def name_official(
     bot: Harness, head: FakeUser, message: dict[str, Any], label: str, answers: list[str]
 ) -> None:
     """The agency head presses the naming button, chooses who appears and types the rest."""
-    await bot.press(head, tr(bot, label), message=message)
+    await bot.press(head, bot.shown(label), message=message)
     await bot.press(head, answers[0])
     for text in answers[1:]:
         await bot.say(head, text)
@@ -119,10 +106,10 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         # The court clerk is offered the court's kinds; the form asks the court's questions.
         await bot.say(zhao, "/new")
         offered = bot.labels(bot.last_with_buttons(zhao))
-        assert tr(bot, hearing.KIND.label) in offered
-        assert tr(bot, handover.KIND.label) in offered
-        assert tr(bot, consultation.KIND.label) not in offered
-        await bot.press(zhao, tr(bot, hearing.KIND.label))
+        assert bot.shown(hearing.KIND.label) in offered
+        assert bot.shown(handover.KIND.label) in offered
+        assert bot.shown(consultation.KIND.label) not in offered
+        await bot.press(zhao, bot.shown(hearing.KIND.label))
         await bot.say(zhao, DOCKET)
         await bot.say(zhao, CAUSE)
         await bot.press(zhao, NR)
@@ -130,11 +117,11 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.say(zhao, "12月9日")  # a Wednesday, two weeks ahead
         assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
         await bot.say(zhao, "9点半")
-        await bot.press(zhao, tr(bot, "✔ Done"))  # no documents
+        await bot.press(zhao, bot.shown("✔ Done"))  # no documents
         summary = bot.last_text(zhao)
         for shown in (DOCKET, CAUSE, NR, COURTROOM, "2026年12月9日 09:30"):
             assert shown in summary, summary
-        await bot.press(zhao, tr(bot, "📨 Submit"))
+        await bot.press(zhao, bot.shown("📨 Submit"))
         assert "应诉〔2026〕1号" in bot.last_text(zhao)
 
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "hearing")
@@ -167,25 +154,25 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         notice = bot.last_with_buttons(li)
         for shown in ("应诉〔2026〕1号", DOCKET, CAUSE, COURTROOM, "2026年12月9日 09:30"):
             assert shown in notice["text"], notice["text"]
-        assert tr(bot, "Name who appears by %(due)s.", due="2026年11月30日") in notice["text"]
-        assert bot.labels(notice) == [tr(bot, "🧑‍⚖️ Name who appears")]
+        assert bot.shown("Name who appears by %(due)s.", due="2026年11月30日") in notice["text"]
+        assert bot.labels(notice) == [bot.shown("🧑‍⚖️ Name who appears")]
         (post,) = [x for x in bot.texts(group) if "应诉〔2026〕1号" in x]
         assert CAUSE in post and NR in post
 
         # The head names himself: three questions, the reason is not asked.
-        await bot.press(li, tr(bot, "🧑‍⚖️ Name who appears"), message=notice)
+        await bot.press(li, bot.shown("🧑‍⚖️ Name who appears"), message=notice)
         assert bot.labels(bot.last_with_buttons(li)) == [
-            tr(bot, "The head of the agency"),
-            tr(bot, "A deputy (the head cannot appear)"),
-            tr(bot, "✖ Cancel"),
+            bot.shown("The head of the agency"),
+            bot.shown("A deputy (the head cannot appear)"),
+            bot.shown("✖ Cancel"),
         ]
-        await bot.press(li, tr(bot, "The head of the agency"))
+        await bot.press(li, bot.shown("The head of the agency"))
         assert "2/3" in bot.last_text(li)
         await bot.say(li, "李明")
         await bot.say(li, "局长")
         receipt = bot.last_text(li)
         assert "李明" in receipt and "局长" in receipt and "2026年12月9日 09:30" in receipt
-        assert tr(bot, "The court has been told. You will be reminded before the hearing.") in (
+        assert bot.shown("The court has been told. You will be reminded before the hearing.") in (
             receipt
         )
         row = await assignment(bot, case.id)
@@ -208,21 +195,23 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
 
         # The court sees who was named, with the button it will need after the hearing.
         told = bot.last_with_buttons(zhao)
-        for shown in ("李明", "局长", tr(bot, "The head of the agency"), DOCKET, COURTROOM):
+        for shown in ("李明", "局长", bot.shown("The head of the agency"), DOCKET, COURTROOM):
             assert shown in told["text"], told["text"]
-        assert tr(bot, "%(org)s named who appears in court.", org=NR) in told["text"]
-        assert tr(bot, "🏛 Record the appearance") in bot.labels(told)
+        assert bot.shown("%(org)s named who appears in court.", org=NR) in told["text"]
+        assert bot.shown("🏛 Record the appearance") in bot.labels(told)
 
         # Reminders before the hearing: not yet 3 days before, then 3 days, then 1 day.
-        await at(bot, datetime(2026, 12, 6, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 6, 9, 0, tzinfo=SHANGHAI))
         assert reminders(bot, li, case) == []
-        await at(bot, datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
         (first,) = reminders(bot, li, case)
-        expected = tr(bot, hearing.KIND.reminders[0].message, moment="2026年12月9日 09:30", org=NR)
+        expected = bot.shown(
+            hearing.KIND.reminders[0].message, moment="2026年12月9日 09:30", org=NR
+        )
         assert expected in first
-        await at(bot, datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))  # nothing new
+        await bot.tick(datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))  # nothing new
         assert len(reminders(bot, li, case)) == 1
-        await at(bot, datetime(2026, 12, 8, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 8, 10, 0, tzinfo=SHANGHAI))
         assert len(reminders(bot, li, case)) == 2
         keys = {
             r.key
@@ -236,38 +225,38 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         assert reminders(bot, zhao, case) == []  # the court needs none
 
         # After the hearing the court records that the head appeared.
-        await at(bot, datetime(2026, 12, 9, 11, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 9, 11, 0, tzinfo=SHANGHAI))
         assert len(reminders(bot, li, case)) == 2
         await bot.say(zhao, "/case 应诉〔2026〕1号")
-        await bot.press(zhao, tr(bot, "🏛 Record the appearance"))
+        await bot.press(zhao, bot.shown("🏛 Record the appearance"))
         assert bot.labels(bot.last_with_buttons(zhao)) == [
-            tr(bot, "The head appeared"),
-            tr(bot, "A deputy appeared"),
-            tr(bot, "No official appeared"),
-            tr(bot, "✖ Cancel"),
+            bot.shown("The head appeared"),
+            bot.shown("A deputy appeared"),
+            bot.shown("No official appeared"),
+            bot.shown("✖ Cancel"),
         ]
-        await bot.press(zhao, tr(bot, "The head appeared"))
+        await bot.press(zhao, bot.shown("The head appeared"))
         row = await assignment(bot, case.id)
         assert (row.state, row.outcome, row.note) == ("heard", "head", None)
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "hearing")
         assert case.status == "heard"
         assert await actions(bot, case.id) == ["submitted", "name_official", "record_hearing"]
         last = bot.last_text(li)
-        assert "应诉〔2026〕1号" in last and tr(bot, "The head appeared") in last
+        assert "应诉〔2026〕1号" in last and bot.shown("The head appeared") in last
 
         await bot.say(zhao, "/case 应诉〔2026〕1号")
         shown = bot.last_text(zhao)
         for line in (
-            tr(bot, "Appearance recorded"),
-            tr(bot, "Official named"),
+            bot.shown("Appearance recorded"),
+            bot.shown("Official named"),
             "李明",
-            tr(bot, "The head appeared"),
+            bot.shown("The head appeared"),
         ):
             assert line in shown, shown
 
         # The head's old button says it is over and changes nothing.
         await bot.press(li, message=notice, data=bot.fake.buttons(notice)[0][0][1])
-        assert tr(bot, "Appearance recorded") in bot.alerts(li)[-1]
+        assert bot.shown("Appearance recorded") in bot.alerts(li)[-1]
         assert (await assignment(bot, case.id)).state == "heard"
         assert len(await actions(bot, case.id)) == 3
 
@@ -286,18 +275,18 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
         # Friday 27 November, which wins.
         assert (row.stage, row.due) == ("name", date(2026, 11, 27))
         notice = bot.last_with_buttons(li)
-        assert tr(bot, "Name who appears by %(due)s.", due="2026年11月27日") in notice["text"]
+        assert bot.shown("Name who appears by %(due)s.", due="2026年11月27日") in notice["text"]
 
         # The day before it is due the agency is warned (privately, not the group).
-        await at(bot, datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
         soon = [x for x in bot.texts(li) if x.startswith("⏰") and case.number in x]
-        message = tr(bot, hearing.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
+        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
         assert len(soon) == 1 and message in soon[0]
         assert not [x for x in bot.texts(group) if x.startswith(("⏰", "🔴"))]
 
         # A deputy appears: the reason is asked as a fourth question.
-        await bot.press(li, tr(bot, "🧑‍⚖️ Name who appears"), message=notice)
-        await bot.press(li, tr(bot, "A deputy (the head cannot appear)"))
+        await bot.press(li, bot.shown("🧑‍⚖️ Name who appears"), message=notice)
+        await bot.press(li, bot.shown("A deputy (the head cannot appear)"))
         assert "2/4" in bot.last_text(li)
         await bot.say(li, "张伟")
         await bot.say(li, "副局长")
@@ -317,20 +306,20 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
             "张伟",
             "副局长",
             "全省自然资源工作会议",
-            tr(bot, "A deputy (the head cannot appear)"),
+            bot.shown("A deputy (the head cannot appear)"),
         ):
             assert shown in told, told
 
         # Named in time: no alert follows. Reminders go 3 days and 1 day before.
-        await at(bot, datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI))
-        await at(bot, datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
         assert len(reminders(bot, li, case)) == 2
         assert not [x for x in bot.texts(group) if x.startswith("🔴")]
 
         # The head becomes free after all: the agency changes who appears.
         await bot.say(li, f"/case {case.number}")
-        await bot.press(li, tr(bot, "🔁 Change who appears"))
-        await bot.press(li, tr(bot, "The head of the agency"))
+        await bot.press(li, bot.shown("🔁 Change who appears"))
+        await bot.press(li, bot.shown("The head of the agency"))
         await bot.say(li, "李明")
         await bot.say(li, "局长")
         row = await assignment(bot, case.id)
@@ -342,14 +331,14 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
         }
         assert row.answers["name_official"]["official"] == "张伟"  # the history stays
         changed = bot.texts(zhao)[-1]
-        assert tr(bot, "%(org)s changed who appears in court.", org=NR) in changed
+        assert bot.shown("%(org)s changed who appears in court.", org=NR) in changed
         assert "李明" in changed
 
         # Nobody came: the court records it with the reason.
         bot.clock.set(datetime(2026, 12, 1, 12, 0, tzinfo=SHANGHAI))
         await bot.say(zhao, f"/case {case.number}")
-        await bot.press(zhao, tr(bot, "🏛 Record the appearance"))
-        await bot.press(zhao, tr(bot, "No official appeared"))
+        await bot.press(zhao, bot.shown("🏛 Record the appearance"))
+        await bot.press(zhao, bot.shown("No official appeared"))
         assert "2/2" in bot.last_text(zhao)
         await bot.say(zhao, "被告未派员出庭，亦未说明理由。")
         row = await assignment(bot, case.id)
@@ -379,9 +368,9 @@ async def test_an_agency_that_does_not_answer_is_chased_and_reminded_with_its_bu
         assert row.due == date(2026, 11, 30)
 
         # Tuesday 1 December: one working day late. The group and the agency are told.
-        await at(bot, datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         overdue = [x for x in bot.texts(group) if x.startswith("🔴") and case.number in x]
-        message = tr(bot, hearing.KIND.deadlines[0].message, org=NR, due="2026年11月30日")
+        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月30日")
         assert len(overdue) == 1 and message in overdue[0]
         assert [x for x in bot.texts(li) if x.startswith("🔴") and case.number in x]
         assert not [x for x in bot.texts(zhao) if x.startswith("🔴")]
@@ -389,20 +378,20 @@ async def test_an_agency_that_does_not_answer_is_chased_and_reminded_with_its_bu
         assert f"case:{case.id}:name:overdue:{GROUP}" in keys
 
         # The reminder 3 days before still carries the naming button.
-        await at(bot, datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
         (reminder,) = [
             m
             for m in bot.fake.messages_to(li)
             if case.number in m.get("text", "")
-            and m["text"].startswith("⏰ " + tr(bot, "Reminder"))
+            and m["text"].startswith("⏰ " + bot.shown("Reminder"))
         ]
-        assert tr(bot, "🧑‍⚖️ Name who appears") in bot.labels(reminder)
+        assert bot.shown("🧑‍⚖️ Name who appears") in bot.labels(reminder)
 
         # Nobody was named and nobody came: the court records it from the first state.
         bot.clock.set(datetime(2026, 12, 9, 12, 0, tzinfo=SHANGHAI))
         await bot.say(zhao, f"/case {case.number}")
-        await bot.press(zhao, tr(bot, "🏛 Record the appearance"))
-        await bot.press(zhao, tr(bot, "No official appeared"))
+        await bot.press(zhao, bot.shown("🏛 Record the appearance"))
+        await bot.press(zhao, bot.shown("No official appeared"))
         await bot.say(zhao, "未指派出庭人员。")
         row = await assignment(bot, case.id)
         assert (row.state, row.outcome, row.stage, row.due) == ("heard", "none", None, None)
@@ -419,19 +408,19 @@ async def test_notes_both_ways_withdrawn_by_the_court_and_reopened_by_the_office
         notice = bot.last_with_buttons(li)
 
         await bot.say(zhao, f"/case {case.number}")
-        await bot.press(zhao, tr(bot, "📝 Add a note"))
+        await bot.press(zhao, bot.shown("📝 Add a note"))
         await bot.say(zhao, "请携带答辩状原件及授权委托书。")
-        await bot.press(zhao, tr(bot, "✔ Done"))
+        await bot.press(zhao, bot.shown("✔ Done"))
         assert "请携带答辩状原件" in bot.texts(li)[-1]
         await bot.say(li, f"/case {case.number}")
-        await bot.press(li, tr(bot, "📝 Add a note"))
+        await bot.press(li, bot.shown("📝 Add a note"))
         await bot.say(li, "答辩状已于今日邮寄。")
-        await bot.press(li, tr(bot, "✔ Done"))
+        await bot.press(li, bot.shown("✔ Done"))
         assert "答辩状已于今日邮寄" in bot.texts(zhao)[-1]
 
         # The plaintiff withdraws the suit: the court withdraws the notice.
         await bot.say(zhao, f"/case {case.number}")
-        await bot.press(zhao, tr(bot, "✖ Withdraw"))
+        await bot.press(zhao, bot.shown("✖ Withdraw"))
         await bot.say(zhao, "原告申请撤诉。")
         row = await assignment(bot, case.id)
         assert (row.state, row.stage, row.due, row.note) == (
@@ -441,8 +430,8 @@ async def test_notes_both_ways_withdrawn_by_the_court_and_reopened_by_the_office
             "原告申请撤诉。",
         )
         assert "原告申请撤诉" in bot.texts(li)[-1]
-        await bot.press(li, tr(bot, "🧑‍⚖️ Name who appears"), message=notice)
-        assert bot.alerts(li)[-1] == tr(bot, "The matter was withdrawn.")
+        await bot.press(li, bot.shown("🧑‍⚖️ Name who appears"), message=notice)
+        assert bot.alerts(li)[-1] == bot.shown("The matter was withdrawn.")
         assert (await assignment(bot, case.id)).state == "withdrawn"
 
         # The court refuses the withdrawal of the suit: the office reopens the notice on
@@ -451,7 +440,7 @@ async def test_notes_both_ways_withdrawn_by_the_court_and_reopened_by_the_office
         bot.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI))
         office = admin(bot)
         await bot.say(office, f"/case {case.number}")
-        await bot.press(office, tr(bot, "🔄 Reopen"))
+        await bot.press(office, bot.shown("🔄 Reopen"))
         await bot.say(office, "法院裁定不准许撤诉，继续开庭。")
         row = await assignment(bot, case.id)
         assert (row.state, row.round, row.stage, row.due) == (
@@ -462,7 +451,7 @@ async def test_notes_both_ways_withdrawn_by_the_court_and_reopened_by_the_office
         )
         assert "不准许撤诉" in bot.texts(li)[-1] and "不准许撤诉" in bot.texts(zhao)[-1]
         # Reminders run again for the reopened notice.
-        await at(bot, datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
         assert len(reminders(bot, li, case)) == 1
         assert await actions(bot, case.id) == [
             "submitted",
@@ -484,8 +473,8 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
         # A department head is not offered the court's kinds.
         await bot.say(li, "/new")
         offered = bot.labels(bot.last_with_buttons(li))
-        assert tr(bot, consultation.KIND.label) in offered
-        assert tr(bot, hearing.KIND.label) not in offered
+        assert bot.shown(consultation.KIND.label) in offered
+        assert bot.shown(hearing.KIND.label) not in offered
         await bot.say(li, "/cancel")
         # ... and a stranger is told how to get in.
         await bot.say(stranger, "/new")
@@ -496,16 +485,16 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
         forged = f"v:name_official:{case.id}"
         for user in (wang, zhao, stranger):
             await bot.press(user, message=bot.fake.last_message_to(user), data=forged)
-            assert bot.alerts(user)[-1] == tr(bot, REFUSED), user
+            assert bot.alerts(user)[-1] == bot.shown(REFUSED), user
         await bot.press(li, message=bot.last_with_buttons(li), data=f"v:record_hearing:{case.id}")
-        assert bot.alerts(li)[-1] == tr(bot, REFUSED)
+        assert bot.alerts(li)[-1] == bot.shown(REFUSED)
         after = await assignment(bot, case.id)
         assert (after.state, after.answers, after.acted_by) == (before.state, {}, None)
         assert await actions(bot, case.id) == ["submitted"]
 
         # Neither sees the matter.
         await bot.say(wang, f"/case {case.number}")
-        assert tr(bot, "You cannot see this matter.") in bot.last_text(wang)
+        assert bot.shown("You cannot see this matter.") in bot.last_text(wang)
         for outsider in (wang, stranger):
             seen = all_seen(bot, outsider)
             assert CAUSE not in seen and DOCKET not in seen

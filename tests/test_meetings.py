@@ -17,7 +17,6 @@ from sqlalchemy import select
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
-from handlers.jobs import tick
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.flows import (
@@ -46,14 +45,6 @@ NOT_INVITED = "仅参会单位的成员可以答复。"
 
 def at(day: str, hour: int = 10, minute: int = 0) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=SHANGHAI)
-
-
-async def bot_tick(bot: Harness, when: datetime | None = None) -> None:
-    """What the JobQueue does every minute: queue what is due, deliver it."""
-    if when is not None:
-        bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -220,9 +211,9 @@ async def test_schedule_post_rsvp_and_reminders(committee: Committee, db_url: st
 
         # Reminders: 24 h before, to the group and to members of organisations without an
         # answer; once; then 1 h before.
-        await bot_tick(bot, at("2026-11-26", 14, 59))
+        await bot.tick(at("2026-11-26", 14, 59))
         assert posts(bot, group, REMINDER) == [] and await reminder_keys(bot) == []
-        await bot_tick(bot, at("2026-11-26", 15, 0))
+        await bot.tick(at("2026-11-26", 15, 0))
         (first,) = posts(bot, group, REMINDER)
         assert TITLE in first["text"] and LATE_NOTE not in first["text"]
         assert bot.labels(first) == RSVP_LABELS
@@ -234,12 +225,12 @@ async def test_schedule_post_rsvp_and_reminders(committee: Committee, db_url: st
             f"meeting:1:v1:remind:1440:{GROUP}",
             f"meeting:1:v1:remind:1440:{WANG}",
         ]
-        await bot_tick(bot, at("2026-11-26", 15, 1))
-        await bot_tick(bot, at("2026-11-27", 13, 59))
+        await bot.tick(at("2026-11-26", 15, 1))
+        await bot.tick(at("2026-11-27", 13, 59))
         assert len(posts(bot, group, REMINDER)) == 1
         assert len(posts(bot, wang, "Reminder: joint meeting")) == 1
 
-        await bot_tick(bot, at("2026-11-27", 14, 0))
+        await bot.tick(at("2026-11-27", 14, 0))
         assert len(posts(bot, group, REMINDER)) == 2
         assert len(posts(bot, wang, "Reminder: joint meeting")) == 2
         assert {f"meeting:1:v1:remind:60:{GROUP}", f"meeting:1:v1:remind:60:{WANG}"} <= set(
@@ -247,7 +238,7 @@ async def test_schedule_post_rsvp_and_reminders(committee: Committee, db_url: st
         )
 
         # The meeting started: no more reminders, no more answers.
-        await bot_tick(bot, at("2026-11-27", 15, 0))
+        await bot.tick(at("2026-11-27", 15, 0))
         assert len(await reminder_keys(bot)) == 4
         await bot.press(wang, "Attend", message=private)
         assert bot.alerts(wang)[-1] == "This meeting has already started."
@@ -261,7 +252,7 @@ async def test_reminder_after_downtime_is_sent_once_late(committee: Committee, d
         fake, clock = bot.fake, bot.clock
         # The bot is down from before 15:00 the day before until 18:00: the 24 h reminder
         # goes out when it is back, once, with a note that it is late.
-        await bot_tick(bot, at("2026-11-26", 18, 0))
+        await bot.tick(at("2026-11-26", 18, 0))
         (late,) = posts(bot, group, REMINDER)
         assert "此提醒已延迟发送，原定发送时间为 2026年11月26日 15:00。" in late["text"]
         (outbox,) = await rows(bot, t.outbox, t.outbox.c.chat_id == GROUP,
@@ -271,7 +262,7 @@ async def test_reminder_after_downtime_is_sent_once_late(committee: Committee, d
 
     # A restart after the reminder was sent does not send it again.
     async with running_bot(committee, db_url, clock, fake=fake) as again:
-        await bot_tick(again, at("2026-11-26", 18, 1))
+        await again.tick(at("2026-11-26", 18, 1))
         assert len(posts(again, group, REMINDER)) == 1
         assert len(posts(again, people["wang"], REMINDER)) == 1
 
@@ -282,7 +273,7 @@ async def test_only_the_nearest_overdue_reminder_is_sent(committee: Committee, d
         group = await bind_group(bot)
         await schedule(bot, people["admin"])
         # Down for a day: both the 24 h and the 1 h moments passed; one reminder, not two.
-        await bot_tick(bot, at("2026-11-27", 14, 30))
+        await bot.tick(at("2026-11-27", 14, 30))
         (late,) = posts(bot, group, REMINDER)
         assert "原定发送时间为 2026年11月27日 14:00" in late["text"]
         keys = await reminder_keys(bot)
@@ -296,7 +287,7 @@ async def test_nothing_is_sent_once_the_meeting_started(committee: Committee, db
         group = await bind_group(bot)
         await schedule(bot, people["admin"], day="明天", time="16:00")
         # Down through both reminder moments and past the start.
-        await bot_tick(bot, at("2026-11-26", 16, 1))
+        await bot.tick(at("2026-11-26", 16, 1))
         assert posts(bot, group, REMINDER) == []
         assert await reminder_keys(bot) == []
 
@@ -312,7 +303,7 @@ async def test_reschedule_tells_everyone_and_moves_the_reminders(
         office, zhao, li, wang = people["admin"], people["zhao"], people["li"], people["wang"]
         group = await bind_group(bot)
         await schedule(bot, office, orgs=INVITED[::2])  # the court and the Ecology Bureau
-        await bot_tick(bot, at("2026-11-26", 15, 0))  # 24 h reminder: both told privately
+        await bot.tick(at("2026-11-26", 15, 0))  # 24 h reminder: both told privately
         assert len(posts(bot, zhao, REMINDER)) == 1 and len(posts(bot, wang, REMINDER)) == 1
         (post,) = posts(bot, group, "请参会单位")
         await bot.press(zhao, "✅ 出席", message=post)
@@ -351,10 +342,10 @@ async def test_reschedule_tells_everyone_and_moves_the_reminders(
 
         # The old 1 h moment and the old start pass silently; the new 24 h moment reminds
         # the group and those still without an answer.
-        await bot_tick(bot, at("2026-11-27", 14, 0))
-        await bot_tick(bot, at("2026-11-27", 15, 0))
+        await bot.tick(at("2026-11-27", 14, 0))
+        await bot.tick(at("2026-11-27", 15, 0))
         assert len(posts(bot, group, REMINDER)) == 1
-        await bot_tick(bot, at("2026-11-27", 16, 30))
+        await bot.tick(at("2026-11-27", 16, 30))
         assert len(posts(bot, group, REMINDER)) == 2
         assert len(posts(bot, wang, REMINDER)) == 2 and len(posts(bot, zhao, REMINDER)) == 1
         keys = await reminder_keys(bot)
@@ -368,7 +359,7 @@ async def test_cancel_tells_everyone_and_stops_reminders(committee: Committee, d
         office, wang = people["admin"], people["wang"]
         group = await bind_group(bot)
         await schedule(bot, office)
-        await bot_tick(bot, at("2026-11-26", 15, 0))
+        await bot.tick(at("2026-11-26", 15, 0))
         (post,) = posts(bot, group, "请参会单位")
 
         await bot.say(office, "/meetings")
@@ -387,7 +378,7 @@ async def test_cancel_tells_everyone_and_stops_reminders(committee: Committee, d
         assert (meeting.status, meeting.version) == ("cancelled", 2)
         assert len(await rows(bot, t.events, t.events.c.action == "meeting_cancelled")) == 1
 
-        await bot_tick(bot, at("2026-11-27", 14, 0))
+        await bot.tick(at("2026-11-27", 14, 0))
         assert len(posts(bot, group, REMINDER)) == 1
         await bot.press(people["zhao"], "✅ 出席", message=post)
         assert bot.alerts(people["zhao"])[-1] == "该会议已取消。"
@@ -506,9 +497,9 @@ async def test_a_meeting_set_up_inside_a_reminder_window_gets_no_instant_reminde
         # Wednesday 10:00, for today 15:00: the 24 h reminder's moment is before the meeting
         # existed, so the group's post is all there is until the 1 h reminder at 14:00.
         await schedule(bot, people["admin"], day="今天")
-        await bot_tick(bot, at("2026-11-25", 10, 1))
+        await bot.tick(at("2026-11-25", 10, 1))
         assert posts(bot, group, REMINDER) == []
         assert await reminder_keys(bot) == []
-        await bot_tick(bot, at("2026-11-25", 14, 0))
+        await bot.tick(at("2026-11-25", 14, 0))
         (reminder,) = posts(bot, group, REMINDER)
         assert "延迟" not in reminder["text"]

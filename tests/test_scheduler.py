@@ -17,7 +17,7 @@ from bot.domain.mechanisms.referral import KIND as REFERRAL
 from bot.domain.models import Role
 from bot.domain.workdays import WorkingCalendar
 from bot.storage import schema as t
-from handlers.jobs import JOB_KWARGS, tick
+from handlers.jobs import JOB_KWARGS
 from tests.conftest import SHANGHAI
 from tests.flows import GROUP, LI, ZHAO, admin, bind_group, member, seed_case
 from tests.scenario import Harness, running_bot
@@ -43,13 +43,6 @@ def at(day: str, hh: int = 9, mm: int = 0) -> datetime:
     return datetime.combine(date.fromisoformat(day), datetime.min.time(), SHANGHAI).replace(
         hour=hh, minute=mm
     )
-
-
-async def run_tick(bot: Harness, when: datetime | None = None) -> None:
-    if when is not None:
-        bot.clock.set(when)
-    await tick(bot.app)
-    bot.check()
 
 
 async def outbox(bot: Harness) -> dict[str, str]:
@@ -129,36 +122,36 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
             bot, LI, "李明", "征收补偿争议", kind="referral", addressee="CHIBEI-CENTER"
         )
         assert case.ack_due == date(2026, 11, 30)  # Thu, Fri, Mon
-        await run_tick(bot)
+        await bot.tick()
         assert len(texts_with(bot, zhao, case.number)) == 1  # the new-matter notice
 
-        await run_tick(bot, at("2026-11-26"))  # two working days ahead: nothing yet
+        await bot.tick(at("2026-11-26"))  # two working days ahead: nothing yet
         assert texts_with(bot, zhao, "即将到期") == []
-        await run_tick(bot, at("2026-11-27"))  # one working day ahead
+        await bot.tick(at("2026-11-27"))  # one working day ahead
         soon = texts_with(bot, zhao, "即将到期")
         assert len(soon) == 1 and case.number in soon[0] and "2026年11月30日" in soon[0]
         assert texts_with(bot, group, case.number) == [bot.texts(group)[-1]]  # only the post
         for day in ("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"):
-            await run_tick(bot, at(day, 15))
+            await bot.tick(at(day, 15))
         assert len(texts_with(bot, zhao, "即将到期")) == 1
         assert texts_with(bot, group, "已逾期") == []  # Sat/Sun are no working days late
 
-        await run_tick(bot, at("2026-12-01"))
+        await bot.tick(at("2026-12-01"))
         overdue = texts_with(bot, group, "已逾期")
         assert len(overdue) == 1 and "池北行政争议协调化解中心 应于" in overdue[0]
         assert "已逾期 1 个工作日" in overdue[0]
         assert len(texts_with(bot, zhao, "已逾期")) == 1
-        await run_tick(bot, at("2026-12-01", 17))
+        await bot.tick(at("2026-12-01", 17))
         assert len(texts_with(bot, group, "已逾期")) == 1
 
-        await run_tick(bot, at("2026-12-02"))  # 2 working days late: not yet
+        await bot.tick(at("2026-12-02"))  # 2 working days late: not yet
         assert texts_with(bot, group, "督办") == []
-        await run_tick(bot, at("2026-12-03"))  # 2 working days after the overdue alert
+        await bot.tick(at("2026-12-03"))  # 2 working days after the overdue alert
         escalations = texts_with(bot, group, "督办")
         assert len(escalations) == 1 and "已逾期 3 个工作日" in escalations[0]
-        await run_tick(bot, at("2026-12-04"))
+        await bot.tick(at("2026-12-04"))
         assert len(texts_with(bot, group, "督办")) == 1
-        await run_tick(bot, at("2026-12-07"))  # Monday, 5 working days late: the second
+        await bot.tick(at("2026-12-07"))  # Monday, 5 working days late: the second
         assert len(texts_with(bot, group, "督办")) == 2
 
         keys = await outbox(bot)
@@ -171,7 +164,7 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         await bot.svc.acknowledge(await bot.svc.viewer(ZHAO, "赵法官", None), case.id)
         before = len(bot.texts(group))
         for day in ("2026-12-07", "2026-12-08", "2026-12-09"):
-            await run_tick(bot, at(day))
+            await bot.tick(at(day))
         assert [x for x in bot.texts(group)[before:] if "督办" in x or "已逾期" in x] == []
 
 
@@ -186,7 +179,7 @@ async def test_alert_queued_before_the_matter_moved_on_is_dropped(
         bot.clock.set(at("2026-11-27"))
         await bot.svc.scan_deadlines()  # queued, not yet delivered
         await bot.svc.acknowledge(await bot.svc.viewer(ZHAO, "赵法官", None), case.id)
-        await run_tick(bot)
+        await bot.tick()
         assert texts_with(bot, zhao, "即将到期") == []
         assert (await outbox(bot))[f"case:{case.id}:ack:due_soon:{ZHAO}"] == "failed"
 
@@ -214,9 +207,9 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
     async with running_bot(committee, db_url) as bot:
         group = await bind_group(bot)
         await seed_week(bot)
-        await run_tick(bot, at("2026-11-30", 8, 59))
+        await bot.tick(at("2026-11-30", 8, 59))
         assert texts_with(bot, group, "周报") == []
-        await run_tick(bot, at("2026-11-30", 9, 0))
+        await bot.tick(at("2026-11-30", 9, 0))
         digests = texts_with(bot, group, "周报")
         assert len(digests) == 1
         text = digests[0]
@@ -224,12 +217,12 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         assert "已受理： 2" in text or "已受理：2" in text
         assert "已退回： 1" in text or "已退回：1" in text
         assert "延边州中级人民法院: 4.0 小时" in text or "延边州中级人民法院：4.0 小时" in text
-        await run_tick(bot, at("2026-11-30", 9, 1))
+        await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1
     async with running_bot(committee, db_url, fake=bot.fake) as again:
-        await run_tick(again, at("2026-11-30", 10))
+        await again.tick(at("2026-11-30", 10))
         assert len(texts_with(again, group, "周报")) == 1
-        await run_tick(again, at("2026-12-07", 9))
+        await again.tick(at("2026-12-07", 9))
         assert len(texts_with(again, group, "周报")) == 2
 
 
@@ -239,11 +232,11 @@ async def test_digest_sent_late_once_when_the_bot_was_down(
     async with running_bot(committee, db_url) as bot:
         group = await bind_group(bot)
         await seed_week(bot)
-        await run_tick(bot, at("2026-11-30", 8))
+        await bot.tick(at("2026-11-30", 8))
     # Down from 08:00 to 11:30 on Monday.
     async with running_bot(committee, db_url, fake=bot.fake) as again:
-        await run_tick(again, at("2026-11-30", 11, 30))
-        await run_tick(again, at("2026-11-30", 11, 31))
+        await again.tick(at("2026-11-30", 11, 30))
+        await again.tick(at("2026-11-30", 11, 31))
         assert len(texts_with(again, group, "周报")) == 1
 
 
@@ -269,15 +262,15 @@ async def test_outbox_retries_network_errors_and_429(committee: Committee, db_ur
         before = len(bot.texts(zhao))
         bot.fake.inject("sendMessage", status=502, description="Bad Gateway", times=2)
         case = await seed_case(bot, LI, "李明", "重试事项")
-        await run_tick(bot)
+        await bot.tick()
         assert len(bot.texts(zhao)) == before
         key = f"case:{case.id}:new:{ZHAO}"
         assert (await outbox(bot))[key] == "retry"
         bot.clock.advance(timedelta(seconds=2))
-        await run_tick(bot)  # second 502
+        await bot.tick()  # second 502
         assert (await outbox(bot))[key] == "retry"
         bot.clock.advance(timedelta(seconds=4))
-        await run_tick(bot)
+        await bot.tick()
         assert len(bot.texts(zhao)) == before + 1
         assert (await outbox(bot))[key] == "sent"
 
@@ -288,12 +281,12 @@ async def test_outbox_retries_network_errors_and_429(committee: Committee, db_ur
             retry_after=30,
         )
         second = await seed_case(bot, LI, "李明", "限流事项")
-        await run_tick(bot)
+        await bot.tick()
         bot.clock.advance(timedelta(seconds=29))
-        await run_tick(bot)
+        await bot.tick()
         assert (await outbox(bot))[f"case:{second.id}:new:{ZHAO}"] == "retry"
         bot.clock.advance(timedelta(seconds=1))
-        await run_tick(bot)
+        await bot.tick()
         assert (await outbox(bot))[f"case:{second.id}:new:{ZHAO}"] == "sent"
         assert len(texts_with(bot, zhao, second.number)) == 1
 
@@ -306,9 +299,9 @@ async def test_an_ambiguous_timeout_is_resent_with_a_note(
         zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
         bot.fake.inject_timeout("sendMessage", deliver=True)  # delivered, but we never knew
         case = await seed_case(bot, LI, "李明", "超时事项")
-        await run_tick(bot)
+        await bot.tick()
         bot.clock.advance(timedelta(seconds=5))
-        await run_tick(bot)
+        await bot.tick()
         copies = texts_with(bot, zhao, case.number)
         assert len(copies) == 2
         assert "重新发送" not in copies[0] and copies[1].startswith("因网络问题重新发送")
@@ -323,9 +316,9 @@ async def test_a_blocked_recipient_is_reported_to_the_office(
         bot.fake.block_bot(zhao)
         await bot.deliver()
         case = await seed_case(bot, LI, "李明", "被屏蔽")
-        await run_tick(bot)
+        await bot.tick()
         bot.clock.advance(timedelta(hours=1))
-        await run_tick(bot)
+        await bot.tick()
         keys = await outbox(bot)
         assert keys[f"case:{case.id}:new:{ZHAO}"] == "failed"
         report = bot.last_text(admin(bot))

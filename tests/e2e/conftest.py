@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import gettext_for
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 
@@ -227,3 +228,9 @@ def assert_no_secrets(output: str) -> None:
     assert TEST_TOKEN not in output
     assert TEST_TOKEN.split(":", 1)[1] not in output
     assert not TOKEN_PATTERN.search(output), TOKEN_PATTERN.search(output)
+
+
+def zh(msgid: str, **params: object) -> str:
+    """A text as the bot shows it in Chinese (the English id while it is untranslated)."""
+    text = gettext_for("zh_CN", msgid)
+    return text % params if params else text

@@ -13,20 +13,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.mechanisms import bulletin
-from bot.i18n import translations
-from tests.e2e.conftest import ADMIN_ID, World
+from tests.e2e.conftest import ADMIN_ID, World, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
 TITLE = "2026年第三季度行政案件司法审查情况通报"
 SUMMARY = "本季度共审结行政案件45件，行政机关败诉4件。"
 NR, ENV = "长白山管委会自然资源局", "长白山管委会生态环境局"
-
-
-def zh(msgid: str, **params: object) -> str:
-    """A text as the bot shows it in Chinese (the English id until it is translated)."""
-    text = translations("zh_CN").gettext(msgid)
-    return text % params if params else text
 
 
 def db_rows(world: World, sql: str) -> list[tuple[object, ...]]:

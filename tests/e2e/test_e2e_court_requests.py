@@ -7,19 +7,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from bot.i18n import translations
-from tests.e2e.conftest import ADMIN_ID, World
+from tests.e2e.conftest import ADMIN_ID, World, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
 NR, ENV = "长白山管委会自然资源局", "长白山管委会生态环境局"
 PARTY = "张某某"
 ADMINISTRATOR = "吉林某律师事务所 王律师 13800000000"
-
-
-def zh(msgid: str) -> str:
-    """A label as the bot shows it in Chinese (the catalog may still lack the new ones)."""
-    return translations("zh_CN").gettext(msgid)
 
 
 def db_rows(world: World, sql: str) -> list[tuple[object, ...]]:

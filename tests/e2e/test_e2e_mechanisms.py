@@ -22,8 +22,7 @@ import pytest
 from bot.config import load_committee
 from bot.domain.mechanisms import handover, hearing
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
-from bot.i18n import translations
-from tests.e2e.conftest import ADMIN_ID, World
+from tests.e2e.conftest import ADMIN_ID, World, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
@@ -39,11 +38,6 @@ def committee_tweak() -> Callable[[str], str]:
         "[deadlines.handover]\nreceipt_working_days = 3\nresult_working_days = 30\n",
         "[deadlines.handover]\nreceipt_working_days = 2\nresult_working_days = 20\n",
     )
-
-
-def zh(msgid: str) -> str:
-    """A text as the bot shows it in Chinese (the catalog may still lack this mechanism's)."""
-    return translations("zh_CN").gettext(msgid)
 
 
 def db_rows(world: World, sql: str) -> list[tuple[object, ...]]:
