@@ -79,7 +79,8 @@ def available(
     committee: Committee,
 ) -> list[Action]:
     """The actions a member may take on one addressee now, in the order declared."""
-    return [a for a in kind.actions if may(kind, a, case, assignment, member, committee)]
+    mine = sides(member, case, assignment, committee, kind)
+    return [a for a in kind.actions if a.by in mine and applies(kind, a, case, assignment)]
 
 
 def target_state(kind: KindSpec, action: Action, assignment: Assignment) -> str:
@@ -102,12 +103,8 @@ def matter_status(kind: KindSpec, states: Sequence[str], closed_as: str | None =
 
 
 def _as_local_date(value: Any, tz: ZoneInfo) -> date | None:
-    if not value:
-        return None
-    text = str(value)
-    if "T" in text:
-        return datetime.fromisoformat(text).astimezone(tz).date()
-    return date.fromisoformat(text)
+    moment = moment_of(value, tz)
+    return moment.astimezone(tz).date() if moment is not None else None
 
 
 def due_dates(

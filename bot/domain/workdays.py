@@ -120,29 +120,27 @@ class WorkingCalendar:
         ``start`` itself never counts for n ≥ 1, so a matter raised on D with a 3-working-day
         deadline is due at the end of ``add_working_days(D, 3)``.
         """
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        d = start
-        if n == 0:
-            while not self.is_working_day(d):
-                d += _ONE_DAY
-            return d
-        while n:
-            d += _ONE_DAY
-            if self.is_working_day(d):
-                n -= 1
-        return d
+        return self._walk(start, n, _ONE_DAY)
 
     def subtract_working_days(self, start: date, n: int) -> date:
         """The n-th working day before ``start`` (a hearing on D must be prepared for by
         ``subtract_working_days(D, 2)``); for n = 0, ``start`` or the working day before."""
+        return self._walk(start, n, -_ONE_DAY)
+
+    def _walk(self, start: date, n: int, step: timedelta) -> date:
+        """The n-th working day from ``start`` in the direction of ``step``."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         d = start
         if n == 0:
             while not self.is_working_day(d):
-                d -= _ONE_DAY
+                d += step
             return d
+        while n:
+            d += step
+            if self.is_working_day(d):
+                n -= 1
+        return d
         while n:
             d -= _ONE_DAY
             if self.is_working_day(d):

@@ -23,8 +23,6 @@ from bot.domain.mechanisms import common as c
 from bot.domain.models import Role
 from bot.i18n import N_
 
-AGENCY_KINDS = (OrgKind.DEPARTMENT, OrgKind.ZONE)
-
 # ---------------------------------------------------------------------------- fields
 
 TITLE = FieldSpec(
@@ -57,8 +55,8 @@ AGENCIES = FieldSpec(
     ORGANISATIONS,
     N_("Addressed to"),
     N_("Which agencies is it for? Toggle them, or press All departments and zones; then Done."),
-    org_kinds=AGENCY_KINDS,
-    groups=((N_("All departments and zones"), AGENCY_KINDS),),
+    org_kinds=c.AGENCY_KINDS,
+    groups=((N_("All departments and zones"), c.AGENCY_KINDS),),
 )
 # The engine addresses a rectification to every agency of the bulletin: it cannot ask only
 # some of them, so the text says which agencies it concerns.

@@ -21,8 +21,6 @@ from bot.domain.mechanisms import common as c
 from bot.domain.models import Role
 from bot.i18n import N_
 
-AGENCY_KINDS = (OrgKind.DEPARTMENT, OrgKind.ZONE)
-
 OUTCOMES = (
     ("completed", N_("Enforced in full")),
     ("partly", N_("Partly enforced")),
@@ -64,7 +62,7 @@ AGENCY = FieldSpec(
     ORGANISATION,
     N_("Enforcing agency"),
     N_("Which agency organises the enforcement?"),
-    org_kinds=AGENCY_KINDS,
+    org_kinds=c.AGENCY_KINDS,
 )
 RULING = FieldSpec(
     "ruling",

@@ -19,8 +19,6 @@ from bot.domain.mechanisms import common as c
 from bot.domain.models import Role
 from bot.i18n import N_
 
-AGENCY_KINDS = (OrgKind.DEPARTMENT, OrgKind.ZONE)
-
 # Who appeared, as the court records it after the hearing (the evaluation counts "head").
 OUTCOMES = (
     ("head", N_("The head appeared")),
@@ -49,7 +47,7 @@ AGENCY = FieldSpec(
     ORGANISATION,
     N_("Defendant agency"),
     N_("Which agency is the defendant?"),
-    org_kinds=AGENCY_KINDS,
+    org_kinds=c.AGENCY_KINDS,
 )
 COURTROOM = FieldSpec(
     "courtroom",
