@@ -345,7 +345,3 @@ class Acting(Cases):
 
     async def return_case(self, viewer: Viewer, case_id: int, reason: str) -> Outcome:
         return await self.act(viewer, case_id, None, "return", {"reason": reason})
-
-    async def resolve(self, viewer: Viewer, case_id: int, outcome: str) -> Outcome:
-        """Record the outcome of an acknowledged matter (化解, withdrawn ...)."""
-        return await self.act(viewer, case_id, None, "resolve", {"outcome": outcome})

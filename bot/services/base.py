@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,8 +72,12 @@ class ServiceBase:
     def today(self) -> date:
         return self.clock.now().astimezone(self.tz).date()
 
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.tz)
+    async def _finish_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
+        """A conversation's draft goes with the change it produced, in the same transaction:
+        a restart after the commit cannot offer the same button again."""
+        await conn.execute(
+            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
+        )
 
     async def _event(
         self,

@@ -538,8 +538,3 @@ class Cases(ServiceBase):
                     for f in files
                 ],
             )
-
-    async def _finish_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
-        await conn.execute(
-            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
-        )

@@ -44,9 +44,7 @@ class Conversations(ServiceBase):
 
     async def delete_draft(self, user_id: int, flow: str) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
-            )
+            await self._finish_draft(conn, user_id, flow)
 
     async def conversation_states(self, flow: str) -> dict[int, str]:
         """user id → waiting state, for every conversation of a flow still in progress."""

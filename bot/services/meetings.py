@@ -250,15 +250,8 @@ class Meetings:
                     {"meeting_id": meeting_id, "version": 1},
                 )
             if finishes is not None:
-                await self._drop_draft(conn, viewer.user_id, finishes)
+                await self.svc._finish_draft(conn, viewer.user_id, finishes)
             return await self._load(conn, meeting_id)
-
-    async def _drop_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
-        """The conversation's draft goes with the change it produced: a restart after the
-        commit cannot offer the same Schedule button again."""
-        await conn.execute(
-            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
-        )
 
     async def _changeable(self, conn: AsyncConnection, viewer: Viewer, meeting_id: int) -> Meeting:
         self._require_office(await self.svc._active_member(conn, viewer.user_id))
@@ -333,7 +326,7 @@ class Meetings:
                 conn, now, view, "meeting_changed", {"previous": meeting.starts_at.isoformat()}
             )
             if finishes is not None:
-                await self._drop_draft(conn, viewer.user_id, finishes)
+                await self.svc._finish_draft(conn, viewer.user_id, finishes)
         return view
 
     async def cancel(self, viewer: Viewer, meeting_id: int) -> Change:
