@@ -26,6 +26,7 @@ from handlers import buttons, forms, raise_case
 from handlers.common import (
     BotContext,
     answer_stale,
+    chunk,
     deliver_now,
     drop_keyboard,
     edit_or_send,
@@ -234,8 +235,8 @@ async def pressed(update: Update, context: BotContext) -> State:
         if not in_group:  # never strip a group post of its buttons
             await drop_keyboard(query)
         return None
-    draft = await forms.load(update, context)
     if Effect.EDIT in action.effects or action.inputs:
+        draft = await forms.load(update, context)
         if draft is not None and forms.form_of(draft).name != NAME:
             await query.answer(
                 context.texts.t(viewer.lang, "Finish what you are doing, or send /cancel, first."),
@@ -347,7 +348,7 @@ def action_rows(
             # A step on the whole matter carries no addressee: the bot picks one still open.
             data = buttons.action(action.code, case.id, assignment.id if per_addressee else None)
             buttons_here.append((label, data))
-        rows += [buttons_here[i : i + 2] for i in range(0, len(buttons_here), 2)]
+        rows += chunk(buttons_here, 2)
     return rows
 
 

@@ -32,6 +32,7 @@ from handlers.common import (
     Button,
     answer_stale,
     ask,
+    chunk,
     drop_keyboard,
     edit_or_send,
     keyboard,
@@ -496,10 +497,7 @@ async def _edit(turn: Turn, _: str) -> State:
     if len(fields) == 1:  # nothing to choose: straight to the one question
         await drop_keyboard(query)
         return await ask_field(turn.with_data(editing=True), fields[0])
-    rows = [
-        [(turn.tr(f.label), turn.button("field", f.name)) for f in fields[i : i + 2]]
-        for i in range(0, len(fields), 2)
-    ]
+    rows = chunk([(turn.tr(f.label), turn.button("field", f.name)) for f in fields], 2)
     rows.append([(turn.tr("↩ Back"), turn.button("back"))])
     await edit_or_send(query, turn.context, turn.render("choose_field"), keyboard(rows))
     return await turn.save(AWAITING_FIELD_TO_EDIT)

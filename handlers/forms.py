@@ -314,8 +314,13 @@ async def current_field(turn: Turn) -> FieldSpec | None:
 
 
 async def options_of(turn: Turn, spec: FieldSpec) -> list[Option]:
-    dynamic = {spec.name: await form_of(turn.draft).dynamic(turn, spec)}
-    return spec.options(turn.field_context(dynamic))
+    """A field's options; what the form looks up for them (e.g. open matters) once per update,
+    though a press both checks the choice and asks again."""
+    form = form_of(turn.draft)
+    key = f"dynamic:{form.name}:{spec.name}"
+    if key not in turn.scratch:
+        turn.scratch[key] = await form.dynamic(turn, spec)
+    return spec.options(turn.field_context({spec.name: turn.scratch[key]}))
 
 
 async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool = False) -> str:

@@ -131,7 +131,7 @@ class MeetingForm(forms.Form):
                 note,
                 matters=turn.scratch.get("matters", []),
                 chosen=chosen,
-                items=[str(e[2] if e[0] == "case" else e[1]) for e in entries],
+                items=agenda_texts(values),
             )
         current = values.get(spec.name) or ""
         return self._ask(turn, spec.name, note, max=spec.max_length, current=current)
@@ -291,9 +291,9 @@ async def reschedule_pressed(update: Update, context: BotContext) -> State:
         await answer_stale(update, context, viewer)
         return END
     turn = Turn(update, context, viewer, forms.new_draft(viewer.user_id, NAME, mode="reschedule"))
-    refusal = await _reschedulable(turn, meeting_id)
-    if refusal is not None:
-        await query.answer(turn.tr(refusal), show_alert=True)
+    view = await _reschedulable(turn, meeting_id)
+    if isinstance(view, str):
+        await query.answer(turn.tr(view), show_alert=True)
         return END
     draft = await forms.load(update, context)
     if draft is not None:
@@ -302,7 +302,6 @@ async def reschedule_pressed(update: Update, context: BotContext) -> State:
         )
         return None
     await query.answer()
-    view = await context.svc.meetings.get(meeting_id)
     turn = turn.with_data(
         meeting_id=meeting_id,
         values={"title": view.title, "place": view.place, "orgs": list(view.orgs)},
@@ -318,8 +317,8 @@ REFUSALS = {
 }
 
 
-async def _reschedulable(turn: Turn, meeting_id: int) -> str | None:
-    """Why this meeting cannot be rescheduled by this member now (a message id), if so."""
+async def _reschedulable(turn: Turn, meeting_id: int) -> domain.MeetingView | str:
+    """The meeting this member may reschedule now, or why not (a message id)."""
     if not rules.is_admin(turn.viewer.member):
         return REFUSALS["admin_only"]
     try:
@@ -327,7 +326,7 @@ async def _reschedulable(turn: Turn, meeting_id: int) -> str | None:
     except NotFound:
         return REFUSALS["meeting_unknown"]
     closed = view.closed(turn.context.svc.clock.now())
-    return REFUSALS[closed] if closed is not None else None
+    return REFUSALS[closed] if closed is not None else view
 
 
 async def remind(update: Update, context: BotContext) -> State:

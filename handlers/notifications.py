@@ -115,12 +115,10 @@ class Renderers:
         kind = svc.kinds[case.kind]
         event = await svc.event(int(message.payload["event_id"]))
         template = str(message.payload.get("template") or "case_action")
-        if template == "answered_raiser":
-            # How the matter stood after this action, even if it moved on since.
-            assignment = case.assignment(event.assignment_id or 0) or case.first
-            if assignment is not None and event.to_status:
-                case = replace(case, status=event.to_status)
         assignment = case.assignment(event.assignment_id or 0) or case.first
+        if template == "answered_raiser" and assignment is not None and event.to_status:
+            # How the matter stood after this action, even if it moved on since.
+            case = replace(case, status=event.to_status)
         actor = await svc.member_org_of(event.actor_user_id)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
             lang,
