@@ -19,7 +19,7 @@ from bot.domain import lifecycle
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import MEMBER, FieldSpec
 from bot.domain.kinds import Action, Effect, KindSpec
-from bot.domain.models import Assignment, Case, Draft, Role, Viewer
+from bot.domain.models import Case, Draft, Role, Viewer
 from bot.i18n import N_
 from bot.services.coordination import Coordination
 from handlers import buttons, forms, raise_case
@@ -72,9 +72,8 @@ class ActForm(forms.Form):
     async def dynamic(self, turn: Turn, spec: FieldSpec) -> list[tuple[str, str]]:
         if spec.type is not MEMBER:
             return []
-        _, case, _ = await self._context(turn)
-        assignment = _assignment(case, turn.data.get("assignment_id"))
-        return await turn.context.svc.handler_choices(case, assignment, turn.viewer)
+        kind = turn.context.svc.kinds[str(turn.data["kind"])]
+        return await turn.context.svc.handler_choices(kind, turn.viewer)
 
     def ask_html(self, turn: Turn, spec: FieldSpec, step: int, steps: int, note: str) -> str:
         kind = turn.context.svc.kinds[str(turn.data["kind"])]
@@ -146,13 +145,6 @@ FORM = forms.register(ActForm())
 
 def _assignment_id(value: Any) -> int | None:
     return None if value in (None, "", 0) else int(value)
-
-
-def _assignment(case: Case, value: Any) -> Assignment:
-    found = case.assignment(int(value)) if _assignment_id(value) is not None else case.first
-    if found is None:
-        raise NotFound("case_unknown")
-    return found
 
 
 def _answer(context: BotContext, viewer: Viewer, action: Action, case: Case) -> str:

@@ -61,18 +61,21 @@ class Acting(Cases):
             raise NotAllowed("cannot_answer")
         return case, assignment, action, lifecycle.applies(kind, action, case, assignment)
 
-    async def handler_choices(
-        self, case: Case, assignment: Assignment, viewer: Viewer
-    ) -> list[tuple[str, str]]:
+    async def handler_choices(self, kind: KindSpec, viewer: Viewer) -> list[tuple[str, str]]:
         """Whom the viewer can make the handler of an addressee: members of their own
         organisation who answer for it."""
-        kind = self.kinds[case.kind]
+        async with self.db.read() as conn:
+            return await self._handler_choices(conn, kind, viewer)
+
+    async def _handler_choices(
+        self, conn: AsyncConnection, kind: KindSpec, viewer: Viewer
+    ) -> list[tuple[str, str]]:
         member = viewer.member
         if member is None:
             return []
         return [
             (str(m.user_id), m.display_name)
-            for m in await self.org_members(member.org_code)
+            for m in await self._members_of(conn, member.org_code)
             if m.role in kind.answered_by
         ]
 
@@ -89,23 +92,21 @@ class Acting(Cases):
         """Take a declared action on one addressee of a matter (or, for an action that
         closes or reopens the matter, on all of them); ``changed`` is False when the action
         no longer applies (someone acted first)."""
-        case = await self.get_case(case_id)
-        kind, action = self._action(case, code)
-        assignment = self._target(case, assignment_id, viewer.member)
-        dynamic: dict[str, list[tuple[str, str]]] = {}
-        if Effect.ASSIGN in action.effects:
-            dynamic["handler"] = await self.handler_choices(case, assignment, viewer)
-        ctx = self.field_context(dynamic)
-        if Effect.EDIT in action.effects:
-            clean = self.validate_values(kind, inputs or {})
-        else:
-            clean = check_values(action.inputs, inputs or {}, ctx)
         now = self.clock.now()
+        group = await self.group_chat_id()  # read before the write lock is taken
         async with self.db.write() as conn:
             current = await self._load_case(conn, case_id)
             if current is None:
                 raise NotFound("case_unknown")
             case = current
+            kind, action = self._action(case, code)
+            dynamic: dict[str, list[tuple[str, str]]] = {}
+            if Effect.ASSIGN in action.effects:
+                dynamic["handler"] = await self._handler_choices(conn, kind, viewer)
+            if Effect.EDIT in action.effects:
+                clean = self.validate_values(kind, inputs or {})
+            else:
+                clean = check_values(action.inputs, inputs or {}, self.field_context(dynamic))
             member = await self._active_member(conn, viewer.user_id)
             assignment = self._target(case, assignment_id, member)
             if action.by not in lifecycle.sides(member, case, assignment, self.committee, kind):
@@ -129,7 +130,6 @@ class Acting(Cases):
             await self._notify(conn, kind, action, updated, assignment.id, event_id, viewer, now)
             if Effect.EDIT in action.effects:
                 # A resubmitted matter is new to its addressees again.
-                group = await self.group_chat_id()
                 await self._announce_again(conn, kind, updated, event_id, group, now)
         return Outcome(updated, changed=True, event_id=event_id)
 

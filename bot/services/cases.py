@@ -350,16 +350,15 @@ class Cases(ServiceBase):
             )
         return [Recipient(u, normalise_lang(langs.get(u))) for u in ids]
 
-    async def org_members(self, org_code: str) -> list[Member]:
+    async def _members_of(self, conn: AsyncConnection, org_code: str) -> list[Member]:
         """The active members of an organisation (the choices of an assignment)."""
-        async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.members)
-                    .where(t.members.c.org_code == org_code, t.members.c.revoked_at.is_(None))
-                    .order_by(t.members.c.id)
-                )
-            ).all()
+        rows = (
+            await conn.execute(
+                select(t.members)
+                .where(t.members.c.org_code == org_code, t.members.c.revoked_at.is_(None))
+                .order_by(t.members.c.id)
+            )
+        ).all()
         return [m for m in map(self._member, rows) if m is not None]
 
     # ------------------------------------------------------------------ raising
