@@ -287,22 +287,30 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistr
     )
 
 
-def _parse_raisers(
-    raw: Any, where: str, kinds: KindRegistry, orgs: Mapping[str, Organisation]
-) -> dict[str, frozenset[str]]:
-    """``[kinds.<kind>] raisers = ["YB-IPC", ...]``: which organisations may raise a kind."""
+def _kind_tables(
+    raw: Any, where: str, name: str, kinds: KindRegistry
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """A ``[<name>.<kind>]`` table's entries, each a known kind's table: (kind, table, where)."""
     if raw is None:
-        return {}
+        return
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: kinds must be a table of kinds.")
-    raisers: dict[str, frozenset[str]] = {}
+        raise ConfigError(f"{where}: {name} must be a table of kinds.")
     for code, item in raw.items():
-        at = f"{where}: kinds.{code}"
+        at = f"{where}: {name}.{code}"
         if code not in kinds:
             known = ", ".join(sorted(k.code for k in kinds))
             raise ConfigError(f"{at}: unknown kind; known: {known}.")
         if not isinstance(item, Mapping):
             raise ConfigError(f"{at} must be a table.")
+        yield code, item, at
+
+
+def _parse_raisers(
+    raw: Any, where: str, kinds: KindRegistry, orgs: Mapping[str, Organisation]
+) -> dict[str, frozenset[str]]:
+    """``[kinds.<kind>] raisers = ["YB-IPC", ...]``: which organisations may raise a kind."""
+    raisers: dict[str, frozenset[str]] = {}
+    for code, item, at in _kind_tables(raw, where, "kinds", kinds):
         unknown = sorted(str(k) for k in item if k != "raisers")
         if unknown:
             raise ConfigError(f"{at}: unknown key {unknown[0]!r} (allowed: raisers).")
@@ -323,17 +331,7 @@ def _parse_deadlines(raw: Any, where: str, kinds: KindRegistry) -> dict[str, dic
         kind.code: {d.name: d.working_days for d in kind.deadlines if d.working_days is not None}
         for kind in kinds
     }
-    if raw is None:
-        return deadlines
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: deadlines must be a table of kinds.")
-    for code, item in raw.items():
-        dat = f"{where}: deadlines.{code}"
-        if code not in kinds:
-            known = ", ".join(sorted(k.code for k in kinds))
-            raise ConfigError(f"{dat}: unknown kind; known: {known}.")
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{dat} must be a table.")
+    for code, item, dat in _kind_tables(raw, where, "deadlines", kinds):
         days = deadlines[code]
         allowed = {f"{name}_working_days": name for name in days}
         for key in item:

@@ -201,6 +201,8 @@ class KindRegistry:
 
     kinds: tuple[KindSpec, ...]
     _by_code: dict[str, KindSpec] = field(init=False, repr=False, compare=False)
+    # Every state code in which some addressee still has to act (matter statuses too).
+    open_states: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_code: dict[str, KindSpec] = {}
@@ -218,6 +220,8 @@ class KindRegistry:
             by_code[kind.code] = kind
             prefixes.add(kind.number_prefix)
         object.__setattr__(self, "_by_code", by_code)
+        opened = {code for code, is_open in openness.items() if is_open} | {MATTER_OPEN}
+        object.__setattr__(self, "open_states", frozenset(opened))
 
     def __iter__(self) -> Iterator[KindSpec]:
         return iter(self.kinds)
@@ -236,14 +240,6 @@ class KindRegistry:
             if kind.number_prefix == prefix:
                 return kind
         return None
-
-    @property
-    def open_states(self) -> frozenset[str]:
-        """Every state code in which some addressee still has to act (matter statuses too)."""
-        codes = {MATTER_OPEN}
-        for kind in self.kinds:
-            codes |= kind.open_states
-        return frozenset(codes)
 
     @classmethod
     def of(cls, kinds: Iterable[KindSpec]) -> KindRegistry:
