@@ -21,6 +21,7 @@ from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
 from handlers.common import AppType, BotContext
+from handlers.ordering import PerSenderProcessor
 from handlers.persistence import DraftPersistence
 from handlers.registry import post_init, post_shutdown, register_handlers
 from handlers.runtime import Runtime
@@ -57,7 +58,7 @@ def build_application(
         .persistence(DraftPersistence(runtime))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .concurrent_updates(False)
+        .concurrent_updates(PerSenderProcessor())
     )
     if rate_limiter:
         # max_retries=0: a 429 is surfaced, never blindly retried (a retried send may duplicate).

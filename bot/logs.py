@@ -54,6 +54,27 @@ def install_redaction(token: str = "") -> None:
             source.addFilter(RedactingFilter(token))
 
 
+# Libraries that write what passes through them when their logger is at DEBUG: request bodies
+# and answers (python-telegram-bot: message texts, applicants' names, /start payloads with live
+# invite tokens), SQL parameters (aiosqlite, SQLAlchemy), request URLs with the bot token
+# (httpx, httpcore). Whatever LOG_LEVEL says, they log no lower than this; the bot's own
+# modules log no message contents at any level.
+PINNED_LEVELS: dict[str, int] = {
+    "telegram": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiosqlite": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+    "apscheduler": logging.WARNING,
+}
+
+
+def pin_library_levels(level: int) -> None:
+    """Keep the libraries above in ``PINNED_LEVELS`` however verbose the bot's own log is."""
+    for name, floor in PINNED_LEVELS.items():
+        logging.getLogger(name).setLevel(max(level, floor))
+
+
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -63,7 +84,4 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # httpx logs every request URL — which contains the token — at INFO.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    pin_library_levels(root.level)

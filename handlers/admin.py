@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import Chat, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import rules
 from bot.domain.errors import DomainError
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
+from handlers import gate
 from handlers.common import (
     INVITE_PREFIX,
     BotContext,
@@ -218,12 +219,23 @@ async def members_pressed(update: Update, context: BotContext) -> None:
 
 
 async def bind_group(update: Update, context: BotContext) -> None:
-    """/bindgroup, run by an office admin inside the committee group."""
+    """/bindgroup, run by an office admin inside the committee group (or in a new group, to
+    move the committee there). Anyone else gets no answer in a group: a stranger must not be
+    able to make the bot talk there."""
     viewer = await viewer_of(update, context)
     chat = update.effective_chat
     assert chat is not None
     if chat.type not in (Chat.GROUP, Chat.SUPERGROUP):
         await reply(update, context, context.texts.render(viewer.lang, "bindgroup_usage"))
+        return
+    if not rules.is_admin(viewer.member):
+        bound = await context.svc.group_chat_id()
+        if bound == chat.id:  # the committee's own members may be told why not
+            await reply(
+                update, context, context.texts.render(viewer.lang, "error", code="admin_only")
+            )
+        elif bound is not None:
+            gate.leave(context, chat.id)
         return
     try:
         await context.svc.bind_group(viewer, chat.id)
@@ -231,6 +243,19 @@ async def bind_group(update: Update, context: BotContext) -> None:
         await reply(update, context, context.texts.render(viewer.lang, "error", code=exc.code))
         return
     await reply(update, context, context.texts.render(viewer.lang, "group_bound"))
+
+
+async def group_migrated(update: Update, context: BotContext) -> None:
+    """A group became a supergroup and got a new id: the binding (and what is queued for the
+    old id) follows it. Telegram says so from both ids; either is enough."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    if message.migrate_to_chat_id:
+        await context.svc.chat_migrated(chat.id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id:
+        await context.svc.chat_migrated(message.migrate_from_chat_id, chat.id)
 
 
 async def digest(update: Update, context: BotContext) -> None:
@@ -252,6 +277,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("invite", invite),
         CommandHandler("members", members),
         CommandHandler("bindgroup", bind_group),
+        MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated),
         CommandHandler("digest", digest),
         CallbackQueryHandler(invite_pressed, pattern=r"^i:"),
         CallbackQueryHandler(members_pressed, pattern=r"^m:"),

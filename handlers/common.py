@@ -100,10 +100,24 @@ async def send_html(
 
 async def reply(
     update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
-) -> Message:
+) -> None:
+    """Answer in the chat of the update. In a private chat the answer is sent before the
+    update is done; in the group it goes out in the background, since a group send can wait
+    for the group's flood limit (20 messages a minute) and nothing else should wait with it."""
     chat = update.effective_chat
     assert chat is not None
-    return await send_html(context, chat.id, html, markup)
+    if chat.type == Chat.PRIVATE:
+        await send_html(context, chat.id, html, markup)
+        return
+    chat_id = chat.id
+
+    async def _send() -> None:
+        try:
+            await send_html(context, chat_id, html, markup)
+        except TelegramError as exc:
+            logger.warning("could not answer in chat %s: %s", chat_id, exc)
+
+    context.runtime.spawn(_send())
 
 
 async def ask(

@@ -30,6 +30,7 @@ from handlers import (
     cases,
     form_steps,
     forms,
+    gate,
     meeting_form,
     meeting_notices,
     meetings,
@@ -71,6 +72,8 @@ TELEGRAM_LANG = {"zh_CN": "zh", "en": "en"}
 def register_handlers(app: AppType) -> None:
     """Order matters: conversations first, so a step's answer is never taken by a command
     handler; then single-update handlers; the private-chat catch-all last."""
+    # Chats the bot does not serve stop first, before they cost a database write.
+    app.add_handler(gate.build_handler(), group=-2)
     app.add_handler(once.build_handler(), group=-1)
     # Every form is one conversation: while one is open, /new, /meeting and the buttons that
     # would start another say so instead of starting a second one underneath it.

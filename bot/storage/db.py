@@ -5,10 +5,15 @@ SQLite is the embedded default. Two of its behaviours shape this module:
   another connection wrote in between, so every write transaction starts with
   ``BEGIN IMMEDIATE`` (it takes the write lock up front and waits ``busy_timeout`` for it);
 - WAL lets readers proceed while one writer works.
+
+Updates of different users are handled side by side, so write transactions are also queued
+inside the process: one at a time, and ``BEGIN IMMEDIATE`` then never sleeps in the busy
+timeout waiting for another connection of the same bot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -77,17 +82,31 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(url)
+        # hide_parameters: a database error's message (logged with its traceback) names the
+        # statement, never the values it carried (names, texts, tokens).
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        self._writer = asyncio.Lock()
+        self._writing: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that may write: all or nothing, never 'database is locked' at once."""
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(**{_WRITE_OPTION: True})
-            async with conn.begin():
-                yield conn
+        """A transaction that may write: all or nothing, never 'database is locked' at once.
+        One at a time in this process; a write opened inside another would wait for itself,
+        so it is refused loudly instead."""
+        task = asyncio.current_task()
+        if task is not None and task is self._writing:
+            raise RuntimeError("a write transaction inside another one")
+        async with self._writer:
+            self._writing = task
+            try:
+                async with self.engine.connect() as conn:
+                    conn = await conn.execution_options(**{_WRITE_OPTION: True})
+                    async with conn.begin():
+                        yield conn
+            finally:
+                self._writing = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -87,16 +87,25 @@ _LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 class _ApiError(Exception):
     """An error answer; raised inside method handlers and turned into an envelope."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def envelope(self) -> JSON:
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 
@@ -277,6 +286,7 @@ class FakeTelegram:
     ) -> None:
         self._now = now
         self.privacy_mode = privacy_mode
+        self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id
         self.strict_html_entities = strict_html_entities
         self.lock = threading.RLock()
         self._cond = threading.Condition(self.lock)
@@ -331,6 +341,7 @@ class FakeTelegram:
             "sendmediagroup": self._send_media_group,
             "sendchataction": self._send_chat_action,
             "getchat": self._get_chat,
+            "leavechat": self._leave_chat,
             "getfile": self._get_file,
             "setchatmenubutton": self._set_chat_menu_button,
             "getchatmenubutton": self._get_chat_menu_button,
@@ -621,6 +632,12 @@ class FakeTelegram:
 
     def _reachable_chat(self, params: JSON) -> FakeChat:
         chat = self._chat(params)
+        if chat.id in self.migrated:
+            raise _ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat.id],
+            )
         if chat.type == "private":
             user = self.users[chat.id]
             if user.blocked:
@@ -1162,6 +1179,17 @@ class FakeTelegram:
             },
         }
 
+    def _leave_chat(self, params: JSON) -> bool:
+        """The bot leaves a group: a my_chat_member update follows, sends there then fail."""
+        chat = self._chat(params)
+        if chat.type == "private":
+            raise _bad("chat member status can't be changed in private chats")
+        if chat.bot_status not in ("member", "administrator"):
+            raise _ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        old, chat.bot_status = chat.bot_status, "left"
+        self._member_change(chat, self._actor(None), old, "left")
+        return True
+
     def _get_file(self, params: JSON) -> JSON:
         stored = self._files.get(str(params.get("file_id") or ""))
         if stored is None:
@@ -1323,6 +1351,20 @@ class FakeTelegram:
             )
             self._queue({"message": copy.deepcopy(message)})
             return Sent(update, copy.deepcopy(message), queued)
+
+    def group_became_supergroup(self, group: FakeChat, new_id: int) -> FakeChat:
+        """Telegram moves a group to a supergroup with a new id: a service message in each
+        chat says so, and the old id then answers 400 with ``migrate_to_chat_id``."""
+        with self.lock:
+            new = FakeChat(new_id, "supergroup", title=group.title, bot_status=group.bot_status)
+            self.chats[new_id] = new
+            actor = self._actor(None)
+            old_message = self._store(group, actor.to_api(), {"migrate_to_chat_id": new_id})
+            self._queue({"message": copy.deepcopy(old_message)})
+            new_message = self._store(new, actor.to_api(), {"migrate_from_chat_id": group.id})
+            self._queue({"message": copy.deepcopy(new_message)})
+            self.migrated[group.id] = new_id
+            return new
 
     def bot_removed_from_group(self, group: FakeChat, by: FakeUser | None = None) -> Sent:
         """An admin removes the bot; later sends there answer 403 "bot was kicked"."""
