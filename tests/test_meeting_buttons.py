@@ -85,7 +85,9 @@ async def test_minimal_detail_hides_matter_titles_from_the_group(
         # The group's reminder neither; a member's private one shows the agenda in full.
         await bot.tick(at("2026-11-26", 15, 0))
         (reminder,) = posts(bot, group, REMINDER)
-        assert MATTER not in reminder["text"] and f"{case.number} · 重大事项研判" in reminder["text"]
+        assert (
+            MATTER not in reminder["text"] and f"{case.number} · 重大事项研判" in reminder["text"]
+        )
         (private,) = posts(bot, wang, REMINDER)
         assert f"{case.number} {MATTER}" in private["text"]
         # An answer refreshes the post: still no title.
