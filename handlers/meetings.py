@@ -205,6 +205,8 @@ async def keep_meeting(update: Update, context: BotContext) -> None:
     if pressed is None:
         return
     viewer = pressed[0]
+    if await refuse_outside_private(update, context, viewer):
+        return
     query = update.callback_query
     assert query is not None
     await query.answer(context.texts.t(viewer.lang, "The meeting stays as it is."))
