@@ -3,9 +3,10 @@
 Button data is a namespace and parts joined by ``:`` (Telegram allows 64 bytes): ``f:<token>:
 <op>[:<arg>]`` for a step of a form conversation (the token names the conversation the button
 belongs to, so a button of an earlier conversation never acts on a newer one), ``v:<action>:
-<matter>[:<addressee>]`` for an action on a matter, ``c:``, ``my:``, ``i:``, ``m:``, ``mt:``,
-``lang:`` for the rest. Every handler reads its buttons through ``unpack`` and ids through
-``number``, so malformed or forged data is refused in one way everywhere.
+<matter>[:<addressee>]`` for an action on a matter, ``mt:<op>[:<meeting>[:<answer>]]`` for a
+joint meeting's buttons, ``c:``, ``my:``, ``i:``, ``m:``, ``lang:`` for the rest. Every
+handler reads its buttons through ``unpack`` and ids through ``number``, so malformed or
+forged data is refused in one way everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 MAX_BYTES = 64
 FORM = "f"
 ACTION = "v"
+MEETING = "mt"
 
 _ID_RE = re.compile(r"[0-9]{1,12}")
 
@@ -79,3 +81,47 @@ def parse_action(data: str | None) -> tuple[str, int, int | None] | None:
     if case_id is None or (len(found) == 3 and assignment_id is None):
         return None
     return found[0], case_id, assignment_id
+
+
+# A meeting button's operation → whether it names a meeting, and the answers it may carry
+# (the answer buttons only). The data of posts sent long ago has the same shape.
+MEETING_OPS: dict[str, tuple[bool, frozenset[str]]] = {
+    "rsvp": (True, frozenset({"a", "d", "x"})),  # attend / send a deputy / cannot attend
+    "rs": (True, frozenset()),  # reschedule (from /meetings)
+    "cx": (True, frozenset()),  # cancel: asks to confirm
+    "cxok": (True, frozenset()),  # cancel confirmed
+    "cxno": (False, frozenset()),  # keep the meeting
+    "noop": (False, frozenset()),  # a calendar's inert cell (conversations of release 0.1)
+}
+
+
+def meeting(op: str, meeting_id: int | None = None, answer: str | None = None) -> str:
+    """A joint meeting's button: the operation, the meeting, and (answer buttons) the answer."""
+    names, answers = MEETING_OPS[op]
+    if names != (meeting_id is not None) or (answer or "") not in (answers or {""}):
+        raise ValueError(f"malformed meeting button: {op} {meeting_id} {answer}")
+    parts: list[str | int] = [MEETING, op]
+    if meeting_id is not None:
+        parts.append(meeting_id)
+    if answer:
+        parts.append(answer)
+    return pack(*parts)
+
+
+def parse_meeting(data: str | None) -> tuple[str, int | None, str] | None:
+    """(op, meeting id, answer) of a meeting button — id None and answer "" where the button
+    has none — or None for data that is malformed, forged or not a meeting button."""
+    found = unpack(data, MEETING, parts=(1, 2, 3))
+    if found is None or found[0] not in MEETING_OPS:
+        return None
+    names, answers = MEETING_OPS[found[0]]
+    expected = 1 + int(names) + int(bool(answers))
+    if len(found) != expected:
+        return None
+    meeting_id = number(found[1]) if names else None
+    if names and meeting_id is None:
+        return None
+    answer = found[2] if answers else ""
+    if answers and answer not in answers:
+        return None
+    return found[0], meeting_id, answer

@@ -285,8 +285,8 @@ async def reschedule_pressed(update: Update, context: BotContext) -> State:
     query = update.callback_query
     assert query is not None
     viewer = await viewer_of(update, context)
-    found = buttons.unpack(query.data, "mt", parts=(2,))
-    meeting_id = buttons.number(found[1]) if found and found[0] == "rs" else None
+    parsed = buttons.parse_meeting(query.data)
+    meeting_id = parsed[1] if parsed is not None and parsed[0] == "rs" else None
     if meeting_id is None or not is_private(update):
         await answer_stale(update, context, viewer)
         return END

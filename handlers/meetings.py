@@ -1,16 +1,21 @@
 """Joint meetings (府院联席会议) outside the form: /meetings lists the coming meetings (with
 reschedule and cancel buttons for the office), cancelling asks to confirm, and the answer
 buttons on the group post and on reminders record each organisation's answer. Every press is
-authorised against the database: the buttons carry only a meeting and an answer. Scheduling
-and rescheduling are a form on the engine (``handlers.meeting_form``).
+authorised against the database: the buttons carry only a meeting and an answer, read through
+``handlers.buttons``. Scheduling and rescheduling are a form on the engine
+(``handlers.meeting_form``).
+
+Which message a press may change: the presser's own private message, and — through
+``PostRefresher``, in the background — the group post the outbox recorded for the meeting.
+Never a group message just because it was pressed: anyone in the group can press anything
+with forged data.
 """
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Chat, Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -20,7 +25,8 @@ from telegram.ext import (
 from bot.domain import rules
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.models import Viewer
-from bot.i18n import DEFAULT_LANG, N_
+from bot.i18n import N_
+from handlers import buttons
 from handlers.common import (
     BotContext,
     Button,
@@ -30,11 +36,12 @@ from handlers.common import (
     edit_or_send,
     keyboard,
     private_only,
+    refuse_outside_private,
     reply,
     require_member,
     viewer_of,
 )
-from handlers.meeting_notices import post_html, rsvp_markup
+from handlers.meeting_notices import post_refresher
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +55,37 @@ ANSWER_LABELS = {
 }
 
 
-def _meeting_id(data: str) -> int | None:
-    tail = data.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() and len(tail) < 12 else None
+def _own_private(query: CallbackQuery) -> Message | None:
+    """The pressed message when it is in the presser's own private chat: the only pressed
+    message a meeting button may change."""
+    message = query.message
+    if (
+        isinstance(message, Message)
+        and message.chat.type == Chat.PRIVATE
+        and message.chat.id == query.from_user.id
+    ):
+        return message
+    return None
+
+
+async def _drop_own_keyboard(query: CallbackQuery) -> None:
+    if _own_private(query) is not None:
+        await drop_keyboard(query)
+
+
+async def _pressed(
+    update: Update, context: BotContext, *ops: str
+) -> tuple[Viewer, int | None, str] | None:
+    """The presser and the (meeting id, answer) of a meeting button of one of ``ops``; a
+    malformed or forged button is answered as no longer valid and gives None."""
+    query = update.callback_query
+    assert query is not None
+    viewer = await viewer_of(update, context)
+    parsed = buttons.parse_meeting(query.data)
+    if parsed is None or parsed[0] not in ops:
+        await answer_stale(update, context, viewer)
+        return None
+    return viewer, parsed[1], parsed[2]
 
 
 async def _alert(update: Update, context: BotContext, viewer: Viewer, msgid: str) -> None:
@@ -91,8 +126,14 @@ async def meetings_command(update: Update, context: BotContext) -> None:
         for n, view in enumerate(views, start=1):
             rows.append(
                 [
-                    (context.texts.t(viewer.lang, "🕑 Reschedule %(n)s", n=n), f"mt:rs:{view.id}"),
-                    (context.texts.t(viewer.lang, "✖ Cancel %(n)s", n=n), f"mt:cx:{view.id}"),
+                    (
+                        context.texts.t(viewer.lang, "🕑 Reschedule %(n)s", n=n),
+                        buttons.meeting("rs", view.id),
+                    ),
+                    (
+                        context.texts.t(viewer.lang, "✖ Cancel %(n)s", n=n),
+                        buttons.meeting("cx", view.id),
+                    ),
                 ]
             )
     html = context.texts.render(viewer.lang, "meeting_list", views=views, office=office)
@@ -101,12 +142,12 @@ async def meetings_command(update: Update, context: BotContext) -> None:
 
 async def cancel_meeting_pressed(update: Update, context: BotContext) -> None:
     """✖ Cancel under /meetings: ask to confirm, since everyone told will be notified."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    meeting_id = _meeting_id(query.data)
-    if meeting_id is None:
-        await answer_stale(update, context, viewer)
+    pressed = await _pressed(update, context, "cx")
+    if pressed is None:
+        return
+    viewer, meeting_id, _ = pressed
+    assert meeting_id is not None
+    if await refuse_outside_private(update, context, viewer):
         return
     if not rules.is_admin(viewer.member):
         await _refuse(update, context, viewer, NotAllowed("admin_only"))
@@ -119,12 +160,14 @@ async def cancel_meeting_pressed(update: Update, context: BotContext) -> None:
     if view.cancelled:
         await _refuse(update, context, viewer, InvalidInput("meeting_cancelled"))
         return
+    query = update.callback_query
+    assert query is not None
     await query.answer()
     texts = context.texts
     rows = [
         [
-            (texts.t(viewer.lang, "✖ Yes, cancel the meeting"), f"mt:cxok:{view.id}"),
-            (texts.t(viewer.lang, "↩ Keep it"), "mt:cxno"),
+            (texts.t(viewer.lang, "✖ Yes, cancel the meeting"), buttons.meeting("cxok", view.id)),
+            (texts.t(viewer.lang, "↩ Keep it"), buttons.meeting("cxno")),
         ]
     ]
     html = texts.render(viewer.lang, "meeting_cancel_confirm", view=view, done=False)
@@ -132,22 +175,24 @@ async def cancel_meeting_pressed(update: Update, context: BotContext) -> None:
 
 
 async def cancel_meeting_confirmed(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    meeting_id = _meeting_id(query.data)
-    if meeting_id is None:
-        await answer_stale(update, context, viewer)
+    pressed = await _pressed(update, context, "cxok")
+    if pressed is None:
         return
+    viewer, meeting_id, _ = pressed
+    assert meeting_id is not None
+    if await refuse_outside_private(update, context, viewer):
+        return
+    query = update.callback_query
+    assert query is not None
     try:
         change = await context.svc.meetings.cancel(viewer, meeting_id)
     except DomainError as exc:
         await _refuse(update, context, viewer, exc)
-        await drop_keyboard(query)
+        await _drop_own_keyboard(query)
         return
     if not change.changed:
         await _refuse(update, context, viewer, InvalidInput("meeting_cancelled"))
-        await drop_keyboard(query)
+        await _drop_own_keyboard(query)
         return
     await query.answer(context.texts.t(viewer.lang, "Meeting cancelled."))
     html = context.texts.render(viewer.lang, "meeting_cancel_confirm", view=change.view, done=True)
@@ -156,26 +201,31 @@ async def cancel_meeting_confirmed(update: Update, context: BotContext) -> None:
 
 
 async def keep_meeting(update: Update, context: BotContext) -> None:
+    pressed = await _pressed(update, context, "cxno")
+    if pressed is None:
+        return
+    viewer = pressed[0]
+    if await refuse_outside_private(update, context, viewer):
+        return
     query = update.callback_query
     assert query is not None
-    viewer = await viewer_of(update, context)
     await query.answer(context.texts.t(viewer.lang, "The meeting stays as it is."))
-    await drop_keyboard(query)
+    await _drop_own_keyboard(query)
 
 
 async def rsvp_pressed(update: Update, context: BotContext) -> None:
-    """An answer button on the group post (or a reminder): recorded for the presser's
-    organisation, checked against the database; the post then shows every answer."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
-    parts = query.data.split(":")
-    if len(parts) != 4 or not parts[2].isdigit() or parts[3] not in RSVP_CODES:
-        await answer_stale(update, context, viewer)
+    """An answer button — on the group post, a group reminder or a private reminder:
+    recorded for the presser's organisation (checked against the database) and answered at
+    once; the group's post is brought up to date in the background, the pressed message is
+    left as it is."""
+    pressed = await _pressed(update, context, "rsvp")
+    if pressed is None:
         return
-    answer = RSVP_CODES[parts[3]]
+    viewer, meeting_id, code = pressed
+    assert meeting_id is not None
+    answer = RSVP_CODES[code]
     try:
-        change = await context.svc.meetings.rsvp(viewer, int(parts[2]), answer)
+        change = await context.svc.meetings.rsvp(viewer, meeting_id, answer)
     except DomainError as exc:
         await _refuse(update, context, viewer, exc)
         return
@@ -187,6 +237,8 @@ async def rsvp_pressed(update: Update, context: BotContext) -> None:
         "org": texts.committee.addressee_name(org, viewer.lang),
         "answer": texts.t(viewer.lang, ANSWER_LABELS[answer]),
     }
+    query = update.callback_query
+    assert query is not None
     if not change.changed:
         await query.answer(
             texts.t(viewer.lang, "Already recorded: %(org)s, %(answer)s.", **params),
@@ -194,37 +246,22 @@ async def rsvp_pressed(update: Update, context: BotContext) -> None:
         )
         return
     await query.answer(texts.t(viewer.lang, "Recorded: %(org)s, %(answer)s.", **params))
-    message = query.message
-    if not isinstance(message, Message):
-        return
-    if message.chat.type == Chat.PRIVATE:
-        # A private reminder stays a reminder: the answer above is all the presser needs.
-        return
-    lang = DEFAULT_LANG
-    try:
-        await message.edit_text(
-            post_html(texts, lang, change.view),
-            parse_mode="HTML",
-            reply_markup=rsvp_markup(texts, lang, change.view),
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            logger.info("could not update the meeting post: %s", exc.message)
-    except TelegramError as exc:
-        logger.info("could not update the meeting post: %s", exc)
+    post_refresher(context.application).request(meeting_id)
 
 
 async def stale_pressed(update: Update, context: BotContext) -> None:
-    """A meeting-flow button pressed outside its step: after scheduling, a cancel, a restart."""
+    """A meeting button no handler above took: a flow's button pressed out of turn (after
+    scheduling, a cancel, a restart), or data that is not the bot's. Answered; only the
+    presser's own private message loses its keyboard."""
     query = update.callback_query
     assert query is not None
-    if query.data == "mt:noop":
+    parsed = buttons.parse_meeting(query.data)
+    if parsed is not None and parsed[0] == "noop":
         await query.answer()
         return
     viewer = await viewer_of(update, context)
     await answer_stale(update, context, viewer)
-    await drop_keyboard(query)
+    await _drop_own_keyboard(query)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:

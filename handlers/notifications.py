@@ -15,12 +15,13 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.domain import lifecycle
-from bot.domain.committee import GroupDetail
+from bot.domain import lifecycle, privacy, rules
 from bot.domain.errors import DomainError
 from bot.domain.models import Case
+from bot.domain.privacy import Audience, Disclosure
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
+from bot.services.scheduled import Digest
 from handlers import buttons
 from handlers.actions import action_rows
 from handlers.common import CASE_PREFIX, Button, keyboard
@@ -28,6 +29,11 @@ from handlers.courier import Rendered, Skip, delivery_memo
 from handlers.runtime import Runtime
 
 Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
+
+
+def audience_of(chat_id: int) -> Audience:
+    """Who reads a chat: Telegram gives groups negative ids, private chats positive ones."""
+    return Audience.GROUP if chat_id < 0 else Audience.MEMBER
 
 
 class Renderers:
@@ -64,9 +70,14 @@ class Renderers:
     def _note(self, lang: str, uncertain: bool) -> str:
         return self.runtime.texts.render(lang, "resent_note") + "\n\n" if uncertain else ""
 
-    def _show_titles(self, chat_id: int) -> bool:
-        """Titles go to the group unless the committee file says ``group_detail = "minimal"``."""
-        return chat_id > 0 or self.runtime.committee.group_detail.value != "minimal"
+    def _shown(self, chat_id: int, kind_code: str | None) -> Disclosure:
+        """What the chat may see of a matter of this kind (``bot.domain.privacy``)."""
+        return privacy.of_kind(
+            audience_of(chat_id),
+            self.runtime.committee.group_detail,
+            self.runtime.svc.kinds,
+            kind_code,
+        )
 
     def _open_button(self, lang: str, case: Case) -> Button:
         return (
@@ -143,7 +154,7 @@ class Renderers:
             "group_new",
             case=case,
             kind=kind,
-            detail=group_detail(self.runtime.committee.group_detail, kind.group_detail).value,
+            shown=self._shown(message.chat_id, case.kind),
         )
         button = (
             texts.t(DEFAULT_LANG, "Open in private chat"),
@@ -210,7 +221,8 @@ class Renderers:
             addressee=assignment.addressee,
             due=p["due"],
             late=p["late"],
-            show_title=self._show_titles(message.chat_id),
+            kind=kind,
+            shown=self._shown(message.chat_id, case.kind),
         )
         if message.chat_id < 0:
             button = (
@@ -257,9 +269,19 @@ class Renderers:
         lang = await self._lang(message.chat_id)
         data = await self.runtime.svc.digest(start, end)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "digest", digest=data, show_title=self._show_titles(message.chat_id)
+            lang, "digest", digest=self._digest_for(message.chat_id, data)
         )
         return Rendered(html)
+
+    def _digest_for(self, chat_id: int, data: Digest) -> Digest:
+        """The digest with each matter raised this week as the chat may see it: a title and
+        a raising organisation left empty are not shown."""
+        raised = []
+        for number, title, org in data.raised:
+            parsed = rules.parse_number(number, self.runtime.svc.kinds)
+            shown = self._shown(chat_id, parsed[0] if parsed else None)
+            raised.append((number, title if shown.title else "", org if shown.parties else ""))
+        return replace(data, raised=raised)
 
     async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         lang = await self._lang(message.chat_id)
@@ -281,12 +303,3 @@ class Renderers:
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
         }
-
-
-_DETAIL_ORDER = (GroupDetail.MINIMAL, GroupDetail.SUMMARY, GroupDetail.FULL)
-
-
-def group_detail(committee: GroupDetail, kind: GroupDetail) -> GroupDetail:
-    """How much of a new matter the group sees: the committee file caps it, and a kind can
-    show the group less, never more."""
-    return min(committee, kind, key=_DETAIL_ORDER.index)

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Draft, Role
 from bot.storage import schema as t
-from tests.conftest import ADMIN_ID, ROOT
+from tests.conftest import ADMIN_ID, ROOT, SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser, utf16_len
 from tests.flows import (
     LI,
@@ -1254,6 +1254,141 @@ class TestForgedButtons:
         assert await draft_of(bot, ZHOU) == before
         assert await snapshot(bot) == tables
         assert sent(bot, user, since) == [] and sent(bot, world.zhou, since) == []
+
+
+# ---------------------------------------------------------------------------- 3b. meeting buttons
+
+NOT_INVITED = "仅参会单位的成员可以答复。"
+MEETING_GONE = "该会议已不存在。"
+IN_PRIVATE = "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+MEETING_ALERTS = frozenset({NOT_INVITED, MEETING_GONE, IN_PRIVATE, OFFICE_ONLY})
+MEETING_TABLES: tuple[Table, ...] = (t.meetings, t.meeting_orgs, t.meeting_agenda)
+
+
+async def prepare_meeting(w: World) -> dict[str, Any]:
+    """Once per world: a joint meeting for the Yanbian court and the Natural Resources
+    Bureau (not the Fusong court), posted to the group with its answer buttons."""
+    if "meeting" in w.extra:
+        return w.extra
+    bot = w.bot
+    office = await bot.svc.viewer(ADMIN_ID, "办公室管理员", None)
+    view = await bot.svc.meetings.schedule(
+        office,
+        "府院联席会议",
+        datetime(2026, 11, 27, 15, 0, tzinfo=SHANGHAI),
+        "管委会三楼第一会议室",
+        ["YB-IPC", "CBS-NR"],
+        ["通报第四季度行政争议化解情况"],
+    )
+    since = mark(bot)
+    await flush(bot)
+    (post,) = [m for m in sent(bot, w.group, since) if m.get("reply_markup")]
+    w.extra.update(meeting=view.id, meeting_post=post, big="9" * 30)
+    return w.extra
+
+
+async def meeting_snapshot(bot: Harness) -> dict[str, list[tuple[Any, ...]]]:
+    tables = await snapshot(bot)
+    async with bot.svc.db.read() as conn:
+        for table in MEETING_TABLES:
+            query = select(table).order_by(*table.c)
+            tables[table.name] = [tuple(row) for row in (await conn.execute(query)).all()]
+    return tables
+
+
+# (row, who presses, where: on the group's post or their own private chat, data, the answer)
+MEETING_FORGED: list[tuple[str, str, str, str, str]] = [
+    # answers: mt:rsvp:<meeting>:<a|d|x>
+    ("rsvp-no-answer", "zhao", "group", "mt:rsvp:{meeting}", STALE),
+    ("rsvp-empty-answer", "zhao", "group", "mt:rsvp:{meeting}:", STALE),
+    ("rsvp-unknown-answer", "zhao", "group", "mt:rsvp:{meeting}:z", STALE),
+    ("rsvp-answer-spelt-out", "zhao", "group", "mt:rsvp:{meeting}:attend", STALE),
+    ("rsvp-extra-part", "zhao", "group", "mt:rsvp:{meeting}:a:x", STALE),
+    ("rsvp-no-id", "zhao", "group", "mt:rsvp::a", STALE),
+    ("rsvp-non-numeric", "zhao", "group", "mt:rsvp:abc:a", STALE),
+    ("rsvp-negative", "zhao", "group", "mt:rsvp:-1:a", STALE),
+    ("rsvp-huge", "zhao", "group", "mt:rsvp:{big}:a", STALE),
+    ("rsvp-superscript-digit", "zhao", "group", "mt:rsvp:²:a", STALE),
+    ("rsvp-full-width-digit", "zhao", "group", "mt:rsvp:１:a", STALE),
+    ("rsvp-unknown-meeting", "zhao", "group", "mt:rsvp:999999:a", MEETING_GONE),
+    ("rsvp-not-invited", "sun", "group", "mt:rsvp:{meeting}:a", NOT_INVITED),
+    ("rsvp-observer", "qian", "group", "mt:rsvp:{meeting}:x", NOT_INVITED),
+    ("rsvp-stranger", "stranger", "group", "mt:rsvp:{meeting}:a", NOT_INVITED),
+    ("rsvp-stranger-malformed", "stranger", "group", "mt:rsvp:x:a", STALE),
+    ("rsvp-stranger-private", "stranger", "private", "mt:rsvp:{meeting}:d", NOT_INVITED),
+    ("rsvp-private-huge", "zhao", "private", "mt:rsvp:{big}:a", STALE),
+    # cancelling: mt:cx:<meeting> asks, mt:cxok:<meeting> cancels, mt:cxno keeps it
+    ("cx-in-group-office", "office", "group", "mt:cx:{meeting}", IN_PRIVATE),
+    ("cx-in-group-member", "li", "group", "mt:cx:{meeting}", IN_PRIVATE),
+    ("cx-not-office", "li", "private", "mt:cx:{meeting}", OFFICE_ONLY),
+    ("cx-stranger", "stranger", "private", "mt:cx:{meeting}", OFFICE_ONLY),
+    ("cx-no-id", "office", "private", "mt:cx:", STALE),
+    ("cx-non-numeric", "office", "private", "mt:cx:abc", STALE),
+    ("cx-huge", "office", "private", "mt:cx:{big}", STALE),
+    ("cx-superscript-digit", "office", "private", "mt:cx:²", STALE),
+    ("cx-extra-part", "office", "private", "mt:cx:{meeting}:x", STALE),
+    ("cx-unknown-meeting", "office", "private", "mt:cx:999999", MEETING_GONE),
+    ("cxok-in-group-office", "office", "group", "mt:cxok:{meeting}", IN_PRIVATE),
+    ("cxok-in-group-stranger", "stranger", "group", "mt:cxok:{meeting}", IN_PRIVATE),
+    ("cxok-not-office", "li", "private", "mt:cxok:{meeting}", OFFICE_ONLY),
+    ("cxok-stranger", "stranger", "private", "mt:cxok:{meeting}", OFFICE_ONLY),
+    ("cxok-non-numeric", "office", "private", "mt:cxok:x", STALE),
+    ("cxok-huge", "office", "private", "mt:cxok:{big}", STALE),
+    ("cxok-full-width-digit", "office", "private", "mt:cxok:１", STALE),
+    ("cxok-no-id", "office", "private", "mt:cxok", STALE),
+    ("cxok-unknown-meeting", "office", "private", "mt:cxok:999999", MEETING_GONE),
+    ("cxno-in-group", "stranger", "group", "mt:cxno", IN_PRIVATE),
+    ("cxno-with-id", "office", "private", "mt:cxno:{meeting}", STALE),
+    # rescheduling: mt:rs:<meeting> (from /meetings)
+    ("rs-in-group", "office", "group", "mt:rs:{meeting}", STALE),
+    ("rs-not-office", "li", "private", "mt:rs:{meeting}", OFFICE_ONLY),
+    ("rs-non-numeric", "office", "private", "mt:rs:x", STALE),
+    ("rs-huge", "office", "private", "mt:rs:{big}", STALE),
+    ("rs-extra-part", "office", "private", "mt:rs:{meeting}:1", STALE),
+    ("rs-unknown-meeting", "office", "private", "mt:rs:999999", MEETING_GONE),
+    # the rest of the namespace
+    ("noop-in-group", "stranger", "group", "mt:noop", ""),
+    ("unknown-op-in-group", "stranger", "group", "mt:zz:{meeting}", STALE),
+    ("unknown-op-private", "li", "private", "mt:zz", STALE),
+    ("bare-in-group", "stranger", "group", "mt:", STALE),
+    ("namespace-only-in-group", "stranger", "group", "mt", STALE),
+    ("64-bytes-in-group", "li", "group", "mt:rsvp:" + "1" * 52 + ":a", STALE),
+    ("old-form-step-in-group", "stranger", "group", "mt:date:2026-12-01", STALE),
+]
+
+
+class TestMeetingButtons:
+    """Forged and malformed meeting buttons: answered, nothing recorded, nothing posted, and
+    the group's post keeps its text and its answer buttons (no edit reaches the group)."""
+
+    @pytest.mark.parametrize(
+        ("who", "where", "data", "alert"),
+        [pytest.param(*row, id=row_id) for row_id, *row in MEETING_FORGED],
+    )
+    async def test_forged_meeting_press(
+        self, world: World, who: str, where: str, data: str, alert: str
+    ) -> None:
+        bot, ctx = world.bot, await prepare_meeting(world)
+        user = person(world, who)
+        post = ctx["meeting_post"]
+        message = post if where == "group" else bot.fake.last_message_to(user)
+        post_before = bot.fake.message(world.group, post["message_id"])
+        before = await meeting_snapshot(bot)
+        since = mark(bot)
+        await bot.press(user, message=message, data=data.format(**ctx))
+        answer = answers(bot, user)[-1]
+        assert (answer["text"] or "") == alert
+        if alert in MEETING_ALERTS:
+            assert answer["show_alert"] is True
+        assert await meeting_snapshot(bot) == before
+        assert sent(bot, user, since) == [] and sent(bot, world.group, since) == []
+        assert bot.fake.message(world.group, post["message_id"]) == post_before
+        assert bot.labels(post_before) == ["✅ 出席", "👤 委派代表参加", "✖ 不能出席"]
+        assert not [
+            call.method
+            for call in bot.fake.calls[since:]
+            if call.method.startswith("edit") and int(call.params["chat_id"]) == world.group.id
+        ]
 
 
 # ---------------------------------------------------------------------------- 4. wrong person, wrong chat

@@ -46,9 +46,15 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class AgendaItem:
+    """An agenda item: free text, or a matter (its text is then the matter's number and
+    title as they were when it was put on the agenda; its number and kind are the matter's,
+    for an audience that may not see the title — ``bot.domain.privacy``)."""
+
     position: int
     text: str
     case_id: int | None = None
+    case_number: str = ""
+    case_kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,8 +36,12 @@ from bot.domain.meetings import (
 )
 from bot.domain.models import Member, Role, Viewer
 from bot.services.cases import Cases
+from bot.services.delivery import OutboxMessage
 from bot.storage import schema as t
-from bot.storage.outbox import enqueue
+from bot.storage.outbox import SENT, enqueue
+
+# The outbox kinds of the group messages that carry a meeting's answer buttons.
+GROUP_POST_KINDS = ("meeting_posted", "meeting_changed")
 
 
 class Meetings:
@@ -86,12 +90,19 @@ class Meetings:
         agenda: dict[int, list[AgendaItem]] = {i: [] for i in ids}
         for item in (
             await conn.execute(
-                select(t.meeting_agenda)
+                select(t.meeting_agenda, t.cases.c.number, t.cases.c.kind)
+                .select_from(
+                    t.meeting_agenda.outerjoin(t.cases, t.cases.c.id == t.meeting_agenda.c.case_id)
+                )
                 .where(t.meeting_agenda.c.meeting_id.in_(ids))
                 .order_by(t.meeting_agenda.c.meeting_id, t.meeting_agenda.c.position)
             )
         ).all():
-            agenda[item.meeting_id].append(AgendaItem(item.position, item.text, item.case_id))
+            agenda[item.meeting_id].append(
+                AgendaItem(
+                    item.position, item.text, item.case_id, item.number or "", item.kind or ""
+                )
+            )
         return [
             MeetingView(
                 self._meeting(r),
@@ -155,6 +166,43 @@ class Meetings:
             ).scalars()
         )
         return [uid for uid, _ in await self._org_members(conn, view.orgs) if uid in told]
+
+    async def group_post(self, meeting_id: int) -> tuple[OutboxMessage, int] | None:
+        """The committee group's message that shows the meeting's current version with its
+        answer buttons — its post or, after a reschedule, the change notice — as the outbox
+        recorded it when it was sent: (the row, its Telegram message id). The one group
+        message that an answer brings up to date; None while there is none."""
+        group = await self.svc.group_chat_id()
+        if group is None:
+            return None
+        async with self.svc.db.read() as conn:
+            version = (
+                await conn.execute(
+                    select(t.meetings.c.version).where(t.meetings.c.id == meeting_id)
+                )
+            ).scalar_one_or_none()
+            if version is None:
+                return None
+            row = (
+                await conn.execute(
+                    select(t.outbox)
+                    .where(
+                        t.outbox.c.key.startswith(f"meeting:{meeting_id}:v{version}:"),
+                        t.outbox.c.kind.in_(GROUP_POST_KINDS),
+                        t.outbox.c.chat_id == group,
+                        t.outbox.c.status == SENT,
+                        t.outbox.c.message_id.is_not(None),
+                    )
+                    .order_by(t.outbox.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        message = OutboxMessage(
+            row.id, row.key, row.chat_id, row.kind, dict(row.payload), row.attempts, False
+        )
+        return message, int(row.message_id)
 
     # ------------------------------------------------------------------ writing
 
