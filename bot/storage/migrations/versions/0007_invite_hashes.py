@@ -8,6 +8,9 @@ Each stored token is replaced by its SHA-256 (hex), so links already handed out 
 while the database no longer holds a usable one. ``revoked_at`` becomes ``withdrawn_at`` with
 ``withdrawn_by`` beside it, and ``menu_message_id`` records the office's role menu a link was
 made from (one link per menu, however often it is pressed).
+
+On SQLite the freed pages are zeroed, so no token is left in the file; on PostgreSQL the old
+row versions stay on disk until the table is vacuumed (``VACUUM invites`` after upgrading).
 """
 
 import hashlib
@@ -35,8 +38,13 @@ def _digest(token: str) -> str:
 
 
 def upgrade() -> None:
-    op.add_column("invites", sa.Column("token_hash", sa.String(length=64), nullable=True))
     bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+    secure = None
+    if sqlite:  # overwrite what is deleted: the old tokens must not linger in free pages
+        secure = bind.exec_driver_sql("PRAGMA secure_delete").scalar()
+        bind.exec_driver_sql("PRAGMA secure_delete = ON")
+    op.add_column("invites", sa.Column("token_hash", sa.String(length=64), nullable=True))
     for row in bind.execute(sa.select(_invites.c.id, _invites.c.token)).all():
         bind.execute(
             sa.update(_invites).where(_invites.c.id == row.id).values(token_hash=_digest(row.token))
@@ -58,6 +66,8 @@ def upgrade() -> None:
         batch.create_unique_constraint(
             op.f("uq_invites_created_by_menu_message_id"), ["created_by", "menu_message_id"]
         )
+    if sqlite:
+        bind.exec_driver_sql(f"PRAGMA secure_delete = {int(secure or 0)}")
 
 
 def downgrade() -> None:
