@@ -1,4 +1,5 @@
-"""Logging for the bot's process, with the bot token removed wherever it could appear."""
+"""Logging for the bot's process, with the bot token (and invite links' tokens) removed
+wherever they could appear."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import re
 from bot.config import Settings
 
 _TOKEN_PATTERN = re.compile(r"bot\d+:[A-Za-z0-9_-]+|\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
+# An invite link's token, as python-telegram-bot logs calls at DEBUG: in the link the office
+# is sent (?start=i_...) and in the /start i_... the invited person sends.
+_INVITE_PATTERN = re.compile(r"(start[= ]i_)[A-Za-z0-9_-]+")
+
+
+def _redacted(text: str) -> str:
+    return _INVITE_PATTERN.sub(r"\1<invite>", _TOKEN_PATTERN.sub("bot<token>", text))
 
 
 class RedactingFormatter(logging.Formatter):
@@ -21,7 +29,7 @@ class RedactingFormatter(logging.Formatter):
         text = super().format(record)
         if self._token:
             text = text.replace(self._token, "<token>")
-        return _TOKEN_PATTERN.sub("bot<token>", text)
+        return _redacted(text)
 
 
 # Loggers known to write request URLs (which contain the token): python-telegram-bot logs
@@ -38,9 +46,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        clean = _TOKEN_PATTERN.sub(
-            "bot<token>", text.replace(self._token, "<token>") if self._token else text
-        )
+        clean = _redacted(text.replace(self._token, "<token>") if self._token else text)
         if clean != text:
             record.msg, record.args = clean, None
         return True

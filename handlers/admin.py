@@ -1,4 +1,5 @@
-"""The office's tools: invite links, the member list with revocation, binding the group.
+"""The office's tools: invite links (made, listed, withdrawn), the member list with
+revocation, binding the group.
 
 Every press is authorised again against the database: buttons only carry which object was
 chosen, never the right to act on it.
@@ -16,6 +17,7 @@ from bot.domain.errors import DomainError
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
 from handlers import gate
+from handlers.buttons import number, pack, unpack
 from handlers.common import (
     INVITE_PREFIX,
     BotContext,
@@ -32,6 +34,8 @@ from handlers.common import (
 )
 
 MEMBERS_PAGE = 8
+INVITES_PAGE = 6
+INVITES = "iv"  # button namespace of /invites: pg (page), wd (withdraw?), ok (withdraw)
 
 ROLE_LABELS: dict[Role, str] = {role: ROLE_MSGIDS[role.value] for role in Role}
 
@@ -90,11 +94,13 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
         )
         return
     if parts[1] == "mk" and len(parts) == 4 and parts[3] in {r.value for r in Role}:
+        menu = query.message.message_id if query.message is not None else None
         try:
-            created = await context.svc.create_invite(viewer, org.code, Role(parts[3]))
+            created = await context.svc.create_invite(viewer, org.code, Role(parts[3]), menu)
         except DomainError as exc:
             await answer_stale(update, context, viewer)
-            await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
+            if exc.code != "invite_made":  # a second press: the first one's link is shown
+                await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
             return
         await query.answer()
         link = deep_link(context, INVITE_PREFIX + created.token)
@@ -111,6 +117,103 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
         )
         return
     await answer_stale(update, context, viewer)
+
+
+async def _invites_page(
+    context: BotContext, viewer: Viewer, page: int
+) -> tuple[str, list[list[Button]]] | None:
+    """Page ``page`` of the open invite links; None when there is no such page (any more)."""
+    invites, total = await context.svc.list_open_invites(page * INVITES_PAGE, INVITES_PAGE)
+    pages = max(1, -(-total // INVITES_PAGE))
+    if page >= pages:
+        return None
+    first = page * INVITES_PAGE + 1
+    html = context.texts.render(
+        viewer.lang,
+        "invites",
+        invites=invites,
+        first=first,
+        total=total,
+        page=page + 1,
+        pages=pages,
+        role_labels=ROLE_LABELS,
+    )
+    withdraw = [
+        (context.texts.t(viewer.lang, "Withdraw %(n)s", n=first + i), pack(INVITES, "wd", inv.id))
+        for i, inv in enumerate(invites)
+    ]
+    rows = chunk(withdraw, 3)
+    nav: list[Button] = []
+    if page > 0:
+        nav.append((context.texts.t(viewer.lang, "◀ Previous"), pack(INVITES, "pg", page - 1)))
+    if page + 1 < pages:
+        nav.append((context.texts.t(viewer.lang, "Next ▶"), pack(INVITES, "pg", page + 1)))
+    rows.append(nav)
+    return html, rows
+
+
+async def invites(update: Update, context: BotContext) -> None:
+    """/invites: the links that still let someone in, each with a withdraw button."""
+    viewer = await viewer_of(update, context)
+    if not await private_only(update, context, viewer):
+        return
+    if await _refuse_non_admin(update, context, viewer):
+        return
+    shown = await _invites_page(context, viewer, 0)
+    assert shown is not None  # the first page always exists
+    html, rows = shown
+    await reply(update, context, html, keyboard(rows))
+
+
+async def invites_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    viewer = await viewer_of(update, context)
+    texts = context.texts
+    if await refuse_outside_private(update, context, viewer):
+        return
+    if not rules.is_admin(viewer.member):
+        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
+        return
+    parts = unpack(query.data, INVITES, parts=(2,))
+    arg = number(parts[1]) if parts is not None else None
+    if parts is None or arg is None:
+        await answer_stale(update, context, viewer)
+        return
+    action = parts[0]
+    if action == "pg":
+        shown = await _invites_page(context, viewer, arg)
+        if shown is None:
+            await answer_stale(update, context, viewer)
+            return
+        await query.answer()
+        html, rows = shown
+        await edit_or_send(query, context, html, keyboard(rows))
+    elif action in ("wd", "ok"):
+        try:
+            if action == "wd":
+                invite = await context.svc.open_invite(arg)
+            else:
+                invite = await context.svc.withdraw_invite(viewer, arg)
+        except DomainError as exc:
+            await query.answer(texts.t(viewer.lang, "Not withdrawn."), show_alert=True)
+            await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
+            return
+        if action == "wd":
+            await query.answer()
+            buttons: list[Button] = [
+                (texts.t(viewer.lang, "Yes, withdraw"), pack(INVITES, "ok", invite.id)),
+                (texts.t(viewer.lang, "Keep"), pack(INVITES, "pg", 0)),
+            ]
+            template = "invite_withdraw_confirm"
+        else:
+            await query.answer(texts.t(viewer.lang, "Withdrawn."))
+            buttons = []
+            template = "invite_withdrawn"
+        html = texts.render(viewer.lang, template, invite=invite, role_labels=ROLE_LABELS)
+        await edit_or_send(query, context, html, keyboard([buttons]) if buttons else None)
+    else:
+        await answer_stale(update, context, viewer)
 
 
 async def _members_page(
@@ -275,10 +378,12 @@ async def digest(update: Update, context: BotContext) -> None:
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CommandHandler("invite", invite),
+        CommandHandler("invites", invites),
         CommandHandler("members", members),
         CommandHandler("bindgroup", bind_group),
         MessageHandler(filters.StatusUpdate.MIGRATE, group_migrated),
         CommandHandler("digest", digest),
         CallbackQueryHandler(invite_pressed, pattern=r"^i:"),
         CallbackQueryHandler(members_pressed, pattern=r"^m:"),
+        CallbackQueryHandler(invites_pressed, pattern=rf"^{INVITES}:"),
     ]

@@ -57,6 +57,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("whoami", N_("Who am I")),
     ("help", N_("Help")),
     ("invite", N_("Office: invite a member")),
+    ("invites", N_("Office: open invite links")),
     ("members", N_("Office: members")),
     ("digest", N_("Office: weekly digest now")),
     ("meeting", N_("Office: schedule a joint meeting")),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
+from bot.services.members import token_digest
 from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.flows import (
@@ -101,7 +102,7 @@ async def test_an_invite_link_opened_twice_by_the_same_person(
         (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
         assert (row.org_code, row.role, row.display_name) == ("CBS-NR", "department_head", "李明")
         assert row.invited_by == ADMIN_ID and row.revoked_at is None
-        (invite,) = await rows(bot, t.invites, t.invites.c.token == token)
+        (invite,) = await rows(bot, t.invites, t.invites.c.token_hash == token_digest(token))
         assert invite.used_by == LI
         joined = await rows(bot, t.events, t.events.c.action == "member_joined")
         assert [(e.actor_user_id, e.detail["via"]) for e in joined] == [
@@ -120,7 +121,7 @@ async def test_an_invite_link_used_by_someone_else(committee: Committee, db_url:
         await bot.say(wang, "/start")
         assert bot.last_text(wang) == not_member_text(WANG)
         assert await rows(bot, t.members, t.members.c.user_id == WANG) == []
-        (invite,) = await rows(bot, t.invites, t.invites.c.token == token)
+        (invite,) = await rows(bot, t.invites, t.invites.c.token_hash == token_digest(token))
         assert invite.used_by == LI
 
 
@@ -136,7 +137,7 @@ async def test_an_invite_link_expires_after_its_time(committee: Committee, db_ur
         await bot.say(wang, f"/start i_{second}")
         assert bot.texts(wang) == ["⚠ 该邀请链接已过期。请联系府院联动办公室重新获取。"]
         assert await rows(bot, t.members, t.members.c.user_id == WANG) == []
-        (invite,) = await rows(bot, t.invites, t.invites.c.token == second)
+        (invite,) = await rows(bot, t.invites, t.invites.c.token_hash == token_digest(second))
         assert invite.used_by is None
 
 
@@ -161,7 +162,7 @@ async def test_a_member_opening_another_invite_stays_where_they_are(
         )
         (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
         assert row.org_code == "CBS-NR"
-        (invite,) = await rows(bot, t.invites, t.invites.c.token == token)
+        (invite,) = await rows(bot, t.invites, t.invites.c.token_hash == token_digest(token))
         assert invite.used_by is None
         # The link is still good for the person it was meant for.
         wang = bot.user(WANG, "王强")
@@ -351,6 +352,7 @@ ZH_PRIVATE = [
     ("whoami", "我的身份"),
     ("help", "帮助"),
     ("invite", "办公室：邀请成员"),
+    ("invites", "办公室：有效邀请链接"),
     ("members", "办公室：成员管理"),
     ("digest", "办公室：立即生成周报"),
     ("meeting", "办公室：安排联席会议"),
@@ -365,6 +367,7 @@ EN_PRIVATE = [
     ("whoami", "Who am I"),
     ("help", "Help"),
     ("invite", "Office: invite a member"),
+    ("invites", "Office: open invite links"),
     ("members", "Office: members"),
     ("digest", "Office: weekly digest now"),
     ("meeting", "Office: schedule a joint meeting"),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Connection, select
 
-from bot.storage.db import Database
-from bot.storage.schema import metadata
+from bot.storage.db import Database, alembic_config
+from bot.storage.schema import invites, metadata
 
 
 async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:
@@ -24,3 +29,54 @@ async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:
         mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
     assert mode == "wal"
     await db.dispose()
+
+
+async def test_invite_hashes_go_down_and_up_again(tmp_path: Path) -> None:
+    """0007 can be undone (links handed out stop working: their tokens are gone) and redone."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    await db.migrate()
+    digest = hashlib.sha256(b"token-handed-out").hexdigest()
+    moment = datetime(2026, 12, 2, tzinfo=UTC)
+    async with db.write() as conn:
+        await conn.execute(
+            invites.insert().values(
+                token_hash=digest,
+                org_code="CBS-NR",
+                role="department_head",
+                created_by=1001,
+                created_at=moment,
+                expires_at=moment,
+                withdrawn_at=moment,
+                withdrawn_by=1001,
+            )
+        )
+
+    def to(revision: str) -> Callable[[Connection], None]:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db.url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with db.write() as conn:
+        await conn.run_sync(to("0006"))
+    async with db.read() as conn:
+        row = (await conn.exec_driver_sql("SELECT token, revoked_at FROM invites")).one()
+    assert row.token == digest[:32] and row.revoked_at is not None
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        (after,) = (await conn.execute(select(invites))).all()
+        assert await conn.run_sync(_diff) == []
+    # A prefix of a hash is no token of any link: nothing opens it.
+    assert after.token_hash == hashlib.sha256(digest[:32].encode()).hexdigest()
+    assert after.withdrawn_at == moment and after.withdrawn_by is None
+    await db.dispose()
+
+
+def _diff(sync_conn: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(sync_conn), metadata))

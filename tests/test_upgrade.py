@@ -3,14 +3,16 @@ migrated at start-up and keeps its matters, numbers, conversations, meetings and
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from tests.conftest import SHANGHAI
-from tests.flows import GROUP, LI, QIAN, WANG, ZHAO
+from tests.flows import GROUP, LI, QIAN, STRANGER, WANG, ZHAO
 from tests.scenario import running_bot
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1.sqlite3"
@@ -132,3 +134,73 @@ async def test_a_conversation_carried_over_answers_its_old_buttons_with_its_ques
         await bot.press(wang, "不指定日期", message=question)
         await bot.press(wang, "完成")
         assert "冰雪旅游节安全保障研判" in bot.last_text(wang)
+
+
+# The links release 0.1 stored in plain text; the last one was never used.
+FIXTURE_TOKENS = (
+    "SUPLHg9SS_7lugHg",
+    "sVJG-pd0BePSYS_4",
+    "-WZ7q9tYqLbdjzg9",
+    "pEVwp30DMsDv3oyV",
+    "yPiaOb5RpH3mWh9A",
+    "FRBLcmUXL2RWynPX",
+    "_SoUxNcvS_nITjCo",
+)
+REVOKED_ADMINS_LINK = "Rv0kEdAdm1nL1nk_"
+
+
+async def test_invite_links_survive_the_upgrade_as_hashes(
+    committee: Committee, tmp_path: Path
+) -> None:
+    url = upgraded(tmp_path)
+    path = tmp_path / "upgraded.sqlite3"
+    # Release 0.1 did not withdraw the links of an office admin it revoked: a second admin,
+    # revoked after handing out a link that has not expired yet.
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO members (user_id, org_code, role, display_name, joined_at, invited_by,"
+            " revoked_at, revoked_by) VALUES (1002, 'CBS-OFFICE', 'office', '韩主任',"
+            " '2026-11-16 01:30:00.000000', 1001, '2026-11-16 03:00:00.000000', 1001)"
+        )
+        raw.execute(
+            "INSERT INTO invites (token, org_code, role, created_by, created_at, expires_at)"
+            f" VALUES ('{REVOKED_ADMINS_LINK}', 'CBS-HRSS', 'department_head', 1002,"
+            " '2026-11-16 02:00:00.000000', '2026-11-19 02:00:00.000000')"
+        )
+    raw.close()
+    # Before the unused link of 0.1 expires (2026-11-19 09:30 in Shanghai).
+    clock = ManualClock(datetime(2026, 11, 17, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, url, clock) as bot:
+        newcomer = bot.user(2003, "张新")
+        await bot.say(newcomer, "/start i__SoUxNcvS_nITjCo")
+        assert bot.texts(newcomer)[0] == (
+            "✅ 欢迎！您已以 部门负责人 身份加入 长白山管委会市场监督管理局。"
+        )
+        stranger = bot.user(STRANGER, "路人甲")
+        await bot.say(stranger, f"/start i_{REVOKED_ADMINS_LINK}")
+        assert bot.texts(stranger) == ["⚠ 该邀请链接已被收回。请联系府院联动办公室重新获取。"]
+        # A link already used stays used.
+        await bot.say(stranger, "/start i_SUPLHg9SS_7lugHg")
+        assert bot.last_text(stranger) == "⚠ 该邀请链接已被使用。请联系府院联动办公室重新获取。"
+        office = bot.user(OFFICE, "办公室管理员")
+        await bot.say(office, "/invites")
+        assert bot.last_text(office) == "有效邀请链接 (0) · 第 1/1 页\n\n暂无有效的邀请链接。"
+
+    with sqlite3.connect(path) as raw:
+        members = raw.execute(
+            "SELECT user_id, org_code, invited_by FROM members WHERE revoked_at IS NULL"
+            " AND user_id IN (2003, 9001)"
+        ).fetchall()
+        hashes = dict(raw.execute("SELECT id, token_hash FROM invites").fetchall())
+        tables = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        stored = "\n".join(
+            repr(row) for table in tables for row in raw.execute(f'SELECT * FROM "{table}"')
+        )
+    raw.close()
+    assert members == [(2003, "CBS-MARKET", 1001)]
+    assert [hashes[i] for i in range(1, 8)] == [
+        hashlib.sha256(token.encode()).hexdigest() for token in FIXTURE_TOKENS
+    ]
+    for token in (*FIXTURE_TOKENS, REVOKED_ADMINS_LINK):
+        assert token not in stored
+        assert token.encode() not in path.read_bytes()  # not even in a freed page

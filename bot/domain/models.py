@@ -52,15 +52,27 @@ class Viewer:
 
 @dataclass(frozen=True, slots=True)
 class Invite:
+    """A link just made: the only moment its token exists outside the link itself."""
+
     token: str
     org_code: str
     role: Role
     created_by: int
     created_at: datetime
     expires_at: datetime
-    used_by: int | None = None
-    used_at: datetime | None = None
-    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvite:
+    """A link that still lets someone in, as the office lists it (its token is not kept)."""
+
+    id: int
+    org_code: str
+    role: Role
+    created_by: int
+    creator_name: str
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import rules
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.models import (
     Invite,
     Member,
+    OpenInvite,
     Role,
     Viewer,
 )
@@ -21,6 +25,31 @@ from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
 from bot.storage import schema as t
 
 logger = logging.getLogger(__name__)
+
+
+def token_digest(token: str) -> str:
+    """What the database keeps of an invite token (migration 0007 computes it the same way)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _open_at(now: datetime) -> Any:
+    """An invite still usable at ``now`` as far as its own row says."""
+    return and_(
+        t.invites.c.used_by.is_(None),
+        t.invites.c.withdrawn_at.is_(None),
+        t.invites.c.expires_at > now,
+    )
+
+
+def _creator_in_office() -> Any:
+    """The membership a link was made under is still an active office membership: a link
+    carries its creator's authority, and ends with it."""
+    return and_(
+        t.members.c.user_id == t.invites.c.created_by,
+        t.members.c.revoked_at.is_(None),
+        t.members.c.role == Role.OFFICE.value,
+        t.members.c.joined_at <= t.invites.c.created_at,
+    )
 
 
 class Members(ServiceBase):
@@ -139,7 +168,11 @@ class Members(ServiceBase):
                 await self._event(conn, "group_migrated", None, old=old_chat_id, new=new_chat_id)
                 self._group_chat_id = new_chat_id
 
-    async def create_invite(self, viewer: Viewer, org_code: str, role: Role) -> Invite:
+    async def create_invite(
+        self, viewer: Viewer, org_code: str, role: Role, menu_message_id: int | None = None
+    ) -> Invite:
+        """A one-time link; ``menu_message_id`` names the role menu it was made from, so a
+        second press of that menu makes no second link (``invite_made`` instead)."""
         if not rules.is_admin(viewer.member):
             raise NotAllowed("admin_only")
         org = self.committee.organisations.get(org_code)
@@ -157,23 +190,45 @@ class Members(ServiceBase):
             expires_at=now + timedelta(hours=self.committee.invite_ttl_hours),
         )
         async with self.db.write() as conn:
-            await conn.execute(
-                t.invites.insert().values(
-                    token=invite.token,
+            if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
+                raise NotAllowed("admin_only")
+            made = await conn.execute(
+                self._insert(t.invites)
+                .values(
+                    token_hash=token_digest(invite.token),
                     org_code=org_code,
                     role=role.value,
                     created_by=viewer.user_id,
                     created_at=now,
                     expires_at=invite.expires_at,
+                    menu_message_id=menu_message_id,
                 )
+                .on_conflict_do_nothing(
+                    index_elements=[t.invites.c.created_by, t.invites.c.menu_message_id]
+                )
+                .returning(t.invites.c.id)
             )
-            await self._event(conn, "invite_created", viewer.user_id, org=org_code, role=role.value)
+            invite_id = made.scalar_one_or_none()
+            if invite_id is None:
+                raise InvalidInput("invite_made")
+            await self._event(
+                conn,
+                "invite_created",
+                viewer.user_id,
+                invite=invite_id,
+                org=org_code,
+                role=role.value,
+            )
         return invite
 
     async def redeem_invite(self, token: str, viewer: Viewer, display_name: str) -> Member:
         now = self.clock.now()
         async with self.db.write() as conn:
-            inv = (await conn.execute(select(t.invites).where(t.invites.c.token == token))).first()
+            inv = (
+                await conn.execute(
+                    select(t.invites).where(t.invites.c.token_hash == token_digest(token))
+                )
+            ).first()
             if inv is None:
                 raise NotFound("invite_unknown")
             current = await self._active_member(conn, viewer.user_id)
@@ -181,8 +236,13 @@ class Members(ServiceBase):
                 if inv.used_by == viewer.user_id and current is not None:
                     return current  # the same link opened twice: nothing new to do
                 raise InvalidInput("invite_used")
-            if inv.revoked_at is not None:
-                raise InvalidInput("invite_revoked")
+            if inv.withdrawn_at is not None:
+                raise InvalidInput("invite_withdrawn")
+            creator = await conn.execute(
+                select(t.members.c.id).where(_creator_in_office(), t.invites.c.id == inv.id)
+            )
+            if creator.first() is None:
+                raise InvalidInput("invite_withdrawn")
             if inv.expires_at <= now:
                 raise InvalidInput("invite_expired")
             if current is not None:
@@ -253,6 +313,11 @@ class Members(ServiceBase):
                 .where(t.members.c.id == member_id)
                 .values(revoked_at=now, revoked_by=viewer.user_id)
             )
+            # Their links end with their membership: an admin revoked cannot come back in
+            # through a link of their own, nor let anyone else in.
+            await self._withdraw_invites(
+                conn, t.invites.c.created_by == target.user_id, viewer.user_id, "creator_revoked"
+            )
             # The matters they handled go back to their whole organisation.
             await conn.execute(
                 update(t.assignments)
@@ -276,6 +341,91 @@ class Members(ServiceBase):
             target.display_name,
             target.joined_at,
             now,
+        )
+
+    async def list_open_invites(self, offset: int, limit: int) -> tuple[list[OpenInvite], int]:
+        """The links that still let someone in, soonest to expire first."""
+        now = self.clock.now()
+        joined = t.invites.join(t.members, _creator_in_office())
+        async with self.db.read() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(joined).where(_open_at(now)))
+            ).scalar_one()
+            rows = (
+                await conn.execute(
+                    select(t.invites, t.members.c.display_name)
+                    .select_from(joined)
+                    .where(_open_at(now))
+                    .order_by(t.invites.c.expires_at, t.invites.c.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
+        return [self._open_invite(row) for row in rows], total
+
+    async def open_invite(self, invite_id: int) -> OpenInvite:
+        """One open link (for the office's confirmation); ``invite_not_open`` otherwise."""
+        async with self.db.read() as conn:
+            return await self._open_invite_in(conn, invite_id)
+
+    async def withdraw_invite(self, viewer: Viewer, invite_id: int) -> OpenInvite:
+        """The office withdraws a link: whoever holds it can no longer join with it."""
+        async with self.db.write() as conn:
+            if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
+                raise NotAllowed("admin_only")
+            invite = await self._open_invite_in(conn, invite_id)
+            await self._withdraw_invites(
+                conn, t.invites.c.id == invite_id, viewer.user_id, "office"
+            )
+        return invite
+
+    async def _open_invite_in(self, conn: AsyncConnection, invite_id: int) -> OpenInvite:
+        row = (
+            await conn.execute(
+                select(t.invites, t.members.c.display_name)
+                .select_from(t.invites.join(t.members, _creator_in_office()))
+                .where(t.invites.c.id == invite_id, _open_at(self.clock.now()))
+            )
+        ).first()
+        if row is None:
+            raise InvalidInput("invite_not_open")
+        return self._open_invite(row)
+
+    async def _withdraw_invites(
+        self, conn: AsyncConnection, which: Any, actor: int, reason: str
+    ) -> list[int]:
+        """Withdraw the open links matching ``which``, each with its audit event."""
+        now = self.clock.now()
+        withdrawn = (
+            await conn.execute(
+                update(t.invites)
+                .where(which, _open_at(now))
+                .values(withdrawn_at=now, withdrawn_by=actor)
+                .returning(t.invites.c.id, t.invites.c.org_code, t.invites.c.role)
+            )
+        ).all()
+        for row in sorted(withdrawn):
+            await self._event(
+                conn,
+                "invite_withdrawn",
+                actor,
+                invite=row.id,
+                org=row.org_code,
+                role=row.role,
+                reason=reason,
+            )
+        return [row.id for row in withdrawn]
+
+    @staticmethod
+    def _open_invite(row: Any) -> OpenInvite:
+        return OpenInvite(
+            id=row.id,
+            org_code=row.org_code,
+            role=Role(row.role),
+            created_by=row.created_by,
+            creator_name=row.display_name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
         )
 
     async def recipient(self, user_id: int) -> Recipient:

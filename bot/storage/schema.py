@@ -95,7 +95,9 @@ invites = Table(
     "invites",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("token", String(32), nullable=False, unique=True),
+    # SHA-256 (hex) of the link's token: the token is handed out, never kept, so a copy of
+    # the database opens no door.
+    Column("token_hash", String(64), nullable=False, unique=True),
     Column("org_code", String(24), nullable=False),
     Column("role", String(24), nullable=False),
     Column("created_by", BigInteger, nullable=False),
@@ -103,7 +105,12 @@ invites = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_by", BigInteger, nullable=True),
     Column("used_at", UTCDateTime, nullable=True),
-    Column("revoked_at", UTCDateTime, nullable=True),
+    # Withdrawn by the office, or together with its creator's membership.
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_by", BigInteger, nullable=True),
+    # The office's role menu the link was made from: pressing it twice makes one link.
+    Column("menu_message_id", BigInteger, nullable=True),
+    UniqueConstraint("created_by", "menu_message_id"),
 )
 
 settings = Table(
