@@ -87,14 +87,16 @@ async def test_every_outbox_message_delivered_under_a_storm(
             for case in cases:
                 copies = [x for x in texts if case.number in x]
                 plain = [x for x in copies if not x.startswith(RESENT)]
-                # Each matter arrived once plainly; any second copy is a flagged resend.
-                assert len(plain) == 1, (case.number, copies)
+                # Each matter arrived, plainly at most once; any other copy is a flagged
+                # resend (after a 502 the first copy that arrives may be flagged: a 502 is
+                # an answer to a request that was written, so it may have been acted on).
+                assert copies and len(plain) <= 1, (case.number, copies)
         async with bot.svc.db.read() as conn:
             uncertain = (
                 await conn.execute(select(t.outbox.c.key).where(t.outbox.c.uncertain == 1))
             ).all()
-        # A row is marked uncertain by its first timeout (a resend may time out again).
-        assert 0 < len(uncertain) <= request.injected["timeout"]
+        # A row is marked uncertain by its first timeout or 502 (a resend may fail again).
+        assert 0 < len(uncertain) <= request.injected["timeout"] + request.injected["502"]
         resent = [x for chat in (zhao, group) for x in bot.texts(chat) if x.startswith(RESENT)]
         assert len(resent) >= len(uncertain)
 
