@@ -27,8 +27,11 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=15)
 # Retries are bounded by age, not by count: an outage of an hour (or Telegram's 429s) must not
-# use a message up. A row this old whose attempt fails again is given up and the office told.
+# use a message up. A row this old whose attempt fails again is given up and the office told —
+# once it has been tried a few times (a row queued before a long downtime of the bot itself
+# gets more than one chance).
 GIVE_UP_AFTER = timedelta(hours=6)
+MIN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,7 @@ class Outbox:
         """Schedule another attempt after the backoff; returns False (and fails the row) when
         the message is older than ``GIVE_UP_AFTER``: the caller tells the office."""
         age = self.clock.now() - message.created_at
-        if age >= GIVE_UP_AFTER:
+        if age >= GIVE_UP_AFTER and message.attempts >= MIN_ATTEMPTS:
             hours = age.total_seconds() / 3600
             await self.failed(
                 message,
@@ -356,7 +359,7 @@ class Delivery(Cases):
             "reason": reason,
             "hours": int(GIVE_UP_AFTER.total_seconds() // 3600),
             "group": message.chat_id < 0 and message.chat_id == await self.group_chat_id(),
-            "name": "",
+            "recipient": "",
             "org": "",
             "case": "",
             "meeting": "",
@@ -373,7 +376,7 @@ class Delivery(Cases):
                     )
                 ).first()
                 if member is not None:
-                    payload.update(name=member.display_name, org=member.org_code)
+                    payload.update(recipient=member.display_name, org=member.org_code)
             case_id = message.payload.get("case_id")
             if case_id is not None:
                 number = (
