@@ -214,8 +214,8 @@ async def test_recipients_are_judged_as_they_are_when_sent(
             ("deadline", GROUP, on_case),
             ("deadline", -100123, on_case),  # a group that is not the committee's
             ("case_group", ZHAO, on_case),  # a group post, to a private chat
-            ("calendar_gap", ZHAO, {}),  # office only
-            ("calendar_gap", ADMIN_ID, {}),
+            ("delivery_failed", ZHAO, {}),  # office only
+            ("delivery_failed", ADMIN_ID, {}),
             ("meeting_reminder", ZHAO, {"meeting_id": 1, "org": "YB-IPC"}),
             ("meeting_reminder", SUN, {"meeting_id": 1, "org": "YB-IPC"}),
             ("digest", 9001, {}),  # a stranger
@@ -232,7 +232,7 @@ async def test_recipients_are_judged_as_they_are_when_sent(
             ("case_action", SUN): "the recipient may not see the matter (any more)",
             ("deadline", -100123): "the chat is not the committee group (any more)",
             ("case_group", ZHAO): "case_group never goes to a private chat",
-            ("calendar_gap", ZHAO): "the recipient is not of the office",
+            ("delivery_failed", ZHAO): "the recipient is not of the office",
             ("meeting_reminder", SUN): "the recipient is not of YB-IPC (any more)",
             ("digest", 9001): "digest never goes to a private chat",
             ("case_action", 9001): "the recipient is not an active member (any more)",

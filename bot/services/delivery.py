@@ -259,7 +259,8 @@ AUDIENCES: dict[str, Audience] = {
     "deadline": Audience("matter", group=True),
     "case_group": Audience(None, group=True),
     "digest": Audience(None, group=True),
-    "calendar_gap": Audience("office"),
+    # Queued for the office, but a note on the holiday data holds nothing private: any member.
+    "calendar_gap": Audience("member"),
     "delivery_failed": Audience("office"),
     "meeting_posted": Audience(None, group=True),
     "meeting_changed": Audience("member", group=True),
