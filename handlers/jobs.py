@@ -27,7 +27,7 @@ AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
 async def tick(app: AnyApp) -> None:
-    """Queue everything that is due by now, then deliver."""
+    """Queue everything that is due by now, recover what a delivery run stranded, deliver."""
     runtime: Runtime = app.bot_data["runtime"]
     svc = runtime.svc
     alerts = await svc.scan_deadlines()
@@ -40,7 +40,23 @@ async def tick(app: AnyApp) -> None:
         logger.info(
             "tick queued %s alert(s), %s digest, %s reminder(s)", alerts, int(digest), reminders
         )
+    await recover(app)
     await deliver(app)
+
+
+async def recover(app: AnyApp) -> None:
+    """Rows left 'sending' while no delivery run is going on (a database error while one's
+    outcome was recorded) go out again, marked as possible repeats."""
+    runtime: Runtime = app.bot_data["runtime"]
+    if runtime.courier is None:
+        return
+    try:
+        recovered = await runtime.courier.recover()
+    except Exception:
+        logger.exception("could not recover stranded outbox rows")
+        return
+    if recovered:
+        logger.warning("%s outbox message(s) were stranded while being sent", recovered)
 
 
 async def deliver(app: AnyApp) -> None:

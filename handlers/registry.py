@@ -23,7 +23,6 @@ from telegram.ext import (
 )
 
 from bot.i18n import LANGS, N_, gettext_for
-from bot.services.delivery import OutboxMessage
 from handlers import (
     actions,
     admin,
@@ -153,7 +152,7 @@ async def post_init(app: AppType) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     await runtime.open()
     runtime.courier = build_courier(app)
-    recovered = await runtime.outbox.recover()
+    recovered = await runtime.courier.recover()
     if recovered:
         logger.warning("%s outbox message(s) were being sent when the bot stopped", recovered)
     warn_about_calendar(runtime)
@@ -221,18 +220,16 @@ async def on_error(update: object, context: BotContext) -> None:
 
 
 def build_courier(app: AppType) -> Courier:
-    """The courier with a renderer for every kind of outbox row."""
+    """The courier with a renderer for every kind of outbox row; each row's recipient is
+    checked as it is when sent, and the office hears of what could not be delivered."""
     runtime: Runtime = app.bot_data["runtime"]
     renderers = Renderers(app)
-
-    async def report(message: OutboxMessage, error: str) -> None:
-        """Tell the office a message could not be delivered (never about such a report)."""
-        if message.kind == "delivery_failed":
-            return
-        await runtime.svc.report_delivery_failure(message.key, message.chat_id, error)
-
+    svc = runtime.svc
     courier = Courier(
-        runtime.outbox, {**renderers.all(), **meeting_notices.renderers(renderers)}, report
+        runtime.outbox,
+        {**renderers.all(), **meeting_notices.renderers(renderers)},
+        svc.report_delivery_failure,
+        svc.undeliverable,
     )
-    courier.on_migration = runtime.svc.chat_migrated
+    courier.on_migration = svc.chat_migrated
     return courier

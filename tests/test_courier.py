@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
-from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import ManualClock
-from bot.services.delivery import Outbox, OutboxMessage
+from bot.domain.committee import Committee
+from bot.domain.models import Role
+from bot.services.delivery import AUDIENCES, Outbox, OutboxMessage
 from bot.storage import schema as t
 from bot.storage.db import Database
-from handlers.courier import Courier, Rendered
+from handlers.courier import Courier, Rendered, may_have_arrived
+from tests.conftest import ADMIN_ID
+from tests.flows import GROUP, LI, SUN, WANG, ZHAO, bind_group, member, seed_case
+from tests.scenario import running_bot
 
 
 class Msg:
@@ -136,3 +142,99 @@ async def test_an_unexpected_error_never_strands_a_row(outbox: Outbox, db: Datab
     assert await courier(outbox).flush(bot) == 1  # type: ignore[arg-type]
     state = await rows(db)
     assert state["a"][0] == "retry" and state["b"][0] == "sent"
+
+
+async def test_rows_untried_when_a_run_stops_go_back_as_they_were(
+    outbox: Outbox, db: Database
+) -> None:
+    for i in range(3):
+        await outbox.add(f"k{i}", 100 + i, "plain", {"text": f"m{i}"})
+
+    async def audience_down(batch: list[OutboxMessage]) -> dict[int, str]:
+        raise OSError("database unavailable")
+
+    c = Courier(outbox, {"plain": render_plain}, audience=audience_down)
+    bot = ScriptedBot([])
+    assert await c.flush(bot) == 0  # type: ignore[arg-type]
+    assert bot.calls == []
+    async with db.read() as conn:
+        found = (await conn.execute(select(t.outbox))).all()
+    # Never tried: due again, not counted as an attempt, and not taken for a possible repeat.
+    assert {(r.status, r.attempts, r.uncertain) for r in found} == {("retry", 0, 0)}
+
+
+def _wrapped(error: type[NetworkError], cause: Exception) -> NetworkError:
+    try:
+        raise error("wrapped") from cause
+    except NetworkError as exc:
+        return exc
+
+
+def test_only_errors_before_the_request_was_written_are_certain() -> None:
+    request = httpx.Request("POST", "https://example.invalid/")
+    written = [
+        _wrapped(TimedOut, httpx.ReadTimeout("read", request=request)),
+        _wrapped(TimedOut, httpx.WriteTimeout("write", request=request)),
+        _wrapped(NetworkError, httpx.ReadError("reset", request=request)),
+        _wrapped(NetworkError, httpx.RemoteProtocolError("disconnected", request=request)),
+        NetworkError("Bad Gateway"),  # an answer: the request had been written
+        TimedOut(),
+    ]
+    not_written = [
+        _wrapped(NetworkError, httpx.ConnectError("refused", request=request)),
+        _wrapped(TimedOut, httpx.ConnectTimeout("connect", request=request)),
+        _wrapped(TimedOut, httpx.PoolTimeout("pool", request=request)),
+    ]
+    assert all(may_have_arrived(exc) for exc in written)
+    assert not any(may_have_arrived(exc) for exc in not_written)
+
+
+async def test_every_kind_the_courier_renders_declares_its_audience(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        courier = bot.app.bot_data["runtime"].courier
+        assert set(courier.renderers) == set(AUDIENCES)
+
+
+async def test_recipients_are_judged_as_they_are_when_sent(
+    committee: Committee, db_url: str, clock: ManualClock
+) -> None:
+    async with running_bot(committee, db_url, clock) as bot:
+        await bind_group(bot)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await member(bot, WANG, "王强", "CBS-ENV", Role.DEPARTMENT_HEAD)
+        await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, SUN, "孙书记员", "FUSONG-COURT", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目")
+        on_case = {"case_id": case.id}
+        cases = [("case_action", uid, on_case) for uid in (LI, WANG, ZHAO, SUN, ADMIN_ID)]
+        rows = [
+            *cases,
+            ("deadline", GROUP, on_case),
+            ("deadline", -100123, on_case),  # a group that is not the committee's
+            ("case_group", ZHAO, on_case),  # a group post, to a private chat
+            ("delivery_failed", ZHAO, {}),  # office only
+            ("delivery_failed", ADMIN_ID, {}),
+            ("meeting_reminder", ZHAO, {"meeting_id": 1, "org": "YB-IPC"}),
+            ("meeting_reminder", SUN, {"meeting_id": 1, "org": "YB-IPC"}),
+            ("digest", 9001, {}),  # a stranger
+            ("case_action", 9001, on_case),
+            ("made_up", ZHAO, {}),
+        ]
+        batch = [
+            OutboxMessage(i, f"k{i}", chat, kind, payload, 1, False, clock.now())
+            for i, (kind, chat, payload) in enumerate(rows)
+        ]
+        reasons = await bot.svc.undeliverable(batch)
+        assert {rows[i][:2]: reason for i, reason in reasons.items()} == {
+            ("case_action", WANG): "the recipient may not see the matter (any more)",
+            ("case_action", SUN): "the recipient may not see the matter (any more)",
+            ("deadline", -100123): "the chat is not the committee group (any more)",
+            ("case_group", ZHAO): "case_group never goes to a private chat",
+            ("delivery_failed", ZHAO): "the recipient is not of the office",
+            ("meeting_reminder", SUN): "the recipient is not of YB-IPC (any more)",
+            ("digest", 9001): "digest never goes to a private chat",
+            ("case_action", 9001): "the recipient is not an active member (any more)",
+            ("made_up", ZHAO): "no audience is declared for made_up",
+        }

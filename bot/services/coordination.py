@@ -14,15 +14,16 @@ from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
 from bot.services.acting import Acting
 from bot.services.conversations import Conversations
-from bot.services.delivery import Outbox
+from bot.services.delivery import Delivery, Outbox
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.scheduled import Scheduled
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Acting, Scheduled):
-    """Memberships, invites, drafts, matters, scheduled work and joint meetings."""
+class Coordination(Members, Conversations, Acting, Scheduled, Delivery):
+    """Memberships, invites, drafts, matters, scheduled work, joint meetings and who may
+    receive what the outbox holds."""
 
     @cached_property
     def meetings(self) -> Meetings:

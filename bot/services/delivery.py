@@ -1,24 +1,37 @@
-"""The courier's side of the outbox: claim the rows that are due, record what happened to them.
+"""The courier's side of the outbox: claim the rows that are due, record what happened to
+them, say who may still receive them, and tell the office when one cannot be delivered.
 
-Each call is one short write transaction; the retry policy (backoff, attempts) lives here.
+Each call is one short transaction; the retry policy (backoff, when to give up) lives here.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, update
 
 from bot.clock import Clock
+from bot.domain import rules
+from bot.domain.models import Case, Member, Role
+from bot.services.cases import Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
 from bot.storage.outbox import FAILED, PENDING, RETRY, SENDING, SENT, enqueue
 
-MAX_ATTEMPTS = 12
+logger = logging.getLogger(__name__)
+
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=15)
+# Retries are bounded by age, not by count: an outage of an hour (or Telegram's 429s) must not
+# use a message up. A row this old whose attempt fails again is given up and the office told —
+# once it has been tried a few times (a row queued before a long downtime of the bot itself
+# gets more than one chance).
+GIVE_UP_AFTER = timedelta(hours=6)
+MIN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +43,7 @@ class OutboxMessage:
     payload: dict[str, Any]
     attempts: int
     uncertain: bool
+    created_at: datetime
 
 
 def backoff(attempts: int) -> timedelta:
@@ -46,8 +60,9 @@ class Outbox:
         self.clock = clock
 
     async def recover(self) -> int:
-        """Rows left 'sending' by a crash may or may not have been delivered: resend them
-        marked as possibly repeated, never silently."""
+        """Rows left 'sending' while no delivery run is going on (a crash, or a database error
+        while recording an outcome) may or may not have been delivered: resend them marked as
+        possibly repeated, never silently. The caller makes sure no run is going on."""
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(t.outbox)
@@ -79,13 +94,21 @@ class Outbox:
                 )
         return [
             OutboxMessage(
-                r.id, r.key, r.chat_id, r.kind, dict(r.payload), r.attempts + 1, bool(r.uncertain)
+                r.id,
+                r.key,
+                r.chat_id,
+                r.kind,
+                dict(r.payload),
+                r.attempts + 1,
+                bool(r.uncertain),
+                r.created_at,
             )
             for r in rows
         ]
 
-    async def release(self, messages: list[OutboxMessage], after: timedelta) -> None:
-        """Give claimed but untried rows back, due again after ``after`` (a 429 pause)."""
+    async def release(self, messages: Sequence[OutboxMessage], after: timedelta) -> None:
+        """Give claimed but untried rows back, due again after ``after`` (a 429 pause, or at
+        once when a run had to stop): not counted as an attempt, not marked uncertain."""
         if not messages:
             return
         async with self.db.write() as conn:
@@ -128,32 +151,57 @@ class Outbox:
         message: OutboxMessage,
         error: str,
         *,
-        after: timedelta | None = None,
         uncertain: bool = False,
     ) -> bool:
-        """Schedule another attempt; returns False (and fails the row) when attempts ran out."""
-        if message.attempts >= MAX_ATTEMPTS:
-            await self.failed(message, f"gave up after {message.attempts} attempts: {error}")
+        """Schedule another attempt after the backoff; returns False (and fails the row) when
+        the message is older than ``GIVE_UP_AFTER``: the caller tells the office."""
+        age = self.clock.now() - message.created_at
+        if age >= GIVE_UP_AFTER and message.attempts >= MIN_ATTEMPTS:
+            hours = age.total_seconds() / 3600
+            await self.failed(
+                message,
+                f"gave up after {hours:.1f} h and {message.attempts} attempts: {error}",
+                uncertain=uncertain,
+            )
             return False
-        delay = after if after is not None else backoff(message.attempts)
+        await self._again(message, error, backoff(message.attempts), uncertain=uncertain)
+        return True
+
+    async def throttled(
+        self, message: OutboxMessage, after: timedelta, *, uncertain: bool = False
+    ) -> None:
+        """Telegram asked us to wait (429): an instruction, not a failure — the attempt does
+        not count, and waiting as told never makes a message give up."""
+        error = f"429 retry after {after.total_seconds():g} s"
+        await self._again(message, error, after, uncertain=uncertain, counted=False)
+
+    async def _again(
+        self,
+        message: OutboxMessage,
+        error: str,
+        after: timedelta,
+        *,
+        uncertain: bool,
+        counted: bool = True,
+    ) -> None:
         values: dict[str, Any] = {
             "status": RETRY,
             "last_error": error[:500],
-            "next_attempt_at": self.clock.now() + delay,
+            "next_attempt_at": self.clock.now() + after,
         }
+        if uncertain:
+            values["uncertain"] = 1
+        if not counted:
+            values["attempts"] = t.outbox.c.attempts - 1
+        async with self.db.write() as conn:
+            await conn.execute(update(t.outbox).where(t.outbox.c.id == message.id).values(**values))
+
+    async def failed(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> None:
+        values: dict[str, Any] = {"status": FAILED, "last_error": error[:500]}
         if uncertain:
             values["uncertain"] = 1
         async with self.db.write() as conn:
             await conn.execute(update(t.outbox).where(t.outbox.c.id == message.id).values(**values))
-        return True
-
-    async def failed(self, message: OutboxMessage, error: str) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.id == message.id)
-                .values(status=FAILED, last_error=error[:500])
-            )
 
     async def add(self, key: str, chat_id: int, kind: str, payload: dict[str, Any]) -> bool:
         async with self.db.write() as conn:
@@ -178,3 +226,180 @@ class Outbox:
                 )
             ).all()
         return {status: n for status, n in rows}
+
+
+# ---------------------------------------------------------------------------- audiences
+
+PrivateRule = Literal["matter", "office", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may receive a kind of outbox row, checked when it is sent (not when it was queued:
+    a membership may be revoked, or the group rebound, while a row waits for a retry).
+
+    ``private``: in a private chat, an active member who — "matter": may see the matter, by the
+    rule /case uses; "office": is of the office; "member": any (as /meetings), and of the
+    organisation the row asks to answer, if it names one. None: never to a private chat.
+    ``group``: may go to the committee group as it is bound now (never to another group).
+    """
+
+    private: PrivateRule | None
+    group: bool = False
+
+
+# Every kind the courier delivers. None of them is meant for someone who is not a member:
+# the bot talks to strangers only in reply to what they send it, never through the outbox.
+AUDIENCES: dict[str, Audience] = {
+    "case_new": Audience("matter"),
+    "case_action": Audience("matter"),
+    "case_answered": Audience("matter"),  # queued by release 0.1; may still be waiting
+    "case_reminder": Audience("matter"),
+    "case_unstaffed": Audience("office"),
+    "deadline": Audience("matter", group=True),
+    "case_group": Audience(None, group=True),
+    "digest": Audience(None, group=True),
+    # Queued for the office, but a note on the holiday data holds nothing private: any member.
+    "calendar_gap": Audience("member"),
+    "delivery_failed": Audience("office"),
+    "meeting_posted": Audience(None, group=True),
+    "meeting_changed": Audience("member", group=True),
+    "meeting_cancelled": Audience("member", group=True),
+    "meeting_reminder": Audience("member", group=True),
+}
+
+FailureReason = Literal["refused", "gave_up"]
+
+
+class Delivery(Cases):
+    """The service side of delivery that needs the membership and the matters."""
+
+    async def undeliverable(self, messages: Sequence[OutboxMessage]) -> dict[int, str]:
+        """Why rows of a claimed batch must not go out now (outbox id → reason), judged by
+        the recipient's membership and visibility as they are now; one read per batch."""
+        private = {m.chat_id for m in messages if m.chat_id > 0}
+        case_ids = {
+            int(m.payload["case_id"])
+            for m in messages
+            if m.chat_id > 0 and _rule(m) == "matter" and m.payload.get("case_id") is not None
+        }
+        group = await self.group_chat_id()
+        members: dict[int, Member] = {}
+        cases: dict[int, Case] = {}
+        if private:
+            async with self.db.read() as conn:
+                rows = await conn.execute(
+                    select(t.members).where(
+                        t.members.c.user_id.in_(sorted(private)), t.members.c.revoked_at.is_(None)
+                    )
+                )
+                for row in rows:
+                    member = self._member(row)
+                    if member is not None:
+                        members[member.user_id] = member
+                if case_ids:
+                    wanted = t.cases.c.id.in_(sorted(case_ids))
+                    found = (await conn.execute(select(t.cases).where(wanted))).all()
+                    assignments = await self._assignments(conn, [r.id for r in found])
+                    cases = {r.id: self._case(r, (), assignments[r.id]) for r in found}
+        reasons: dict[int, str] = {}
+        for message in messages:
+            reason = self._why_not(message, group, members, cases)
+            if reason is not None:
+                reasons[message.id] = reason
+        return reasons
+
+    def _why_not(
+        self,
+        message: OutboxMessage,
+        group: int | None,
+        members: dict[int, Member],
+        cases: dict[int, Case],
+    ) -> str | None:
+        audience = AUDIENCES.get(message.kind)
+        if audience is None:
+            return f"no audience is declared for {message.kind}"
+        if message.chat_id < 0:
+            if not audience.group:
+                return f"{message.kind} never goes to a group"
+            if message.chat_id != group:
+                return "the chat is not the committee group (any more)"
+            return None
+        if audience.private is None:
+            return f"{message.kind} never goes to a private chat"
+        member = members.get(message.chat_id)
+        if member is None:
+            return "the recipient is not an active member (any more)"
+        if audience.private == "office" and member.role is not Role.OFFICE:
+            return "the recipient is not of the office"
+        if audience.private == "member":
+            org = message.payload.get("org")
+            if org and member.org_code != org:
+                return f"the recipient is not of {org} (any more)"
+        if audience.private == "matter":
+            case = cases.get(int(message.payload.get("case_id") or 0))
+            # A matter that is gone is the renderer's to skip, with its own reason.
+            if case is not None and not rules.can_view(member, case, self.committee):
+                return "the recipient may not see the matter (any more)"
+        return None
+
+    async def report_delivery_failure(
+        self, message: OutboxMessage, error: str, reason: FailureReason
+    ) -> int:
+        """Queue a note to every office member that a message could not be delivered: to
+        whom and about what, in each one's language when sent. Never about such a note (a
+        report that cannot reach the office must not report itself), and never to the office
+        member the failed message was for. Returns how many notes were queued."""
+        if message.kind == "delivery_failed":
+            return 0
+        now = self.clock.now()
+        payload: dict[str, Any] = {
+            "key": message.key,
+            "chat_id": message.chat_id,
+            "error": error[:200],
+            "reason": reason,
+            "hours": int(GIVE_UP_AFTER.total_seconds() // 3600),
+            "group": message.chat_id < 0 and message.chat_id == await self.group_chat_id(),
+            "recipient": "",
+            "org": "",
+            "case": "",
+            "meeting": "",
+        }
+        queued = 0
+        async with self.db.write() as conn:
+            if message.chat_id > 0:
+                member = (
+                    await conn.execute(
+                        select(t.members.c.display_name, t.members.c.org_code)
+                        .where(t.members.c.user_id == message.chat_id)
+                        .order_by(t.members.c.id.desc())
+                        .limit(1)
+                    )
+                ).first()
+                if member is not None:
+                    payload.update(recipient=member.display_name, org=member.org_code)
+            case_id = message.payload.get("case_id")
+            if case_id is not None:
+                number = (
+                    await conn.execute(select(t.cases.c.number).where(t.cases.c.id == int(case_id)))
+                ).scalar_one_or_none()
+                payload["case"] = number or ""
+            meeting_id = message.payload.get("meeting_id")
+            if meeting_id is not None:
+                title = (
+                    await conn.execute(
+                        select(t.meetings.c.title).where(t.meetings.c.id == int(meeting_id))
+                    )
+                ).scalar_one_or_none()
+                payload["meeting"] = title or ""
+            for user_id in await self._office_ids(conn):
+                if user_id == message.chat_id:
+                    continue
+                key = f"failed:{message.key}:{user_id}"
+                queued += await enqueue(conn, now, key, user_id, "delivery_failed", payload)
+        return queued
+
+
+def _rule(message: OutboxMessage) -> PrivateRule | None:
+    audience = AUDIENCES.get(message.kind)
+    return audience.private if audience is not None else None

@@ -200,7 +200,14 @@ class Meetings:
         if row is None:
             return None
         message = OutboxMessage(
-            row.id, row.key, row.chat_id, row.kind, dict(row.payload), row.attempts, False
+            row.id,
+            row.key,
+            row.chat_id,
+            row.kind,
+            dict(row.payload),
+            row.attempts,
+            False,
+            row.created_at,
         )
         return message, int(row.message_id)
 

@@ -1,5 +1,4 @@
-"""What the bot does on its own: deadline alerts, the weekly digest, calendar warnings, and
-reports of messages that could not be delivered."""
+"""What the bot does on its own: deadline alerts, the weekly digest, calendar warnings."""
 
 from __future__ import annotations
 
@@ -39,22 +38,6 @@ class Digest:
 
 
 class Scheduled(ServiceBase):
-    async def report_delivery_failure(self, key: str, chat_id: int, error: str) -> None:
-        """Queue a note to every office member that a message could not be delivered."""
-        now = self.clock.now()
-        async with self.db.write() as conn:
-            for user_id in await self._office_ids(conn):
-                if user_id == chat_id:
-                    continue
-                await enqueue(
-                    conn,
-                    now,
-                    f"failed:{key}:{user_id}",
-                    user_id,
-                    "delivery_failed",
-                    {"chat_id": chat_id, "error": error[:200], "key": key},
-                )
-
     async def _staff_by_org(self, conn: AsyncConnection) -> dict[tuple[str, str], list[int]]:
         """(organisation, role) → its active members, for every role that answers a kind."""
         roles = sorted({r.value for kind in self.kinds for r in kind.answered_by})
