@@ -34,6 +34,7 @@ from handlers.common import (
 )
 
 MEMBERS_PAGE = 8
+INVITE, MEMBERS = "i", "m"  # button namespaces: making an invite link, the member list
 INVITES_PAGE = 6
 INVITES = "iv"  # button namespace of /invites: pg (page), wd (withdraw?), ok (withdraw)
 
@@ -55,7 +56,7 @@ async def invite(update: Update, context: BotContext) -> None:
     if await _refuse_non_admin(update, context, viewer):
         return
     orgs = context.svc.committee.organisations.values()
-    buttons: list[Button] = [(o.name(viewer.lang), f"i:org:{o.code}") for o in orgs]
+    buttons: list[Button] = [(o.name(viewer.lang), pack(INVITE, "org", o.code)) for o in orgs]
     await reply(
         update,
         context,
@@ -74,17 +75,18 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
     if not rules.is_admin(viewer.member):
         await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
         return
-    parts = query.data.split(":")
+    parts = unpack(query.data, INVITE, parts=(2, 3)) or ["", ""]
     committee = context.svc.committee
-    org = committee.organisations.get(parts[2]) if len(parts) >= 3 else None
+    org = committee.organisations.get(parts[1])
     if org is None:
         await answer_stale(update, context, viewer)
         return
-    if parts[1] == "org" and len(parts) == 3:
+    if parts[0] == "org" and len(parts) == 2:
         await query.answer()
         roles = [r for r in Role if rules.role_fits_org(r, org.kind)]
         buttons = [
-            (texts.t(viewer.lang, ROLE_LABELS[r]), f"i:mk:{org.code}:{r.value}") for r in roles
+            (texts.t(viewer.lang, ROLE_LABELS[r]), pack(INVITE, "mk", org.code, r.value))
+            for r in roles
         ]
         await edit_or_send(
             query,
@@ -93,10 +95,10 @@ async def invite_pressed(update: Update, context: BotContext) -> None:
             keyboard(chunk(buttons, 2)),
         )
         return
-    if parts[1] == "mk" and len(parts) == 4 and parts[3] in {r.value for r in Role}:
+    if parts[0] == "mk" and len(parts) == 3 and parts[2] in {r.value for r in Role}:
         menu = query.message.message_id if query.message is not None else None
         try:
-            created = await context.svc.create_invite(viewer, org.code, Role(parts[3]), menu)
+            created = await context.svc.create_invite(viewer, org.code, Role(parts[2]), menu)
         except DomainError as exc:
             await answer_stale(update, context, viewer)
             if exc.code != "invite_made":  # a second press: the first one's link is shown
@@ -237,7 +239,7 @@ async def _members_page(
         [
             (
                 context.texts.t(viewer.lang, "Revoke %(name)s", name=m.display_name[:40]),
-                f"m:rv:{m.id}",
+                pack(MEMBERS, "rv", m.id),
             )
         ]
         for m in members
@@ -245,9 +247,9 @@ async def _members_page(
     ]
     nav: list[Button] = []
     if page > 0:
-        nav.append((context.texts.t(viewer.lang, "◀ Previous"), f"m:pg:{page - 1}"))
+        nav.append((context.texts.t(viewer.lang, "◀ Previous"), pack(MEMBERS, "pg", page - 1)))
     if page + 1 < pages:
-        nav.append((context.texts.t(viewer.lang, "Next ▶"), f"m:pg:{page + 1}"))
+        nav.append((context.texts.t(viewer.lang, "Next ▶"), pack(MEMBERS, "pg", page + 1)))
     rows.append(nav)
     return html, rows
 
@@ -275,14 +277,13 @@ async def members_pressed(update: Update, context: BotContext) -> None:
     if not rules.is_admin(viewer.member):
         await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
         return
-    parts = query.data.split(":")
-    number = rules.parse_id(parts[2]) if len(parts) == 3 else None
-    if number is None:
+    parts = unpack(query.data, MEMBERS, parts=(2,)) or ["", ""]
+    action, chosen = parts[0], number(parts[1])
+    if chosen is None:
         await answer_stale(update, context, viewer)
         return
-    action = parts[1]
     if action == "pg":
-        shown = await _members_page(context, viewer, number)
+        shown = await _members_page(context, viewer, chosen)
         if shown is None:
             await answer_stale(update, context, viewer)
             return
@@ -298,15 +299,15 @@ async def members_pressed(update: Update, context: BotContext) -> None:
             keyboard(
                 [
                     [
-                        (texts.t(viewer.lang, "Yes, revoke"), f"m:ok:{number}"),
-                        (texts.t(viewer.lang, "Keep"), "m:pg:0"),
+                        (texts.t(viewer.lang, "Yes, revoke"), pack(MEMBERS, "ok", chosen)),
+                        (texts.t(viewer.lang, "Keep"), pack(MEMBERS, "pg", 0)),
                     ]
                 ]
             ),
         )
     elif action == "ok":
         try:
-            member = await context.svc.revoke_member(viewer, number)
+            member = await context.svc.revoke_member(viewer, chosen)
         except DomainError as exc:
             await query.answer(texts.t(viewer.lang, "Not revoked."), show_alert=True)
             await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))

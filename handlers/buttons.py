@@ -4,7 +4,7 @@ Button data is a namespace and parts joined by ``:`` (Telegram allows 64 bytes):
 <op>[:<arg>]`` for a step of a form conversation (the token names the conversation the button
 belongs to, so a button of an earlier conversation never acts on a newer one), ``v:<action>:
 <matter>[:<addressee>]`` for an action on a matter, ``mt:<op>[:<meeting>[:<answer>]]`` for a
-joint meeting's buttons, ``c:``, ``my:``, ``i:``, ``m:``, ``lang:`` for the rest. Every
+joint meeting's buttons, ``c:``, ``my:``, ``i:``, ``iv:``, ``m:``, ``lang:`` for the rest. Every
 handler reads its buttons through ``unpack`` and ids through ``number``, so malformed or
 forged data is refused in one way everywhere.
 """
@@ -44,6 +44,11 @@ def number(text: str) -> int | None:
     """A row id as buttons carry it: ASCII digits of a sane length, or None (no sign, no
     superscript or full-width digits, nothing too large for the database)."""
     return int(text) if _ID_RE.fullmatch(text) else None
+
+
+def documents(case_id: int) -> str:
+    """A matter's documents, sent to the presser (under a notice, /case or /my)."""
+    return pack("c", "files", case_id)
 
 
 def form(token: str, op: str, arg: str | int | None = None) -> str:

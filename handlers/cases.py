@@ -12,6 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.domain import rules
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.models import Case, Viewer
+from handlers import buttons
 from handlers.actions import action_rows
 from handlers.common import (
     BotContext,
@@ -29,6 +30,7 @@ from handlers.common import (
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
+CASE, MY = "c", "my"  # button namespaces: a matter's view or documents, a page of /my
 
 
 def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
@@ -36,7 +38,7 @@ def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboa
     rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
     if case.files:
         label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
-        rows.append([(label, f"c:files:{case.id}")])
+        rows.append([(label, buttons.documents(case.id))])
     rows = [r for r in rows if r]
     return keyboard(rows) if rows else None
 
@@ -91,12 +93,12 @@ async def _my_page(
     html = context.texts.render(
         viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages
     )
-    rows: list[list[Button]] = [[(c.number, f"c:view:{c.id}")] for c in cases]
+    rows: list[list[Button]] = [[(c.number, buttons.pack(CASE, "view", c.id))] for c in cases]
     nav: list[Button] = []
     if page > 0:
-        nav.append((context.texts.t(viewer.lang, "◀ Previous"), f"my:{page - 1}"))
+        nav.append((context.texts.t(viewer.lang, "◀ Previous"), buttons.pack(MY, page - 1)))
     if page + 1 < pages:
-        nav.append((context.texts.t(viewer.lang, "Next ▶"), f"my:{page + 1}"))
+        nav.append((context.texts.t(viewer.lang, "Next ▶"), buttons.pack(MY, page + 1)))
     rows.append(nav)
     rows = [r for r in rows if r]
     return html, keyboard(rows) if rows else None
@@ -119,7 +121,8 @@ async def my_page_pressed(update: Update, context: BotContext) -> None:
     viewer = await viewer_of(update, context)
     if await refuse_outside_private(update, context, viewer):
         return
-    page = rules.parse_id(query.data.removeprefix("my:"))
+    found = buttons.unpack(query.data, MY, parts=(1,))
+    page = buttons.number(found[0]) if found else None
     shown = None
     if viewer.member is not None and page is not None and page <= 10_000:
         shown = await _my_page(context, viewer, page)
@@ -137,12 +140,11 @@ async def view_pressed(update: Update, context: BotContext) -> None:
     viewer = await viewer_of(update, context)
     if await refuse_outside_private(update, context, viewer):
         return
-    parts = query.data.split(":")
-    case_id = rules.parse_id(parts[2]) if len(parts) == 3 else None
-    if viewer.member is None or case_id is None:
+    parts = buttons.unpack(query.data, CASE, parts=(2,)) or ["", ""]
+    action, case_id = parts[0], buttons.number(parts[1])
+    if viewer.member is None or case_id is None or action not in ("view", "files"):
         await answer_stale(update, context, viewer)
         return
-    action = parts[1]
     try:
         case = await context.svc.get_case(case_id)
         if not rules.can_view(viewer.member, case, context.svc.committee):

@@ -96,7 +96,12 @@ class Renderers:
         rows = await self._actions(message.chat_id, lang, case, primary_only=True)
         if case.files:
             rows.append(
-                [(texts.t(lang, "📎 Documents (%(n)s)", n=len(case.files)), f"c:files:{case.id}")]
+                [
+                    (
+                        texts.t(lang, "📎 Documents (%(n)s)", n=len(case.files)),
+                        buttons.pack("c", "files", case.id),
+                    )
+                ]
             )
         html = self._note(lang, uncertain) + texts.render(
             lang, kind.notice_template, case=case, kind=kind, addressee=addressee

@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Type
 from bot.domain import rules
 from bot.domain.errors import DomainError
 from bot.i18n import LANGS
+from handlers import buttons
 from handlers.cases import show_case
 from handlers.common import (
     CASE_PREFIX,
@@ -22,6 +23,8 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
+
+LANG = "lang"  # button namespace: a language chosen under /lang
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -86,14 +89,15 @@ async def choose_lang(update: Update, context: BotContext) -> None:
         update,
         context,
         context.texts.render(viewer.lang, "lang_choose"),
-        keyboard([[(labels[lang], f"lang:{lang}") for lang in LANGS]]),
+        keyboard([[(labels[lang], buttons.pack(LANG, lang)) for lang in LANGS]]),
     )
 
 
 async def lang_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    lang = query.data.removeprefix("lang:")
+    found = buttons.unpack(query.data, LANG, parts=(1,))
+    lang = found[0] if found else ""
     viewer = await viewer_of(update, context)
     if lang not in LANGS:
         await answer_stale(update, context, viewer)
