@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.domain.committee import Center, Committee, GroupDetail, Organisation, OrgKind, Schedule
 from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
+from bot.domain.text import clean_name
 from bot.domain.workdays import CalendarOverrides, YearSchedule
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -107,9 +108,11 @@ def load_committee(path: Path, kinds: KindRegistry | None = None) -> Committee:
 
 def _text(table: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
     value = table.get(key, "")
-    if not isinstance(value, str) or (required and not value.strip()):
+    if isinstance(value, str):
+        value = clean_name(value, limit=200)
+    if not isinstance(value, str) or (required and not value):
         raise ConfigError(f"{where}.{key} must be a non-empty string.")
-    return value.strip()
+    return value
 
 
 def _code(table: Mapping[str, Any], where: str) -> str:

@@ -26,6 +26,7 @@ from bot.domain.fields import (
     validate_future_date,
 )
 from bot.domain.models import Viewer
+from bot.domain.text import clean_name
 from handlers import buttons, widgets
 from handlers.common import (
     BotContext,
@@ -161,7 +162,7 @@ async def _file(turn: Turn) -> State:
             "media": "document",
             "file_id": doc.file_id,
             "file_unique_id": doc.file_unique_id,
-            "file_name": (doc.file_name or "")[:200] or None,
+            "file_name": clean_name(doc.file_name, limit=200) or None,
             "file_size": doc.file_size,
         }
     elif message.photo:

@@ -1038,6 +1038,19 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("i-extra-part", "office", "private", "i:org:CBS-NR:x", STALE, None),
     ("i-unknown-action", "office", "private", "i:zz:CBS-NR", STALE, None),
     ("i-bare", "office", "private", "i:", STALE, None),
+    # the open invite links (iv:<pg|wd|ok>:<number>)
+    ("iv-not-office", "li", "private", "iv:pg:0", OFFICE_ONLY, None),
+    ("iv-withdraw-not-office", "zhao", "private", "iv:ok:1", OFFICE_ONLY, None),
+    ("iv-stranger", "stranger", "private", "iv:ok:1", OFFICE_ONLY, None),
+    ("iv-non-numeric", "office", "private", "iv:ok:abc", STALE, None),
+    ("iv-negative", "office", "private", "iv:ok:-1", STALE, None),
+    ("iv-huge", "office", "private", "iv:ok:{big}", STALE, None),
+    ("iv-huge-page", "office", "private", "iv:pg:{big}", STALE, None),
+    ("iv-superscript", "office", "private", "iv:wd:²", STALE, None),
+    ("iv-full-width-digit", "office", "private", "iv:wd:１", STALE, None),
+    ("iv-extra-part", "office", "private", "iv:ok:1:1", STALE, None),
+    ("iv-unknown-action", "office", "private", "iv:zz:1", STALE, None),
+    ("iv-bare", "office", "private", "iv:", STALE, None),
     # languages
     ("lang-unknown", "li", "private", "lang:fr", STALE, None),
     ("lang-empty", "li", "private", "lang:", STALE, None),
@@ -1439,6 +1452,8 @@ ON_GROUP_POST: list[tuple[str, str, str, str]] = [
     ("office-invite-org", "office", "i:org:CBS-NR", PRIVATE_ONLY),
     ("office-invite-link", "office", "i:mk:CBS-NR:department_head", PRIVATE_ONLY),
     ("li-invite", "li", "i:org:CBS-NR", PRIVATE_ONLY),
+    ("office-invites", "office", "iv:pg:0", PRIVATE_ONLY),
+    ("office-invite-withdraw", "office", "iv:ok:1", PRIVATE_ONLY),
     ("li-raise", "li", "f:{forged}:kind:consultation", STALE),
     ("li-own-submit", "li", "f:{token}:go", "已提交，案号为 {number}。"),
     ("zhao-cancel-return", "zhao", "f:{forged}:cancel", STALE),
@@ -2180,7 +2195,10 @@ class TestFilesAndMessageTypes:
             return
         assert after is not None and after.state == before.state == "AWAITING_FILES"
         (stored,) = after.data["values"]["documents"]
-        name = ODD_NAME[:200] if what == "odd-name" else "规划图.pdf"
+        # The right-to-left override is dropped, the markup kept as text (escaped wherever
+        # shown), the name cut at 200 characters.
+        odd = ("<b>" + "很长的文件名" * 60)[:200]
+        name = odd if what == "odd-name" else "规划图.pdf"
         assert (stored["media"], stored["file_name"], stored["file_size"]) == (
             "document",
             name,

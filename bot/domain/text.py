@@ -1,4 +1,9 @@
-"""Cleaning text that comes from outside: what is kept of a message, a caption or a name."""
+"""Cleaning text that comes from outside: what is kept of a message, a caption or a name.
+
+Every text the bot did not write passes through here before it is stored or shown: typed
+answers (``clean_text``), and names — Telegram display names, file names, the names in the
+committee file (``clean_name``).
+"""
 
 from __future__ import annotations
 
@@ -59,3 +64,10 @@ def clean_text(value: str, *, multiline: bool) -> str:
     else:
         text = re.sub(r" {2,}", " ", text)
     return text.strip()
+
+
+def clean_name(value: str | None, *, limit: int) -> str:
+    """A name from outside, as the bot keeps it: one line, no invisible or control characters
+    (a right-to-left override could make a name read as something else), at most ``limit``
+    characters; "" when nothing visible is left."""
+    return clean_text(value or "", multiline=False)[:limit].rstrip()

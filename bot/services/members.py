@@ -20,6 +20,7 @@ from bot.domain.models import (
     Role,
     Viewer,
 )
+from bot.domain.text import clean_name
 from bot.i18n import DEFAULT_LANG, normalise_lang
 from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
 from bot.storage import schema as t
@@ -55,16 +56,17 @@ def _creator_in_office() -> Any:
 class Members(ServiceBase):
     async def viewer(self, user_id: int, first_name: str, username: str | None) -> Viewer:
         """The acting user with language and membership; records the user on first contact."""
+        first_name = clean_name(first_name, limit=128) or str(user_id)
         cached = self._viewers.get(user_id)
         if cached is not None and cached.name == first_name:
             return cached
         now = self.clock.now()
         stmt = self._insert(t.users).values(
-            user_id=user_id, first_name=first_name[:128], username=username, updated_at=now
+            user_id=user_id, first_name=first_name, username=username, updated_at=now
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.users.c.user_id],
-            set_={"first_name": first_name[:128], "username": username, "updated_at": now},
+            set_={"first_name": first_name, "username": username, "updated_at": now},
         ).returning(t.users.c.lang)
         async with self.db.write() as conn:
             lang = (await conn.execute(stmt)).scalar_one()
@@ -255,7 +257,7 @@ class Members(ServiceBase):
                     user_id=viewer.user_id,
                     org_code=inv.org_code,
                     role=inv.role,
-                    display_name=display_name[:128] or str(viewer.user_id),
+                    display_name=clean_name(display_name, limit=128) or str(viewer.user_id),
                     joined_at=now,
                     invited_by=inv.created_by,
                 )
