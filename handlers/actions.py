@@ -269,7 +269,8 @@ async def _act_now(
         return None
     if not outcome.changed:
         await query.answer(already(context, viewer, outcome.case, assignment_id), show_alert=True)
-        await drop_keyboard(query)
+        if is_private(update):  # never strip a group post of its buttons
+            await drop_keyboard(query)
         return None
     kind = context.svc.kinds[outcome.case.kind]
     if not is_private(update):  # the group's post stays as it is; the presser is told

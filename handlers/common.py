@@ -98,6 +98,10 @@ async def send_html(
     return message
 
 
+# Answers in the group going out in the background at once, at most; more are dropped.
+GROUP_REPLIES_WAITING = 3
+
+
 async def reply(
     update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
 ) -> None:
@@ -110,12 +114,23 @@ async def reply(
         await send_html(context, chat.id, html, markup)
         return
     chat_id = chat.id
+    waiting = context.runtime.group_replies
+    if waiting.get(chat_id, 0) >= GROUP_REPLIES_WAITING:
+        # Someone keeps the group busy with commands: their answers would only queue ahead of
+        # the committee's own posts under the group's flood limit.
+        logger.info("chat %s has %s answers waiting; one dropped", chat_id, waiting[chat_id])
+        return
+    waiting[chat_id] = waiting.get(chat_id, 0) + 1
 
     async def _send() -> None:
         try:
             await send_html(context, chat_id, html, markup)
         except TelegramError as exc:
             logger.warning("could not answer in chat %s: %s", chat_id, exc)
+        finally:
+            waiting[chat_id] -= 1
+            if not waiting[chat_id]:
+                del waiting[chat_id]
 
     context.runtime.spawn(_send())
 

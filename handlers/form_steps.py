@@ -406,7 +406,7 @@ async def _replace_keyboard(query: CallbackQuery, rows: list[list[Button]]) -> N
 
 
 async def _time(turn: Turn, value: str) -> State:
-    spec = await _step(turn, AWAITING_TIME, valid=not (len(value) != 4 or not value.isdigit()))
+    spec = await _step(turn, AWAITING_TIME, valid=widgets.TIME_DATA.fullmatch(value) is not None)
     if spec is None:
         return None
     try:

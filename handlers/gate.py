@@ -4,7 +4,8 @@ Anyone can add a bot to a group. Before this gate a stranger's group could keep 
 with commands, each answered with a group send; now every update from a chat other than a
 private one and the bound committee group stops here, before it costs a database write. Once
 a committee group is bound, the bot leaves any other group it finds itself in (unless an office
-admin put it there, to move the committee with ``/bindgroup``). Before that, the only thing it
+admin put it there, to move the committee with ``/bindgroup``, or it is the committee group's
+own new id after an upgrade to a supergroup). Before that, the only thing it
 answers in a group is ``/bindgroup`` (and that only for an office admin).
 """
 
@@ -55,22 +56,35 @@ async def admit(update: Update, context: BotContext) -> None:
         return
     group_id = await context.svc.group_chat_id()
     if concerns_group(update, group_id):
+        message = update.effective_message
+        if message is not None and message.migrate_to_chat_id:
+            # Noted before anything is awaited: members' updates from the new id may be
+            # handled side by side with this one, before the binding has moved.
+            context.runtime.adopted_groups.add(message.migrate_to_chat_id)
         return
     if chat.type in (Chat.GROUP, Chat.SUPERGROUP) and is_bind_command(update, context.bot.username):
         return  # the office binds (or moves) the committee group; bind_group checks who asks
-    if group_id is not None and not await _from_office_admin(update, context):
+    if group_id is not None and not await _stays(update, context, chat.id):
         leave(context, chat.id)
     raise ApplicationHandlerStop
 
 
-async def _from_office_admin(update: Update, context: BotContext) -> bool:
-    """An office admin adding the bot to a new group (to move the committee there with
-    /bindgroup) is not a stranger: the bot stays, silent."""
+async def _stays(update: Update, context: BotContext, chat_id: int) -> bool:
+    """Whether the bot stays, silent, in a group that is not the committee group: an office
+    admin brought it there (or speaks there), to move the committee with /bindgroup, whatever
+    others say there first; or it is the committee group's new id after an upgrade to a
+    supergroup, announced but not yet recorded."""
+    adopted = context.runtime.adopted_groups
+    if chat_id in adopted:
+        return True
     user = update.effective_user
     if user is None or user.is_bot:
         return False
     viewer = await context.svc.viewer(user.id, user.full_name, user.username)
-    return rules.is_admin(viewer.member)
+    if rules.is_admin(viewer.member):
+        adopted.add(chat_id)
+        return True
+    return False
 
 
 def leave(context: BotContext, chat_id: int) -> None:

@@ -41,6 +41,11 @@ class Runtime:
     courier: Courier | None = field(default=None, init=False)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _lock: asyncio.Lock | None = field(default=None, init=False)
+    # Groups the bot stays in, silent, though they are not the committee group (yet): one an
+    # office admin brought it to, for /bindgroup; the group's new id after an upgrade.
+    adopted_groups: set[int] = field(default_factory=set, init=False)
+    # Answers in a group being sent in the background, per chat (handlers.common.reply).
+    group_replies: dict[int, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.texts = Texts(self.committee, self.settings.tz, self.kinds)

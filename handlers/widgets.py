@@ -5,6 +5,7 @@ conversation code decides when to show them."""
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -139,14 +140,17 @@ def calendar_rows(
     return rows
 
 
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+TIME_DATA = re.compile(r"[0-9]{4}")  # a time button's argument: 0930
+
+
 def month_shown(text: str, today: date) -> date | None:
     """The first day of a calendar page (``2026-12``), if the calendar can show that month."""
-    head, sep, tail = text.partition("-")
-    if not sep or not head.isdigit() or not tail.isdigit() or len(head) != 4 or len(tail) > 2:
+    # ASCII digits only: str.isdigit() also takes "¹²", which int() then refuses.
+    match = _MONTH_RE.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
         return None
-    if not 1 <= int(tail) <= 12:
-        return None
-    first = date(int(head), int(tail), 1)
+    first = date(int(match[1]), int(match[2]), 1)
     last = (today + MAX_DATE_AHEAD).replace(day=1)
     return first if today.replace(day=1) <= first <= last else None
 

@@ -65,6 +65,28 @@ class Harness:
         await self.settle()
         self.check()
 
+    async def deliver_as_polling(self) -> None:
+        """Process every queued update as the running bot does: each through the
+        application's update processor as a task of its own (one sender's in order, different
+        senders' side by side), the fetch loop yielding between updates."""
+        updates = self.fake.take_updates(self._offset or None)
+        tasks = []
+        for raw in updates:
+            self._offset = raw["update_id"] + 1
+            update = Update.de_json(raw, self.app.bot)
+            tasks.append(
+                asyncio.create_task(
+                    self.app.update_processor.process_update(
+                        update, self.app.process_update(update)
+                    )
+                )
+            )
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+        self.fake.take_updates(self._offset or None)
+        await self.settle()
+        self.check()
+
     async def settle(self) -> None:
         """Wait for the deliveries handlers started in the background (``deliver_now``)."""
         runtime = self.app.bot_data["runtime"]

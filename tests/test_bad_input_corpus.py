@@ -1132,6 +1132,8 @@ FORGED_IN_FLOW: list[tuple[str, str, str, str, str]] = [
     ("calendar-past-month", "consultation", "reply_by", "f:{token}:cal:2020-01", STALE),
     ("calendar-far-month", "consultation", "reply_by", "f:{token}:cal:2028-01", STALE),
     ("calendar-garbage", "consultation", "reply_by", "f:{token}:cal:abc", STALE),
+    ("calendar-superscript", "consultation", "reply_by", "f:{token}:cal:2026-\u00b9\u00b2", STALE),
+    ("calendar-full-width", "consultation", "reply_by", "f:{token}:cal:２０２６-12", STALE),
     ("files-skip", "consultation", "documents", "f:{token}:skip", STALE),
     ("files-empty-data", "consultation", "documents", "", STALE),
     ("summary-empty-data", "consultation", "summary", "", STALE),

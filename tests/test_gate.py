@@ -4,15 +4,20 @@ could stall the bot from their own group)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from telegram import Update
 
+from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
 from handlers.ordering import PerSenderProcessor
+from tests.conftest import SHANGHAI
+from tests.fakes.request import FakeRequest
+from tests.fakes.telegram import FakeTelegram
 from tests.flows import GROUP, LI, STRANGER, ZHAO, admin, bind_group, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
@@ -178,3 +183,71 @@ async def test_one_senders_updates_never_overlap() -> None:
         *(processor.process_update(message_update(i, LI), handle()) for i in range(20))
     )
     assert not overlapped
+
+
+async def test_moving_the_committee_takes_along_what_is_queued_for_the_old_group(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        old = await bind_group(bot)
+        case = await seed_case(bot, LI, "李明", "林地权属争议")  # its post waits in the outbox
+        new = bot.fake.group(OTHER_GROUP, "新工作群")
+        bot.fake.bot_added_to_group(new, by=admin(bot))
+        await bot.deliver()
+        await bot.say(admin(bot), "/bindgroup", chat=new)
+        await bot.flush_outbox()
+        assert any(case.number in (m.get("text") or "") for m in bot.fake.messages_to(new))
+        assert not any(case.number in (m.get("text") or "") for m in bot.fake.messages_to(old))
+        (post,) = await rows(bot, t.outbox, t.outbox.c.kind == "case_group")
+        assert (post.chat_id, post.status) == (OTHER_GROUP, "sent")
+
+
+class GatedGroupSends(FakeRequest):
+    """Sends to the group wait for ``gate`` (the group's flood limit, a slow network)."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        super().__init__(fake)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = 0
+
+    async def do_request(
+        self, url: str, method: str, request_data: Any = None, **timeouts: Any
+    ) -> Any:
+        params = request_data.parameters if request_data is not None else {}
+        to_group = url.lower().endswith("/sendmessage") and int(params.get("chat_id", 0)) < 0
+        if to_group and not self.gate.is_set():
+            self.waiting += 1
+            await self.gate.wait()
+        return await super().do_request(url, method, request_data, **timeouts)
+
+
+async def test_commands_in_the_group_never_wait_on_the_group_and_never_pile_up(
+    committee: Committee, db_url: str
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    fake = FakeTelegram(now=lambda: clock.now().timestamp())
+    request = GatedGroupSends(fake)
+    async with running_bot(committee, db_url, clock, fake=fake, request=request) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        group = await bind_group(bot)
+        before = len(fake.messages_to(group))
+        request.gate.clear()
+        for _ in range(6):
+            fake.send_text(li, "/help", group)
+        fake.send_text(li, "/whoami")
+        async with asyncio.timeout(10):  # a handler waiting on the group fails, not hangs
+            while updates := fake.take_updates(bot._offset or None):
+                for raw in updates:
+                    bot._offset = raw["update_id"] + 1
+                    await bot.app.process_update(Update.de_json(raw, bot.app.bot))
+        # Every update was handled while the group's sends were held up (the private answer
+        # went out meanwhile); three answers wait for the group, the others were dropped.
+        await asyncio.sleep(0)
+        assert request.waiting == 3
+        assert "长白山管委会自然资源局" in bot.last_text(li)
+        request.gate.set()
+        await bot.settle()
+        assert len(fake.messages_to(group)) - before == 3

@@ -24,6 +24,7 @@ from bot.domain.text import clean_name
 from bot.i18n import DEFAULT_LANG, normalise_lang
 from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
 from bot.storage import schema as t
+from bot.storage.outbox import PENDING, RETRY
 
 logger = logging.getLogger(__name__)
 
@@ -137,14 +138,25 @@ class Members(ServiceBase):
                 logger.info("bootstrap admin %s added to %s", user_id, self.committee.admin_org)
 
     async def bind_group(self, viewer: Viewer, chat_id: int) -> None:
+        """Make ``chat_id`` the committee group. Moving it from another group takes along
+        what is still queued for the old one (posts waiting for their turn or a retry)."""
         if not rules.is_admin(viewer.member):
             raise NotAllowed("admin_only")
+        old = await self.group_chat_id()
         stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(chat_id))
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.settings.c.key], set_={"value": str(chat_id)}
         )
         async with self.db.write() as conn:
+            if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
+                raise NotAllowed("admin_only")
             await conn.execute(stmt)
+            if old is not None and old != chat_id:
+                await conn.execute(
+                    update(t.outbox)
+                    .where(t.outbox.c.chat_id == old, t.outbox.c.status.in_([PENDING, RETRY]))
+                    .values(chat_id=chat_id)
+                )
             await self._event(conn, "group_bound", viewer.user_id, chat_id=chat_id)
         self._group_chat_id = chat_id
         self._group_loaded = True
@@ -155,9 +167,7 @@ class Members(ServiceBase):
         async with self.db.write() as conn:
             await conn.execute(
                 update(t.outbox)
-                .where(
-                    t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_(["pending", "retry"])
-                )
+                .where(t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_([PENDING, RETRY]))
                 .values(chat_id=new_chat_id)
             )
             if await self.group_chat_id() == old_chat_id:
@@ -301,6 +311,10 @@ class Members(ServiceBase):
             raise NotAllowed("admin_only")
         now = self.clock.now()
         async with self.db.write() as conn:
+            # As the admin is now: revoked a moment ago (by another admin, side by side), they
+            # may no longer revoke anyone.
+            if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
+                raise NotAllowed("admin_only")
             target = self._member(
                 (await conn.execute(select(t.members).where(t.members.c.id == member_id))).first()
             )
