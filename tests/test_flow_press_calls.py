@@ -211,3 +211,33 @@ async def test_a_question_that_cannot_be_edited_comes_as_a_new_message(
         assert await bot.svc.load_draft(LI, "form") == draft
         await bot.press(li, "一般", message=shown)
         assert "5/6 · 期望答复日期" in bot.fake.message(li, shown["message_id"])["text"]
+
+
+async def test_a_press_refused_at_the_end_keeps_its_answer_above_the_refusal(
+    committee: Committee, db_url: str
+) -> None:
+    """The outcome chosen, but the clerk now serves another court: the question shows what
+    was pressed, without buttons, and the refusal follows as a message of its own."""
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
+        await bot.flush_outbox()
+        await bot.press(zhao, "受理", message=bot.last_with_buttons(zhao))
+        await bot.say(zhao, f"/case {case.number}")
+        await bot.press(zhao, "登记结果", message=bot.last_with_buttons(zhao))
+        question = bot.last_with_buttons(zhao)
+        office = await bot.svc.viewer(ADMIN_ID, "办公室管理员", None)
+        (row,) = await rows(bot, t.members, t.members.c.user_id == ZHAO)
+        await bot.svc.revoke_member(office, row.id)
+        await bot.join(zhao, "BS-IPC", Role.COURT_STAFF)
+        option = bot.labels(question)[0]
+
+        await bot.press(zhao, option, message=question)
+
+        shown = bot.fake.message(zhao, question["message_id"])
+        assert shown["text"] == f"✔ 办理结果：{option}" and "reply_markup" not in shown
+        assert bot.fake.last_message_to(zhao)["message_id"] > question["message_id"]
+        assert bot.last_text(zhao) == "⚠ 仅接收法院的工作人员可办理此事项。"
+        assert (await bot.svc.get_case(case.id)).status == "acknowledged"
+        assert await bot.svc.load_draft(ZHAO, "form") is None
