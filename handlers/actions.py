@@ -120,22 +120,16 @@ class ActForm(forms.Form):
             svc.kinds[outcome.case.kind],
             svc.kinds[outcome.case.kind].action(str(turn.data["action"])),
         )
+        # The last question (when a press answered it) becomes what happened: the answer
+        # given on it kept above when it was recorded; what happened instead when not.
         if not outcome.changed:
-            await turn.say(
-                turn.render(
-                    "plain",
-                    text=already(
-                        turn.context, turn.viewer, outcome.case, turn.data.get("assignment_id")
-                    ),
-                )
-            )
+            text = already(turn.context, turn.viewer, outcome.case, turn.data.get("assignment_id"))
+            await turn.show(turn.render("plain", text=text), question=False)
             return END
+        trail = turn.trail()
         await turn.answer(_answer(turn.context, turn.viewer, action, outcome.case))
         html = turn.render(action.receipt_template, case=outcome.case, kind=kind, action=action)
-        if turn.query is not None and action.prompt_template is not None:
-            await edit_or_send(turn.query, turn.context, html)
-        else:
-            await turn.say(html)
+        await turn.show(html, trail=trail, question=False)
         await deliver_now(turn.context)
         return END
 

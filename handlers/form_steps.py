@@ -1,8 +1,10 @@
 """The form engine's answers: typed text, files, and every button of a form's questions.
 
-Each is checked against the conversation it belongs to (the button's token) and the step the
-conversation waits at, then stored through ``handlers.forms.advance``. Every press is answered
-once: the first answer given wins, and a step that says nothing gets an empty one.
+Each is checked against the conversation it belongs to (the button's token), the question it
+was shown with, and the step the conversation waits at, then stored through
+``handlers.forms.advance``. Every press is answered once: the first answer given wins, and a
+step that says nothing gets an empty one. A press that answers a question notes the answer
+(``Turn.note_answer``) and the next question replaces the pressed one.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from handlers.common import (
     ask,
     chunk,
     drop_keyboard,
-    edit_or_send,
     keyboard,
     viewer_of,
 )
@@ -61,7 +62,6 @@ from handlers.forms import (
     form_of,
     load,
     options_of,
-    show_answer,
     wrong_input,
 )
 
@@ -198,7 +198,8 @@ async def pressed(update: Update, context: BotContext) -> State:
     assert query is not None
     parsed = buttons.parse_form(query.data)
     turn = await _turn(update, context)
-    if turn is None or parsed is None or parsed[0] != turn.token:
+    token, _, nonce = parsed[0].partition(".") if parsed is not None else ("", "", "")
+    if turn is None or parsed is None or token != turn.token:
         viewer = turn.viewer if turn is not None else await viewer_of(update, context)
         await _stale(update, context, viewer, parsed)
         return None
@@ -206,8 +207,13 @@ async def pressed(update: Update, context: BotContext) -> State:
     if op == "noop":
         await query.answer()
         return None
-    if op == "cancel":
+    if op == "cancel":  # from any question of the conversation
         return await cancel(update, context)
+    if nonce != turn.nonce:
+        # An earlier question of this conversation, or a second tap on one that has already
+        # become the next question: its keyboard may now be the current one, so it stays.
+        await turn.stale()
+        return None
     handler = _PRESSES.get(op)
     if handler is None or (arg != "") != (op in _WITH_ARGUMENT):
         await answer_stale(update, context, turn.viewer)
@@ -215,6 +221,8 @@ async def pressed(update: Update, context: BotContext) -> State:
     try:
         return await _guarded(turn, lambda t: handler(t, arg))
     finally:
+        # A pressed question nothing replaced keeps its answer, without buttons.
+        await turn.release()
         # Every press is answered, once; steps that said nothing get an empty answer.
         if not turn.answered:
             await turn.answer()
@@ -231,7 +239,7 @@ async def _stale(
         await query.answer()
         return
     if parsed is not None and parsed[1] == "go":
-        case = await context.svc.case_by_submit_token(parsed[0])
+        case = await context.svc.case_by_submit_token(parsed[0].partition(".")[0])
         if case is not None and case.raiser_user_id == viewer.user_id:
             await query.answer(
                 context.texts.t(
@@ -276,9 +284,7 @@ async def _option(turn: Turn, value: str) -> State:
     if value not in options:
         await turn.stale()
         return None
-    await show_answer(
-        turn, spec, widgets.option_label(turn.context.texts, turn.lang, options[value])
-    )
+    turn.note_answer(spec, widgets.option_label(turn.context.texts, turn.lang, options[value]))
     return await advance(turn, value)
 
 
@@ -307,7 +313,8 @@ async def _toggle(turn: Turn, value: str) -> State:
         chosen = set(current) ^ {value}
         new_value = [o for o in options if o in chosen]
     turn = turn.with_data(values={**turn.data["values"], spec.name: new_value})
-    return await ask_field(turn, spec, edit=True)
+    turn.replace_pressed()
+    return await ask_field(turn, spec)
 
 
 async def _group_toggled(turn: Turn, value: str) -> State:
@@ -327,7 +334,8 @@ async def _group_toggled(turn: Turn, value: str) -> State:
     chosen = chosen - codes if codes <= chosen else chosen | codes
     ordered = [o for o in options if o in chosen]
     turn = turn.with_data(values={**turn.data["values"], spec.name: ordered})
-    return await ask_field(turn, spec, edit=True)
+    turn.replace_pressed()
+    return await ask_field(turn, spec)
 
 
 async def _untyped(turn: Turn, value: str) -> State:
@@ -343,7 +351,8 @@ async def _untyped(turn: Turn, value: str) -> State:
         return None
     del entries[typed[index]]
     turn = turn.with_data(values={**turn.data["values"], spec.name: entries})
-    return await ask_field(turn, spec, edit=True)
+    turn.replace_pressed()
+    return await ask_field(turn, spec)
 
 
 async def _toggles_done(turn: Turn, _: str) -> State:
@@ -354,7 +363,7 @@ async def _toggles_done(turn: Turn, _: str) -> State:
     if spec.required and not chosen:
         await turn.answer(turn.tr("Choose at least one organisation."), alert=True)
         return None
-    await show_answer(turn, spec, spec.show(chosen, turn.context.texts.labels(turn.lang)))
+    turn.note_answer(spec, spec.show(chosen, turn.context.texts.labels(turn.lang)))
     return await advance(turn, chosen)
 
 
@@ -368,7 +377,7 @@ async def _date(turn: Turn, value: str) -> State:
     except (ValueError, InvalidInput):
         await turn.answer(turn.tr("That date can no longer be chosen."), alert=True)
         return None
-    await show_answer(turn, spec, turn.context.texts.format_date(turn.lang, day))
+    turn.note_answer(spec, turn.context.texts.format_date(turn.lang, day))
     return await _date_chosen(turn, spec, day)
 
 
@@ -415,7 +424,7 @@ async def _time(turn: Turn, value: str) -> State:
     except InvalidInput:
         await turn.answer(turn.tr("That time has already passed."), alert=True)
         return None
-    await show_answer(turn, spec, chosen.strftime("%H:%M"))
+    turn.note_answer(spec, chosen.strftime("%H:%M"))
     return await _time_chosen(turn, spec, chosen)
 
 
@@ -423,9 +432,8 @@ async def _redate(turn: Turn, _: str) -> State:
     spec = await _step(turn, AWAITING_TIME)
     if spec is None:
         return None
-    query = _query(turn)
     await turn.answer()
-    await drop_keyboard(query)
+    turn.replace_pressed(keep_trail=False)  # the date shown above is being changed
     return await ask_field(turn, spec)
 
 
@@ -443,7 +451,7 @@ async def _suggestion(turn: Turn, value: str) -> State:
         await turn.stale()
         return None
     text = turn.tr(spec.suggestions[index])
-    await show_answer(turn, spec, text)
+    turn.note_answer(spec, text)
     return await advance(turn, spec.type.parse_text(spec, text, turn.field_context()))
 
 
@@ -455,9 +463,8 @@ async def _files_done(turn: Turn, _: str) -> State:
     if spec.required and not files:
         await turn.answer(turn.tr("Please send at least one document or photo."), alert=True)
         return None
-    query = _query(turn)
     await turn.answer()
-    await drop_keyboard(query)
+    turn.note_answer(spec, spec.show(files, turn.context.texts.labels(turn.lang)))
     return await advance(turn, files)
 
 
@@ -475,7 +482,7 @@ async def _skip(turn: Turn, _: str) -> State:
     ):
         await turn.stale()
         return None
-    await show_answer(turn, spec, turn.tr("—"))
+    turn.note_answer(spec, turn.tr("—"))
     return await advance(turn, None)
 
 
@@ -494,14 +501,16 @@ async def _edit(turn: Turn, _: str) -> State:
         await turn.stale()
         return None
     await turn.answer()
+    turn.replace_pressed()
     fields = asked(await form_of(turn.draft).fields(turn), turn.data["values"])
     if len(fields) == 1:  # nothing to choose: straight to the one question
-        await drop_keyboard(query)
         return await ask_field(turn.with_data(editing=True), fields[0])
+    turn = turn.next_question(AWAITING_FIELD_TO_EDIT)
     rows = chunk([(turn.tr(f.label), turn.button("field", f.name)) for f in fields], 2)
     rows.append([(turn.tr("↩ Back"), turn.button("back"))])
-    await edit_or_send(query, turn.context, turn.render("choose_field"), keyboard(rows))
-    return await turn.save(AWAITING_FIELD_TO_EDIT)
+    state = await turn.save(AWAITING_FIELD_TO_EDIT, trail=[])
+    await turn.show(turn.render("choose_field"), keyboard(rows))
+    return state
 
 
 async def _field_chosen(turn: Turn, name: str) -> State:
@@ -516,7 +525,7 @@ async def _field_chosen(turn: Turn, name: str) -> State:
         await turn.stale()
         return None
     await turn.answer()
-    await drop_keyboard(query)
+    turn.replace_pressed()
     return await ask_field(turn.with_data(editing=True), spec)
 
 
@@ -527,7 +536,7 @@ async def _back(turn: Turn, _: str) -> State:
         await turn.stale()
         return None
     await turn.answer()
-    await drop_keyboard(query)
+    turn.replace_pressed()
     return await form_of(turn.draft).summary(turn)
 
 

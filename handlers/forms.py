@@ -9,7 +9,13 @@ type, stores it, and moves on; a form then shows a summary to submit, or acts at
 Every step saves the draft *and* the state it now waits in, in one write, before the question
 is sent, so a restart resumes the conversation where it was and an answer to a question whose
 send timed out is still taken. Each button carries the token of the conversation it belongs
-to: a button left on an earlier question never acts on a newer conversation.
+to and the number of the question it was shown with: a button left on an earlier question
+never acts on a newer conversation, nor on a later question of the same one.
+
+A press on a question turns that message into the next question (one edit; Telegram counts
+every call), keeping the answers given on it as "✔" lines above; what the user types arrives
+as a message of its own, so the question after it is a new message. A question whose message
+cannot be edited (too old, deleted) is sent as a new message instead.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 from telegram.ext import ConversationHandler
 
 from bot.domain.errors import DomainError
@@ -87,6 +94,8 @@ EXPECTED = {
     AWAITING_FILES: "files",
 }
 _CACHE_KEY = "form_draft"
+# The question number in a button is one character: a press that old is stale anyway.
+_NONCE = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 State = str | int | None
 
@@ -103,6 +112,9 @@ class Turn:
     _answers: list[str] = field(default_factory=list)
     # What one step computed for its question (never saved), e.g. the matters it offers.
     scratch: dict[str, Any] = field(default_factory=dict)
+    # Shared by every copy: the pressed question the next message replaces ("edit"), and
+    # the answers given by this press, shown on it ("lines"); see ``replace_pressed``.
+    _pressed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -116,11 +128,31 @@ class Turn:
     def token(self) -> str:
         return str(self.data["token"])
 
+    @property
+    def nonce(self) -> str:
+        return nonce_of(self.draft)
+
+    @property
+    def key(self) -> str:
+        return button_key(self.draft)
+
+    def next_question(self, state: str, field: Any = None, part: Any = None) -> Turn:
+        """The turn whose buttons belong to the question about to be shown: a new question
+        makes the buttons of the one before stale; the same question shown again (a toggle,
+        a reminder after /new) keeps them good."""
+        draft = self.draft
+        if draft.state == state and (
+            state == AWAITING_CONFIRMATION
+            or (draft.data.get("field"), draft.data.get("part")) == (field, part)
+        ):
+            return self
+        return self.with_data(q=int(self.data.get("q") or 0) + 1)
+
     def button(self, op: str, arg: str | int | None = None) -> str:
-        return buttons.form(self.token, op, arg)
+        return buttons.form(self.key, op, arg)
 
     def data_maker(self) -> widgets.Data:
-        return lambda op, arg: buttons.form(self.token, op, None if arg == "" else arg)
+        return lambda op, arg: buttons.form(self.key, op, None if arg == "" else arg)
 
     def tr(self, msgid: str, **params: Any) -> str:
         """A short text in the user's language (extracted for the catalog with ``-k tr``)."""
@@ -146,7 +178,71 @@ class Turn:
         forget(self.context)
 
     async def say(self, html: str, markup: Any = None) -> None:
+        """A new message (an error, a notice); a pressed question it follows is settled."""
+        await self.release()
         await reply(self.update, self.context, html, markup)
+
+    # -------------------------------------------------------------- the pressed question
+
+    def replace_pressed(self, *, keep_trail: bool = True) -> None:
+        """The next message this press shows replaces the pressed question (no-op for typed
+        answers and commands). ``keep_trail``: the answers already shown on it stay."""
+        if self.query is not None:
+            self._pressed["edit"] = True
+            self._pressed["keep"] = keep_trail
+
+    def note_answer(self, spec: FieldSpec, answer: str) -> None:
+        """The answer a press gave, to keep on the pressed message ("✔ 紧急程度：一般")."""
+        self.note_line(self.render("answered", spec=spec, answer=answer))
+
+    def note_line(self, html: str) -> None:
+        if self.query is not None:
+            self._pressed.setdefault("lines", []).append(f"✔ {html}")
+            self.replace_pressed()
+
+    @property
+    def replacing(self) -> bool:
+        return bool(self._pressed.get("edit"))
+
+    def trail(self) -> list[str]:
+        """The answer lines the next message shows: those already on the pressed question
+        and this press's, when it replaces that question; none on a new message."""
+        if not self.replacing:
+            return []
+        kept = list(self.data.get("trail") or []) if self._pressed.get("keep", True) else []
+        return kept + list(self._pressed.get("lines", []))
+
+    async def show(
+        self, html: str, markup: Any = None, *, trail: Sequence[str] = (), question: bool = True
+    ) -> None:
+        """Show the next question (its state already saved) or a conversation's last word:
+        in place of the pressed question, or as a new message. A question that cannot be
+        sent is logged, not raised (``handlers.common.ask``)."""
+        if trail:
+            html = "\n".join(trail) + "\n\n" + html
+        query = self.query if self.replacing else None
+        self._pressed.clear()
+        if question:
+            await ask(self.update, self.context, html, markup, query=query)
+        elif query is not None:
+            await edit_or_send(query, self.context, html, markup)
+        else:
+            await reply(self.update, self.context, html, markup)
+
+    async def release(self) -> None:
+        """A pressed question nothing replaced: it keeps the answer given, without buttons."""
+        if not self.replacing:
+            return
+        query, lines = self.query, self.trail()
+        self._pressed.clear()
+        assert query is not None
+        if lines:
+            try:
+                await edit_or_send(query, self.context, "\n".join(lines))
+            except TelegramError as exc:
+                logger.info("could not settle a pressed question: %s", exc)
+        else:
+            await drop_keyboard(query)
 
     async def error(self, exc: DomainError) -> None:
         template = form_of(self.draft).error_template
@@ -177,6 +273,21 @@ class Turn:
         return self.context.svc.field_context(dynamic)
 
 
+def nonce_of(draft: Draft) -> str:
+    """The question a conversation shows now, as its buttons carry it ("" for drafts from
+    before questions were numbered)."""
+    q = draft.data.get("q")
+    return "" if q is None else _NONCE[int(q) % len(_NONCE)]
+
+
+def button_key(draft: Draft) -> str:
+    """What the buttons of a conversation's current question carry: its token and the
+    question."""
+    nonce = nonce_of(draft)
+    token = str(draft.data["token"])
+    return f"{token}.{nonce}" if nonce else token
+
+
 def forget(context: BotContext) -> None:
     """Drop the cached draft (the database no longer has it: a submit or an action removed it
     in its own transaction)."""
@@ -205,6 +316,8 @@ def new_draft(user_id: int, form: str, state: str = AWAITING_TEXT, **data: Any) 
         {
             "form": form,
             "token": secrets.token_hex(6),
+            "q": 0,  # the question shown now (its buttons carry it)
+            "trail": [],  # the answers shown above it, given on its message
             "field": None,
             "part": None,
             "values": {},
@@ -323,12 +436,14 @@ async def options_of(turn: Turn, spec: FieldSpec) -> list[Option]:
     return spec.options(turn.field_context({spec.name: turn.scratch[key]}))
 
 
-async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool = False) -> str:
-    """Ask for one field, with buttons wherever there is a choice; returns the waiting state."""
+async def ask_field(turn: Turn, spec: FieldSpec, note: str = "") -> str:
+    """Ask for one field, with buttons wherever there is a choice; returns the waiting state.
+    It replaces the pressed question when the press said so (``Turn.replace_pressed``)."""
+    widget = spec.type.widget
+    turn = turn.next_question(STATE_FOR_WIDGET[widget], spec.name)
     form = form_of(turn.draft)
     fields = asked(await form.fields(turn), turn.data["values"])
     texts, lang, data = turn.context.texts, turn.lang, turn.data_maker()
-    widget = spec.type.widget
     rows: list[list[Button]]
     if widget is Widget.CHOICE:
         rows = widgets.option_rows(texts, lang, spec, await options_of(turn, spec), data)
@@ -349,8 +464,9 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "", *, edit: bool =
     html = form.ask_html(turn, spec, step, len(fields), note)
     # Save first: once the user sees the question, their answer must be taken for it,
     # even if the bot is killed right after sending.
-    state = await turn.save(STATE_FOR_WIDGET[widget], field=spec.name, part=None)
-    await ask(turn.update, turn.context, html, keyboard(rows), query=turn.query if edit else None)
+    trail = turn.trail()
+    state = await turn.save(STATE_FOR_WIDGET[widget], field=spec.name, part=None, trail=trail)
+    await turn.show(html, keyboard(rows), trail=trail)
     return state
 
 
@@ -367,25 +483,29 @@ def chosen_and_typed(spec: FieldSpec, value: Any) -> tuple[list[str], list[str]]
 async def ask_time(turn: Turn, spec: FieldSpec, day: date, note: str = "") -> str:
     """The second question of a date-and-time field."""
     svc = turn.context.svc
+    turn = turn.next_question(AWAITING_TIME, spec.name, day.isoformat())
     rows = widgets.time_rows(
         turn.context.texts, turn.lang, day, svc.clock.now(), svc.tz, turn.data_maker()
     )
     rows.append([cancel_button(turn)])
-    state = await turn.save(AWAITING_TIME, field=spec.name, part=day.isoformat())
+    trail = turn.trail()
+    state = await turn.save(AWAITING_TIME, field=spec.name, part=day.isoformat(), trail=trail)
     html = form_of(turn.draft).time_html(turn, spec, day, note)
-    await ask(turn.update, turn.context, html, keyboard(rows))
+    await turn.show(html, keyboard(rows), trail=trail)
     return state
 
 
 async def show_summary(turn: Turn, html: str, go: str, edit: str) -> str:
     """A form's summary with its Submit, Edit and Cancel buttons (``go`` and ``edit`` are the
-    labels), saved as waiting for confirmation before it is shown."""
+    labels), saved as waiting for confirmation before it is shown. It shows every answer, so
+    no "✔" lines go above it."""
+    turn = turn.next_question(AWAITING_CONFIRMATION)
     rows = [
         [(go, turn.button("go"))],
         [(edit, turn.button("edit")), cancel_button(turn)],
     ]
-    state = await turn.save(AWAITING_CONFIRMATION, editing=False)
-    await ask(turn.update, turn.context, html, keyboard(rows))
+    state = await turn.save(AWAITING_CONFIRMATION, editing=False, trail=[])
+    await turn.show(html, keyboard(rows))
     return state
 
 
@@ -408,13 +528,6 @@ async def advance(turn: Turn, value: Any) -> State:
     return await ask_field(turn, following)
 
 
-async def show_answer(turn: Turn, spec: FieldSpec, answer: str) -> None:
-    """Turn a question whose button was pressed into a record of the answer."""
-    query = turn.query
-    if query is not None:
-        await edit_or_send(query, turn.context, turn.render("answered", spec=spec, answer=answer))
-
-
 async def cancel(update: Update, context: BotContext) -> int:
     """/cancel or the Cancel button: the draft is discarded, nothing is submitted."""
     viewer = await viewer_of(update, context)
@@ -422,11 +535,13 @@ async def cancel(update: Update, context: BotContext) -> int:
     template = form_of(draft).cancelled(context, draft) if draft is not None else "cancelled"
     await context.svc.delete_draft(viewer.user_id, FLOW)
     forget(context)
+    html = context.texts.render(viewer.lang, template)
     query = update.callback_query
-    if query is not None:
+    if query is not None:  # the pressed question becomes the confirmation
         await query.answer()
-        await drop_keyboard(query)
-    await reply(update, context, context.texts.render(viewer.lang, template))
+        await edit_or_send(query, context, html)
+    else:
+        await reply(update, context, html)
     return END
 
 

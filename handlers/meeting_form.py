@@ -214,18 +214,19 @@ class MeetingForm(forms.Form):
             await turn.discard()
             return END
         forms.forget(turn.context)  # the operation removed the draft in its transaction
-        await drop_keyboard(query)
         await deliver_now(turn.context)
+        # The summary becomes the confirmation (it names the meeting and its time).
+        turn.replace_pressed()
         if turn.data.get("mode") == "reschedule":
             await turn.answer(turn.tr("Rescheduled."))
-            await turn.say(turn.render("meeting_rescheduled", view=view))
+            await turn.show(turn.render("meeting_rescheduled", view=view), question=False)
             return END
         await turn.answer(turn.tr("Scheduled."))
         posted = await svc.group_chat_id() is not None
         html = turn.render(
             "meeting_scheduled", view=view, posted=posted, offsets=offsets_text(turn)
         )
-        await turn.say(html)
+        await turn.show(html, question=False)
         return END
 
     async def _again(self, turn: Turn, exc: InvalidInput) -> State:

@@ -24,7 +24,6 @@ from handlers.common import (
     ask,
     deliver_now,
     drop_keyboard,
-    edit_or_send,
     keyboard,
     private_only,
     reply,
@@ -32,6 +31,7 @@ from handlers.common import (
     viewer_of,
 )
 from handlers.forms import AWAITING_CONFIRMATION, AWAITING_KIND, END, State, Turn
+from handlers.texts import split_html
 
 NAME = "raise"
 
@@ -116,19 +116,26 @@ class RaiseForm(forms.Form):
             await turn.error(InvalidInput("resubmit_moved_on", number=case.number))
             return END
         await turn.answer(turn.tr("Submitted as %(number)s", number=case.number))
-        await drop_keyboard(query)
         await deliver_now(turn.context)
         reached = outcome.notified if outcome.changed else None
         kind = svc.kinds[case.kind]
-        await turn.say(
-            turn.render(
-                "receipt",
-                case=case,
-                kind=kind,
-                reached=reached,
-                resubmitted=bool(turn.data.get("case_id")),
-            )
+        receipt = turn.render(
+            "receipt",
+            case=case,
+            kind=kind,
+            reached=reached,
+            resubmitted=bool(turn.data.get("case_id")),
         )
+        # The summary becomes the receipt, what was submitted still readable under it; when
+        # both do not fit one message, the summary stays and the receipt comes after it.
+        submitted = turn.render("submitted", kind=kind, values=turn.data["values"])
+        together = f"{receipt}\n\n{submitted}"
+        if len(split_html(together)) == 1:
+            turn.replace_pressed()
+            await turn.show(together, question=False)
+        else:
+            await drop_keyboard(query)
+            await turn.say(receipt)
         return END
 
 
@@ -169,7 +176,7 @@ async def _kind_chosen(turn: Turn, code: str) -> State:
     ):
         await turn.stale()
         return None
-    await edit_or_send(query, turn.context, turn.render("kind_chosen", kind=kind))
+    turn.note_line(turn.render("kind_chosen", kind=kind))
     return await forms.ask_field(turn.with_data(kind=kind.code), kind.fields[0])
 
 

@@ -39,6 +39,7 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Draft, Role
 from bot.storage import schema as t
+from handlers.forms import button_key
 from tests.conftest import ADMIN_ID, ROOT, SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser, utf16_len
 from tests.flows import (
@@ -1103,7 +1104,7 @@ FORGED_IN_FLOW: list[tuple[str, str, str, str, str]] = [
         "addressee-64-bytes",
         "consultation",
         "addressee",
-        "f:{token}:opt:" + "Y" * (64 - len("f:0123456789ab:opt:")),
+        "f:{token}:opt:" + "Y" * (64 - len("f:0123456789ab.0:opt:")),
         STALE,
     ),
     ("addressee-extra-part", "consultation", "addressee", "f:{token}:opt:YB-IPC:x", STALE),
@@ -1244,7 +1245,7 @@ class TestForgedButtons:
         assert before is not None
         tables = await snapshot(bot)
         since = mark(bot)
-        await bot.press(li, message=asked[step], data=data.format(token=before.data["token"]))
+        await bot.press(li, message=asked[step], data=data.format(token=button_key(before)))
         assert (answers(bot, li)[-1]["text"] or "") == alert
         assert await draft_of(bot, li.id) == before
         assert await snapshot(bot) == tables
@@ -1264,7 +1265,7 @@ class TestForgedButtons:
         message = question if who == "zhou" else bot.fake.last_message_to(user)
         tables = await snapshot(bot)
         since = mark(bot)
-        await bot.press(user, message=message, data=data.format(token=before.data["token"]))
+        await bot.press(user, message=message, data=data.format(token=button_key(before)))
         assert (answers(bot, user)[-1]["text"] or "") == alert
         assert await draft_of(bot, ZHOU) == before
         assert await snapshot(bot) == tables
@@ -1707,10 +1708,11 @@ class TestStaleButtons:
         assert await bot.svc.get_case(case.id) == before
         assert await actions_of(bot, case) == events
         if source == "menu":
-            # The outcome form acts at its last step: it says in the chat what happened
-            # instead, and is over.
+            # The outcome form acts at its last step: its question becomes what happened
+            # instead, and the form is over.
             assert (answer["text"] or "") == ""
-            assert texts_of(sent(bot, zhao, since)) == alert
+            assert bot.fake.message(zhao, message["message_id"])["text"] == alert
+            assert sent(bot, zhao, since) == []
             assert await draft_of(bot, ZHAO) is None
             return
         assert (answer["text"], answer["show_alert"]) == (alert, True)
@@ -1758,7 +1760,7 @@ class TestStaleButtons:
         assert before is not None
         tables = await snapshot(bot)
         since = mark(bot)
-        await bot.press(li, message=asked[old], data=data.format(token=before.data["token"]))
+        await bot.press(li, message=asked[old], data=data.format(token=button_key(before)))
         assert answers(bot, li)[-1]["text"] == STALE
         assert await draft_of(bot, li.id) == before
         assert await snapshot(bot) == tables
@@ -2268,7 +2270,8 @@ REVOKED_ROWS: list[tuple[str, str, str, tuple[str, str], str]] = [
     ("title-new-again", "consultation", "title", ("say", "/new"), NOT_MEMBER),
     ("title-photo", "consultation", "title", ("photo", ""), NOT_MEMBER),
     ("title-cancel-command", "consultation", "title", ("say", "/cancel"), CANCELLED),
-    ("summary-cancel-button", "consultation", "summary", ("press", "取消"), CANCELLED),
+    # The Cancel button's question itself becomes the confirmation.
+    ("summary-cancel-button", "consultation", "summary", ("press-in-place", "取消"), CANCELLED),
 ]
 
 
@@ -2289,14 +2292,20 @@ class TestRevokedMidFlow:
         how, value = action
         if how == "say":
             await bot.say(user, value)
-        elif how == "press":
-            await bot.press(user, value)
+        elif how in ("press", "press-in-place"):
+            pressed = bot.last_with_buttons(user)
+            await bot.press(user, value, message=pressed)
         elif how == "photo":
             await bot.send_photo(user)
         else:
             send_input(bot, user, value)
             await bot.deliver()
-        assert texts_of(sent(bot, user, since)) == shown
+        if how == "press-in-place":
+            assert sent(bot, user, since) == []
+            assert bot.fake.message(user, pressed["message_id"])["text"] == shown
+            assert "reply_markup" not in bot.fake.message(user, pressed["message_id"])
+        else:
+            assert texts_of(sent(bot, user, since)) == shown
         assert await draft_of(bot, user.id) is None
         assert await count(bot, t.cases) == cases_before
         assert sent(bot, world.zhao, since) == [] and sent(bot, world.group, since) == []

@@ -115,9 +115,16 @@ async def test_a_question_that_timed_out_still_takes_its_answer(
     async with running_bot(committee, db_url) as bot:
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         await bot.say(li, "/new")
-        bot.fake.inject_timeout("sendMessage", deliver=True)  # the title question arrives...
+        # The kind's question becomes the title question...
+        bot.fake.inject_timeout("editMessageText", deliver=True)
+        calls = (len(bot.fake.calls_of("editMessageText")), len(bot.fake.calls_of("sendMessage")))
         await bot.press(li, "重大事项研判")  # ...but the bot never hears back
-        assert bot.last_text(li).startswith("1/6 · 标题")
+        assert bot.last_text(li).startswith("✔ 重大事项研判\n\n1/6 · 标题")
+        # Never shown twice: no second edit, no new message.
+        assert (calls[0] + 1, calls[1]) == (
+            len(bot.fake.calls_of("editMessageText")),
+            len(bot.fake.calls_of("sendMessage")),
+        )
         await bot.say(li, "滑雪场扩建项目")
         assert bot.last_text(li).startswith("2/6 · 情况说明")
         draft = await bot.svc.load_draft(LI, "form")

@@ -85,7 +85,11 @@ async def test_a_blank_title_is_refused(committee: Committee, db_url: str, blank
     async with running_bot(committee, db_url) as bot:
         await to_title(bot)
         li = bot.user(LI, "李明")
-        assert bot.last_text(li) == "1/6 · 标题\n请用一行文字发送事项标题。\n最多 100 字。"
+        # The kind's question became the first question, the kind chosen kept above it.
+        assert (
+            bot.last_text(li)
+            == "✔ 重大事项研判\n\n1/6 · 标题\n请用一行文字发送事项标题。\n最多 100 字。"
+        )
         before = await draft_of(bot)
         await bot.say(li, blank)
         assert bot.last_text(li) == EMPTY
@@ -246,8 +250,10 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         # Days before today cannot be chosen; today and later can.
         assert "24" not in bot.labels(november) and "25" in bot.labels(november)
         assert before is not None
-        token = before.data["token"]  # the conversation's buttons carry it
-        await bot.press(li, message=november, data=f"f:{token}:noop")  # a "·" cell
+        # The question's buttons carry the conversation's token and the question's number.
+        key = nav[2][1].removesuffix(":cal:2026-12")
+        assert key.startswith(f"f:{before.data['token']}.")
+        await bot.press(li, message=november, data=f"{key}:noop")  # a "·" cell
         assert bot.alerts(li)[-1] == ""
         assert await draft_of(bot) == before
 
@@ -257,15 +263,19 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         assert bot.labels(december).count("1") == 1 and "31" in bot.labels(december)
         assert await draft_of(bot) == before
         # A day pressed on an old month's keyboard that is now in the past is refused.
-        await bot.press(li, message=december, data=f"f:{token}:date:2026-11-20")
+        await bot.press(li, message=december, data=f"{key}:date:2026-11-20")
         assert bot.alerts(li)[-1] == "该日期已不可选。"
         assert bot.fake.callback_answers(li)[-1]["show_alert"] is True
         assert await draft_of(bot) == before
 
         await bot.press(li, "15", message=december)
+        # The calendar's message became the next question, the date chosen kept above it.
         answered = bot.fake.message(li, question["message_id"])
-        assert answered["text"] == "期望答复日期：2026年12月15日"
-        assert "reply_markup" not in answered
+        assert answered["text"].startswith(
+            "✔ 接收单位：延边州中级人民法院\n✔ 紧急程度：一般\n✔ 期望答复日期：2026年12月15日"
+            "\n\n6/6 · 附件"
+        )
+        assert bot.labels(answered) == ["✔ 完成", "✖ 取消"]
         draft = await draft_of(bot)
         assert draft is not None and draft.data["values"]["reply_by"] == "2026-12-15"
         assert draft.data["field"] == "documents"
@@ -347,8 +357,10 @@ async def test_an_eleventh_file_is_refused(committee: Committee, db_url: str) ->
         assert bot.last_text(li) == "⚠ 最多可添加 10 个文件。请点击“完成”继续。"
         assert await draft_of(bot) == before
         assert before is not None and len(before.data["values"]["documents"]) == 10
-        await bot.press(li, "完成")
-        assert "附件：10 个文件" in bot.last_text(li)
+        done = bot.last_with_buttons(li)
+        await bot.press(li, "完成", message=done)
+        # The message whose Done was pressed became the summary.
+        assert "附件：10 个文件" in bot.fake.message(li, done["message_id"])["text"]
         await bot.press(li, "提交")
         files = await rows(bot, t.case_files)
         assert [f.media for f in files] == ["document", "photo"] * 5

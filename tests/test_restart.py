@@ -102,7 +102,7 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         await bot.say(li, "/new")
         await bot.press(li, "重大事项研判")
-        assert bot.last_text(li).startswith("1/6 · 标题")
+        assert bot.last_text(li).startswith("✔ 重大事项研判\n\n1/6 · 标题")
 
     # A new fake Bot API that knows the same people but none of the old messages. Telegram's
     # update ids keep increasing, so the new one continues them (a repeated id is a redelivery).

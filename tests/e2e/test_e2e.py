@@ -34,16 +34,16 @@ def members(world: World) -> tuple[FakeUser, FakeUser, FakeUser]:
 
 def raise_referral(world: World, li: FakeUser) -> str:
     world.say(li, "/new")
-    world.press(li, "行政争议协调化解")
+    world.press(li, "行政争议协调化解", wait="edit")
     world.say(li, "某村土地征收补偿争议")
     world.say(li, "申请人对征收补偿标准有异议。")
     world.say(li, "张三")
-    world.press(li, "自然资源局")
-    world.press(li, "池北行政争议协调化解中心")
-    world.press(li, "一般")
-    world.press(li, "不指定日期")
-    world.press(li, "完成")
-    world.press(li, "提交")
+    world.press(li, "自然资源局", wait="edit")
+    world.press(li, "池北行政争议协调化解中心", wait="edit")
+    world.press(li, "一般", wait="edit")
+    world.press(li, "不指定日期", wait="edit")
+    world.press(li, "完成", wait="edit")
+    world.press(li, "提交", wait="edit")
     receipt = world.wait_messages(li, 1)[-1]
     assert "协调〔2026〕1号" in receipt or "协调〔" in receipt
     return receipt
@@ -105,7 +105,7 @@ def test_referral_returned_over_http(world: World) -> None:
 def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> None:
     li, zhao, _ = members(world)
     world.say(li, "/new")
-    world.press(li, "重大事项研判")
+    world.press(li, "重大事项研判", wait="edit")
     world.say(li, "滑雪场扩建项目法律风险研判")
     assert db_rows(world, "select state from drafts") == [("AWAITING_TEXT",)]
 
@@ -115,11 +115,11 @@ def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> 
     # The next message is taken as the description the bot was waiting for.
     prompt = world.say(li, "土地租赁模式是否存在合规风险？")
     assert "接收单位" in prompt or "法院" in prompt
-    world.press(li, "延边州中级人民法院")
-    world.press(li, "一般")
-    world.press(li, "不指定日期")
-    world.press(li, "完成")
-    world.press(li, "提交")
+    world.press(li, "延边州中级人民法院", wait="edit")
+    world.press(li, "一般", wait="edit")
+    world.press(li, "不指定日期", wait="edit")
+    world.press(li, "完成", wait="edit")
+    world.press(li, "提交", wait="edit")
     assert "研判〔2026〕1号" in world.wait_messages(li, 1)[-1]
     assert db_rows(world, "select title, fields from cases")[0][0] == "滑雪场扩建项目法律风险研判"
     fields = json.loads(str(db_rows(world, "select fields from cases")[0][0]))

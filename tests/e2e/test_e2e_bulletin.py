@@ -30,20 +30,20 @@ def db_rows(world: World, sql: str) -> list[tuple[object, ...]]:
 
 def publish(world: World, zhao: FakeUser) -> None:
     world.say(zhao, "/new")
-    world.press(zhao, zh(bulletin.KIND.label))
+    world.press(zhao, zh(bulletin.KIND.label), wait="edit")
     world.say(zhao, TITLE)
     world.say(zhao, "2026年第三季度")
     world.say(zhao, SUMMARY)
     world.press(zhao, f"☐ {NR}", wait="edit")
     world.press(zhao, f"☐ {ENV}", wait="edit")
-    world.press(zhao, "完成")
-    world.press(zhao, "跳过")
-    world.press(zhao, "不指定日期")
+    world.press(zhao, "完成", wait="edit")
+    world.press(zhao, "跳过", wait="edit")
+    world.press(zhao, "不指定日期", wait="edit")
     before = world.count(zhao)
     world.fake.send_document(zhao, "司法审查通报.pdf", 350_000)
     world.wait_messages(zhao, before + 1)
-    world.press(zhao, "完成")
-    world.press(zhao, "提交")
+    world.press(zhao, "完成", wait="edit")
+    world.press(zhao, "提交", wait="edit")
 
 
 def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World) -> None:
@@ -109,7 +109,7 @@ def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World)
     assert number in receipt["text"] and ENV in receipt["text"]
     assert db_rows(world, "select status from cases") == [("open",)]
     world.press(zhao, zh(bulletin.CLOSE.label), message=receipt)
-    world.press(zhao, "跳过")
+    world.press(zhao, "跳过", wait="edit")
     assert db_rows(world, "select status from cases") == [("closed",)]
     assert db_rows(world, "select state from assignments order by position") == [
         ("read",),

@@ -40,7 +40,7 @@ def choose_agencies_and_finish(world: World, zhao: FakeUser) -> None:
     """NR and ENV toggled, Done; the rest of the form left at its defaults; Submit."""
     for agency in (NR, ENV):
         world.press(zhao, f"☐ {agency}", wait="edit")
-    world.press(zhao, "完成")
+    world.press(zhao, "完成", wait="edit")
 
 
 def notice(world: World, head: FakeUser, org: str) -> dict[str, object]:
@@ -62,9 +62,9 @@ def notice(world: World, head: FakeUser, org: str) -> dict[str, object]:
 
 def reply(world: World, head: FakeUser, org: str, result: str, details: str) -> None:
     world.press(head, f"{zh('📮 Reply')} · {org}", message=notice(world, head, org))
-    world.press(head, zh(result))
+    world.press(head, zh(result), wait="edit")
     world.say(head, details)
-    world.press(head, "完成")
+    world.press(head, "完成", wait="edit")
 
 
 def states(world: World) -> list[tuple[object, ...]]:
@@ -74,15 +74,15 @@ def states(world: World) -> list[tuple[object, ...]]:
 def test_enforcement_assistance_answered_by_every_agency(world: World) -> None:
     zhao, li, wang = cast(world)
     world.say(zhao, "/new")
-    world.press(zhao, zh("Enforcement assistance"))
-    world.press(zhao, zh("Property inquiry"))
+    world.press(zhao, zh("Enforcement assistance"), wait="edit")
+    world.press(zhao, zh("Property inquiry"), wait="edit")
     world.say(zhao, "（2026）吉24执12号")
     world.say(zhao, PARTY)
     world.say(zhao, "请协助查询被执行人名下不动产登记情况。")
     choose_agencies_and_finish(world, zhao)
-    world.press(zhao, "不指定日期")
-    world.press(zhao, "完成")
-    world.press(zhao, "提交")
+    world.press(zhao, "不指定日期", wait="edit")
+    world.press(zhao, "完成", wait="edit")
+    world.press(zhao, "提交", wait="edit")
     ((number, status, fields),) = db_rows(world, "select number, status, fields from cases")
     assert str(number).startswith("协助〔") and status == "open"
     assert json.loads(str(fields))["party"] == PARTY
@@ -121,16 +121,16 @@ def test_enforcement_assistance_answered_by_every_agency(world: World) -> None:
 def test_bankruptcy_issues_closed_by_the_court_before_the_last_reply(world: World) -> None:
     zhao, li, wang = cast(world)
     world.say(zhao, "/new")
-    world.press(zhao, zh("Bankruptcy coordination"))
+    world.press(zhao, zh("Bankruptcy coordination"), wait="edit")
     world.say(zhao, "（2026）吉24破1号")
     world.say(zhao, "长白山某旅游开发有限公司")
-    world.press(zhao, zh("Registration and deregistration"))
+    world.press(zhao, zh("Registration and deregistration"), wait="edit")
     world.say(zhao, "企业注销登记及名下土地使用权处置需协调。")
     choose_agencies_and_finish(world, zhao)
     world.say(zhao, ADMINISTRATOR)
-    world.press(zhao, "不指定日期")
-    world.press(zhao, "完成")
-    world.press(zhao, "提交")
+    world.press(zhao, "不指定日期", wait="edit")
+    world.press(zhao, "完成", wait="edit")
+    world.press(zhao, "提交", wait="edit")
     ((number,),) = db_rows(world, "select number from cases")
     assert str(number).startswith("破产〔")
     group = world.fake.chats[GROUP]
@@ -147,7 +147,7 @@ def test_bankruptcy_issues_closed_by_the_court_before_the_last_reply(world: Worl
     world.say(zhao, f"/case {number}")
     world.press(zhao, zh("🏁 Close the matter"))
     before = world.count(wang)
-    world.press(zhao, zh("The bankruptcy proceedings have ended."))
+    world.press(zhao, zh("The bankruptcy proceedings have ended."), wait="edit")
     told = world.wait_messages(wang, before + 1)[-1]
     assert number in told and zh("The bankruptcy proceedings have ended.") in told
     assert db_rows(world, "select status from cases") == [("closed_by_court",)]

@@ -79,17 +79,17 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     )
 
     world.say(zhao, "/new")
-    world.press(zhao, zh(hearing.KIND.label))
+    world.press(zhao, zh(hearing.KIND.label), wait="edit")
     world.say(zhao, "（2026）吉24行初31号")
     world.say(zhao, "土地行政登记")
-    world.press(zhao, NR)
+    world.press(zhao, NR, wait="edit")
     world.say(zhao, "第二审判庭")
     world.say(zhao, moment.date().isoformat())
     world.say(zhao, moment.strftime("%H:%M"))
-    world.press(zhao, zh("✔ Done"))
+    world.press(zhao, zh("✔ Done"), wait="edit")
     assert "（2026）吉24行初31号" in world.last_text(zhao)  # the summary
     before = world.count(li)
-    world.press(zhao, zh("📨 Submit"))
+    world.press(zhao, zh("📨 Submit"), wait="edit")
     today = datetime.now(SHANGHAI).date()
     row = db_rows(world, "select number, fields from cases")[0]
     number = str(row[0])
@@ -106,7 +106,10 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     notice = world.last_with_buttons(li)
     assert number in notice["text"] and "第二审判庭" in notice["text"]
     world.press(li, zh("🧑‍⚖️ Name who appears"), message=notice)
-    world.press(li, zh("A deputy (the head cannot appear)"))
+    # The question, not a deadline alert that may arrive at the same moment.
+    deputy = zh("A deputy (the head cannot appear)")
+    world.wait(lambda: deputy in str(world.last_with_buttons(li).get("reply_markup")))
+    world.press(li, deputy, wait="edit")
     world.say(li, "张伟")
     world.say(li, "副局长")
     world.say(li, "局长在省里参加培训。")
@@ -146,7 +149,7 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     # After the hearing the court records that the deputy appeared (one choice, no reason).
     named = world.last_with_buttons(zhao)
     world.press(zhao, zh("🏛 Record the appearance"), message=named)
-    world.press(zhao, zh("A deputy appeared"))
+    world.press(zhao, zh("A deputy appeared"), wait="edit")
     wait_text(world, li, number, zh("A deputy appeared"))
     assert db_rows(world, "select state, outcome from assignments") == [("heard", "deputy")]
     answers = json.loads(str(db_rows(world, "select answers from assignments")[0][0]))
@@ -167,18 +170,18 @@ def test_handover_received_reported_asked_again_and_closed_over_http(
     zhao, li, _ = cast(world)
 
     world.say(zhao, "/new")
-    world.press(zhao, zh(handover.KIND.label))
+    world.press(zhao, zh(handover.KIND.label), wait="edit")
     world.say(zhao, "（2026）吉24行审9号")
     world.say(zhao, "限期拆除违法建筑")
     world.say(zhao, PARTY)
-    world.press(zhao, NR)
+    world.press(zhao, NR, wait="edit")
     before = world.count(zhao)
     world.fake.send_document(zhao, "准予强制执行裁定书.pdf", 150_000)
     world.wait_messages(zhao, before + 1)
-    world.press(zhao, zh("✔ Done"))
+    world.press(zhao, zh("✔ Done"), wait="edit")
     assert PARTY in world.last_text(zhao)  # the summary
     li_before = world.count(li)
-    world.press(zhao, zh("📨 Submit"))
+    world.press(zhao, zh("📨 Submit"), wait="edit")
     today = datetime.now(SHANGHAI).date()
     number = str(db_rows(world, "select number from cases")[0][0])
     assert number.startswith("裁执〔") and number in world.last_text(zhao)
@@ -201,9 +204,9 @@ def test_handover_received_reported_asked_again_and_closed_over_http(
     assert db_rows(world, "select state, stage from assignments") == [("received", "result")]
     world.say(li, f"/case {number}")
     world.press(li, zh("📤 Report the result"))
-    world.press(li, zh("Partly enforced"))
+    world.press(li, zh("Partly enforced"), wait="edit")
     world.say(li, "主体建筑已拆除，附属设施尚未拆除。")
-    world.press(li, zh("✔ Done"))
+    world.press(li, zh("✔ Done"), wait="edit")
     assert db_rows(world, "select state, outcome from assignments") == [("reported", "partly")]
 
     # The court asks again; the agency reports in full; the court closes it.
@@ -216,9 +219,9 @@ def test_handover_received_reported_asked_again_and_closed_over_http(
         ("received", 1, None)
     ]
     world.press(li, zh("📤 Report the result"), message=world.last_with_buttons(li))
-    world.press(li, zh("Enforced in full"))
+    world.press(li, zh("Enforced in full"), wait="edit")
     world.say(li, "附属设施已拆除完毕。")
-    world.press(li, zh("✔ Done"))
+    world.press(li, zh("✔ Done"), wait="edit")
     wait_text(world, zhao, number, "附属设施已拆除完毕")
     world.press(zhao, zh("✅ Accept and close"), message=world.last_with_buttons(zhao), wait="edit")
     wait_text(world, li, number, zh("Accepted and closed"))

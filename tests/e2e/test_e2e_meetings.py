@@ -86,9 +86,9 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     world.say(office, "https://meeting.example.cn/j/123456")
     for name in ("延边州中级人民法院", "长白山管委会自然资源局", "长白山管委会生态环境局"):
         world.press(office, name, wait="edit")
-    world.press(office, "完成")
-    world.press(office, "完成")
-    world.press(office, "确认安排")
+    world.press(office, "完成", wait="edit")
+    world.press(office, "完成", wait="edit")
+    world.press(office, "确认安排", wait="edit")
     assert "联席会议已安排" in world.last_text(office)
 
     # The post with its answer buttons, then the calendar file.
@@ -120,7 +120,7 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     world.press(office, "改期 1")
     world.say(office, day)
     world.say(office, hhmm)
-    world.press(office, "确认新时间")
+    world.press(office, "确认新时间", wait="edit")
     world.wait(lambda: len(texts_with(world, group, "联席会议改期")) == 1)
     world.wait(lambda: len(ics_sent(world, GROUP)) == 2)
     (moved,) = ics_sent(world, GROUP)[1].walk("VEVENT")

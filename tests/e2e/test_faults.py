@@ -22,13 +22,13 @@ def db(world: World, sql: str) -> list[tuple[object, ...]]:
 def to_summary(world: World, user: FakeUser, title: str) -> None:
     """A consultation filled in up to the summary with its Submit button."""
     world.say(user, "/new")
-    world.press(user, "重大事项研判")
+    world.press(user, "重大事项研判", wait="edit")
     world.say(user, title)
     world.say(user, "请研判相关法律风险。")
-    world.press(user, "延边州中级人民法院")
-    world.press(user, "一般")
-    world.press(user, "不指定日期")
-    world.press(user, "完成")
+    world.press(user, "延边州中级人民法院", wait="edit")
+    world.press(user, "一般", wait="edit")
+    world.press(user, "不指定日期", wait="edit")
+    world.press(user, "完成", wait="edit")
     assert "📨 提交" in str(world.last_with_buttons(user).get("reply_markup"))
 
 
