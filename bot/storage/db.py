@@ -1,14 +1,29 @@
 """Database engine, transactions and migrations.
 
-SQLite is the embedded default. Two of its behaviours shape this module:
+SQLite is the embedded default. Three of its behaviours shape this module:
 - a deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
   another connection wrote in between, so every write transaction starts with
   ``BEGIN IMMEDIATE`` (it takes the write lock up front and waits ``busy_timeout`` for it);
-- WAL lets readers proceed while one writer works.
+- WAL lets readers proceed while one writer works;
+- a checkpoint (copying the WAL back into the database, with fsync) runs inside whichever
+  commit crosses the threshold; here it runs from the minute tick instead (``checkpoint``).
 
 Updates of different users are handled side by side, so write transactions are also queued
 inside the process: one at a time, and ``BEGIN IMMEDIATE`` then never sleeps in the busy
 timeout waiting for another connection of the same bot.
+
+SQLite work happens in the driver's own thread (aiosqlite), and each trip there and back
+costs more than most statements (a thread wake-up, a future, an event-loop wake-up).
+SQLAlchemy's adapter makes three or four trips per statement (cursor, execute, fetch, close)
+and more per transaction (BEGIN, COMMIT, the pool's reset). ``_OneTripConnection`` keeps the
+adapter's interface but makes one trip per statement: the transaction's ``BEGIN`` and any
+statements deferred to it travel with its first statement, a read transaction's ``COMMIT``
+is queued without waiting for it, and a rollback with no transaction open costs nothing.
+PostgreSQL (asyncpg) goes through the same SQLAlchemy Core layer unchanged.
+
+A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
+(the once-only update record, a user's name): they commit with the unit's first write
+transaction, or together in one write at its end.
 """
 
 from __future__ import annotations
@@ -16,23 +31,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import AdaptedConnection, Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Executable, event
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import await_
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 _WRITE_OPTION = "fuyuan_write"
+_BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
 
 
 def alembic_config(url: str) -> Config:
@@ -41,6 +65,215 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+# ------------------------------------------------------------------ one trip per statement
+Prefix = list[tuple[str, Any]]
+_Outcome = tuple[Any, list[Any], int, int | None, bool]
+
+
+def _run_statement(
+    driver: aiosqlite.Connection, prefix: Prefix, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """In the driver's thread: what the transaction still owes (BEGIN, deferred statements),
+    then the statement with all its rows."""
+    raw = driver._conn
+    for sql, params in prefix:
+        raw.execute(sql, params).close()
+    cursor = raw.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description is not None else []
+        return description, rows, cursor.rowcount, cursor.lastrowid, raw.in_transaction
+    finally:
+        cursor.close()
+
+
+def _end(driver: aiosqlite.Connection, prefix: Prefix, commit: bool) -> None:
+    raw = driver._conn
+    if commit:
+        for sql, params in prefix:
+            raw.execute(sql, params).close()
+        raw.commit()
+    else:
+        raw.rollback()
+
+
+def _end_read(driver: aiosqlite.Connection) -> None:
+    """A read transaction's COMMIT, which nobody waits for: it only releases the snapshot."""
+    try:
+        driver._conn.commit()
+    except Exception:
+        logger.exception("could not end a read transaction")
+
+
+async def _on_driver(driver: aiosqlite.Connection, function: Callable[[], Any]) -> Any:
+    """Run ``function`` in the driver's thread (one trip there and back)."""
+    return await driver._execute(function)  # type: ignore[no-untyped-call]
+
+
+class _OneTripCursor:
+    """A DB-API cursor whose statement costs one trip to the driver's thread: it runs there
+    with everything the transaction still owes, and its rows come back with it."""
+
+    server_side = False
+    arraysize = 1
+
+    def __init__(self, adapt: _OneTripConnection) -> None:
+        self._adapt = adapt
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+        self._at = 0
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        self._run(operation, parameters, many=False)
+
+    def executemany(self, operation: str, parameters: Sequence[Any]) -> None:
+        self._run(operation, parameters, many=True)
+
+    def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        adapt = self._adapt
+        if adapt.defer_statements and not many:
+            # Owed to the transaction's next trip; nobody reads its result.
+            adapt.owed.append((operation, () if parameters is None else parameters))
+            return
+        prefix = adapt.take_owed()
+        driver = adapt._connection
+        adapt.dbapi.trips += 1
+        adapt.in_transaction = True  # unknown until the trip returns
+        try:
+            outcome: _Outcome = await_(
+                _on_driver(
+                    driver, partial(_run_statement, driver, prefix, operation, parameters, many)
+                )
+            )
+        except Exception as error:
+            adapt._handle_exception(error)
+        self.description, self._rows, self.rowcount, self.lastrowid = outcome[:4]
+        adapt.in_transaction = outcome[4]
+        self._at = 0
+
+    def fetchone(self) -> Any:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        end = self._at + (size if size is not None else self.arraysize)
+        rows = self._rows[self._at : end]
+        self._at += len(rows)
+        return rows
+
+    def fetchall(self) -> list[Any]:
+        rows = self._rows[self._at :]
+        self._at = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Any:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+    def close(self) -> None:
+        self._rows = []
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close in the driver: the rows are already here."""
+
+    def setinputsizes(self, *sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        pass
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite adapter, with one trip per statement (see the module's notes)."""
+
+    __slots__ = ("begin_sql", "defer_statements", "in_transaction", "owed", "wait_for_commit")
+    dbapi: _OneTripDBAPI
+    _connection: aiosqlite.Connection  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_sql: str | None = None
+        self.owed: Prefix = []
+        self.in_transaction = False
+        self.wait_for_commit = True
+        self.defer_statements = False
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            return super().cursor(server_side=True)
+        return _OneTripCursor(self)
+
+    def begin(self, sql: str | None, *, wait_for_commit: bool) -> None:
+        """Start a transaction with the next trip (None: the statements run bare)."""
+        self.begin_sql = sql
+        self.owed.clear()
+        self.wait_for_commit = wait_for_commit
+
+    def take_owed(self) -> Prefix:
+        prefix: Prefix = [(self.begin_sql, ())] if self.begin_sql else []
+        self.begin_sql = None
+        if self.owed:
+            prefix += self.owed
+            self.owed = []
+        return prefix
+
+    def commit(self) -> None:
+        driver = self._connection
+        if driver._connection is None:
+            return
+        if self.owed:  # statements deferred to a transaction that ran nothing else
+            prefix = self.take_owed()
+            self._trip(partial(_end, driver, prefix, True))
+        elif self.in_transaction and self.wait_for_commit:
+            self._trip(partial(_end, driver, [], True))
+        elif self.in_transaction:
+            # The driver's thread runs its queue in order: the next statement on this
+            # connection starts after this COMMIT, without anyone waiting for it here.
+            driver._tx.put_nowait((None, partial(_end_read, driver)))
+        self.begin_sql = None
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        driver = self._connection
+        self.begin_sql = None
+        self.owed = []
+        if driver._connection is None or not self.in_transaction:
+            return  # e.g. the pool's reset after a commit: nothing is open
+        self._trip(partial(_end, driver, [], False))
+        self.in_transaction = False
+
+    def _trip(self, function: Any) -> None:
+        self.dbapi.trips += 1
+        try:
+            await_(_on_driver(self._connection, function))
+        except Exception as error:
+            self.in_transaction = True  # unknown: a rollback will tell
+            self._handle_exception(error)
+
+
+class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DB-API module SQLAlchemy's SQLite dialect is given: ``_OneTripConnection``s, and
+    the number of trips to the driver's threads (the benchmark shows it per update)."""
+
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+        self.trips = 0
+
+    def connect(self, *arg: Any, **kw: Any) -> _OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return _OneTripConnection(self, adapted._connection)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -53,24 +286,32 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # No checkpoint inside an update's commit: the tick runs them (Database.checkpoint).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        options = conn.get_execution_options()
+        write = options.get(_WRITE_OPTION, False)
+        sql = None if options.get(_BARE_OPTION) else "BEGIN IMMEDIATE" if write else "BEGIN"
         dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, AdaptedConnection):
-            # Straight to the driver: one trip to aiosqlite's thread instead of three (cursor,
-            # execute, close) plus a statement's worth of SQLAlchemy bookkeeping. Every
-            # transaction of the bot starts here. execute_fetchall keeps the sqlite3 cursor
-            # inside the driver's thread, where the connection lives.
-            try:
-                dbapi_connection.run_async(lambda driver: driver.execute_fetchall(sql))
-            except sqlite3.Error as error:  # e.g. "database is locked" after busy_timeout
-                raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
-        else:
+        if isinstance(dbapi_connection, _OneTripConnection):
+            dbapi_connection.begin(sql, wait_for_commit=write)
+        elif sql is not None:
             conn.exec_driver_sql(sql)
+
+
+# ------------------------------------------------------------------ units of work
+@dataclass(eq=False)
+class _Unit:
+    """Statements deferred in one unit of work (one update) and not yet committed."""
+
+    statements: list[Executable] = field(default_factory=list)
+    open: bool = True
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("fuyuan_unit", default=None)
 
 
 class Database:
@@ -82,37 +323,110 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self._dbapi = _OneTripDBAPI() if parsed.get_driver_name() == "aiosqlite" else None
+        extra: dict[str, Any] = {"module": self._dbapi} if self._dbapi is not None else {}
         # hide_parameters: a database error's message (logged with its traceback) names the
         # statement, never the values it carried (names, texts, tokens).
-        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **extra)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
         self._writing: asyncio.Task[Any] | None = None
+
+    @property
+    def trips(self) -> int:
+        """Trips to the SQLite driver's threads so far (0 on other databases)."""
+        return self._dbapi.trips if self._dbapi is not None else 0
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that may write: all or nothing, never 'database is locked' at once.
         One at a time in this process; a write opened inside another would wait for itself,
-        so it is refused loudly instead."""
+        so it is refused loudly instead. The first one of a unit of work also commits what
+        the unit deferred."""
+        async with self._write(_UNIT.get()) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self, unit: _Unit | None) -> AsyncIterator[AsyncConnection]:
         task = asyncio.current_task()
         if task is not None and task is self._writing:
             raise RuntimeError("a write transaction inside another one")
         async with self._writer:
             self._writing = task
             try:
-                async with self.engine.connect() as conn:
-                    conn = await conn.execution_options(**{_WRITE_OPTION: True})
+                async with self._write_engine.connect() as conn:
+                    owed = list(unit.statements) if unit is not None else []
                     async with conn.begin():
+                        if owed:
+                            await self._defer(conn, owed)
                         yield conn
+                    if owed and unit is not None:
+                        del unit.statements[: len(owed)]  # committed
             finally:
                 self._writing = None
+
+    async def _defer(self, conn: AsyncConnection, statements: list[Executable]) -> None:
+        """Run statements at the start of the transaction; on SQLite they travel with its
+        next trip (nobody reads their results)."""
+        raw = (await conn.get_raw_connection()).dbapi_connection
+
+        def _run(sync_conn: Connection) -> None:
+            if isinstance(raw, _OneTripConnection):
+                raw.defer_statements = True
+            try:
+                for statement in statements:
+                    sync_conn.execute(statement)
+            finally:
+                if isinstance(raw, _OneTripConnection):
+                    raw.defer_statements = False
+
+        await conn.run_sync(_run)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        """One unit of work (an update): what it defers (``defer``) commits with its first
+        write transaction, or in one write transaction of its own when it ends. The unit's
+        work is done by then, so a failure of that last write is logged, not raised."""
+        unit = _Unit()
+        token = _UNIT.set(unit)
+        try:
+            yield
+        finally:
+            _UNIT.reset(token)
+            unit.open = False  # a task it started that defers later writes at once
+            if unit.statements:
+                try:
+                    async with self._write(unit):
+                        pass
+                except Exception:
+                    logger.exception("could not write what a unit of work deferred")
+
+    async def defer(self, statement: Executable) -> None:
+        """Write ``statement`` with the current unit of work's first write transaction (or at
+        its end); outside a unit, now. For statements whose result nobody needs."""
+        unit = _UNIT.get()
+        if unit is not None and unit.open:
+            unit.statements.append(statement)
+            return
+        async with self.write() as conn:
+            await conn.execute(statement)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only snapshot."""
         async with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    async def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log back into the database without blocking anyone
+        (PASSIVE); the periodic tick calls this, so no update's commit ever pays for it."""
+        if not self.is_sqlite:
+            return
+        async with self._bare_engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head on this engine's database."""

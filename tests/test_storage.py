@@ -1,0 +1,89 @@
+"""The storage layer's costs: trips to SQLite's thread per transaction, and WAL checkpoints
+kept out of the updates' commits."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bot.clock import ManualClock
+from bot.domain.committee import Committee
+from bot.domain.models import Role
+from bot.storage import schema as t
+from bot.storage.db import Database
+from tests.flows import LI, member, seed_case
+from tests.scenario import running_bot
+
+
+async def test_a_transaction_costs_one_trip_per_statement_and_its_commit(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:  # the pool's first connection: set up once
+            await conn.execute(select(1))
+        before = db.trips
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        assert db.trips - before == 2  # BEGIN IMMEDIATE travels with the INSERT; COMMIT
+        before = db.trips
+        async with db.read() as conn:
+            value = (await conn.execute(select(t.settings.c.value))).scalar_one()
+            count = (await conn.execute(select(func.count()).select_from(t.settings))).scalar()
+        assert (value, count) == ("1", 1)
+        assert db.trips - before == 2  # BEGIN with the first; the COMMIT is not waited for
+        before = db.trips
+        async with db.unit():
+            await db.defer(t.settings.update().values(value="2"))
+            await db.defer(t.settings.update().values(value="3"))
+            assert db.trips == before  # nothing written yet
+        assert db.trips - before == 1  # both, and the commit, in one trip
+        async with db.write() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "3"
+    finally:
+        await db.dispose()
+
+
+async def test_a_failed_write_takes_the_deferred_record_with_it_and_it_is_written_later(
+    db_url: str,
+) -> None:
+    db = Database(db_url)
+    try:
+        async with db.unit():
+            await db.defer(t.settings.insert().values(key="once", value="1"))
+            try:
+                async with db.write() as conn:
+                    await conn.execute(t.settings.insert().values(key="k", value="1"))
+                    raise RuntimeError("the step fails")
+            except RuntimeError:
+                pass
+        async with db.read() as conn:
+            keys = (await conn.execute(select(t.settings.c.key))).scalars().all()
+        assert keys == ["once"]
+    finally:
+        await db.dispose()
+
+
+def _matters_in_main_file(db_url: str) -> int:
+    """Matters as the database file itself holds them, ignoring its write-ahead log."""
+    path = make_url(db_url).database
+    raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(raw.execute("SELECT count(*) FROM cases").fetchone()[0])
+    finally:
+        raw.close()
+
+
+async def test_the_tick_checkpoints_the_log_updates_never_do(
+    committee: Committee, db_url: str, clock: ManualClock
+) -> None:
+    async with running_bot(committee, db_url, clock) as bot:
+        async with bot.svc.db.read() as conn:
+            autocheckpoint = (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+        assert autocheckpoint == 0
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await seed_case(bot, LI, "李明", "检查点")
+        assert _matters_in_main_file(db_url) == 0  # still only in the log
+        await bot.tick(clock.now() + timedelta(minutes=1))
+        assert _matters_in_main_file(db_url) == 1
