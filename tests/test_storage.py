@@ -4,9 +4,10 @@ kept out of the updates' commits."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from bot.clock import ManualClock
@@ -14,6 +15,7 @@ from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
 from bot.storage.db import Database
+from tests.conftest import SHANGHAI
 from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot
 
@@ -41,6 +43,21 @@ async def test_a_transaction_costs_one_trip_per_statement_and_its_commit(db_url:
         assert db.trips - before == 1  # both, and the commit, in one trip
         async with db.write() as conn:
             assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "3"
+        # Built once with named parameters: written as SQLAlchemy would, types converted.
+        record = sqlite_insert(t.seen_updates).values(
+            update_id=bindparam("id"), seen_at=bindparam("at")
+        )
+        at = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
+        before = db.trips
+        async with db.unit():
+            await db.defer(record, {"id": 7, "at": at})
+            await db.defer(record, {"id": 8, "at": at + timedelta(seconds=1)})
+            async with db.write() as conn:
+                await conn.execute(t.settings.update().values(value="4"))
+        assert db.trips - before == 2
+        async with db.read() as conn:
+            rows = (await conn.execute(select(t.seen_updates).order_by("update_id"))).all()
+        assert [tuple(row) for row in rows] == [(7, at), (8, at + timedelta(seconds=1))]
     finally:
         await db.dispose()
 

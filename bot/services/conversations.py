@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, bindparam, func, select
 
 from bot.domain.models import (
     Draft,
@@ -85,11 +86,17 @@ class Conversations(ServiceBase):
             if recorded is not None:
                 return False
         seen.remember(update_id)
-        stmt = self._insert(t.seen_updates).values(update_id=update_id, seen_at=self.clock.now())
-        await self.db.defer(
-            stmt.on_conflict_do_nothing(index_elements=[t.seen_updates.c.update_id])
-        )
+        await self.db.defer(self._record_update, {"id": update_id, "at": self.clock.now()})
         return True
+
+    @cached_property
+    def _record_update(self) -> Executable:
+        """Built once: the record costs no statement building on every update."""
+        stmt = self._insert(t.seen_updates).values(
+            update_id=bindparam("id"), seen_at=bindparam("at")
+        )
+        record: Executable = stmt.on_conflict_do_nothing(index_elements=["update_id"])
+        return record
 
     async def prune_seen_updates(self, keep: timedelta = timedelta(days=8)) -> int:
         """Telegram keeps undelivered updates for at most a day; a week of ids is plenty."""

@@ -49,6 +49,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.util.concurrency import await_
 
 logger = logging.getLogger(__name__)
@@ -303,11 +304,14 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
 
 # ------------------------------------------------------------------ units of work
+Deferred = tuple[Executable, dict[str, Any] | None]
+
+
 @dataclass(eq=False)
 class _Unit:
     """Statements deferred in one unit of work (one update) and not yet committed."""
 
-    statements: list[Executable] = field(default_factory=list)
+    statements: list[Deferred] = field(default_factory=list)
     open: bool = True
 
 
@@ -334,6 +338,9 @@ class Database:
         self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
         self._writing: asyncio.Task[Any] | None = None
+        # Prebuilt statements deferred with parameters, compiled once: (statement, SQL,
+        # parameter names in order, their converters).
+        self._compiled: dict[int, tuple[Executable, str, list[str], list[Any]]] = {}
 
     @property
     def trips(self) -> int:
@@ -368,22 +375,58 @@ class Database:
             finally:
                 self._writing = None
 
-    async def _defer(self, conn: AsyncConnection, statements: list[Executable]) -> None:
-        """Run statements at the start of the transaction; on SQLite they travel with its
-        next trip (nobody reads their results)."""
+    async def _defer(self, conn: AsyncConnection, statements: list[Deferred]) -> None:
+        """Run statements at the start of the transaction. On SQLite they travel with its
+        next trip (nobody reads their results), prebuilt ones without SQLAlchemy's execution
+        machinery (compiled once, their parameters converted here)."""
         raw = (await conn.get_raw_connection()).dbapi_connection
+        rest = list(statements)
+        while rest and isinstance(raw, _OneTripConnection) and rest[0][1] is not None:
+            statement, params = rest[0]
+            compiled = self._compile(statement)
+            if compiled is None or params is None:
+                break
+            sql, names, converters = compiled
+            values = tuple(
+                convert(params[name]) if convert is not None else params[name]
+                for name, convert in zip(names, converters, strict=True)
+            )
+            raw.owed.append((sql, values))
+            del rest[0]
+        if not rest:
+            return
 
         def _run(sync_conn: Connection) -> None:
             if isinstance(raw, _OneTripConnection):
                 raw.defer_statements = True
             try:
-                for statement in statements:
-                    sync_conn.execute(statement)
+                for statement, params in rest:
+                    sync_conn.execute(statement, params)
             finally:
                 if isinstance(raw, _OneTripConnection):
                     raw.defer_statements = False
 
         await conn.run_sync(_run)
+
+    def _compile(self, statement: Executable) -> tuple[str, list[str], list[Any]] | None:
+        """SQL and parameter converters of a prebuilt SQLite statement whose every parameter
+        is given by name (None when SQLAlchemy must execute it)."""
+        known = self._compiled.get(id(statement))
+        if known is not None and known[0] is statement:
+            return known[1:]
+        if not isinstance(statement, ClauseElement):
+            return None
+        compiled: Any = statement.compile(dialect=self.engine.dialect)
+        names = list(compiled.positiontup or ())
+        if "POSTCOMPILE" in compiled.string or any(
+            compiled.binds[name].value is not None or compiled.binds[name].callable
+            for name in names
+        ):
+            return None
+        dialect = self.engine.dialect
+        converters = [compiled.binds[name].type.bind_processor(dialect) for name in names]
+        self._compiled[id(statement)] = (statement, compiled.string, names, converters)
+        return compiled.string, names, converters
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[None]:
@@ -404,15 +447,16 @@ class Database:
                 except Exception:
                     logger.exception("could not write what a unit of work deferred")
 
-    async def defer(self, statement: Executable) -> None:
+    async def defer(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
         """Write ``statement`` with the current unit of work's first write transaction (or at
-        its end); outside a unit, now. For statements whose result nobody needs."""
+        its end); outside a unit, now. For statements whose result nobody needs. A statement
+        built once with ``bindparam``s and given ``params`` costs the least."""
         unit = _UNIT.get()
         if unit is not None and unit.open:
-            unit.statements.append(statement)
+            unit.statements.append((statement, params))
             return
         async with self.write() as conn:
-            await conn.execute(statement)
+            await conn.execute(statement, params)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
