@@ -3,6 +3,7 @@ kept out of the updates' commits."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -14,13 +15,15 @@ from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
-from bot.storage.db import Database
+from bot.storage.db import BUSY_TIMEOUT_MS, Database
 from tests.conftest import SHANGHAI
 from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot
 
 
-async def test_a_transaction_costs_one_trip_per_statement_and_its_commit(db_url: str) -> None:
+async def test_trips_to_sqlites_thread(db_url: str) -> None:
+    """Outside an update a transaction costs one trip per statement (and a write one more for
+    its COMMIT); an update's write transactions cost none."""
     db = Database(db_url)
     try:
         async with db.read() as conn:  # the pool's first connection: set up once
@@ -34,13 +37,13 @@ async def test_a_transaction_costs_one_trip_per_statement_and_its_commit(db_url:
             value = (await conn.execute(select(t.settings.c.value))).scalar_one()
             count = (await conn.execute(select(func.count()).select_from(t.settings))).scalar()
         assert (value, count) == ("1", 1)
-        assert db.trips - before == 2  # BEGIN with the first; the COMMIT is not waited for
+        assert db.trips - before == 2  # BEGIN with the first; the COMMIT needs no trip
         before = db.trips
         async with db.unit():
             await db.defer(t.settings.update().values(value="2"))
             await db.defer(t.settings.update().values(value="3"))
             assert db.trips == before  # nothing written yet
-        assert db.trips - before == 1  # both, and the commit, in one trip
+        assert db.trips - before == 0  # both, and the commit, on the event loop's thread
         async with db.write() as conn:
             assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "3"
         # Built once with named parameters: written as SQLAlchemy would, types converted.
@@ -54,7 +57,8 @@ async def test_a_transaction_costs_one_trip_per_statement_and_its_commit(db_url:
             await db.defer(record, {"id": 8, "at": at + timedelta(seconds=1)})
             async with db.write() as conn:
                 await conn.execute(t.settings.update().values(value="4"))
-        assert db.trips - before == 2
+                await conn.execute(t.settings.update().values(value="5"))
+        assert db.trips - before == 0
         async with db.read() as conn:
             rows = (await conn.execute(select(t.seen_updates).order_by("update_id"))).all()
         assert [tuple(row) for row in rows] == [(7, at), (8, at + timedelta(seconds=1))]
@@ -104,3 +108,35 @@ async def test_the_tick_checkpoints_the_log_updates_never_do(
         assert _matters_in_main_file(db_url) == 0  # still only in the log
         await bot.tick(clock.now() + timedelta(minutes=1))
         assert _matters_in_main_file(db_url) == 1
+
+
+async def test_an_updates_write_waits_for_another_process_without_stopping_the_bot(
+    db_url: str,
+) -> None:
+    """An update's write runs on the event loop's thread only when it need not wait: while
+    another process holds the write lock, it waits in the driver's thread and the bot goes on."""
+    db = Database(db_url)
+    other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+    try:
+        async with db.read() as conn:
+            await conn.execute(select(1))
+        other.execute("BEGIN IMMEDIATE")
+
+        async def step() -> None:
+            async with db.unit(), db.write() as conn:
+                await conn.execute(t.settings.insert().values(key="k", value="1"))
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task = asyncio.create_task(step())
+        for _ in range(20):
+            await asyncio.sleep(0)  # the event loop runs on while the write waits...
+        assert not task.done()
+        assert loop.time() - started < BUSY_TIMEOUT_MS / 1000 / 2  # ...not stopped in it
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, timeout=5)
+        async with db.read() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
+    finally:
+        other.close()
+        await db.dispose()

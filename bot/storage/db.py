@@ -18,7 +18,10 @@ SQLAlchemy's adapter makes three or four trips per statement (cursor, execute, f
 and more per transaction (BEGIN, COMMIT, the pool's reset). ``_OneTripConnection`` keeps the
 adapter's interface but makes one trip per statement: the transaction's ``BEGIN`` and any
 statements deferred to it travel with its first statement, a read transaction's ``COMMIT``
-is queued without waiting for it, and a rollback with no transaction open costs nothing.
+(it only releases a snapshot) runs on the event loop's thread, and a rollback with no
+transaction open costs nothing.
+An update's write transactions make no trip at all: they run on the event loop's thread
+(short statements under the write lock, a ``BEGIN IMMEDIATE`` that never waits there).
 PostgreSQL (asyncpg) goes through the same SQLAlchemy Core layer unchanged.
 
 A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
@@ -32,7 +35,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
@@ -73,14 +76,38 @@ Prefix = list[tuple[str, Any]]
 _Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
+
+
+class _WouldWait(Exception):
+    """Another process holds the write lock: wait for it in the driver's thread instead."""
+
+
+def _begin_at_once(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` that never waits (it runs on the event loop's thread)."""
+    raw.execute("PRAGMA busy_timeout=0").close()
+    try:
+        raw.execute(_BEGIN_WRITE).close()
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise _WouldWait from error
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").close()
+
+
 def _run_statement(
-    driver: aiosqlite.Connection, prefix: Prefix, operation: str, parameters: Any, many: bool
+    driver: aiosqlite.Connection,
+    prefix: Prefix,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    here: bool = False,
 ) -> _Outcome:
-    """In the driver's thread: what the transaction still owes (BEGIN, deferred statements),
-    then the statement with all its rows."""
+    """What the transaction still owes (BEGIN, deferred statements), then the statement with
+    all its rows: in the driver's thread, or ``here`` (see ``_OneTripConnection``)."""
     raw = driver._conn
-    for sql, params in prefix:
-        raw.execute(sql, params).close()
+    _pay(raw, prefix, here)
     cursor = raw.cursor()
     try:
         if many:
@@ -96,22 +123,38 @@ def _run_statement(
         cursor.close()
 
 
-def _end(driver: aiosqlite.Connection, prefix: Prefix, commit: bool) -> None:
+def _pay(raw: sqlite3.Connection, prefix: Prefix, here: bool) -> None:
+    """Run what a transaction owes before its next statement (BEGIN, deferred statements)."""
+    for sql, params in prefix:
+        if here and sql == _BEGIN_WRITE:
+            _begin_at_once(raw)
+        else:
+            raw.execute(sql, params).close()
+
+
+def _end(driver: aiosqlite.Connection, prefix: Prefix, commit: bool, here: bool = False) -> None:
     raw = driver._conn
     if commit:
-        for sql, params in prefix:
-            raw.execute(sql, params).close()
+        _pay(raw, prefix, here)
         raw.commit()
     else:
         raw.rollback()
 
 
-def _end_read(driver: aiosqlite.Connection) -> None:
+def _end_read(driver: aiosqlite.Connection, adapt: _OneTripConnection) -> None:
     """A read transaction's COMMIT, which nobody waits for: it only releases the snapshot."""
     try:
         driver._conn.commit()
     except Exception:
         logger.exception("could not end a read transaction")
+    finally:
+        adapt.idle = True
+
+
+async def _at_once(function: Callable[[], Any]) -> Any:
+    """Run ``function`` on the event loop's thread, as an awaitable that never suspends
+    (SQLAlchemy's async layer expects every statement to be awaited)."""
+    return function()
 
 
 async def _on_driver(driver: aiosqlite.Connection, function: Callable[[], Any]) -> Any:
@@ -148,14 +191,17 @@ class _OneTripCursor:
             return
         prefix = adapt.take_owed()
         driver = adapt._connection
-        adapt.dbapi.trips += 1
-        adapt.in_transaction = True  # unknown until the trip returns
+        adapt.in_transaction = True  # unknown until the statement returns
+        outcome: _Outcome | None = None
         try:
-            outcome: _Outcome = await_(
-                _on_driver(
-                    driver, partial(_run_statement, driver, prefix, operation, parameters, many)
+            if adapt.here and adapt.idle:
+                with suppress(_WouldWait):  # if raised, nothing ran: the trip waits for the lock
+                    run = partial(_run_statement, driver, prefix, operation, parameters, many)
+                    outcome = await_(_at_once(partial(run, True)))
+            if outcome is None:
+                outcome = adapt.on_thread(
+                    partial(_run_statement, driver, prefix, operation, parameters, many)
                 )
-            )
         except Exception as error:
             adapt._handle_exception(error)
         self.description, self._rows, self.rowcount, self.lastrowid = outcome[:4]
@@ -197,9 +243,24 @@ class _OneTripCursor:
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite adapter, with one trip per statement (see the module's notes)."""
+    """SQLAlchemy's aiosqlite adapter, with one trip per statement (see the module's notes).
 
-    __slots__ = ("begin_sql", "defer_statements", "in_transaction", "owed", "wait_for_commit")
+    With ``here`` set (an update's write transaction, see ``Database.write``) statements run
+    on the event loop's thread and cost no trip at all: such a transaction holds the write
+    lock, its statements are short and never wait (``BEGIN IMMEDIATE`` is tried without
+    waiting; when another process holds the lock, the trip waits for it instead). ``idle``
+    says no COMMIT queued without waiting is still pending in the driver's thread, so the
+    connection is not used from two threads at once."""
+
+    __slots__ = (
+        "begin_sql",
+        "defer_statements",
+        "here",
+        "idle",
+        "in_transaction",
+        "owed",
+        "wait_for_commit",
+    )
     dbapi: _OneTripDBAPI
     _connection: aiosqlite.Connection  # type: ignore[assignment]
 
@@ -210,6 +271,8 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.in_transaction = False
         self.wait_for_commit = True
         self.defer_statements = False
+        self.here = False
+        self.idle = True
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:
@@ -236,13 +299,19 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return
         if self.owed:  # statements deferred to a transaction that ran nothing else
             prefix = self.take_owed()
-            self._trip(partial(_end, driver, prefix, True))
+            if not self._here(partial(_end, driver, prefix, True, True)):
+                self._trip(partial(_end, driver, prefix, True))
         elif self.in_transaction and self.wait_for_commit:
-            self._trip(partial(_end, driver, [], True))
+            if not self._here(partial(_end, driver, [], True)):
+                self._trip(partial(_end, driver, [], True))
+        elif self.in_transaction and self.idle:
+            # A read's COMMIT only releases its snapshot and never waits: done right here.
+            await_(_at_once(partial(_end, driver, [], True)))
         elif self.in_transaction:
-            # The driver's thread runs its queue in order: the next statement on this
-            # connection starts after this COMMIT, without anyone waiting for it here.
-            driver._tx.put_nowait((None, partial(_end_read, driver)))
+            # (A cancelled trip still running.) The driver's thread runs its queue in order:
+            # the next statement on this connection starts after this COMMIT.
+            self.idle = False
+            driver._tx.put_nowait((None, partial(_end_read, driver, self)))
         self.begin_sql = None
         self.in_transaction = False
 
@@ -252,13 +321,40 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.owed = []
         if driver._connection is None or not self.in_transaction:
             return  # e.g. the pool's reset after a commit: nothing is open
-        self._trip(partial(_end, driver, [], False))
+        if not self._here(partial(_end, driver, [], False)):
+            self._trip(partial(_end, driver, [], False))
         self.in_transaction = False
 
-    def _trip(self, function: Any) -> None:
-        self.dbapi.trips += 1
+    def _here(self, function: Any) -> bool:
+        """Run ``function`` on this thread when allowed; False when it must take a trip."""
+        if not (self.here and self.idle):
+            return False
         try:
-            await_(_on_driver(self._connection, function))
+            await_(_at_once(function))
+        except _WouldWait:
+            return False
+        except Exception as error:
+            self.in_transaction = True  # unknown: a rollback will tell
+            self._handle_exception(error)
+        return True
+
+    def on_thread(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` in the driver's thread: one trip. Until it has run there (even if
+        the caller is cancelled meanwhile) the connection is not ``idle``."""
+        self.dbapi.trips += 1
+        self.idle = False
+
+        def run() -> Any:
+            try:
+                return function()
+            finally:
+                self.idle = True
+
+        return await_(_on_driver(self._connection, run))
+
+    def _trip(self, function: Any) -> None:
+        try:
+            self.on_thread(function)
         except Exception as error:
             self.in_transaction = True  # unknown: a rollback will tell
             self._handle_exception(error)
@@ -328,7 +424,11 @@ class Database:
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self._dbapi = _OneTripDBAPI() if parsed.get_driver_name() == "aiosqlite" else None
-        extra: dict[str, Any] = {"module": self._dbapi} if self._dbapi is not None else {}
+        extra: dict[str, Any] = {}
+        if self._dbapi is not None:
+            # An update's write transactions run on the event loop's thread (see
+            # _OneTripConnection), the rest in the driver's thread: never both at once.
+            extra = {"module": self._dbapi, "connect_args": {"check_same_thread": False}}
         # hide_parameters: a database error's message (logged with its traceback) names the
         # statement, never the values it carried (names, texts, tokens).
         self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **extra)
@@ -352,7 +452,7 @@ class Database:
         """A transaction that may write: all or nothing, never 'database is locked' at once.
         One at a time in this process; a write opened inside another would wait for itself,
         so it is refused loudly instead. The first one of a unit of work also commits what
-        the unit deferred."""
+        the unit deferred; inside a unit (an update) it runs on the event loop's thread."""
         async with self._write(_UNIT.get()) as conn:
             yield conn
 
@@ -365,13 +465,22 @@ class Database:
             self._writing = task
             try:
                 async with self._write_engine.connect() as conn:
-                    owed = list(unit.statements) if unit is not None else []
-                    async with conn.begin():
-                        if owed:
-                            await self._defer(conn, owed)
-                        yield conn
-                    if owed and unit is not None:
-                        del unit.statements[: len(owed)]  # committed
+                    raw = (await conn.get_raw_connection()).dbapi_connection
+                    here = raw if unit is not None and isinstance(raw, _OneTripConnection) else None
+                    if here is not None:
+                        # An update's writes are short: no trips (see _OneTripConnection).
+                        here.here = True
+                    try:
+                        owed = list(unit.statements) if unit is not None else []
+                        async with conn.begin():
+                            if owed:
+                                await self._defer(conn, owed)
+                            yield conn
+                        if owed and unit is not None:
+                            del unit.statements[: len(owed)]  # committed
+                    finally:
+                        if here is not None:
+                            here.here = False
             finally:
                 self._writing = None
 
