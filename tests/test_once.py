@@ -141,3 +141,16 @@ async def test_a_redelivery_after_a_restart_is_skipped(committee: Committee, db_
             if a["callback_query_id"] == raw["callback_query"]["id"]
         ]
         assert len(answers) == 1
+
+
+async def test_ids_forgotten_in_memory_are_still_known_to_the_database(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        bot.svc._seen.LIMIT = 4  # a short memory, to make it forget
+        for update_id in range(1, 11):
+            assert await bot.svc.first_sighting(update_id)
+        assert len(bot.svc._seen.recent) <= 4
+        for update_id in range(1, 11):
+            assert not await bot.svc.first_sighting(update_id)
+        assert await bot.svc.first_sighting(11)

@@ -51,7 +51,8 @@ class SeenUpdates:
             # Keep the newest half; the floor rises over the rest (the database holds them).
             ordered = sorted(self.recent)
             half = len(ordered) // 2
-            self.floor = max(self.floor or -1, ordered[half - 1])
+            floor = self.floor if self.floor is not None else -1
+            self.floor = max(floor, ordered[half - 1])
             self.recent = set(ordered[half:])
 
     def forget(self) -> None:
