@@ -15,7 +15,8 @@ from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
-from bot.storage.db import BUSY_TIMEOUT_MS, Database
+from bot.storage.db import Database
+from bot.storage.driver import BUSY_TIMEOUT_MS
 from tests.conftest import SHANGHAI
 from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot

@@ -12,17 +12,9 @@ Updates of different users are handled side by side, so write transactions are a
 inside the process: one at a time, and ``BEGIN IMMEDIATE`` then never sleeps in the busy
 timeout waiting for another connection of the same bot.
 
-SQLite work happens in the driver's own thread (aiosqlite), and each trip there and back
-costs more than most statements (a thread wake-up, a future, an event-loop wake-up).
-SQLAlchemy's adapter makes three or four trips per statement (cursor, execute, fetch, close)
-and more per transaction (BEGIN, COMMIT, the pool's reset). ``_OneTripConnection`` keeps the
-adapter's interface but makes one trip per statement: the transaction's ``BEGIN`` and any
-statements deferred to it travel with its first statement, a read transaction's ``COMMIT``
-(it only releases a snapshot) runs on the event loop's thread, and a rollback with no
-transaction open costs nothing.
-An update's write transactions make no trip at all: they run on the event loop's thread
-(short statements under the write lock, a ``BEGIN IMMEDIATE`` that never waits there).
-PostgreSQL (asyncpg) goes through the same SQLAlchemy Core layer unchanged.
+SQLite work happens in aiosqlite's thread; ``bot.storage.driver`` keeps the trips there few
+(at most one per statement, none for an update's writes). PostgreSQL (asyncpg) goes through
+the same SQLAlchemy Core layer unchanged.
 
 A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
 (the once-only update record, a user's name): they commit with the unit's first write
@@ -33,32 +25,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Executable, event
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_dbapi,
-)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ClauseElement
-from sqlalchemy.util.concurrency import await_
+
+from bot.storage.driver import BUSY_TIMEOUT_MS, OneTripConnection, OneTripDBAPI
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-BUSY_TIMEOUT_MS = 10_000
 _WRITE_OPTION = "fuyuan_write"
 _BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
 
@@ -69,308 +54,6 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
-
-
-# ------------------------------------------------------------------ one trip per statement
-Prefix = list[tuple[str, Any]]
-_Outcome = tuple[Any, list[Any], int, int | None, bool]
-
-
-_BEGIN_WRITE = "BEGIN IMMEDIATE"
-
-
-class _WouldWait(Exception):
-    """Another process holds the write lock: wait for it in the driver's thread instead."""
-
-
-def _begin_at_once(raw: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE`` that never waits (it runs on the event loop's thread)."""
-    raw.execute("PRAGMA busy_timeout=0").close()
-    try:
-        raw.execute(_BEGIN_WRITE).close()
-    except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise _WouldWait from error
-        raise
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").close()
-
-
-def _run_statement(
-    driver: aiosqlite.Connection,
-    prefix: Prefix,
-    operation: str,
-    parameters: Any,
-    many: bool,
-    here: bool = False,
-) -> _Outcome:
-    """What the transaction still owes (BEGIN, deferred statements), then the statement with
-    all its rows: in the driver's thread, or ``here`` (see ``_OneTripConnection``)."""
-    raw = driver._conn
-    _pay(raw, prefix, here)
-    cursor = raw.cursor()
-    try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description is not None else []
-        return description, rows, cursor.rowcount, cursor.lastrowid, raw.in_transaction
-    finally:
-        cursor.close()
-
-
-def _pay(raw: sqlite3.Connection, prefix: Prefix, here: bool) -> None:
-    """Run what a transaction owes before its next statement (BEGIN, deferred statements)."""
-    for sql, params in prefix:
-        if here and sql == _BEGIN_WRITE:
-            _begin_at_once(raw)
-        else:
-            raw.execute(sql, params).close()
-
-
-def _end(driver: aiosqlite.Connection, prefix: Prefix, commit: bool, here: bool = False) -> None:
-    raw = driver._conn
-    if commit:
-        _pay(raw, prefix, here)
-        raw.commit()
-    else:
-        raw.rollback()
-
-
-def _end_read(driver: aiosqlite.Connection, adapt: _OneTripConnection) -> None:
-    """A read transaction's COMMIT, which nobody waits for: it only releases the snapshot."""
-    try:
-        driver._conn.commit()
-    except Exception:
-        logger.exception("could not end a read transaction")
-    finally:
-        adapt.idle = True
-
-
-async def _at_once(function: Callable[[], Any]) -> Any:
-    """Run ``function`` on the event loop's thread, as an awaitable that never suspends
-    (SQLAlchemy's async layer expects every statement to be awaited)."""
-    return function()
-
-
-async def _on_driver(driver: aiosqlite.Connection, function: Callable[[], Any]) -> Any:
-    """Run ``function`` in the driver's thread (one trip there and back)."""
-    return await driver._execute(function)  # type: ignore[no-untyped-call]
-
-
-class _OneTripCursor:
-    """A DB-API cursor whose statement costs one trip to the driver's thread: it runs there
-    with everything the transaction still owes, and its rows come back with it."""
-
-    server_side = False
-    arraysize = 1
-
-    def __init__(self, adapt: _OneTripConnection) -> None:
-        self._adapt = adapt
-        self.description: Any = None
-        self.rowcount = -1
-        self.lastrowid: int | None = None
-        self._rows: list[Any] = []
-        self._at = 0
-
-    def execute(self, operation: str, parameters: Any = None) -> None:
-        self._run(operation, parameters, many=False)
-
-    def executemany(self, operation: str, parameters: Sequence[Any]) -> None:
-        self._run(operation, parameters, many=True)
-
-    def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
-        adapt = self._adapt
-        if adapt.defer_statements and not many:
-            # Owed to the transaction's next trip; nobody reads its result.
-            adapt.owed.append((operation, () if parameters is None else parameters))
-            return
-        prefix = adapt.take_owed()
-        driver = adapt._connection
-        adapt.in_transaction = True  # unknown until the statement returns
-        outcome: _Outcome | None = None
-        try:
-            if adapt.here and adapt.idle:
-                with suppress(_WouldWait):  # if raised, nothing ran: the trip waits for the lock
-                    run = partial(_run_statement, driver, prefix, operation, parameters, many)
-                    outcome = await_(_at_once(partial(run, True)))
-            if outcome is None:
-                outcome = adapt.on_thread(
-                    partial(_run_statement, driver, prefix, operation, parameters, many)
-                )
-        except Exception as error:
-            adapt._handle_exception(error)
-        self.description, self._rows, self.rowcount, self.lastrowid = outcome[:4]
-        adapt.in_transaction = outcome[4]
-        self._at = 0
-
-    def fetchone(self) -> Any:
-        if self._at >= len(self._rows):
-            return None
-        self._at += 1
-        return self._rows[self._at - 1]
-
-    def fetchmany(self, size: int | None = None) -> list[Any]:
-        end = self._at + (size if size is not None else self.arraysize)
-        rows = self._rows[self._at : end]
-        self._at += len(rows)
-        return rows
-
-    def fetchall(self) -> list[Any]:
-        rows = self._rows[self._at :]
-        self._at = len(self._rows)
-        return rows
-
-    def __iter__(self) -> Any:
-        while (row := self.fetchone()) is not None:
-            yield row
-
-    def close(self) -> None:
-        self._rows = []
-
-    async def _async_soft_close(self) -> None:
-        """Nothing to close in the driver: the rows are already here."""
-
-    def setinputsizes(self, *sizes: Any) -> None:
-        pass
-
-    def setoutputsize(self, size: Any, column: Any = None) -> None:
-        pass
-
-
-class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite adapter, with one trip per statement (see the module's notes).
-
-    With ``here`` set (an update's write transaction, see ``Database.write``) statements run
-    on the event loop's thread and cost no trip at all: such a transaction holds the write
-    lock, its statements are short and never wait (``BEGIN IMMEDIATE`` is tried without
-    waiting; when another process holds the lock, the trip waits for it instead). ``idle``
-    says no COMMIT queued without waiting is still pending in the driver's thread, so the
-    connection is not used from two threads at once."""
-
-    __slots__ = (
-        "begin_sql",
-        "defer_statements",
-        "here",
-        "idle",
-        "in_transaction",
-        "owed",
-        "wait_for_commit",
-    )
-    dbapi: _OneTripDBAPI
-    _connection: aiosqlite.Connection  # type: ignore[assignment]
-
-    def __init__(self, dbapi: Any, connection: Any) -> None:
-        super().__init__(dbapi, connection)
-        self.begin_sql: str | None = None
-        self.owed: Prefix = []
-        self.in_transaction = False
-        self.wait_for_commit = True
-        self.defer_statements = False
-        self.here = False
-        self.idle = True
-
-    def cursor(self, server_side: bool = False) -> Any:
-        if server_side:
-            return super().cursor(server_side=True)
-        return _OneTripCursor(self)
-
-    def begin(self, sql: str | None, *, wait_for_commit: bool) -> None:
-        """Start a transaction with the next trip (None: the statements run bare)."""
-        self.begin_sql = sql
-        self.owed.clear()
-        self.wait_for_commit = wait_for_commit
-
-    def take_owed(self) -> Prefix:
-        prefix: Prefix = [(self.begin_sql, ())] if self.begin_sql else []
-        self.begin_sql = None
-        if self.owed:
-            prefix += self.owed
-            self.owed = []
-        return prefix
-
-    def commit(self) -> None:
-        driver = self._connection
-        if driver._connection is None:
-            return
-        if self.owed:  # statements deferred to a transaction that ran nothing else
-            prefix = self.take_owed()
-            if not self._here(partial(_end, driver, prefix, True, True)):
-                self._trip(partial(_end, driver, prefix, True))
-        elif self.in_transaction and self.wait_for_commit:
-            if not self._here(partial(_end, driver, [], True)):
-                self._trip(partial(_end, driver, [], True))
-        elif self.in_transaction and self.idle:
-            # A read's COMMIT only releases its snapshot and never waits: done right here.
-            await_(_at_once(partial(_end, driver, [], True)))
-        elif self.in_transaction:
-            # (A cancelled trip still running.) The driver's thread runs its queue in order:
-            # the next statement on this connection starts after this COMMIT.
-            self.idle = False
-            driver._tx.put_nowait((None, partial(_end_read, driver, self)))
-        self.begin_sql = None
-        self.in_transaction = False
-
-    def rollback(self) -> None:
-        driver = self._connection
-        self.begin_sql = None
-        self.owed = []
-        if driver._connection is None or not self.in_transaction:
-            return  # e.g. the pool's reset after a commit: nothing is open
-        if not self._here(partial(_end, driver, [], False)):
-            self._trip(partial(_end, driver, [], False))
-        self.in_transaction = False
-
-    def _here(self, function: Any) -> bool:
-        """Run ``function`` on this thread when allowed; False when it must take a trip."""
-        if not (self.here and self.idle):
-            return False
-        try:
-            await_(_at_once(function))
-        except _WouldWait:
-            return False
-        except Exception as error:
-            self.in_transaction = True  # unknown: a rollback will tell
-            self._handle_exception(error)
-        return True
-
-    def on_thread(self, function: Callable[[], Any]) -> Any:
-        """Run ``function`` in the driver's thread: one trip. Until it has run there (even if
-        the caller is cancelled meanwhile) the connection is not ``idle``."""
-        self.dbapi.trips += 1
-        self.idle = False
-
-        def run() -> Any:
-            try:
-                return function()
-            finally:
-                self.idle = True
-
-        return await_(_on_driver(self._connection, run))
-
-    def _trip(self, function: Any) -> None:
-        try:
-            self.on_thread(function)
-        except Exception as error:
-            self.in_transaction = True  # unknown: a rollback will tell
-            self._handle_exception(error)
-
-
-class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """The DB-API module SQLAlchemy's SQLite dialect is given: ``_OneTripConnection``s, and
-    the number of trips to the driver's threads (the benchmark shows it per update)."""
-
-    def __init__(self) -> None:
-        super().__init__(aiosqlite, sqlite3)
-        self.trips = 0
-
-    def connect(self, *arg: Any, **kw: Any) -> _OneTripConnection:
-        adapted = super().connect(*arg, **kw)
-        return _OneTripConnection(self, adapted._connection)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
@@ -393,7 +76,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         write = options.get(_WRITE_OPTION, False)
         sql = None if options.get(_BARE_OPTION) else "BEGIN IMMEDIATE" if write else "BEGIN"
         dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, _OneTripConnection):
+        if isinstance(dbapi_connection, OneTripConnection):
             dbapi_connection.begin(sql, wait_for_commit=write)
         elif sql is not None:
             conn.exec_driver_sql(sql)
@@ -423,11 +106,11 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self._dbapi = _OneTripDBAPI() if parsed.get_driver_name() == "aiosqlite" else None
+        self._dbapi = OneTripDBAPI() if parsed.get_driver_name() == "aiosqlite" else None
         extra: dict[str, Any] = {}
         if self._dbapi is not None:
             # An update's write transactions run on the event loop's thread (see
-            # _OneTripConnection), the rest in the driver's thread: never both at once.
+            # OneTripConnection), the rest in the driver's thread: never both at once.
             extra = {"module": self._dbapi, "connect_args": {"check_same_thread": False}}
         # hide_parameters: a database error's message (logged with its traceback) names the
         # statement, never the values it carried (names, texts, tokens).
@@ -466,9 +149,9 @@ class Database:
             try:
                 async with self._write_engine.connect() as conn:
                     raw = (await conn.get_raw_connection()).dbapi_connection
-                    here = raw if unit is not None and isinstance(raw, _OneTripConnection) else None
+                    here = raw if unit is not None and isinstance(raw, OneTripConnection) else None
                     if here is not None:
-                        # An update's writes are short: no trips (see _OneTripConnection).
+                        # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
                     try:
                         owed = list(unit.statements) if unit is not None else []
@@ -490,7 +173,7 @@ class Database:
         machinery (compiled once, their parameters converted here)."""
         raw = (await conn.get_raw_connection()).dbapi_connection
         rest = list(statements)
-        while rest and isinstance(raw, _OneTripConnection) and rest[0][1] is not None:
+        while rest and isinstance(raw, OneTripConnection) and rest[0][1] is not None:
             statement, params = rest[0]
             compiled = self._compile(statement)
             if compiled is None or params is None:
@@ -506,13 +189,13 @@ class Database:
             return
 
         def _run(sync_conn: Connection) -> None:
-            if isinstance(raw, _OneTripConnection):
+            if isinstance(raw, OneTripConnection):
                 raw.defer_statements = True
             try:
                 for statement, params in rest:
                     sync_conn.execute(statement, params)
             finally:
-                if isinstance(raw, _OneTripConnection):
+                if isinstance(raw, OneTripConnection):
                     raw.defer_statements = False
 
         await conn.run_sync(_run)
