@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
+from bot.storage import db as db_module
 from bot.storage import schema as t
 from bot.storage.db import Database
 from bot.storage.driver import BUSY_TIMEOUT_MS
@@ -140,4 +142,33 @@ async def test_an_updates_write_waits_for_another_process_without_stopping_the_b
             assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
     finally:
         other.close()
+        await db.dispose()
+
+
+async def test_the_log_is_checkpointed_in_the_background_between_ticks(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 3)
+    db = Database(db_url)
+    path = make_url(db_url).database
+
+    def in_main_file() -> int:
+        raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(raw.execute("SELECT count(*) FROM settings").fetchone()[0])
+        finally:
+            raw.close()
+
+    try:
+        for key in ("a", "b"):
+            async with db.write() as conn:
+                await conn.execute(t.settings.insert().values(key=key, value="1"))
+        assert in_main_file() == 0
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="c", value="1"))
+        running = db._checkpointing
+        assert running is not None  # started, not waited for
+        await running
+        assert in_main_file() == 3
+    finally:
         await db.dispose()

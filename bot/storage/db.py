@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE_OPTION = "fuyuan_write"
 _BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
+CHECKPOINT_EVERY = 1000  # write transactions (a few MB of log)
 
 
 def alembic_config(url: str) -> Config:
@@ -121,6 +122,8 @@ class Database:
         self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
         self._writing: asyncio.Task[Any] | None = None
+        self._written = 0  # write transactions since the last checkpoint
+        self._checkpointing: asyncio.Task[None] | None = None
         # Prebuilt statements deferred with parameters, compiled once: (statement, SQL,
         # parameter names in order, their converters).
         self._compiled: dict[int, tuple[Executable, str, list[str], list[Any]]] = {}
@@ -166,6 +169,11 @@ class Database:
                             here.here = False
             finally:
                 self._writing = None
+        self._written += 1
+        if self._written >= CHECKPOINT_EVERY and self.is_sqlite and self._checkpointing is None:
+            # Between ticks (or without them, e.g. a bulk import) the log stays bounded; the
+            # checkpoint runs in the background, in the driver's thread.
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint_now())
 
     async def _defer(self, conn: AsyncConnection, statements: list[Deferred]) -> None:
         """Run statements at the start of the transaction. On SQLite they travel with its
@@ -258,11 +266,21 @@ class Database:
 
     async def checkpoint(self) -> None:
         """Copy SQLite's write-ahead log back into the database without blocking anyone
-        (PASSIVE); the periodic tick calls this, so no update's commit ever pays for it."""
+        (PASSIVE); the periodic tick calls this (and every ``CHECKPOINT_EVERY`` write
+        transactions start one in the background), so no update's commit ever pays for it."""
         if not self.is_sqlite:
             return
+        self._written = 0
         async with self._bare_engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _checkpoint_now(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception:
+            logger.exception("could not checkpoint the database's write-ahead log")
+        finally:
+            self._checkpointing = None
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head on this engine's database."""
@@ -277,4 +295,6 @@ class Database:
         logger.info("database schema is at the latest revision")
 
     async def dispose(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
         await self.engine.dispose()
