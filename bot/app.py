@@ -21,6 +21,7 @@ from bot.domain.committee import Committee
 from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
 from handlers.common import AppType, BotContext
+from handlers.once import OnceApplication
 from handlers.ordering import PerSenderProcessor
 from handlers.persistence import DraftPersistence
 from handlers.registry import post_init, post_shutdown, register_handlers
@@ -51,6 +52,7 @@ def build_application(
     )
     builder: Any = (
         ApplicationBuilder()
+        .application_class(OnceApplication)
         .token(settings.token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.file_base_url)

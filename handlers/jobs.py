@@ -36,6 +36,7 @@ async def tick(app: AnyApp) -> None:
     reminders += await svc.ensure_kind_reminders()
     await svc.ensure_calendar_warnings()
     await svc.prune_seen_updates()
+    await svc.checkpoint()
     if alerts or digest or reminders:
         logger.info(
             "tick queued %s alert(s), %s digest, %s reminder(s)", alerts, int(digest), reminders

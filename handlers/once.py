@@ -1,11 +1,18 @@
-"""Each update is handled once, even if Telegram delivers it again."""
+"""Each update is handled once, even if Telegram delivers it again.
+
+The record of a handled update id commits in the update's first write transaction, together
+with what the update changed (``Database.unit``): a crash after that commit cannot make a
+redelivered update act again, and the record costs no transaction of its own. An update that
+writes nothing is recorded in one small write when its handling ends.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
+from telegram.ext import Application, ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from handlers.common import BotContext
 
@@ -13,7 +20,8 @@ logger = logging.getLogger(__name__)
 
 
 async def skip_repeats(update: Update, context: BotContext) -> None:
-    """Runs before every other handler (group -1): a repeated update id stops here."""
+    """Runs before every other handler but the gate (group -1): a repeated update id stops
+    here."""
     if not await context.svc.first_sighting(update.update_id):
         logger.info("update %s was delivered again; skipped", update.update_id)
         raise ApplicationHandlerStop
@@ -21,3 +29,16 @@ async def skip_repeats(update: Update, context: BotContext) -> None:
 
 def build_handler() -> BaseHandler[Update, BotContext, None]:
     return TypeHandler(Update, skip_repeats)
+
+
+class OnceApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """Handles each update as one unit of work of the database (see the module's notes)."""
+
+    async def process_update(self, update: object) -> None:
+        try:
+            db = self.bot_data["runtime"].svc.db
+        except (KeyError, RuntimeError):  # not opened yet: nothing can be recorded either
+            await super().process_update(update)
+            return
+        async with db.unit():
+            await super().process_update(update)

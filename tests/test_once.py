@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import event, func, select
 from telegram import Update
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.flows import LI, ZHAO, member, seed_case
-from tests.scenario import running_bot
+from tests.scenario import Harness, running_bot
 
 
 async def test_a_redelivered_update_changes_nothing_twice(
@@ -58,3 +60,97 @@ async def test_seen_updates_are_pruned_after_a_week(committee: Committee, db_url
         bot.clock.advance(timedelta(days=9))
         assert await bot.svc.prune_seen_updates() == 1
         assert await bot.svc.first_sighting(1)
+
+
+class WriteCounter:
+    """Counts the write transactions begun on the bot's engine."""
+
+    def __init__(self, bot: Harness) -> None:
+        self.engine = bot.svc.db.engine.sync_engine
+        self.writes = 0
+        event.listen(self.engine, "begin", self._on_begin)
+
+    def _on_begin(self, conn: Any) -> None:
+        if conn.get_execution_options().get("fuyuan_write"):
+            self.writes += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "begin", self._on_begin)
+
+
+async def seen(bot: Harness, update_id: int) -> int:
+    async with bot.svc.db.read() as conn:
+        return int(
+            (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.seen_updates)
+                    .where(t.seen_updates.c.update_id == update_id)
+                )
+            ).scalar_one()
+        )
+
+
+async def test_the_record_commits_in_the_steps_own_write_transaction(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        counter = WriteCounter(bot)
+        try:
+            new_id = bot.fake._next_update_id
+            await bot.say(li, "/new")  # saves the conversation's draft: one write
+            assert counter.writes == 1
+            whoami_id = bot.fake._next_update_id
+            await bot.say(li, "/whoami")  # writes nothing: the record is its one write
+            assert counter.writes == 2
+        finally:
+            counter.close()
+        assert await seen(bot, new_id) == 1 and await seen(bot, whoami_id) == 1
+        async with bot.svc.db.read() as conn:
+            drafts = (await conn.execute(select(t.drafts.c.user_id))).scalars().all()
+        assert drafts == [LI]
+
+
+async def test_a_redelivery_after_a_restart_is_skipped(committee: Committee, db_url: str) -> None:
+    """The bot answers a press, commits, and stops before Telegram learns it was handled: the
+    next process gets the same update again, and must not act twice."""
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "重启后重复投递")
+        await bot.flush_outbox()
+        bot.fake.press(zhao, bot.last_with_buttons(zhao), "受理")
+        raw = bot.fake.take_updates()[-1]
+        await bot.app.process_update(Update.de_json(raw, bot.app.bot))
+        fake = bot.fake
+    async with running_bot(committee, db_url, fake=fake) as again:
+        await again.app.process_update(Update.de_json(raw, again.app.bot))
+        async with again.svc.db.read() as conn:
+            acks = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.events)
+                    .where(t.events.c.action == "acknowledge", t.events.c.case_id == case.id)
+                )
+            ).scalar_one()
+        assert acks == 1 and await seen(again, raw["update_id"]) == 1
+        answers = [
+            a
+            for a in again.fake.callback_answers(zhao)
+            if a["callback_query_id"] == raw["callback_query"]["id"]
+        ]
+        assert len(answers) == 1
+
+
+async def test_ids_forgotten_in_memory_are_still_known_to_the_database(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        bot.svc._seen.LIMIT = 4  # a short memory, to make it forget
+        for update_id in range(1, 11):
+            assert await bot.svc.first_sighting(update_id)
+        assert len(bot.svc._seen.recent) <= 4
+        for update_id in range(1, 11):
+            assert not await bot.svc.first_sighting(update_id)
+        assert await bot.svc.first_sighting(11)

@@ -35,6 +35,31 @@ logger = logging.getLogger(__name__)
 GROUP_SETTING = "group_chat_id"
 
 
+class SeenUpdates:
+    """Update ids this process recorded above ``floor`` (the highest id recorded before it
+    started, or before the last pruning): ids above the floor need no database read."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.floor: int | None = None  # None: not read yet
+        self.recent: set[int] = set()
+
+    def remember(self, update_id: int) -> None:
+        self.recent.add(update_id)
+        if len(self.recent) > self.LIMIT:
+            # Keep the newest half; the floor rises over the rest (the database holds them).
+            ordered = sorted(self.recent)
+            half = len(ordered) // 2
+            floor = self.floor if self.floor is not None else -1
+            self.floor = max(floor, ordered[half - 1])
+            self.recent = set(ordered[half:])
+
+    def forget(self) -> None:
+        self.floor = None
+        self.recent.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     user_id: int
@@ -64,10 +89,15 @@ class ServiceBase:
         self._viewers: dict[int, Viewer] = {}
         self._group_chat_id: int | None = committee.group_chat_id
         self._group_loaded = False
+        self._seen = SeenUpdates()
 
     def _insert(self, table: Any) -> Any:
         dialect = postgresql if self.db.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
+
+    async def checkpoint(self) -> None:
+        """Fold the database's write-ahead log back in, away from any update's commit."""
+        await self.db.checkpoint()
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.tz).date()

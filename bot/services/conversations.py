@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, func, select
 
 from bot.domain.models import (
     Draft,
@@ -57,12 +58,45 @@ class Conversations(ServiceBase):
         return {row.user_id: row.state for row in rows}
 
     async def first_sighting(self, update_id: int) -> bool:
-        """Record an update id; False when it was handled before (a redelivery)."""
-        stmt = self._insert(t.seen_updates).values(update_id=update_id, seen_at=self.clock.now())
-        stmt = stmt.on_conflict_do_nothing(index_elements=[t.seen_updates.c.update_id])
-        async with self.db.write() as conn:
-            result = await conn.execute(stmt)
-        return bool(result.rowcount)
+        """Whether an update id is new (False for a redelivery). A new id's record is written
+        with the update's first write transaction (or on its own when the update ends, see
+        ``Database.unit``): it commits together with what the update changed.
+
+        Telegram's ids grow, so the database is asked only about ids at or below the highest
+        one recorded when this process started (a redelivery after a restart); newer ones are
+        remembered here."""
+        seen = self._seen
+        if seen.floor is None:
+            async with self.db.read() as conn:
+                highest = (
+                    await conn.execute(select(func.max(t.seen_updates.c.update_id)))
+                ).scalar_one_or_none()
+            seen.floor = -1 if highest is None else int(highest)
+        if update_id in seen.recent:
+            return False
+        if update_id <= seen.floor:
+            async with self.db.read() as conn:
+                recorded = (
+                    await conn.execute(
+                        select(t.seen_updates.c.update_id).where(
+                            t.seen_updates.c.update_id == update_id
+                        )
+                    )
+                ).first()
+            if recorded is not None:
+                return False
+        seen.remember(update_id)
+        await self.db.defer(self._record_update, {"id": update_id, "at": self.clock.now()})
+        return True
+
+    @cached_property
+    def _record_update(self) -> Executable:
+        """Built once: the record costs no statement building on every update."""
+        stmt = self._insert(t.seen_updates).values(
+            update_id=bindparam("id"), seen_at=bindparam("at")
+        )
+        record: Executable = stmt.on_conflict_do_nothing(index_elements=["update_id"])
+        return record
 
     async def prune_seen_updates(self, keep: timedelta = timedelta(days=8)) -> int:
         """Telegram keeps undelivered updates for at most a day; a week of ids is plenty."""
@@ -70,4 +104,7 @@ class Conversations(ServiceBase):
             result = await conn.execute(
                 t.seen_updates.delete().where(t.seen_updates.c.seen_at < self.clock.now() - keep)
             )
-        return int(result.rowcount or 0)
+        pruned = int(result.rowcount or 0)
+        if pruned:
+            self._seen.forget()  # the database is asked again what it still holds
+        return pruned

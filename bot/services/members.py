@@ -56,23 +56,35 @@ def _creator_in_office() -> Any:
 
 class Members(ServiceBase):
     async def viewer(self, user_id: int, first_name: str, username: str | None) -> Viewer:
-        """The acting user with language and membership; records the user on first contact."""
+        """The acting user with language and membership; records the user on first contact
+        (and a changed name), with the update's first write (see ``Database.defer``)."""
         first_name = clean_name(first_name, limit=128) or str(user_id)
         cached = self._viewers.get(user_id)
         if cached is not None and cached.name == first_name:
             return cached
-        now = self.clock.now()
-        stmt = self._insert(t.users).values(
-            user_id=user_id, first_name=first_name, username=username, updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.users.c.user_id],
-            set_={"first_name": first_name, "username": username, "updated_at": now},
-        ).returning(t.users.c.lang)
-        async with self.db.write() as conn:
-            lang = (await conn.execute(stmt)).scalar_one()
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(t.users.c.lang, t.users.c.first_name, t.users.c.username).where(
+                        t.users.c.user_id == user_id
+                    )
+                )
+            ).first()
             member = await self._active_member(conn, user_id)
-        viewer = Viewer(user_id, normalise_lang(lang), member, first_name)
+        if row is None or (row.first_name, row.username) != (first_name, username):
+            now = self.clock.now()
+            stmt = self._insert(t.users).values(
+                user_id=user_id, first_name=first_name, username=username, updated_at=now
+            )
+            await self.db.defer(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.users.c.user_id],
+                    set_={"first_name": first_name, "username": username, "updated_at": now},
+                )
+            )
+        viewer = Viewer(
+            user_id, normalise_lang(row.lang if row is not None else None), member, first_name
+        )
         self._viewers[user_id] = viewer
         return viewer
 
@@ -472,7 +484,10 @@ class Members(ServiceBase):
         if row is None and member is None:
             return None
         lang = normalise_lang(row.lang if row is not None else None)
-        return Viewer(user_id, lang, member, row.first_name if row is not None else "")
+        viewer = Viewer(user_id, lang, member, row.first_name if row is not None else "")
+        if row is not None:  # kept current like any viewer: changes drop the entry
+            self._viewers[user_id] = viewer
+        return viewer
 
     async def member_org_of(self, user_id: int | None) -> str | None:
         """The organisation a user acted for (their latest membership, even if revoked)."""

@@ -1,38 +1,52 @@
 """Database engine, transactions and migrations.
 
-SQLite is the embedded default. Two of its behaviours shape this module:
+SQLite is the embedded default. Three of its behaviours shape this module:
 - a deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
   another connection wrote in between, so every write transaction starts with
   ``BEGIN IMMEDIATE`` (it takes the write lock up front and waits ``busy_timeout`` for it);
-- WAL lets readers proceed while one writer works.
+- WAL lets readers proceed while one writer works;
+- a checkpoint (copying the WAL back into the database, with fsync) runs inside whichever
+  commit crosses the threshold; here it runs from the minute tick instead (``checkpoint``).
 
 Updates of different users are handled side by side, so write transactions are also queued
 inside the process: one at a time, and ``BEGIN IMMEDIATE`` then never sleeps in the busy
 timeout waiting for another connection of the same bot.
+
+SQLite work happens in aiosqlite's thread; ``bot.storage.driver`` keeps the trips there few
+(at most one per statement, none for an update's writes). PostgreSQL (asyncpg) goes through
+the same SQLAlchemy Core layer unchanged.
+
+A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
+(the once-only update record, a user's name): they commit with the unit's first write
+transaction, or together in one write at its end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import AdaptedConnection, Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import ClauseElement
+
+from bot.storage.driver import BUSY_TIMEOUT_MS, OneTripConnection, OneTripDBAPI
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-BUSY_TIMEOUT_MS = 10_000
 _WRITE_OPTION = "fuyuan_write"
+_BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
+CHECKPOINT_EVERY = 1000  # write transactions (a few MB of log)
 
 
 def alembic_config(url: str) -> Config:
@@ -53,24 +67,35 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # No checkpoint inside an update's commit: the tick runs them (Database.checkpoint).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        options = conn.get_execution_options()
+        write = options.get(_WRITE_OPTION, False)
+        sql = None if options.get(_BARE_OPTION) else "BEGIN IMMEDIATE" if write else "BEGIN"
         dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, AdaptedConnection):
-            # Straight to the driver: one trip to aiosqlite's thread instead of three (cursor,
-            # execute, close) plus a statement's worth of SQLAlchemy bookkeeping. Every
-            # transaction of the bot starts here. execute_fetchall keeps the sqlite3 cursor
-            # inside the driver's thread, where the connection lives.
-            try:
-                dbapi_connection.run_async(lambda driver: driver.execute_fetchall(sql))
-            except sqlite3.Error as error:  # e.g. "database is locked" after busy_timeout
-                raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
-        else:
+        if isinstance(dbapi_connection, OneTripConnection):
+            dbapi_connection.begin(sql, wait_for_commit=write)
+        elif sql is not None:
             conn.exec_driver_sql(sql)
+
+
+# ------------------------------------------------------------------ units of work
+Deferred = tuple[Executable, dict[str, Any] | None]
+
+
+@dataclass(eq=False)
+class _Unit:
+    """Statements deferred in one unit of work (one update) and not yet committed."""
+
+    statements: list[Deferred] = field(default_factory=list)
+    open: bool = True
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("fuyuan_unit", default=None)
 
 
 class Database:
@@ -82,37 +107,180 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self._dbapi = OneTripDBAPI() if parsed.get_driver_name() == "aiosqlite" else None
+        extra: dict[str, Any] = {}
+        if self._dbapi is not None:
+            # An update's write transactions run on the event loop's thread (see
+            # OneTripConnection), the rest in the driver's thread: never both at once.
+            extra = {"module": self._dbapi, "connect_args": {"check_same_thread": False}}
         # hide_parameters: a database error's message (logged with its traceback) names the
         # statement, never the values it carried (names, texts, tokens).
-        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True)
+        self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **extra)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
         self._writing: asyncio.Task[Any] | None = None
+        self._written = 0  # write transactions since the last checkpoint
+        self._checkpointing: asyncio.Task[None] | None = None
+        # Prebuilt statements deferred with parameters, compiled once: (statement, SQL,
+        # parameter names in order, their converters).
+        self._compiled: dict[int, tuple[Executable, str, list[str], list[Any]]] = {}
+
+    @property
+    def trips(self) -> int:
+        """Trips to the SQLite driver's threads so far (0 on other databases)."""
+        return self._dbapi.trips if self._dbapi is not None else 0
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that may write: all or nothing, never 'database is locked' at once.
         One at a time in this process; a write opened inside another would wait for itself,
-        so it is refused loudly instead."""
+        so it is refused loudly instead. The first one of a unit of work also commits what
+        the unit deferred; inside a unit (an update) it runs on the event loop's thread."""
+        async with self._write(_UNIT.get()) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self, unit: _Unit | None) -> AsyncIterator[AsyncConnection]:
         task = asyncio.current_task()
         if task is not None and task is self._writing:
             raise RuntimeError("a write transaction inside another one")
         async with self._writer:
             self._writing = task
             try:
-                async with self.engine.connect() as conn:
-                    conn = await conn.execution_options(**{_WRITE_OPTION: True})
-                    async with conn.begin():
-                        yield conn
+                async with self._write_engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).dbapi_connection
+                    here = raw if unit is not None and isinstance(raw, OneTripConnection) else None
+                    if here is not None:
+                        # An update's writes are short: no trips (see OneTripConnection).
+                        here.here = True
+                    try:
+                        owed = list(unit.statements) if unit is not None else []
+                        async with conn.begin():
+                            if owed:
+                                await self._defer(conn, owed)
+                            yield conn
+                        if owed and unit is not None:
+                            del unit.statements[: len(owed)]  # committed
+                    finally:
+                        if here is not None:
+                            here.here = False
             finally:
                 self._writing = None
+        self._written += 1
+        if self._written >= CHECKPOINT_EVERY and self.is_sqlite and self._checkpointing is None:
+            # Between ticks (or without them, e.g. a bulk import) the log stays bounded; the
+            # checkpoint runs in the background, in the driver's thread.
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint_now())
+
+    async def _defer(self, conn: AsyncConnection, statements: list[Deferred]) -> None:
+        """Run statements at the start of the transaction. On SQLite they travel with its
+        next trip (nobody reads their results), prebuilt ones without SQLAlchemy's execution
+        machinery (compiled once, their parameters converted here)."""
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        rest = list(statements)
+        while rest and isinstance(raw, OneTripConnection) and rest[0][1] is not None:
+            statement, params = rest[0]
+            compiled = self._compile(statement)
+            if compiled is None or params is None:
+                break
+            sql, names, converters = compiled
+            values = tuple(
+                convert(params[name]) if convert is not None else params[name]
+                for name, convert in zip(names, converters, strict=True)
+            )
+            raw.owed.append((sql, values))
+            del rest[0]
+        if not rest:
+            return
+
+        def _run(sync_conn: Connection) -> None:
+            if isinstance(raw, OneTripConnection):
+                raw.defer_statements = True
+            try:
+                for statement, params in rest:
+                    sync_conn.execute(statement, params)
+            finally:
+                if isinstance(raw, OneTripConnection):
+                    raw.defer_statements = False
+
+        await conn.run_sync(_run)
+
+    def _compile(self, statement: Executable) -> tuple[str, list[str], list[Any]] | None:
+        """SQL and parameter converters of a prebuilt SQLite statement whose every parameter
+        is given by name (None when SQLAlchemy must execute it)."""
+        known = self._compiled.get(id(statement))
+        if known is not None and known[0] is statement:
+            return known[1:]
+        if not isinstance(statement, ClauseElement):
+            return None
+        compiled: Any = statement.compile(dialect=self.engine.dialect)
+        names = list(compiled.positiontup or ())
+        if "POSTCOMPILE" in compiled.string or any(
+            compiled.binds[name].value is not None or compiled.binds[name].callable
+            for name in names
+        ):
+            return None
+        dialect = self.engine.dialect
+        converters = [compiled.binds[name].type.bind_processor(dialect) for name in names]
+        self._compiled[id(statement)] = (statement, compiled.string, names, converters)
+        return compiled.string, names, converters
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        """One unit of work (an update): what it defers (``defer``) commits with its first
+        write transaction, or in one write transaction of its own when it ends. The unit's
+        work is done by then, so a failure of that last write is logged, not raised."""
+        unit = _Unit()
+        token = _UNIT.set(unit)
+        try:
+            yield
+        finally:
+            _UNIT.reset(token)
+            unit.open = False  # a task it started that defers later writes at once
+            if unit.statements:
+                try:
+                    async with self._write(unit):
+                        pass
+                except Exception:
+                    logger.exception("could not write what a unit of work deferred")
+
+    async def defer(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
+        """Write ``statement`` with the current unit of work's first write transaction (or at
+        its end); outside a unit, now. For statements whose result nobody needs. A statement
+        built once with ``bindparam``s and given ``params`` costs the least."""
+        unit = _UNIT.get()
+        if unit is not None and unit.open:
+            unit.statements.append((statement, params))
+            return
+        async with self.write() as conn:
+            await conn.execute(statement, params)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only snapshot."""
         async with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    async def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log back into the database without blocking anyone
+        (PASSIVE); the periodic tick calls this (and every ``CHECKPOINT_EVERY`` write
+        transactions start one in the background), so no update's commit ever pays for it."""
+        if not self.is_sqlite:
+            return
+        self._written = 0
+        async with self._bare_engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _checkpoint_now(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception:
+            logger.exception("could not checkpoint the database's write-ahead log")
+        finally:
+            self._checkpointing = None
 
     async def migrate(self) -> None:
         """Apply Alembic migrations up to head on this engine's database."""
@@ -127,4 +295,6 @@ class Database:
         logger.info("database schema is at the latest revision")
 
     async def dispose(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
         await self.engine.dispose()

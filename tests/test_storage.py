@@ -1,0 +1,174 @@
+"""The storage layer's costs: trips to SQLite's thread per transaction, and WAL checkpoints
+kept out of the updates' commits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+
+from bot.clock import ManualClock
+from bot.domain.committee import Committee
+from bot.domain.models import Role
+from bot.storage import db as db_module
+from bot.storage import schema as t
+from bot.storage.db import Database
+from bot.storage.driver import BUSY_TIMEOUT_MS
+from tests.conftest import SHANGHAI
+from tests.flows import LI, member, seed_case
+from tests.scenario import running_bot
+
+
+async def test_trips_to_sqlites_thread(db_url: str) -> None:
+    """Outside an update a transaction costs one trip per statement (and a write one more for
+    its COMMIT); an update's write transactions cost none."""
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:  # the pool's first connection: set up once
+            await conn.execute(select(1))
+        before = db.trips
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        assert db.trips - before == 2  # BEGIN IMMEDIATE travels with the INSERT; COMMIT
+        before = db.trips
+        async with db.read() as conn:
+            value = (await conn.execute(select(t.settings.c.value))).scalar_one()
+            count = (await conn.execute(select(func.count()).select_from(t.settings))).scalar()
+        assert (value, count) == ("1", 1)
+        assert db.trips - before == 2  # BEGIN with the first; the COMMIT needs no trip
+        before = db.trips
+        async with db.unit():
+            await db.defer(t.settings.update().values(value="2"))
+            await db.defer(t.settings.update().values(value="3"))
+            assert db.trips == before  # nothing written yet
+        assert db.trips - before == 0  # both, and the commit, on the event loop's thread
+        async with db.write() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "3"
+        # Built once with named parameters: written as SQLAlchemy would, types converted.
+        record = sqlite_insert(t.seen_updates).values(
+            update_id=bindparam("id"), seen_at=bindparam("at")
+        )
+        at = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
+        before = db.trips
+        async with db.unit():
+            await db.defer(record, {"id": 7, "at": at})
+            await db.defer(record, {"id": 8, "at": at + timedelta(seconds=1)})
+            async with db.write() as conn:
+                await conn.execute(t.settings.update().values(value="4"))
+                await conn.execute(t.settings.update().values(value="5"))
+        assert db.trips - before == 0
+        async with db.read() as conn:
+            rows = (await conn.execute(select(t.seen_updates).order_by("update_id"))).all()
+        assert [tuple(row) for row in rows] == [(7, at), (8, at + timedelta(seconds=1))]
+    finally:
+        await db.dispose()
+
+
+async def test_a_failed_write_takes_the_deferred_record_with_it_and_it_is_written_later(
+    db_url: str,
+) -> None:
+    db = Database(db_url)
+    try:
+        async with db.unit():
+            await db.defer(t.settings.insert().values(key="once", value="1"))
+            try:
+                async with db.write() as conn:
+                    await conn.execute(t.settings.insert().values(key="k", value="1"))
+                    raise RuntimeError("the step fails")
+            except RuntimeError:
+                pass
+        async with db.read() as conn:
+            keys = (await conn.execute(select(t.settings.c.key))).scalars().all()
+        assert keys == ["once"]
+    finally:
+        await db.dispose()
+
+
+def _matters_in_main_file(db_url: str) -> int:
+    """Matters as the database file itself holds them, ignoring its write-ahead log."""
+    path = make_url(db_url).database
+    raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(raw.execute("SELECT count(*) FROM cases").fetchone()[0])
+    finally:
+        raw.close()
+
+
+async def test_the_tick_checkpoints_the_log_updates_never_do(
+    committee: Committee, db_url: str, clock: ManualClock
+) -> None:
+    async with running_bot(committee, db_url, clock) as bot:
+        async with bot.svc.db.read() as conn:
+            autocheckpoint = (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+        assert autocheckpoint == 0
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await seed_case(bot, LI, "李明", "检查点")
+        assert _matters_in_main_file(db_url) == 0  # still only in the log
+        await bot.tick(clock.now() + timedelta(minutes=1))
+        assert _matters_in_main_file(db_url) == 1
+
+
+async def test_an_updates_write_waits_for_another_process_without_stopping_the_bot(
+    db_url: str,
+) -> None:
+    """An update's write runs on the event loop's thread only when it need not wait: while
+    another process holds the write lock, it waits in the driver's thread and the bot goes on."""
+    db = Database(db_url)
+    other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+    try:
+        async with db.read() as conn:
+            await conn.execute(select(1))
+        other.execute("BEGIN IMMEDIATE")
+
+        async def step() -> None:
+            async with db.unit(), db.write() as conn:
+                await conn.execute(t.settings.insert().values(key="k", value="1"))
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task = asyncio.create_task(step())
+        for _ in range(20):
+            await asyncio.sleep(0)  # the event loop runs on while the write waits...
+        assert not task.done()
+        assert loop.time() - started < BUSY_TIMEOUT_MS / 1000 / 2  # ...not stopped in it
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, timeout=5)
+        async with db.read() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_the_log_is_checkpointed_in_the_background_between_ticks(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "CHECKPOINT_EVERY", 3)
+    db = Database(db_url)
+    path = make_url(db_url).database
+
+    def in_main_file() -> int:
+        raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(raw.execute("SELECT count(*) FROM settings").fetchone()[0])
+        finally:
+            raw.close()
+
+    try:
+        for key in ("a", "b"):
+            async with db.write() as conn:
+                await conn.execute(t.settings.insert().values(key=key, value="1"))
+        assert in_main_file() == 0
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="c", value="1"))
+        running = db._checkpointing
+        assert running is not None  # started, not waited for
+        await running
+        assert in_main_file() == 3
+    finally:
+        await db.dispose()
