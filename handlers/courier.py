@@ -38,6 +38,7 @@ from telegram.error import (
 )
 
 from bot.services.delivery import FailureReason, Outbox, OutboxMessage
+from handlers.pacing import bulk
 from handlers.texts import split_html
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,8 @@ class Courier:
             return False
         try:
             rendered = await renderer(message, message.uncertain)
-            sent = await self._send(bot, message.chat_id, rendered)
+            with bulk():
+                sent = await self._send(bot, message.chat_id, rendered)
         except Skip as exc:
             await self.outbox.failed(message, f"skipped: {exc}")
             return False
