@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Awaitable
-from contextlib import nullcontext, suppress
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -245,6 +246,69 @@ async def test_recipients_are_judged_as_they_are_when_sent(
             ("case_action", 9001): "the recipient is not an active member (any more)",
             ("made_up", ZHAO): "no audience is declared for made_up",
         }
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+
+class OverlapBot(ScriptedBot):
+    """Each send yields to the event loop a few times (a round trip, without time) and
+    records what was in flight meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.in_flight: Counter[int] = Counter()
+        self.most_at_once = 0
+        self.overlapping_in_a_chat = 0
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> Any:
+        self.in_flight[chat_id] += 1
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+        if self.in_flight[chat_id] > 1:
+            self.overlapping_in_a_chat += 1
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.in_flight[chat_id] -= 1
+        return await self._next("send_message", chat_id, text)
+
+
+async def test_chats_are_sent_to_side_by_side_and_each_chat_in_queue_order(
+    outbox: Outbox, db: Database
+) -> None:
+    queued: list[tuple[int, str]] = []
+    for i in range(30):
+        chat = 500 if i % 3 == 0 else 600 + i  # one chat gets every third message
+        queued.append((chat, f"m{i}"))
+        await outbox.add(f"k{i}", chat, "plain", {"text": f"m{i}"})
+    bot = OverlapBot()
+    assert await courier(outbox).flush(bot) == 30  # type: ignore[arg-type]
+    assert bot.most_at_once > 5  # side by side ...
+    assert bot.overlapping_in_a_chat == 0  # ... but one at a time in a chat
+    assert [text for _, chat, text in bot.calls if chat == 500] == [
+        text for chat, text in queued if chat == 500
+    ]
+    assert sorted((chat, text) for _, chat, text in bot.calls) == sorted(queued)  # each once
+    assert {v[0] for v in (await rows(db)).values()} == {"sent"}
+
+
+async def test_outcomes_are_written_in_batches(outbox: Outbox, db: Database) -> None:
+    for i in range(50):
+        await outbox.add(f"k{i}", 100 + i, "plain", {"text": f"m{i}"})
+    writes = 0
+    write = db.write
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        nonlocal writes
+        writes += 1
+        async with write() as conn:
+            yield conn
+
+    db.write = counted  # type: ignore[method-assign]
+    assert await courier(outbox).flush(ScriptedBot([])) == 50  # type: ignore[arg-type]
+    # Claims and a few batches of outcomes, not a transaction per message.
+    assert writes <= 5
+    assert {v[0] for v in (await rows(db)).values()} == {"sent"}
 
 
 # ---------------------------------------------------------------------------- pacing
