@@ -6,7 +6,9 @@ budget. It never lets a burst through:
 
 - overall, requests to chats leave one at a time at least ``1 / per_second`` apart (a leaky
   bucket of capacity one; python-telegram-bot's ``AIORateLimiter`` lets a full second's worth
-  through at once, which Telegram answers with 429s);
+  through at once, which Telegram answers with 429s), and never more than ``per_second``
+  (rounded up) leave in any second, however late some of them woke up (a late one must not
+  leave bunched with the next ones, which kept their times);
 - a group gets at most ``group_per_minute`` requests in any minute (a sliding window: never
   more than Telegram allows, however they are spread);
 - the courier's sends (``bulk()``) to one chat are at least ``chat_interval`` apart: a chat
@@ -19,6 +21,7 @@ budget. It never lets a burst through:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -30,12 +33,13 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-PER_SECOND = 29  # Telegram's ~30/s, less one so that timing jitter never makes it 31
+PER_SECOND = 29  # Telegram's ~30, less one: room for requests that arrive a little bunched
 GROUP_PER_MINUTE = 20
 CHAT_INTERVAL = 1.0
 # Added to per-chat spacing and to the group's minute: requests arrive with some jitter, and
 # a window Telegram measures from the arrival must not see two that left exactly in time.
 MARGIN = 0.05
+_TICK = 0.001  # the least a wait lasts: a wait rounded down to nothing would spin
 _PRUNE_AT = 1024  # chats remembered before the ones whose turn has long come are forgotten
 
 _bulk: ContextVar[bool] = ContextVar("pacing_bulk", default=False)
@@ -69,7 +73,9 @@ class Pacer(BaseRateLimiter[None]):
         self.chat_interval = chat_interval
         self._now = now
         self._sleep = sleep
+        self.per_window = math.ceil(per_second)
         self._next = 0.0  # when the next request to any chat may leave
+        self._left: deque[float] = deque()  # when requests left, over the last second
         self._chat_next: dict[int | str, float] = {}  # per chat: courier spacing, 429 holds
         self._group_sent: dict[int | str, deque[float]] = {}
 
@@ -112,7 +118,7 @@ class Pacer(BaseRateLimiter[None]):
                     ready = max(ready, sent[0] + 60 + MARGIN)
             if ready <= now:
                 break
-            await self._sleep(ready - now)
+            await self._sleep(max(ready - now, _TICK))
         # The chat's turn has come: take the next overall slot (first come, first served).
         slot = max(now, self._next)
         self._next = slot + self.interval
@@ -124,6 +130,15 @@ class Pacer(BaseRateLimiter[None]):
             self._prune(now)
         if slot > now:
             await self._sleep(slot - now)
+        while True:
+            now = self._now()
+            left = self._left
+            while left and left[0] <= now - 1:
+                left.popleft()
+            if len(left) < self.per_window:
+                left.append(now)
+                return
+            await self._sleep(max(left[0] + 1 - now, _TICK))
 
     def hold(self, chat: int | str, retry_after: timedelta | float) -> None:
         """Telegram said to wait: nothing more to this chat until then."""
