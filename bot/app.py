@@ -11,7 +11,7 @@ import logging
 import warnings
 from typing import Any
 
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
@@ -23,6 +23,7 @@ from bot.domain.mechanisms import default_registry
 from handlers.common import AppType, BotContext
 from handlers.once import OnceApplication
 from handlers.ordering import PerSenderProcessor
+from handlers.pacing import Pacer
 from handlers.persistence import DraftPersistence
 from handlers.registry import post_init, post_shutdown, register_handlers
 from handlers.runtime import Runtime
@@ -63,8 +64,10 @@ def build_application(
         .concurrent_updates(PerSenderProcessor())
     )
     if rate_limiter:
-        # max_retries=0: a 429 is surfaced, never blindly retried (a retried send may duplicate).
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+        # One pacer for every request to a chat, the courier's and the replies: Telegram
+        # counts them together. A 429 is surfaced, never blindly retried (a retried send
+        # may duplicate); the courier decides what to send again and when.
+        builder = builder.rate_limiter(Pacer())
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     app: AppType = builder.build()

@@ -1,5 +1,10 @@
 """Delivers outbox rows to Telegram and decides, per error, whether to try again.
 
+Several chats are sent to side by side (``CONCURRENCY``), each chat's rows one at a time in
+queue order; the bot's rate limiter (``handlers.pacing``) keeps the whole within Telegram's
+flood limits. Outcomes are written in batches; until its outcome is written a row stays
+'sending', so a crash in between makes it a possible repeat, never a loss.
+
 - before rendering, each row's recipient is checked as it is now (an active member who may
   still see what the row is about; the committee group as bound now): otherwise the row fails
   with the reason — expected, so not reported;
@@ -11,14 +16,17 @@
 - a message still failing when it is ``GIVE_UP_AFTER`` old is given up, and the office told;
 - the bot was blocked / removed / the chat is gone, or Telegram rejects the message: no retry;
   the office is told (never about such a report itself);
-- a database error while recording one row's outcome does not stop the batch; that row stays
-  'sending' until the tick recovers it as possibly sent.
+- a database error while writing outcomes does not stop the run: they are written one by one,
+  and a row whose outcome cannot be written stays 'sending' until the tick recovers it as
+  possibly sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,7 +45,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.services.delivery import FailureReason, Outbox, OutboxMessage
+from bot.services.delivery import FailureReason, Outbox, OutboxMessage, Outcome
+from handlers.pacing import bulk
 from handlers.texts import split_html
 
 logger = logging.getLogger(__name__)
@@ -81,6 +90,12 @@ def delivery_memo() -> dict[Hashable, Any] | None:
     return _memo.get()
 
 
+CONCURRENCY = 10  # sends in flight at once: enough to fill ~30/s at a 100-300 ms round trip
+BATCH = 50  # rows claimed at once (each 'sending' until its outcome is written)
+RECORD_EVERY = 25  # outcomes written together ...
+RECORD_WITHIN = 0.5  # ... or once the oldest unwritten one is this old (seconds)
+
+
 class Courier:
     def __init__(
         self,
@@ -95,8 +110,6 @@ class Courier:
         self.audience = audience
         self._lock = asyncio.Lock()
         self.sent_count = 0
-        self._queued_more = False
-        self._resume_at = timedelta(seconds=1)
         self.on_migration: MigrationHandler | None = None
 
     async def flush(self, bot: Bot, limit: int = 200, *, key_prefix: str | None = None) -> int:
@@ -104,23 +117,11 @@ class Courier:
         given: what a user's action just queued); one delivery run at a time. Never raises:
         whatever goes wrong is recorded on the row (or logged, when recording fails).
         Returns how many were sent."""
-        sent = 0
         async with self._lock:
-            while sent < limit:
-                size = min(50, limit - sent)
-                self._queued_more = False
-                try:
-                    batch = await self.outbox.claim_due(size, key_prefix=key_prefix)
-                except Exception:
-                    logger.exception("could not claim due outbox rows")
-                    break
-                done, stop = await self._run(bot, batch)
-                sent += done
-                # A short batch held everything that was due: claiming again would cost a
-                # write transaction to find nothing — unless a failure report was queued.
-                if stop or (len(batch) < size and not self._queued_more):
-                    break
-        return self._done(sent)
+            run = _Run(self, bot, limit, key_prefix)
+            sent = await run.go()
+        self.sent_count += sent
+        return sent
 
     async def recover(self) -> int:
         """Rows left 'sending' while no delivery run is going on were stranded (a crash, or a
@@ -131,132 +132,83 @@ class Courier:
         async with self._lock:
             return await self.outbox.recover()
 
-    async def _run(self, bot: Bot, batch: list[OutboxMessage]) -> tuple[int, bool]:
-        """Deliver one claimed batch; returns (how many were sent, stop the run). A row whose
-        outcome cannot be recorded is logged and stays 'sending' for ``recover``; rows not
-        tried because the run stops are given back as they were (not uncertain)."""
-        sent = 0
-        untried = list(batch)
-        pause = timedelta(0)
-        token = _memo.set({})
-        try:
-            refused = await self.audience(batch) if self.audience is not None and batch else {}
-            while untried:
-                message = untried.pop(0)
-                try:
-                    reason = refused.get(message.id)
-                    if reason is not None:
-                        logger.info("outbox %s not delivered: %s", message.key, reason)
-                        await self.outbox.failed(message, f"not delivered: {reason}")
-                        continue
-                    outcome = await self._deliver(bot, message)
-                except Exception:
-                    logger.exception(
-                        "outbox %s: could not record what happened to it; it is resent as a "
-                        "possible repeat once no delivery run is going on",
-                        message.key,
-                    )
-                    continue
-                if outcome is _THROTTLED:
-                    # Telegram asked us to wait: sending the rest now would only earn more
-                    # 429s and lengthen the wait. Put them back.
-                    pause = self._resume_at
-                    return sent, True
-                if outcome:
-                    sent += 1
-        except Exception:
-            logger.exception("outbox: a delivery run stopped; %s row(s) given back", len(untried))
-            return sent, True
-        finally:
-            _memo.reset(token)
-            if untried:
-                try:
-                    await self.outbox.release(untried, pause)
-                except Exception:
-                    logger.exception("outbox: could not give %s row(s) back", len(untried))
-        return sent, False
-
-    def _done(self, sent: int) -> int:
-        self.sent_count += sent
-        return sent
-
-    async def _deliver(self, bot: Bot, message: OutboxMessage) -> bool | object:
+    async def _deliver(self, bot: Bot, message: OutboxMessage, run: _Run) -> Outcome:
+        """Send one row; what happened to it, to be recorded. Reports to the office are
+        queued from here; a 429 stops the run."""
+        outbox = self.outbox
         renderer = self.renderers.get(message.kind)
         if renderer is None:
-            await self.outbox.failed(message, f"no renderer for {message.kind}")
-            return False
+            return outbox.failed(message, f"no renderer for {message.kind}")
         try:
             rendered = await renderer(message, message.uncertain)
-            sent = await self._send(bot, message.chat_id, rendered)
+            with bulk():
+                sent = await self._send(bot, message.chat_id, rendered)
         except Skip as exc:
-            await self.outbox.failed(message, f"skipped: {exc}")
-            return False
+            return outbox.failed(message, f"skipped: {exc}")
         except PartlySent as exc:
-            return await self._partly_sent(message, exc)
+            return await self._partly_sent(message, exc, run)
         except RetryAfter as exc:
             after = _seconds(exc.retry_after)
-            self._resume_at = after
-            await self.outbox.throttled(message, after)
-            return _THROTTLED
+            run.throttled(after)
+            return outbox.throttled(message, after)
         except ChatMigrated as exc:
-            await self._migrated(message, exc.new_chat_id)
-            return False
+            return await self._migrated(message, exc.new_chat_id, run)
         except Forbidden as exc:
-            await self._give_up(message, f"forbidden: {exc.message}")
-            return False
+            return await self._give_up(message, f"forbidden: {exc.message}", run)
         except BadRequest as exc:
-            await self._give_up(message, f"rejected: {exc.message}")
-            return False
+            return await self._give_up(message, f"rejected: {exc.message}", run)
         except NetworkError as exc:  # TimedOut included
             label = "timed out" if isinstance(exc, TimedOut) else "network"
-            await self._retry(message, f"{label}: {exc}", uncertain=may_have_arrived(exc))
-            return False
+            error = f"{label}: {exc}"
+            return await self._retry(message, error, run, uncertain=may_have_arrived(exc))
         except Exception as exc:
             logger.exception("outbox %s: unexpected failure", message.key)
-            await self._retry(message, f"unexpected: {exc!r}")
-            return False
-        await self.outbox.sent(message, sent.message_id if sent is not None else None)
-        return True
+            return await self._retry(message, f"unexpected: {exc!r}", run)
+        return outbox.sent(message, sent.message_id if sent is not None else None)
 
-    async def _retry(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> None:
-        if not await self.outbox.retry(message, error, uncertain=uncertain):
+    async def _retry(
+        self, message: OutboxMessage, error: str, run: _Run, *, uncertain: bool = False
+    ) -> Outcome:
+        outcome = self.outbox.retry(message, error, uncertain=uncertain)
+        if outcome.gave_up:
             logger.warning("outbox %s to %s: gave up: %s", message.key, message.chat_id, error)
-            await self._report(message, error, "gave_up")
+            await self._report(message, error, "gave_up", run)
+        return outcome
 
-    async def _partly_sent(self, message: OutboxMessage, exc: PartlySent) -> bool | object:
+    async def _partly_sent(self, message: OutboxMessage, exc: PartlySent, run: _Run) -> Outcome:
         """Some parts arrived: a resend would repeat them, so it must say so — or, when the
         rest can never be sent, the row counts as sent (what arrived is what can arrive)."""
         cause = exc.cause
         if isinstance(cause, (Forbidden, BadRequest)):
             logger.error("outbox %s: only part of it was delivered: %s", message.key, cause)
-            await self.outbox.sent(message, exc.first_message_id)
-            return True
+            return self.outbox.sent(message, exc.first_message_id)
         if isinstance(cause, RetryAfter):
-            self._resume_at = _seconds(cause.retry_after)
-            await self.outbox.throttled(message, self._resume_at, uncertain=True)
-            return _THROTTLED
-        await self._retry(message, f"partly sent: {cause}", uncertain=True)
-        return False
+            after = _seconds(cause.retry_after)
+            run.throttled(after)
+            return self.outbox.throttled(message, after, uncertain=True)
+        return await self._retry(message, f"partly sent: {cause}", run, uncertain=True)
 
-    async def _migrated(self, message: OutboxMessage, new_chat_id: int) -> None:
+    async def _migrated(self, message: OutboxMessage, new_chat_id: int, run: _Run) -> Outcome:
         """A group became a supergroup: follow it (and the committee group binding)."""
         logger.warning("chat %s migrated to %s", message.chat_id, new_chat_id)
         if self.on_migration is not None:
             await self.on_migration(message.chat_id, new_chat_id)
-        await self.outbox.move(message, new_chat_id)
-        self._queued_more = True  # due again at once: this flush takes it
+        run.more_due = True  # due again at once, in the new chat: this run takes it
+        return self.outbox.move(message, new_chat_id)
 
-    async def _give_up(self, message: OutboxMessage, error: str) -> None:
+    async def _give_up(self, message: OutboxMessage, error: str, run: _Run) -> Outcome:
         logger.warning(
             "outbox %s to %s failed permanently: %s", message.key, message.chat_id, error
         )
-        await self.outbox.failed(message, error)
-        await self._report(message, error, "refused")
+        await self._report(message, error, "refused", run)
+        return self.outbox.failed(message, error)
 
-    async def _report(self, message: OutboxMessage, error: str, reason: FailureReason) -> None:
+    async def _report(
+        self, message: OutboxMessage, error: str, reason: FailureReason, run: _Run
+    ) -> None:
         if self.on_permanent_failure is not None:
             await self.on_permanent_failure(message, error, reason)
-            self._queued_more = True  # the report is due now: this flush takes it
+            run.more_due = True  # the report is due now: this run takes it
 
     @staticmethod
     async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> Message | None:
@@ -291,8 +243,196 @@ class PartlySent(Exception):
         self.first_message_id = first_message_id
 
 
-_THROTTLED = object()
-
-
 def _seconds(value: timedelta | float | int) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+class _Run:
+    """One delivery run: claims due rows in batches and sends them with up to
+    ``CONCURRENCY`` in flight — one chat's rows one at a time, in queue order (a chat that was
+    just sent to goes to the back of the line) — paced by the bot's rate limiter. Outcomes are
+    written in batches; a 429 stops the run and gives the untried rows back."""
+
+    def __init__(self, courier: Courier, bot: Bot, limit: int, key_prefix: str | None) -> None:
+        self.courier = courier
+        self.bot = bot
+        self.limit = limit
+        self.key_prefix = key_prefix
+        self.queues: dict[int, deque[OutboxMessage]] = {}  # claimed, untried, per chat
+        self.ready: deque[int] = deque()  # chats with rows queued and none in flight
+        self.queued = 0
+        self.in_flight = 0
+        self.claimed = 0
+        self.sent = 0
+        self.feeding = True
+        self.stopped = False
+        self.more_due = False  # a report or a migrated row was queued: claim again
+        self.pause = timedelta(0)
+        self.refused: dict[int, str] = {}
+        self.changed = asyncio.Condition()
+        self.outcomes: list[Outcome] = []
+        self.oldest = 0.0
+        self.writing = asyncio.Lock()
+        self.memo: dict[Hashable, Any] = {}
+
+    async def go(self) -> int:
+        token = _memo.set(self.memo)
+        workers = [asyncio.create_task(self._work()) for _ in range(CONCURRENCY)]
+        try:
+            await self._feed()
+        except Exception:
+            logger.exception("outbox: a delivery run stopped; its untried rows are given back")
+            self.stopped = True
+        except BaseException:  # cancelled: what was claimed stays 'sending' for recover()
+            for worker in workers:
+                worker.cancel()
+            raise
+        finally:
+            async with self.changed:
+                self.feeding = False
+                self.changed.notify_all()
+            await asyncio.gather(*workers, return_exceptions=True)
+            _memo.reset(token)
+        await self._write()
+        await self._give_back()
+        return self.sent
+
+    def throttled(self, after: timedelta) -> None:
+        """Telegram asked us to wait: sending the rest now would only earn more 429s and
+        lengthen the wait. Nothing more starts; the untried rows wait as long."""
+        self.stopped = True
+        self.pause = max(self.pause, after)
+
+    async def _feed(self) -> None:
+        """Claim a batch whenever the queue runs low, until nothing more is due."""
+        exhausted = False
+        while not self.stopped and self.claimed < self.limit:
+            async with self.changed:
+                if exhausted:  # claim again only for what this run queued itself
+                    await self.changed.wait_for(
+                        lambda: self.stopped or (self.queued == 0 and self.in_flight == 0)
+                    )
+                    if self.stopped or not self.more_due:
+                        return
+                else:
+                    await self.changed.wait_for(lambda: self.stopped or self.queued < CONCURRENCY)
+                    if self.stopped:
+                        return
+                self.more_due = False
+            await self._write()  # a row moved to its new chat must be due before claiming
+            size = min(BATCH, self.limit - self.claimed)
+            try:
+                batch = await self.courier.outbox.claim_due(size, key_prefix=self.key_prefix)
+            except Exception:
+                logger.exception("could not claim due outbox rows")
+                return
+            exhausted = len(batch) < size
+            if not batch:
+                continue
+            self.claimed += len(batch)
+            self.memo.clear()  # renderers read matters afresh for each batch
+            try:
+                # Judged before any row of the batch starts.
+                audience = self.courier.audience
+                self.refused.update(await audience(batch) if audience is not None else {})
+            except Exception:
+                logger.exception("outbox: could not check the recipients of a batch")
+                self.stopped = True
+                self._enqueue(batch)  # given back untried
+                return
+            async with self.changed:
+                self._enqueue(batch)
+                self.changed.notify_all()
+
+    def _enqueue(self, batch: list[OutboxMessage]) -> None:
+        for message in batch:
+            if message.chat_id not in self.queues:
+                self.queues[message.chat_id] = deque()
+                self.ready.append(message.chat_id)
+            self.queues[message.chat_id].append(message)
+        self.queued += len(batch)
+
+    async def _work(self) -> None:
+        while True:
+            async with self.changed:
+                await self.changed.wait_for(
+                    lambda: self.stopped or bool(self.ready) or not self.feeding
+                )
+                if self.stopped or not self.ready:
+                    return
+                chat = self.ready.popleft()
+                message = self.queues[chat].popleft()
+                self.queued -= 1
+                self.in_flight += 1
+                self.changed.notify_all()  # the feeder may want to claim more
+            try:
+                await self._one(message)
+            finally:
+                async with self.changed:
+                    self.in_flight -= 1
+                    if self.queues[chat]:
+                        self.ready.append(chat)
+                    else:
+                        del self.queues[chat]
+                    self.changed.notify_all()
+
+    async def _one(self, message: OutboxMessage) -> None:
+        courier = self.courier
+        try:
+            reason = self.refused.pop(message.id, None)
+            if reason is not None:
+                logger.info("outbox %s not delivered: %s", message.key, reason)
+                outcome = courier.outbox.failed(message, f"not delivered: {reason}")
+            else:
+                outcome = await courier._deliver(self.bot, message, self)
+        except Exception:
+            logger.exception(
+                "outbox %s: could not tell what happened to it; it is resent as a possible "
+                "repeat once no delivery run is going on",
+                message.key,
+            )
+            return
+        if outcome.delivered:
+            self.sent += 1
+        if not self.outcomes:
+            self.oldest = time.monotonic()
+        self.outcomes.append(outcome)
+        if self.stopped:
+            async with self.changed:
+                self.changed.notify_all()
+        if len(self.outcomes) >= RECORD_EVERY or time.monotonic() - self.oldest >= RECORD_WITHIN:
+            await self._write()
+
+    async def _write(self) -> None:
+        """Write the outcomes collected so far in one transaction. If that fails, each is
+        tried alone: a row whose outcome cannot be written is logged and stays 'sending' for
+        ``Courier.recover`` (it may have been delivered)."""
+        async with self.writing:
+            outcomes, self.outcomes = self.outcomes, []
+            outbox = self.courier.outbox
+            if len(outcomes) > 1:
+                try:
+                    await outbox.record(outcomes)
+                    return
+                except Exception:
+                    logger.warning("outbox: writing %s outcomes failed; one by one", len(outcomes))
+            for outcome in outcomes:
+                try:
+                    await outbox.record([outcome])
+                except Exception:
+                    logger.exception(
+                        "outbox %s: could not record what happened to it; it is resent as a "
+                        "possible repeat once no delivery run is going on",
+                        outcome.message.key,
+                    )
+
+    async def _give_back(self) -> None:
+        """Rows claimed but never tried go back as they were (not uncertain, no attempt),
+        due after a 429's pause or at once."""
+        untried = [m for queue in self.queues.values() for m in queue]
+        if not untried:
+            return
+        try:
+            await self.courier.outbox.release(untried, self.pause)
+        except Exception:
+            logger.exception("outbox: could not give %s row(s) back", len(untried))

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +23,9 @@ from bot.services.delivery import AUDIENCES, Outbox, OutboxMessage
 from bot.storage import schema as t
 from bot.storage.db import Database
 from handlers.courier import Courier, Rendered, may_have_arrived
+from handlers.pacing import Pacer, bulk
 from tests.conftest import ADMIN_ID
+from tests.fakes.telegram import FakeTelegram
 from tests.flows import GROUP, LI, SUN, WANG, ZHAO, bind_group, member, seed_case
 from tests.scenario import running_bot
 
@@ -238,3 +246,216 @@ async def test_recipients_are_judged_as_they_are_when_sent(
             ("case_action", 9001): "the recipient is not an active member (any more)",
             ("made_up", ZHAO): "no audience is declared for made_up",
         }
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+
+class OverlapBot(ScriptedBot):
+    """Each send yields to the event loop a few times (a round trip, without time) and
+    records what was in flight meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.in_flight: Counter[int] = Counter()
+        self.most_at_once = 0
+        self.overlapping_in_a_chat = 0
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> Any:
+        self.in_flight[chat_id] += 1
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+        if self.in_flight[chat_id] > 1:
+            self.overlapping_in_a_chat += 1
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.in_flight[chat_id] -= 1
+        return await self._next("send_message", chat_id, text)
+
+
+async def test_chats_are_sent_to_side_by_side_and_each_chat_in_queue_order(
+    outbox: Outbox, db: Database
+) -> None:
+    queued: list[tuple[int, str]] = []
+    for i in range(30):
+        chat = 500 if i % 3 == 0 else 600 + i  # one chat gets every third message
+        queued.append((chat, f"m{i}"))
+        await outbox.add(f"k{i}", chat, "plain", {"text": f"m{i}"})
+    bot = OverlapBot()
+    assert await courier(outbox).flush(bot) == 30  # type: ignore[arg-type]
+    assert bot.most_at_once > 5  # side by side ...
+    assert bot.overlapping_in_a_chat == 0  # ... but one at a time in a chat
+    assert [text for _, chat, text in bot.calls if chat == 500] == [
+        text for chat, text in queued if chat == 500
+    ]
+    assert sorted((chat, text) for _, chat, text in bot.calls) == sorted(queued)  # each once
+    assert {v[0] for v in (await rows(db)).values()} == {"sent"}
+
+
+async def test_outcomes_are_written_in_batches(outbox: Outbox, db: Database) -> None:
+    for i in range(50):
+        await outbox.add(f"k{i}", 100 + i, "plain", {"text": f"m{i}"})
+    writes = 0
+    write = db.write
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        nonlocal writes
+        writes += 1
+        async with write() as conn:
+            yield conn
+
+    db.write = counted  # type: ignore[method-assign]
+    assert await courier(outbox).flush(ScriptedBot([])) == 50  # type: ignore[arg-type]
+    # Claims and a few batches of outcomes, not a transaction per message.
+    assert writes <= 5
+    assert {v[0] for v in (await rows(db)).values()} == {"sent"}
+
+
+# ---------------------------------------------------------------------------- pacing
+
+
+class VirtualTime:
+    """Seconds that pass only when every task waits: each sleeper wakes in turn, at its time."""
+
+    def __init__(self, *, late_at: float | None = None, late_by: float = 0.0) -> None:
+        self.t = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._late = (late_at, late_by)  # the first sleeper due after late_at wakes late
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        when = self.t + seconds
+        late_at, late_by = self._late
+        if late_at is not None and when >= late_at:
+            when += late_by  # as a busy event loop wakes a task
+            self._late = (None, 0.0)
+        heapq.heappush(self._sleepers, (when, self._seq, future))
+        self._seq += 1
+        await future
+
+    async def run(self, *coros: Awaitable[Any]) -> None:
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        while not all(task.done() for task in tasks):
+            for _ in range(10):  # let every task run up to its next sleep
+                await asyncio.sleep(0)
+            if self._sleepers:
+                when, _, future = heapq.heappop(self._sleepers)
+                self.t = max(self.t, when)
+                future.set_result(None)
+        for task in tasks:
+            task.result()
+
+
+def flood_limited(time: VirtualTime) -> FakeTelegram:
+    fake = FakeTelegram(now=time.now)
+    fake.flood_limits(per_second_overall=30, per_minute_per_group=20, per_second_per_chat=1)
+    return fake
+
+
+async def send_through(
+    pacer: Pacer, fake: FakeTelegram, chat: int, *, bulk_send: bool, log: list[Any]
+) -> None:
+    """One sendMessage through the pacer, as ExtBot makes it; the fake's answer is logged."""
+
+    async def request() -> bool:
+        status, _ = fake.handle("sendMessage", {"chat_id": chat, "text": "x"})
+        log.append((chat, status, fake._now()))
+        return True
+
+    with bulk() if bulk_send else nullcontext():
+        await pacer.process_request(request, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+
+async def test_a_fan_out_through_the_pacer_meets_no_flood_limit() -> None:
+    time = VirtualTime()
+    fake = flood_limited(time)
+    group = fake.group(-1001, "委员会", add_bot=True).id
+    users = [fake.user(7000 + i, f"成员{i}").id for i in range(150)]
+    for user in users:
+        fake.users[user].started = True
+    pacer = Pacer(now=time.now, sleep=time.sleep)
+    log: list[tuple[int, int, float]] = []
+
+    async def chat_stream(chat: int, count: int) -> None:  # as the courier: one at a time
+        for _ in range(count):
+            await send_through(pacer, fake, chat, bulk_send=True, log=log)
+
+    await time.run(
+        *(chat_stream(user, 1) for user in users[1:]),
+        chat_stream(users[0], 30),  # one member gets 30 notices
+        chat_stream(group, 25),  # the group gets 25 posts
+    )
+    assert len(log) == 149 + 30 + 25
+    assert [(c, s, at) for c, s, at in log if s != 200] == []  # no 429 at all
+    times = sorted(at for _, _, at in log)
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 1 / 30  # no burst
+    one = [at for chat, _, at in log if chat == users[0]]
+    assert min(b - a for a, b in itertools.pairwise(one)) >= 1.0
+    posts = [at for chat, _, at in log if chat == group]
+    assert posts[20] - posts[0] >= 60  # 20 a minute
+    # And no slower than that: the distinct chats are done at about 29 a second.
+    assert max(at for chat, _, at in log if chat not in (group, users[0])) <= 6.5
+
+
+async def test_a_request_that_left_late_does_not_bunch_with_the_next_ones() -> None:
+    time = VirtualTime(late_at=0.5, late_by=0.06)
+    fake = flood_limited(time)
+    users = [fake.user(7000 + i, f"成员{i}").id for i in range(90)]
+    for user in users:
+        fake.users[user].started = True
+    pacer = Pacer(now=time.now, sleep=time.sleep)
+    log: list[tuple[int, int, float]] = []
+    await time.run(*(send_through(pacer, fake, u, bulk_send=True, log=log) for u in users))
+    assert [(c, s, at) for c, s, at in log if s != 200] == []
+    times = sorted(at for _, _, at in log)
+    assert max(sum(1 for t in times if a <= t < a + 1) for a in times) <= 29
+
+
+async def test_replies_to_a_user_are_paced_overall_but_not_spaced_in_their_chat() -> None:
+    time = VirtualTime()
+    fake = flood_limited(time)
+    fake.disable_flood_limits()
+    user = fake.user(7001, "成员").id
+    fake.users[user].started = True
+    pacer = Pacer(now=time.now, sleep=time.sleep)
+    log: list[tuple[int, int, float]] = []
+
+    async def replies() -> None:
+        for _ in range(3):
+            await send_through(pacer, fake, user, bulk_send=False, log=log)
+
+    await time.run(replies())
+    assert [at for _, _, at in log] == [0.0, pacer.interval, 2 * pacer.interval]
+    assert pacer.interval < 0.05
+
+
+async def test_a_429_holds_that_chat_for_as_long_as_telegram_says() -> None:
+    time = VirtualTime()
+    pacer = Pacer(now=time.now, sleep=time.sleep)
+    at: dict[int, list[float]] = {1: [], 2: []}
+
+    async def send(chat: int, fail: bool = False) -> None:
+        async def request() -> bool:
+            at[chat].append(time.now())
+            if fail:
+                raise RetryAfter(5)
+            return True
+
+        with suppress(RetryAfter):
+            await pacer.process_request(request, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+    async def first_refused() -> None:
+        await send(1, fail=True)
+        await send(1)
+
+    async def other_chat() -> None:
+        await time.sleep(0.5)
+        await send(2)
+
+    await time.run(first_refused(), other_chat())
+    assert at[1][1] - at[1][0] >= 5  # held as told
+    assert at[2] == [0.5]  # the other chat was not

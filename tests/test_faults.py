@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from telegram.error import NetworkError, TimedOut
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.services.delivery import GIVE_UP_AFTER, Outbox, OutboxMessage
+from bot.services.delivery import GIVE_UP_AFTER, Outbox, Outcome
 from bot.storage import schema as t
 from handlers.jobs import tick
 from tests.conftest import ADMIN_ID
@@ -404,20 +404,22 @@ async def test_a_database_error_while_recording_a_send_strands_nothing(
         await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
         cases = [await seed_case(bot, LI, "李明", f"事项{i}") for i in range(3)]
-        record = Outbox.sent
-        failures: list[str] = []
+        stranded = f"case:{cases[0].id}:new:{ZHAO}"
+        record = Outbox.record
+        failures: list[int] = []
 
-        async def sent_once_broken(self: Outbox, message: OutboxMessage, mid: int | None) -> None:
-            if not failures:
-                failures.append(message.key)
+        async def record_broken(self: Outbox, outcomes: Sequence[Outcome]) -> None:
+            # Writing this row's outcome fails, with the others and alone.
+            if any(o.message.key == stranded for o in outcomes):
+                failures.append(len(outcomes))
                 raise OperationalError("UPDATE outbox", {}, sqlite3.OperationalError("disk I/O"))
-            await record(self, message, mid)
+            await record(self, outcomes)
 
-        monkeypatch.setattr(Outbox, "sent", sent_once_broken)
+        monkeypatch.setattr(Outbox, "record", record_broken)
         await bot.tick()
+        monkeypatch.undo()
 
-        (stranded,) = failures
-        assert stranded == f"case:{cases[0].id}:new:{ZHAO}"
+        assert failures and failures[-1] == 1  # tried alone at last, the others written
         state = {r.key: r.status for r in await rows(bot, t.outbox)}
         assert state.pop(stranded) == "sending"  # sent, but not recorded
         assert set(state.values()) == {"sent"}  # the rest of the batch went on

@@ -1,18 +1,20 @@
 """The courier's side of the outbox: claim the rows that are due, record what happened to
 them, say who may still receive them, and tell the office when one cannot be delivered.
 
-Each call is one short transaction; the retry policy (backoff, when to give up) lives here.
+Claiming is one short transaction per batch; what happened to each row is an ``Outcome``,
+written together with others (``Outbox.record``) so that a fan-out costs a few transactions,
+not one per message. The retry policy (backoff, when to give up) lives here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from bot.clock import Clock
 from bot.domain import rules
@@ -44,6 +46,18 @@ class OutboxMessage:
     attempts: int
     uncertain: bool
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one claimed row: the columns to set, written later with others
+    (``Outbox.record``). Until then the row stays 'sending' — after a crash, a possible
+    repeat."""
+
+    message: OutboxMessage
+    values: dict[str, Any]
+    delivered: bool = False
+    gave_up: bool = False  # a failure after retrying for GIVE_UP_AFTER: the office is told
 
 
 def backoff(attempts: int) -> timedelta:
@@ -122,60 +136,48 @@ class Outbox:
                 )
             )
 
-    async def move(self, message: OutboxMessage, chat_id: int) -> None:
+    def move(self, message: OutboxMessage, chat_id: int) -> Outcome:
         """The chat got a new id (a group became a supergroup): send there, now."""
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.id == message.id)
-                .values(
-                    status=RETRY,
-                    chat_id=chat_id,
-                    next_attempt_at=self.clock.now(),
-                    attempts=t.outbox.c.attempts - 1,
-                )
-            )
+        return Outcome(
+            message,
+            {
+                "status": RETRY,
+                "chat_id": chat_id,
+                "next_attempt_at": self.clock.now(),
+                "attempts": t.outbox.c.attempts - 1,
+            },
+        )
 
-    async def sent(self, message: OutboxMessage, message_id: int | None) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.id == message.id)
-                .values(
-                    status=SENT, sent_at=self.clock.now(), message_id=message_id, last_error=None
-                )
-            )
+    def sent(self, message: OutboxMessage, message_id: int | None) -> Outcome:
+        return Outcome(
+            message,
+            {"status": SENT, "sent_at": self.clock.now(), "message_id": message_id},
+            delivered=True,
+        )
 
-    async def retry(
-        self,
-        message: OutboxMessage,
-        error: str,
-        *,
-        uncertain: bool = False,
-    ) -> bool:
-        """Schedule another attempt after the backoff; returns False (and fails the row) when
-        the message is older than ``GIVE_UP_AFTER``: the caller tells the office."""
+    def retry(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> Outcome:
+        """Another attempt after the backoff — or, when the message is older than
+        ``GIVE_UP_AFTER``, a failure (``gave_up``): the caller tells the office."""
         age = self.clock.now() - message.created_at
         if age >= GIVE_UP_AFTER and message.attempts >= MIN_ATTEMPTS:
             hours = age.total_seconds() / 3600
-            await self.failed(
+            failure = self.failed(
                 message,
                 f"gave up after {hours:.1f} h and {message.attempts} attempts: {error}",
                 uncertain=uncertain,
             )
-            return False
-        await self._again(message, error, backoff(message.attempts), uncertain=uncertain)
-        return True
+            return replace(failure, gave_up=True)
+        return self._again(message, error, backoff(message.attempts), uncertain=uncertain)
 
-    async def throttled(
+    def throttled(
         self, message: OutboxMessage, after: timedelta, *, uncertain: bool = False
-    ) -> None:
+    ) -> Outcome:
         """Telegram asked us to wait (429): an instruction, not a failure — the attempt does
         not count, and waiting as told never makes a message give up."""
         error = f"429 retry after {after.total_seconds():g} s"
-        await self._again(message, error, after, uncertain=uncertain, counted=False)
+        return self._again(message, error, after, uncertain=uncertain, counted=False)
 
-    async def _again(
+    def _again(
         self,
         message: OutboxMessage,
         error: str,
@@ -183,7 +185,7 @@ class Outbox:
         *,
         uncertain: bool,
         counted: bool = True,
-    ) -> None:
+    ) -> Outcome:
         values: dict[str, Any] = {
             "status": RETRY,
             "last_error": error[:500],
@@ -193,15 +195,47 @@ class Outbox:
             values["uncertain"] = 1
         if not counted:
             values["attempts"] = t.outbox.c.attempts - 1
-        async with self.db.write() as conn:
-            await conn.execute(update(t.outbox).where(t.outbox.c.id == message.id).values(**values))
+        return Outcome(message, values)
 
-    async def failed(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> None:
+    def failed(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> Outcome:
         values: dict[str, Any] = {"status": FAILED, "last_error": error[:500]}
         if uncertain:
             values["uncertain"] = 1
+        return Outcome(message, values)
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write what happened to claimed rows, all in one transaction: the sends (the bulk
+        of a fan-out) in one statement, anything else one statement each."""
+        if not outcomes:
+            return
+        sent = [o for o in outcomes if o.delivered]
         async with self.db.write() as conn:
-            await conn.execute(update(t.outbox).where(t.outbox.c.id == message.id).values(**values))
+            if sent:
+                await conn.execute(
+                    update(t.outbox)
+                    .where(t.outbox.c.id == bindparam("row_id"))
+                    .values(
+                        status=SENT,
+                        sent_at=bindparam("row_sent_at"),
+                        message_id=bindparam("row_message_id"),
+                        last_error=None,
+                    ),
+                    [
+                        {
+                            "row_id": o.message.id,
+                            "row_sent_at": o.values["sent_at"],
+                            "row_message_id": o.values["message_id"],
+                        }
+                        for o in sent
+                    ],
+                )
+            for outcome in outcomes:
+                if not outcome.delivered:
+                    await conn.execute(
+                        update(t.outbox)
+                        .where(t.outbox.c.id == outcome.message.id)
+                        .values(**outcome.values)
+                    )
 
     async def add(self, key: str, chat_id: int, kind: str, payload: dict[str, Any]) -> bool:
         async with self.db.write() as conn:
