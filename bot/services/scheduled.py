@@ -165,49 +165,48 @@ class Scheduled(ServiceBase):
             # who answers (kind, addressee). A scan meets the same few values thousands of times.
             timings: dict[tuple[str, date], alerts.Alert | None] = {}
             answering_of: dict[tuple[str, str], list[int]] = {}
+            several = {kind.code: kind.several_addressees for kind in self.kinds}
             new: list[tuple[str, int, dict[str, Any]]] = []  # (key, chat, payload)
-            for row in rows:
-                kind = self.kinds.get(row.kind)
-                if kind is None or row.stage is None:
+            for assignment_id, case_id, addressee, stage, due, round_, handler, code in rows:
+                kind = self.kinds.get(code)
+                if kind is None or stage is None:
                     continue
-                when = (row.stage, row.due)
+                when = (stage, due)
                 if when not in timings:
-                    timings[when] = alerts.alert_for(
-                        "", row.stage, row.due, today, self.calendar, schedule
-                    )
+                    timings[when] = alerts.alert_for("", stage, due, today, self.calendar, schedule)
                 timing = timings[when]
                 if timing is None:
                     continue
                 base = alerts.alert_key(
-                    row.case_id, row.id if kind.several_addressees else None, row.round, row.stage
+                    case_id, assignment_id if several[code] else None, round_, stage
                 )
                 key = base + timing.key  # the thresholds' suffix, e.g. ":overdue"
                 payload = {
-                    "case_id": row.case_id,
-                    "assignment_id": row.id,
+                    "case_id": case_id,
+                    "assignment_id": assignment_id,
                     "level": timing.level,
                     "stage": timing.stage,
-                    "round": row.round,
+                    "round": round_,
                     "due": timing.due.isoformat(),
                     "late": timing.late,
                 }
-                who = (kind.code, row.addressee)
+                who = (code, addressee)
                 answering = answering_of.get(who)
                 if answering is None:
                     answering = answering_of[who] = [
                         uid
-                        for org in sorted(self.committee.orgs_answering(row.addressee))
+                        for org in sorted(self.committee.orgs_answering(addressee))
                         for role in sorted(r.value for r in kind.answered_by)
                         for uid in staff.get((org, role), [])
                     ]
                 # The handler alone, while still one of them; everyone from 督办 on.
-                if row.handler_user_id in answering and not timing.whole_organisation:
-                    recipients = [row.handler_user_id]
+                if handler in answering and not timing.whole_organisation:
+                    new.append((f"{key}:{handler}", handler, payload))
                 else:
-                    recipients = list(answering)
+                    for chat_id in answering:
+                        new.append((f"{key}:{chat_id}", chat_id, payload))
                 if timing.to_group and group is not None:
-                    recipients.append(group)
-                new.extend((f"{key}:{chat_id}", chat_id, payload) for chat_id in recipients)
+                    new.append((f"{key}:{group}", group, payload))
             # Every tick finds mostly alerts queued before: leave those out instead of sending
             # each again into ON CONFLICT DO NOTHING.
             known: set[str] = set()
