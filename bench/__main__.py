@@ -1,14 +1,19 @@
-"""``python -m bench [--quick] [--only mix|scan|fanout|startup] [--write] [--verbose]``
+"""``python -m bench [--quick] [--only mix|scan|fanout|startup] [--size N] [--rtt MS]
+[--json FILE] [--write] [--verbose]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
-Markdown in ``bench/RESULTS.md``. ``--profile DIR`` writes cProfile data of the mix and of the
-scan/digest there (inspect with ``python -m pstats``).
+Markdown in ``bench/RESULTS.md``, ``--json`` every figure machine-readably. ``--size`` is the
+number of matters the mix's and the scan's databases are seeded with (100,000 by default;
+1,000,000 runs). ``--rtt`` simulates the Bot API's round trip: the mix runs at 0 ms and at
+that many ms. ``--profile DIR`` writes cProfile data of the mix and of the scan/digest there
+(inspect with ``python -m pstats``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -33,6 +38,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--write", action="store_true", help=f"also write {RESULTS.name}")
     parser.add_argument("--verbose", "-v", action="store_true", help="per-step breakdowns")
+    parser.add_argument(
+        "--size",
+        type=int,
+        help="matters seeded for the mix and the scan (default 100000; --quick 20000)",
+    )
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=50.0,
+        metavar="MS",
+        help="simulated Bot API round trip: the mix runs at 0 ms and at this (default 50)",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
     parser.add_argument("--profile", type=Path, help="write cProfile data into this directory")
     return parser.parse_args(argv)
 
@@ -51,14 +69,20 @@ def run(args: argparse.Namespace) -> list[Row]:
             from bench import mix
 
             profile = args.profile / "mix.prof" if args.profile else None
-            rows += asyncio.run(
-                mix.measure(quick=args.quick, verbose=args.verbose, profile=profile)
+            rows += mix.measure_all(
+                quick=args.quick,
+                verbose=args.verbose,
+                profile=profile,
+                size=args.size,
+                rtt_ms=args.rtt,
             )
         elif name == "scan":
             from bench import scan
 
             profile = args.profile / "scan.prof" if args.profile else None
-            rows += scan.measure(quick=args.quick, verbose=args.verbose, profile=profile)
+            rows += scan.measure(
+                quick=args.quick, verbose=args.verbose, profile=profile, size=args.size
+            )
         elif name == "fanout":
             from bench import fanout
 
@@ -85,7 +109,20 @@ def main(argv: list[str]) -> int:
     print(f"fuyuan-bot benchmark ({mode} run) on {host}")
     print(table(rows))
     failed = [r.measurement for r in rows if r.ok is False]
-    print(f"\n{len(failed)} target(s) missed; took {time.perf_counter() - started:.0f} s")
+    took = time.perf_counter() - started
+    print(f"\n{len(failed)} target(s) missed; took {took:.0f} s")
+    if args.json:
+        document = {
+            "command": "python -m bench " + " ".join(argv),
+            "mode": mode,
+            "machine": host,
+            "taken_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "seconds": took,
+            "targets_missed": len(failed),
+            "rows": [r.as_json() for r in rows],
+        }
+        args.json.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        print(f"figures written to {args.json}")
     if args.write:
         stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         RESULTS.write_text(

@@ -38,6 +38,17 @@ class Row:
     value: str
     target: str = ""
     ok: bool | None = None
+    # The figures behind ``value`` as numbers (for ``--json``): name -> value, units in names.
+    data: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    def as_json(self) -> JSON:
+        return {
+            "measurement": self.measurement,
+            "value": self.value,
+            "target": self.target,
+            "ok": self.ok,
+            "figures": self.data,
+        }
 
     @property
     def verdict(self) -> str:

@@ -137,14 +137,20 @@ def measure(*, quick: bool, verbose: bool = False) -> list[Row]:
         Row(
             f"start-up to first answer, existing database (median of {runs})",
             f"{warm * 1000:.0f} ms",
-            "<= 1 s",
-            warm <= 1.0,
+            "<= 0.7 s",
+            warm <= 0.7,
+            data={"ms": warm * 1000, "runs_ms": [x * 1000 for x in existing]},
         ),
         Row(
             f"start-up to first answer, new database incl. migrations (median of {runs})",
             f"{median(fresh) * 1000:.0f} ms",
             "<= 1 s",
             median(fresh) <= 1.0,
+            data={"ms": median(fresh) * 1000, "runs_ms": [x * 1000 for x in fresh]},
         ),
-        Row(f"import of bot.app alone (median of {runs})", f"{median(imports) * 1000:.0f} ms"),
+        Row(
+            f"import of bot.app alone (median of {runs})",
+            f"{median(imports) * 1000:.0f} ms",
+            data={"ms": median(imports) * 1000},
+        ),
     ]

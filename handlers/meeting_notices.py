@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application
@@ -94,6 +92,10 @@ def ics_file(
     """An iCalendar file for phone calendars: the UID stays the same for a meeting and
     SEQUENCE is its version, so a later file updates (or, with METHOD:CANCEL, removes) the
     event added from an earlier one. Its agenda shows what the chat it goes to may see."""
+    # Imported here: icalendar is a noticeable part of start-up, and most runs send no .ics.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     cal = Calendar()
     cal.add("prodid", "-//fuyuan-bot//joint meetings//ZH")
     cal.add("version", "2.0")

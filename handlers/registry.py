@@ -3,6 +3,7 @@ handler, the courier with its renderers, and what happens when the bot starts an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import (
@@ -148,6 +149,9 @@ async def set_command_menus(app: AppType) -> None:
     await bot.set_my_commands(default, scope=BotCommandScopeDefault())
 
 
+CALENDAR_CHECK_DELAY = 0.5  # seconds after start
+
+
 async def post_init(app: AppType) -> None:
     runtime: Runtime = app.bot_data["runtime"]
     await runtime.open()
@@ -155,7 +159,9 @@ async def post_init(app: AppType) -> None:
     recovered = await runtime.courier.recover()
     if recovered:
         logger.warning("%s outbox message(s) were being sent when the bot stopped", recovered)
-    warn_about_calendar(runtime)
+    # Resolving the holiday data costs a tenth of a second: not on the way to the first
+    # answer (the first tick, a second after start, needs it anyway).
+    asyncio.get_running_loop().call_later(CALENDAR_CHECK_DELAY, warn_about_calendar, runtime)
     if app.job_queue is not None and runtime.schedule_jobs:
         schedule_jobs(app)
     try:

@@ -461,6 +461,10 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         await bot.press(wang, "完成")
         assert (await states(bot, case.id))["CBS-ENV"] == ("answered", None)
         assert any("无需整改" in x for x in bot.texts(zhao))
+        # Every agency is done with it, yet it stays open: their /my still lists it.
+        for user in (li, wang, zhou):
+            await bot.say(user, "/my")
+            assert NUMBER in bot.last_text(user)
 
         # The court closes it from its receipt: a note is asked for first (Skip closes it).
         await bot.press(zhao, close_label, message=last)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select
 
-from bot.storage.db import Database, alembic_config
+from bot.storage.db import Database, alembic_config, schema_head
 from bot.storage.schema import invites, metadata
 
 
@@ -80,3 +83,55 @@ async def test_invite_hashes_go_down_and_up_again(tmp_path: Path) -> None:
 
 def _diff(sync_conn: Connection) -> list[object]:
     return list(compare_metadata(MigrationContext.configure(sync_conn), metadata))
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    """Start-up compares the database with the head read from the migration files' text."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    assert schema_head() == scripts.get_current_head()
+
+
+def test_a_start_on_a_database_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    """Importing Alembic is a good part of start-up: it is left out when nothing is due."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}"
+
+    async def first_start() -> None:
+        db = Database(url)
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(first_start())
+    code = (
+        "import asyncio, sys\n"
+        "from bot.storage.db import Database\n"
+        f"db = Database({url!r})\n"
+        "asyncio.run(db.migrate())\n"
+        "asyncio.run(db.dispose())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+async def test_a_database_behind_head_is_brought_up_to_it(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    await db.migrate()
+
+    def down(sync_conn: Connection) -> None:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, "0006")
+
+    async with db.write() as conn:
+        await conn.run_sync(down)
+    await db.migrate()
+    async with db.read() as conn:
+        version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
+        assert await conn.run_sync(_diff) == []
+    assert version == schema_head()
+    await db.dispose()

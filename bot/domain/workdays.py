@@ -37,8 +37,6 @@ from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Literal
 
-import holidays
-
 Source = Literal["configured", "library", "estimated", "none"]
 """Where the answer for a date comes from; "estimated" and "none" deserve a warning."""
 
@@ -214,6 +212,8 @@ def _library_year(year: int) -> _Year:
     the year" is the estimate marker. A name label is still honoured should a later version
     turn labels on; that errs towards warning.
     """
+    import holidays  # here: not on the way to the bot's first answer (see handlers.registry)
+
     cn = holidays.China(years=year)  # type: ignore[attr-defined]
     off = frozenset(d for d in cn if d.year == year)
     if not off:  # outside the library's 1950–2100, or nothing known

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, exists, func, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle, rules
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import FILES, FieldContext, FieldSpec, check_values
-from bot.domain.kinds import KindSpec, Side
+from bot.domain.kinds import MATTER_OPEN, KindSpec, Side
 from bot.domain.models import Assignment, Case, CaseFile, Event, Member, Role, Viewer
 from bot.i18n import normalise_lang
 from bot.services.base import Recipient, ServiceBase
@@ -263,27 +263,44 @@ class Cases(ServiceBase):
         member = viewer.member
         if member is None or not member.active:
             raise NotAllowed("not_member")
-        is_open: ColumnElement[bool] = t.cases.c.status.in_(sorted(self.kinds.open_states))
-        scope: ColumnElement[bool]
+        open_states = sorted(self.kinds.open_states)
+        is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
+        newest_first = (t.cases.c.created_at.desc(), t.cases.c.id.desc())
         if member.role in (Role.OFFICE, Role.OBSERVER):
-            scope = is_open
+            counted: Select[Any] = select(func.count()).where(is_open)
+            page = select(t.cases.c.id).where(is_open).order_by(*newest_first)
         else:
-            addressed = select(t.assignments.c.case_id).where(
-                t.assignments.c.addressee.in_(self._answering_addressees(member.org_code))
-            )
-            scope = and_(
-                is_open,
-                or_(t.cases.c.raiser_org == member.org_code, t.cases.c.id.in_(addressed)),
-            )
+            # The organisation's own open matters, each part found through an index bounded
+            # by them (not by every open matter): raised by it; addressed to it where its
+            # addressee is still at work; and shared ones (several addressees) still open
+            # whatever its own addressee's state.
+            orgs = self._answering_addressees(member.org_code)
+            mine = t.assignments.alias("mine")
+            own = union(
+                select(t.cases.c.id, t.cases.c.created_at).where(
+                    t.cases.c.raiser_org == member.org_code, is_open
+                ),
+                select(t.cases.c.id, t.cases.c.created_at)
+                .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
+                .where(
+                    t.assignments.c.addressee.in_(orgs),
+                    t.assignments.c.state.in_(open_states),
+                    is_open,
+                ),
+                select(t.cases.c.id, t.cases.c.created_at).where(
+                    t.cases.c.status == MATTER_OPEN,
+                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
+                ),
+            ).subquery()
+            counted = select(func.count()).select_from(own)
+            page = select(own.c.id).order_by(own.c.created_at.desc(), own.c.id.desc())
         async with self.db.read() as conn:
-            total = (await conn.execute(select(func.count()).where(scope))).scalar_one()
+            total = (await conn.execute(counted)).scalar_one()
+            # The page is chosen from indexes; only its own rows, which hold the forms, are read.
+            chosen = page.offset(offset).limit(limit)
             rows = (
                 await conn.execute(
-                    select(t.cases)
-                    .where(scope)
-                    .order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
-                    .offset(offset)
-                    .limit(limit)
+                    select(t.cases).where(t.cases.c.id.in_(chosen)).order_by(*newest_first)
                 )
             ).all()
             assignments = await self._assignments(conn, [r.id for r in rows])

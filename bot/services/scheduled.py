@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +20,82 @@ from bot.storage.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 DIGEST_SINCE = "digest_since"
+KEY_CHUNK = 900  # keys per lookup: under SQLite's oldest limit of 999 variables a statement
+
+_KNOWN_KEYS = select(t.outbox.c.key).where(t.outbox.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def _hours_between(
+    later: ColumnElement[datetime], earlier: ColumnElement[datetime], dialect: str
+) -> ColumnElement[Any]:
+    """``later - earlier`` in hours, as the database computes it (both columns UTC)."""
+    if dialect == "sqlite":  # stored as ISO text: julianday() reads it as UTC days
+        return (func.julianday(later) - func.julianday(earlier)) * 24.0
+    return func.extract("epoch", later - earlier) / 3600.0
+
+
+async def _insert_deadline_alerts(
+    conn: AsyncConnection, alerts_: list[tuple[str, int, dict[str, Any]]], now: datetime
+) -> int:
+    """Queue many deadline alerts at once; returns how many rows were new.
+
+    The statement is SQLAlchemy's own INSERT ... ON CONFLICT DO NOTHING, compiled once for
+    the connection's dialect; the values go through each column type's bind processor once
+    per distinct value (one moment, one payload per addressee shared by its recipients) and
+    then straight to the driver's ``executemany``. Through the usual path every row of a
+    first scan at scale (tens of thousands) would pay for its parameters being built and
+    processed one by one, most of the scan's time."""
+    dialect = conn.dialect
+    insert = (postgresql if dialect.name == "postgresql" else sqlite).insert
+    columns = [
+        t.outbox.c.key,
+        t.outbox.c.chat_id,
+        t.outbox.c.kind,
+        t.outbox.c.payload,
+        t.outbox.c.status,
+        t.outbox.c.attempts,
+        t.outbox.c.uncertain,
+        t.outbox.c.next_attempt_at,
+        t.outbox.c.created_at,
+    ]
+    compiled = (
+        insert(t.outbox)
+        .inline()  # no RETURNING of the new ids: nothing reads them
+        .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+        .compile(dialect=dialect, column_keys=[c.key for c in columns])
+    )
+
+    def bound(column: Any, value: Any) -> Any:
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        return process(value) if process is not None else value
+
+    moment = bound(t.outbox.c.created_at, now)
+    to_payload = t.outbox.c.payload.type.dialect_impl(dialect).bind_processor(dialect)
+    payloads: dict[int, Any] = {}  # by identity: one payload is shared by its recipients
+    fixed = {
+        "kind": "deadline",
+        "status": "pending",
+        "attempts": 0,
+        "uncertain": 0,
+        "next_attempt_at": moment,
+        "created_at": moment,
+    }
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.params)
+    slot = {name: i for i, name in enumerate(names)}
+    template: list[Any] = [fixed.get(name) for name in names]
+    at_key, at_chat, at_payload = slot["key"], slot["chat_id"], slot["payload"]
+    params: list[Any] = []
+    for key, chat_id, payload in alerts_:
+        stored = payloads.get(id(payload))
+        if stored is None:
+            stored = payloads[id(payload)] = (
+                to_payload(payload) if to_payload is not None else payload
+            )
+        row = template.copy()
+        row[at_key], row[at_chat], row[at_payload] = key, chat_id, stored
+        params.append(tuple(row) if compiled.positional else dict(zip(names, row, strict=True)))
+    result = await conn.exec_driver_sql(compiled.string, params)
+    return max(int(result.rowcount or 0), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +128,17 @@ class Scheduled(ServiceBase):
         return staff
 
     async def scan_deadlines(self) -> int:
-        """Queue today's due-soon, overdue and escalation alerts; returns how many were new."""
+        """Queue today's due-soon, overdue and escalation alerts; returns how many were new.
+
+        At a million matters a first scan finds thousands of running deadlines and queues
+        tens of thousands of messages: the deadlines come from one covering index
+        (``ix_assignments_due_stage``), the per-row work is cached by what it depends on, and
+        the new rows go to the database in one lean ``executemany``."""
         schedule = self.committee.schedule
         today = self.today()
         horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
         group = await self.group_chat_id()
         now = self.clock.now()
-        queued = 0
         async with self.db.write() as conn:
             rows = (
                 await conn.execute(
@@ -81,83 +161,63 @@ class Scheduled(ServiceBase):
             if not rows:
                 return 0
             staff = await self._staff_by_org(conn)
-            values: list[dict[str, Any]] = []
-            for row in rows:
-                kind = self.kinds.get(row.kind)
-                if kind is None or row.stage is None:
+            # What an alert depends on besides its matter: the deadline (stage, due day), and
+            # who answers (kind, addressee). A scan meets the same few values thousands of times.
+            timings: dict[tuple[str, date], alerts.Alert | None] = {}
+            answering_of: dict[tuple[str, str], list[int]] = {}
+            several = {kind.code: kind.several_addressees for kind in self.kinds}
+            new: list[tuple[str, int, dict[str, Any]]] = []  # (key, chat, payload)
+            for assignment_id, case_id, addressee, stage, due, round_, handler, code in rows:
+                kind = self.kinds.get(code)
+                if kind is None or stage is None:
+                    continue
+                when = (stage, due)
+                if when not in timings:
+                    timings[when] = alerts.alert_for("", stage, due, today, self.calendar, schedule)
+                timing = timings[when]
+                if timing is None:
                     continue
                 base = alerts.alert_key(
-                    row.case_id, row.id if kind.several_addressees else None, row.round, row.stage
+                    case_id, assignment_id if several[code] else None, round_, stage
                 )
-                alert = alerts.alert_for(base, row.stage, row.due, today, self.calendar, schedule)
-                if alert is None:
-                    continue
+                key = base + timing.key  # the thresholds' suffix, e.g. ":overdue"
                 payload = {
-                    "case_id": row.case_id,
-                    "assignment_id": row.id,
-                    "level": alert.level,
-                    "stage": alert.stage,
-                    "round": row.round,
-                    "due": alert.due.isoformat(),
-                    "late": alert.late,
+                    "case_id": case_id,
+                    "assignment_id": assignment_id,
+                    "level": timing.level,
+                    "stage": timing.stage,
+                    "round": round_,
+                    "due": timing.due.isoformat(),
+                    "late": timing.late,
                 }
-                answering = [
-                    uid
-                    for org in sorted(self.committee.orgs_answering(row.addressee))
-                    for role in sorted(r.value for r in kind.answered_by)
-                    for uid in staff.get((org, role), [])
-                ]
+                who = (code, addressee)
+                answering = answering_of.get(who)
+                if answering is None:
+                    answering = answering_of[who] = [
+                        uid
+                        for org in sorted(self.committee.orgs_answering(addressee))
+                        for role in sorted(r.value for r in kind.answered_by)
+                        for uid in staff.get((org, role), [])
+                    ]
                 # The handler alone, while still one of them; everyone from 督办 on.
-                if row.handler_user_id in answering and not alert.whole_organisation:
-                    recipients = [row.handler_user_id]
+                if handler in answering and not timing.whole_organisation:
+                    new.append((f"{key}:{handler}", handler, payload))
                 else:
-                    recipients = answering
-                if alert.to_group and group is not None:
-                    recipients.append(group)
-                for chat_id in recipients:
-                    values.append(
-                        {
-                            "key": f"{alert.key}:{chat_id}",
-                            "chat_id": chat_id,
-                            "kind": "deadline",
-                            "payload": payload,
-                        }
-                    )
-            if values:
-                # Every tick finds mostly alerts queued before: leave those out instead of
-                # sending each again into ON CONFLICT DO NOTHING.
-                keys = [v["key"] for v in values]
-                known: set[str] = set()
-                for i in range(0, len(keys), 500):
-                    known.update(
-                        (
-                            await conn.execute(
-                                select(t.outbox.c.key).where(t.outbox.c.key.in_(keys[i : i + 500]))
-                            )
-                        ).scalars()
-                    )
-                values = [v for v in values if v["key"] not in known]
-            if values:
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                stmt = dialect.insert(t.outbox).on_conflict_do_nothing(
-                    index_elements=[t.outbox.c.key]
-                )
-                result = await conn.execute(
-                    stmt,
-                    [
-                        {
-                            **v,
-                            "status": "pending",
-                            "attempts": 0,
-                            "uncertain": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                        }
-                        for v in values
-                    ],
-                )
-                queued = max(int(result.rowcount or 0), 0)
-        return queued
+                    for chat_id in answering:
+                        new.append((f"{key}:{chat_id}", chat_id, payload))
+                if timing.to_group and group is not None:
+                    new.append((f"{key}:{group}", group, payload))
+            # Every tick finds mostly alerts queued before: leave those out instead of sending
+            # each again into ON CONFLICT DO NOTHING.
+            known: set[str] = set()
+            keys = [key for key, _, _ in new]
+            for i in range(0, len(keys), KEY_CHUNK):
+                found = await conn.execute(_KNOWN_KEYS, {"keys": keys[i : i + KEY_CHUNK]})
+                known.update(found.scalars())
+            fresh = [item for item in new if item[0] not in known]
+            if not fresh:
+                return 0
+            return await _insert_deadline_alerts(conn, fresh, now)
 
     def digest_moment(self, now: datetime | None = None) -> datetime:
         """The most recent scheduled digest time (local), at or before ``now``."""
@@ -213,7 +273,9 @@ class Scheduled(ServiceBase):
                 await conn.execute(
                     select(t.cases.c.number, t.cases.c.title, t.cases.c.raiser_org)
                     .where(t.cases.c.created_at >= start, t.cases.c.created_at < end)
-                    .order_by(t.cases.c.id)
+                    # In the order of ix_cases_created_number, which holds all three: no sort,
+                    # and no matter's row (with its whole form) read.
+                    .order_by(t.cases.c.created_at, t.cases.c.number)
                 )
             ).all()
             actions: dict[str, int] = dict(
@@ -238,9 +300,13 @@ class Scheduled(ServiceBase):
                     t.assignments.c.position == 1,
                 ),
             )
+            # Hours to acknowledge, computed by the database: a week at scale is some ten
+            # thousand answers, and two timestamps each made into Python datetimes cost more
+            # than the query itself.
+            waited = _hours_between(t.events.c.at, t.cases.c.created_at, conn.dialect.name)
             acks = (
                 await conn.execute(
-                    select(t.assignments.c.addressee, t.events.c.at, t.cases.c.created_at)
+                    select(t.assignments.c.addressee, waited)
                     .select_from(
                         t.events.join(t.cases, t.cases.c.id == t.events.c.case_id).join(
                             t.assignments, addressed
@@ -272,14 +338,16 @@ class Scheduled(ServiceBase):
                 )
             ).all()
         overdue: dict[str, list[int]] = {}
-        for row in open_rows:
-            late = self.calendar.working_days_between(row.due, today)
+        lateness: dict[date, int] = {}
+        for addressee, due in open_rows:
+            late = lateness.get(due)
+            if late is None:
+                late = lateness[due] = self.calendar.working_days_between(due, today)
             if late >= 1:
-                overdue.setdefault(row.addressee, []).append(late)
+                overdue.setdefault(addressee, []).append(late)
         waits: dict[str, list[float]] = {}
-        for ack in acks:
-            hours = (ack.at - ack.created_at).total_seconds() / 3600
-            waits.setdefault(ack.addressee, []).append(hours)
+        for addressee, hours in acks:
+            waits.setdefault(addressee, []).append(float(hours))
         return Digest(
             start=start,
             end=end,

@@ -148,8 +148,10 @@ cases = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("kind", "year", "seq"),
     Index("ix_cases_raiser_status", "raiser_user_id", "status"),
-    Index("ix_cases_raiser_org_status", "raiser_org", "status"),
-    Index("ix_cases_created", "created_at"),
+    # /my: an organisation's open matters, newest first, from the index alone.
+    Index("ix_cases_raiser_org_status_created", "raiser_org", "status", "created_at"),
+    # The digest's matters raised in a week, read from the index alone (a row holds the form).
+    Index("ix_cases_created_number", "created_at", "number", "title", "raiser_org"),
     # /my: open matters newest first, five at a time, without sorting every open matter.
     Index("ix_cases_status_created", "status", "created_at"),
 )
@@ -182,8 +184,18 @@ assignments = Table(
     Column("answers", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("case_id", "position"),
-    Index("ix_assignments_addressee_state", "addressee", "state"),
-    Index("ix_assignments_due", "due"),
+    # /my's matters addressed to an organisation, and the scan's running deadlines: both
+    # answered from the index alone (see migration 0008).
+    Index("ix_assignments_addressee_state_case", "addressee", "state", "case_id"),
+    Index(
+        "ix_assignments_due_stage",
+        "due",
+        "stage",
+        "case_id",
+        "addressee",
+        "round",
+        "handler_user_id",
+    ),
     Index("ix_assignments_handler", "handler_user_id"),
 )
 
@@ -213,7 +225,8 @@ events = Table(
     Column("detail", JSON, nullable=True),
     Column("assignment_id", Integer, nullable=True),
     Index("ix_events_case", "case_id", "id"),
-    Index("ix_events_action_at", "action", "at"),
+    # The digest's answers in a week, with the matter and addressee they concern.
+    Index("ix_events_action_at_case", "action", "at", "case_id", "assignment_id"),
 )
 
 drafts = Table(

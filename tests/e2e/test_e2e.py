@@ -80,7 +80,8 @@ def test_referral_acknowledged_over_http(world: World) -> None:
         world, "select c.status, a.acted_by from cases c join assignments a on a.case_id = c.id"
     ) == [("acknowledged", 3001)]
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == ["submitted", "acknowledge"]
     # Command menus were set for both languages and both scopes.
     assert world.fake.calls_of("setMyCommands")

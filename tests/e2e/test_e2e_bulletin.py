@@ -93,7 +93,8 @@ def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World)
     refusal = world.press(zhao, read, message=post, wait="answer")
     assert refusal and refusal != answer and number not in refusal
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "read",
@@ -116,7 +117,8 @@ def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World)
         ("read",),
     ]
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "read",

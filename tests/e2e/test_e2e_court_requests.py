@@ -110,7 +110,8 @@ def test_enforcement_assistance_answered_by_every_agency(world: World) -> None:
     assert states(world) == [("CBS-NR", "replied", "done"), ("CBS-ENV", "replied", "cannot")]
     assert db_rows(world, "select status from cases") == [("closed",)]
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "reply",
@@ -161,7 +162,8 @@ def test_bankruptcy_issues_closed_by_the_court_before_the_last_reply(world: Worl
     assert zh("Closed by the court") in answer
     assert states(world)[1] == ("CBS-ENV", "closed_by_court", None)
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "reply",

@@ -156,7 +156,8 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     assert answers["name_official"]["official"] == "张伟"
     assert answers["record_hearing"] == {"outcome": "deputy"}
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "name_official",
@@ -229,7 +230,8 @@ def test_handover_received_reported_asked_again_and_closed_over_http(
         ("resolved", "completed")
     ]
     assert [
-        r[0] for r in db_rows(world, "select action from events where case_id is not null")
+        r[0]
+        for r in db_rows(world, "select action from events where case_id is not null order by id")
     ] == [
         "submitted",
         "confirm_receipt",
