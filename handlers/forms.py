@@ -390,7 +390,12 @@ class Form(ABC):
         if not field:
             await turn.say(turn.render("error", code="finish_choice"))
             return None
-        return await ask_field(turn, await field_named(turn, field), note=note)
+        spec = await field_named(turn, field)
+        if turn.draft.state == AWAITING_TIME and turn.data.get("part"):
+            # The date of a date-and-time field is chosen already: ask for the time again,
+            # not for the date.
+            return await ask_time(turn, spec, date.fromisoformat(str(turn.data["part"])), note)
+        return await ask_field(turn, spec, note=note)
 
 
 FORMS: dict[str, Form] = {}

@@ -344,8 +344,6 @@ async def remind(update: Update, context: BotContext) -> State:
     note = turn.tr(
         "You are already scheduling a meeting. Continue here, or send /cancel to discard it."
     )
-    if draft.state == forms.AWAITING_TIME and turn.data.get("part"):
-        return await forms.ask_time(turn, STARTS_AT, date.fromisoformat(turn.data["part"]), note)
     return await form.resume(turn, note)
 
 

@@ -498,3 +498,29 @@ async def test_who_may_not_raise_or_act_is_refused(committee: Committee, db_url:
         for outsider in (wang, stranger):
             seen = all_seen(bot, outsider)
             assert CAUSE not in seen and DOCKET not in seen
+
+
+async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
+    committee: Committee, db_url: str
+) -> None:
+    """/new while a hearing's date is chosen and its time is awaited: the time question comes
+    again (with its buttons), not the date's."""
+    async with running_bot(committee, db_url) as bot:
+        zhao = (await cast(bot))["zhao"]
+        await bot.say(zhao, "/new")
+        await bot.press(zhao, bot.shown(hearing.KIND.label))
+        await bot.say(zhao, DOCKET)
+        await bot.say(zhao, CAUSE)
+        await bot.press(zhao, NR)
+        await bot.say(zhao, COURTROOM)
+        await bot.say(zhao, "12月9日")
+        await bot.say(zhao, "/new")
+        again = bot.last_with_buttons(zhao)
+        assert "2026年12月9日" in again["text"]
+        assert "09:00" in bot.labels(again)  # the time choices, not a calendar
+        draft = await bot.svc.load_draft(zhao.id, "form")
+        assert draft is not None and draft.state == "AWAITING_TIME"
+        assert draft.data["part"] == "2026-12-09"
+        await bot.say(zhao, "9点半")
+        await bot.press(zhao, bot.shown("✔ Done"))
+        assert "2026年12月9日 09:30" in bot.last_text(zhao)
