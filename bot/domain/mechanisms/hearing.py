@@ -33,7 +33,7 @@ DOCKET = FieldSpec(
     TEXT,
     N_("Court case number"),
     N_("Send the court's case number, like （2026）吉24行初12号."),
-    max_length=40,
+    max_length=60,  # as every court-side kind's case number
 )
 CAUSE = FieldSpec(
     "title",
