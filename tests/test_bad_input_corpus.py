@@ -83,8 +83,8 @@ NOT_MEMBER = "⚠ 您不是府院联动工作委员会成员。"
 CANNOT_RAISE = "⚠ 您的角色不能提请事项，仅部门负责人和办公室可以提请。"
 CANNOT_ANSWER = "⚠ 仅接收法院的工作人员可办理此事项。"
 CANNOT_VIEW = "⚠ 您无权查看该事项。"
-NOT_FOUND = "⚠ 未找到该案号对应的事项。"
-BAD_NUMBER = "⚠ 这不是有效的案号。案号格式如：协调〔2026〕12号。"
+NOT_FOUND = "⚠ 未找到该编号对应的事项。"
+BAD_NUMBER = "⚠ 这不是有效的编号。编号格式如：协调〔2026〕12号。"
 ADMIN_ONLY = "⚠ 仅府院联动办公室可进行此操作。"
 ROLE_MISMATCH = "⚠ 该角色与所选单位不匹配。"
 MEMBER_UNKNOWN = "⚠ 该成员已不存在。"
@@ -94,7 +94,7 @@ CANCELLED = "已取消，未提交任何内容。"
 RETURN_CANCELLED = "已取消，该事项未退回。"
 HINT = "未能理解您的消息。请使用菜单或发送 /help。"
 HELP_START = "长白山府院联动工作委员会"
-PRIVATE_ONLY = "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+PRIVATE_ONLY = "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
 BINDGROUP_USAGE = "请以办公室成员身份在委员会工作群中发送 /bindgroup。"
 
 # Button-press answers (alerts and toasts).
@@ -905,7 +905,7 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("f-cal-overflow", "li", "private", "f:{forged}:cal:9999-12", STALE, None),
     ("f-submit-unknown-token", "li", "private", "f:0123456789abcdef:go", STALE, None),
     ("f-submit-no-token", "li", "private", "f::go", STALE, None),
-    ("f-submit-own-token", "li", "private", "f:{token}:go", "已提交，案号为 {number}。", None),
+    ("f-submit-own-token", "li", "private", "f:{token}:go", "已提交过，编号为{number}。", None),
     ("f-submit-someone-elses", "wang", "private", "f:{token}:go", STALE, None),
     ("f-submit-stranger", "stranger", "private", "f:{token}:go", STALE, None),
     ("f-submit-own-token-other-op", "li", "private", "f:{token}:edit", STALE, None),
@@ -920,7 +920,7 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("f-kind-stranger", "stranger", "private", "f:{forged}:kind:referral", STALE, None),
     ("f-kind-court", "zhao", "private", "f:{forged}:kind:referral", STALE, None),
     ("f-kind-group", "li", "group", "f:{forged}:kind:consultation", STALE, None),
-    ("f-submit-group", "li", "group", "f:{token}:go", "已提交，案号为 {number}。", None),
+    ("f-submit-group", "li", "group", "f:{token}:go", "已提交过，编号为{number}。", None),
     # 受理
     ("ack-no-id", "zhao", "private", "v:acknowledge:", STALE, None),
     ("ack-unknown-id", "zhao", "private", "v:acknowledge:999999", GONE, None),
@@ -1276,7 +1276,7 @@ class TestForgedButtons:
 
 NOT_INVITED = "仅参会单位的成员可以答复。"
 MEETING_GONE = "该会议已不存在。"
-IN_PRIVATE = "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+IN_PRIVATE = "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
 MEETING_ALERTS = frozenset({NOT_INVITED, MEETING_GONE, IN_PRIVATE, OFFICE_ONLY})
 MEETING_TABLES: tuple[Table, ...] = (t.meetings, t.meeting_orgs, t.meeting_agenda)
 
@@ -1458,7 +1458,7 @@ ON_GROUP_POST: list[tuple[str, str, str, str]] = [
     ("office-invites", "office", "iv:pg:0", PRIVATE_ONLY),
     ("office-invite-withdraw", "office", "iv:ok:1", PRIVATE_ONLY),
     ("li-raise", "li", "f:{forged}:kind:consultation", STALE),
-    ("li-own-submit", "li", "f:{token}:go", "已提交，案号为 {number}。"),
+    ("li-own-submit", "li", "f:{token}:go", "已提交过，编号为{number}。"),
     ("zhao-cancel-return", "zhao", "f:{forged}:cancel", STALE),
     ("li-unknown", "li", "x:1", STALE),
 ]
@@ -1897,8 +1897,8 @@ SETUPS: dict[str, Setup] = {
     "revoke-confirm": setup_revoke_confirm,
 }
 
-SUBMITTED_AS = "已提交，案号 {number}"
-ALREADY_SUBMITTED = "已提交，案号为 {number}。"
+SUBMITTED_AS = "已提交：{number}"
+ALREADY_SUBMITTED = "已提交过，编号为{number}。"
 ACKED = "已受理 {number}。"
 LONG_ACKED = acked_by("🏔" * 31 + "…")
 

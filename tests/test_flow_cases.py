@@ -30,10 +30,10 @@ from tests.scenario import Harness, running_bot
 TITLE = "某村土地征收补偿争议"
 NUMBER = "协调〔2026〕1号"
 CANNOT_VIEW = "⚠ 您无权查看该事项。"
-NOT_FOUND = "⚠ 未找到该案号对应的事项。"
-BAD_NUMBER = "⚠ 这不是有效的案号。案号格式如：协调〔2026〕12号。"
-USAGE = "请在命令后附上案号，例如：\n/case 协调〔2026〕12号"
-PRIVATE_ONLY = "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+NOT_FOUND = "⚠ 未找到该编号对应的事项。"
+BAD_NUMBER = "⚠ 这不是有效的编号。编号格式如：协调〔2026〕12号。"
+USAGE = "请在命令后附上编号，例如：\n/case 协调〔2026〕12号"
+PRIVATE_ONLY = "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
 
 
 def shown_label(bot: Harness, msgid: str) -> str:

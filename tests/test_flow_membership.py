@@ -345,7 +345,7 @@ def _commands(menu: list[dict[str, str]]) -> list[tuple[str, str]]:
 ZH_PRIVATE = [
     ("new", "提请研判或行政争议协调化解"),
     ("my", "我的在办事项"),
-    ("case", "按案号查看事项"),
+    ("case", "按编号查看事项"),
     ("meetings", "近期联席会议"),
     ("cancel", "取消当前操作"),
     ("lang", "语言 / Language"),

@@ -83,7 +83,7 @@ async def test_a_raise_costs_one_answer_and_one_edit_per_press(
 
         assert await press(bot, li, "提交") == ONE_EDIT
         receipt = bot.fake.message(li, question["message_id"])
-        assert "已提交。您的案号为" in receipt["text"] and "reply_markup" not in receipt
+        assert "已提交。事项编号为" in receipt["text"] and "reply_markup" not in receipt
         # What was submitted stays readable under the receipt.
         assert "延边州中级人民法院" in receipt["text"] and "拟以长期租赁方式供地" in receipt["text"]
         (case,) = await rows(bot, t.cases)

@@ -587,13 +587,13 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
             ("editMessageReplyMarkup", True)
         ]
         assert bot.alerts(li)[-2:] == [
-            "已提交，案号 研判〔2026〕1号",
-            "已提交，案号为 研判〔2026〕1号。",
+            "已提交：研判〔2026〕1号",
+            "已提交过，编号为研判〔2026〕1号。",
         ]
         assert [text for text in bot.texts(li) if text.startswith("✅ 已提交")] == [
             bot.last_text(li)
         ]
-        assert bot.last_text(li).startswith("✅ 已提交。您的案号为 研判〔2026〕1号。")
+        assert bot.last_text(li).startswith("✅ 已提交。事项编号为研判〔2026〕1号。")
         (case,) = await rows(bot, t.cases)
         assert case.number == "研判〔2026〕1号"
         (counter,) = await rows(bot, t.counters)
@@ -602,7 +602,7 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
         assert sum("研判〔2026〕1号" in text for text in bot.texts(ZHAO)) == 1
         # Later, on the same old message: the same answer.
         await bot.press(li, message=summary, data=bot.fake.buttons(summary)[0][0][1])
-        assert bot.alerts(li)[-1] == "已提交，案号为 研判〔2026〕1号。"
+        assert bot.alerts(li)[-1] == "已提交过，编号为研判〔2026〕1号。"
         assert len(await rows(bot, t.cases)) == 1
 
 
@@ -666,7 +666,7 @@ async def test_new_in_a_group_points_to_the_private_chat(committee: Committee, d
         for user in (zhang, li):
             await bot.say(user, "/new", chat=group)
             assert (
-                bot.last_text(group) == "请在与我的私聊中使用此功能： https://t.me/fuyuan_test_bot"
+                bot.last_text(group) == "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
             )
         assert await draft_of(bot, zhang.id) is None
         assert await draft_of(bot) == before
