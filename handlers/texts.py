@@ -30,6 +30,9 @@ TELEGRAM_TEXT_LIMIT = 4096
 _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 
 
+_AFTER_FULLWIDTH_COLON = re.compile(r"(：(?:</b>|</i>|</code>)?) +")
+
+
 class Texts:
     """One compiled Jinja2 environment per language, built once at start-up."""
 
@@ -107,8 +110,13 @@ class Texts:
 
     def render(self, lang: str, name: str, **context: Any) -> str:
         """Render ``templates/<name>.html`` in a language; returns Telegram HTML."""
-        template = self._envs[normalise_lang(lang)].get_template(f"{name}.html")
-        return template.render(**context).strip()
+        lang = normalise_lang(lang)
+        html = self._envs[lang].get_template(f"{name}.html").render(**context).strip()
+        if lang == "zh_CN":
+            # Chinese typography: nothing after a full-width colon ("所属单位：长白山…"), where
+            # the templates put a label and its value side by side for every language.
+            html = _AFTER_FULLWIDTH_COLON.sub(r"\1", html)
+        return html
 
     def t(self, lang: str, msgid: str, **params: Any) -> str:
         """A short plain-text string (no HTML): button labels and button-press answers."""

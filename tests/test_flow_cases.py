@@ -86,8 +86,8 @@ def details(status: str) -> list[str]:
     """The lines /case shows for the referral raised above, in their order."""
     return [
         f"{NUMBER} · 行政争议协调化解",
-        f"状态： {status}",
-        "提交单位： 长白山管委会自然资源局 (李明)",
+        f"状态：{status}",
+        "提交单位：长白山管委会自然资源局 (李明)",
         f"标题：{TITLE}",
         "情况说明：申请人对征收补偿标准有异议，已多次信访。",
         "申请人：张三",
@@ -222,7 +222,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
             await bot.say(user, f"/case {NUMBER}")
             shown = bot.fake.last_message_to(user)
             assert shows_details(shown["text"], "已退回"), user.first_name
-            assert "退回理由： 不属于行政争议受理范围。" in shown["text"]
+            assert "退回理由：不属于行政争议受理范围。" in shown["text"]
             assert shown["text"].endswith(history), user.first_name
             assert bot.labels(shown) == buttons, user.first_name
             if not buttons:
@@ -328,7 +328,7 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
 
         # A number button opens the matter.
         await bot.press(li, "研判〔2026〕4号", message=page)
-        assert bot.last_text(li).startswith("研判〔2026〕4号 · 重大事项研判\n状态： 待受理")
+        assert bot.last_text(li).startswith("研判〔2026〕4号 · 重大事项研判\n状态：待受理")
 
         # The court acknowledges #3 and returns #4.
         await bot.say(zhao, "/case 研判〔2026〕3号")

@@ -245,15 +245,15 @@ async def test_whoami_for_a_member_and_a_stranger(committee: Committee, db_url: 
         stranger = bot.user(STRANGER, "路人甲")
         await bot.say(li, "/whoami")
         assert bot.last_text(li) == (
-            "Telegram 用户 ID： 2001\n"
-            f"所属单位： {NR}\n"
-            "角色： 部门负责人\n"
-            "加入时间： 2026年11月25日 10:00\n"
-            "语言： 简体中文"
+            "Telegram 用户 ID：2001\n"
+            f"所属单位：{NR}\n"
+            "角色：部门负责人\n"
+            "加入时间：2026年11月25日 10:00\n"
+            "语言：简体中文"
         )
         await bot.say(stranger, "/whoami")
         assert bot.last_text(stranger) == (
-            "Telegram 用户 ID： 9001\n您尚未加入府院联动工作委员会。\n语言： 简体中文"
+            "Telegram 用户 ID：9001\n您尚未加入府院联动工作委员会。\n语言：简体中文"
         )
         (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
         assert row.joined_at == bot.clock.now() and row.org_code == "CBS-NR"

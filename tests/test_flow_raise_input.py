@@ -399,7 +399,7 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         ask = bot.last_text(li)
         assert ask == (
             "✏ 标题\n请用一行文字发送事项标题。\n最多 100 字。\n"
-            "当前内容： 滑雪场扩建项目土地租赁模式法律风险"
+            "当前内容：滑雪场扩建项目土地租赁模式法律风险"
         )
         await bot.say(li, "滑雪场二期扩建用地法律风险研判")
 
@@ -467,7 +467,7 @@ async def test_a_reply_date_that_passed_while_the_summary_was_open(
         assert shown[0] == "⚠ 该日期已过，请选择今天或之后的日期。"
         # The bot asks for that date again instead of showing the same summary.
         assert shown[1].startswith("✏ 期望答复日期 (选填)\n")
-        assert shown[1].endswith("当前内容： 2026年11月25日")
+        assert shown[1].endswith("当前内容：2026年11月25日")
         assert len(shown) == 2
         assert await no_cases(bot)
         draft = await draft_of(bot)
@@ -741,7 +741,7 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
         assert f"标题：{TRICKY_TITLE}" in note["text"] and TRICKY_TEXT in note["text"]
         assert not any(e["type"] in ("text_link", "url") for e in note.get("entities", []))
         post = bot.fake.last_message_to(group)
-        assert f"标题： {TRICKY_TITLE}" in post["text"]
+        assert f"标题：{TRICKY_TITLE}" in post["text"]
         assert "张三" not in post["text"]
 
         (case,) = await rows(bot, t.cases)

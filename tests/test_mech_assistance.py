@@ -277,7 +277,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         }
         assert bot.shown("Every agency has replied; the matter is closed.") in bot.last_text(zhao)
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {bot.shown('Closed')}" in bot.last_text(zhao)
+        assert f"状态：{bot.shown('Closed')}" in bot.last_text(zhao)
         # Nothing is left to do, only the documents to open.
         assert bot.labels(bot.fake.last_message_to(zhao)) == [
             bot.shown("📎 Documents (%(n)s)", n=1)

@@ -321,7 +321,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         after = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
         assert after == keys
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {bot.shown('Closed by the court')}" in bot.last_text(zhao)
+        assert f"状态：{bot.shown('Closed by the court')}" in bot.last_text(zhao)
         assert "reply_markup" not in bot.fake.last_message_to(zhao)
         assert f"☐ {NUMBER} {DEBTOR}" not in await agenda_offers(bot, office)
 
@@ -344,7 +344,7 @@ async def test_the_last_reply_closes_the_matter(committee: Committee, db_url: st
         assert "该事项不属于本局职权。" in told
         assert bot.shown("Every agency has replied; the matter is closed.") in told
         await bot.say(zhao, f"/case {NUMBER}")
-        assert f"状态： {bot.shown('Closed')}" in bot.last_text(zhao)
+        assert f"状态：{bot.shown('Closed')}" in bot.last_text(zhao)
         assert "reply_markup" not in bot.fake.last_message_to(zhao)  # nothing left to close
         # A Close press from before the last reply no longer acts.
         await bot.press(zhao, message=bot.fake.last_message_to(zhao), data=f"v:close:{case_id}")

@@ -163,8 +163,8 @@ async def test_a_return_waiting_for_its_reason_survives_a_restart(
         await bot.say(zhao, "请先征求自然资源部门意见后再提请。")
         assert bot.last_text(zhao) == (
             "↩️ 研判〔2026〕1号 已由 赵法官 于 2026年11月25日 10:30 退回。\n"
-            "理由： 请先征求自然资源部门意见后再提请。\n"
-            "标题： 滑雪场扩建项目"
+            "理由：请先征求自然资源部门意见后再提请。\n"
+            "标题：滑雪场扩建项目"
         )
         assert "研判〔2026〕1号" in bot.last_text(li) and "请先征求" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)

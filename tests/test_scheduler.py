@@ -213,9 +213,9 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         digests = texts_with(bot, group, "周报")
         assert len(digests) == 1
         text = digests[0]
-        assert "本周提交： 3" in text or "本周提交：3" in text
-        assert "已受理： 2" in text or "已受理：2" in text
-        assert "已退回： 1" in text or "已退回：1" in text
+        assert "本周提交：3" in text or "本周提交：3" in text
+        assert "已受理：2" in text or "已受理：2" in text
+        assert "已退回：1" in text or "已退回：1" in text
         assert "延边州中级人民法院: 4.0 小时" in text or "延边州中级人民法院：4.0 小时" in text
         await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from bot.domain.committee import Committee
+from bot.domain.models import Member, Role, Viewer
 from handlers.texts import Texts, split_html
 from tests.conftest import SHANGHAI
 
@@ -79,3 +80,23 @@ def test_one_huge_word_and_emoji() -> None:
     parts = split_html(html, 4096)
     assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
     assert "".join(parts) == html
+
+
+def test_nothing_follows_a_full_width_colon_in_chinese(committee: Committee) -> None:
+    """Templates put a label and its value side by side for both languages; Chinese wants no
+    space after the full-width colon (English keeps its space)."""
+    texts = Texts(committee, SHANGHAI)
+    member = Member(
+        id=1,
+        user_id=2001,
+        org_code="CBS-NR",
+        role=Role.DEPARTMENT_HEAD,
+        display_name="李明",
+        joined_at=datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI),
+    )
+    viewer = Viewer(2001, "zh_CN", member, "李明")
+    zh = visible(texts.render("zh_CN", "whoami", viewer=viewer))
+    assert "所属单位：长白山管委会自然资源局" in zh
+    assert "： " not in zh
+    en = visible(texts.render("en", "whoami", viewer=viewer))
+    assert "Organisation: Natural Resources Bureau" in en

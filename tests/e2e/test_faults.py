@@ -91,7 +91,9 @@ def test_sigkill_in_a_burst_of_submissions_loses_and_repeats_nothing(world: Worl
 
 
 def _already(world: World, head: FakeUser) -> bool:
-    return any("已提交过，编号为" in (a.get("text") or "") for a in world.fake.callback_answers(head))
+    return any(
+        "已提交过，编号为" in (a.get("text") or "") for a in world.fake.callback_answers(head)
+    )
 
 
 def _submitted(world: World, head: FakeUser) -> bool:
