@@ -155,20 +155,12 @@ class Members(ServiceBase):
         if not rules.is_admin(viewer.member):
             raise NotAllowed("admin_only")
         old = await self.group_chat_id()
-        stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(chat_id))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.settings.c.key], set_={"value": str(chat_id)}
-        )
         async with self.db.write() as conn:
             if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
                 raise NotAllowed("admin_only")
-            await conn.execute(stmt)
             if old is not None and old != chat_id:
-                await conn.execute(
-                    update(t.outbox)
-                    .where(t.outbox.c.chat_id == old, t.outbox.c.status.in_([PENDING, RETRY]))
-                    .values(chat_id=chat_id)
-                )
+                await self._move_queued(conn, old, chat_id)
+            await self._bind(conn, chat_id)
             await self._event(conn, "group_bound", viewer.user_id, chat_id=chat_id)
         self._group_chat_id = chat_id
         self._group_loaded = True
@@ -177,20 +169,28 @@ class Members(ServiceBase):
         """Telegram moved a group to a new id (it became a supergroup): follow it, so the
         committee group stays bound and queued messages go to the new chat."""
         async with self.db.write() as conn:
-            await conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_([PENDING, RETRY]))
-                .values(chat_id=new_chat_id)
-            )
+            await self._move_queued(conn, old_chat_id, new_chat_id)
             if await self.group_chat_id() == old_chat_id:
-                stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(new_chat_id))
-                await conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[t.settings.c.key], set_={"value": str(new_chat_id)}
-                    )
-                )
+                await self._bind(conn, new_chat_id)
                 await self._event(conn, "group_migrated", None, old=old_chat_id, new=new_chat_id)
                 self._group_chat_id = new_chat_id
+
+    async def _bind(self, conn: AsyncConnection, chat_id: int) -> None:
+        stmt = self._insert(t.settings).values(key=GROUP_SETTING, value=str(chat_id))
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.settings.c.key], set_={"value": str(chat_id)}
+            )
+        )
+
+    @staticmethod
+    async def _move_queued(conn: AsyncConnection, old_chat_id: int, new_chat_id: int) -> None:
+        """What still waits to be sent to a chat goes to its new id instead."""
+        await conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.chat_id == old_chat_id, t.outbox.c.status.in_([PENDING, RETRY]))
+            .values(chat_id=new_chat_id)
+        )
 
     async def create_invite(
         self, viewer: Viewer, org_code: str, role: Role, menu_message_id: int | None = None
