@@ -7,6 +7,7 @@ chosen, never the right to act on it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from telegram import Chat, Update
@@ -27,6 +28,7 @@ from handlers.common import (
     deep_link,
     edit_or_send,
     keyboard,
+    page_nav,
     private_only,
     refuse_outside_private,
     reply,
@@ -67,13 +69,10 @@ async def invite(update: Update, context: BotContext) -> None:
 
 async def invite_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
+    assert query is not None
     texts = context.texts
-    if await refuse_outside_private(update, context, viewer):
-        return
-    if not rules.is_admin(viewer.member):
-        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
+    viewer = await _office_press(update, context)
+    if viewer is None:
         return
     parts = unpack(query.data, INVITE, parts=(2, 3)) or ["", ""]
     committee = context.svc.committee
@@ -145,44 +144,71 @@ async def _invites_page(
         for i, inv in enumerate(invites)
     ]
     rows = chunk(withdraw, 3)
-    nav: list[Button] = []
-    if page > 0:
-        nav.append((context.texts.t(viewer.lang, "◀ Previous"), pack(INVITES, "pg", page - 1)))
-    if page + 1 < pages:
-        nav.append((context.texts.t(viewer.lang, "Next ▶"), pack(INVITES, "pg", page + 1)))
-    rows.append(nav)
+    rows.append(page_nav(context.texts, viewer.lang, page, pages, lambda p: pack(INVITES, "pg", p)))
     return html, rows
 
 
-async def invites(update: Update, context: BotContext) -> None:
-    """/invites: the links that still let someone in, each with a withdraw button."""
+Page = Callable[[BotContext, Viewer, int], Awaitable[tuple[str, list[list[Button]]] | None]]
+
+
+async def _first_page(update: Update, context: BotContext, page: Page) -> None:
+    """An office list's first page, in a private chat, to the office."""
     viewer = await viewer_of(update, context)
     if not await private_only(update, context, viewer):
         return
     if await _refuse_non_admin(update, context, viewer):
         return
-    shown = await _invites_page(context, viewer, 0)
+    shown = await page(context, viewer, 0)
     assert shown is not None  # the first page always exists
     html, rows = shown
     await reply(update, context, html, keyboard(rows))
 
 
-async def invites_pressed(update: Update, context: BotContext) -> None:
+async def invites(update: Update, context: BotContext) -> None:
+    """/invites: the links that still let someone in, each with a withdraw button."""
+    await _first_page(update, context, _invites_page)
+
+
+async def _office_press(update: Update, context: BotContext) -> Viewer | None:
+    """The presser of an office button, in a private chat and of the office; else the press
+    is refused (and None comes back)."""
     query = update.callback_query
     assert query is not None
     viewer = await viewer_of(update, context)
-    texts = context.texts
     if await refuse_outside_private(update, context, viewer):
-        return
+        return None
     if not rules.is_admin(viewer.member):
-        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
-        return
-    parts = unpack(query.data, INVITES, parts=(2,))
+        text = context.texts.t(viewer.lang, "Only the office can do this.")
+        await query.answer(text, show_alert=True)
+        return None
+    return viewer
+
+
+async def _list_press(
+    update: Update, context: BotContext, namespace: str
+) -> tuple[Viewer, str, int] | None:
+    """(presser, operation, number) of a press in an office list (``<namespace>:<op>:<n>``);
+    None when it was refused or its data is malformed (answered as stale)."""
+    viewer = await _office_press(update, context)
+    if viewer is None:
+        return None
+    assert update.callback_query is not None
+    parts = unpack(update.callback_query.data, namespace, parts=(2,))
     arg = number(parts[1]) if parts is not None else None
     if parts is None or arg is None:
         await answer_stale(update, context, viewer)
+        return None
+    return viewer, parts[0], arg
+
+
+async def invites_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    texts = context.texts
+    pressed = await _list_press(update, context, INVITES)
+    if pressed is None:
         return
-    action = parts[0]
+    viewer, action, arg = pressed
     if action == "pg":
         shown = await _invites_page(context, viewer, arg)
         if shown is None:
@@ -245,43 +271,23 @@ async def _members_page(
         for m in members
         if m.user_id != viewer.user_id
     ]
-    nav: list[Button] = []
-    if page > 0:
-        nav.append((context.texts.t(viewer.lang, "◀ Previous"), pack(MEMBERS, "pg", page - 1)))
-    if page + 1 < pages:
-        nav.append((context.texts.t(viewer.lang, "Next ▶"), pack(MEMBERS, "pg", page + 1)))
-    rows.append(nav)
+    rows.append(page_nav(context.texts, viewer.lang, page, pages, lambda p: pack(MEMBERS, "pg", p)))
     return html, rows
 
 
 async def members(update: Update, context: BotContext) -> None:
     """/members: who is in, page by page, with a revoke button for each."""
-    viewer = await viewer_of(update, context)
-    if not await private_only(update, context, viewer):
-        return
-    if await _refuse_non_admin(update, context, viewer):
-        return
-    shown = await _members_page(context, viewer, 0)
-    assert shown is not None  # the first page always exists
-    html, rows = shown
-    await reply(update, context, html, keyboard(rows))
+    await _first_page(update, context, _members_page)
 
 
 async def members_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    viewer = await viewer_of(update, context)
+    assert query is not None
     texts = context.texts
-    if await refuse_outside_private(update, context, viewer):
+    pressed = await _list_press(update, context, MEMBERS)
+    if pressed is None:
         return
-    if not rules.is_admin(viewer.member):
-        await query.answer(texts.t(viewer.lang, "Only the office can do this."), show_alert=True)
-        return
-    parts = unpack(query.data, MEMBERS, parts=(2,)) or ["", ""]
-    action, chosen = parts[0], number(parts[1])
-    if chosen is None:
-        await answer_stale(update, context, viewer)
-        return
+    viewer, action, chosen = pressed
     if action == "pg":
         shown = await _members_page(context, viewer, chosen)
         if shown is None:

@@ -20,6 +20,7 @@ from handlers.common import (
     answer_stale,
     edit_or_send,
     keyboard,
+    page_nav,
     private_only,
     refuse_outside_private,
     reply,
@@ -94,12 +95,7 @@ async def _my_page(
         viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages
     )
     rows: list[list[Button]] = [[(c.number, buttons.pack(CASE, "view", c.id))] for c in cases]
-    nav: list[Button] = []
-    if page > 0:
-        nav.append((context.texts.t(viewer.lang, "◀ Previous"), buttons.pack(MY, page - 1)))
-    if page + 1 < pages:
-        nav.append((context.texts.t(viewer.lang, "Next ▶"), buttons.pack(MY, page + 1)))
-    rows.append(nav)
+    rows.append(page_nav(context.texts, viewer.lang, page, pages, lambda p: buttons.pack(MY, p)))
     rows = [r for r in rows if r]
     return html, keyboard(rows) if rows else None
 

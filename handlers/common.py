@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import (
@@ -71,6 +71,19 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
             if row
         ]
     )
+
+
+def page_nav(
+    texts: Texts, lang: str, page: int, pages: int, data: Callable[[int], str]
+) -> list[Button]:
+    """◀ Previous / Next ▶ for page ``page`` (from 0) of ``pages``; ``data`` makes a page's
+    button data."""
+    nav: list[Button] = []
+    if page > 0:
+        nav.append((texts.t(lang, "◀ Previous"), data(page - 1)))
+    if page + 1 < pages:
+        nav.append((texts.t(lang, "Next ▶"), data(page + 1)))
+    return nav
 
 
 def chunk(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
