@@ -218,8 +218,7 @@ async def pressed(update: Update, context: BotContext) -> State:
         return None
     if not applies:
         await query.answer(already(context, viewer, case, assignment.id), show_alert=True)
-        if not in_group:  # never strip a group post of its buttons
-            await drop_keyboard(query)
+        await drop_keyboard(query)
         return None
     if Effect.EDIT in action.effects or action.inputs:
         draft = await forms.load(update, context)
@@ -263,8 +262,7 @@ async def _act_now(
         return None
     if not outcome.changed:
         await query.answer(already(context, viewer, outcome.case, assignment_id), show_alert=True)
-        if is_private(update):  # never strip a group post of its buttons
-            await drop_keyboard(query)
+        await drop_keyboard(query)
         return None
     kind = context.svc.kinds[outcome.case.kind]
     if not is_private(update):  # the group's post stays as it is; the presser is told

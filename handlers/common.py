@@ -214,9 +214,14 @@ async def edit_or_send(
 
 
 async def drop_keyboard(query: CallbackQuery) -> None:
-    """Remove the buttons from a pressed message (stale or used up); failures do not matter."""
+    """Remove the buttons from a pressed message (stale or used up); failures do not matter.
+    Only in a private chat: a group message's buttons are everyone's, whoever pressed."""
     message = query.message
-    if isinstance(message, Message) and message.reply_markup is not None:
+    if (
+        isinstance(message, Message)
+        and message.chat.type == Chat.PRIVATE
+        and message.reply_markup is not None
+    ):
         try:
             await message.edit_reply_markup(reply_markup=None)
         except TelegramError as exc:

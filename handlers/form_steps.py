@@ -247,16 +247,10 @@ async def _stale(
                 ),
                 show_alert=True,
             )
-            await _drop_in_private(update, query)
+            await drop_keyboard(query)
             return
     await answer_stale(update, context, viewer)
-    await _drop_in_private(update, query)
-
-
-async def _drop_in_private(update: Update, query: CallbackQuery) -> None:
-    chat = update.effective_chat
-    if chat is not None and chat.type == "private":  # never strip a group message of its buttons
-        await drop_keyboard(query)
+    await drop_keyboard(query)
 
 
 async def _step(turn: Turn, *states: str, valid: bool = True) -> FieldSpec | None:

@@ -68,11 +68,6 @@ def _own_private(query: CallbackQuery) -> Message | None:
     return None
 
 
-async def _drop_own_keyboard(query: CallbackQuery) -> None:
-    if _own_private(query) is not None:
-        await drop_keyboard(query)
-
-
 async def _pressed(
     update: Update, context: BotContext, *ops: str
 ) -> tuple[Viewer, int | None, str] | None:
@@ -188,11 +183,11 @@ async def cancel_meeting_confirmed(update: Update, context: BotContext) -> None:
         change = await context.svc.meetings.cancel(viewer, meeting_id)
     except DomainError as exc:
         await _refuse(update, context, viewer, exc)
-        await _drop_own_keyboard(query)
+        await drop_keyboard(query)
         return
     if not change.changed:
         await _refuse(update, context, viewer, InvalidInput("meeting_cancelled"))
-        await _drop_own_keyboard(query)
+        await drop_keyboard(query)
         return
     await query.answer(context.texts.t(viewer.lang, "Meeting cancelled."))
     html = context.texts.render(viewer.lang, "meeting_cancel_confirm", view=change.view, done=True)
@@ -210,7 +205,7 @@ async def keep_meeting(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer(context.texts.t(viewer.lang, "The meeting stays as it is."))
-    await _drop_own_keyboard(query)
+    await drop_keyboard(query)
 
 
 async def rsvp_pressed(update: Update, context: BotContext) -> None:
@@ -261,7 +256,7 @@ async def stale_pressed(update: Update, context: BotContext) -> None:
         return
     viewer = await viewer_of(update, context)
     await answer_stale(update, context, viewer)
-    await _drop_own_keyboard(query)
+    await drop_keyboard(query)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
