@@ -18,7 +18,15 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.committee import Center, Committee, GroupDetail, Organisation, OrgKind, Schedule
+from bot.domain.committee import (
+    Center,
+    Committee,
+    GroupDetail,
+    Organisation,
+    OrgKind,
+    Phrase,
+    Schedule,
+)
 from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
 from bot.domain.text import clean_name
@@ -155,6 +163,8 @@ def parse_committee(
             kind=kind,
             name_zh=_text(item, "name_zh", at),
             name_en=_text(item, "name_en", at),
+            short_zh=_short(item, "short_zh", at),
+            short_en=_short(item, "short_en", at),
         )
 
     centers: dict[str, Center] = {}
@@ -180,6 +190,8 @@ def parse_committee(
             courts=tuple(courts),
             location_zh=_text(item, "location_zh", at, required=False),
             location_en=_text(item, "location_en", at, required=False),
+            short_zh=_short(item, "short_zh", at),
+            short_en=_short(item, "short_en", at),
         )
 
     offices = [o.code for o in orgs.values() if o.kind is OrgKind.OFFICE]
@@ -223,7 +235,47 @@ def parse_committee(
         group_chat_id=group,
         group_detail=detail,
         invite_ttl_hours=ttl,
+        return_reasons=_parse_return_reasons(data.get("returns"), f"{where}: returns"),
     )
+
+
+# A short name is for a button: longer than this and it would be cut on a phone anyway.
+SHORT_NAME_MAX = 24
+RETURN_REASON_MAX = 60
+RETURN_REASONS_MAX = 8
+
+
+def _short(table: Mapping[str, Any], key: str, at: str) -> str:
+    """An optional short name (``short_zh`` / ``short_en``): a button label."""
+    if key not in table:
+        return ""
+    value = _text(table, key, at)
+    if len(value) > SHORT_NAME_MAX:
+        raise ConfigError(f"{at}.{key} {value!r} must be at most {SHORT_NAME_MAX} characters.")
+    return value
+
+
+def _parse_return_reasons(raw: Any, at: str) -> tuple[Phrase, ...]:
+    """``[returns] reasons = [{ zh = "...", en = "..." }, ...]``: the quick buttons of a
+    return's reason; absent: the built-in ones."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or set(raw) - {"reasons"}:
+        raise ConfigError(f"{at} must be a table with one key, reasons.")
+    items = raw.get("reasons", [])
+    if not isinstance(items, list) or len(items) > RETURN_REASONS_MAX:
+        raise ConfigError(f"{at}.reasons must be a list of at most {RETURN_REASONS_MAX} reasons.")
+    reasons: list[Phrase] = []
+    for i, item in enumerate(items):
+        where = f"{at}.reasons[{i}]"
+        if not isinstance(item, Mapping) or set(item) != {"zh", "en"}:
+            raise ConfigError(f'{where} must be a table like {{ zh = "材料不全", en = "..." }}.')
+        zh, en = _text(item, "zh", where), _text(item, "en", where)
+        for key, value in (("zh", zh), ("en", en)):
+            if len(value) > RETURN_REASON_MAX:
+                raise ConfigError(f"{where}.{key} must be at most {RETURN_REASON_MAX} characters.")
+        reasons.append(Phrase(zh, en))
+    return tuple(reasons)
 
 
 _YEAR_KEY_RE = re.compile(r"^\d{4}$")

@@ -117,22 +117,22 @@ GROUP_REPLIES_WAITING = 3
 
 async def reply(
     update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
+) -> Message | None:
     """Answer in the chat of the update. In a private chat the answer is sent before the
-    update is done; in the group it goes out in the background, since a group send can wait
-    for the group's flood limit (20 messages a minute) and nothing else should wait with it."""
+    update is done (and returned); in the group it goes out in the background, since a group
+    send can wait for the group's flood limit (20 messages a minute) and nothing else should
+    wait with it."""
     chat = update.effective_chat
     assert chat is not None
     if chat.type == Chat.PRIVATE:
-        await send_html(context, chat.id, html, markup)
-        return
+        return await send_html(context, chat.id, html, markup)
     chat_id = chat.id
     waiting = context.runtime.group_replies
     if waiting.get(chat_id, 0) >= GROUP_REPLIES_WAITING:
         # Someone keeps the group busy with commands: their answers would only queue ahead of
         # the committee's own posts under the group's flood limit.
         logger.info("chat %s has %s answers waiting; one dropped", chat_id, waiting[chat_id])
-        return
+        return None
     waiting[chat_id] = waiting.get(chat_id, 0) + 1
 
     async def _send() -> None:
@@ -146,6 +146,7 @@ async def reply(
                 del waiting[chat_id]
 
     context.runtime.spawn(_send())
+    return None
 
 
 async def ask(
@@ -155,8 +156,9 @@ async def ask(
     markup: InlineKeyboardMarkup | None = None,
     *,
     query: CallbackQuery | None = None,
-) -> None:
-    """Send a conversation's next question, after its state was saved.
+) -> Message | None:
+    """Send a conversation's next question, after its state was saved; the new message
+    when one was sent in a private chat (None for an edit).
 
     If sending fails the conversation still waits for the answer (a timed-out message may
     well have arrived), so the failure is logged rather than raised: raising would leave
@@ -164,10 +166,11 @@ async def ask(
     try:
         if query is not None:
             await edit_or_send(query, context, html, markup)
-        else:
-            await reply(update, context, html, markup)
+            return None
+        return await reply(update, context, html, markup)
     except TelegramError as exc:
         logger.warning("a question may not have reached the user: %s", exc)
+        return None
 
 
 async def notify(

@@ -34,7 +34,6 @@ from handlers.common import (
     BotContext,
     Button,
     answer_stale,
-    ask,
     chunk,
     drop_keyboard,
     keyboard,
@@ -62,6 +61,7 @@ from handlers.forms import (
     form_of,
     load,
     options_of,
+    suggestion_texts,
     wrong_input,
 )
 
@@ -183,9 +183,8 @@ async def _file(turn: Turn) -> State:
         return AWAITING_FILES
     files.append(entry)
     state = await turn.save(AWAITING_FILES, values={**turn.data["values"], spec.name: files})
-    await ask(
-        turn.update,
-        turn.context,
+    # The Done button moves to this message: only the latest one carries it.
+    await turn.show(
         turn.render("file_received", count=len(files), max=spec.max_files),
         keyboard([[(turn.tr("✔ Done"), turn.button("fdone"))]]),
     )
@@ -201,6 +200,8 @@ async def pressed(update: Update, context: BotContext) -> State:
     token, _, nonce = parsed[0].partition(".") if parsed is not None else ("", "", "")
     if turn is None or parsed is None or token != turn.token:
         viewer = turn.viewer if turn is not None else await viewer_of(update, context)
+        if turn is not None:  # the buttons _stale drops are not the question's to drop again
+            turn.forget_question(query)
         await _stale(update, context, viewer, parsed)
         return None
     _, op, arg = parsed
@@ -278,7 +279,8 @@ async def _option(turn: Turn, value: str) -> State:
     if value not in options:
         await turn.stale()
         return None
-    turn.note_answer(spec, widgets.option_label(turn.context.texts, turn.lang, options[value]))
+    label = widgets.option_label(turn.context.texts, turn.lang, options[value], button=False)
+    turn.note_answer(spec, label)
     return await advance(turn, value)
 
 
@@ -383,7 +385,9 @@ async def _calendar(turn: Turn, value: str) -> State:
     query = _query(turn)
     texts, today = turn.context.texts, turn.context.svc.today()
     if value == "":
-        rows = widgets.date_rows(texts, turn.lang, today, spec, turn.data_maker())
+        rows = widgets.date_rows(
+            texts, turn.lang, today, spec, turn.data_maker(), turn.context.svc.calendar
+        )
     else:
         first = widgets.month_shown(value, today)
         if first is None:
@@ -436,15 +440,11 @@ async def _suggestion(turn: Turn, value: str) -> State:
     query = turn.query
     assert query is not None
     index = buttons.number(value)
-    if (
-        spec is None
-        or turn.draft.state != AWAITING_TEXT
-        or index is None
-        or index >= len(spec.suggestions)
-    ):
+    offered = suggestion_texts(turn, spec) if spec is not None else []
+    if spec is None or turn.draft.state != AWAITING_TEXT or index is None or index >= len(offered):
         await turn.stale()
         return None
-    text = turn.tr(spec.suggestions[index])
+    text = offered[index]
     turn.note_answer(spec, text)
     return await advance(turn, spec.type.parse_text(spec, text, turn.field_context()))
 

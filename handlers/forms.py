@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, ClassVar
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ConversationHandler
 
@@ -94,6 +94,10 @@ EXPECTED = {
     AWAITING_FILES: "files",
 }
 _CACHE_KEY = "form_draft"
+# Where the message that carries the current question's buttons is noted: in memory, as
+# (conversation token, message id). After a restart that one question merely keeps its
+# buttons (pressing them still works); nothing is written for it.
+_QUESTION_KEY = "form_question"
 # The question number in a button is one character: a press that old is stale anyway.
 _NONCE = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -222,12 +226,38 @@ class Turn:
             html = "\n".join(trail) + "\n\n" + html
         query = self.query if self.replacing else None
         self._pressed.clear()
+        if query is None:
+            # A new message follows a typed answer (or a file, or a command): the question
+            # it answered keeps its text but loses its buttons, so no answered question in
+            # the chat still looks live.
+            await self.settle_question()
         if question:
-            await ask(self.update, self.context, html, markup, query=query)
+            sent = await ask(self.update, self.context, html, markup, query=query)
         elif query is not None:
             await edit_or_send(query, self.context, html, markup)
+            sent = None
         else:
-            await reply(self.update, self.context, html, markup)
+            sent = await reply(self.update, self.context, html, markup)
+        if query is not None and question and isinstance(query.message, Message):
+            sent = query.message  # the pressed message now shows the question
+        if sent is not None and markup is not None:
+            assert self.context.user_data is not None
+            self.context.user_data[_QUESTION_KEY] = (self.token, sent.message_id)
+
+    def forget_question(self, query: CallbackQuery) -> None:
+        """The pressed message loses its buttons by other means: nothing to remove later."""
+        message = query.message
+        if message is not None and question_message(self.context, self.token) == (
+            message.message_id
+        ):
+            forget_question(self.context)
+
+    async def settle_question(self) -> None:
+        """Remove the buttons of the message that shows the current question, once an
+        answer arrived as a message of its own (a pressed question is edited instead)."""
+        message_id = question_message(self.context, self.token)
+        forget_question(self.context)
+        await drop_buttons(self.update, self.context, message_id)
 
     async def release(self) -> None:
         """A pressed question nothing replaced: it keeps the answer given, without buttons."""
@@ -236,6 +266,7 @@ class Turn:
         query, lines = self.query, self.trail()
         self._pressed.clear()
         assert query is not None
+        self.forget_question(query)
         if lines:
             try:
                 await edit_or_send(query, self.context, "\n".join(lines))
@@ -270,7 +301,33 @@ class Turn:
     def field_context(
         self, dynamic: Mapping[str, Sequence[tuple[str, str]]] | None = None
     ) -> FieldContext:
-        return self.context.svc.field_context(dynamic)
+        ctx = self.context.svc.field_context(dynamic)
+        member = self.viewer.member
+        return replace(ctx, own_org=member.org_code) if member is not None else ctx
+
+
+def question_message(context: BotContext, token: str) -> int | None:
+    """The message showing the current question of conversation ``token``, if known."""
+    assert context.user_data is not None
+    noted = context.user_data.get(_QUESTION_KEY)
+    return noted[1] if noted is not None and noted[0] == token else None
+
+
+def forget_question(context: BotContext) -> None:
+    assert context.user_data is not None
+    context.user_data.pop(_QUESTION_KEY, None)
+
+
+async def drop_buttons(update: Update, context: BotContext, message_id: Any) -> None:
+    """Remove the buttons of one of the bot's messages in this private chat; failures (the
+    message is gone, or already has none) do not matter."""
+    chat = update.effective_chat
+    if not isinstance(message_id, int) or chat is None or chat.type != Chat.PRIVATE:
+        return
+    try:
+        await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+    except TelegramError as exc:
+        logger.debug("could not drop the buttons of message %s: %s", message_id, exc)
 
 
 def nonce_of(draft: Draft) -> str:
@@ -457,11 +514,13 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "") -> str:
         options = await options_of(turn, spec)
         rows = widgets.toggle_rows(texts, lang, spec, options, selected, typed, data)
     elif widget in (Widget.DATE, Widget.DATETIME):
-        rows = widgets.date_rows(texts, lang, turn.context.svc.today(), spec, data)
+        svc = turn.context.svc
+        rows = widgets.date_rows(texts, lang, svc.today(), spec, data, svc.calendar)
     elif widget is Widget.FILES:
         rows = [[(turn.tr("✔ Done"), turn.button("fdone"))]]
     else:
-        rows = [[(turn.tr(s), turn.button("sug", i))] for i, s in enumerate(spec.suggestions)]
+        quick = [(s, turn.button("sug", i)) for i, s in enumerate(suggestion_texts(turn, spec))]
+        rows = widgets.suggestion_rows(quick)
         if not spec.required:
             rows.append([(turn.tr("Skip"), turn.button("skip"))])
     rows.append([cancel_button(turn)])
@@ -473,6 +532,15 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "") -> str:
     state = await turn.save(STATE_FOR_WIDGET[widget], field=spec.name, part=None, trail=trail)
     await turn.show(html, keyboard(rows), trail=trail)
     return state
+
+
+def suggestion_texts(turn: Turn, spec: FieldSpec) -> list[str]:
+    """A typed field's quick answers in the user's language: the committee file's list where
+    it gives one (its common return reasons), else the declaration's."""
+    configured = turn.context.svc.committee.phrases(spec.suggestions_from)
+    if configured:
+        return [phrase.text(turn.lang) for phrase in configured]
+    return [turn.tr(s) for s in spec.suggestions]
 
 
 def chosen_and_typed(spec: FieldSpec, value: Any) -> tuple[list[str], list[str]]:
@@ -545,7 +613,10 @@ async def cancel(update: Update, context: BotContext) -> int:
     if query is not None:  # the pressed question becomes the confirmation
         await query.answer()
         await edit_or_send(query, context, html)
-    else:
+    else:  # /cancel: the question it leaves unanswered loses its buttons
+        token = str(draft.data.get("token")) if draft is not None else ""
+        await drop_buttons(update, context, question_message(context, token))
+        forget_question(context)
         await reply(update, context, html)
     return END
 

@@ -205,6 +205,7 @@ class MeetingForm(forms.Form):
         except InvalidInput as exc:
             await turn.answer()
             await turn.error(exc)
+            turn.forget_question(query)  # its buttons go here, not again with the next question
             await drop_keyboard(query)
             return await self._again(turn, exc)
         except (NotAllowed, NotFound) as exc:

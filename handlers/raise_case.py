@@ -21,7 +21,6 @@ from bot.domain.models import Case, Viewer
 from handlers import form_steps, forms
 from handlers.common import (
     BotContext,
-    ask,
     deliver_now,
     drop_keyboard,
     keyboard,
@@ -160,7 +159,7 @@ async def new(update: Update, context: BotContext) -> State:
     rows = [[(turn.tr(k.label), turn.button("kind", k.code))] for k in kinds]
     rows.append([forms.cancel_button(turn)])
     state = await turn.save(AWAITING_KIND)
-    await ask(update, context, turn.render("choose_kind", kinds=kinds), keyboard(rows))
+    await turn.show(turn.render("choose_kind", kinds=kinds), keyboard(rows))
     return state
 
 

@@ -123,6 +123,12 @@ class Texts:
         text = translations(normalise_lang(lang)).gettext(msgid)
         return text % params if params else text
 
+    def nt(self, lang: str, singular: str, plural: str, count: int, **params: Any) -> str:
+        """A short string that depends on a number: the catalog's plural forms
+        ("1 working day" / "5 working days"; Chinese has one form)."""
+        text = translations(normalise_lang(lang)).ngettext(singular, plural, count)
+        return text % params if params else text
+
     def format_date(self, lang: str, value: date | str | None) -> str:
         if value is None or value == "":
             return ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from bot.domain.fields import MAX_DATE_AHEAD, FieldSpec, Option
+from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
 from handlers.common import Button, chunk
 from handlers.texts import Texts
@@ -26,24 +28,48 @@ TIME_CHOICES = ("09:00", "10:00", "14:00", "15:00", "16:00")
 NO_DAY = "·"
 
 
-def option_label(texts: Texts, lang: str, option: Option) -> str:
+# A button in a row of two is cut on a phone past about this width (a CJK character is two).
+HALF_ROW_WIDTH = 16
+
+
+def width(text: str) -> int:
+    """How wide a label is on a phone: wide (CJK, full-width) characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def option_label(texts: Texts, lang: str, option: Option, *, button: bool = True) -> str:
+    """A choice as its button reads (an organisation by its short name) or, with
+    ``button=False``, as a text names it (the full name)."""
     if option.shown == "org":
+        if button:
+            return texts.committee.button_name(option.label, lang)
         return texts.committee.addressee_name(option.label, lang)
     if option.shown == "plain":
         return option.label
     return texts.t(lang, option.label)
 
 
+def _org_rows(buttons: list[Button]) -> list[list[Button]]:
+    """Two per row where every label fits half a phone's row, else one per row."""
+    fits = all(width(label) <= HALF_ROW_WIDTH for label, _ in buttons)
+    return chunk(buttons, 2 if fits else 1)
+
+
 def option_rows(
     texts: Texts, lang: str, spec: FieldSpec, options: Sequence[Option], data: Data
 ) -> list[list[Button]]:
-    """One button per choice: long names one per row, organisations two per row, a few
-    short choices (一般 / 紧急 / 特急) in one row."""
+    """One button per choice: organisations by short name, two per row where they fit; a
+    few short choices (一般 / 紧急 / 特急) in one row; anything else one per row."""
     buttons = [(option_label(texts, lang, o), data("opt", o.value)) for o in options]
-    if spec.type.code == "organisation":
-        return chunk(buttons, 2)
+    if options and all(o.shown == "org" for o in options):
+        return _org_rows(buttons)
     short = len(buttons) <= 3 and all(len(label) <= 6 for label, _ in buttons)
     return [buttons] if short else chunk(buttons, 1)
+
+
+def suggestion_rows(quick: list[Button]) -> list[list[Button]]:
+    """Quick answers of a typed field (common return reasons): two per row where they fit."""
+    return _org_rows(quick)
 
 
 def toggle_rows(
@@ -55,7 +81,8 @@ def toggle_rows(
     typed: Sequence[str],
     data: Data,
 ) -> list[list[Button]]:
-    """Toggles (☐ / ☑) two per row, the field's group toggles, a ✖ for each typed item, Done."""
+    """Toggles (☐ / ☑) two per row where they fit, the field's group toggles, a ✖ for each
+    typed item, Done."""
     buttons = [
         (
             f"{'☑' if o.value in selected else '☐'} {option_label(texts, lang, o)}",
@@ -63,7 +90,7 @@ def toggle_rows(
         )
         for o in options
     ]
-    rows = chunk(buttons, 2)
+    rows = _org_rows(buttons)
     groups = [(texts.t(lang, label), data("grp", i)) for i, (label, _) in enumerate(spec.groups)]
     if groups:
         rows.append(groups)
@@ -75,13 +102,18 @@ def toggle_rows(
 
 
 _NAMED_DAYS = {0: N_("Today"), 1: N_("Tomorrow"), 2: N_("Day after tomorrow")}
-_SHORT_DAY = {"zh_CN": "M月d日 EEE", "en": "EEE d MMM"}
+_SHORT_DAY = {"zh_CN": "M月d日（EEE）", "en": "EEE d MMM"}
 _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 
 
 def short_day(lang: str, day: date) -> str:
-    """12月2日 周三 / Wed 2 Dec."""
+    """12月2日（周三）/ Wed 2 Dec."""
     return format_date(day, _SHORT_DAY[lang], locale=_BABEL_LOCALE[lang])
+
+
+def working_days(texts: Texts, lang: str, n: int) -> str:
+    """5个工作日 / 5 working days."""
+    return texts.nt(lang, "%(n)s working day", "%(n)s working days", n, n=n)
 
 
 def date_rows(
@@ -90,19 +122,27 @@ def date_rows(
     today: date,
     spec: FieldSpec,
     data: Data,
+    workdays: WorkingCalendar,
 ) -> list[list[Button]]:
-    """The quick choices of a date, a way to the month calendar, and (optional) no date."""
+    """The quick choices of a date, a way to the month calendar, and (optional) no date.
+
+    A deadline is counted in working days, so its quick choices are too, each showing the
+    real day it lands on (12月2日（周三）· 5个工作日) across weekends and holidays; a named
+    day (明天 · 12月1日（周二）) is a calendar day."""
     quick: list[Button] = []
     for n in spec.quick_days:
-        day = today + timedelta(days=n)
         if spec.quick_named:
+            day = today + timedelta(days=n)
             name = texts.t(lang, _NAMED_DAYS[n]) if n in _NAMED_DAYS else None
             name = name or texts.t(lang, "In %(n)s days", n=n)
             label = f"{name} · {short_day(lang, day)}"
         else:
-            label = texts.t(lang, "In %(n)s days", n=n)
+            day = workdays.add_working_days(today, n)
+            # Nothing between a full-width bracket and the dot: 12月2日（周三）· 5个工作日.
+            dot = "· " if lang == "zh_CN" else " · "
+            label = f"{short_day(lang, day)}{dot}{working_days(texts, lang, n)}"
         quick.append((label, data("date", day.isoformat())))
-    rows = chunk(quick, 2)
+    rows = chunk(quick, 2 if all(width(label) <= HALF_ROW_WIDTH for label, _ in quick) else 1)
     rows.append([(texts.t(lang, "📅 Pick a date"), data("cal", f"{today:%Y-%m}"))])
     if not spec.required:
         rows.append([(texts.t(lang, "No specific date"), data("skip", ""))])

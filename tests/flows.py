@@ -74,6 +74,15 @@ async def seed_case(
     return outcome.case
 
 
+def on_button(bot: Harness, name: str) -> str:
+    """An organisation, given by its full Chinese name, as a form's button names it: by its
+    short name (texts keep the full one)."""
+    for org in bot.svc.committee.organisations.values():
+        if org.name_zh == name:
+            return org.short("zh_CN")
+    return name
+
+
 async def rows(bot: Harness, table: Table, *where: Any) -> list[Any]:
     async with bot.svc.db.read() as conn:
         return list((await conn.execute(select(table).where(*where))).all())

@@ -385,7 +385,7 @@ DEFAULT_ANSWERS: dict[str, tuple[str, str]] = {
     "description": ("say", "拟以长期租赁方式供地，请研判法律风险。"),
     "applicant": ("say", "张三"),
     "respondent": ("press", "自然资源局"),
-    "addressee": ("press", "延边州中级人民法院"),
+    "addressee": ("press", "延边中院"),
     "urgency": ("press", "一般"),
     "reply_by": ("press", "不指定日期"),
     "documents": ("press", "完成"),
@@ -693,7 +693,7 @@ class TestTextFields:
             case, since = await seed(w, "退回理由测试")
             await bot.press(zhao, "退回", message=note_for(bot, zhao, case, since))
             assert texts_of(sent(bot, zhao, since)).endswith(
-                f"↩️ 正在退回 {case.number}。请用一条消息发送退回理由（最多 500 字），或点击“取消”。"
+                f"↩️ 正在退回 {case.number}。请选择下方的常见理由，或用一条消息发送其他理由（最多 500 字）。"
             )
         else:
             case = await bot.svc.get_case(case_id)
@@ -1176,7 +1176,7 @@ FORGED_IN_ACTION: list[tuple[str, str, str, str, str]] = [
     ("outcome-someone-elses-stranger", "resolve", "stranger", "f:{token}:opt:withdrawn", STALE),
     ("reason-option", "return", "zhou", "f:{token}:opt:withdrawn", STALE),
     ("reason-skip-required", "return", "zhou", "f:{token}:skip", STALE),
-    ("reason-suggestion", "return", "zhou", "f:{token}:sug:0", STALE),
+    ("reason-suggestion-unknown", "return", "zhou", "f:{token}:sug:9", STALE),
     ("reason-files-done", "return", "zhou", "f:{token}:fdone", STALE),
     ("reason-submit", "return", "zhou", "f:{token}:go", STALE),
     ("reason-date", "return", "zhou", "f:{token}:date:2026-12-01", STALE),
@@ -1986,7 +1986,7 @@ DOUBLE: list[tuple[str, str, tuple[tuple[str, str], ...], dict[str, list[str]], 
     (
         "addressee-twice",
         "addressee",
-        (("li", "延边州中级人民法院"), ("li", "延边州中级人民法院")),
+        (("li", "延边中院"), ("li", "延边中院")),
         {"li": ["", STALE]},
         {},
     ),
@@ -2254,10 +2254,10 @@ REVOKED_ROWS: list[tuple[str, str, str, tuple[str, str], str]] = [
     ("description", "consultation", "description", ("say", "请研判。"), NOT_MEMBER),
     ("applicant", "referral", "applicant", ("say", "张三"), NOT_MEMBER),
     ("respondent", "referral", "respondent", ("press", "自然资源局"), NOT_MEMBER),
-    ("addressee", "consultation", "addressee", ("press", "延边州中级人民法院"), NOT_MEMBER),
+    ("addressee", "consultation", "addressee", ("press", "延边中院"), NOT_MEMBER),
     ("urgency", "consultation", "urgency", ("press", "一般"), NOT_MEMBER),
     ("date-typed", "consultation", "reply_by", ("say", "12月3日"), NOT_MEMBER),
-    ("date-quick", "consultation", "reply_by", ("press", "7 天后"), NOT_MEMBER),
+    ("date-quick", "consultation", "reply_by", ("press", "5个工作日"), NOT_MEMBER),
     ("date-calendar", "consultation", "reply_by", ("press", "选择日期"), NOT_MEMBER),
     ("date-none", "consultation", "reply_by", ("press", "不指定日期"), NOT_MEMBER),
     ("documents-file", "consultation", "documents", ("send", "document-20mb"), NOT_MEMBER),

@@ -186,3 +186,57 @@ def test_bad_schedule_sections(table: dict[str, Any], message: str) -> None:
     data.update(table)
     with pytest.raises(ConfigError, match=message.replace("'", ".")):
         parse_committee(data)
+
+
+def test_example_short_names_and_return_reasons() -> None:
+    c = load_committee(ROOT / "committee.example.toml")
+    assert all(o.short_zh and o.short_en for o in c.organisations.values())
+    assert c.button_name("CBS-HRSS", "zh_CN") == "人社局"
+    assert c.button_name("YB-IPC", "zh_CN") == "延边中院"
+    assert c.button_name("ANTU-COURT", "en") == "Antu Court"
+    assert c.addressee_name("CBS-HRSS", "zh_CN") == "长白山管委会人力资源和社会保障局"
+    # Centers have none in the example: their buttons show the full name.
+    assert c.button_name("CHIBEI-CENTER", "zh_CN") == "池北行政争议协调化解中心"
+    assert c.return_reasons == ()  # the built-in quick reasons
+
+
+def test_short_names_and_return_reasons_parse() -> None:
+    data = example()
+    data["organisations"][0].pop("short_en")
+    data["centers"][0]["short_zh"] = "池北中心"
+    data["returns"] = {"reasons": [{"zh": "请补充权属证明", "en": "Add proof of title"}]}
+    c = parse_committee(data)
+    office = data["organisations"][0]["code"]
+    assert c.button_name(office, "en") == c.organisations[office].name_en  # falls back
+    assert c.button_name("CHIBEI-CENTER", "zh_CN") == "池北中心"
+    assert [(p.zh, p.en) for p in c.return_reasons] == [("请补充权属证明", "Add proof of title")]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["organisations"][1].update(short_zh=""), r"organisations\[1\]\.short_zh"),
+        (lambda d: d["organisations"][1].update(short_en="x" * 25), "at most 24"),
+        (lambda d: d["organisations"][1].update(short_zh=3), r"short_zh must be"),
+        (lambda d: d.update(returns={"reasons": "材料不全"}), "returns.reasons must be a list"),
+        (lambda d: d.update(returns={"reasons": [{"zh": "材料不全"}]}), r"reasons\[0\]"),
+        (
+            lambda d: d.update(returns={"reasons": [{"zh": "材料不全", "en": ""}]}),
+            r"reasons\[0\]\.en",
+        ),
+        (
+            lambda d: d.update(returns={"reasons": [{"zh": "长" * 61, "en": "Long"}]}),
+            "at most 60",
+        ),
+        (
+            lambda d: d.update(returns={"reasons": [{"zh": "甲", "en": "A"}] * 9}),
+            "at most 8 reasons",
+        ),
+        (lambda d: d.update(returns={"reason": []}), "one key, reasons"),
+    ],
+)
+def test_bad_short_names_and_return_reasons(change: Any, message: str) -> None:
+    data = example()
+    change(data)
+    with pytest.raises(ConfigError, match=message):
+        parse_committee(data)

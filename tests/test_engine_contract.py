@@ -30,7 +30,7 @@ from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
-from tests.flows import GROUP, LI, WANG, ZHAO, admin, bind_group, member, rows
+from tests.flows import GROUP, LI, WANG, ZHAO, admin, bind_group, member, on_button, rows
 from tests.scenario import Harness, running_bot
 
 ZHOU = 2003
@@ -187,7 +187,7 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         await bot.press(zhao, "Hearing notice")
         await bot.say(zhao, "（2026）吉24行初12号")
         await bot.say(zhao, "林地行政处罚")
-        await bot.press(zhao, "长白山管委会自然资源局")
+        await bot.press(zhao, "自然资源局")
         await bot.say(zhao, "12月9日")
         assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
         await bot.say(zhao, "9点半")
@@ -310,10 +310,10 @@ async def test_one_request_to_three_agencies_each_answering(
         await bot.press(zhao, "Assistance request")
         await bot.say(zhao, "被执行人财产查询")
         for agency in ("长白山管委会自然资源局", "长白山管委会生态环境局"):
-            await bot.press(zhao, f"☐ {agency}")
-        await bot.press(zhao, "☐ 长白山管委会住房和城乡建设局")
-        await bot.press(zhao, "☑ 长白山管委会生态环境局")  # a toggle undone...
-        await bot.press(zhao, "☐ 长白山管委会生态环境局")  # ...and done again
+            await bot.press(zhao, f"☐ {on_button(bot, agency)}")
+        await bot.press(zhao, "☐ 住建局")
+        await bot.press(zhao, "☑ 生态环境局")  # a toggle undone...
+        await bot.press(zhao, "☐ 生态环境局")  # ...and done again
         await bot.press(zhao, "完成")
         await bot.say(zhao, "请协助查询被执行人名下不动产登记情况。")
         assert "长白山管委会自然资源局、长白山管委会生态环境局、长白山管委会住房和城乡建设局" in (

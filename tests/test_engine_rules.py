@@ -12,9 +12,18 @@ import pytest
 
 from bot.config import ConfigError, load_committee, parse_calendar, parse_committee
 from bot.domain import lifecycle, rules
-from bot.domain.committee import Committee
+from bot.domain.committee import Committee, OrgKind
 from bot.domain.errors import InvalidInput
-from bot.domain.fields import CHOICE, DATETIME, TEXT, FieldContext, FieldSpec, asked, check_values
+from bot.domain.fields import (
+    ADDRESSEE,
+    CHOICE,
+    DATETIME,
+    TEXT,
+    FieldContext,
+    FieldSpec,
+    asked,
+    check_values,
+)
 from bot.domain.kinds import Action, Deadline, KindError, KindRegistry, Side, State
 from bot.domain.mechanisms import consultation, default_registry, referral
 from bot.domain.models import Member, Role
@@ -132,6 +141,19 @@ def test_a_declaration_that_cannot_work_is_refused(change: dict[str, Any], messa
     broken = replace(consultation.KIND, code="broken", number_prefix="坏", **change)
     with pytest.raises(KindError, match=message):
         KindRegistry.of((consultation.KIND, broken))
+
+
+def test_no_declaration_offers_the_linkage_office_as_a_party() -> None:
+    respondent = replace(
+        referral.KIND.field("respondent"), org_kinds=(OrgKind.DEPARTMENT, OrgKind.OFFICE)
+    )
+    fields = tuple(respondent if f.name == "respondent" else f for f in referral.KIND.fields)
+    with pytest.raises(KindError, match="field 'respondent' offers the linkage office"):
+        KindRegistry.of((replace(referral.KIND, fields=fields),))
+    assert OrgKind.OFFICE not in referral.KIND.field("respondent").org_kinds
+    # A consultation asks a court for its view: no coordination center is offered.
+    assert consultation.KIND.addressee_spec.type is not ADDRESSEE
+    assert consultation.KIND.addressee_spec.org_kinds == (OrgKind.COURT,)
 
 
 def test_a_code_or_prefix_is_declared_once() -> None:

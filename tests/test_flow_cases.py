@@ -73,7 +73,7 @@ async def raise_referral(bot: Harness, li: FakeUser, *, files: bool = False) -> 
     await bot.press(li, "自然资源局")
     await bot.press(li, "池北行政争议协调化解中心")
     await bot.press(li, "紧急")
-    await bot.press(li, "7")
+    await bot.press(li, "5个工作日")
     if files:
         await bot.send_document(li, "补偿方案.pdf", 120_000)
         await bot.send_photo(li, 300_000)

@@ -68,7 +68,7 @@ async def test_a_raise_costs_one_answer_and_one_edit_per_press(
         await bot.say(li, "拟以长期租赁方式供地，请研判法律风险。")
         question = bot.last_with_buttons(li)
         assert question["text"].startswith("3/6 · 接收单位")  # after typed text: a new message
-        assert await press(bot, li, "延边州中级人民法院") == ONE_EDIT
+        assert await press(bot, li, "延边中院") == ONE_EDIT
         assert await press(bot, li, "一般") == ONE_EDIT
         shown = bot.fake.message(li, question["message_id"])["text"]
         # Both answers given on this message stay on it, above the question they led to.
@@ -136,7 +136,7 @@ async def test_a_meeting_costs_one_answer_and_one_edit_per_press(
         assert shown.startswith("✔ 日期和时间：2026年11月27日\n✔ 日期和时间：15:00\n\n4/6 · ")
         await bot.say(office, "府院联动办公室第一会议室")
         orgs = bot.last_with_buttons(office)
-        assert await press(bot, office, "延边州中级人民法院") == ONE_EDIT
+        assert await press(bot, office, "延边中院") == ONE_EDIT
         assert await press(bot, office, "完成") == ONE_EDIT
         assert await press(bot, office, "完成") == ONE_EDIT
         assert await press(bot, office, "确认安排") == ONE_EDIT
@@ -159,7 +159,7 @@ async def test_a_second_tap_on_a_question_that_moved_on_never_acts(
         await bot.press(office, "后天")
         await bot.press(office, "15:00")
         await bot.say(office, "府院联动办公室第一会议室")
-        await bot.press(office, "延边州中级人民法院")
+        await bot.press(office, "延边中院")
         orgs = bot.last_with_buttons(office)
         done = dict(bot.fake.buttons(orgs)[-2])["✔ 完成"]
         await bot.press(office, message=orgs, data=done)
@@ -196,7 +196,7 @@ async def test_a_question_that_cannot_be_edited_comes_as_a_new_message(
         )
         since = len(bot.fake.calls)
 
-        await bot.press(li, "延边州中级人民法院", message=question)
+        await bot.press(li, "延边中院", message=question)
 
         assert _count(bot, li, since) == Counter({ANSWER: 1, EDIT: 1, SEND: 1})
         shown = bot.fake.last_message_to(li)
@@ -206,7 +206,7 @@ async def test_a_question_that_cannot_be_edited_comes_as_a_new_message(
         assert draft is not None and draft.data["field"] == "urgency"
         assert draft.data["values"]["addressee"] == "YB-IPC"
         # The old message kept its buttons; they no longer act.
-        await bot.press(li, "延边州中级人民法院", message=question)
+        await bot.press(li, "延边中院", message=question)
         assert bot.alerts(li)[-1] == "该按钮已失效。"
         assert await bot.svc.load_draft(LI, "form") == draft
         await bot.press(li, "一般", message=shown)

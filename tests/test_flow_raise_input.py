@@ -59,7 +59,7 @@ async def to_addressee(bot: Harness) -> None:
 async def to_date(bot: Harness) -> None:
     await to_addressee(bot)
     li = bot.user(LI, "李明")
-    await bot.press(li, "延边州中级人民法院")
+    await bot.press(li, "延边中院")
     await bot.press(li, "一般")
 
 
@@ -143,7 +143,7 @@ async def test_text_typed_where_a_button_is_expected(committee: Committee, db_ur
         assert bot.last_text(li) == USE_BUTTONS
         assert await draft_of(bot) == before
 
-        await bot.press(li, "延边州中级人民法院")
+        await bot.press(li, "延边中院")
         before = await draft_of(bot)
         await bot.say(li, "紧急")
         assert bot.last_text(li) == USE_BUTTONS
@@ -233,11 +233,12 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         await to_date(bot)
         li = bot.user(LI, "李明")
         question = bot.last_with_buttons(li)
+        # Wednesday 25 November: the quick choices are counted in working days.
         assert bot.labels(question)[:5] == [
-            "3 天后",
-            "7 天后",
-            "14 天后",
-            "30 天后",
+            "11月30日（周一）· 3个工作日",
+            "12月2日（周三）· 5个工作日",
+            "12月9日（周三）· 10个工作日",
+            "12月23日（周三）· 20个工作日",
             "📅 选择日期",
         ]
         before = await draft_of(bot)
@@ -292,7 +293,7 @@ async def test_the_calendar_goes_back_to_the_quick_choices(
         await bot.press(li, "返回", message=bot.fake.message(li, question["message_id"]))
         back = bot.fake.message(li, question["message_id"])
         assert bot.labels(back) == bot.labels(question)
-        await bot.press(li, "7 天后", message=back)
+        await bot.press(li, "5个工作日", message=back)
         draft = await draft_of(bot)
         assert draft is not None and draft.data["values"]["reply_by"] == "2026-12-02"
 
@@ -549,7 +550,7 @@ async def test_new_while_a_draft_is_open_keeps_it(committee: Committee, db_url: 
         assert draft is not None
         assert draft.data["values"] == {"title": "滑雪场扩建项目", "description": "请研判。"}
 
-        await bot.press(li, "延边州中级人民法院")
+        await bot.press(li, "延边中院")
         await bot.press(li, "一般")
         await bot.press(li, "不指定日期")
         await bot.press(li, "完成")
@@ -611,23 +612,27 @@ async def test_a_button_of_a_cancelled_conversation(committee: Committee, db_url
         await to_addressee(bot)
         li = bot.user(LI, "李明")
         question = bot.last_with_buttons(li)
+        (court,) = [d for row in bot.fake.buttons(question) for x, d in row if x == "延边中院"]
         await bot.say(li, "/cancel")
-        await bot.press(li, "延边州中级人民法院", message=question)
-        assert bot.alerts(li)[-1] == STALE
+        # /cancel took the question's buttons away; a client that still shows them sends:
         assert "reply_markup" not in bot.fake.message(li, question["message_id"])
+        await bot.press(li, message=question, data=court)
+        assert bot.alerts(li)[-1] == STALE
         assert await draft_of(bot) is None
 
         await bot.say(li, "/new")
         await bot.press(li, "重大事项研判")
         await bot.say(li, "滑雪场扩建项目")
         await bot.say(li, "请研判。")
-        await bot.press(li, "延边州中级人民法院")
+        await bot.press(li, "延边中院")
         await bot.press(li, "一般")
         await bot.press(li, "不指定日期")
         await bot.press(li, "完成")
         summary = bot.last_with_buttons(li)
+        (submit,) = [d for row in bot.fake.buttons(summary) for x, d in row if "提交" in x]
         await bot.say(li, "/cancel")
-        await bot.press(li, "提交", message=summary)
+        assert "reply_markup" not in bot.fake.message(li, summary["message_id"])
+        await bot.press(li, message=summary, data=submit)
         assert bot.alerts(li)[-1] == STALE
         assert "reply_markup" not in bot.fake.message(li, summary["message_id"])
         assert await no_cases(bot) and await draft_of(bot) is None

@@ -45,7 +45,7 @@ async def raise_referral(bot: Harness, li: FakeUser) -> None:
     await bot.press(li, "自然资源局")
     await bot.press(li, "池北行政争议协调化解中心")
     await bot.press(li, "紧急")
-    await bot.press(li, "7")  # the "in 7 days" quick choice
+    await bot.press(li, "5个工作日")  # a quick choice: 5 working days from today
     await bot.send_document(li, "补偿方案.pdf", 120_000)
     await bot.press(li, "完成")
 
@@ -161,7 +161,7 @@ async def test_whole_flow_in_english(committee: Committee, db_url: str) -> None:
         await bot.press(li, "Major-matter consultation")
         await bot.say(li, "Ski resort expansion plan")
         await bot.say(li, "Legal risks of the land lease model?")
-        await bot.press(li, "Yanbian Intermediate People's Court")
+        await bot.press(li, "Yanbian IPC")
         await bot.press(li, "Normal")
         await bot.press(li, "No specific date")
         await bot.press(li, "Done")

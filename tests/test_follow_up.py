@@ -181,16 +181,16 @@ async def test_a_returned_matter_sent_to_another_court_goes_there(
         case = await seed_case(bot, LI, "李明", "温泉开发规划调整研判")
         await bot.flush_outbox()
         await bot.press(zhao, "退回", message=bot.last_with_buttons(zhao))
-        await bot.say(zhao, "应由池西池南行政争议协调化解中心办理。")
+        await bot.say(zhao, "应由抚松县人民法院研判。")
         await bot.press(li, "✏ 修改后重新提请", message=bot.last_with_buttons(li))
         await bot.press(li, "修改某项")
         await bot.press(li, "接收单位")
-        await bot.press(li, "池西池南行政争议协调化解中心")
+        await bot.press(li, "抚松法院")
         before = len(bot.texts(zhao))
         await bot.press(li, "提交")
         row = await assignment(bot, case)
         assert (row.addressee, row.state, row.handler_user_id) == (
-            "CHIXINAN-CENTER",
+            "FUSONG-COURT",
             "submitted",
             None,
         )

@@ -36,6 +36,7 @@ from tests.flows import (
     bind_group,
     member,
     not_member_text,
+    on_button,
     rows,
 )
 from tests.scenario import Harness, running_bot
@@ -81,7 +82,7 @@ async def raise_request(bot: Harness, zhao: FakeUser, agencies: tuple[str, ...])
     await bot.say(zhao, PARTY)
     await bot.say(zhao, REQUEST)
     for agency in agencies:
-        await bot.press(zhao, f"☐ {agency}")
+        await bot.press(zhao, f"☐ {on_button(bot, agency)}")
     await bot.press(zhao, "完成")
     await bot.press(zhao, "不指定日期")
     await bot.send_document(zhao, "协助执行通知书.pdf", 80_000)

@@ -37,6 +37,7 @@ from tests.flows import (
     bind_group,
     member,
     not_member_text,
+    on_button,
     rows,
 )
 from tests.scenario import Harness, running_bot
@@ -85,10 +86,10 @@ async def raise_issues(bot: Harness, zhao: FakeUser) -> str:
     # Everyone at once, and off again; then the three agencies one by one.
     everyone = bot.shown("All departments and zones")
     await bot.press(zhao, everyone)
-    assert bot.labels(bot.last_with_buttons(zhao)).count(f"☑ {NR}") == 1
+    assert bot.labels(bot.last_with_buttons(zhao)).count(f"☑ {on_button(bot, NR)}") == 1
     await bot.press(zhao, everyone)
     for agency in (HOUSING, NR, ENV):
-        await bot.press(zhao, f"☐ {agency}")
+        await bot.press(zhao, f"☐ {on_button(bot, agency)}")
     await bot.press(zhao, "完成")
     await bot.say(zhao, ADMINISTRATOR)
     await bot.press(zhao, "不指定日期")
@@ -160,7 +161,7 @@ async def agenda_offers(bot: Harness, office: FakeUser) -> list[str]:
     await bot.press(office, "后天")
     await bot.press(office, "15:00")
     await bot.say(office, "管委会三楼第一会议室")
-    await bot.press(office, f"☐ {COURT}")
+    await bot.press(office, f"☐ {on_button(bot, COURT)}")
     await bot.press(office, "完成")
     offered = bot.labels(bot.last_with_buttons(office))
     await bot.say(office, "/cancel")
@@ -264,7 +265,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         await bot.press(office, "15:00")
         await bot.say(office, "管委会三楼第一会议室")
         for name in (COURT, HOUSING):
-            await bot.press(office, f"☐ {name}")
+            await bot.press(office, f"☐ {on_button(bot, name)}")
         await bot.press(office, "完成")
         await bot.press(office, f"☐ {NUMBER}")
         await bot.press(office, "完成")

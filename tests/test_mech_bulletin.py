@@ -30,6 +30,7 @@ from tests.flows import (
     admin,
     bind_group,
     member,
+    on_button,
     rows,
 )
 from tests.scenario import Harness, running_bot
@@ -89,7 +90,7 @@ async def publish(
         assert all(label.startswith("☑") for label in bot.labels(bot.last_with_buttons(zhao))[:9])
     else:
         for name in agencies:
-            await bot.press(zhao, f"☐ {name}")
+            await bot.press(zhao, f"☐ {on_button(bot, name)}")
     await bot.press(zhao, "完成")
     if rectify is None:
         await bot.press(zhao, "跳过")

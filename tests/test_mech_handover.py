@@ -33,6 +33,7 @@ from tests.flows import (
     bind_group,
     member,
     not_member_text,
+    on_button,
     rows,
 )
 from tests.scenario import Harness, running_bot
@@ -97,7 +98,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         await bot.say(zhao, RULING)
         await bot.say(zhao, WHAT)
         await bot.say(zhao, PARTY)
-        await bot.press(zhao, NR)
+        await bot.press(zhao, on_button(bot, NR))
         await bot.press(zhao, bot.shown("✔ Done"))  # no document yet: asked for one
         assert bot.alerts(zhao)[-1] == bot.shown("Please send at least one document or photo.")
         assert bot.shown("Ruling document") in bot.last_text(zhao)

@@ -30,6 +30,7 @@ from tests.flows import (
     bind_group,
     member,
     not_member_text,
+    on_button,
     rows,
 )
 from tests.scenario import Harness, running_bot
@@ -112,7 +113,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.press(zhao, bot.shown(hearing.KIND.label))
         await bot.say(zhao, DOCKET)
         await bot.say(zhao, CAUSE)
-        await bot.press(zhao, NR)
+        await bot.press(zhao, on_button(bot, NR))
         await bot.say(zhao, COURTROOM)
         await bot.say(zhao, "12月9日")  # a Wednesday, two weeks ahead
         assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
@@ -511,7 +512,7 @@ async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
         await bot.press(zhao, bot.shown(hearing.KIND.label))
         await bot.say(zhao, DOCKET)
         await bot.say(zhao, CAUSE)
-        await bot.press(zhao, NR)
+        await bot.press(zhao, on_button(bot, NR))
         await bot.say(zhao, COURTROOM)
         await bot.say(zhao, "12月9日")
         await bot.say(zhao, "/new")

@@ -29,6 +29,7 @@ from tests.flows import (
     admin,
     bind_group,
     member,
+    on_button,
     rows,
     seed_case,
 )
@@ -85,7 +86,7 @@ async def schedule(
     await bot.say(office, PLACE)
     assert "5/6" in bot.last_text(office)
     for name in orgs:
-        await bot.press(office, name)
+        await bot.press(office, on_button(bot, name))
     await bot.press(office, "完成")
     assert "6/6" in bot.last_text(office)
     for number in matters:
@@ -416,7 +417,7 @@ async def test_the_conversation_checks_each_answer(committee: Committee, db_url:
         assert "5/6" in bot.last_text(office)
         await bot.press(office, "全部法院")
         assert "已选 4 个单位" in bot.last_text(office)
-        await bot.press(office, "抚松县人民法院")
+        await bot.press(office, "抚松法院")
         assert "已选 3 个单位" in bot.last_text(office)
         await bot.press(office, "完成")
         await bot.press(office, "完成")  # no agenda items

@@ -66,7 +66,7 @@ async def test_file_names_are_cleaned_before_they_are_stored(
         await bot.press(li, "重大事项研判")
         await bot.say(li, "滑雪场扩建项目")
         await bot.say(li, "请研判。")
-        await bot.press(li, "延边州中级人民法院")
+        await bot.press(li, "延边中院")
         await bot.press(li, "一般")
         await bot.press(li, "不指定日期")
         await bot.send_document(li, "报告\u202eFDP.exe\n.pdf", 1000)

@@ -115,7 +115,7 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         assert draft is not None
         assert draft.data["values"] == {"title": "滑雪场扩建项目土地租赁模式法律风险"}
         await bot.say(li, "拟以长期租赁方式供地，请研判法律风险。")
-        await bot.press(li, "延边州中级人民法院")
+        await bot.press(li, "延边中院")
         await bot.press(li, "一般")
         await bot.say(li, "12月3日")
         await bot.press(li, "完成")
@@ -134,14 +134,14 @@ async def court_clerk_asked_for_a_reason(bot: Harness) -> tuple[FakeUser, FakeUs
     await bot.press(li, "重大事项研判")
     await bot.say(li, "滑雪场扩建项目")
     await bot.say(li, "请研判。")
-    await bot.press(li, "延边州中级人民法院")
+    await bot.press(li, "延边中院")
     await bot.press(li, "一般")
     await bot.press(li, "不指定日期")
     await bot.press(li, "完成")
     await bot.press(li, "提交")
     await bot.press(zhao, "退回", message=bot.last_with_buttons(zhao))
     assert bot.last_text(zhao) == (
-        "↩️ 正在退回 研判〔2026〕1号。请用一条消息发送退回理由（最多 500 字），或点击“取消”。"
+        "↩️ 正在退回 研判〔2026〕1号。请选择下方的常见理由，或用一条消息发送其他理由（最多 500 字）。"
     )
     return li, zhao
 

@@ -124,7 +124,8 @@ async def test_concurrent_submits_get_gapless_unique_numbers(
     assert await count(db, t.cases) == 40
     assert await count(db, t.events, t.events.c.action == "submitted") == 40
     assert await count(db, t.case_files) == 40
-    consultation = await svc.submit(li, "consultation", REFERRAL_VALUES, "other-kind")
+    to_a_court = {**REFERRAL_VALUES, "addressee": "YB-IPC"}  # a consultation goes to a court
+    consultation = await svc.submit(li, "consultation", to_a_court, "other-kind")
     assert consultation.case.number == "研判〔2026〕1号"
 
 

@@ -34,9 +34,16 @@ class Organisation:
     kind: OrgKind
     name_zh: str
     name_en: str
+    # The customary short form (人社局, 延边中院) for buttons, where a phone cuts full names;
+    # empty: the full name.
+    short_zh: str = ""
+    short_en: str = ""
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
+
+    def short(self, lang: str) -> str:
+        return (self.short_en if lang == "en" else self.short_zh) or self.name(lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +56,25 @@ class Center:
     courts: tuple[str, ...]
     location_zh: str = ""
     location_en: str = ""
+    short_zh: str = ""
+    short_en: str = ""
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
+
+    def short(self, lang: str) -> str:
+        return (self.short_en if lang == "en" else self.short_zh) or self.name(lang)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A text the committee file gives in both languages (a common return reason)."""
+
+    zh: str
+    en: str
+
+    def text(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +106,9 @@ class Committee:
     # [kinds.<kind>] raisers); a kind not listed may be raised by every organisation that fits.
     raisers: Mapping[str, frozenset[str]] = field(default_factory=dict)
     calendar: CalendarOverrides = field(default_factory=CalendarOverrides)
+    # Common return reasons offered as buttons (the committee file's [returns] reasons);
+    # empty: the built-in ones.
+    return_reasons: tuple[Phrase, ...] = ()
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
@@ -93,6 +119,20 @@ class Committee:
             return self.organisations[code].name(lang)
         if code in self.centers:
             return self.centers[code].name(lang)
+        return code
+
+    def phrases(self, name: str) -> tuple[Phrase, ...]:
+        """A list of phrases the committee file gives by ``name`` (a field's
+        ``suggestions_from``); empty when it gives none."""
+        return {"return_reasons": self.return_reasons}.get(name, ())
+
+    def button_name(self, code: str, lang: str) -> str:
+        """An organisation or center as a button names it: its short form where it has one;
+        texts keep the full name (``addressee_name``)."""
+        if code in self.organisations:
+            return self.organisations[code].short(lang)
+        if code in self.centers:
+            return self.centers[code].short(lang)
         return code
 
     def orgs_answering(self, code: str) -> frozenset[str]:

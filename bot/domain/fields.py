@@ -63,6 +63,8 @@ class FieldContext:
     # Choices that come from the database, by field name (for example the members of the
     # acting organisation, for an assignment): (value, shown label).
     dynamic: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    # The organisation of the member answering (offered first where a field says so).
+    own_org: str | None = None
 
     @property
     def today(self) -> date:
@@ -177,9 +179,10 @@ class OrganisationType(ChoiceType):
     refusal = "unknown_org"
 
     def options(self, spec: FieldSpec, ctx: FieldContext) -> list[Option]:
-        return [
-            Option(o.code, o.code, shown="org") for o in ctx.committee.orgs_of_kind(*spec.org_kinds)
-        ]
+        orgs = ctx.committee.orgs_of_kind(*spec.org_kinds)
+        if spec.own_first:  # stable: the others keep the committee file's order
+            orgs.sort(key=lambda o: o.code != ctx.own_org)
+        return [Option(o.code, o.code, shown="org") for o in orgs]
 
     def show(self, spec: FieldSpec, value: Any, labels: Labels) -> str:
         return labels.org(str(value))
@@ -418,9 +421,17 @@ class FieldSpec:
     maximum: int | None = None
     # Quick answers offered as buttons for a typed field, e.g. common return reasons (msgids).
     suggestions: tuple[str, ...] = ()
-    # A date's quick choices, in days from today; named ones read 今天 / 明天 / 后天 · 12月2日.
-    quick_days: tuple[int, ...] = (3, 7, 14, 30)
+    # The committee file's list that replaces ``suggestions`` when it gives one
+    # ("return_reasons": its [returns] reasons).
+    suggestions_from: str = ""
+    # A date's quick choices: in working days from today, read 12月2日（周三）· 5个工作日;
+    # ``quick_named``: in calendar days instead, read 今天 / 明天 / 后天 · 12月2日（周三）
+    # (a meeting's day, which is not a deadline).
+    quick_days: tuple[int, ...] = (3, 5, 10, 20)
     quick_named: bool = False
+    # Organisations: the answering member's own organisation offered first (the respondent
+    # of a dispute the raising agency refers is often the agency itself).
+    own_first: bool = False
     # Several organisations: buttons that toggle every organisation of some kinds at once,
     # as (label msgid, organisation kinds).
     groups: tuple[tuple[str, tuple[OrgKind, ...]], ...] = ()

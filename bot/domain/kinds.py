@@ -263,6 +263,11 @@ def _check(kind: KindSpec) -> None:
             raise KindError(f"{where}: no field {required!r}")
     if kind.addressee_spec.type not in (ADDRESSEE, ORGANISATION, ORGANISATIONS):
         raise KindError(f"{where}: {kind.addressee_field!r} must name organisations")
+    for spec in (*kind.fields, *(i for a in kind.actions for i in a.inputs)):
+        # The linkage office coordinates; it is never a party, a respondent or an addressee
+        # of a matter, so no declaration may offer it (nor accept it: choices are checked).
+        if OrgKind.OFFICE in spec.org_kinds:
+            raise KindError(f"{where}: field {spec.name!r} offers the linkage office")
     for action in kind.actions:
         for state in {*action.from_states, *([action.to_state] if action.to_state else [])}:
             if state not in states:

@@ -116,7 +116,7 @@ def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> 
     # The next message is taken as the description the bot was waiting for.
     prompt = world.say(li, "土地租赁模式是否存在合规风险？")
     assert "接收单位" in prompt or "法院" in prompt
-    world.press(li, "延边州中级人民法院", wait="edit")
+    world.press(li, "延边中院", wait="edit")
     world.press(li, "一般", wait="edit")
     world.press(li, "不指定日期", wait="edit")
     world.press(li, "完成", wait="edit")

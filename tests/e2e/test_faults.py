@@ -25,7 +25,7 @@ def to_summary(world: World, user: FakeUser, title: str) -> None:
     world.press(user, "重大事项研判", wait="edit")
     world.say(user, title)
     world.say(user, "请研判相关法律风险。")
-    world.press(user, "延边州中级人民法院", wait="edit")
+    world.press(user, "延边中院", wait="edit")
     world.press(user, "一般", wait="edit")
     world.press(user, "不指定日期", wait="edit")
     world.press(user, "完成", wait="edit")

@@ -83,7 +83,6 @@ REPLY_BY = FieldSpec(
     ),
     required=False,
     quick_days=(1, 2, 3),
-    quick_named=True,
 )
 
 # ---------------------------------------------------------------------------- lifecycle

@@ -99,7 +99,7 @@ REPLY_BY = FieldSpec(
         " date; otherwise choose no specific date."
     ),
     required=False,
-    quick_days=(3, 7, 14),
+    quick_days=(3, 5, 10),
 )
 
 # ---------------------------------------------------------------------------- lifecycle

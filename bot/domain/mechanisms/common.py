@@ -6,6 +6,8 @@ special to the engine, these are ordinary declarations.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain.committee import OrgKind
 from bot.domain.fields import (
     ADDRESSEE,
@@ -51,6 +53,15 @@ COURT_OR_CENTER = FieldSpec(
     N_("Which coordination center or court should handle it?"),
     org_kinds=(OrgKind.COURT,),
 )
+# A consultation asks a court for its legal view: a coordination center settles disputes
+# and gives no opinions, so it is neither offered nor accepted.
+COURT_ONLY = FieldSpec(
+    "addressee",
+    ORGANISATION,
+    N_("Addressed to"),
+    N_("Which court should give its view?"),
+    org_kinds=(OrgKind.COURT,),
+)
 URGENCY = FieldSpec(
     "urgency",
     CHOICE,
@@ -80,12 +91,15 @@ APPLICANT = FieldSpec(
     max_length=100,
     personal=True,
 )
+# The agency whose act is disputed: a department or a zone, never the linkage office (it
+# takes no administrative acts). Often the raising agency itself, so it comes first.
 RESPONDENT = FieldSpec(
     "respondent",
     ORGANISATION,
     N_("Respondent agency"),
     N_("Which agency is the respondent?"),
-    org_kinds=(OrgKind.DEPARTMENT, OrgKind.ZONE, OrgKind.OFFICE),
+    org_kinds=(OrgKind.DEPARTMENT, OrgKind.ZONE),
+    own_first=True,
 )
 
 # Inputs that actions ask for.
@@ -95,6 +109,20 @@ REASON = FieldSpec(
     N_("Reason"),
     N_("Send the reason in one message (at most 500 characters), or press Cancel."),
     max_length=500,
+)
+# The usual reasons a court returns a matter, as quick buttons (the committee file may give
+# its own list); any other reason is typed.
+RETURN_REASONS = (
+    N_("Documents incomplete"),
+    N_("Not within this court's jurisdiction"),
+    N_("Facts unclear"),
+    N_("Apply for administrative reconsideration first"),
+)
+RETURN_REASON = replace(
+    REASON,
+    prompt=N_("Choose a common reason, or send your own in one message (at most 500 characters)."),
+    suggestions=RETURN_REASONS,
+    suggestions_from="return_reasons",
 )
 NOTE = FieldSpec(
     "note",
@@ -163,7 +191,7 @@ RETURN = Action(
     Side.ADDRESSEE,
     frozenset({"submitted"}),
     "returned",
-    inputs=(REASON,),
+    inputs=(RETURN_REASON,),
     template="answered_raiser",
     prompt_template="return_reason",
     receipt_template="answered_court",

@@ -16,7 +16,7 @@ KIND = KindSpec(
     label=N_("Major-matter consultation"),
     raised_by=c.RAISERS,
     answered_by=c.COURT_STAFF,
-    fields=(c.TITLE, c.DESCRIPTION, c.COURT_OR_CENTER, c.URGENCY, c.REPLY_BY, c.DOCUMENTS),
+    fields=(c.TITLE, c.DESCRIPTION, c.COURT_ONLY, c.URGENCY, c.REPLY_BY, c.DOCUMENTS),
     states=(c.SUBMITTED, c.ACKNOWLEDGED, c.RETURNED, c.RESOLVED, c.WITHDRAWN),
     actions=(
         c.ACKNOWLEDGE,
