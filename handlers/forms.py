@@ -14,8 +14,10 @@ never acts on a newer conversation, nor on a later question of the same one.
 
 A press on a question turns that message into the next question (one edit; Telegram counts
 every call), keeping the answers given on it as "✔" lines above; what the user types arrives
-as a message of its own, so the question after it is a new message. A question whose message
-cannot be edited (too old, deleted) is sent as a new message instead.
+as a message of its own, so the question after it is a new message, and the question it
+answered loses its buttons (as does the question /cancel leaves): only the current question
+in the chat ever looks live. A question whose message cannot be edited (too old, deleted) is
+sent as a new message instead.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import load_committee
 from bot.i18n import gettext_for
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
@@ -21,6 +22,15 @@ from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 1001
 JSON = dict[str, Any]
+
+
+def on_button(name: str) -> str:
+    """An organisation, given by its full Chinese name, as a form's button names it: by the
+    short name the example committee file gives it."""
+    for org in load_committee(ROOT / "committee.example.toml").organisations.values():
+        if org.name_zh == name:
+            return org.short("zh_CN")
+    return name
 
 
 TEST_CALENDAR = """

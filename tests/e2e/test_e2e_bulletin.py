@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.mechanisms import bulletin
-from tests.e2e.conftest import ADMIN_ID, World, zh
+from tests.e2e.conftest import ADMIN_ID, World, on_button, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
@@ -34,8 +34,8 @@ def publish(world: World, zhao: FakeUser) -> None:
     world.say(zhao, TITLE)
     world.say(zhao, "2026年第三季度")
     world.say(zhao, SUMMARY)
-    world.press(zhao, f"☐ {NR}", wait="edit")
-    world.press(zhao, f"☐ {ENV}", wait="edit")
+    world.press(zhao, f"☐ {on_button(NR)}", wait="edit")
+    world.press(zhao, f"☐ {on_button(ENV)}", wait="edit")
     world.press(zhao, "完成", wait="edit")
     world.press(zhao, "跳过", wait="edit")
     world.press(zhao, "不指定日期", wait="edit")

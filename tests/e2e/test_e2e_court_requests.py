@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from tests.e2e.conftest import ADMIN_ID, World, zh
+from tests.e2e.conftest import ADMIN_ID, World, on_button, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
@@ -39,7 +39,7 @@ def cast(world: World) -> tuple[FakeUser, FakeUser, FakeUser]:
 def choose_agencies_and_finish(world: World, zhao: FakeUser) -> None:
     """NR and ENV toggled, Done; the rest of the form left at its defaults; Submit."""
     for agency in (NR, ENV):
-        world.press(zhao, f"☐ {agency}", wait="edit")
+        world.press(zhao, f"☐ {on_button(agency)}", wait="edit")
     world.press(zhao, "完成", wait="edit")
 
 

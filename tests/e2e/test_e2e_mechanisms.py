@@ -22,7 +22,7 @@ import pytest
 from bot.config import load_committee
 from bot.domain.mechanisms import handover, hearing
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
-from tests.e2e.conftest import ADMIN_ID, World, zh
+from tests.e2e.conftest import ADMIN_ID, World, on_button, zh
 from tests.fakes.telegram import FakeUser
 
 GROUP = -1001234567890
@@ -82,7 +82,7 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     world.press(zhao, zh(hearing.KIND.label), wait="edit")
     world.say(zhao, "（2026）吉24行初31号")
     world.say(zhao, "土地行政登记")
-    world.press(zhao, NR, wait="edit")
+    world.press(zhao, on_button(NR), wait="edit")
     world.say(zhao, "第二审判庭")
     world.say(zhao, moment.date().isoformat())
     world.say(zhao, moment.strftime("%H:%M"))
@@ -175,7 +175,7 @@ def test_handover_received_reported_asked_again_and_closed_over_http(
     world.say(zhao, "（2026）吉24行审9号")
     world.say(zhao, "限期拆除违法建筑")
     world.say(zhao, PARTY)
-    world.press(zhao, NR, wait="edit")
+    world.press(zhao, on_button(NR), wait="edit")
     before = world.count(zhao)
     world.fake.send_document(zhao, "准予强制执行裁定书.pdf", 150_000)
     world.wait_messages(zhao, before + 1)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from tests.e2e.conftest import ADMIN_ID, World
+from tests.e2e.conftest import ADMIN_ID, World, on_button
 from tests.fakes.telegram import FakeChat, FakeUser
 
 GROUP = -1001234567890
@@ -85,7 +85,7 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     world.say(office, hhmm)
     world.say(office, "https://meeting.example.cn/j/123456")
     for name in ("延边州中级人民法院", "长白山管委会自然资源局", "长白山管委会生态环境局"):
-        world.press(office, name, wait="edit")
+        world.press(office, on_button(name), wait="edit")
     world.press(office, "完成", wait="edit")
     world.press(office, "完成", wait="edit")
     world.press(office, "确认安排", wait="edit")
