@@ -157,6 +157,15 @@ async def test_no_answered_question_keeps_live_buttons(committee: Committee, db_
         await bot.press(li, "完成")
         await only_the_current_question()  # the summary
         await bot.press(li, "修改某项")
+        await bot.press(li, "返回")  # back to the summary
+        await only_the_current_question()
+        await bot.press(li, "修改某项")
+        await bot.press(li, "期望答复日期")
+        await bot.press(li, "不指定日期")  # skipped
+        await only_the_current_question()
+        assert "reply_by" in await draft_values(bot, LI)
+        assert (await draft_values(bot, LI))["reply_by"] is None
+        await bot.press(li, "修改某项")
         await bot.press(li, "标题")
         await bot.say(
             li, "滑雪场扩建项目土地租赁法律风险研判"
