@@ -522,7 +522,7 @@ async def ask_field(turn: Turn, spec: FieldSpec, note: str = "") -> str:
         rows = [[(turn.tr("✔ Done"), turn.button("fdone"))]]
     else:
         quick = [(s, turn.button("sug", i)) for i, s in enumerate(suggestion_texts(turn, spec))]
-        rows = widgets.suggestion_rows(quick)
+        rows = widgets.paired_rows(quick)  # common return reasons: two per row where they fit
         if not spec.required:
             rows.append([(turn.tr("Skip"), turn.button("skip"))])
     rows.append([cancel_button(turn)])

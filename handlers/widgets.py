@@ -49,7 +49,7 @@ def option_label(texts: Texts, lang: str, option: Option, *, button: bool = True
     return texts.t(lang, option.label)
 
 
-def _paired_rows(buttons: list[Button]) -> list[list[Button]]:
+def paired_rows(buttons: list[Button]) -> list[list[Button]]:
     """Two per row where every label fits half a phone's row, else one per row."""
     fits = all(width(label) <= HALF_ROW_WIDTH for label, _ in buttons)
     return chunk(buttons, 2 if fits else 1)
@@ -62,14 +62,9 @@ def option_rows(
     few short choices (一般 / 紧急 / 特急) in one row; anything else one per row."""
     buttons = [(option_label(texts, lang, o), data("opt", o.value)) for o in options]
     if options and all(o.shown == "org" for o in options):
-        return _paired_rows(buttons)
+        return paired_rows(buttons)
     short = len(buttons) <= 3 and all(len(label) <= 6 for label, _ in buttons)
     return [buttons] if short else chunk(buttons, 1)
-
-
-def suggestion_rows(quick: list[Button]) -> list[list[Button]]:
-    """Quick answers of a typed field (common return reasons): two per row where they fit."""
-    return _paired_rows(quick)
 
 
 def toggle_rows(
@@ -90,7 +85,7 @@ def toggle_rows(
         )
         for o in options
     ]
-    rows = _paired_rows(buttons)
+    rows = paired_rows(buttons)
     groups = [(texts.t(lang, label), data("grp", i)) for i, (label, _) in enumerate(spec.groups)]
     if groups:
         rows.append(groups)
@@ -142,7 +137,7 @@ def date_rows(
             dot = "· " if lang == "zh_CN" else " · "
             label = f"{short_day(lang, day)}{dot}{working_days(texts, lang, n)}"
         quick.append((label, data("date", day.isoformat())))
-    rows = chunk(quick, 2 if all(width(label) <= HALF_ROW_WIDTH for label, _ in quick) else 1)
+    rows = paired_rows(quick)
     rows.append([(texts.t(lang, "📅 Pick a date"), data("cal", f"{today:%Y-%m}"))])
     if not spec.required:
         rows.append([(texts.t(lang, "No specific date"), data("skip", ""))])
