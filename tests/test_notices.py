@@ -4,11 +4,16 @@ the outbox."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
+from tests import test_mech_assistance as assistance
+from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
-from tests.flows import LI, ZHAO, member, rows, seed_case
+from tests.flows import LI, ZHAO, admin, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
 WU = 3003
@@ -154,3 +159,136 @@ async def test_a_copy_that_is_gone_or_already_up_to_date_counts_as_updated(
         assert await rows(bot, t.outbox, t.outbox.c.kind == "delivery_failed") == []
         assert theirs["message_id"] not in [m["message_id"] for m in bot.fake.messages_to(wu)]
         assert len(bot.fake.messages_to(wu)) == wu_had - 1
+
+
+# ---------------------------------------------------------------------------- /my
+
+
+def numbers_on(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"研判〔2026〕(\d+)号", text)]
+
+
+async def test_my_is_sorted_by_the_nearest_deadline_with_overdue_marks_and_lists(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        li, zhao, wu = await cast(bot)
+        clerk = await bot.svc.viewer(ZHAO, "赵法官", None)
+        # 1: Wednesday 25 November, to be acknowledged by Monday 30 November.
+        (a,) = [await seed_case(bot, LI, "李明", "甲")]
+        # 2: Thursday 26, acknowledged at once: its outcome is due Thursday 10 December, and
+        # Wu handles it.
+        bot.clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI))
+        c = await seed_case(bot, LI, "李明", "丙")
+        await bot.svc.acknowledge(clerk, c.id)
+        await bot.svc.act(clerk, c.id, None, "assign", {"handler": str(WU)})
+        # 3-7: Friday 27, to be acknowledged by Wednesday 2 December (listed in the order
+        # they were raised).
+        for n in range(5):
+            bot.clock.set(datetime(2026, 11, 27, 10, n, tzinfo=SHANGHAI))
+            await seed_case(bot, LI, "李明", f"乙{n + 1}")
+        dues = {r.case_id: r.due for r in await rows(bot, t.assignments)}
+        assert dues[a.id] == date(2026, 11, 30) and dues[c.id] == date(2026, 12, 10)
+        assert sorted(set(dues.values())) == [
+            date(2026, 11, 30),
+            date(2026, 12, 2),
+            date(2026, 12, 10),
+        ]
+
+        # Thursday 3 December: the first is 3 working days late, the Friday ones 1.
+        bot.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI))
+        await bot.say(li, "/my")
+        page = bot.last_with_buttons(li)
+        assert page["text"].startswith("在办事项 (7) · 第 1/2 页\n")
+        assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
+        assert (
+            "• 研判〔2026〕1号 甲\n  待受理 · 延边州中级人民法院 · "
+            "期限 2026年11月30日（周一） ⚠ 逾期3个工作日\n" in page["text"]
+        )
+        assert (
+            "研判〔2026〕3号 乙1\n  待受理 · 延边州中级人民法院 · 期限 2026年12月2日（周三） ⚠ 逾期1个工作日"
+            in page["text"]
+        )
+        assert bot.labels(page)[-5:] == ["下一页 ▶", "• 全部", "待我办理", "我方提请", "已逾期"]
+        await bot.press(li, "下一页 ▶", message=page)
+        page = bot.fake.message(li, page["message_id"])
+        assert numbers_on(page["text"]) == [7, 2]
+        assert (
+            "研判〔2026〕2号 丙\n  已受理 · 延边州中级人民法院 · 期限 2026年12月10日（周四）\n"
+            in (page["text"] + "\n")
+        )
+
+        # Overdue only: six, over two pages; the next page keeps the list.
+        await bot.press(li, "已逾期", message=page)
+        page = bot.fake.message(li, page["message_id"])
+        assert page["text"].startswith("已逾期 (6) · 第 1/2 页\n")
+        assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
+        assert "• 已逾期" in bot.labels(page)
+        await bot.press(li, "下一页 ▶", message=page)
+        page = bot.fake.message(li, page["message_id"])
+        assert page["text"].startswith("已逾期 (6) · 第 2/2 页\n")
+        assert numbers_on(page["text"]) == [7]
+        # Raised by us: all seven; waiting for the department: none (the court is to act).
+        await bot.press(li, "我方提请", message=page)
+        page = bot.fake.message(li, page["message_id"])
+        assert page["text"].startswith("我方提请 (7) · 第 1/2 页\n")
+        await bot.press(li, "待我办理", message=page)
+        page = bot.fake.message(li, page["message_id"])
+        assert page["text"] == "待我办理 (0)\n暂无此类事项。"
+
+        # The court: Zhao waits on six, not on the one Wu handles; Wu on all seven.
+        for user, expected in ((zhao, [1, 3, 4, 5, 6]), (wu, [1, 3, 4, 5, 6])):
+            await bot.say(user, "/my")
+            await bot.press(user, "待我办理", message=bot.last_with_buttons(user))
+            shown = bot.last_with_buttons(user)["text"]
+            assert numbers_on(shown) == expected
+        assert bot.last_with_buttons(zhao)["text"].startswith("待我办理 (6) · 第 1/2 页")
+        assert bot.last_with_buttons(wu)["text"].startswith("待我办理 (7) · 第 1/2 页")
+
+        # The office sees every open matter in the same order, from the deadlines' index.
+        office = admin(bot)
+        await bot.say(office, "/my")
+        page = bot.last_with_buttons(office)
+        assert page["text"].startswith("在办事项 (7) · 第 1/2 页\n")
+        assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
+        await bot.press(office, "已逾期", message=page)
+        page = bot.fake.message(office, page["message_id"])
+        assert page["text"].startswith("已逾期 (6) · 第 1/2 页\n")
+
+        # More information asked of the department: now it waits on the department, and
+        # has no deadline running (it comes last).
+        await bot.svc.act(clerk, a.id, None, "request_info", {"question": "请补充材料。"})
+        await bot.say(li, "/my")
+        await bot.press(li, "待我办理", message=bot.last_with_buttons(li))
+        shown = bot.last_with_buttons(li)["text"]
+        assert shown.startswith("待我办理 (1)\n") and numbers_on(shown) == [1]
+        await bot.say(li, "/my")
+        await bot.press(li, "下一页 ▶", message=bot.last_with_buttons(li))
+        assert numbers_on(bot.last_with_buttons(li)["text"]) == [2, 1]
+        await bot.say(office, "/my")
+        await bot.press(office, "下一页 ▶", message=bot.last_with_buttons(office))
+        assert numbers_on(bot.last_with_buttons(office)["text"]) == [2, 1]
+
+
+async def test_a_matter_with_several_addressees_is_listed_once_at_its_nearest_deadline(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        people = await assistance.cast(bot)
+        office, li = people["office"], people["li"]
+        case_id = await assistance.seed(bot, ["CBS-NR", "CBS-ENV", "CBS-HOUSING"])
+        await seed_case(bot, LI, "李明", "甲")  # to be acknowledged by Monday 30 November
+        assert (
+            len({r.due for r in await rows(bot, t.assignments, t.assignments.c.case_id == case_id)})
+            == 1
+        )
+        await bot.say(office, "/my")
+        shown = bot.last_with_buttons(office)["text"]
+        assert shown.startswith("在办事项 (2)\n")
+        assert shown.count(assistance.NUMBER) == 1
+        # The department's own request is due first, then the court's (2 December).
+        assert shown.index("研判〔2026〕1号") < shown.index(assistance.NUMBER)
+        assert "期限 2026年12月2日（周三）" in shown
+        # Each agency sees it once too, with its own deadline.
+        await bot.say(li, "/my")
+        assert bot.last_with_buttons(li)["text"].count(assistance.NUMBER) == 1
