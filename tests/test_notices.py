@@ -292,3 +292,20 @@ async def test_a_matter_with_several_addressees_is_listed_once_at_its_nearest_de
         # Each agency sees it once too, with its own deadline.
         await bot.say(li, "/my")
         assert bot.last_with_buttons(li)["text"].count(assistance.NUMBER) == 1
+
+
+async def test_an_agencys_reply_updates_its_own_copies_only(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        people = await assistance.cast(bot)
+        li, wang = people["li"], people["wang"]
+        await assistance.seed(bot, ["CBS-NR", "CBS-ENV"])
+        theirs = bot.last_with_buttons(wang)
+        since = len(bot.fake.calls)
+        await assistance.reply(bot, li, assistance.NR, "Assisted as asked", "已查询。")
+        # The other agency may not see how this one answered: its notice is left alone.
+        assert edits_of(bot, wang, since) == []
+        assert bot.fake.message(wang, theirs["message_id"]) == theirs
+        edits = await rows(bot, t.outbox, t.outbox.c.kind == "case_refresh")
+        assert [e.chat_id for e in edits] == [LI]
