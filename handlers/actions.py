@@ -12,25 +12,27 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.domain import lifecycle
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import MEMBER, FieldSpec
-from bot.domain.kinds import Action, Effect, KindSpec
-from bot.domain.models import Case, Draft, Role, Viewer
+from bot.domain.kinds import Action, Effect, KindSpec, Side
+from bot.domain.models import Assignment, Case, Draft, Event, Role, Viewer
 from bot.i18n import N_
 from bot.services.coordination import Coordination
 from handlers import buttons, forms, raise_case
 from handlers.common import (
     BotContext,
+    Button,
     answer_stale,
     chunk,
     deliver_now,
     drop_keyboard,
     edit_or_send,
     is_private,
+    keyboard,
     refuse_outside_private,
     viewer_of,
 )
@@ -255,8 +257,16 @@ async def _act_now(
 ) -> State:
     query = update.callback_query
     assert query is not None
+    message = query.message
+    pressed = (
+        (message.chat.id, message.message_id)
+        if isinstance(message, Message) and is_private(update)
+        else None
+    )
     try:
-        outcome = await context.svc.act(viewer, case.id, assignment_id, action.code)
+        outcome = await context.svc.act(
+            viewer, case.id, assignment_id, action.code, pressed=pressed
+        )
     except (NotAllowed, NotFound) as exc:
         await _refusal(query, context, viewer, exc)
         return None
@@ -264,7 +274,6 @@ async def _act_now(
         await query.answer(already(context, viewer, outcome.case, assignment_id), show_alert=True)
         await drop_keyboard(query)
         return None
-    kind = context.svc.kinds[outcome.case.kind]
     if not is_private(update):  # the group's post stays as it is; the presser is told
         text = context.texts.t(
             viewer.lang, "Recorded: %(action)s.", action=context.texts.t(viewer.lang, action.done)
@@ -273,12 +282,65 @@ async def _act_now(
         await deliver_now(context)
         return None
     await query.answer(_answer(context, viewer, action, outcome.case))
-    html = context.texts.render(
-        viewer.lang, action.receipt_template, case=outcome.case, kind=kind, action=action
-    )
-    await edit_or_send(query, context, html)
+    # The pressed message stays the whole notice: what happened, and what can be done next.
+    event = await context.svc.event(outcome.event_id) if outcome.event_id else None
+    own = assignment_id or own_assignment(context.svc, viewer, outcome.case)
+    html, rows = await notice(context.svc, context.texts, viewer, outcome.case, own, event)
+    await edit_or_send(query, context, html, keyboard(rows) if rows else None)
     await deliver_now(context)
     return None
+
+
+def own_assignment(svc: Coordination, viewer: Viewer, case: Case) -> int | None:
+    """The addressee a member answers for in a matter (the first one when none)."""
+    kind = svc.kinds[case.kind]
+    for assignment in case.assignments:
+        if Side.ADDRESSEE in lifecycle.sides(viewer.member, case, assignment, svc.committee, kind):
+            return assignment.id
+    return case.first.id if case.first is not None else None
+
+
+async def notice(
+    svc: Coordination,
+    texts: Texts,
+    viewer: Viewer,
+    case: Case,
+    assignment_id: int | None,
+    event: Event | None = None,
+    *,
+    primary_only: bool = False,
+) -> tuple[str, list[list[Button]]]:
+    """A matter's notice to a member of an addressee, as it stands now: the kind's notice
+    (details and deadlines) under a line saying who did what last (``event``), with the
+    buttons of what the member may do next and the documents. The same for the copy they
+    pressed and for every other copy, so each carries what is needed to go on."""
+    kind = svc.kinds[case.kind]
+    assignment: Assignment | None = case.assignment(assignment_id or 0) or case.first
+    html = texts.render(
+        viewer.lang,
+        kind.notice_template,
+        case=case,
+        kind=kind,
+        addressee=assignment.addressee if assignment is not None else "",
+        assignment=assignment,
+    )
+    if event is not None:
+        actor_org = await svc.member_org_of(event.actor_user_id)
+        status = texts.render(
+            viewer.lang,
+            "notice_status",
+            case=case,
+            kind=kind,
+            event=event,
+            assignment=assignment,
+            actor_org=actor_org or "",
+        )
+        html = f"{status}\n\n{html}"
+    rows = action_rows(svc, texts, viewer, case, primary_only=primary_only)
+    if case.files:
+        label = texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
+        rows.append([(label, buttons.documents(case.id))])
+    return html, [r for r in rows if r]
 
 
 async def _group_press(

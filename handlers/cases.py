@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -12,6 +13,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.domain import rules
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.models import Case, Viewer
+from bot.i18n import N_
+from bot.services.cases import ALL, OVERDUE, RAISED, TODO
 from handlers import buttons
 from handlers.actions import action_rows
 from handlers.common import (
@@ -82,20 +85,71 @@ async def case_command(update: Update, context: BotContext) -> None:
     await show_case(update, context, viewer, case)
 
 
+# /my's lists, as buttons: (view, label). The whole list comes first.
+MY_VIEWS: tuple[tuple[str, str], ...] = (
+    (ALL, N_("All")),
+    (TODO, N_("Waiting for me")),
+    (RAISED, N_("Raised by us")),
+    (OVERDUE, N_("Overdue")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MyLine:
+    """One matter on /my: its nearest deadline the viewer may see, and how many working days
+    it is late (None: not yet due)."""
+
+    case: Case
+    due: date | None
+    late: int | None
+
+
+def _line(context: BotContext, viewer: Viewer, case: Case, today: date) -> MyLine:
+    kind = context.svc.kinds[case.kind]
+    seen = rules.addressees_seen(viewer.member, case, context.svc.committee, kind)
+    due = min((a.due for a in seen if a.due is not None), default=None)
+    late = None
+    if due is not None and due < today:
+        late = context.svc.calendar.working_days_between(due, today)
+    return MyLine(case, due, late)
+
+
 async def _my_page(
-    context: BotContext, viewer: Viewer, page: int
+    context: BotContext, viewer: Viewer, page: int, view: str = ALL
 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """Page ``page`` of the viewer's open matters; None when there is no such page (any more:
-    matters were closed since the page buttons were made)."""
-    cases, total = await context.svc.open_cases(viewer, page * PAGE_SIZE, PAGE_SIZE)
+    """Page ``page`` of one of the viewer's lists of open matters, nearest deadline first;
+    None when there is no such page (any more: matters were closed since the page buttons
+    were made)."""
+    svc = context.svc
+    cases, total = await svc.open_cases(viewer, page * PAGE_SIZE, PAGE_SIZE, view)
     pages = max(1, -(-total // PAGE_SIZE))
     if page >= pages:
         return None
+    today = svc.clock.now().astimezone(svc.tz).date()
     html = context.texts.render(
-        viewer.lang, "my", cases=cases, total=total, page=page + 1, pages=pages
+        viewer.lang,
+        "my",
+        lines=[_line(context, viewer, c, today) for c in cases],
+        title=N_("Open matters") if view == ALL else dict(MY_VIEWS)[view],
+        view=view,
+        total=total,
+        page=page + 1,
+        pages=pages,
     )
     rows: list[list[Button]] = [[(c.number, buttons.pack(CASE, "view", c.id))] for c in cases]
-    rows.append(page_nav(context.texts, viewer.lang, page, pages, lambda p: buttons.pack(MY, p)))
+    rows.append(
+        page_nav(context.texts, viewer.lang, page, pages, lambda p: buttons.pack(MY, view, p))
+    )
+    if total or view != ALL:  # nothing open at all: no list to choose
+        rows.append(
+            [
+                (
+                    ("• " if code == view else "") + context.texts.t(viewer.lang, label),
+                    buttons.pack(MY, code, 0),
+                )
+                for code, label in MY_VIEWS
+            ]
+        )
     rows = [r for r in rows if r]
     return html, keyboard(rows) if rows else None
 
@@ -112,16 +166,20 @@ async def my_command(update: Update, context: BotContext) -> None:
 
 
 async def my_page_pressed(update: Update, context: BotContext) -> None:
+    """A page or a list of /my: ``my:<view>:<page>`` (``my:<page>`` from before the lists)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     viewer = await viewer_of(update, context)
     if await refuse_outside_private(update, context, viewer):
         return
-    found = buttons.unpack(query.data, MY, parts=(1,))
-    page = buttons.number(found[0]) if found else None
+    found = buttons.unpack(query.data, MY, parts=(1, 2))
+    view, page = ALL, None
+    if found:
+        view = found[0] if len(found) == 2 else ALL
+        page = buttons.number(found[-1])
     shown = None
-    if viewer.member is not None and page is not None and page <= 10_000:
-        shown = await _my_page(context, viewer, page)
+    if viewer.member is not None and page is not None and page <= 10_000 and view in dict(MY_VIEWS):
+        shown = await _my_page(context, viewer, page, view)
     if shown is None:
         await answer_stale(update, context, viewer)
         return

@@ -59,6 +59,8 @@ class Rendered:
     html: str
     markup: InlineKeyboardMarkup | None = None
     document: tuple[str, bytes] | None = None  # (file name, content) sent after the text
+    # A message already delivered to the chat, to edit instead of sending a new one.
+    edit: int | None = None
 
 
 class Skip(Exception):
@@ -89,6 +91,14 @@ def delivery_memo() -> dict[Hashable, Any] | None:
     per recipient, and each would otherwise read it again; None outside a delivery run."""
     return _memo.get()
 
+
+# Telegram's answers to an edit that mean there is nothing (more) to change.
+EDIT_DONE = (
+    "message is not modified",
+    "message to edit not found",
+    "message can't be edited",
+    "message_id_invalid",
+)
 
 CONCURRENCY = 10  # sends in flight at once: enough to fill ~30/s at a 100-300 ms round trip
 BATCH = 50  # rows claimed at once (each 'sending' until its outcome is written)
@@ -164,7 +174,7 @@ class Courier:
         except Exception as exc:
             logger.exception("outbox %s: unexpected failure", message.key)
             return await self._retry(message, f"unexpected: {exc!r}", run)
-        return outbox.sent(message, sent.message_id if sent is not None else None)
+        return outbox.sent(message, sent)
 
     async def _retry(
         self, message: OutboxMessage, error: str, run: _Run, *, uncertain: bool = False
@@ -211,7 +221,10 @@ class Courier:
             run.more_due = True  # the report is due now: this run takes it
 
     @staticmethod
-    async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> Message | None:
+    async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> int | None:
+        """Send (or edit) one rendered row; the id of its (first) message."""
+        if rendered.edit is not None:
+            return await Courier._edit(bot, chat_id, rendered.edit, rendered)
         parts = split_html(rendered.html)
         first: Message | None = None
         try:
@@ -231,7 +244,27 @@ class Courier:
             if first is None:
                 raise
             raise PartlySent(exc, first.message_id) from exc
-        return first
+        return first.message_id if first is not None else None
+
+    @staticmethod
+    async def _edit(bot: Bot, chat_id: int, message_id: int, rendered: Rendered) -> int:
+        """Bring a delivered message up to date. A message that is already as rendered, or
+        is gone (deleted, too old to edit), is done with: there is nothing left to change.
+        An edit changes one message: a text longer than one keeps its first part."""
+        try:
+            await bot.edit_message_text(
+                split_html(rendered.html)[0],
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode="HTML",
+                reply_markup=rendered.markup,
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            if not any(reason in exc.message.lower() for reason in EDIT_DONE):
+                raise
+            logger.info("message %s in chat %s left as it is: %s", message_id, chat_id, exc)
+        return message_id
 
 
 class PartlySent(Exception):

@@ -17,13 +17,13 @@ from telegram.ext import Application
 
 from bot.domain import lifecycle, privacy, rules
 from bot.domain.errors import DomainError
-from bot.domain.models import Case
+from bot.domain.models import Case, Viewer
 from bot.domain.privacy import Audience, Disclosure
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
 from bot.services.scheduled import Digest
 from handlers import buttons
-from handlers.actions import action_rows
+from handlers.actions import action_rows, notice
 from handlers.common import CASE_PREFIX, Button, keyboard
 from handlers.courier import Rendered, Skip, delivery_memo
 from handlers.runtime import Runtime
@@ -89,24 +89,42 @@ class Renderers:
         """A new matter, privately to a member of an addressee, with its first actions."""
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
-        texts = self.runtime.texts
-        kind = self.runtime.svc.kinds[case.kind]
-        assignment = case.assignment(int(message.payload.get("assignment_id") or 0)) or case.first
-        addressee = assignment.addressee if assignment is not None else ""
-        rows = await self._actions(message.chat_id, lang, case, primary_only=True)
-        if case.files:
-            rows.append(
-                [
-                    (
-                        texts.t(lang, "📎 Documents (%(n)s)", n=len(case.files)),
-                        buttons.pack("c", "files", case.id),
-                    )
-                ]
-            )
-        html = self._note(lang, uncertain) + texts.render(
-            lang, kind.notice_template, case=case, kind=kind, addressee=addressee
+        html, rows = await notice(
+            self.runtime.svc,
+            self.runtime.texts,
+            await self._viewer(message.chat_id, lang),
+            case,
+            int(message.payload.get("assignment_id") or 0) or None,
+            primary_only=True,
         )
-        return Rendered(html, keyboard(rows) if any(rows) else None)
+        return Rendered(self._note(lang, uncertain) + html, keyboard(rows) if rows else None)
+
+    async def case_refresh(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """A delivered notice brought up to date after someone acted: the same details under
+        who acted, and the buttons its reader may use now (none left: no keyboard). An edit
+        repeated changes nothing, so it carries no note that it may be a repeat."""
+        case = await self._case(message)
+        lang = await self._lang(message.chat_id)
+        try:
+            event = await self.runtime.svc.event(int(message.payload["event_id"]))
+        except DomainError as exc:
+            raise Skip("the action is gone") from exc
+        html, rows = await notice(
+            self.runtime.svc,
+            self.runtime.texts,
+            await self._viewer(message.chat_id, lang),
+            case,
+            int(message.payload.get("assignment_id") or 0) or None,
+            event,
+        )
+        return Rendered(
+            html, keyboard(rows) if rows else None, edit=int(message.payload["message_id"])
+        )
+
+    async def _viewer(self, chat_id: int, lang: str) -> Viewer:
+        """The recipient as a viewer (their buttons depend on their membership)."""
+        viewer = await self.runtime.svc.viewer_by_id(chat_id)
+        return replace(viewer, lang=lang) if viewer is not None else Viewer(chat_id, lang, None)
 
     async def _actions(
         self, chat_id: int, lang: str, case: Case, *, primary_only: bool
@@ -298,6 +316,7 @@ class Renderers:
     def all(self) -> dict[str, Renderer]:
         return {
             "case_new": self.case_new,
+            "case_refresh": self.case_refresh,
             "case_group": self.case_group,
             "case_answered": self.case_answered,
             "case_action": self.case_action,

@@ -61,6 +61,7 @@ class Texts:
         )
         env.filters.update(
             date=lambda d: self.format_date(lang, d),
+            day=lambda d: self.format_day(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),
             org=lambda code: self.committee.addressee_name(code, lang),
             tr=lambda msgid: translations(lang).gettext(str(msgid)),
@@ -137,6 +138,16 @@ class Texts:
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
         return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
+
+    def format_day(self, lang: str, value: date | str | None) -> str:
+        """A due date with its weekday, as people plan by it: 2026年12月2日（周三）."""
+        shown = self.format_date(lang, value)
+        if not shown or value is None:
+            return shown
+        day = date.fromisoformat(value) if isinstance(value, str) else value
+        locale = _BABEL_LOCALE[normalise_lang(lang)]
+        weekday = format_date(day, "EEE", locale=locale)
+        return f"{shown}（{weekday}）" if normalise_lang(lang) == "zh_CN" else f"{weekday}, {shown}"
 
     def month_title(self, lang: str, first: date) -> str:
         pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"

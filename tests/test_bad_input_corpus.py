@@ -1702,7 +1702,10 @@ class TestStaleButtons:
         assert (draft is not None) == (state == "resolved")
         message = held[source]
         since = mark(bot)
-        await bot.press(zhao, label, message=message)
+        # Pressed on Zhao's copy as he still had it: a notice is meanwhile brought up to
+        # date (its old buttons gone), but a client may show the old one a moment longer.
+        data = next(d for row in bot.fake.buttons(message) for text, d in row if label in text)
+        await bot.press(zhao, message=message, data=data)
         answer = answers(bot, zhao)[-1]
         assert "reply_markup" not in bot.fake.message(zhao, message["message_id"])
         assert await bot.svc.get_case(case.id) == before
@@ -1774,7 +1777,7 @@ class TestStaleButtons:
         since = mark(bot)
         await bot.say(hr, "/my")
         (listing,) = sent(bot, hr, since)
-        assert bot.labels(listing)[-1] == "下一页 ▶"
+        assert bot.labels(listing)[-5] == "下一页 ▶"  # above the row of /my's lists
         zhou = await bot.svc.viewer(ZHOU, "周法官", None)
         await bot.svc.return_case(zhou, cases[0].id, "不属于本院管辖。")  # 5 open: one page
         since = mark(bot)

@@ -329,6 +329,7 @@ async def test_one_request_to_three_agencies_each_answering(
         ]
         for head in (li, wang, zhou):
             assert bot.labels(bot.last_with_buttons(head))[0].startswith("📮 Give the reply · ")
+        li_notice = bot.last_with_buttons(li)
 
         # Two agencies reply; the matter stays open for the third.
         for head, result in ((li, "Done"), (wang, "Partly")):
@@ -373,13 +374,11 @@ async def test_one_request_to_three_agencies_each_answering(
         assert case.status == "closed"
         await bot.say(zhao, "/case 协助〔2026〕1号")
         assert "已办结" in bot.last_text(zhao)
-        # A press on an answered addressee's old button says so and changes nothing.
+        # The answered addressee's notice lost its button; one pressed on an old copy says
+        # so and changes nothing.
+        assert "reply_markup" not in bot.fake.message(li, li_notice["message_id"])
         before = await assignments(bot, case.id)
-        await bot.press(
-            li,
-            message=bot.last_with_buttons(li),
-            data=bot.fake.buttons(bot.last_with_buttons(li))[0][0][1],
-        )
+        await bot.press(li, message=li_notice, data=bot.fake.buttons(li_notice)[0][0][1])
         assert await assignments(bot, case.id) == before
         async with bot.svc.db.read() as conn:
             count = (

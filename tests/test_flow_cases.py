@@ -33,6 +33,7 @@ CANNOT_VIEW = "⚠ 您无权查看该事项。"
 NOT_FOUND = "⚠ 未找到该编号对应的事项。"
 BAD_NUMBER = "⚠ 这不是有效的编号。编号格式如：协调〔2026〕12号。"
 USAGE = "请在命令后附上编号，例如：\n/case 协调〔2026〕12号"
+LISTS = ["• 全部", "待我办理", "我方提请", "已逾期"]  # /my's lists, the one shown marked
 PRIVATE_ONLY = "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
 
 
@@ -300,35 +301,39 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
             assert case.number == f"研判〔2026〕{n}号"
             bot.clock.advance(timedelta(minutes=1))
 
+        # All are due the same day (Monday 30 November): the one raised first comes first.
         await bot.say(li, "/my")
         page = bot.last_with_buttons(li)
         assert page["text"].startswith("在办事项 (12) · 第 1/3 页\n")
-        assert numbers_on(page["text"]) == [12, 11, 10, 9, 8]
+        assert numbers_on(page["text"]) == [1, 2, 3, 4, 5]
         assert (
-            "• 研判〔2026〕12号 第12件研判事项\n  待受理 · 延边州中级人民法院 · 2026年11月25日 10:11"
+            "• 研判〔2026〕1号 第1件研判事项\n  待受理 · 延边州中级人民法院 · 期限 2026年11月30日（周一）"
             in (page["text"])
         )
-        assert bot.labels(page) == [f"研判〔2026〕{n}号" for n in (12, 11, 10, 9, 8)] + ["下一页 ▶"]
+        assert bot.labels(page) == [f"研判〔2026〕{n}号" for n in (1, 2, 3, 4, 5)] + [
+            "下一页 ▶",
+            *LISTS,
+        ]
 
         await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
         assert page["text"].startswith("在办事项 (12) · 第 2/3 页\n")
-        assert numbers_on(page["text"]) == [7, 6, 5, 4, 3]
-        assert bot.labels(page)[-2:] == ["◀ 上一页", "下一页 ▶"]
+        assert numbers_on(page["text"]) == [6, 7, 8, 9, 10]
+        assert bot.labels(page)[-6:] == ["◀ 上一页", "下一页 ▶", *LISTS]
 
         await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
         assert page["text"].startswith("在办事项 (12) · 第 3/3 页\n")
-        assert numbers_on(page["text"]) == [2, 1]
-        assert bot.labels(page) == ["研判〔2026〕2号", "研判〔2026〕1号", "◀ 上一页"]
+        assert numbers_on(page["text"]) == [11, 12]
+        assert bot.labels(page) == ["研判〔2026〕11号", "研判〔2026〕12号", "◀ 上一页", *LISTS]
 
         await bot.press(li, "◀ 上一页", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert numbers_on(page["text"]) == [7, 6, 5, 4, 3]
+        assert numbers_on(page["text"]) == [6, 7, 8, 9, 10]
 
         # A number button opens the matter.
-        await bot.press(li, "研判〔2026〕4号", message=page)
-        assert bot.last_text(li).startswith("研判〔2026〕4号 · 重大事项研判\n状态：待受理")
+        await bot.press(li, "研判〔2026〕7号", message=page)
+        assert bot.last_text(li).startswith("研判〔2026〕7号 · 重大事项研判\n状态：待受理")
 
         # The court acknowledges #3 and returns #4.
         await bot.say(zhao, "/case 研判〔2026〕3号")
@@ -342,14 +347,17 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
         await bot.say(li, "/my")
         page = bot.last_with_buttons(li)
         assert page["text"].startswith("在办事项 (11) · 第 1/3 页\n")
-        await bot.press(li, "下一页 ▶", message=page)
-        page = bot.fake.message(li, page["message_id"])
-        assert numbers_on(page["text"]) == [7, 6, 5, 3, 2]
-        assert "• 研判〔2026〕3号 第3件研判事项\n  已受理 ·" in page["text"]
+        assert numbers_on(page["text"]) == [1, 2, 5, 6, 7]
         assert "第4件研判事项" not in page["text"]
         await bot.press(li, "下一页 ▶", message=page)
+        await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert numbers_on(page["text"]) == [1]
+        # Nearest deadline first: #3's reply is due after the others' acknowledgement.
+        assert numbers_on(page["text"]) == [3]
+        assert (
+            "• 研判〔2026〕3号 第3件研判事项\n  已受理 · 延边州中级人民法院 · 期限 2026年12月9日（周三）"
+            in (page["text"])
+        )
 
         # The answering court sees the same open matters; another department none.
         await bot.say(zhao, "/my")

@@ -114,7 +114,17 @@ async def test_an_action_form_leaves_the_notice_and_edits_its_own_question(
         assert question["message_id"] != shown["message_id"]
 
         options = bot.labels(question)
-        assert await press(bot, zhao, options[0]) == ONE_EDIT
+        since = len(bot.fake.calls)
+        assert await press(bot, zhao, options[0]) == Counter({ANSWER: 1, EDIT: 2})
+        # One edit turns the question into the receipt; the other, queued in the outbox,
+        # brings the notice up to date (no buttons are left on a concluded matter).
+        edited = [c.params["message_id"] for c in bot.fake.calls[since:] if c.method == EDIT]
+        assert sorted(map(int, edited)) == sorted([question["message_id"], notice["message_id"]])
+        updated = bot.fake.message(zhao, notice["message_id"])
+        assert (
+            updated["text"].startswith("📌 已登记办理结果：赵法官")
+            and "reply_markup" not in updated
+        )
         receipt = bot.fake.message(zhao, question["message_id"])
         assert "已登记办理结果" in receipt["text"] and "reply_markup" not in receipt
         assert receipt["text"].startswith(f"✔ 办理结果：{options[0]}")

@@ -88,7 +88,13 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
         await bot.press(zhao, "受理", message=note)
         assert "受理" in bot.alerts(zhao)[-1]
         edited = bot.fake.message(zhao, note["message_id"])
-        assert "赵法官" in edited["text"] and "reply_markup" not in edited
+        # The notice keeps its details under who acknowledged it, and offers the next step.
+        assert edited["text"].startswith(
+            "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日 10:42。"
+        )
+        assert "张三" in edited["text"] and "📎 1 个文件" in edited["text"]
+        assert "✅ 受理" not in bot.labels(edited) and "🏁 登记结果" in bot.labels(edited)
+        assert "📎 附件（1）" in bot.labels(edited)
         raiser_note = bot.last_text(li)
         assert "协调〔2026〕1号" in raiser_note and "受理" in raiser_note
 

@@ -59,8 +59,11 @@ async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(
         row = await assignment(bot, case)
         assert row.paused_since is None and row.paused_days == 2
         assert row.due == date(2026, 12, 11)
-        told = [x for x in bot.texts(zhao) if "已补充立项批复" in x]
+        told = [x for x in bot.texts(zhao) if "已补充立项批复" in x and x.startswith("🔔")]
         assert len(told) == 1 and "1 个文件" in told[0]
+        # His notice says so too, above its details.
+        notice = [x for x in bot.texts(zhao) if x.startswith("📌 已补充材料：李明")]
+        assert len(notice) == 1 and "答复：已补充立项批复" in notice[0]
         assert len((await bot.svc.get_case(case.id)).files) == 1
 
         # The court makes 吴法官 the handler: from now on he alone gets the first warnings.
@@ -114,7 +117,9 @@ async def test_withdrawn_then_reopened_with_fresh_deadlines(
         after = await bot.svc.get_case(case.id)
         assert after.status == "withdrawn" and (await assignment(bot, case)).due is None
         assert any("规划调整暂缓" in x for x in bot.texts(zhao))
-        await bot.press(zhao, "受理", message=notice)  # the notice's button, pressed late
+        # The notice lost its buttons; one pressed on a copy not yet updated is refused.
+        assert "reply_markup" not in bot.fake.message(zhao, notice["message_id"])
+        await bot.press(zhao, message=notice, data=f"v:acknowledge:{case.id}")
         assert bot.alerts(zhao)[-1] == "该事项已撤回。"
 
         # A week later the office reopens it: deadlines count afresh, alerts start over.

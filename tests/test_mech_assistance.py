@@ -23,6 +23,7 @@ from bot.domain.errors import NotAllowed
 from bot.domain.mechanisms import assistance
 from bot.domain.models import Role
 from bot.storage import schema as t
+from handlers import buttons
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.flows import (
@@ -192,8 +193,9 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         assert all(r.status == "sent" for r in new)
 
         # Each head gets the request for their own agency, with its due date and one button.
+        notices = {}
         for head, org in ((li, NR), (wang, ENV), (zhou, HOUSING)):
-            notice = bot.last_with_buttons(head)
+            notice = notices[org] = bot.last_with_buttons(head)
             text = notice["text"]
             assert NUMBER in text and DOCKET in text and REQUEST in text and PARTY in text
             assert org in text.splitlines()[0]
@@ -286,7 +288,11 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
 
         # A press on a replied agency's old button says who replied and changes nothing.
         before = await states(bot, case.id)
-        await bot.press(li, reply_label(bot, NR), message=notice_of(bot, li, NR))
+        # (The notice itself lost the button when she replied: this is a client's old copy.)
+        updated = bot.fake.message(li, notices[NR]["message_id"])
+        assert bot.labels(updated) == [bot.shown("📎 Documents (%(n)s)", n=1)]
+        stale = buttons.action("reply", case.id, ids["CBS-NR"])
+        await bot.press(li, message=notices[NR], data=stale)
         assert "李明" in bot.alerts(li)[-1] and bot.shown("Replied") in bot.alerts(li)[-1]
         assert await states(bot, case.id) == before
         events = await rows(bot, t.events, t.events.c.case_id == case.id)
@@ -378,6 +384,7 @@ async def test_the_court_withdraws_a_request_and_the_others_are_released(
         zhao, li, wang = people["zhao"], people["li"], people["wang"]
         case_id = await seed(bot, ["CBS-NR", "CBS-ENV"])
         await reply(bot, li, NR, "Assisted as asked", "已查询。")
+        notice = notice_of(bot, wang, ENV)
 
         await bot.say(zhao, f"/case {NUMBER}")
         await bot.press(zhao, bot.shown("✖ Withdraw"))
@@ -391,8 +398,11 @@ async def test_the_court_withdraws_a_request_and_the_others_are_released(
         told = bot.last_text(wang)
         assert NUMBER in told and "被执行人已自动履行完毕。" in told
         assert agency_line(told, ENV) == f"• {ENV}：{bot.shown('Withdrawn')}"
-        # The agency's old button no longer acts, and says why.
-        await bot.press(wang, reply_label(bot, ENV), message=notice_of(bot, wang, ENV))
+        # The agency's notice lost its button; an old copy's press no longer acts, and says why.
+        assert reply_label(bot, ENV) not in bot.labels(bot.fake.message(wang, notice["message_id"]))
+        ids = {a.addressee: a.id for a in await rows(bot, t.assignments)}
+        stale = buttons.action("reply", case_id, ids["CBS-ENV"])
+        await bot.press(wang, message=notice, data=stale)
         assert bot.alerts(wang)[-1] == bot.shown("The matter was withdrawn.")
         assert (await states(bot, case_id))["CBS-ENV"] == ("withdrawn", None)
         # Nothing is chased any more.

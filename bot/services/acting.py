@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle
@@ -19,7 +19,7 @@ from bot.domain.kinds import Action, Effect, KindSpec, Side
 from bot.domain.models import Assignment, Case, Member, Viewer
 from bot.services.cases import Cases, Outcome, files_of
 from bot.storage import schema as t
-from bot.storage.outbox import enqueue_many
+from bot.storage.outbox import SENT, enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +88,14 @@ class Acting(Cases):
         inputs: Mapping[str, Any] | None = None,
         *,
         finishes: str | None = None,
+        pressed: tuple[int, int] | None = None,
     ) -> Outcome:
         """Take a declared action on one addressee of a matter (or, for an action that
         closes or reopens the matter, on all of them); ``changed`` is False when the action
-        no longer applies (someone acted first)."""
+        no longer applies (someone acted first).
+
+        ``pressed`` (chat id, message id) is the notice the action was pressed on: the caller
+        updates it itself, so it gets no queued edit."""
         now = self.clock.now()
         group = await self.group_chat_id()  # read before the write lock is taken
         async with self.db.write() as conn:
@@ -128,6 +132,9 @@ class Acting(Cases):
             updated = await self._load_case(conn, case_id)
             assert updated is not None
             await self._notify(conn, kind, action, updated, assignment.id, event_id, viewer, now)
+            await self._refresh_notices(
+                conn, kind, action, updated, assignment, event_id, now, pressed
+            )
             if Effect.EDIT in action.effects:
                 # A resubmitted matter is new to its addressees again.
                 await self._announce_again(conn, kind, updated, event_id, group, now)
@@ -316,6 +323,64 @@ class Acting(Cases):
                 if uid != viewer.user_id
             ],
         )
+
+    async def _refresh_notices(
+        self,
+        conn: AsyncConnection,
+        kind: KindSpec,
+        action: Action,
+        case: Case,
+        assignment: Assignment,
+        event_id: int,
+        now: datetime,
+        pressed: tuple[int, int] | None,
+    ) -> None:
+        """Queue an edit of every copy of the matter's notice the outbox delivered (found by
+        the chat and message id it recorded), so no copy keeps buttons that no longer apply
+        and each says who acted. One row per copy and event: queuing twice is harmless.
+
+        With several addressees, an addressee's own step only touches its own copies (the
+        others may not see how it answered); a step on the whole matter touches them all."""
+        if Effect.EDIT in action.effects:
+            return  # a resubmitted matter comes as a new notice; the old one stays as it was
+        whole = bool({Effect.CLOSE, Effect.REOPEN} & action.effects) or (
+            action.by is not Side.ADDRESSEE
+        )
+        only = None if whole or not kind.several_addressees else assignment.id
+        copies = (
+            await conn.execute(
+                select(t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload)
+                .where(
+                    # The matter's rows, found through the unique index on the key.
+                    t.outbox.c.key >= f"case:{case.id}:",
+                    t.outbox.c.key < f"case:{case.id};",
+                    t.outbox.c.kind == "case_new",
+                    t.outbox.c.status == SENT,
+                    t.outbox.c.message_id.is_not(None),
+                    t.outbox.c.chat_id > 0,
+                )
+                .order_by(t.outbox.c.id)
+            )
+        ).all()
+        # Each reader's latest notice of each addressee (a resubmission sent a new one).
+        latest: dict[tuple[int, int], Any] = {}
+        for copy in copies:
+            latest[(copy.chat_id, int(copy.payload.get("assignment_id") or 0))] = copy
+        edits: list[tuple[str, int, str, dict[str, Any]]] = []
+        for (chat_id, copy_assignment), copy in latest.items():
+            if only is not None and copy_assignment not in (0, only):
+                continue
+            if pressed == (chat_id, copy.message_id):
+                continue
+            payload = {
+                "case_id": case.id,
+                "event_id": event_id,
+                "assignment_id": copy_assignment,
+                "message_id": copy.message_id,
+            }
+            key = f"case:{case.id}:e{event_id}:edit:{copy.id}"
+            edits.append((key, chat_id, "case_refresh", payload))
+        await enqueue_many(conn, now, edits)
 
     async def _announce_again(
         self,

@@ -10,10 +10,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Row,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle, rules
@@ -27,6 +40,11 @@ from bot.storage import schema as t
 from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
+
+# The lists /my offers: every open matter, those waiting for the member's organisation, those
+# it raised, and the overdue ones.
+ALL, TODO, RAISED, OVERDUE = "all", "todo", "raised", "overdue"
+MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,53 +276,163 @@ class Cases(ServiceBase):
             *(c for c, center in self.committee.centers.items() if org_code in center.courts),
         ]
 
-    async def open_cases(self, viewer: Viewer, offset: int, limit: int) -> tuple[list[Case], int]:
-        """The viewer's open matters: raised by their organisation, or addressed to it."""
+    async def open_cases(
+        self, viewer: Viewer, offset: int, limit: int, view: str = ALL
+    ) -> tuple[list[Case], int]:
+        """The viewer's open matters, nearest deadline first (overdue ones lead; those with
+        no deadline running come last, newest first): all they may see, or only those
+        waiting for their organisation (``TODO``), raised by it (``RAISED``), or overdue
+        (``OVERDUE``).
+
+        A department or court reads only its own matters, each part through an index bounded
+        by them; the office's and observers' whole list is paged straight from the running
+        deadlines' index, then the open matters without one (no sort of every open matter)."""
         member = viewer.member
         if member is None or not member.active:
             raise NotAllowed("not_member")
+        if view not in MY_VIEWS:
+            raise InvalidInput("unknown_view")
+        today = self.clock.now().astimezone(self.tz).date()
+        async with self.db.read() as conn:
+            if member.role in (Role.OFFICE, Role.OBSERVER) and view in (ALL, OVERDUE):
+                ids, total = await self._everyone_page(conn, view, today, offset, limit)
+            else:
+                ids, total = await self._own_page(conn, member, view, today, offset, limit)
+            rows = {
+                r.id: r
+                for r in (await conn.execute(select(t.cases).where(t.cases.c.id.in_(ids)))).all()
+            }
+            assignments = await self._assignments(conn, ids)
+        return [self._case(rows[i], assignments=assignments[i]) for i in ids if i in rows], total
+
+    async def _own_page(
+        self,
+        conn: AsyncConnection,
+        member: Member,
+        view: str,
+        today: date,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[int], int]:
+        """One page of an organisation's open matters (see ``open_cases``): the parts are
+        found through indexes bounded by the organisation, and only its own matters sorted."""
         open_states = sorted(self.kinds.open_states)
         is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
-        newest_first = (t.cases.c.created_at.desc(), t.cases.c.id.desc())
-        if member.role in (Role.OFFICE, Role.OBSERVER):
-            counted: Select[Any] = select(func.count()).where(is_open)
-            page = select(t.cases.c.id).where(is_open).order_by(*newest_first)
+        orgs = self._answering_addressees(member.org_code)
+        mine = t.assignments.alias("mine")
+        any_due = (
+            select(func.min(mine.c.due))
+            .where(mine.c.case_id == t.cases.c.id)
+            .correlate(t.cases)
+            .scalar_subquery()
+        )
+        raised = select(t.cases.c.id, t.cases.c.created_at, any_due.label("due")).where(
+            t.cases.c.raiser_org == member.org_code, is_open
+        )
+        addressed = (
+            select(t.cases.c.id, t.cases.c.created_at, t.assignments.c.due)
+            .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
+            .where(
+                t.assignments.c.addressee.in_(orgs),
+                t.assignments.c.state.in_(open_states),
+                is_open,
+            )
+        )
+        parts: list[Select[Any]]
+        if view == RAISED:
+            parts = [raised]
+        elif view == TODO:
+            # Its own step: addressed to it, not waiting on the raiser, and not handed to a
+            # colleague; or raised by it and waiting for the more it was asked for.
+            parts = [
+                addressed.where(
+                    t.assignments.c.paused_since.is_(None),
+                    or_(
+                        t.assignments.c.handler_user_id.is_(None),
+                        t.assignments.c.handler_user_id == member.user_id,
+                    ),
+                ),
+                raised.where(
+                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.paused_since.is_not(None))
+                ),
+            ]
         else:
-            # The organisation's own open matters, each part found through an index bounded
-            # by them (not by every open matter): raised by it; addressed to it where its
-            # addressee is still at work; and shared ones (several addressees) still open
-            # whatever its own addressee's state.
-            orgs = self._answering_addressees(member.org_code)
-            mine = t.assignments.alias("mine")
-            own = union(
-                select(t.cases.c.id, t.cases.c.created_at).where(
-                    t.cases.c.raiser_org == member.org_code, is_open
-                ),
-                select(t.cases.c.id, t.cases.c.created_at)
-                .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
-                .where(
-                    t.assignments.c.addressee.in_(orgs),
-                    t.assignments.c.state.in_(open_states),
-                    is_open,
-                ),
-                select(t.cases.c.id, t.cases.c.created_at).where(
-                    t.cases.c.status == MATTER_OPEN,
-                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
-                ),
-            ).subquery()
-            counted = select(func.count()).select_from(own)
-            page = select(own.c.id).order_by(own.c.created_at.desc(), own.c.id.desc())
-        async with self.db.read() as conn:
-            total = (await conn.execute(counted)).scalar_one()
-            # The page is chosen from indexes; only its own rows, which hold the forms, are read.
-            chosen = page.offset(offset).limit(limit)
-            rows = (
-                await conn.execute(
-                    select(t.cases).where(t.cases.c.id.in_(chosen)).order_by(*newest_first)
-                )
-            ).all()
-            assignments = await self._assignments(conn, [r.id for r in rows])
-        return [self._case(r, assignments=assignments[r.id]) for r in rows], total
+            # Shared matters (several addressees) still open whatever its own addressee's state.
+            shared = select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
+            shared = shared.where(
+                t.cases.c.status == MATTER_OPEN,
+                exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
+            )
+            parts = [raised, addressed, shared]
+        found = union_all(*parts).subquery()
+        due = func.min(found.c.due).label("due")
+        created = func.max(found.c.created_at).label("created_at")
+        grouped = select(found.c.id, created, due).group_by(found.c.id)
+        if view == OVERDUE:
+            grouped = grouped.having(func.min(found.c.due) < today)
+        own = grouped.subquery()
+        total = (await conn.execute(select(func.count()).select_from(own))).scalar_one()
+        page = (
+            select(own.c.id)
+            .order_by(
+                # Nearest deadline first, then the one raised first (as the office's list,
+                # read from the deadlines' index); those with none running last, newest first.
+                own.c.due.is_(None),
+                own.c.due,
+                sql_case((own.c.due.is_(None), None), else_=own.c.id),
+                own.c.created_at.desc(),
+                own.c.id.desc(),
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await conn.execute(page)).scalars()), total
+
+    async def _everyone_page(
+        self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int
+    ) -> tuple[list[int], int]:
+        """One page of every open matter: first those with a deadline running, in the order
+        of the running deadlines' index (each matter at its nearest one), then the open ones
+        with none, newest first."""
+        other = t.assignments.alias("other")
+        a = t.assignments
+        nearest = select(a.c.case_id).where(
+            a.c.due.is_not(None),
+            # A matter with several addressees is listed at its nearest deadline only.
+            ~exists().where(
+                other.c.case_id == a.c.case_id,
+                other.c.due.is_not(None),
+                or_(other.c.due < a.c.due, and_(other.c.due == a.c.due, other.c.id < a.c.id)),
+            ),
+        )
+        ordered = nearest.order_by(a.c.due, a.c.case_id)
+        if view == OVERDUE:
+            late = nearest.where(a.c.due < today)
+            total = (
+                await conn.execute(select(func.count()).select_from(late.subquery()))
+            ).scalar_one()
+            page = ordered.where(a.c.due < today).offset(offset).limit(limit)
+            return list((await conn.execute(page)).scalars()), total
+        is_open = t.cases.c.status.in_(sorted(self.kinds.open_states))
+        total = (await conn.execute(select(func.count()).where(is_open))).scalar_one()
+        ids = list((await conn.execute(ordered.offset(offset).limit(limit))).scalars())
+        if len(ids) == limit:
+            return ids, total
+        # The running deadlines end on this page: the open matters without one follow.
+        if ids or offset == 0:
+            running = offset + len(ids)
+        else:
+            running = (
+                await conn.execute(select(func.count()).select_from(nearest.subquery()))
+            ).scalar_one()
+        without = select(t.cases.c.id).where(
+            is_open, ~exists().where(a.c.case_id == t.cases.c.id, a.c.due.is_not(None))
+        )
+        rest = without.order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
+        rest = rest.offset(max(0, offset - running)).limit(limit - len(ids))
+        ids += list((await conn.execute(rest)).scalars())
+        # A running deadline belongs to an open matter: the count of open ones is the whole.
+        return ids, max(total, running)
 
     # ------------------------------------------------------------------ recipients
 

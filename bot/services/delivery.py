@@ -287,6 +287,7 @@ class Audience:
 AUDIENCES: dict[str, Audience] = {
     "case_new": Audience("matter"),
     "case_action": Audience("matter"),
+    "case_refresh": Audience("matter"),  # an edit of a delivered notice
     "case_answered": Audience("matter"),  # queued by release 0.1; may still be waiting
     "case_reminder": Audience("matter"),
     "case_unstaffed": Audience("office"),

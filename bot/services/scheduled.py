@@ -132,7 +132,7 @@ class Scheduled(ServiceBase):
 
         At a million matters a first scan finds thousands of running deadlines and queues
         tens of thousands of messages: the deadlines come from one covering index
-        (``ix_assignments_due_stage``), the per-row work is cached by what it depends on, and
+        (``ix_assignments_due_case``), the per-row work is cached by what it depends on, and
         the new rows go to the database in one lean ``executemany``."""
         schedule = self.committee.schedule
         today = self.today()

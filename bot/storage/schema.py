@@ -184,14 +184,22 @@ assignments = Table(
     Column("answers", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("case_id", "position"),
-    # /my's matters addressed to an organisation, and the scan's running deadlines: both
-    # answered from the index alone (see migration 0008).
-    Index("ix_assignments_addressee_state_case", "addressee", "state", "case_id"),
+    # /my's matters addressed to an organisation, and the scan's running deadlines (also
+    # the office's /my, in order): both answered from the index alone (migrations 0008, 0009).
     Index(
-        "ix_assignments_due_stage",
-        "due",
-        "stage",
+        "ix_assignments_addressee_state_case_due",
+        "addressee",
+        "state",
         "case_id",
+        "due",
+        "paused_since",
+        "handler_user_id",
+    ),
+    Index(
+        "ix_assignments_due_case",
+        "due",
+        "case_id",
+        "stage",
         "addressee",
         "round",
         "handler_user_id",

@@ -1609,6 +1609,11 @@ class FakeTelegram:
             return value if isinstance(value, str) else json.dumps(value)
         return ""
 
+    def user_deletes(self, chat: FakeUser | FakeChat | int, message_id: int) -> None:
+        """The user deletes a message from their private chat: the bot can no longer edit it."""
+        with self.lock:
+            del self._messages[self._id_of(chat)][message_id]
+
     # ------------------------------------------------------------------ what users see
 
     @staticmethod
