@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 
 from bot.config import Settings
@@ -114,9 +115,10 @@ def pin_library_levels(level: int) -> None:
 
 
 def setup_logging(settings: Settings) -> None:
-    """Everything to standard error (a service manager or container runtime collects it),
-    as text lines or, with ``LOG_FORMAT=json``, JSON lines."""
-    handler = logging.StreamHandler()
+    """Everything to standard output, where a service manager or container runtime collects
+    it, as text lines or, with ``LOG_FORMAT=json``, JSON lines. (The few lines the bot prints
+    when it cannot start at all go to standard error.)"""
+    handler = logging.StreamHandler(sys.stdout)
     formatter: logging.Formatter
     if settings.log_format == "json":
         formatter = JsonFormatter(settings.token)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +33,7 @@ def emit(log_format: str) -> str:
     stream = io.StringIO()
     handler = root.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
+    assert handler.stream is sys.stdout  # where a service manager or container collects it
     handler.setStream(stream)
     log = logging.getLogger("bot.example")
     log.info("sent %s to 中文 %s", "a", f"https://api.telegram.org/bot{TEST_TOKEN}/getMe")
