@@ -1,12 +1,25 @@
 # Sourced by ./scripts/run and ./scripts/test: make sure .venv exists, was made by a Python
-# 3.11 or newer (the one in $PYTHON), and holds exactly the locked packages of the given lock
+# 3.11 or newer ($PYTHON, else the first of python3, python3.13, python3.12, python3.11 that is
+# new enough), and holds exactly the locked packages of the given lock
 # file. An install is skipped when the lock file has not changed since the last one (a stamp in
 # .venv holds its hash), so a start costs no package check.
 #
 # usage: ensure_venv requirements.txt   (or requirements-dev.txt)
 
-PYTHON="${PYTHON:-python3}"
 VENV=.venv
+
+_new_enough() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+
+if [ -z "${PYTHON:-}" ]; then
+    # python3, or a newer one installed beside an old system python3.
+    PYTHON=python3
+    for candidate in python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 && _new_enough "$candidate"; then
+            PYTHON="$candidate"
+            break
+        fi
+    done
+fi
 
 _say() { echo "fuyuan-bot: $*" >&2; }
 
@@ -45,7 +58,7 @@ ensure_venv() {
         exit 1
     fi
     want="$(_python_version "$PYTHON")" || want=""
-    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    if ! _new_enough "$PYTHON"; then
         _say "needs Python 3.11 or newer, but $PYTHON is ${want:-unusable}: install it, or set PYTHON=/path/to/python3.11."
         exit 1
     fi

@@ -17,7 +17,7 @@ STUB_BOT = 'import sys\nprint("bot started with", sys.version_info[:2])\n'
 
 
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts").mkdir(parents=True)
     for name in ("run", "venv.sh"):
         shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
     (tmp_path / "requirements.txt").write_text("# locked: nothing\n")
@@ -107,3 +107,19 @@ def test_a_venv_of_another_python_is_rebuilt_and_an_unchanged_lock_is_not_reinst
     fourth = run(root, python)
     assert fourth.returncode == 0, fourth.stderr
     assert stamp.read_text() != installed
+
+
+def test_without_python_set_a_new_enough_python_beside_an_old_python3_is_used(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path / "project")
+    bin_dir = tmp_path / "bin"
+    for name in ("python3", "python3.13", "python3.12"):
+        fake_python(bin_dir / name, "3.9")  # an old system python3 (and nothing newer)
+    (bin_dir / "python3.11").symlink_to(real_python())
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", "scripts/run"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"bot started with ({sys.version_info[0]}, {sys.version_info[1]})" in result.stdout
