@@ -70,6 +70,10 @@ def build_application(
         builder = builder.rate_limiter(Pacer())
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
+    elif settings.proxy is not None:
+        # Given explicitly (not left to httpx's reading of the environment) so that the bot
+        # reaches Telegram through the proxy it names when it cannot.
+        builder = builder.proxy(settings.proxy).get_updates_proxy(settings.proxy)
     app: AppType = builder.build()
     app.bot_data["runtime"] = runtime
     with warnings.catch_warnings():

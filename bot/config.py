@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.committee import (
@@ -39,6 +40,9 @@ DEFAULT_COMMITTEE_FILE = "committee.toml"
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,23}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+LOG_FORMATS = ("text", "json")
+# What httpx (python-telegram-bot's HTTP client) can talk to; socks5 needs httpx[socks].
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class ConfigError(Exception):
@@ -54,6 +58,77 @@ class Settings:
     committee_file: Path = Path(DEFAULT_COMMITTEE_FILE)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     log_level: str = "INFO"
+    # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
+    # The proxy for every request to the Bot API, from HTTPS_PROXY/ALL_PROXY (None: direct).
+    proxy: str | None = None
+    # The environment variable the proxy came from, to name it in messages.
+    proxy_source: str | None = None
+
+
+def proxy_from_env(api_url: str, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The proxy the Bot API at ``api_url`` is reached through, and the variable that said so.
+
+    Read the way curl and httpx read them: ``https_proxy``/``HTTPS_PROXY`` for an https URL
+    (``http_proxy`` for http), else ``all_proxy``/``ALL_PROXY``; ``NO_PROXY`` exempts hosts (a
+    self-hosted Bot API on the local network). Given explicitly to the HTTP client so that
+    what the bot says it tried is what it tried.
+    """
+    parts = urlsplit(api_url)
+    scheme = parts.scheme.lower()
+    for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"):
+        value = env.get(name, "").strip()
+        if value:
+            break
+    else:
+        return None, None
+    no_proxy = env.get("no_proxy", "").strip() or env.get("NO_PROXY", "").strip()
+    host = parts.hostname or ""
+    if _exempt(host, no_proxy):
+        return None, None
+    if "://" not in value:
+        value = f"http://{value}"  # "host:3128", as curl and httpx take it
+    proxy = urlsplit(value)
+    if proxy.scheme.lower() not in PROXY_SCHEMES:
+        raise ConfigError(
+            f"{name}: proxy scheme {proxy.scheme!r} is not supported; use "
+            + ", ".join(f"{s}://" for s in PROXY_SCHEMES)
+            + "."
+        )
+    try:
+        proxy.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        ok = False
+    else:
+        ok = bool(proxy.hostname)
+    if not ok:
+        raise ConfigError(
+            f"{name}: {shown_proxy(value)!r} is not a proxy URL like socks5://127.0.0.1:1080."
+        )
+    return value, name
+
+
+def _exempt(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` (comma-separated: ``*``, host names, ``.domain`` suffixes, with an
+    optional ``:port``) exempts ``host``."""
+    host = host.lower()
+    for entry in no_proxy.lower().split(","):
+        name = entry.strip()
+        if name == "*":
+            return True
+        name = name.lstrip(".")
+        if name.count(":") == 1:
+            name = name.partition(":")[0]
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def shown_proxy(url: str) -> str:
+    """A proxy URL fit for a log line: without its user name and password."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}" if parts.scheme else host
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +157,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name, url in (("TELEGRAM_API_BASE_URL", api), ("TELEGRAM_BASE_FILE_URL", files)):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must be an http(s) URL, got {url!r}.")
+    log_format = (env.get("LOG_FORMAT", "").strip() or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}."
+        )
+    proxy, proxy_source = proxy_from_env(api, env)
     db_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if "://" not in db_url:
         raise ConfigError(f"DATABASE_URL is not a database URL: {db_url!r}.")
@@ -93,6 +174,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         committee_file=Path(env.get("COMMITTEE_CONFIG", "").strip() or DEFAULT_COMMITTEE_FILE),
         tz=tz,
         log_level=level,
+        log_format=log_format,
+        proxy=proxy,
+        proxy_source=proxy_source,
     )
 
 

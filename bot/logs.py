@@ -3,8 +3,11 @@ wherever they could appear."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
+from datetime import UTC, datetime
 
 from bot.config import Settings
 
@@ -16,6 +19,12 @@ _INVITE_PATTERN = re.compile(r"(start[= ]i_)[A-Za-z0-9_-]+")
 
 def _redacted(text: str) -> str:
     return _INVITE_PATTERN.sub(r"\1<invite>", _TOKEN_PATTERN.sub("bot<token>", text))
+
+
+def redacted(text: str, token: str = "") -> str:
+    """``text`` without the bot token (``token``, and anything shaped like one) or invite
+    tokens: for lines the bot prints itself, outside logging."""
+    return _redacted(text.replace(token, "<token>") if token else text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -30,6 +39,30 @@ class RedactingFormatter(logging.Formatter):
         if self._token:
             text = text.replace(self._token, "<token>")
         return _redacted(text)
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line (``LOG_FORMAT=json``), for a log collector: time (UTC, ISO
+    8601), level, logger, message and, with an exception, its traceback — redacted alike."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("%(message)s", token)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._clean(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = self._clean(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = self._clean(record.exc_text)
+        return json.dumps(entry, ensure_ascii=False)
+
+    def _clean(self, text: str) -> str:
+        return redacted(text, self._token)
 
 
 # Loggers known to write request URLs (which contain the token): python-telegram-bot logs
@@ -82,10 +115,18 @@ def pin_library_levels(level: int) -> None:
 
 
 def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", settings.token)
-    )
+    """Everything to standard output, where a service manager or container runtime collects
+    it, as text lines or, with ``LOG_FORMAT=json``, JSON lines. (The few lines the bot prints
+    when it cannot start at all go to standard error.)"""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter: logging.Formatter
+    if settings.log_format == "json":
+        formatter = JsonFormatter(settings.token)
+    else:
+        formatter = RedactingFormatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", settings.token
+        )
+    handler.setFormatter(formatter)
     install_redaction(settings.token)
     root = logging.getLogger()
     root.handlers[:] = [handler]

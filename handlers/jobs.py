@@ -43,6 +43,7 @@ async def tick(app: AnyApp) -> None:
         )
     await recover(app)
     await deliver(app)
+    await svc.mark_tick()
 
 
 async def recover(app: AnyApp) -> None:

@@ -240,3 +240,57 @@ def test_bad_short_names_and_return_reasons(change: Any, message: str) -> None:
     change(data)
     with pytest.raises(ConfigError, match=message):
         parse_committee(data)
+
+
+# ---------------------------------------------------------------- proxy and log format
+
+
+def test_the_proxy_comes_from_https_proxy_then_all_proxy() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": TOKEN}
+    assert load_settings(base).proxy is None
+    s = load_settings({**base, "ALL_PROXY": "socks5://127.0.0.1:1080"})
+    assert (s.proxy, s.proxy_source) == ("socks5://127.0.0.1:1080", "ALL_PROXY")
+    s = load_settings(
+        {**base, "ALL_PROXY": "socks5://127.0.0.1:1080", "https_proxy": "10.0.0.2:3128"}
+    )
+    assert (s.proxy, s.proxy_source) == ("http://10.0.0.2:3128", "https_proxy")
+    # An http Bot API (self-hosted) is reached through HTTP_PROXY, not HTTPS_PROXY.
+    local = {**base, "TELEGRAM_API_BASE_URL": "http://10.0.0.9:8081/bot"}
+    assert load_settings({**local, "HTTPS_PROXY": "http://10.0.0.2:3128"}).proxy is None
+    s = load_settings({**local, "HTTP_PROXY": "http://10.0.0.2:3128"})
+    assert s.proxy_source == "HTTP_PROXY"
+
+
+@pytest.mark.parametrize("no_proxy", ["*", "10.0.0.9", "bots.example.org", ".example.org:8081"])
+def test_no_proxy_exempts_a_self_hosted_bot_api(no_proxy: str) -> None:
+    host = "10.0.0.9" if "10." in no_proxy or no_proxy == "*" else "api.bots.example.org"
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": f"https://{host}:8081/bot",
+        "ALL_PROXY": "socks5://127.0.0.1:1080",
+        "NO_PROXY": f"localhost, {no_proxy}",
+    }
+    assert load_settings(env).proxy is None
+    assert load_settings({**env, "NO_PROXY": "localhost,other.org"}).proxy is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("socks4://127.0.0.1:1080", "ALL_PROXY: proxy scheme 'socks4' is not supported"),
+        ("http://127.0.0.1:port", "ALL_PROXY: 'http://127.0.0.1:port' is not a proxy URL"),
+        ("socks5://user:secret@:1080", "ALL_PROXY: 'socks5://:1080' is not a proxy URL"),
+    ],
+)
+def test_a_bad_proxy_is_one_clear_message_without_its_password(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "ALL_PROXY": value})
+    assert "secret" not in str(info.value)
+
+
+def test_log_format_is_text_or_json() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": TOKEN}
+    assert load_settings(base).log_format == "text"
+    assert load_settings({**base, "LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json, got 'xml'"):
+        load_settings({**base, "LOG_FORMAT": "xml"})

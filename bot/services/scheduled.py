@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
@@ -20,6 +20,8 @@ from bot.storage.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 DIGEST_SINCE = "digest_since"
+# When the periodic work last ran to its end (UTC, ISO 8601), read by ``python -m bot.health``.
+LAST_TICK = "last_tick"
 KEY_CHUNK = 900  # keys per lookup: under SQLite's oldest limit of 999 variables a statement
 
 _KNOWN_KEYS = select(t.outbox.c.key).where(t.outbox.c.key.in_(bindparam("keys", expanding=True)))
@@ -230,6 +232,16 @@ class Scheduled(ServiceBase):
         if moment > local:
             moment -= timedelta(days=7)
         return moment
+
+    async def mark_tick(self) -> None:
+        """Record that the periodic work ran to its end: a bot whose ticks stopped (hung,
+        or failing every minute) is not healthy, whatever its process looks like."""
+        now = self.clock.now().astimezone(UTC).isoformat()
+        stmt = self._insert(t.settings).values(key=LAST_TICK, value=now)
+        async with self.db.write() as conn:
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=[t.settings.c.key], set_={"value": now})
+            )
 
     async def ensure_digest(self) -> bool:
         """Queue this week's digest for the group once its time has come (even if the bot

@@ -53,6 +53,11 @@ class BotProcess:
     def start(self, timeout: float = 20) -> None:
         polls_before = len(self.fake.calls_of("getUpdates"))
         starts_before = len(self.fake.calls_of("deleteWebhook"))
+        self.launch()
+        self.wait_polling(polls_before, starts_before, timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to poll."""
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py")],
             cwd=self.env["WORKDIR"],
@@ -63,6 +68,11 @@ class BotProcess:
         )
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()
+
+    def wait_polling(self, polls_before: int, starts_before: int, timeout: float = 20) -> None:
+        """Wait until the process began polling (after ``starts_before`` deleteWebhook and
+        ``polls_before`` getUpdates calls), or fail with what it printed."""
+        assert self.proc is not None
         try:
             # Ready once this process began polling (run_polling calls deleteWebhook first)
             # and a poll is parked or answered. A poll parked by a killed process may linger;

@@ -100,11 +100,17 @@ class FakeBotApiServer:
     """An HTTP Bot API on 127.0.0.1 (ephemeral port) serving ``fake`` for ``token``."""
 
     def __init__(
-        self, fake: FakeTelegram, token: str = TEST_TOKEN, *, max_stall: float = 30.0
+        self,
+        fake: FakeTelegram,
+        token: str = TEST_TOKEN,
+        *,
+        max_stall: float = 30.0,
+        port: int = 0,
     ) -> None:
         self.fake = fake
         self.token = token
         self.max_stall = max_stall
+        self._port = port  # 0: any free port
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -115,7 +121,7 @@ class FakeBotApiServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = _HttpServer(("127.0.0.1", 0), _Handler)
+        httpd = _HttpServer(("127.0.0.1", self._port), _Handler)
         httpd.api = self
         self._httpd = httpd
         self._thread = threading.Thread(

@@ -1,0 +1,174 @@
+"""``python -m bot.health``: is the bot doing its work? For a container's HEALTHCHECK, a
+systemd timer or a monitoring probe; exit code 0 healthy, 1 not, 2 cannot tell.
+
+It opens the SQLite database read-only and looks at what the bot leaves there: when the
+minute tick last ran to its end (``settings.last_tick``) and the outbox — messages due but
+not sent, the oldest of them, those waiting for a retry, those given up in the last day. A
+process that is up but hung, or ticking but unable to deliver, shows here; it needs no port
+and no access to the bot's process. One line (or ``--json``), standard library only: it runs
+every half minute and must stay cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot.backup import OperatorError, database_path
+
+LAST_TICK = "last_tick"  # bot.services.scheduled.LAST_TICK (not imported: no SQLAlchemy here)
+MAX_TICK_AGE = timedelta(minutes=5)  # the tick runs every minute
+MAX_BACKLOG_AGE = timedelta(minutes=10)  # the courier runs every 5 s
+_WAITING = ("pending", "retry", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    healthy: bool
+    problems: list[str]
+    revision: str | None
+    last_tick: str | None
+    tick_age_s: int | None
+    due: int
+    oldest_due_age_s: int | None
+    retrying: int
+    failed_24h: int
+
+    def line(self) -> str:
+        tick = "never" if self.tick_age_s is None else f"{_ago(self.tick_age_s)} ago"
+        oldest = "" if self.oldest_due_age_s is None else f", oldest {_ago(self.oldest_due_age_s)}"
+        state = "ok" if self.healthy else "unhealthy: " + "; ".join(self.problems)
+        return (
+            f"fuyuan-bot: {state} (last tick {tick}; outbox {self.due} due{oldest}, "
+            f"{self.retrying} waiting to retry, {self.failed_24h} failed in 24 h; "
+            f"schema {self.revision})"
+        )
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def _stored(moment: datetime) -> str:
+    """A moment as SQLAlchemy stores a UTC datetime in SQLite (comparable as text)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _parse_stored(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def check(
+    path: Path,
+    *,
+    now: datetime | None = None,
+    max_tick_age: timedelta = MAX_TICK_AGE,
+    max_backlog_age: timedelta = MAX_BACKLOG_AGE,
+) -> Health:
+    """Read the database at ``path`` (read-only) and judge it at ``now``."""
+    now = now or datetime.now(UTC)
+    if not path.is_file():
+        raise OperatorError(f"there is no database at {path} (DATABASE_URL).")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise OperatorError(f"cannot open {path}: {exc}.") from None
+    try:
+        revision_row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        tick_row = conn.execute("SELECT value FROM settings WHERE key = ?", (LAST_TICK,)).fetchone()
+        marks = ",".join("?" * len(_WAITING))
+        due, oldest = conn.execute(
+            f"SELECT count(*), min(next_attempt_at) FROM outbox "
+            f"WHERE status IN ({marks}) AND next_attempt_at <= ?",
+            (*_WAITING, _stored(now)),
+        ).fetchone()
+        retrying = conn.execute(
+            f"SELECT count(*) FROM outbox WHERE status IN ({marks}) AND next_attempt_at > ?",
+            (*_WAITING, _stored(now)),
+        ).fetchone()[0]
+        failed = conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'failed' AND created_at > ?",
+            (_stored(now - timedelta(days=1)),),
+        ).fetchone()[0]
+    except sqlite3.Error as exc:
+        raise OperatorError(f"{path} cannot be read as a fuyuan-bot database: {exc}.") from None
+    finally:
+        conn.close()
+
+    problems: list[str] = []
+    tick_age: int | None = None
+    last_tick = tick_row[0] if tick_row else None
+    if last_tick is None:
+        problems.append("no tick recorded yet")
+    else:
+        tick_age = max(int((now - datetime.fromisoformat(last_tick)).total_seconds()), 0)
+        if tick_age > max_tick_age.total_seconds():
+            problems.append(f"no tick for {_ago(tick_age)}")
+    oldest_age: int | None = None
+    if oldest is not None:
+        oldest_age = max(int((now - _parse_stored(oldest)).total_seconds()), 0)
+        if oldest_age > max_backlog_age.total_seconds():
+            problems.append(f"{due} message(s) due for up to {_ago(oldest_age)} and not sent")
+    return Health(
+        healthy=not problems,
+        problems=problems,
+        revision=revision_row[0] if revision_row else None,
+        last_tick=last_tick,
+        tick_age_s=tick_age,
+        due=int(due),
+        oldest_due_age_s=oldest_age,
+        retrying=int(retrying),
+        failed_24h=int(failed),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.health",
+        description="Report whether the bot ticks and delivers (exit 0 healthy, 1 not).",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object instead")
+    parser.add_argument(
+        "--max-tick-age",
+        type=int,
+        default=int(MAX_TICK_AGE.total_seconds()),
+        metavar="SECONDS",
+        help="unhealthy when the last tick is older (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-backlog-age",
+        type=int,
+        default=int(MAX_BACKLOG_AGE.total_seconds()),
+        metavar="SECONDS",
+        help="unhealthy when a due message waits longer (default %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    load_dotenv()
+    try:
+        health = check(
+            database_path(),
+            max_tick_age=timedelta(seconds=args.max_tick_age),
+            max_backlog_age=timedelta(seconds=args.max_backlog_age),
+        )
+    except OperatorError as exc:
+        print(f"fuyuan-bot: health: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(asdict(health), ensure_ascii=False) if args.json else health.line())
+    return 0 if health.healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""``python -m bot.health``: what a container's health check sees of a running bot — the last
+tick and the outbox backlog, read from the database alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bot.domain.committee import Committee
+from bot.domain.models import Role
+from bot.health import check
+from bot.storage.db import schema_head
+from tests.conftest import ROOT
+from tests.flows import LI, ZHAO, member, seed_case
+from tests.scenario import running_bot
+
+
+def path_of(db_url: str) -> Path:
+    return Path(db_url.split("///", 1)[1])
+
+
+async def test_health_follows_the_tick_and_the_outbox(committee: Committee, db_url: str) -> None:
+    db = path_of(db_url)
+    async with running_bot(committee, db_url) as bot:
+        start = bot.clock.now()
+        first = check(db, now=start)
+        assert not first.healthy and first.problems == ["no tick recorded yet"]
+
+        await bot.tick()
+        ok = check(db, now=start)
+        assert ok.healthy and ok.tick_age_s == 0 and ok.due == 0
+        assert ok.revision == schema_head()
+        assert ok.line().startswith("fuyuan-bot: ok (last tick 0 s ago; outbox 0 due, ")
+
+        # A matter's notice to the court is queued; the bot then stops ticking (hung).
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        case = await seed_case(bot, LI, "李明", "林地权属争议")
+        later = start + timedelta(minutes=11)
+        stuck = check(db, now=later)
+        assert not stuck.healthy
+        assert stuck.due >= 1 and stuck.oldest_due_age_s is not None
+        assert stuck.problems == [
+            "no tick for 11 min",
+            f"{stuck.due} message(s) due for up to {stuck.oldest_due_age_s // 60} min and not sent",
+        ]
+        assert not any(case.number in text for text in bot.fake.texts_to(zhao))
+
+        # Ticking again delivers the backlog: healthy, and the court has its notice.
+        await bot.tick(later)
+        again = check(db, now=later)
+        assert again.healthy and again.due == 0 and again.tick_age_s == 0
+        assert any(case.number in text for text in bot.fake.texts_to(zhao))
+
+
+def test_the_command_prints_one_line_and_exits_1_when_unhealthy(
+    db_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": db_url,
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.health", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    result = run()
+    assert result.returncode == 1
+    assert result.stdout.strip() == (
+        "fuyuan-bot: unhealthy: no tick recorded yet (last tick never; outbox 0 due, "
+        f"0 waiting to retry, 0 failed in 24 h; schema {schema_head()})"
+    )
+    report = json.loads(run("--json").stdout)
+    assert report["healthy"] is False and report["due"] == 0
+
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'none.sqlite3'}"
+    missing = run()
+    assert missing.returncode == 2
+    assert "there is no database at" in missing.stderr
+    assert not (tmp_path / "none.sqlite3").exists()  # looking never creates it
