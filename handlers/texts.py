@@ -61,6 +61,7 @@ class Texts:
         )
         env.filters.update(
             date=lambda d: self.format_date(lang, d),
+            day=lambda d: self.format_day(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),
             org=lambda code: self.committee.addressee_name(code, lang),
             tr=lambda msgid: translations(lang).gettext(str(msgid)),
@@ -131,6 +132,15 @@ class Texts:
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
         return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
+
+    def format_day(self, lang: str, value: date | str) -> str:
+        """A date with its weekday, as deadlines are read: 2026年12月2日（周三）."""
+        if isinstance(value, str):
+            value = date.fromisoformat(value)
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        pattern = "yyyy年M月d日（EEE）" if normalise_lang(lang) == "zh_CN" else "EEE d MMM yyyy"
+        return format_date(value, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
 
     def month_title(self, lang: str, first: date) -> str:
         pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"
