@@ -33,6 +33,7 @@ Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
 # A digest sent this long after its time (the bot was down) says it is late.
 DIGEST_LATE = timedelta(minutes=30)
 SUMMARY_LINES = 20  # matters listed in one summary; the rest are counted
+SUMMARY_BUTTONS = 6  # of those, the first few get a button that opens them
 
 
 def audience_of(chat_id: int) -> Audience:
@@ -294,7 +295,17 @@ class Renderers:
             lines=lines,
             rest=len(items) - looked,
         )
-        return Rendered(html)
+        if message.chat_id > 0 and len(items) == 1:
+            # One matter: its own buttons, as on its notice (已阅, 受理 ...), act from here.
+            case = lines[0]["case"]
+            rows = await self._actions(message.chat_id, lang, case, primary_only=True)
+            return Rendered(html, keyboard([*rows, [self._open_button(lang, case)]]))
+        # A link per matter (the first few, two a row: a phone's width) opens it privately.
+        links: list[Button] = [
+            (case.number, f"url:{self.link(f'{CASE_PREFIX}{case.id}')}")
+            for case in (line["case"] for line in lines[:SUMMARY_BUTTONS])
+        ]
+        return Rendered(html, keyboard([links[i : i + 2] for i in range(0, len(links), 2)]))
 
     async def case_reminder(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """A reminder a kind declares before a field's moment (a hearing), to an addressee."""

@@ -98,6 +98,12 @@ async def test_a_week_of_a_dozen_overdue_matters_is_one_summary_a_day(
             assert tuesday.count("🔴") == 12 and tuesday.count("已逾期 1 个工作日") == 12
             assert all(case.number in escalations[0][1] for case in cases)
 
+        # Many matters: a link to each of the first six, two a row.
+        last = [m for m in bot.fake.messages_to(zhao) if m["text"].startswith("📋")][-1]
+        assert [[label for label, _ in row] for row in bot.fake.buttons(last)] == [
+            [cases[i].number, cases[i + 1].number] for i in (0, 2, 4)
+        ]
+
         got = received(bot, group, before[GROUP])
         assert all(8 <= when.hour < 20 for when, _ in got), got
         summaries = [w.date() for w, x in got if x.startswith("📋")]
@@ -143,6 +149,12 @@ async def test_what_each_audience_sees_in_a_summary(committee: Committee, db_url
         assert "提请：长白山管委会自然资源局 · 2026年11月25日（周三） · 一般" in lines
         assert f"承办：{COURT}（池北行政争议协调化解中心）" in lines
         assert "期限：2026年11月30日（周一） · 已逾期 1 个工作日" in lines
+        # One matter: its own buttons, to act from the summary.
+        (message,) = [m for m in bot.fake.messages_to(zhao) if m["text"].startswith("📋")]
+        assert bot.shown("✅ Acknowledge") in bot.labels(message)
+        (posted_message,) = [m for m in bot.fake.messages_to(group) if m["text"].startswith("📋")]
+        ((label, link),) = [b for row in bot.fake.buttons(posted_message) for b in row]
+        assert label == case.number and link.endswith(f"?start=c_{case.id}")
         (posted,) = [x for x in bot.texts(group) if x.startswith("📋")]
         assert case.number in posted and "已逾期 1 个工作日" in posted
         assert "征收补偿争议" not in posted and "自然资源局" not in posted

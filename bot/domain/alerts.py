@@ -9,9 +9,10 @@ On the working-day calendar:
 - *escalation* (督办): again every ``escalate_every_working_days`` working days while still
   overdue — to the group and to everyone of the addressee.
 
-Each alert has a key, so it is queued once per threshold however often the scan runs; alerts
-stop as soon as the addressee moves on, and while the clock is paused (a request for more
-information) the deadline does not run at all.
+None of these is a message of its own: each working day's morning summary lists every matter
+due soon or late for its recipient, and a 督办 round goes out (grouped per recipient) on the
+day it begins — both only in office hours (below). Alerts stop as soon as the addressee moves
+on, and while the clock is paused (a request for more information) the deadline does not run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.domain.workdays import WorkingCalendar
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    key: str  # unique per matter, addressee, round, stage and threshold (not per recipient)
+    key: str  # the threshold's suffix of an entry's key, e.g. ":overdue" (see ``alert_key``)
     level: str  # "due_soon" | "overdue" | "escalation"
     stage: str  # the deadline's name, e.g. "ack" or "reply"
     due: date
