@@ -361,16 +361,23 @@ class Renderers:
         return Rendered(html)
 
     def _digest_for(self, chat_id: int, data: Digest) -> Digest:
-        """The digest with each matter as the chat may see it: a title and a raising
-        organisation left empty are not shown."""
+        """The digest with each matter as the chat may see it: a title and an organisation
+        left empty are not shown."""
         raised = []
         for number, title, org in data.raised:
             parsed = rules.parse_number(number, self.runtime.svc.kinds)
             shown = self._shown(chat_id, parsed[0] if parsed else None)
             raised.append((number, title if shown.title else "", org if shown.parties else ""))
-        overdue = [
-            m if self._shown(chat_id, m.kind).title else replace(m, title="") for m in data.overdue
-        ]
+        overdue = []
+        for matter in data.overdue:
+            shown = self._shown(chat_id, matter.kind)
+            overdue.append(
+                replace(
+                    matter,
+                    title=matter.title if shown.title else "",
+                    acting=matter.acting if shown.parties else "",
+                )
+            )
         return replace(data, raised=raised, overdue=overdue)
 
     async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:

@@ -159,6 +159,11 @@ async def test_what_each_audience_sees_in_a_summary(committee: Committee, db_url
         assert case.number in posted and "已逾期 1 个工作日" in posted
         assert "征收补偿争议" not in posted and "自然资源局" not in posted
         assert COURT not in posted and "池北" not in posted
+        # The digest lists it as the group may see it: number and kind, how late.
+        await bot.tick(at("2026-12-07", 9))
+        (digest,) = [x for x in bot.texts(group) if "周报" in x]
+        assert f"• {case.number} 行政争议协调化解 · 已逾期 5 个工作日" in digest.splitlines()
+        assert "征收补偿争议" not in digest and COURT not in digest and "池北" not in digest
 
 
 async def test_a_summary_queued_before_a_restart_goes_out_once(
