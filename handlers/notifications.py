@@ -255,6 +255,10 @@ class Renderers:
         lines: list[dict[str, Any]] = []
         items = list(p.get("items") or [])
         looked = 0
+        # A private chat sees only the matters its member may see now (``Audience`` checks
+        # membership alone for a row naming many matters).
+        viewer = await self.runtime.svc.viewer_by_id(message.chat_id)
+        member = viewer.member if viewer is not None else None
         for item in items:
             if len(lines) >= SUMMARY_LINES:
                 break
@@ -262,6 +266,8 @@ class Renderers:
             try:
                 case = await self._case_by_id(int(item["case_id"]))
             except Skip:
+                continue
+            if message.chat_id > 0 and not rules.can_view(member, case, self.runtime.committee):
                 continue
             assignment = case.assignment(int(item.get("assignment_id") or 0)) or case.first
             if (
