@@ -5,12 +5,15 @@ digest on working days. Everything runs on the manual clock, as the JobQueue wou
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from bot.domain.committee import Committee, GroupDetail
+from bot.config import parse_calendar
+from bot.domain import alerts
+from bot.domain.committee import Committee, GroupDetail, Schedule
 from bot.domain.models import Case, Role
+from bot.domain.workdays import WorkingCalendar
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.flows import GROUP, LI, SUN, ZHAO, bind_group, member, seed_case
@@ -268,3 +271,47 @@ async def test_no_digest_when_there_is_nothing_to_report(committee: Committee, d
         assert not [x for x in bot.texts(group) if "周报" in x]
         status, _, error = (await outbox_rows(bot, "digest"))["digest:2026-11-30"]
         assert (status, error) == ("failed", "skipped: nothing to report this week")
+
+
+async def test_a_digest_found_late_in_the_quiet_hours_waits_for_the_morning(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        group = await bind_group(bot)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await bot.tick(at("2026-11-23", 10))
+        bot.clock.set(at("2026-11-25", 10))
+        await seed_case(bot, LI, "李明", "本周事项")
+        # Down from Monday 30 November 08:00 until 21:00.
+        await bot.tick(at("2026-11-30", 21))
+        assert not [x for x in bot.texts(group) if "周报" in x]
+        status, not_before, _ = (await outbox_rows(bot, "digest"))["digest:2026-11-30"]
+        assert (status, not_before) == ("pending", at("2026-12-01", 8))
+        await bot.tick(at("2026-12-01", 8))
+        (digest,) = [x for x in bot.texts(group) if "周报" in x]
+        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
+
+
+# ---------------------------------------------------------------------------- the rules
+
+
+def test_office_hours_and_quiet_hours() -> None:
+    calendar = WorkingCalendar(parse_calendar(None, "calendar"))
+    night = Schedule()  # 20:00 – 08:00
+    assert alerts.office_moment(at("2026-11-27", 7, 59), calendar, night) == at("2026-11-27", 8)
+    assert alerts.office_moment(at("2026-11-27", 12), calendar, night) == at("2026-11-27", 12)
+    # Friday evening: Monday morning; National Day week: the first working day after it.
+    assert alerts.office_moment(at("2026-11-27", 20), calendar, night) == at("2026-11-30", 8)
+    assert alerts.office_moment(at("2026-10-01", 10), calendar, night) == at("2026-10-08", 8)
+    lunch = Schedule(quiet_start=time(12), quiet_end=time(14))  # a window inside the day
+    assert alerts.office_moment(at("2026-11-27", 12, 30), calendar, lunch) == at("2026-11-27", 14)
+    assert alerts.office_moment(at("2026-11-27", 23), calendar, lunch) == at("2026-11-27", 23)
+    assert alerts.office_moment(at("2026-11-28", 13), calendar, lunch) == at("2026-11-30", 0)
+    never = Schedule(quiet_start=time(20), quiet_end=time(20))
+    assert not alerts.is_quiet(time(3), never)
+    assert alerts.summary_due(at("2026-11-27", 8, 30), calendar, night)
+    assert not alerts.summary_due(at("2026-11-27", 8, 29), calendar, night)
+    assert not alerts.summary_due(at("2026-11-27", 20), calendar, night)
+    assert not alerts.summary_due(at("2026-11-28", 10), calendar, night)  # Saturday
+    # Digests: Qingming Monday moves to Tuesday.
+    assert alerts.digest_moment(at("2026-04-06", 9), calendar, night) == at("2026-04-07", 9)
