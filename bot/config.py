@@ -387,6 +387,18 @@ def _whole(table: Mapping[str, Any], key: str, default: int, low: int, high: int
     return value
 
 
+def _clock_time(table: Mapping[str, Any], key: str, default: str, at: str) -> time:
+    """A local time of day like "08:30" from the schedule table."""
+    raw = table.get(key, default)
+    try:
+        value = time.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise ConfigError(f'{at}.{key} {raw!r} must look like "{default}".') from exc
+    if value.tzinfo is not None:
+        raise ConfigError(f'{at}.{key} {raw!r} must be a local time like "{default}".')
+    return value
+
+
 def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistry) -> Schedule:
     at = f"{where}: schedule"
     table: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -403,6 +415,18 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistr
         digest_time = time.fromisoformat(str(time_raw))
     except ValueError as exc:
         raise ConfigError(f'{at}.digest_time {time_raw!r} must look like "09:00".') from exc
+    summary_time = _clock_time(table, "summary_time", "08:30", at)
+    quiet_start = _clock_time(table, "quiet_start", "20:00", at)
+    quiet_end = _clock_time(table, "quiet_end", "08:00", at)
+    if quiet_start != quiet_end and (
+        quiet_start <= summary_time < quiet_end
+        if quiet_start < quiet_end
+        else (summary_time >= quiet_start or summary_time < quiet_end)
+    ):
+        raise ConfigError(
+            f"{at}.summary_time {summary_time:%H:%M} falls in the quiet hours "
+            f"({quiet_start:%H:%M}–{quiet_end:%H:%M}): the summary would never go out on time."
+        )
     reminders_raw = table.get("meeting_reminders", ["24h", "1h"])
     if not isinstance(reminders_raw, list):
         raise ConfigError(f'{at}.meeting_reminders must be a list like ["24h", "1h"].')
@@ -421,6 +445,9 @@ def _parse_schedule(raw: Any, deadlines_raw: Any, where: str, kinds: KindRegistr
         escalate_every_working_days=_whole(table, "escalate_every_working_days", 2, 1, 30, at),
         digest_weekday=weekday,
         digest_time=digest_time,
+        summary_time=summary_time,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
         meeting_reminders=tuple(sorted(set(reminders), reverse=True)),
         deadlines=deadlines,
     )

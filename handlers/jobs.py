@@ -1,8 +1,9 @@
 """The periodic work, scheduled through python-telegram-bot's JobQueue (APScheduler).
 
-The database is the source of truth: each tick derives what is due now (deadline alerts,
-the weekly digest, meeting reminders) and queues it in the outbox under unique keys, then
-the courier delivers. A tick that runs late, twice, or after a restart therefore neither
+The database is the source of truth: each tick derives what is due now (the deadline
+summaries and 督办, the weekly digest, meeting reminders) and queues it in the outbox under
+unique keys — what must wait for office hours with a not-before time on its row — then the
+courier delivers. A tick that runs late, twice, or after a restart therefore neither
 loses nor repeats anything, and no job state needs to survive in the scheduler's memory.
 """
 
@@ -39,7 +40,10 @@ async def tick(app: AnyApp) -> None:
     await svc.checkpoint()
     if alerts or digest or reminders:
         logger.info(
-            "tick queued %s alert(s), %s digest, %s reminder(s)", alerts, int(digest), reminders
+            "tick queued %s summary/督办 message(s), %s digest, %s reminder(s)",
+            alerts,
+            int(digest),
+            reminders,
         )
     await recover(app)
     await deliver(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from telegram.ext import Application
@@ -29,6 +29,11 @@ from handlers.courier import Rendered, Skip, delivery_memo
 from handlers.runtime import Runtime
 
 Renderer = Callable[[OutboxMessage, bool], Awaitable[Rendered]]
+
+# A digest sent this long after its time (the bot was down) says it is late.
+DIGEST_LATE = timedelta(minutes=30)
+SUMMARY_LINES = 20  # matters listed in one summary; the rest are counted
+SUMMARY_BUTTONS = 6  # of those, the first few get a button that opens them
 
 
 def audience_of(chat_id: int) -> Audience:
@@ -55,14 +60,17 @@ class Renderers:
         return (await self.runtime.svc.recipient(chat_id)).lang
 
     async def _case(self, message: OutboxMessage) -> Case:
-        key = ("case", int(message.payload["case_id"]))
+        return await self._case_by_id(int(message.payload["case_id"]))
+
+    async def _case_by_id(self, case_id: int) -> Case:
+        key = ("case", case_id)
         memo = delivery_memo()
         if memo is not None and key in memo:
             return memo[key]  # type: ignore[no-any-return]
         try:
             case = await self.runtime.svc.get_case(key[1])
         except DomainError as exc:
-            raise Skip(f"case {message.payload.get('case_id')} is gone") from exc
+            raise Skip(f"case {case_id} is gone") from exc
         if memo is not None:
             memo[key] = case
         return case
@@ -256,6 +264,73 @@ class Renderers:
         rows = await self._actions(message.chat_id, lang, case, primary_only=True)
         return Rendered(html, keyboard(rows) if any(rows) else None)
 
+    async def deadline_summary(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """The morning summary of a recipient's due-soon and overdue matters (or, as kind
+        ``escalation``, the 督办 rounds that began that day): one message for all of them.
+        Matters that moved on since it was queued are left out; if none is left, nothing
+        goes out."""
+        p = message.payload
+        lines: list[dict[str, Any]] = []
+        items = list(p.get("items") or [])
+        looked = 0
+        # A private chat sees only the matters its member may see now (``Audience`` checks
+        # membership alone for a row naming many matters).
+        viewer = await self.runtime.svc.viewer_by_id(message.chat_id)
+        member = viewer.member if viewer is not None else None
+        for item in items:
+            if len(lines) >= SUMMARY_LINES:
+                break
+            looked += 1
+            try:
+                case = await self._case_by_id(int(item["case_id"]))
+            except Skip:
+                continue
+            if message.chat_id > 0 and not rules.can_view(member, case, self.runtime.committee):
+                continue
+            assignment = case.assignment(int(item.get("assignment_id") or 0)) or case.first
+            if (
+                assignment is None
+                or assignment.stage != item["stage"]
+                or assignment.paused
+                or assignment.round != int(item.get("round") or 0)
+            ):
+                continue
+            lines.append(
+                {
+                    "case": case,
+                    "kind": self.runtime.svc.kinds[case.kind],
+                    "level": item["level"],
+                    "due": date.fromisoformat(item["due"]),
+                    "late": int(item.get("late") or 0),
+                    "addressee": assignment.addressee,
+                    "acting": self.runtime.committee.acting_org(assignment.addressee),
+                    "shown": self._shown(message.chat_id, case.kind),
+                }
+            )
+        if not lines:
+            raise Skip("every matter moved on before the summary went out")
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang,
+            "deadline_summary",
+            escalation=message.kind == "escalation",
+            day=date.fromisoformat(p["day"]),
+            today=self.runtime.svc.today(),
+            lines=lines,
+            rest=len(items) - looked,
+        )
+        if message.chat_id > 0 and len(items) == 1:
+            # One matter: its own buttons, as on its notice (已阅, 受理 ...), act from here.
+            case = lines[0]["case"]
+            rows = await self._actions(message.chat_id, lang, case, primary_only=True)
+            return Rendered(html, keyboard([*rows, [self._open_button(lang, case)]]))
+        # A link per matter (the first few, two a row: a phone's width) opens it privately.
+        links: list[Button] = [
+            (case.number, f"url:{self.link(f'{CASE_PREFIX}{case.id}')}")
+            for case in (line["case"] for line in lines[:SUMMARY_BUTTONS])
+        ]
+        return Rendered(html, keyboard([links[i : i + 2] for i in range(0, len(links), 2)]))
+
     async def case_reminder(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """A reminder a kind declares before a field's moment (a hearing), to an addressee."""
         case = await self._case(message)
@@ -287,24 +362,47 @@ class Renderers:
         return Rendered(html, keyboard(rows))
 
     async def digest(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        start = datetime.fromisoformat(message.payload["start"])
-        end = datetime.fromisoformat(message.payload["end"])
+        """The weekly digest to the group; it says when it comes on another day than its own
+        (a day off) or late (the bot was down), and is not posted when there is nothing to
+        report (``Digest.empty``)."""
+        p = message.payload
+        start = datetime.fromisoformat(p["start"])
+        end = datetime.fromisoformat(p["end"])
+        due = datetime.fromisoformat(p.get("due") or p["end"])
         lang = await self._lang(message.chat_id)
         data = await self.runtime.svc.digest(start, end)
+        if data.empty:
+            raise Skip("nothing to report this week")
+        tz = self.runtime.svc.tz
+        now = self.runtime.clock.now()
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "digest", digest=self._digest_for(message.chat_id, data)
+            lang,
+            "digest",
+            digest=self._digest_for(message.chat_id, data),
+            moved_from=end.astimezone(tz).date() if due.date() != end.date() else None,
+            late_since=due if now - due > DIGEST_LATE else None,
         )
         return Rendered(html)
 
     def _digest_for(self, chat_id: int, data: Digest) -> Digest:
-        """The digest with each matter raised this week as the chat may see it: a title and
-        a raising organisation left empty are not shown."""
+        """The digest with each matter as the chat may see it: a title and an organisation
+        left empty are not shown."""
         raised = []
         for number, title, org in data.raised:
             parsed = rules.parse_number(number, self.runtime.svc.kinds)
             shown = self._shown(chat_id, parsed[0] if parsed else None)
             raised.append((number, title if shown.title else "", org if shown.parties else ""))
-        return replace(data, raised=raised)
+        overdue = []
+        for matter in data.overdue:
+            shown = self._shown(chat_id, matter.kind)
+            overdue.append(
+                replace(
+                    matter,
+                    title=matter.title if shown.title else "",
+                    acting=matter.acting if shown.parties else "",
+                )
+            )
+        return replace(data, raised=raised, overdue=overdue)
 
     async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         lang = await self._lang(message.chat_id)
@@ -324,6 +422,8 @@ class Renderers:
             "delivery_failed": self.delivery_failed,
             "case_unstaffed": self.case_unstaffed,
             "deadline": self.deadline,
+            "deadline_summary": self.deadline_summary,
+            "escalation": self.deadline_summary,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
         }

@@ -140,14 +140,15 @@ class Texts:
         return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
 
     def format_day(self, lang: str, value: date | str | None) -> str:
-        """A due date with its weekday, as people plan by it: 2026年12月2日（周三）."""
-        shown = self.format_date(lang, value)
-        if not shown or value is None:
-            return shown
-        day = date.fromisoformat(value) if isinstance(value, str) else value
-        locale = _BABEL_LOCALE[normalise_lang(lang)]
-        weekday = format_date(day, "EEE", locale=locale)
-        return f"{shown}（{weekday}）" if normalise_lang(lang) == "zh_CN" else f"{weekday}, {shown}"
+        """A date with its weekday, as deadlines are read: 2026年12月2日（周三）."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value)
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        pattern = "yyyy年M月d日（EEE）" if normalise_lang(lang) == "zh_CN" else "EEE d MMM yyyy"
+        return format_date(value, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
 
     def month_title(self, lang: str, first: date) -> str:
         pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Table, select
 
 from bot.domain.models import Case, Role
+from bot.storage import schema as t
 from tests.conftest import ADMIN_ID
 from tests.fakes.telegram import FakeChat, FakeUser
 from tests.scenario import Harness
@@ -106,3 +107,21 @@ def all_seen(bot: Harness, user: FakeUser) -> str:
         parts.extend(label for row in bot.fake.buttons(message) for label, _ in row)
     parts.extend(bot.alerts(user))
     return "\n".join(parts)
+
+
+async def deadline_keys(bot: Harness) -> set[str]:
+    """What deadline summaries and 督办 messages were queued, one entry per matter and
+    recipient as ``<alert key>:<chat>`` (``case:12:ack:overdue:3001``)."""
+    summaries = await rows(bot, t.outbox, t.outbox.c.kind.in_(["deadline_summary", "escalation"]))
+    return {f"{item['key']}:{r.chat_id}" for r in summaries for item in r.payload["items"]}
+
+
+def alert_entries(bot: Harness, chat: FakeUser | FakeChat, marks: str = "⏰🔴🚨") -> list[str]:
+    """Each matter's entry (its lines) in the deadline summaries and 督办 messages the chat
+    received, oldest first: those starting with one of ``marks`` (⏰ due soon, 🔴 overdue,
+    🚨 督办)."""
+    entries = []
+    for text in bot.texts(chat):
+        if text.startswith(("📋", "🚨")):
+            entries += [e for e in text.split("\n\n")[1:] if e[:1] in marks]
+    return entries

@@ -160,6 +160,7 @@ def test_schedule_from_the_example() -> None:
     s = load_committee(ROOT / "committee.example.toml").schedule
     assert (s.due_soon_working_days, s.escalate_every_working_days) == (1, 2)
     assert (s.digest_weekday, s.digest_time) == (1, time(9, 0))
+    assert (s.summary_time, s.quiet_start, s.quiet_end) == (time(8, 30), time(20), time(8))
     assert s.meeting_reminders == (timedelta(hours=24), timedelta(hours=1))
     assert s.deadlines["referral"] == {"ack": 3, "reply": 30}
 
@@ -169,6 +170,14 @@ def test_schedule_from_the_example() -> None:
     [
         ({"schedule": {"digest_weekday": "someday"}}, "digest_weekday 'someday'"),
         ({"schedule": {"digest_time": "9 o'clock"}}, "digest_time"),
+        ({"schedule": {"summary_time": "half past eight"}}, "summary_time"),
+        ({"schedule": {"quiet_start": "25:00"}}, "quiet_start"),
+        ({"schedule": {"quiet_end": "08:00+08:00"}}, "must be a local time"),
+        ({"schedule": {"summary_time": "07:30"}}, "falls in the quiet hours"),
+        (
+            {"schedule": {"quiet_start": "12:00", "quiet_end": "14:00", "summary_time": "13:00"}},
+            "falls in the quiet hours",
+        ),
         ({"schedule": {"meeting_reminders": ["soon"]}}, "meeting_reminders: 'soon'"),
         ({"schedule": {"meeting_reminders": "24h"}}, "must be a list"),
         ({"schedule": {"due_soon_working_days": -1}}, "due_soon_working_days"),

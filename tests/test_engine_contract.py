@@ -30,7 +30,19 @@ from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
-from tests.flows import GROUP, LI, WANG, ZHAO, admin, bind_group, member, on_button, rows
+from tests.flows import (
+    GROUP,
+    LI,
+    WANG,
+    ZHAO,
+    admin,
+    alert_entries,
+    bind_group,
+    deadline_keys,
+    member,
+    on_button,
+    rows,
+)
 from tests.scenario import Harness, running_bot
 
 ZHOU = 2003
@@ -277,19 +289,20 @@ async def test_an_unanswered_hearing_notice_is_chased_before_the_hearing(
         assert row.due == date(2026, 11, 30)
 
         await bot.tick(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))  # Friday
-        assert any("Due soon" in x or "即将到期" in x for x in bot.texts(li))
+        assert alert_entries(bot, li, "⏰")
         await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))  # Tuesday: late
-        overdue = [x for x in bot.texts(group) if x.startswith("🔴") and "应诉〔2026〕1号" in x]
+        overdue = [x for x in alert_entries(bot, group, "🔴") if "应诉〔2026〕1号" in x]
         assert len(overdue) == 1
-        assert "长白山管委会自然资源局 should name its official by 2026年11月30日." in overdue[0]
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        assert "承办：长白山管委会自然资源局\n" in overdue[0]
+        assert "期限：2026年11月30日（周一） · 已逾期 1 个工作日" in overdue[0]
+        keys = await deadline_keys(bot)
         case_id = outcome.case.id
         assert keys == {
             f"case:{case_id}:name:due_soon:{LI}",
             f"case:{case_id}:name:overdue:{LI}",
             f"case:{case_id}:name:overdue:{GROUP}",
         }
-        assert not [x for x in bot.texts(zhao) if x.startswith("🔴")]  # the court raised it
+        assert not alert_entries(bot, zhao)  # the court raised it
 
         # The digest counts it among the week's matters and as overdue for the agency.
         office = admin(bot)
@@ -357,9 +370,9 @@ async def test_one_request_to_three_agencies_each_answering(
         # The one agency that has not replied is chased, on its own.
         late = datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI)  # 5 working days were Dec 2
         await bot.tick(late)
-        assert [x for x in bot.texts(zhou) if x.startswith("🔴")]
-        assert not [x for x in bot.texts(li) if x.startswith("🔴")]
-        chased = [x for x in bot.texts(group) if x.startswith("🔴") and "协助〔2026〕1号" in x]
+        assert alert_entries(bot, zhou, "🔴")
+        assert not alert_entries(bot, li, "🔴")
+        chased = [x for x in alert_entries(bot, group, "🔴") if "协助〔2026〕1号" in x]
         assert len(chased) == 1 and "长白山管委会住房和城乡建设局" in chased[0]
 
         # /case shows each agency where it stands; the last reply closes the matter.

@@ -12,7 +12,18 @@ from bot.domain.models import Case, Role
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
-from tests.flows import LI, SUN, ZHAO, admin, bind_group, member, rows, seed_case
+from tests.flows import (
+    LI,
+    SUN,
+    ZHAO,
+    admin,
+    alert_entries,
+    bind_group,
+    deadline_keys,
+    member,
+    rows,
+    seed_case,
+)
 from tests.scenario import Harness, running_bot
 
 WU = 3003
@@ -24,7 +35,8 @@ async def assignment(bot: Harness, case: Case) -> Any:
 
 
 def alerts_to(bot: Harness, user: FakeUser, case: Case) -> list[str]:
-    return [x for x in bot.texts(user) if case.number in x and x.startswith(("⏰", "🔴", "🚨"))]
+    """The matter's entries in the deadline summaries and 督办 messages the user got."""
+    return [x for x in alert_entries(bot, user) if x.split("\n")[0].split(" ")[1] == case.number]
 
 
 async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(
@@ -77,7 +89,9 @@ async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(
         await bot.tick(datetime(2026, 12, 14, 9, 0, tzinfo=SHANGHAI))  # overdue
         assert len(alerts_to(bot, wu, case)) == 2 and alerts_to(bot, zhao, case) == []
         await bot.tick(datetime(2026, 12, 16, 9, 0, tzinfo=SHANGHAI))  # 督办: the whole court
-        assert len(alerts_to(bot, wu, case)) == 3 and len(alerts_to(bot, zhao, case)) == 1
+        # The 督办 round on its own, and the matter in that morning's summary.
+        assert len(alerts_to(bot, wu, case)) == 4 and len(alerts_to(bot, zhao, case)) == 2
+        assert [x[0] for x in alerts_to(bot, zhao, case)] == ["🚨", "🚨"]
 
         # Notes from both sides reach the other side and stay in the history.
         await bot.say(li, f"/case {case.number}")
@@ -138,9 +152,9 @@ async def test_withdrawn_then_reopened_with_fresh_deadlines(
         assert any("管委会决定继续推进" in x for x in bot.texts(li))
         assert any("管委会决定继续推进" in x for x in bot.texts(zhao))
         await bot.tick(datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        keys = await deadline_keys(bot)
         assert f"case:{case.id}:r1:ack:overdue:{ZHAO}" in keys
-        assert any(x.startswith("🔴") and case.number in x for x in bot.texts(group))
+        assert any(x.startswith(f"🔴 {case.number}") for x in alert_entries(bot, group))
 
 
 async def test_a_returned_matter_is_edited_and_submitted_again_under_its_number(

@@ -33,8 +33,10 @@ from tests.flows import (
     WANG,
     ZHAO,
     admin,
+    alert_entries,
     all_seen,
     bind_group,
+    deadline_keys,
     member,
     not_member_text,
     on_button,
@@ -140,7 +142,8 @@ def agency_line(text: str, org: str) -> str:
 
 
 def red(bot: Harness, chat: FakeUser | FakeChat) -> list[str]:
-    return [x for x in bot.texts(chat) if x.startswith("🔴")]
+    """The overdue matters' entries in the morning summaries the chat got."""
+    return alert_entries(bot, chat, "🔴")
 
 
 # ---------------------------------------------------------------------------- the whole flow
@@ -249,7 +252,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
 
         # Thursday 3 December: only the agency that did not reply is overdue, and chased.
         await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        keys = await deadline_keys(bot)
         late = f"case:{case.id}:a{ids['CBS-HOUSING']}:reply:overdue"
         assert keys == {f"{late}:{ZHOU}", f"{late}:{GROUP}"}
         (alert,) = red(bot, zhou)
@@ -299,7 +302,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         assert [e.action for e in events] == ["submitted", "reply", "reply", "reply"]
         # No new alert for a closed matter.
         await bot.tick(datetime(2026, 12, 8, 9, 0, tzinfo=SHANGHAI))
-        assert {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")} == keys
+        assert await deadline_keys(bot) == keys
 
 
 # ---------------------------------------------------------------------------- refusals
@@ -407,7 +410,7 @@ async def test_the_court_withdraws_a_request_and_the_others_are_released(
         assert (await states(bot, case_id))["CBS-ENV"] == ("withdrawn", None)
         # Nothing is chased any more.
         await bot.tick(datetime(2026, 12, 4, 9, 0, tzinfo=SHANGHAI))
-        assert await rows(bot, t.outbox, t.outbox.c.kind == "deadline") == []
+        assert await deadline_keys(bot) == set()
         events = await rows(bot, t.events, t.events.c.case_id == case_id)
         assert [(e.action, e.actor_user_id) for e in events] == [
             ("submitted", ZHAO),
@@ -446,7 +449,7 @@ async def test_an_agency_names_its_handler_and_notes_its_progress(
 
         # Overdue: the handler is chased for the bureau, the whole other agency for its part.
         await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        keys = await deadline_keys(bot)
         nr, env = (f"case:{case_id}:a{ids[org]}:reply:overdue" for org in ("CBS-NR", "CBS-ENV"))
         assert keys == {f"{nr}:{SUN_KE}", f"{env}:{WANG}"}  # no group is bound here
         assert len(red(bot, sun)) == 1 and red(bot, li) == [] and len(red(bot, wang)) == 1

@@ -33,8 +33,10 @@ from tests.flows import (
     WANG,
     ZHAO,
     admin,
+    alert_entries,
     all_seen,
     bind_group,
+    deadline_keys,
     member,
     not_member_text,
     on_button,
@@ -151,7 +153,8 @@ def agency_line(text: str, org: str) -> str:
 
 
 def red(bot: Harness, chat: FakeUser | FakeChat) -> list[str]:
-    return [x for x in bot.texts(chat) if x.startswith("🔴")]
+    """The overdue matters' entries in the morning summaries the chat got."""
+    return alert_entries(bot, chat, "🔴")
 
 
 async def agenda_offers(bot: Harness, office: FakeUser) -> list[str]:
@@ -235,7 +238,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
 
         # Thursday 17 December: only the agency that did not reply is overdue.
         await bot.tick(datetime(2026, 12, 17, 9, 0, tzinfo=SHANGHAI))
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        keys = await deadline_keys(bot)
         late = f"case:{case.id}:a{ids['CBS-HOUSING']}:reply"
         assert f"{late}:overdue:{ZHOU}" in keys and f"{late}:overdue:{GROUP}" in keys
         assert all(k.startswith(late) for k in keys), keys
@@ -319,7 +322,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
 
         # Closed: no escalation any more, no Close button, and not offered for a meeting.
         await bot.tick(datetime(2026, 12, 21, 9, 0, tzinfo=SHANGHAI))
-        after = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        after = await deadline_keys(bot)
         assert after == keys
         await bot.say(zhao, f"/case {NUMBER}")
         assert f"状态：{bot.shown('Closed by the court')}" in bot.last_text(zhao)

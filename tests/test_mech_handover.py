@@ -29,6 +29,7 @@ from tests.flows import (
     STRANGER,
     WANG,
     ZHAO,
+    alert_entries,
     all_seen,
     bind_group,
     member,
@@ -339,10 +340,10 @@ async def test_configured_deadlines_an_overdue_receipt_and_a_paused_clock(
         # Monday 30 November: receipt is one working day late; the group hears of it, without
         # the party's name.
         await bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
-        message = bot.shown(handover.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
-        (overdue,) = [x for x in bot.texts(group) if x.startswith("🔴") and case.number in x]
-        assert message in overdue and PARTY not in overdue
-        assert [x for x in bot.texts(li) if x.startswith("🔴") and case.number in x]
+        (overdue,) = [x for x in alert_entries(bot, group, "🔴") if case.number in x]
+        assert f"{bot.shown('To act')}：{NR}\n" in overdue and PARTY not in overdue
+        assert "：2026年11月27日（周五） · 已逾期 1 个工作日" in overdue
+        assert [x for x in alert_entries(bot, li, "🔴") if case.number in x]
 
         # Received late; the agency needs the administrative decision and asks the court.
         bot.clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))

@@ -26,8 +26,10 @@ from tests.flows import (
     WANG,
     ZHAO,
     admin,
+    alert_entries,
     all_seen,
     bind_group,
+    deadline_keys,
     member,
     not_member_text,
     on_button,
@@ -280,10 +282,10 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
 
         # The day before it is due the agency is warned (privately, not the group).
         await bot.tick(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
-        soon = [x for x in bot.texts(li) if x.startswith("⏰") and case.number in x]
-        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
-        assert len(soon) == 1 and message in soon[0]
-        assert not [x for x in bot.texts(group) if x.startswith(("⏰", "🔴"))]
+        soon = [x for x in alert_entries(bot, li, "⏰") if case.number in x]
+        assert len(soon) == 1 and f"{bot.shown('To act')}：{NR}\n" in soon[0]
+        assert "：2026年11月27日（周五） · " + bot.shown("Due soon") in soon[0]
+        assert not alert_entries(bot, group)
 
         # A deputy appears: the reason is asked as a fourth question.
         await bot.press(li, bot.shown("🧑‍⚖️ Name who appears"), message=notice)
@@ -370,12 +372,12 @@ async def test_an_agency_that_does_not_answer_is_chased_and_reminded_with_its_bu
 
         # Tuesday 1 December: one working day late. The group and the agency are told.
         await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
-        overdue = [x for x in bot.texts(group) if x.startswith("🔴") and case.number in x]
-        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月30日")
-        assert len(overdue) == 1 and message in overdue[0]
-        assert [x for x in bot.texts(li) if x.startswith("🔴") and case.number in x]
-        assert not [x for x in bot.texts(zhao) if x.startswith("🔴")]
-        keys = {r.key for r in await rows(bot, t.outbox, t.outbox.c.kind == "deadline")}
+        overdue = [x for x in alert_entries(bot, group, "🔴") if case.number in x]
+        assert len(overdue) == 1 and f"{bot.shown('To act')}：{NR}\n" in overdue[0]
+        assert "：2026年11月30日（周一） · 已逾期 1 个工作日" in overdue[0]
+        assert [x for x in alert_entries(bot, li, "🔴") if case.number in x]
+        assert not alert_entries(bot, zhao, "🔴")
+        keys = await deadline_keys(bot)
         assert f"case:{case.id}:name:overdue:{GROUP}" in keys
 
         # The reminder 3 days before still carries the naming button.

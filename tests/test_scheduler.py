@@ -19,7 +19,17 @@ from bot.domain.workdays import WorkingCalendar
 from bot.storage import schema as t
 from handlers.jobs import JOB_KWARGS
 from tests.conftest import SHANGHAI
-from tests.flows import GROUP, LI, ZHAO, admin, bind_group, member, seed_case
+from tests.flows import (
+    GROUP,
+    LI,
+    ZHAO,
+    admin,
+    alert_entries,
+    bind_group,
+    deadline_keys,
+    member,
+    seed_case,
+)
 from tests.scenario import Harness, running_bot
 
 
@@ -110,7 +120,7 @@ async def test_a_requested_reply_date_wins_when_earlier(committee: Committee, db
 # ---------------------------------------------------------------------------- alerts
 
 
-async def test_due_soon_overdue_and_escalation_once_per_threshold(
+async def test_due_soon_overdue_and_escalation_in_the_morning_summaries(
     committee: Committee, db_url: str
 ) -> None:
     async with running_bot(committee, db_url) as bot:
@@ -126,46 +136,53 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         assert len(texts_with(bot, zhao, case.number)) == 1  # the new-matter notice
 
         await bot.tick(at("2026-11-26"))  # two working days ahead: nothing yet
-        assert texts_with(bot, zhao, "即将到期") == []
+        assert alert_entries(bot, zhao) == []
         await bot.tick(at("2026-11-27"))  # one working day ahead
-        soon = texts_with(bot, zhao, "即将到期")
-        assert len(soon) == 1 and case.number in soon[0] and "2026年11月30日" in soon[0]
+        (soon,) = alert_entries(bot, zhao)
+        assert soon.startswith(f"⏰ {case.number} 征收补偿争议\n")
+        assert "期限：2026年11月30日（周一） · 即将到期" in soon
         assert texts_with(bot, group, case.number) == [bot.texts(group)[-1]]  # only the post
         for day in ("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"):
             await bot.tick(at(day, 15))
-        assert len(texts_with(bot, zhao, "即将到期")) == 1
-        assert texts_with(bot, group, "已逾期") == []  # Sat/Sun are no working days late
+        # Friday's summary, none at the weekend, Monday's (the due day).
+        assert len(alert_entries(bot, zhao, "⏰")) == 2
+        assert alert_entries(bot, group) == []  # Sat/Sun are no working days late
 
         await bot.tick(at("2026-12-01"))
-        overdue = texts_with(bot, group, "已逾期")
-        assert len(overdue) == 1 and "池北行政争议协调化解中心 应于" in overdue[0]
-        assert "已逾期 1 个工作日" in overdue[0]
-        assert len(texts_with(bot, zhao, "已逾期")) == 1
+        (overdue,) = alert_entries(bot, group, "🔴")
+        # The title on a line of its own; the court behind the center must act.
+        assert f"🔴 {case.number} 征收补偿争议\n" in overdue
+        assert "承办：延边州中级人民法院（池北行政争议协调化解中心）\n" in overdue
+        assert "已逾期 1 个工作日" in overdue
+        assert len(alert_entries(bot, zhao, "🔴")) == 1
         await bot.tick(at("2026-12-01", 17))
-        assert len(texts_with(bot, group, "已逾期")) == 1
+        assert len(alert_entries(bot, group, "🔴")) == 1
+
+        def escalations(chat: object) -> list[str]:
+            return [x for x in bot.texts(chat) if x.startswith("🚨")]  # type: ignore[arg-type]
 
         await bot.tick(at("2026-12-02"))  # 2 working days late: not yet
-        assert texts_with(bot, group, "督办") == []
+        assert escalations(group) == []
         await bot.tick(at("2026-12-03"))  # 2 working days after the overdue alert
-        escalations = texts_with(bot, group, "督办")
-        assert len(escalations) == 1 and "已逾期 3 个工作日" in escalations[0]
+        assert len(escalations(group)) == 1 and "已逾期 3 个工作日" in escalations(group)[0]
         await bot.tick(at("2026-12-04"))
-        assert len(texts_with(bot, group, "督办")) == 1
+        assert len(escalations(group)) == 1
         await bot.tick(at("2026-12-07"))  # Monday, 5 working days late: the second
-        assert len(texts_with(bot, group, "督办")) == 2
+        assert len(escalations(group)) == 2 and len(escalations(zhao)) == 2
 
-        keys = await outbox(bot)
-        assert keys[f"case:{case.id}:ack:due_soon:{ZHAO}"] == "sent"
-        assert keys[f"case:{case.id}:ack:overdue:{GROUP}"] == "sent"
-        assert keys[f"case:{case.id}:ack:escalate:2:{ZHAO}"] == "sent"
+        keys = await deadline_keys(bot)
+        assert f"case:{case.id}:ack:due_soon:{ZHAO}" in keys
+        assert f"case:{case.id}:ack:overdue:{GROUP}" in keys
+        assert f"case:{case.id}:ack:escalate:2:{ZHAO}" in keys
         assert f"case:{case.id}:ack:due_soon:{GROUP}" not in keys
+        assert (await outbox(bot))[f"escalation:2026-12-07:{ZHAO}"] == "sent"
 
         # Acknowledged: the acknowledgement alerts stop.
         await bot.svc.acknowledge(await bot.svc.viewer(ZHAO, "赵法官", None), case.id)
         before = len(bot.texts(group))
         for day in ("2026-12-07", "2026-12-08", "2026-12-09"):
             await bot.tick(at(day))
-        assert [x for x in bot.texts(group)[before:] if "督办" in x or "已逾期" in x] == []
+        assert [x for x in bot.texts(group)[before:] if x.startswith(("📋", "🚨"))] == []
 
 
 async def test_alert_queued_before_the_matter_moved_on_is_dropped(
@@ -180,8 +197,8 @@ async def test_alert_queued_before_the_matter_moved_on_is_dropped(
         await bot.svc.scan_deadlines()  # queued, not yet delivered
         await bot.svc.acknowledge(await bot.svc.viewer(ZHAO, "赵法官", None), case.id)
         await bot.tick()
-        assert texts_with(bot, zhao, "即将到期") == []
-        assert (await outbox(bot))[f"case:{case.id}:ack:due_soon:{ZHAO}"] == "failed"
+        assert alert_entries(bot, zhao) == []
+        assert (await outbox(bot))[f"summary:2026-11-27:{ZHAO}"] == "failed"
 
 
 # ---------------------------------------------------------------------------- digest
@@ -217,6 +234,7 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         assert "已受理：2" in text or "已受理：2" in text
         assert "已退回：1" in text or "已退回：1" in text
         assert "延边州中级人民法院: 4.0 小时" in text or "延边州中级人民法院：4.0 小时" in text
+        assert "迟发" not in text and "顺延" not in text
         await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1
     async with running_bot(committee, db_url, fake=bot.fake) as again:
@@ -237,7 +255,8 @@ async def test_digest_sent_late_once_when_the_bot_was_down(
     async with running_bot(committee, db_url, fake=bot.fake) as again:
         await again.tick(at("2026-11-30", 11, 30))
         await again.tick(at("2026-11-30", 11, 31))
-        assert len(texts_with(again, group, "周报")) == 1
+        (digest,) = texts_with(again, group, "周报")
+        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
 
 
 async def test_digest_on_demand_for_the_office_only(committee: Committee, db_url: str) -> None:

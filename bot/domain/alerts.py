@@ -9,15 +9,16 @@ On the working-day calendar:
 - *escalation* (督办): again every ``escalate_every_working_days`` working days while still
   overdue — to the group and to everyone of the addressee.
 
-Each alert has a key, so it is queued once per threshold however often the scan runs; alerts
-stop as soon as the addressee moves on, and while the clock is paused (a request for more
-information) the deadline does not run at all.
+None of these is a message of its own: each working day's morning summary lists every matter
+due soon or late for its recipient, and a 督办 round goes out (grouped per recipient) on the
+day it begins — both only in office hours (below). Alerts stop as soon as the addressee moves
+on, and while the clock is paused (a request for more information) the deadline does not run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from bot.domain.committee import Schedule
 from bot.domain.workdays import WorkingCalendar
@@ -25,7 +26,7 @@ from bot.domain.workdays import WorkingCalendar
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    key: str  # unique per matter, addressee, round, stage and threshold (not per recipient)
+    key: str  # the threshold's suffix of an entry's key, e.g. ":overdue" (see ``alert_key``)
     level: str  # "due_soon" | "overdue" | "escalation"
     stage: str  # the deadline's name, e.g. "ack" or "reply"
     due: date
@@ -80,3 +81,70 @@ def alert_for(
 def soonest_due_to_scan(today: date, calendar: WorkingCalendar, schedule: Schedule) -> date:
     """Deadlines due on or before this date may need an alert today (the scan's filter)."""
     return calendar.add_working_days(today, max(schedule.due_soon_working_days, 0))
+
+
+# ---------------------------------------------------------------------------- office hours
+#
+# Deadline alerts are grouped into one morning summary per recipient and working day, and
+# nothing of this kind (summaries, 督办 escalations, the weekly digest) reaches a phone in the
+# quiet hours or on a day off: what falls due then waits for the next working morning.
+
+
+def is_quiet(at: time, schedule: Schedule) -> bool:
+    """Whether a local time of day falls in the quiet hours (which may span midnight)."""
+    start, end = schedule.quiet_start, schedule.quiet_end
+    if start == end:
+        return False
+    if start < end:
+        return start <= at < end
+    return at >= start or at < end
+
+
+def office_moment(now: datetime, calendar: WorkingCalendar, schedule: Schedule) -> datetime:
+    """The first moment at or after ``now`` (local, aware) on a working day outside the quiet
+    hours: when an alert due at ``now`` may go out."""
+    for offset in range(400):  # a year and more of days off cannot happen
+        day = now.date() + timedelta(days=offset)
+        if not calendar.is_working_day(day):
+            continue
+        start = now.timetz().replace(tzinfo=None) if offset == 0 else time(0)
+        if not is_quiet(start, schedule):
+            return now if offset == 0 else datetime.combine(day, start, now.tzinfo)
+        if schedule.quiet_end > start:
+            return datetime.combine(day, schedule.quiet_end, now.tzinfo)
+    return now
+
+
+def summary_due(now: datetime, calendar: WorkingCalendar, schedule: Schedule) -> bool:
+    """Whether today's morning summary may be queued at ``now`` (local, aware): a working
+    day, from the summary time until the quiet hours begin. A day the bot was down through
+    has none: the next summary lists every matter that is still due soon or late anyway."""
+    at = now.timetz().replace(tzinfo=None)
+    return (
+        calendar.is_working_day(now.date())
+        and at >= schedule.summary_time
+        and not is_quiet(at, schedule)
+    )
+
+
+def escalation_began(
+    due: date, late: int, calendar: WorkingCalendar, schedule: Schedule
+) -> date | None:
+    """The working day the current 督办 round of a deadline ``late`` working days overdue
+    began, or None if it is not (yet) escalated."""
+    step = (late - 1) // schedule.escalate_every_working_days
+    if late < 1 or step < 1:
+        return None
+    return calendar.add_working_days(due, step * schedule.escalate_every_working_days + 1)
+
+
+def digest_moment(scheduled: datetime, calendar: WorkingCalendar, schedule: Schedule) -> datetime:
+    """When a digest scheduled for ``scheduled`` (local, aware) goes out: the same time on
+    the first working day from then on, and never in the quiet hours."""
+    day = scheduled.date()
+    for _ in range(400):
+        if calendar.is_working_day(day):
+            break
+        day += timedelta(days=1)
+    moment = datetime.combine(day, scheduled.timetz())
+    return office_moment(moment, calendar, schedule)

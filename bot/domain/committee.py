@@ -85,6 +85,11 @@ class Schedule:
     escalate_every_working_days: int = 2
     digest_weekday: int = 1  # ISO weekday: Monday = 1
     digest_time: time = time(9, 0)
+    # The morning summary of due-soon and overdue matters, each working day (local time).
+    summary_time: time = time(8, 30)
+    # Alerts, summaries and digests wait while it is quiet (local; the end is when they go).
+    quiet_start: time = time(20, 0)
+    quiet_end: time = time(8, 0)
     meeting_reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     # per kind code: deadline name → working days (the committee file's [deadlines.<kind>])
     deadlines: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -143,6 +148,14 @@ class Committee:
         if code in self.organisations:
             return frozenset({code})
         return frozenset()
+
+    def acting_org(self, code: str) -> str:
+        """The organisation that must act for an addressee: for a coordination center staffed
+        by a single court, that court; otherwise the addressee itself."""
+        center = self.centers.get(code)
+        if center is not None and len(center.courts) == 1:
+            return center.courts[0]
+        return code
 
     def courts_answering(self, code: str) -> frozenset[str]:
         """Court codes whose staff answer for an addressee (a court or a center)."""

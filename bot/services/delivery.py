@@ -291,7 +291,10 @@ AUDIENCES: dict[str, Audience] = {
     "case_answered": Audience("matter"),  # queued by release 0.1; may still be waiting
     "case_reminder": Audience("matter"),
     "case_unstaffed": Audience("office"),
-    "deadline": Audience("matter", group=True),
+    "deadline": Audience("matter", group=True),  # queued before summaries; may still wait
+    # Many matters in one message: the renderer leaves out those that moved on.
+    "deadline_summary": Audience("member", group=True),
+    "escalation": Audience("member", group=True),
     "case_group": Audience(None, group=True),
     "digest": Audience(None, group=True),
     # Queued for the office, but a note on the holiday data holds nothing private: any member.

@@ -1,4 +1,5 @@
-"""What the bot does on its own: deadline alerts, the weekly digest, calendar warnings."""
+"""What the bot does on its own: deadline summaries and 督办, the weekly digest, calendar
+warnings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,9 +23,9 @@ logger = logging.getLogger(__name__)
 DIGEST_SINCE = "digest_since"
 # When the periodic work last ran to its end (UTC, ISO 8601), read by ``python -m bot.health``.
 LAST_TICK = "last_tick"
-KEY_CHUNK = 900  # keys per lookup: under SQLite's oldest limit of 999 variables a statement
-
-_KNOWN_KEYS = select(t.outbox.c.key).where(t.outbox.c.key.in_(bindparam("keys", expanding=True)))
+# The last local day whose morning summaries were queued, and the last whose 督办 rounds were.
+SUMMARY_DAY = "deadline_summary_day"
+ESCALATED_THROUGH = "escalations_through"
 
 
 def _hours_between(
@@ -36,10 +37,24 @@ def _hours_between(
     return func.extract("epoch", later - earlier) / 3600.0
 
 
-async def _insert_deadline_alerts(
-    conn: AsyncConnection, alerts_: list[tuple[str, int, dict[str, Any]]], now: datetime
+async def _set_marker(conn: AsyncConnection, key: str, value: str) -> None:
+    """Record in ``settings`` (inside the caller's transaction) how far a day's work got."""
+    updated = await conn.execute(
+        t.settings.update().where(t.settings.c.key == key).values(value=value)
+    )
+    if not updated.rowcount:
+        await conn.execute(t.settings.insert().values(key=key, value=value))
+
+
+async def _insert_outbox_rows(
+    conn: AsyncConnection,
+    alerts_: list[tuple[str, int, dict[str, Any]]],
+    kind: str,
+    not_before: datetime,
+    now: datetime,
 ) -> int:
-    """Queue many deadline alerts at once; returns how many rows were new.
+    """Queue many rows of one kind, none to go before ``not_before``, at once; returns how
+    many rows were new.
 
     The statement is SQLAlchemy's own INSERT ... ON CONFLICT DO NOTHING, compiled once for
     the connection's dialect; the values go through each column type's bind processor once
@@ -71,11 +86,15 @@ async def _insert_deadline_alerts(
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
         return process(value) if process is not None else value
 
-    moment = bound(t.outbox.c.created_at, now)
+    if not alerts_:
+        return 0
+    # Its age bounds its retries (``bot.services.delivery``): it counts from when the row may
+    # first go, not from a night it spent waiting.
+    moment = bound(t.outbox.c.created_at, max(now, not_before))
     to_payload = t.outbox.c.payload.type.dialect_impl(dialect).bind_processor(dialect)
     payloads: dict[int, Any] = {}  # by identity: one payload is shared by its recipients
     fixed = {
-        "kind": "deadline",
+        "kind": kind,
         "status": "pending",
         "attempts": 0,
         "uncertain": 0,
@@ -101,6 +120,17 @@ async def _insert_deadline_alerts(
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueMatter:
+    """A matter late for an addressee, as the digest lists it (organisations by code)."""
+
+    number: str
+    title: str
+    kind: str
+    acting: str  # the organisation that must act (a center's court, where there is one)
+    late: int  # working days past the due day
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """The weekly summary's figures (organisations by code; times in hours)."""
 
@@ -110,9 +140,22 @@ class Digest:
     acknowledged: int
     returned: int
     resolved: int
-    overdue: list[tuple[str, int, int]]  # (addressee, matters, most working days late)
+    overdue: list[OverdueMatter]  # latest first
     median_ack_hours: list[tuple[str, float]]
     meetings: list[tuple[str, datetime]]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to report: no matter raised or answered this week, none overdue now and
+        no joint meeting coming. Such a week's digest is not posted."""
+        return not (
+            self.raised
+            or self.acknowledged
+            or self.returned
+            or self.resolved
+            or self.overdue
+            or self.meetings
+        )
 
 
 class Scheduled(ServiceBase):
@@ -130,18 +173,43 @@ class Scheduled(ServiceBase):
         return staff
 
     async def scan_deadlines(self) -> int:
-        """Queue today's due-soon, overdue and escalation alerts; returns how many were new.
+        """Queue today's morning summaries and 督办 escalations; returns how many were new.
 
-        At a million matters a first scan finds thousands of running deadlines and queues
-        tens of thousands of messages: the deadlines come from one covering index
+        A threshold crossed (due soon, overdue) is never a message of its own: each working
+        day at ``summary_time`` every person who must act gets one summary listing all their
+        matters that are due soon or late, and the group one of those overdue (as the group
+        may see them). 督办 rounds that began since the last scan go out as one message per
+        recipient, held until office hours by the row's not-before time. Markers in
+        ``settings``, written with the rows, make each day's work happen once however often
+        the scan runs and whatever restarts in between.
+
+        At a million matters the deadlines come from one covering index
         (``ix_assignments_due_case``), the per-row work is cached by what it depends on, and
         the new rows go to the database in one lean ``executemany``."""
         schedule = self.committee.schedule
-        today = self.today()
-        horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
-        group = await self.group_chat_id()
         now = self.clock.now()
+        local = now.astimezone(self.tz)
+        today = local.date()
+        summarise = alerts.summary_due(local, self.calendar, schedule)
+        horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
         async with self.db.write() as conn:
+            markers = dict(
+                (
+                    await conn.execute(
+                        select(t.settings.c.key, t.settings.c.value).where(
+                            t.settings.c.key.in_([SUMMARY_DAY, ESCALATED_THROUGH])
+                        )
+                    )
+                ).all()
+            )
+            summarise = summarise and markers.get(SUMMARY_DAY) != today.isoformat()
+            through_raw = markers.get(ESCALATED_THROUGH)
+            escalate = through_raw != today.isoformat()
+            if not summarise and not escalate:
+                return 0
+            # The first scan ever announces only the rounds beginning today.
+            through = date.fromisoformat(through_raw) if through_raw else today - timedelta(days=1)
+            group = await self.group_chat_id()
             rows = (
                 await conn.execute(
                     select(
@@ -158,32 +226,39 @@ class Scheduled(ServiceBase):
                         t.assignments.join(t.cases, t.cases.c.id == t.assignments.c.case_id)
                     )
                     .where(t.assignments.c.due <= horizon)
+                    .order_by(t.assignments.c.due, t.assignments.c.case_id, t.assignments.c.id)
                 )
             ).all()
-            if not rows:
-                return 0
-            staff = await self._staff_by_org(conn)
+            staff = await self._staff_by_org(conn) if rows else {}
             # What an alert depends on besides its matter: the deadline (stage, due day), and
             # who answers (kind, addressee). A scan meets the same few values thousands of times.
             timings: dict[tuple[str, date], alerts.Alert | None] = {}
+            began_of: dict[tuple[str, date], date | None] = {}
             answering_of: dict[tuple[str, str], list[int]] = {}
             several = {kind.code: kind.several_addressees for kind in self.kinds}
-            new: list[tuple[str, int, dict[str, Any]]] = []  # (key, chat, payload)
+            summaries: dict[int, list[dict[str, Any]]] = {}  # chat → its items
+            escalations: dict[int, list[dict[str, Any]]] = {}
             for assignment_id, case_id, addressee, stage, due, round_, handler, code in rows:
                 kind = self.kinds.get(code)
                 if kind is None or stage is None:
                     continue
                 when = (stage, due)
                 if when not in timings:
-                    timings[when] = alerts.alert_for("", stage, due, today, self.calendar, schedule)
+                    found = alerts.alert_for("", stage, due, today, self.calendar, schedule)
+                    timings[when] = found
+                    began_of[when] = (
+                        None
+                        if found is None
+                        else alerts.escalation_began(due, found.late, self.calendar, schedule)
+                    )
                 timing = timings[when]
                 if timing is None:
                     continue
                 base = alerts.alert_key(
                     case_id, assignment_id if several[code] else None, round_, stage
                 )
-                key = base + timing.key  # the thresholds' suffix, e.g. ":overdue"
-                payload = {
+                item = {
+                    "key": base + timing.key,  # e.g. "case:12:ack:overdue", for the log
                     "case_id": case_id,
                     "assignment_id": assignment_id,
                     "level": timing.level,
@@ -203,23 +278,45 @@ class Scheduled(ServiceBase):
                     ]
                 # The handler alone, while still one of them; everyone from 督办 on.
                 if handler in answering and not timing.whole_organisation:
-                    new.append((f"{key}:{handler}", handler, payload))
+                    chats = [handler]
                 else:
-                    for chat_id in answering:
-                        new.append((f"{key}:{chat_id}", chat_id, payload))
+                    chats = list(answering)
                 if timing.to_group and group is not None:
-                    new.append((f"{key}:{group}", group, payload))
-            # Every tick finds mostly alerts queued before: leave those out instead of sending
-            # each again into ON CONFLICT DO NOTHING.
-            known: set[str] = set()
-            keys = [key for key, _, _ in new]
-            for i in range(0, len(keys), KEY_CHUNK):
-                found = await conn.execute(_KNOWN_KEYS, {"keys": keys[i : i + KEY_CHUNK]})
-                known.update(found.scalars())
-            fresh = [item for item in new if item[0] not in known]
-            if not fresh:
-                return 0
-            return await _insert_deadline_alerts(conn, fresh, now)
+                    chats.append(group)
+                if summarise:
+                    for chat in chats:
+                        summaries.setdefault(chat, []).append(item)
+                began = began_of[when]
+                if escalate and began is not None and through < began <= today:
+                    for chat in chats:
+                        escalations.setdefault(chat, []).append(item)
+            queued = 0
+            day = today.isoformat()
+            if summarise:
+                queued += await _insert_outbox_rows(
+                    conn,
+                    [
+                        (f"summary:{day}:{chat}", chat, {"day": day, "items": items})
+                        for chat, items in summaries.items()
+                    ],
+                    "deadline_summary",
+                    now,
+                    now,
+                )
+                await _set_marker(conn, SUMMARY_DAY, day)
+            if escalate:
+                queued += await _insert_outbox_rows(
+                    conn,
+                    [
+                        (f"escalation:{day}:{chat}", chat, {"day": day, "items": items})
+                        for chat, items in escalations.items()
+                    ],
+                    "escalation",
+                    alerts.office_moment(local, self.calendar, schedule),
+                    now,
+                )
+                await _set_marker(conn, ESCALATED_THROUGH, day)
+            return queued
 
     def digest_moment(self, now: datetime | None = None) -> datetime:
         """The most recent scheduled digest time (local), at or before ``now``."""
@@ -245,12 +342,18 @@ class Scheduled(ServiceBase):
 
     async def ensure_digest(self) -> bool:
         """Queue this week's digest for the group once its time has come (even if the bot
-        was down at that moment); True if it was queued now."""
+        was down at that moment); True if it was queued now. A digest whose day is not a
+        working day comes on the next working day, at the same time, and says so."""
         group = await self.group_chat_id()
         if group is None:
             return False
         moment = self.digest_moment()
         now = self.clock.now()
+        schedule = self.committee.schedule
+        # A day off moves it to the next working day, the quiet hours to their end.
+        due = alerts.digest_moment(moment, self.calendar, schedule)
+        if due > now:
+            return False
         async with self.db.write() as conn:
             # Digests are due from the first time the bot ran its schedule on: a new
             # installation does not post last week's digest at once.
@@ -270,11 +373,17 @@ class Scheduled(ServiceBase):
                 return False
             return await enqueue(
                 conn,
-                self.clock.now(),
+                now,
                 f"digest:{moment.date().isoformat()}",
                 group,
                 "digest",
-                {"start": (moment - timedelta(days=7)).isoformat(), "end": moment.isoformat()},
+                {
+                    "start": (moment - timedelta(days=7)).isoformat(),
+                    "end": moment.isoformat(),
+                    "due": due.isoformat(),
+                },
+                # Found late (after downtime) in the quiet hours: it waits for the morning.
+                not_before=alerts.office_moment(now.astimezone(self.tz), self.calendar, schedule),
             )
 
     async def digest(self, start: datetime, end: datetime) -> Digest:
@@ -333,9 +442,17 @@ class Scheduled(ServiceBase):
             ).all()
             open_rows = (
                 await conn.execute(
-                    select(t.assignments.c.addressee, t.assignments.c.due).where(
-                        t.assignments.c.due <= today - timedelta(days=1)
+                    select(
+                        t.assignments.c.addressee,
+                        t.assignments.c.due,
+                        t.cases.c.number,
+                        t.cases.c.title,
+                        t.cases.c.kind,
                     )
+                    .select_from(
+                        t.assignments.join(t.cases, t.cases.c.id == t.assignments.c.case_id)
+                    )
+                    .where(t.assignments.c.due <= today - timedelta(days=1))
                 )
             ).all()
             meetings = (
@@ -349,14 +466,16 @@ class Scheduled(ServiceBase):
                     .order_by(t.meetings.c.starts_at)
                 )
             ).all()
-        overdue: dict[str, list[int]] = {}
+        overdue: list[OverdueMatter] = []
         lateness: dict[date, int] = {}
-        for addressee, due in open_rows:
+        for addressee, due, number, title, kind in open_rows:
             late = lateness.get(due)
             if late is None:
                 late = lateness[due] = self.calendar.working_days_between(due, today)
             if late >= 1:
-                overdue.setdefault(addressee, []).append(late)
+                acting = self.committee.acting_org(addressee)
+                overdue.append(OverdueMatter(number, title, kind, acting, late))
+        overdue.sort(key=lambda m: (-m.late, m.number, m.acting))
         waits: dict[str, list[float]] = {}
         for addressee, hours in acks:
             waits.setdefault(addressee, []).append(float(hours))
@@ -367,10 +486,7 @@ class Scheduled(ServiceBase):
             acknowledged=actions.get("acknowledge", 0),
             returned=actions.get("return", 0),
             resolved=actions.get("resolve", 0),
-            overdue=sorted(
-                ((org, len(lates), max(lates)) for org, lates in overdue.items()),
-                key=lambda item: (-item[1], item[0]),
-            ),
+            overdue=overdue,
             median_ack_hours=sorted((org, statistics.median(h)) for org, h in waits.items()),
             meetings=[(m.title, m.starts_at) for m in meetings],
         )

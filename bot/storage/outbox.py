@@ -25,9 +25,13 @@ async def enqueue(
     chat_id: int,
     kind: str,
     payload: dict[str, Any] | None = None,
+    *,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Queue a message inside the caller's transaction; False if that key was queued before."""
+    """Queue a message inside the caller's transaction; False if that key was queued before.
+    ``not_before`` holds it back until then (the quiet hours)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    due = max(now, not_before) if not_before is not None else now
     stmt = (
         dialect.insert(t.outbox)
         .values(
@@ -38,8 +42,10 @@ async def enqueue(
             status=PENDING,
             attempts=0,
             uncertain=0,
-            next_attempt_at=now,
-            created_at=now,
+            next_attempt_at=due,
+            # Its age bounds its retries (``bot.services.delivery``): it counts from when the
+            # row may first go, not from a night it spent waiting.
+            created_at=due,
         )
         .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
     )
