@@ -1,4 +1,5 @@
-"""Entry point: ``python bot.py`` reads .env and the committee file, then long-polls Telegram.
+"""Entry point: ``python bot.py`` reads .env and the committee file, then long-polls Telegram
+or, with ``WEBHOOK_URL`` set, takes updates by webhook; ``HEALTH_LISTEN`` serves GET /healthz.
 
 Exit codes: 0 stopped, 1 an unexpected error, 2 something the operator must fix (the
 configuration, or a token Telegram rejects), each said in one line.
@@ -10,18 +11,24 @@ import asyncio
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 from telegram import Update
 from telegram.error import InvalidToken
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from handlers.common import AppType
+
 
 def main() -> int:
     from bot.app import build_application
+    from bot.backup import OperatorError, database_path
     from bot.config import ConfigError, load_committee, load_settings
+    from bot.health import serve
     from bot.heap import freeze_after_start
     from bot.logs import setup_logging
-    from bot.startup import TokenRejected, reach_or_stop, rejected_line
 
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
@@ -33,30 +40,83 @@ def main() -> int:
         print(f"fuyuan-bot: configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    log = logging.getLogger("fuyuan-bot")
     app = build_application(settings, committee)
     freeze_after_start(app)
-    # One loop for the wait for Telegram and for run_polling (which takes the current one):
-    # the HTTP client opened while waiting is bound to it.
+    # One loop for the health endpoint, the wait for Telegram and run_polling/run_webhook
+    # (which take the current one): the HTTP client opened while waiting is bound to it.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    health: asyncio.Server | None = None
+    try:
+        if settings.health_listen is not None:
+            # Up before Telegram is reached: a monitor sees a bot that cannot start (503).
+            host, port = settings.health_listen
+            try:
+                path = database_path({"DATABASE_URL": settings.database_url})
+                health = loop.run_until_complete(serve(host, port, path))
+            except (OperatorError, OSError) as exc:
+                print(f"fuyuan-bot: configuration error: HEALTH_LISTEN: {exc}", file=sys.stderr)
+                return 2
+            log.info("health endpoint on http://%s:%s/healthz", host, port)
+        return run(app, settings, loop)
+    finally:
+        if health is not None:
+            health.close()
+            loop.run_until_complete(health.wait_closed())
+        loop.close()
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+
+
+def run(app: AppType, settings: Settings, loop: asyncio.AbstractEventLoop) -> int:
+    """Reach Telegram, then take updates by long polling or by webhook until stopped."""
+    from bot.startup import TokenRejected, reach_or_stop, rejected_line
+    from bot.webhook import install_refusal_log
+
     try:
         if not loop.run_until_complete(reach_or_stop(app.bot, settings)):
             loop.run_until_complete(app.bot.shutdown())
-            loop.close()
             return 0
     except TokenRejected as exc:
         print(exc, file=sys.stderr)
         loop.run_until_complete(app.bot.shutdown())
-        loop.close()
         return 2
     try:
-        app.run_polling(
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER],
-            drop_pending_updates=False,
-            # Telegram was reached a moment ago; a network failure before polling begins is
-            # retried rather than fatal.
-            bootstrap_retries=-1,
-        )
+        if settings.webhook_url is None:
+            # Starts with deleteWebhook: a bot switched back from webhook mode polls again.
+            app.run_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+                # Telegram was reached a moment ago; a network failure before polling begins
+                # is retried rather than fatal.
+                bootstrap_retries=-1,
+                close_loop=False,
+            )
+        else:
+            install_refusal_log()
+            host, port = settings.webhook_listen
+            logging.getLogger("fuyuan-bot").info(
+                "webhook mode: listening on http://%s:%s%s for %s",
+                host,
+                port,
+                settings.webhook_path or "/",
+                settings.webhook_url,
+            )
+            # setWebhook first (the same updates as polling takes, none dropped); then every
+            # request must carry the secret token, or it is refused with 403.
+            app.run_webhook(
+                listen=host,
+                port=port,
+                url_path=settings.webhook_path,
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+                bootstrap_retries=-1,
+                close_loop=False,
+            )
     except InvalidToken as exc:
         # Revoked between getMe and polling. Its message quotes the token: never print it.
         print(rejected_line(settings, exc), file=sys.stderr)

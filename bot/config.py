@@ -43,6 +43,11 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 LOG_FORMATS = ("text", "json")
 # What httpx (python-telegram-bot's HTTP client) can talk to; socks5 needs httpx[socks].
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+DEFAULT_WEBHOOK_LISTEN = ("127.0.0.1", 8443)
+# Telegram's rule for setWebhook's secret_token.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The only ports Telegram posts webhooks to.
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class ConfigError(Exception):
@@ -64,6 +69,19 @@ class Settings:
     proxy: str | None = None
     # The environment variable the proxy came from, to name it in messages.
     proxy_source: str | None = None
+    # Webhook mode (None: long polling): the public https URL Telegram posts updates to, the
+    # local address the bot listens on behind the reverse proxy, and the secret token every
+    # request must carry.
+    webhook_url: str | None = None
+    webhook_listen: tuple[str, int] = DEFAULT_WEBHOOK_LISTEN
+    webhook_secret: str | None = field(default=None, repr=False)
+    # The local address of GET /healthz (None: not served).
+    health_listen: tuple[str, int] | None = None
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the local listener serves: the public URL's, as a reverse proxy passes it."""
+        return urlsplit(self.webhook_url or "").path.rstrip("/")
 
 
 def proxy_from_env(api_url: str, env: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -166,6 +184,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     db_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if "://" not in db_url:
         raise ConfigError(f"DATABASE_URL is not a database URL: {db_url!r}.")
+    webhook_url = env.get("WEBHOOK_URL", "").strip() or None
+    webhook_secret: str | None = None
+    if webhook_url is not None:
+        check_webhook_url(webhook_url)
+        webhook_secret = check_webhook_secret(env.get("WEBHOOK_SECRET", ""))
+    listen = env.get("WEBHOOK_LISTEN", "").strip()
+    health = env.get("HEALTH_LISTEN", "").strip()
     return Settings(
         token=token,
         api_base_url=api,
@@ -177,7 +202,57 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         proxy=proxy,
         proxy_source=proxy_source,
+        webhook_url=webhook_url,
+        webhook_listen=parse_listen("WEBHOOK_LISTEN", listen) if listen else DEFAULT_WEBHOOK_LISTEN,
+        webhook_secret=webhook_secret,
+        health_listen=parse_listen("HEALTH_LISTEN", health) if health else None,
     )
+
+
+def check_webhook_url(url: str) -> None:
+    """The public URL Telegram posts to: https, a host, one of the ports Telegram allows."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"WEBHOOK_URL must be a public https URL like https://bot.example.org/telegram, "
+            f"got {url!r}."
+        )
+    if parts.username or parts.password:
+        raise ConfigError("WEBHOOK_URL must not contain a user name or password.")
+    if port is not None and port not in WEBHOOK_PORTS:
+        allowed = ", ".join(map(str, WEBHOOK_PORTS))
+        raise ConfigError(f"WEBHOOK_URL: Telegram posts only to ports {allowed}, not {port}.")
+
+
+def check_webhook_secret(raw: str) -> str:
+    """Telegram's secret token for a webhook: required, 1-256 of A-Z a-z 0-9 _ -. The message
+    never repeats the value: it is a credential."""
+    secret = raw.strip()
+    if not secret:
+        raise ConfigError(
+            "WEBHOOK_SECRET is required with WEBHOOK_URL: a random string Telegram sends with "
+            "every update (e.g. from: openssl rand -hex 32)."
+        )
+    if not _SECRET_RE.match(secret):
+        raise ConfigError(
+            f"WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, '_' and '-' "
+            f"(it has {len(secret)} characters)."
+        )
+    return secret
+
+
+def parse_listen(name: str, value: str) -> tuple[str, int]:
+    """A local address ``host:port`` (``[::1]:8080`` for IPv6) to listen on."""
+    host, sep, port_text = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"{name} must be host:port like 127.0.0.1:8080, got {value!r}.")
+    return host, int(port_text)
 
 
 def load_committee(path: Path, kinds: KindRegistry | None = None) -> Committee:

@@ -7,18 +7,28 @@ not sent, the oldest of them, those waiting for a retry, those given up in the l
 process that is up but hung, or ticking but unable to deliver, shows here; it needs no port
 and no access to the bot's process. One line (or ``--json``), standard library only: it runs
 every half minute and must stay cheap.
+
+The running bot serves the same judgement over HTTP (``serve``: GET /healthz on
+``HEALTH_LISTEN``, 200 healthy, 503 not, JSON) and to the office in chat (/status): one
+definition of healthy, whoever asks.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import json
 import sqlite3
 import sys
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -133,6 +143,88 @@ def check(
         retrying=int(retrying),
         failed_24h=int(failed),
     )
+
+
+@functools.cache
+def version() -> str:
+    """This release's version: the installed package's, else the source tree's pyproject."""
+    try:
+        return metadata.version("fuyuan-bot")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        project = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        return str(tomllib.loads(project.read_text("utf-8"))["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+def report(path: Path, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+    """``check`` as the HTTP endpoint answers it: (healthy, a JSON object). A database that
+    cannot be read is unhealthy too, with ``database: false`` and the reason."""
+    try:
+        health = check(path, now=now)
+    except OperatorError as exc:
+        return False, {
+            "healthy": False,
+            "problems": [str(exc)],
+            "database": False,
+            "version": version(),
+        }
+    return health.healthy, {**asdict(health), "database": True, "version": version()}
+
+
+HEALTH_PATH = "/healthz"
+_READ_TIMEOUT = 5.0
+_MAX_HEADER_LINES = 64
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+async def serve(
+    host: str, port: int, path: Path, now: Callable[[], datetime] | None = None
+) -> asyncio.Server:
+    """GET /healthz on ``host:port``, on the running event loop: a few lines of the standard
+    library's asyncio server rather than a web framework, since polling mode has none. The
+    database is read in a thread, so the bot's loop never waits on it."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            status, body = await _respond(reader, path, now)
+            reason = _REASONS.get(status, "Service Unavailable")
+            data = json.dumps(body, ensure_ascii=False).encode()
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8"
+                f"\r\nContent-Length: {len(data)}\r\nCache-Control: no-store\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, ValueError):
+            pass  # a client that is slow, gone or sends nonsense gets nothing more
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(answer, host, port)
+
+
+async def _respond(
+    reader: asyncio.StreamReader, path: Path, now: Callable[[], datetime] | None
+) -> tuple[int, dict[str, Any]]:
+    async with asyncio.timeout(_READ_TIMEOUT):
+        request = (await reader.readline()).decode("latin-1").split()
+        for _ in range(_MAX_HEADER_LINES):
+            if (await reader.readline()) in (b"\r\n", b"\n", b""):
+                break
+        else:
+            return 400, {"error": "too many header lines"}
+    if len(request) != 3 or not request[2].startswith("HTTP/"):
+        return 400, {"error": "not an HTTP request"}
+    if urlsplit(request[1]).path != HEALTH_PATH:
+        return 404, {"error": f"only {HEALTH_PATH} is served here"}
+    if request[0] != "GET":
+        return 405, {"error": "GET only"}
+    healthy, body = await asyncio.to_thread(report, path, now() if now else None)
+    return (200 if healthy else 503), body
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,71 @@ def test_log_format_is_text_or_json() -> None:
     assert load_settings({**base, "LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json, got 'xml'"):
         load_settings({**base, "LOG_FORMAT": "xml"})
+
+
+WEBHOOK = {"TELEGRAM_BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://bot.example.org/tg"}
+
+
+def test_polling_by_default_and_no_health_endpoint() -> None:
+    s = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "WEBHOOK_SECRET": "ignored-without-url"})
+    assert s.webhook_url is None and s.webhook_secret is None
+    assert s.health_listen is None
+
+
+def test_webhook_settings() -> None:
+    s = load_settings(
+        {
+            **WEBHOOK,
+            "WEBHOOK_URL": "https://bot.example.org:8443/fuyuan/tg/",
+            "WEBHOOK_SECRET": "a" * 256,
+            "WEBHOOK_LISTEN": "[::1]:9000",
+            "HEALTH_LISTEN": "0.0.0.0:8080",
+        }
+    )
+    assert s.webhook_url == "https://bot.example.org:8443/fuyuan/tg/"
+    assert s.webhook_path == "/fuyuan/tg"
+    assert s.webhook_secret == "a" * 256
+    assert s.webhook_listen == ("::1", 9000)
+    assert s.health_listen == ("0.0.0.0", 8080)
+    assert "a" * 256 not in repr(s)  # a credential stays out of any printed settings
+    default = load_settings({**WEBHOOK, "WEBHOOK_SECRET": "Az09_-"})
+    assert default.webhook_listen == ("127.0.0.1", 8443) and default.webhook_path == "/tg"
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "   ", "a" * 257, "has space", "slash/no", "plus+no", "点", "a:b", "a=b"]
+)
+def test_a_webhook_needs_a_valid_secret_token(secret: str) -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET") as info:
+        load_settings({**WEBHOOK, "WEBHOOK_SECRET": secret})
+    if secret.strip():
+        assert secret not in str(info.value)  # the message never repeats a credential
+        assert "1-256 characters of A-Z, a-z, 0-9, '_' and '-'" in str(info.value)
+    else:
+        assert "WEBHOOK_SECRET is required with WEBHOOK_URL" in str(info.value)
+
+
+@pytest.mark.parametrize("secret", ["a", "Z" * 256, "abc_DEF-123"])
+def test_valid_secret_tokens(secret: str) -> None:
+    assert load_settings({**WEBHOOK, "WEBHOOK_SECRET": secret}).webhook_secret == secret
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WEBHOOK_URL": "http://bot.example.org/tg"}, "must be a public https URL"),
+        ({"WEBHOOK_URL": "bot.example.org/tg"}, "must be a public https URL"),
+        ({"WEBHOOK_URL": "https:///tg"}, "must be a public https URL"),
+        ({"WEBHOOK_URL": "https://bot.example.org/tg?x=1"}, "must be a public https URL"),
+        ({"WEBHOOK_URL": "https://bot.example.org:8080/tg"}, "ports 443, 80, 88, 8443, not 8080"),
+        ({"WEBHOOK_URL": "https://u:p@bot.example.org/tg"}, "user name or password"),
+        ({"WEBHOOK_LISTEN": "8443"}, "WEBHOOK_LISTEN must be host:port"),
+        ({"WEBHOOK_LISTEN": "127.0.0.1:0"}, "WEBHOOK_LISTEN must be host:port"),
+        ({"WEBHOOK_LISTEN": "127.0.0.1:70000"}, "WEBHOOK_LISTEN must be host:port"),
+        ({"HEALTH_LISTEN": "localhost"}, "HEALTH_LISTEN must be host:port"),
+        ({"HEALTH_LISTEN": ":8080"}, "HEALTH_LISTEN must be host:port"),
+    ],
+)
+def test_bad_webhook_and_health_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings({**WEBHOOK, "WEBHOOK_SECRET": "s3cret", **env})

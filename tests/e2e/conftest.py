@@ -206,31 +206,41 @@ def committee_tweak() -> Callable[[str], str]:
     return lambda text: text
 
 
-@pytest.fixture
-def world(tmp_path: Path, committee_tweak: Callable[[str], str]) -> Iterator[World]:
-    fake = FakeTelegram()
+def write_committee(tmp_path: Path, tweak: Callable[[str], str] = lambda text: text) -> Path:
+    """The example committee with the test admin and calendar, as ``committee.toml``."""
     committee = (ROOT / "committee.example.toml").read_text("utf-8")
     committee = committee.replace("admins = []", f"admins = [{ADMIN_ID}]")
     # Test data, not the official schedule: with every coming year configured, the office
     # gets no calendar warning in the middle of a test's conversation.
     committee += TEST_CALENDAR
-    committee = committee_tweak(committee)
-    (tmp_path / "committee.toml").write_text(committee, "utf-8")
+    path = tmp_path / "committee.toml"
+    path.write_text(tweak(committee), "utf-8")
+    return path
+
+
+def bot_env(tmp_path: Path, server: FakeBotApiServer) -> dict[str, str]:
+    """The environment of a bot process working in ``tmp_path`` against ``server``."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "WORKDIR": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+        "TELEGRAM_API_BASE_URL": server.base_url,
+        "TELEGRAM_BASE_FILE_URL": server.base_file_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fuyuan.sqlite3'}",
+        "COMMITTEE_CONFIG": str(tmp_path / "committee.toml"),
+        "TZ": "Asia/Shanghai",
+        "LOG_LEVEL": "DEBUG",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path, committee_tweak: Callable[[str], str]) -> Iterator[World]:
+    fake = FakeTelegram()
+    write_committee(tmp_path, committee_tweak)
     with FakeBotApiServer(fake) as server:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(tmp_path),
-            "WORKDIR": str(tmp_path),
-            "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
-            "TELEGRAM_API_BASE_URL": server.base_url,
-            "TELEGRAM_BASE_FILE_URL": server.base_file_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fuyuan.sqlite3'}",
-            "COMMITTEE_CONFIG": str(tmp_path / "committee.toml"),
-            "TZ": "Asia/Shanghai",
-            "LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
-        }
-        bot = BotProcess(env, fake)
+        bot = BotProcess(bot_env(tmp_path, server), fake)
         bot.start()
         try:
             yield World(fake, bot)

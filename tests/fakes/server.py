@@ -3,6 +3,12 @@
 Point the bot at ``base_url``/``base_file_url``. Requests run on handler threads, long
 polls wait on FakeTelegram's condition variable, and injected timeouts stall the
 response until the client gives up.
+
+Webhook mode: once the bot has called setWebhook, a delivery thread posts pending updates to
+it one at a time, oldest first, as JSON with the ``X-Telegram-Bot-Api-Secret-Token`` header,
+and confirms each the bot answers with 2xx (others are posted again after ``retry_delay``).
+Telegram posts to the public https URL; ``route_webhook`` says where that arrives locally,
+which is what the reverse proxy in front of the bot does.
 """
 
 import json
@@ -11,6 +17,8 @@ import select
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -18,7 +26,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .telegram import FakeTelegram, InjectedTimeout, UploadedFile
 
-__all__ = ["TEST_TOKEN", "FakeBotApiServer", "parse_multipart"]
+__all__ = ["TEST_TOKEN", "FakeBotApiServer", "parse_multipart", "post_update"]
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 TEST_TOKEN = "777000111:fake-token-for-fuyuan-bot-tests-only"  # not a real token
 
@@ -72,6 +82,27 @@ def parse_multipart(body: bytes, boundary: str) -> dict[str, Any]:
     return params
 
 
+def post_update(
+    url: str, update: dict[str, Any], secret: str | None, timeout: float = 10
+) -> tuple[int, str]:
+    """POST one update to a webhook as Telegram does: (HTTP status, body); 0 if unreachable."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[SECRET_HEADER] = secret
+    request = urllib.request.Request(
+        url, data=json.dumps(update).encode(), headers=headers, method="POST"
+    )
+    # Straight to the address, whatever proxy the environment names.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(error)
+
+
 class _HttpServer(ThreadingHTTPServer):
     # Non-daemon handler threads so server_close() joins them: nothing outlives stop().
     daemon_threads = False
@@ -106,8 +137,12 @@ class FakeBotApiServer:
         *,
         max_stall: float = 30.0,
         port: int = 0,
+        retry_delay: float = 0.2,
     ) -> None:
         self.fake = fake
+        self.retry_delay = retry_delay
+        self._routes: dict[str, str] = {}
+        self._deliverer: threading.Thread | None = None
         self.token = token
         self.max_stall = max_stall
         self._port = port  # 0: any free port
@@ -131,7 +166,29 @@ class FakeBotApiServer:
             daemon=True,
         )
         self._thread.start()
+        self._deliverer = threading.Thread(
+            target=self._deliver_webhooks, name="FakeBotApiWebhook", daemon=True
+        )
+        self._deliverer.start()
         return self
+
+    def route_webhook(self, public_url: str, local_url: str) -> None:
+        """Posts Telegram would make to ``public_url`` go to ``local_url`` (the reverse proxy)."""
+        self._routes[public_url] = local_url
+        self.fake.wake()
+
+    def _deliver_webhooks(self) -> None:
+        while not self._stopping.is_set():
+            pending = self.fake.next_webhook_update()
+            local = self._routes.get(pending[0]) if pending is not None else None
+            if pending is None or local is None:
+                self.fake.wait_change(0.1)
+                continue
+            _, secret, update = pending
+            status, body = post_update(local, update, secret)
+            self.fake.webhook_answered(update["update_id"], status, body[:200] or None)
+            if not 200 <= status < 300:
+                self._stopping.wait(self.retry_delay)
 
     def stop(self) -> None:
         """Stop serving; pending long polls answer at once and stalls are cut off."""
@@ -144,7 +201,9 @@ class FakeBotApiServer:
         httpd.server_close()  # joins the handler threads
         if thread is not None:
             thread.join()
-        self._httpd = self._thread = None
+        if self._deliverer is not None:
+            self._deliverer.join(15)
+        self._httpd = self._thread = self._deliverer = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._html import HtmlParseError, parse_html, trim_formatted, utf16_len
 
@@ -42,6 +43,9 @@ BOT_USERNAME = "fuyuan_test_bot"
 BOT_FIRST_NAME = "府院通"
 
 MAX_TEXT = 4096
+# setWebhook: the ports Telegram posts to, and what a secret token may contain.
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_CAPTION = 1024
 MAX_CALLBACK_ANSWER = 200
 MAX_DOWNLOAD = 20 * 1024 * 1024
@@ -306,6 +310,12 @@ class FakeTelegram:
         self._next_update_id = first_update_id
         self._allowed_updates: frozenset[str] | None = None
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        self.webhook_max_connections = 40
+        # What Telegram last failed with posting to the webhook (getWebhookInfo shows it).
+        self.webhook_last_error: str | None = None
+        # Every post to the webhook: (update id, the HTTP status the bot answered).
+        self.webhook_posts: list[tuple[int, int]] = []
         self.calls: list[ApiCall] = []
         self._queries: dict[str, JSON] = {}
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
@@ -861,13 +871,36 @@ class FakeTelegram:
         return self.take_updates(self._int(params, "offset"), self._int(params, "limit") or 100)
 
     def _set_webhook(self, params: JSON) -> bool:
-        self.webhook_url = str(params.get("url") or "")
+        """As strict as Telegram: an https URL on a port it posts to, a secret token of the
+        allowed characters, 1-100 connections; an empty URL removes the webhook."""
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme != "https" or not parts.hostname:
+                raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            if (parts.port or 443) not in WEBHOOK_PORTS:
+                raise _bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        if secret not in (None, "") and not _SECRET_TOKEN.fullmatch(str(secret)):
+            raise _bad("secret token contains unallowed characters")
+        connections = self._int(params, "max_connections")
+        if connections is not None and not 1 <= connections <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
+        allowed = self._json(params, "allowed_updates", "can't parse allowed_updates JSON object")
+        if allowed is not None:
+            self._allowed_updates = frozenset(allowed) if allowed else None
+        self.webhook_url = url
+        self.webhook_secret = str(secret) if url and secret not in (None, "") else None
+        self.webhook_max_connections = connections or 40
+        self.webhook_last_error = None
         if self._bool(params, "drop_pending_updates"):
             self._updates.clear()
         return True
 
     def _delete_webhook(self, params: JSON) -> bool:
         self.webhook_url = ""
+        self.webhook_secret = None
+        self.webhook_last_error = None
         if self._bool(params, "drop_pending_updates"):
             self._updates.clear()
         return True
@@ -878,6 +911,10 @@ class FakeTelegram:
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook_url:
+            info["max_connections"] = self.webhook_max_connections
+        if self.webhook_last_error:
+            info["last_error_message"] = self.webhook_last_error
         if self._allowed_updates:
             info["allowed_updates"] = sorted(self._allowed_updates)
         return info
@@ -1249,6 +1286,39 @@ class FakeTelegram:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             limit = min(max(limit, 1), 100)
             return copy.deepcopy(self._updates[:limit])
+
+    # ------------------------------------------------------------------ webhook delivery
+
+    def next_webhook_update(self) -> tuple[str, str | None, JSON] | None:
+        """What Telegram would post now: (webhook URL, secret token, the oldest pending
+        update), or None (no webhook set, or nothing pending)."""
+        with self.lock:
+            if not self.webhook_url or not self._updates:
+                return None
+            return self.webhook_url, self.webhook_secret, copy.deepcopy(self._updates[0])
+
+    def webhook_answered(self, update_id: int, status: int, error: str | None = None) -> None:
+        """The bot answered the post of ``update_id``: a 2xx confirms it (gone for good), any
+        other answer leaves it pending, to be posted again, as Telegram does."""
+        with self.lock:
+            self.webhook_posts.append((update_id, status))
+            if 200 <= status < 300:
+                self._updates = [u for u in self._updates if u["update_id"] != update_id]
+            else:
+                self.webhook_last_error = error or f"Wrong response from the webhook: {status}"
+            self._notify()
+
+    def deliver_again(self, update: JSON) -> None:
+        """Queue an update already delivered once, with its update id: Telegram repeats an
+        update whose delivery it could not see confirmed."""
+        with self.lock:
+            self._updates.append(copy.deepcopy(update))
+            self._notify()
+
+    def wait_change(self, timeout: float) -> None:
+        """Block until anything changes (a call, an update) or ``timeout`` passes."""
+        with self._cond:
+            self._cond.wait(timeout)
 
     @property
     def pending_update_count(self) -> int:

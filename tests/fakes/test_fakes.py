@@ -655,3 +655,76 @@ async def test_application_polling_with_fake_request(fake: FakeTelegram) -> None
     assert fake.callback_answers(carol)[0]["text"] == "已确认"
     assert fake.unanswered_callback_queries() == []
     assert fake.pending_update_count == 0
+
+
+def test_set_webhook_is_strict(fake: FakeTelegram, alice: FakeUser) -> None:
+    def err(**params: object) -> str:
+        status, envelope = fake.handle("setWebhook", params)
+        assert status == 400, envelope
+        return str(envelope["description"])
+
+    assert "HTTPS URL must be provided" in err(url="http://bot.example.org/tg")
+    assert "only on ports 80, 88, 443 or 8443" in err(url="https://bot.example.org:8080/tg")
+    assert "unallowed characters" in err(url="https://bot.example.org/tg", secret_token="a b")
+    assert "unallowed characters" in err(url="https://bot.example.org/tg", secret_token="a" * 257)
+    assert "max_connections" in err(url="https://bot.example.org/tg", max_connections=0)
+    assert fake.webhook_url == ""
+
+    ok = fake.handle(
+        "setWebhook",
+        {
+            "url": "https://bot.example.org/tg",
+            "secret_token": "Az09_-",
+            "allowed_updates": '["message"]',
+        },
+    )
+    assert ok == (200, {"ok": True, "result": True})
+    assert (fake.webhook_url, fake.webhook_secret) == ("https://bot.example.org/tg", "Az09_-")
+    info = fake.handle("getWebhookInfo", {})[1]["result"]
+    assert info["url"] == "https://bot.example.org/tg" and info["pending_update_count"] == 1
+    assert info["allowed_updates"] == ["message"]
+    assert fake.handle("getUpdates", {})[0] == 409  # not both at once, as Telegram
+    assert fake.handle("deleteWebhook", {})[0] == 200
+    assert (fake.webhook_url, fake.webhook_secret) == ("", None)
+    assert fake.handle("getUpdates", {})[0] == 200 and fake.pending_update_count == 1
+
+
+def test_server_posts_updates_to_the_webhook_with_the_secret(
+    fake: FakeTelegram, server: FakeBotApiServer, alice: FakeUser
+) -> None:
+    import http.server
+
+    got: list[tuple[str | None, dict[str, object]]] = []
+    answers = [500, 200, 200]
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            got.append((self.headers.get("X-Telegram-Bot-Api-Secret-Token"), body))
+            self.send_response(answers.pop(0))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=hook.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        server.route_webhook("https://bot.example.org/tg", f"http://127.0.0.1:{hook.server_port}/")
+        fake.send_text(alice, "second")
+        fake.handle("setWebhook", {"url": "https://bot.example.org/tg", "secret_token": "s3"})
+        fake.wait_for(lambda: fake.pending_update_count == 0)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+        thread.join()
+    # The first post failed (500) and was posted again; in order; each with the secret.
+    assert [(secret, body["update_id"]) for secret, body in got] == [
+        ("s3", 1),
+        ("s3", 1),
+        ("s3", 2),
+    ]
+    assert fake.webhook_posts == [(1, 500), (1, 200), (2, 200)]
+    assert got[2][1]["message"]["text"] == "second"  # type: ignore[index]
