@@ -37,6 +37,7 @@ from handlers import (
     once,
     raise_case,
     start,
+    status,
 )
 from handlers.common import AppType, BotContext
 from handlers.courier import Courier
@@ -61,6 +62,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("members", N_("Office: members")),
     ("digest", N_("Office: weekly digest now")),
     ("meeting", N_("Office: schedule a joint meeting")),
+    ("status", N_("Office: bot status")),
 )
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("bindgroup", N_("Office: make this the committee group")),
@@ -88,6 +90,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
     app.add_handlers(admin.build_handlers())
+    app.add_handlers(status.build_handlers())
     app.add_handler(start.build_fallback())
     app.add_error_handler(on_error)
 

@@ -356,6 +356,7 @@ ZH_PRIVATE = [
     ("members", "办公室：成员管理"),
     ("digest", "办公室：立即生成周报"),
     ("meeting", "办公室：安排联席会议"),
+    ("status", "办公室：运行状态"),
 ]
 EN_PRIVATE = [
     ("new", "Raise a consultation or a dispute referral"),
@@ -371,6 +372,7 @@ EN_PRIVATE = [
     ("members", "Office: members"),
     ("digest", "Office: weekly digest now"),
     ("meeting", "Office: schedule a joint meeting"),
+    ("status", "Office: bot status"),
 ]
 
 

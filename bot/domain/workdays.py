@@ -172,6 +172,17 @@ class WorkingCalendar:
                 gaps.append(CoverageGap(year, source, first, last))
         return gaps
 
+    def known_through(self, today: date, horizon: int = 10) -> int | None:
+        """The last year up to which, from ``today``'s year on, every year's holidays are
+        known (configured, or the library's published schedule): what /status calls the
+        calendar's coverage. None: not even this year's."""
+        last: int | None = None
+        for year in range(today.year, today.year + horizon):
+            if self._year(year).source in WARN_SOURCES:
+                break
+            last = year
+        return last
+
     # -------------------------------------------------------------------------- per year
 
     def _year(self, year: int) -> _Year:
