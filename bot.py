@@ -29,6 +29,7 @@ def main() -> int:
     from bot.health import serve
     from bot.heap import freeze_after_start
     from bot.logs import setup_logging
+    from bot.webhook import listen_problem
 
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
@@ -43,6 +44,22 @@ def main() -> int:
     log = logging.getLogger("fuyuan-bot")
     app = build_application(settings, committee)
     freeze_after_start(app)
+    for name, address in (
+        ("HEALTH_LISTEN", settings.health_listen),
+        ("WEBHOOK_LISTEN", settings.webhook_listen if settings.webhook_url else None),
+    ):
+        problem = listen_problem(*address) if address is not None else None
+        if address is not None and problem is not None:
+            where = f"{name} {address[0]}:{address[1]}"
+            print(f"fuyuan-bot: configuration error: {where}: {problem}", file=sys.stderr)
+            return 2
+    try:
+        # The health endpoint reads the SQLite file as python -m bot.health does.
+        db_file = database_path({"DATABASE_URL": settings.database_url})
+    except OperatorError as exc:
+        if settings.health_listen is not None:
+            print(f"fuyuan-bot: configuration error: HEALTH_LISTEN: {exc}", file=sys.stderr)
+            return 2
     # One loop for the health endpoint, the wait for Telegram and run_polling/run_webhook
     # (which take the current one): the HTTP client opened while waiting is bound to it.
     loop = asyncio.new_event_loop()
@@ -52,12 +69,7 @@ def main() -> int:
         if settings.health_listen is not None:
             # Up before Telegram is reached: a monitor sees a bot that cannot start (503).
             host, port = settings.health_listen
-            try:
-                path = database_path({"DATABASE_URL": settings.database_url})
-                health = loop.run_until_complete(serve(host, port, path))
-            except (OperatorError, OSError) as exc:
-                print(f"fuyuan-bot: configuration error: HEALTH_LISTEN: {exc}", file=sys.stderr)
-                return 2
+            health = loop.run_until_complete(serve(host, port, db_file))
             log.info("health endpoint on http://%s:%s/healthz", host, port)
         return run(app, settings, loop)
     finally:

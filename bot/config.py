@@ -191,6 +191,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_secret = check_webhook_secret(env.get("WEBHOOK_SECRET", ""))
     listen = env.get("WEBHOOK_LISTEN", "").strip()
     health = env.get("HEALTH_LISTEN", "").strip()
+    webhook_listen = parse_listen("WEBHOOK_LISTEN", listen) if listen else DEFAULT_WEBHOOK_LISTEN
+    health_listen = parse_listen("HEALTH_LISTEN", health) if health else None
+    if webhook_url is not None and health_listen == webhook_listen:
+        raise ConfigError("HEALTH_LISTEN and WEBHOOK_LISTEN must be different addresses.")
     return Settings(
         token=token,
         api_base_url=api,
@@ -203,9 +207,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         proxy=proxy,
         proxy_source=proxy_source,
         webhook_url=webhook_url,
-        webhook_listen=parse_listen("WEBHOOK_LISTEN", listen) if listen else DEFAULT_WEBHOOK_LISTEN,
+        webhook_listen=webhook_listen,
         webhook_secret=webhook_secret,
-        health_listen=parse_listen("HEALTH_LISTEN", health) if health else None,
+        health_listen=health_listen,
     )
 
 

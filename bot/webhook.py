@@ -13,6 +13,7 @@ have had.
 from __future__ import annotations
 
 import logging
+import socket
 
 logger = logging.getLogger("fuyuan-bot")
 
@@ -29,13 +30,11 @@ class RefusalLog(logging.Filter):
     def __init__(self, floor: int) -> None:
         super().__init__()
         self.floor = floor
-        self.refused = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.INFO and _is_request_exception(record):
             error = record.exc_info[1] if record.exc_info else None
             if getattr(error, "status_code", None) == 403:
-                self.refused += 1
                 remote = record.args[0] if isinstance(record.args, tuple) else "?"
                 reason = getattr(error, "reason", None) or "not a JSON request"
                 logger.warning("webhook: refused a request from %s (403): %s", remote, reason)
@@ -59,3 +58,21 @@ def install_refusal_log() -> RefusalLog:
     source.addFilter(refusal)
     source.setLevel(logging.DEBUG)
     return refusal
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the bot could not listen on ``host:port`` (None: it can), found before anything
+    is started: the library would only fail after setWebhook, with a traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown address ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As tornado and asyncio bind: a port in TIME_WAIT from a previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen there ({exc.strerror})"
+    return None

@@ -367,6 +367,7 @@ def test_valid_secret_tokens(secret: str) -> None:
         ({"WEBHOOK_LISTEN": "127.0.0.1:70000"}, "WEBHOOK_LISTEN must be host:port"),
         ({"HEALTH_LISTEN": "localhost"}, "HEALTH_LISTEN must be host:port"),
         ({"HEALTH_LISTEN": ":8080"}, "HEALTH_LISTEN must be host:port"),
+        ({"HEALTH_LISTEN": "127.0.0.1:8443"}, "HEALTH_LISTEN and WEBHOOK_LISTEN must be different"),
     ],
 )
 def test_bad_webhook_and_health_settings(env: dict[str, str], message: str) -> None:

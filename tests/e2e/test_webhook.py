@@ -10,7 +10,7 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,14 @@ class Site:
         return int(
             self.rows(f"select count(*) from seen_updates where update_id = {update_id}")[0][0]
         )
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 15) -> None:
+    """For what the fake does not see (the database): look again every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
 
 
 def start_webhook(bot: BotProcess, fake: FakeTelegram, listen: int, timeout: float = 20) -> None:
@@ -176,7 +184,7 @@ def test_webhook_update_delivered_twice_is_handled_once_and_in_order(site: Site)
     sent = fake.send_text(user, "/whoami")
     world.wait_messages(user, 1)
     update_id = sent.update["update_id"]
-    world.wait(lambda: site.seen(update_id) == 1)  # recorded as its handling ends
+    eventually(lambda: site.seen(update_id) == 1)  # recorded as its handling ends
 
     # Telegram did not see the answer and posts the update again: answered, not handled.
     fake.deliver_again(sent.update)
@@ -231,7 +239,7 @@ def test_switching_back_to_polling_deletes_the_webhook_and_loses_nothing(site: S
     try:
         assert fake.webhook_url == ""
         assert "4244" in world.wait_messages(user, 2)[-1]
-        world.wait(lambda: site.seen(sent.update["update_id"]) == 1)
+        eventually(lambda: site.seen(sent.update["update_id"]) == 1)
         status, body = get(site.healthz)  # served in polling mode too
         assert status in (200, 503) and body["database"] is True
     finally:
@@ -256,3 +264,28 @@ def test_health_endpoint_says_503_while_telegram_cannot_be_reached(tmp_path: Pat
         assert body["version"] == version()
     finally:
         assert bot.stop() == 0
+
+
+@pytest.mark.parametrize("name", ["WEBHOOK_LISTEN", "HEALTH_LISTEN"])
+def test_a_busy_listen_address_is_one_line_and_exit_2(tmp_path: Path, name: str) -> None:
+    write_committee(tmp_path)
+    fake = FakeTelegram()
+    with socket.socket() as busy, FakeBotApiServer(fake) as server:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = bot_env(tmp_path, server) | {
+            "WEBHOOK_URL": PUBLIC_URL,
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_LISTEN": f"127.0.0.1:{free_port()}",
+            name: f"127.0.0.1:{port}",
+        }
+        bot = BotProcess(env, fake)
+        bot.launch()
+        assert bot.proc is not None and bot.proc.wait(30) == 2
+        bot.stop()  # collects the output
+    assert bot.output.strip() == (
+        f"fuyuan-bot: configuration error: {name} 127.0.0.1:{port}: "
+        "cannot listen there (Address already in use)"
+    )
+    assert not fake.calls  # nothing was asked of Telegram, no webhook set
