@@ -164,7 +164,7 @@ def report(path: Path, now: datetime | None = None) -> tuple[bool, dict[str, Any
     cannot be read is unhealthy too, with ``database: false`` and the reason."""
     try:
         health = check(path, now=now)
-    except OperatorError as exc:
+    except (OperatorError, ValueError) as exc:  # ValueError: a last tick that is no time
         return False, {
             "healthy": False,
             "problems": [str(exc)],

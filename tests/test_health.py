@@ -3,16 +3,18 @@ tick and the outbox backlog, read from the database alone."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.health import check
+from bot.health import check, serve, version
 from bot.storage.db import schema_head
 from tests.conftest import ROOT
 from tests.flows import LI, ZHAO, member, seed_case
@@ -90,3 +92,49 @@ def test_the_command_prints_one_line_and_exits_1_when_unhealthy(
     assert missing.returncode == 2
     assert "there is no database at" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists()  # looking never creates it
+
+
+async def raw_request(port: int, data: bytes) -> tuple[int, dict[str, object]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    assert b"Content-Type: application/json" in head and b"Connection: close" in head
+    return status, json.loads(body)
+
+
+async def test_the_endpoint_answers_healthz_only(committee: Committee, db_url: str) -> None:
+    db = path_of(db_url)
+    async with running_bot(committee, db_url) as bot:
+        now = bot.clock.now
+        server = await serve("127.0.0.1", 0, db, now=now)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            status, body = await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status == 503 and body["problems"] == ["no tick recorded yet"]
+            await bot.tick()
+            status, body = await raw_request(port, b"GET /healthz?x=1 HTTP/1.0\r\n\r\n")
+            assert status == 200 and body["healthy"] is True and body["database"] is True
+            assert body["revision"] == schema_head() and body["version"] == version()
+            assert body == {**asdict(check(db, now=now())), "database": True, "version": version()}
+            assert (await raw_request(port, b"POST /healthz HTTP/1.1\r\n\r\n"))[0] == 405
+            assert (await raw_request(port, b"GET / HTTP/1.1\r\n\r\n"))[0] == 404
+            assert (await raw_request(port, b"hello\r\n\r\n"))[0] == 400
+        finally:
+            server.close()
+            await server.wait_closed()
+
+
+async def test_the_endpoint_says_503_without_a_database(tmp_path: Path) -> None:
+    server = await serve("127.0.0.1", 0, tmp_path / "none.sqlite3")
+    try:
+        port = server.sockets[0].getsockname()[1]
+        status, body = await raw_request(port, b"GET /healthz HTTP/1.1\r\n\r\n")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert status == 503 and body["database"] is False and body["healthy"] is False
+    assert "there is no database at" in str(body["problems"])
