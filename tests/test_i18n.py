@@ -27,7 +27,18 @@ def used_msgids() -> set[str]:
     }
     found: set[str] = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(ROOT), method_map, options, keywords={"_": None, "gettext": None, "t": (2,), "N_": None}
+        str(ROOT),
+        method_map,
+        options,
+        keywords={
+            "_": None,
+            "gettext": None,
+            "ngettext": (1, 2),
+            "t": (2,),
+            "tn": (2, 3),
+            "tr_n": (1, 2),
+            "N_": None,
+        },
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found
@@ -44,6 +55,7 @@ def test_every_message_is_translated() -> None:
     assert fuzzy == []
     for message in catalog:
         if message.id:
-            assert set(PLACEHOLDER.findall(message.id)) == set(
-                PLACEHOLDER.findall(message.string)
-            ), message.id
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for string in strings:
+                assert set(PLACEHOLDER.findall(ids[-1])) == set(PLACEHOLDER.findall(string)), ids

@@ -115,7 +115,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.press(zhao, NR)
         await bot.say(zhao, COURTROOM)
         await bot.say(zhao, "12月9日")  # a Wednesday, two weeks ahead
-        assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
+        assert "2026年12月9日（周三）" in bot.last_text(zhao)  # now asked for the time
         await bot.say(zhao, "9点半")
         await bot.press(zhao, bot.shown("✔ Done"))  # no documents
         summary = bot.last_text(zhao)
@@ -154,7 +154,10 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         notice = bot.last_with_buttons(li)
         for shown in ("应诉〔2026〕1号", DOCKET, CAUSE, COURTROOM, "2026年12月9日 09:30"):
             assert shown in notice["text"], notice["text"]
-        assert bot.shown("Name who appears by %(due)s.", due="2026年11月30日") in notice["text"]
+        assert (
+            bot.shown("Name who appears by %(due)s.", due="2026年11月30日（周一）")
+            in notice["text"]
+        )
         assert bot.labels(notice) == [bot.shown("🧑‍⚖️ Name who appears")]
         (post,) = [x for x in bot.texts(group) if "应诉〔2026〕1号" in x]
         assert CAUSE in post and NR in post
@@ -275,12 +278,15 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
         # Friday 27 November, which wins.
         assert (row.stage, row.due) == ("name", date(2026, 11, 27))
         notice = bot.last_with_buttons(li)
-        assert bot.shown("Name who appears by %(due)s.", due="2026年11月27日") in notice["text"]
+        assert (
+            bot.shown("Name who appears by %(due)s.", due="2026年11月27日（周五）")
+            in notice["text"]
+        )
 
         # The day before it is due the agency is warned (privately, not the group).
         await bot.tick(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
         soon = [x for x in bot.texts(li) if x.startswith("⏰") and case.number in x]
-        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月27日")
+        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月27日（周五）")
         assert len(soon) == 1 and message in soon[0]
         assert not [x for x in bot.texts(group) if x.startswith(("⏰", "🔴"))]
 
@@ -370,7 +376,7 @@ async def test_an_agency_that_does_not_answer_is_chased_and_reminded_with_its_bu
         # Tuesday 1 December: one working day late. The group and the agency are told.
         await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         overdue = [x for x in bot.texts(group) if x.startswith("🔴") and case.number in x]
-        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月30日")
+        message = bot.shown(hearing.KIND.deadlines[0].message, org=NR, due="2026年11月30日（周一）")
         assert len(overdue) == 1 and message in overdue[0]
         assert [x for x in bot.texts(li) if x.startswith("🔴") and case.number in x]
         assert not [x for x in bot.texts(zhao) if x.startswith("🔴")]
@@ -516,7 +522,7 @@ async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
         await bot.say(zhao, "12月9日")
         await bot.say(zhao, "/new")
         again = bot.last_with_buttons(zhao)
-        assert "2026年12月9日" in again["text"]
+        assert "2026年12月9日（周三）" in again["text"]
         assert "09:00" in bot.labels(again)  # the time choices, not a calendar
         draft = await bot.svc.load_draft(zhao.id, "form")
         assert draft is not None and draft.state == "AWAITING_TIME"

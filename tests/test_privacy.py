@@ -107,16 +107,16 @@ async def test_minimal_group_sees_numbers_and_kinds_only(committee: Committee, d
             next(text for text in bot.texts(group) if needle in text)
             for needle in ("📌 新事项", "周报", "已逾期")
         )
-        assert post == f"📌 新事项 {case.number} · 行政争议协调化解"
+        assert post == f"📌 新事项：{case.number} · 行政争议协调化解"
         assert f"• {case.number}\n" in digest
         assert f"{case.number} · 行政争议协调化解" in overdue
-        assert "办理期限：2026年11月30日" in overdue
+        assert "办理期限：2026年11月30日（周一）" in overdue
         for text in bot.texts(group):
             for secret in ("征收补偿争议", "长白山管委会自然资源局", "池北", "张三"):
                 assert secret not in text
         # The addressee is told privately, in full.
         (private,) = [text for text in bot.texts(zhao) if "已逾期" in text]
-        assert "征收补偿争议" in private and "池北行政争议协调化解中心 应于" in private
+        assert "征收补偿争议" in private and "池北行政争议协调化解中心应于" in private
         keys = {r.key: r.status for r in await rows(bot, t.outbox, t.outbox.c.chat_id == GROUP)}
         assert keys[f"case:{case.id}:group"] == "sent"
         assert keys[f"case:{case.id}:ack:overdue:{GROUP}"] == "sent"

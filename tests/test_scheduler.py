@@ -129,7 +129,7 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         assert texts_with(bot, zhao, "即将到期") == []
         await bot.tick(at("2026-11-27"))  # one working day ahead
         soon = texts_with(bot, zhao, "即将到期")
-        assert len(soon) == 1 and case.number in soon[0] and "2026年11月30日" in soon[0]
+        assert len(soon) == 1 and case.number in soon[0] and "2026年11月30日（周一）" in soon[0]
         assert texts_with(bot, group, case.number) == [bot.texts(group)[-1]]  # only the post
         for day in ("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"):
             await bot.tick(at(day, 15))
@@ -138,8 +138,8 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
 
         await bot.tick(at("2026-12-01"))
         overdue = texts_with(bot, group, "已逾期")
-        assert len(overdue) == 1 and "池北行政争议协调化解中心 应于" in overdue[0]
-        assert "已逾期 1 个工作日" in overdue[0]
+        assert len(overdue) == 1 and "池北行政争议协调化解中心应于" in overdue[0]
+        assert "已逾期1个工作日" in overdue[0]
         assert len(texts_with(bot, zhao, "已逾期")) == 1
         await bot.tick(at("2026-12-01", 17))
         assert len(texts_with(bot, group, "已逾期")) == 1
@@ -148,7 +148,7 @@ async def test_due_soon_overdue_and_escalation_once_per_threshold(
         assert texts_with(bot, group, "督办") == []
         await bot.tick(at("2026-12-03"))  # 2 working days after the overdue alert
         escalations = texts_with(bot, group, "督办")
-        assert len(escalations) == 1 and "已逾期 3 个工作日" in escalations[0]
+        assert len(escalations) == 1 and "已逾期3个工作日" in escalations[0]
         await bot.tick(at("2026-12-04"))
         assert len(texts_with(bot, group, "督办")) == 1
         await bot.tick(at("2026-12-07"))  # Monday, 5 working days late: the second
@@ -213,10 +213,10 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         digests = texts_with(bot, group, "周报")
         assert len(digests) == 1
         text = digests[0]
-        assert "本周提交：3" in text or "本周提交：3" in text
+        assert "本周提请：3" in text or "本周提请：3" in text
         assert "已受理：2" in text or "已受理：2" in text
         assert "已退回：1" in text or "已退回：1" in text
-        assert "延边州中级人民法院: 4.0 小时" in text or "延边州中级人民法院：4.0 小时" in text
+        assert "延边州中级人民法院：4小时" in text
         await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1
     async with running_bot(committee, db_url, fake=bot.fake) as again:
