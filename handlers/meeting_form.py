@@ -96,7 +96,8 @@ class MeetingForm(forms.Form):
         except NotAllowed:
             return []
         turn.scratch["matters"] = cases  # the question lists them too
-        return [(str(c.id), f"{c.number} {c.title}") for c in cases]
+        quoted = "「{}」" if turn.lang == "zh_CN" else " “{}”"
+        return [(str(c.id), c.number + quoted.format(c.title)) for c in cases]
 
     def _ask(self, turn: Turn, step: str, note: str, **extra: Any) -> str:
         extra.setdefault("current", "")

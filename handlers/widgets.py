@@ -75,12 +75,12 @@ def toggle_rows(
 
 
 _NAMED_DAYS = {0: N_("Today"), 1: N_("Tomorrow"), 2: N_("Day after tomorrow")}
-_SHORT_DAY = {"zh_CN": "M月d日 EEE", "en": "EEE d MMM"}
+_SHORT_DAY = {"zh_CN": "M月d日（EEE）", "en": "EEE d MMM"}
 _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 
 
 def short_day(lang: str, day: date) -> str:
-    """12月2日 周三 / Wed 2 Dec."""
+    """12月2日（周三） / Wed 2 Dec."""
     return format_date(day, _SHORT_DAY[lang], locale=_BABEL_LOCALE[lang])
 
 

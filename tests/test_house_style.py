@@ -8,6 +8,7 @@ template, or the chat and message) and shows the slip between ⟦ ⟧, placehold
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import unescape
 from pathlib import Path
 
@@ -96,7 +97,29 @@ async def test_what_the_bot_sends_in_chinese_follows_the_house_style(
         await bot.say(office, "/members")
         await bot.say(office, "/invites")
         await bot.say(office, "/digest")
+        # A referral returned with a reason; another left unanswered until it is overdue.
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
         await bot.flush_outbox()
+        await bot.press(zhao, "↩️ 退回")
+        await bot.say(zhao, "材料不全，请补充后重新提请。")
+        await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
+        await bot.flush_outbox()
+        # A joint meeting with that matter on the agenda.
+        await bot.say(office, "/meeting")
+        await bot.say(office, "第四季度府院联席会议")
+        await bot.press(office, "后天")
+        await bot.press(office, "15:00")
+        await bot.say(office, "管委会三楼第一会议室")
+        await bot.press(office, "延边州中级人民法院")
+        await bot.press(office, "完成")
+        # (A matter put on the agenda is stored as "number title" by the meetings service:
+        # data, not a text of ours; only a free item is added here.)
+        await bot.say(office, "通报第四季度行政争议化解情况")
+        await bot.press(office, "完成")
+        await bot.press(office, "确认安排")
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.flush_outbox()
+        await bot.say(zhao, "/my")
         found = []
         for call in bot.fake.calls:
             params = call.params
@@ -112,7 +135,10 @@ async def test_what_the_bot_sends_in_chinese_follows_the_house_style(
                     for rule, ex in slips(text)
                 )
         sent = [c for c in bot.fake.calls if c.method.lower() == "sendmessage"]
-        assert len(sent) > 20
+        assert len(sent) > 30
+        seen = "\n".join(str(c.params.get("text", "")) for c in bot.fake.calls)
+        for shown in ("已退回", "联席会议", "已逾期", "退回理由"):  # the scenario got that far
+            assert shown in seen, shown
         assert not found, report(found)
 
 
@@ -183,7 +209,7 @@ async def test_a_returned_matter_is_not_called_closed(committee: Committee, db_u
         await bot.press(office, "延边州中级人民法院")
         await bot.press(office, "完成")
         agenda = bot.last_with_buttons(office)
-        assert f"☐ {case.number} 林地征收补偿方案研判" in bot.labels(agenda)
+        assert f"☐ {case.number}「林地征收补偿方案研判」" in bot.labels(agenda)
 
         await bot.press(zhao, "退回")
         await bot.say(zhao, "材料不全，请补充后重新提请。")

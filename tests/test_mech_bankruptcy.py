@@ -257,7 +257,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
 
         # The office puts the open matter on a joint meeting's agenda.
         offered = await agenda_offers(bot, office)
-        assert f"☐ {NUMBER} {DEBTOR}" in offered
+        assert f"☐ {NUMBER}「{DEBTOR}」" in offered
         await bot.say(office, "/meeting")
         await bot.say(office, "破产案件府院联席会议")
         await bot.press(office, "后天")
