@@ -1,6 +1,8 @@
 """The house style's typography rules for Chinese texts, as one checker the tests share.
 
-``slips(text)`` returns every slip in one text as ``(position, rule, excerpt)``. The rules:
+``slips(text)`` returns every slip in one Chinese text (a zh msgstr, a template line, a
+message the bot sent in zh) as ``(rule, excerpt)``, the slip marked ⟦ ⟧ in the excerpt. A text
+without a Han ideograph is not checked (English messages may quote 受理 in brackets). The rules:
 
 - **CJK** means a Han ideograph (U+3400–U+9FFF, U+F900–U+FAFF) or a full-width punctuation
   mark / form (U+3000–U+303F, U+FF00–U+FFEF: ，：；（）「」！？、。 …).
@@ -8,13 +10,13 @@
   in our texts it stands for a name, a number, a date or an organisation, which Chinese writes
   tight against its neighbours.
 - ``ascii-punct``: one of ASCII ``, : ; ( ) ! ?`` with a Han ideograph, a full-width mark or
-  a placeholder directly before or after it ("受理:", "(长白山", "%(org)s)"); checked only
-  in texts that hold a Han ideograph.
-  A colon between digits (10:42) or in a link (https://) is never next to CJK and passes.
+  a placeholder directly before or after it ("受理:", "(长白山", "%(org)s)"). A colon between
+  digits (10:42) or in a link (https://) is never next to CJK and passes.
 - ``half-width-brackets``: ``( … )`` on one line whose content holds a Han ideograph or a
   placeholder, in a text that holds Chinese ("(%(org)s)" must be "（%(org)s）").
+- ``quotes``: “ or ” in a Chinese text: Chinese quotes with 「」 (点击「完成」).
 - ``space``: a space (U+0020, U+00A0 or U+3000) after ，：；、。！？ ("： 长白山"), before one of
-  those or a closing bracket （"已受理 。"), or between CJK and CJK or a placeholder
+  those or a closing mark such as ）」〕 ("已受理 。"), or between CJK and CJK or a placeholder
   ("赵法官 于", "%(name)s 受理", "）  已"). A space between Chinese and a Latin word, a digit,
   a /command, an emoji or a symbol is allowed ("✅ 受理", "使用 /case 查看", "PDF 文件",
   "成员（3） · 第1/1页"). Indentation at the start of a line is not checked.
@@ -41,6 +43,7 @@ _SPACE_PUNCT = re.compile(rf"(?<=[{STOPS}])[{SPACE}]+|(?<=[^\n{SPACE}])[{SPACE}]
 _SPACE_CJK = re.compile(
     rf"(?<=[{CJK}])[{SPACE}]+(?=[{CJK}{MARK}])|(?<=[{MARK}])[{SPACE}]+(?=[{CJK}])"
 )
+_QUOTES = re.compile(r"[“”]")
 _HAS_HAN = re.compile(rf"[{HAN}]")
 
 
@@ -59,6 +62,8 @@ def slips(text: str) -> list[tuple[str, str]]:
         found.append((match.start(), match.end(), "ascii-punct"))
     for match in _BRACKETS.finditer(masked):
         found.append((match.start(), match.end(), "half-width-brackets"))
+    for match in _QUOTES.finditer(masked):
+        found.append((match.start(), match.end(), "quotes"))
     for match in _SPACE_PUNCT.finditer(masked):
         found.append((match.start(), match.end(), "space"))
     for match in _SPACE_CJK.finditer(masked):

@@ -160,6 +160,7 @@ async def test_what_the_bot_sends_in_chinese_follows_the_house_style(
         ("已逾期 %(n)s个工作日", "space"),
         ("{{ case.number }} 已受理", "space"),
         ("府院联动\u3000办公室", "space"),
+        ("请点击“完成”。", "quotes"),
         ("府院联动\u00a0办公室", "space"),
     ],
 )
