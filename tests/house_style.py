@@ -84,3 +84,20 @@ def _excerpt(masked: str, start: int, end: int) -> str:
     right = masked[end : end + 8]
     shown = f"{left}⟦{mid}⟧{right}".replace("\n", "⏎")
     return shown.replace(MARK, "{…}")
+
+
+# In a text for an English reader: a full-width mark beside a Latin letter, a digit or a space
+# ("Title：", "（optional）") leaked from the Chinese side. Chinese inside English (a title, a
+# number like 研判〔2026〕1号) keeps its own marks.
+_FULL_IN_ENGLISH = re.compile(
+    r"(?<=[A-Za-z0-9 ])[，：；（）！？「」。、]|[，：；（）！？「」。、](?=[A-Za-z0-9 ])"
+)
+
+
+def english_slips(text: str) -> list[tuple[str, str]]:
+    """Every full-width mark misplaced in an English text, as ``(rule, excerpt)``."""
+    masked = _masked(text)
+    return [
+        ("full-width-in-english", _excerpt(masked, m.start(), m.end()))
+        for m in _FULL_IN_ENGLISH.finditer(masked)
+    ]

@@ -21,7 +21,7 @@ from bot.storage import schema as t
 from handlers.texts import Texts
 from tests.conftest import SHANGHAI
 from tests.flows import LI, STRANGER, ZHAO, admin, all_seen, bind_group, member, rows, seed_case
-from tests.house_style import slips
+from tests.house_style import english_slips, slips
 from tests.scenario import running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +140,76 @@ async def test_what_the_bot_sends_in_chinese_follows_the_house_style(
         for shown in ("已退回", "联席会议", "已逾期", "退回理由"):  # the scenario got that far
             assert shown in seen, shown
         assert not found, report(found)
+
+
+async def test_what_the_bot_sends_in_english_has_no_chinese_punctuation(
+    committee: Committee, db_url: str
+) -> None:
+    """The same day for members who chose English: no full-width mark leaks into their texts
+    (a label's colon, a bracket, a quote)."""
+    async with running_bot(committee, db_url) as bot:
+        visitor = bot.user(STRANGER, "Visitor", lang="en")
+        await bot.say(visitor, "/start")
+        await bot.press(visitor, "English")
+        since = {str(STRANGER): len(bot.fake.calls)}  # what each reads in English from here
+        await bot.say(visitor, "/help")
+        await bot.say(visitor, "/whoami")
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        for user in (li, zhao):
+            await bot.say(user, "/lang")
+            await bot.press(user, "English")
+            since[str(user.id)] = len(bot.fake.calls)
+            await bot.say(user, "/help")
+            await bot.say(user, "/whoami")
+        case = await seed_case(bot, LI, "李明", "林地征收补偿方案研判")
+        await bot.flush_outbox()
+        await bot.press(zhao, "✅ Acknowledge")
+        await bot.flush_outbox()
+        await bot.say(li, f"/case {case.number}")
+        await bot.say(li, "/my")
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
+        await bot.flush_outbox()
+        await bot.press(zhao, "↩️ Return")
+        await bot.say(zhao, "材料不全，请补充后重新提请。")
+        await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
+        await bot.flush_outbox()
+        await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+        await bot.flush_outbox()
+        await bot.say(zhao, "/my")
+        await bot.say(li, "/new")
+        found = []
+        checked = 0
+        for n, call in enumerate(bot.fake.calls):
+            params = call.params
+            if n < since.get(str(params.get("chat_id")), len(bot.fake.calls)):
+                continue
+            texts = [visible(str(params[k])) for k in ("text", "caption") if params.get(k)]
+            markup = params.get("reply_markup")
+            if isinstance(markup, dict):
+                texts += [
+                    b.get("text", "") for row in markup.get("inline_keyboard", []) for b in row
+                ]
+            for text in texts:
+                checked += 1
+                found.extend(
+                    (f"{call.method} to {params.get('chat_id')}", rule, ex)
+                    for rule, ex in english_slips(text)
+                )
+        seen = "\n".join(str(c.params.get("text", "")) for c in bot.fake.calls)
+        for shown in ("returned by", "overdue", "acknowledged", "telegram user id"):
+            assert shown in seen.lower(), shown
+        assert checked > 30
+        assert not found, report(found)
+
+
+def test_full_width_marks_in_english_are_caught() -> None:
+    assert [rule for rule, _ in english_slips("Title：滑雪场")] == ["full-width-in-english"]
+    assert [rule for rule, _ in english_slips("Attachments（optional）")] == [
+        "full-width-in-english",
+        "full-width-in-english",
+    ]
+    assert english_slips("Case 研判〔2026〕1号 “林地征收，补偿” (optional): done.") == []
 
 
 # Each kind of slip, caught; and what the style allows, passed.
