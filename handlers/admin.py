@@ -17,7 +17,7 @@ from bot.domain import rules
 from bot.domain.errors import DomainError
 from bot.domain.models import ROLE_LABELS as ROLE_MSGIDS
 from bot.domain.models import Role, Viewer
-from handlers import gate
+from handlers import gate, menus
 from handlers.buttons import number, pack, unpack
 from handlers.common import (
     INVITE_PREFIX,
@@ -318,6 +318,7 @@ async def members_pressed(update: Update, context: BotContext) -> None:
             await query.answer(texts.t(viewer.lang, "Not revoked."), show_alert=True)
             await reply(update, context, texts.render(viewer.lang, "error", code=exc.code))
             return
+        menus.refresh(context, member.user_id)  # back to the stranger's menu
         await query.answer(texts.t(viewer.lang, "Revoked."))
         await edit_or_send(
             query,

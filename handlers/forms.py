@@ -164,6 +164,10 @@ class Turn:
         """A short text in the user's language (extracted for the catalog with ``-k tr``)."""
         return self.context.texts.t(self.lang, msgid, **params)
 
+    def tr_n(self, singular: str, plural: str, n: int) -> str:
+        """A count in the user's language, with the catalog's plural forms."""
+        return self.context.texts.tn(self.lang, singular, plural, n)
+
     def render(self, name: str, **params: Any) -> str:
         return self.context.texts.render(self.lang, name, **params)
 

@@ -96,7 +96,8 @@ class MeetingForm(forms.Form):
         except NotAllowed:
             return []
         turn.scratch["matters"] = cases  # the question lists them too
-        return [(str(c.id), f"{c.number} {c.title}") for c in cases]
+        quoted = "「{}」" if turn.lang == "zh_CN" else " “{}”"
+        return [(str(c.id), c.number + quoted.format(c.title)) for c in cases]
 
     def _ask(self, turn: Turn, step: str, note: str, **extra: Any) -> str:
         extra.setdefault("current", "")
@@ -257,16 +258,16 @@ def agenda_texts(values: dict[str, Any]) -> list[str]:
 
 
 def offsets_text(turn: Turn) -> str:
-    """The reminder offsets as people say them: 24 小时、1 小时."""
+    """The reminder offsets as people say them: 24小时、1小时."""
     parts: list[str] = []
     for offset in turn.context.svc.committee.schedule.meeting_reminders:
         minutes = int(offset.total_seconds() // 60)
         if minutes % (24 * 60) == 0 and minutes >= 2 * 24 * 60:  # "24 hours", "2 days"
-            parts.append(turn.tr("%(n)s day(s)", n=minutes // (24 * 60)))
+            parts.append(turn.tr_n("%(n)s day", "%(n)s days", minutes // (24 * 60)))
         elif minutes % 60 == 0:
-            parts.append(turn.tr("%(n)s hour(s)", n=minutes // 60))
+            parts.append(turn.tr_n("%(n)s hour", "%(n)s hours", minutes // 60))
         else:
-            parts.append(turn.tr("%(n)s minute(s)", n=minutes))
+            parts.append(turn.tr_n("%(n)s minute", "%(n)s minutes", minutes))
     return ("、" if turn.lang == "zh_CN" else ", ").join(parts)
 
 

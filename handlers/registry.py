@@ -6,13 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
-    BotCommandScopeDefault,
-    Update,
-)
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -23,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import LANGS, N_, gettext_for
+from bot.i18n import N_
 from handlers import (
     actions,
     admin,
@@ -34,6 +28,7 @@ from handlers import (
     meeting_form,
     meeting_notices,
     meetings,
+    menus,
     once,
     raise_case,
     start,
@@ -46,30 +41,6 @@ from handlers.notifications import Renderers
 from handlers.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-# (command, description msgid) per chat scope; descriptions are translated per language.
-PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("new", N_("Raise a consultation or a dispute referral")),
-    ("my", N_("My open matters")),
-    ("case", N_("Show a matter by its number")),
-    ("meetings", N_("Upcoming joint meetings")),
-    ("cancel", N_("Cancel what you are doing")),
-    ("lang", N_("Language / 语言")),
-    ("whoami", N_("Who am I")),
-    ("help", N_("Help")),
-    ("invite", N_("Office: invite a member")),
-    ("invites", N_("Office: open invite links")),
-    ("members", N_("Office: members")),
-    ("digest", N_("Office: weekly digest now")),
-    ("meeting", N_("Office: schedule a joint meeting")),
-    ("status", N_("Office: bot status")),
-)
-GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("bindgroup", N_("Office: make this the committee group")),
-    ("help", N_("Help")),
-)
-# Telegram addresses command menus by two-letter language codes.
-TELEGRAM_LANG = {"zh_CN": "zh", "en": "en"}
 
 
 def register_handlers(app: AppType) -> None:
@@ -92,6 +63,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(admin.build_handlers())
     app.add_handlers(status.build_handlers())
     app.add_handler(start.build_fallback())
+    app.add_handler(start.build_offer(), group=1)
     app.add_error_handler(on_error)
 
 
@@ -132,26 +104,6 @@ def form_conversation() -> ConversationHandler[BotContext]:
     )
 
 
-async def set_command_menus(app: AppType) -> None:
-    bot = app.bot
-    for lang in LANGS:
-        code = TELEGRAM_LANG[lang]
-        private = [BotCommand(c, gettext_for(lang, d)) for c, d in PRIVATE_COMMANDS]
-        group = [BotCommand(c, gettext_for(lang, d)) for c, d in GROUP_COMMANDS]
-        await bot.set_my_commands(
-            private, scope=BotCommandScopeAllPrivateChats(), language_code=code
-        )
-        await bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(), language_code=code)
-    # Users whose Telegram language is neither get the default language's menus.
-    default = [BotCommand(c, gettext_for("zh_CN", d)) for c, d in PRIVATE_COMMANDS]
-    await bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats())
-    await bot.set_my_commands(
-        [BotCommand(c, gettext_for("zh_CN", d)) for c, d in GROUP_COMMANDS],
-        scope=BotCommandScopeAllGroupChats(),
-    )
-    await bot.set_my_commands(default, scope=BotCommandScopeDefault())
-
-
 CALENDAR_CHECK_DELAY = 0.5  # seconds after start
 
 
@@ -167,10 +119,9 @@ async def post_init(app: AppType) -> None:
     asyncio.get_running_loop().call_later(CALENDAR_CHECK_DELAY, warn_about_calendar, runtime)
     if app.job_queue is not None and runtime.schedule_jobs:
         schedule_jobs(app)
-    try:
-        await set_command_menus(app)
-    except TelegramError as exc:  # menus are a convenience; the bot works without them
-        logger.warning("could not set command menus: %s", exc)
+    # Only the menus that changed since they were last set; not on the way to the first
+    # answer.
+    runtime.spawn(menus.sync(app.bot, runtime))
     logger.info("fuyuan-bot ready as @%s", app.bot.username)
 
 

@@ -46,6 +46,8 @@ class Runtime:
     adopted_groups: set[int] = field(default_factory=set, init=False)
     # Answers in a group being sent in the background, per chat (handlers.common.reply).
     group_replies: dict[int, int] = field(default_factory=dict, init=False)
+    # One command-menu update at a time (handlers.menus).
+    menu_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.texts = Texts(self.committee, self.settings.tz, self.kinds)

@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Type
 from bot.domain import rules
 from bot.domain.errors import DomainError
 from bot.i18n import LANGS
-from handlers import buttons
+from handlers import buttons, menus
 from handlers.cases import show_case
 from handlers.common import (
     CASE_PREFIX,
@@ -46,6 +46,7 @@ async def start(update: Update, context: BotContext) -> None:
                 update, context, texts.render(viewer.lang, "error", code=exc.code, **exc.params)
             )
             return
+        menus.refresh(context, member.user_id)
         viewer = await viewer_of(update, context)
         await reply(update, context, texts.render(viewer.lang, "joined", member=member))
         await reply(update, context, texts.render(viewer.lang, "help", member=member))
@@ -67,9 +68,11 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
+    """A member's commands; to anyone else, how to get in and what they can do meanwhile."""
     viewer = await viewer_of(update, context)
     if viewer.member is None:
-        await require_member(update, context, viewer)
+        html = context.texts.render(viewer.lang, "stranger_help", user_id=viewer.user_id)
+        await reply(update, context, html)
         return
     await reply(update, context, context.texts.render(viewer.lang, "help", member=viewer.member))
 
@@ -93,6 +96,45 @@ async def choose_lang(update: Update, context: BotContext) -> None:
     )
 
 
+LANG_LABELS = {"zh_CN": "中文", "en": "English"}  # each in its own language
+
+
+def _offers_english(update: Update) -> bool:
+    """A message in a private chat from someone whose Telegram speaks English (not /lang,
+    which asks the question itself)."""
+    user = update.effective_user
+    message = update.effective_message
+    return (
+        user is not None
+        and (user.language_code or "").lower().startswith("en")
+        and bool(_UNEXPECTED_MESSAGE.check_update(update))
+        and not (message is not None and (message.text or "").startswith("/lang"))
+    )
+
+
+async def offer_english(update: Update, context: BotContext) -> None:
+    """After the answer to the first message of a user whose Telegram is in English: the
+    bot speaks Chinese by default, so offer English, in both languages, once."""
+    if not _offers_english(update):
+        return
+    viewer = await viewer_of(update, context)
+    if not await context.svc.offer_lang_once(viewer):
+        return
+    texts = context.texts
+    html = "\n".join(texts.render(lang, "lang_offer") for lang in ("en", "zh_CN"))
+    await reply(
+        update,
+        context,
+        html,
+        keyboard([[(LANG_LABELS[lang], buttons.pack(LANG, lang)) for lang in LANGS]]),
+    )
+
+
+def build_offer() -> BaseHandler[Update, BotContext, None]:
+    """In a group after everything else, so the offer comes under the answer."""
+    return TypeHandler(Update, offer_english)
+
+
 async def lang_chosen(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -103,6 +145,8 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
         await answer_stale(update, context, viewer)
         return
     viewer = await context.svc.set_lang(viewer, lang)
+    if viewer.member is not None:  # their menu is in their language
+        menus.refresh(context, viewer.user_id)
     if not is_private(update):  # a group's message is everyone's: answer the presser alone
         await query.answer(context.texts.t(viewer.lang, "Language set to English."))
         return

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from bot.domain import rules
 from bot.domain.committee import Committee
@@ -29,6 +30,8 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 
+
+_ZH_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 _AFTER_FULLWIDTH_COLON = re.compile(r"(：(?:</b>|</i>|</code>)?) +")
 
@@ -55,9 +58,17 @@ class Texts:
             extensions=["jinja2.ext.i18n"],
         )
         env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-        # A label's colon: full-width in Chinese ("标题："), ": " in English.
+        # A label's colon: full-width in Chinese ("标题："), ": " in English; the same for a
+        # comma between two clauses.
+        zh = lang == "zh_CN"
         env.globals.update(
-            lang=lang, committee=self.committee, colon="：" if lang == "zh_CN" else ": "
+            lang=lang,
+            committee=self.committee,
+            colon="：" if zh else ": ",
+            comma="，" if zh else ", ",
+            # Between two words: a space in English, nothing in Chinese; and a span of days.
+            sp="" if zh else " ",
+            to="至" if zh else " – ",
         )
         env.filters.update(
             date=lambda d: self.format_date(lang, d),
@@ -72,6 +83,10 @@ class Texts:
             field=lambda value, spec: spec.show(value, self.labels(lang)),
             state=lambda code, kind: translations(lang).gettext(self.state_label(kind, code)),
             action_done=lambda code, kind: translations(lang).gettext(self.action_done(kind, code)),
+            # A name or title set off from what precedes it: 「…」 and （…） hug Chinese text,
+            # English puts a space before.
+            paren=lambda value: Markup("（{}）" if zh else " ({})").format(value),
+            quoted=lambda value: Markup("「{}」" if zh else " “{}”").format(value),
         )
         env.globals.update(
             kinds=self.kinds,
@@ -124,20 +139,23 @@ class Texts:
         text = translations(normalise_lang(lang)).gettext(msgid)
         return text % params if params else text
 
-    def nt(self, lang: str, singular: str, plural: str, count: int, **params: Any) -> str:
-        """A short string that depends on a number: the catalog's plural forms
-        ("1 working day" / "5 working days"; Chinese has one form)."""
-        text = translations(normalise_lang(lang)).ngettext(singular, plural, count)
-        return text % params if params else text
+    def tn(self, lang: str, singular: str, plural: str, n: int, **params: Any) -> str:
+        """A count in plain text, with the catalog's plural forms; ``%(n)s`` is the count."""
+        text = translations(normalise_lang(lang)).ngettext(singular, plural, n)
+        return text % {"n": n, **params}
 
     def format_date(self, lang: str, value: date | str | None) -> str:
+        """A day as the house style writes it: 2026年12月2日（周三） / 2 December 2026."""
         if value is None or value == "":
             return ""
         if isinstance(value, str):
             value = date.fromisoformat(value)
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
-        return format_date(value, format="long", locale=_BABEL_LOCALE[normalise_lang(lang)])
+        lang = normalise_lang(lang)
+        if lang == "zh_CN":
+            return f"{value.year}年{value.month}月{value.day}日（{_ZH_WEEKDAYS[value.weekday()]}）"
+        return format_date(value, format="long", locale=_BABEL_LOCALE[lang])
 
     def format_day(self, lang: str, value: date | str | None) -> str:
         """A date with its weekday, as deadlines are read: 2026年12月2日（周三）."""
@@ -193,7 +211,10 @@ class FieldLabels:
         return ("、" if self._lang == "zh_CN" else ", ").join(items)
 
     def files(self, count: int) -> str:
-        return translations(self._lang).gettext("%(n)s file(s)") % {"n": count}
+        return self._texts.tn(self._lang, "%(n)s file", "%(n)s files", count)
+
+    def count(self, singular: str, plural: str, n: int) -> str:
+        return self._texts.tn(self._lang, singular, plural, n)
 
 
 # ---------------------------------------------------------------------------- splitting

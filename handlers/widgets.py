@@ -108,7 +108,7 @@ def short_day(lang: str, day: date) -> str:
 
 def working_days(texts: Texts, lang: str, n: int) -> str:
     """5个工作日 / 5 working days."""
-    return texts.nt(lang, "%(n)s working day", "%(n)s working days", n, n=n)
+    return texts.tn(lang, "%(n)s working day", "%(n)s working days", n)
 
 
 def date_rows(

@@ -29,7 +29,7 @@ NOT_MEMBER_LINES = (
 
 def not_member_text(user_id: int) -> str:
     """The polite explanation anyone who is not a member gets, with their user id."""
-    return f"{NOT_MEMBER_LINES[0]}\n\n{NOT_MEMBER_LINES[1]}\n您的 Telegram 用户 ID 为 {user_id}。"
+    return f"{NOT_MEMBER_LINES[0]}\n\n{NOT_MEMBER_LINES[1]}\n您的 Telegram 用户 ID 为{user_id}。"
 
 
 def admin(bot: Harness) -> FakeUser:

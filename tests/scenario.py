@@ -105,6 +105,11 @@ class Harness:
         """A text as the bot shows it in Chinese (the English id while it is untranslated)."""
         return self.app.bot_data["runtime"].texts.t("zh_CN", msgid, **params)  # type: ignore[no-any-return]
 
+    def shown_n(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        """A count as the bot shows it in Chinese (the catalog's plural forms)."""
+        texts = self.app.bot_data["runtime"].texts
+        return texts.tn("zh_CN", singular, plural, n, **params)  # type: ignore[no-any-return]
+
     async def flush_outbox(self) -> None:
         """Deliver what the outbox holds now, as the courier job would."""
         runtime = self.app.bot_data["runtime"]
@@ -197,7 +202,7 @@ class Harness:
         role_labels = {
             Role.DEPARTMENT_HEAD: "部门负责人",
             Role.COURT_STAFF: "法院工作人员",
-            Role.OFFICE: "办公室",
+            Role.OFFICE: "府院联动办公室",
             Role.OBSERVER: "观察员",
         }
         await self.press(admin, role_labels[role])

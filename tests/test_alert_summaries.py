@@ -98,7 +98,7 @@ async def test_a_week_of_a_dozen_overdue_matters_is_one_summary_a_day(
             monday, tuesday = summaries[0][1], summaries[1][1]
             assert all(case.number in monday and case.number in tuesday for case in cases)
             assert monday.count("⏰") == 12 and "今日到期" in monday
-            assert tuesday.count("🔴") == 12 and tuesday.count("已逾期 1 个工作日") == 12
+            assert tuesday.count("🔴") == 12 and tuesday.count("已逾期1个工作日") == 12
             assert all(case.number in escalations[0][1] for case in cases)
 
         # Many matters: a link to each of the first six, two a row.
@@ -131,7 +131,7 @@ async def test_a_week_of_a_dozen_overdue_matters_is_one_summary_a_day(
         await bot.tick(at("2026-11-30", 9))
         (digest,) = [x for x in bot.texts(group) if "周报" in x and "2026年11月30日" in x]
         for case in cases:
-            assert f"{case.number} {case.title}：{COURT} · 已逾期 5 个工作日" in digest
+            assert f"{case.number}「{case.title}」：{COURT} · 已逾期5个工作日" in digest
 
 
 async def test_what_each_audience_sees_in_a_summary(committee: Committee, db_url: str) -> None:
@@ -148,10 +148,10 @@ async def test_what_each_audience_sees_in_a_summary(committee: Committee, db_url
         (private,) = [x for x in bot.texts(zhao) if x.startswith("📋")]
         lines = private.splitlines()
         # The title stands on its own line; the court behind the center must act.
-        assert f"🔴 {case.number} 征收补偿争议" in lines
+        assert f"🔴 {case.number}「征收补偿争议」" in lines
         assert "提请：长白山管委会自然资源局 · 2026年11月25日（周三） · 一般" in lines
         assert f"承办：{COURT}（池北行政争议协调化解中心）" in lines
-        assert "期限：2026年11月30日（周一） · 已逾期 1 个工作日" in lines
+        assert "期限：2026年11月30日（周一） · 已逾期1个工作日" in lines
         # One matter: its own buttons, to act from the summary.
         (message,) = [m for m in bot.fake.messages_to(zhao) if m["text"].startswith("📋")]
         assert bot.shown("✅ Acknowledge") in bot.labels(message)
@@ -159,13 +159,13 @@ async def test_what_each_audience_sees_in_a_summary(committee: Committee, db_url
         ((label, link),) = [b for row in bot.fake.buttons(posted_message) for b in row]
         assert label == case.number and link.endswith(f"?start=c_{case.id}")
         (posted,) = [x for x in bot.texts(group) if x.startswith("📋")]
-        assert case.number in posted and "已逾期 1 个工作日" in posted
+        assert case.number in posted and "已逾期1个工作日" in posted
         assert "征收补偿争议" not in posted and "自然资源局" not in posted
         assert COURT not in posted and "池北" not in posted
         # The digest lists it as the group may see it: number and kind, how late.
         await bot.tick(at("2026-12-07", 9))
         (digest,) = [x for x in bot.texts(group) if "周报" in x]
-        assert f"• {case.number} 行政争议协调化解 · 已逾期 5 个工作日" in digest.splitlines()
+        assert f"• {case.number}（行政争议协调化解） · 已逾期5个工作日" in digest.splitlines()
         assert "征收补偿争议" not in digest and COURT not in digest and "池北" not in digest
 
 

@@ -71,16 +71,16 @@ WU = 3004  # a third one, whose membership is revoked in the worlds that need it
 EMPTY = "⚠ 内容为空，请发送文字。"
 SEND_TEXT = "⚠ 请发送文字，或发送 /cancel 取消。"
 USE_BUTTONS = "⚠ 请使用上方按钮选择，或发送 /cancel 取消。"
-SEND_FILES = "⚠ 请发送文件或照片，或点击“完成”。"
+SEND_FILES = "⚠ 请发送文件或照片，或点击「完成」。"
 SEND_DATE = "⚠ 请用按钮选择日期，或按 2026-12-31 的格式输入。"
-TOO_BIG = "⚠ 该文件超过 20 MB，未能添加。"
-TOO_MANY = "⚠ 最多可添加 10 个文件。请点击“完成”继续。"
+TOO_BIG = "⚠ 该文件超过20 MB，未能添加。"
+TOO_MANY = "⚠ 最多可添加10个文件。请点击「完成」继续。"
 BAD_DATE = "⚠ 无法识别该日期。请使用按钮选择，或按 2026-12-31 的格式输入。"
 NO_SUCH_DATE = "⚠ 该日期不存在，请核对月份和日期。"
 PAST = "⚠ 该日期已过，请选择今天或之后的日期。"
 TOO_FAR = "⚠ 该日期距今超过一年，请选择更早的日期。"
 NOT_MEMBER = "⚠ 您不是府院联动工作委员会成员。"
-CANNOT_RAISE = "⚠ 您的角色不能提请事项，仅部门负责人和办公室可以提请。"
+CANNOT_RAISE = "⚠ 您的角色不能提请事项，仅部门负责人和府院联动办公室可以提请。"
 CANNOT_ANSWER = "⚠ 仅接收法院的工作人员可办理此事项。"
 CANNOT_VIEW = "⚠ 您无权查看该事项。"
 NOT_FOUND = "⚠ 未找到该编号对应的事项。"
@@ -90,19 +90,19 @@ ROLE_MISMATCH = "⚠ 该角色与所选单位不匹配。"
 MEMBER_UNKNOWN = "⚠ 该成员已不存在。"
 NO_SELF_REVOKE = "⚠ 不能撤销您本人的成员资格。"
 INVITE_UNKNOWN = "⚠ 该邀请链接无效。请联系府院联动办公室重新获取。"
-CANCELLED = "已取消，未提交任何内容。"
+CANCELLED = "已取消，未提请任何事项。"
 RETURN_CANCELLED = "已取消，该事项未退回。"
 HINT = "未能理解您的消息。请使用菜单或发送 /help。"
 HELP_START = "长白山府院联动工作委员会"
 PRIVATE_ONLY = "请在与我的私聊中使用此功能：https://t.me/fuyuan_test_bot"
-BINDGROUP_USAGE = "请以办公室成员身份在委员会工作群中发送 /bindgroup。"
+BINDGROUP_USAGE = "请以府院联动办公室成员身份在委员会工作群中发送 /bindgroup。"
 
 # Button-press answers (alerts and toasts).
 STALE = "该按钮已失效。"
 ONLY_COURT = "仅接收法院的工作人员可进行此操作。"
 GONE = "该事项已不存在。"
 CANNOT_SEE = "您无权查看该事项。"
-OFFICE_ONLY = "仅办公室可进行此操作。"
+OFFICE_ONLY = "仅府院联动办公室可进行此操作。"
 DATE_GONE = "该日期已不可选。"
 NOT_REVOKED = "未撤销。"
 REVOKED = "已撤销。"
@@ -112,15 +112,15 @@ AT = "2026年11月25日 10:00"  # the manual clock never moves in this module
 
 
 def too_long(length: int, limit: int) -> str:
-    return f"⚠ 内容过长：共 {length} 字，最多 {limit} 字。请精简后重新发送。"
+    return f"⚠ 内容过长：共{length}字，最多{limit}字。请精简后重新发送。"
 
 
 def acked_by(name: str) -> str:
-    return f"已由 {name} 于 {AT} 受理。"
+    return f"已由{name}于{AT}受理。"
 
 
 def returned_by(name: str) -> str:
-    return f"已由 {name} 于 {AT} 退回。"
+    return f"已由{name}于{AT}退回。"
 
 
 # ---------------------------------------------------------------------------- worlds
@@ -669,7 +669,7 @@ class TestTextFields:
 
         cases_before = await count(bot, t.cases)
         since = mark(bot)
-        await bot.press(li, "提交", message=summary[-1])
+        await bot.press(li, "提请", message=summary[-1])
         assert await count(bot, t.cases) == cases_before + 1
         case = await newest_case(bot)
         assert case.fields[spec.name] == expected.value
@@ -693,7 +693,7 @@ class TestTextFields:
             case, since = await seed(w, "退回理由测试")
             await bot.press(zhao, "退回", message=note_for(bot, zhao, case, since))
             assert texts_of(sent(bot, zhao, since)).endswith(
-                f"↩️ 正在退回 {case.number}。请选择下方的常见理由，或用一条消息发送其他理由（最多 500 字）。"
+                f"↩️ 正在退回{case.number}。请选择下方的常见理由，或用一条消息发送其他理由（最多500字）。"
             )
         else:
             case = await bot.svc.get_case(case_id)
@@ -721,7 +721,7 @@ class TestTextFields:
         )
         assert event.detail == {"reason": expected.value}
         shown = texts_of(sent(bot, zhao, since))
-        assert shown.startswith(f"↩️ {case.number} 已由 赵法官 于 {AT} 退回。\n")
+        assert shown.startswith(f"↩️ {case.number}已由赵法官于{AT}退回。\n")
         assert shows_field(shown, "理由", expected.value)
         assert shows_field(texts_of(sent(bot, li, since)), "理由", expected.value)
         assert await draft_of(bot, ZHAO) is None
@@ -803,11 +803,11 @@ class TestTypedDates:
             return
         draft = await draft_of(bot, li.id)
         assert draft is not None and draft.data["values"]["reply_by"] == expected
-        assert bot.last_text(li).startswith("6/6 · 附件 (选填)")
+        assert bot.last_text(li).startswith("6/6 · 附件（选填）")
         await bot.press(li, "完成")
         day = date.fromisoformat(expected)
         assert f"{day.year}年{day.month}月{day.day}日" in bot.last_text(li)
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         assert await count(bot, t.cases) == cases_before + 1
         assert (await bot.svc.get_case((await newest_case(bot)).id)).reply_by == day
 
@@ -905,7 +905,7 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("f-cal-overflow", "li", "private", "f:{forged}:cal:9999-12", STALE, None),
     ("f-submit-unknown-token", "li", "private", "f:0123456789abcdef:go", STALE, None),
     ("f-submit-no-token", "li", "private", "f::go", STALE, None),
-    ("f-submit-own-token", "li", "private", "f:{token}:go", "已提交过，编号为{number}。", None),
+    ("f-submit-own-token", "li", "private", "f:{token}:go", "已提请过，编号为{number}。", None),
     ("f-submit-someone-elses", "wang", "private", "f:{token}:go", STALE, None),
     ("f-submit-stranger", "stranger", "private", "f:{token}:go", STALE, None),
     ("f-submit-own-token-other-op", "li", "private", "f:{token}:edit", STALE, None),
@@ -920,7 +920,7 @@ FORGED: list[tuple[str, str, str, str, str, str | None]] = [
     ("f-kind-stranger", "stranger", "private", "f:{forged}:kind:referral", STALE, None),
     ("f-kind-court", "zhao", "private", "f:{forged}:kind:referral", STALE, None),
     ("f-kind-group", "li", "group", "f:{forged}:kind:consultation", STALE, None),
-    ("f-submit-group", "li", "group", "f:{token}:go", "已提交过，编号为{number}。", None),
+    ("f-submit-group", "li", "group", "f:{token}:go", "已提请过，编号为{number}。", None),
     # 受理
     ("ack-no-id", "zhao", "private", "v:acknowledge:", STALE, None),
     ("ack-unknown-id", "zhao", "private", "v:acknowledge:999999", GONE, None),
@@ -1458,7 +1458,7 @@ ON_GROUP_POST: list[tuple[str, str, str, str]] = [
     ("office-invites", "office", "iv:pg:0", PRIVATE_ONLY),
     ("office-invite-withdraw", "office", "iv:ok:1", PRIVATE_ONLY),
     ("li-raise", "li", "f:{forged}:kind:consultation", STALE),
-    ("li-own-submit", "li", "f:{token}:go", "已提交过，编号为{number}。"),
+    ("li-own-submit", "li", "f:{token}:go", "已提请过，编号为{number}。"),
     ("zhao-cancel-return", "zhao", "f:{forged}:cancel", STALE),
     ("li-unknown", "li", "x:1", STALE),
 ]
@@ -1626,7 +1626,7 @@ async def moved_on(w: World, state: str) -> tuple[Case, dict[str, JSON]]:
         held["menu"] = sent(bot, zhao, since)[-1]  # Zhao's outcome form asks, and stays open
         since = mark(bot)
         await bot.press(zhou, "登记结果", message=await case_view(w, zhou, case))
-        await bot.press(zhou, "已出具法律意见", message=sent(bot, zhou, since)[-1])
+        await bot.press(zhou, "已出具研判意见", message=sent(bot, zhou, since)[-1])
     return case, held
 
 
@@ -1645,7 +1645,7 @@ STALE_BUTTONS: list[tuple[str, str, str, str, str]] = [
     ("resolved-view-ack", "resolved", "view", "受理", ALREADY_RESOLVED),
     ("resolved-view-return", "resolved", "view", "退回", ALREADY_RESOLVED),
     ("resolved-view-record-outcome", "resolved", "view_acked", "登记结果", ALREADY_RESOLVED),
-    ("resolved-outcome-same", "resolved", "menu", "已出具法律意见", ALREADY_RESOLVED),
+    ("resolved-outcome-same", "resolved", "menu", "已出具研判意见", ALREADY_RESOLVED),
     ("resolved-outcome-other", "resolved", "menu", "已撤回", ALREADY_RESOLVED),
 ]
 
@@ -1879,10 +1879,10 @@ async def setup_revoke_confirm(
     await w.bot.say(w.office, "/members")
     (listing,) = sent(w.bot, w.office, since)
     # Page to the newcomer (the list is sorted by organisation, then name).
-    while not any(label == "撤销 待撤销" for label in w.bot.labels(listing)):
+    while not any(label == "撤销待撤销" for label in w.bot.labels(listing)):
         await w.bot.press(w.office, "下一页", message=listing)
         listing = w.bot.fake.message(w.office, listing["message_id"])
-    await w.bot.press(w.office, "撤销 待撤销", message=listing)
+    await w.bot.press(w.office, "撤销待撤销", message=listing)
     return (
         None,
         {"office": w.office},
@@ -1900,9 +1900,9 @@ SETUPS: dict[str, Setup] = {
     "revoke-confirm": setup_revoke_confirm,
 }
 
-SUBMITTED_AS = "已提交：{number}"
-ALREADY_SUBMITTED = "已提交过，编号为{number}。"
-ACKED = "已受理 {number}。"
+SUBMITTED_AS = "已提请：{number}"
+ALREADY_SUBMITTED = "已提请过，编号为{number}。"
+ACKED = "已受理{number}。"
 LONG_ACKED = acked_by("🏔" * 31 + "…")
 
 DOUBLE: list[tuple[str, str, tuple[tuple[str, str], ...], dict[str, list[str]], dict[str, int]]] = [
@@ -1953,29 +1953,29 @@ DOUBLE: list[tuple[str, str, tuple[tuple[str, str], ...], dict[str, list[str]], 
     (
         "submit-twice",
         "summary",
-        (("li", "提交"), ("li", "提交")),
+        (("li", "提请"), ("li", "提请")),
         {"li": [SUBMITTED_AS, ALREADY_SUBMITTED]},
         {"submitted": 1},
     ),
     (
         "submit-and-cancel",
         "summary",
-        (("li", "提交"), ("li", "取消")),
+        (("li", "提请"), ("li", "取消")),
         {"li": [SUBMITTED_AS, STALE]},
         {"submitted": 1},
     ),
-    ("cancel-and-submit", "summary", (("li", "取消"), ("li", "提交")), {"li": ["", STALE]}, {}),
+    ("cancel-and-submit", "summary", (("li", "取消"), ("li", "提请")), {"li": ["", STALE]}, {}),
     (
         "outcome-twice",
         "outcome-menu",
-        (("zhao", "已出具法律意见"), ("zhao", "已出具法律意见")),
+        (("zhao", "已出具研判意见"), ("zhao", "已出具研判意见")),
         {"zhao": [OUTCOME_RECORDED, STALE]},  # the first press ended the outcome form
         {"resolve": 1},
     ),
     (
         "two-outcomes",
         "outcome-menu",
-        (("zhao", "已出具法律意见"), ("zhao", "已撤回")),
+        (("zhao", "已出具研判意见"), ("zhao", "已撤回")),
         {"zhao": [OUTCOME_RECORDED, STALE]},
         {"resolve": 1},
     ),
@@ -2154,7 +2154,7 @@ STEP_EXPECTS = {
     "summary": USE_BUTTONS,
     "menu": USE_BUTTONS,
 }
-ONE_FILE = "📎 已收到 1 个文件（最多 10 个）。可继续发送，或点击“完成”。"
+ONE_FILE = "📎 已收到1个文件（最多10个）。可继续发送，或点击「完成」。"
 FILE_ROWS: list[tuple[str, str, str, str]] = [
     # (row, step of a referral, what is sent, the answer)
     *(
@@ -2212,7 +2212,7 @@ class TestFilesAndMessageTypes:
             stored["file_size"],
         )
         await bot.press(li, "完成")
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         (row,) = await rows(
             bot, t.case_files, t.case_files.c.case_id == (await newest_case(bot)).id
         )
@@ -2266,7 +2266,7 @@ REVOKED_ROWS: list[tuple[str, str, str, tuple[str, str], str]] = [
     ("documents-file", "consultation", "documents", ("send", "document-20mb"), NOT_MEMBER),
     ("documents-sticker", "consultation", "documents", ("send", "sticker"), NOT_MEMBER),
     ("documents-done", "consultation", "documents", ("press", "完成"), NOT_MEMBER),
-    ("summary-submit", "referral", "summary", ("press", "提交"), NOT_MEMBER),
+    ("summary-submit", "referral", "summary", ("press", "提请"), NOT_MEMBER),
     ("summary-edit", "consultation", "summary", ("press", "修改某项"), NOT_MEMBER),
     ("menu-field", "consultation", "menu", ("press", "标题"), NOT_MEMBER),
     ("menu-back", "consultation", "menu", ("press", "返回"), NOT_MEMBER),

@@ -201,12 +201,12 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         await bot.say(zhao, "林地行政处罚")
         await bot.press(zhao, "自然资源局")
         await bot.say(zhao, "12月9日")
-        assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
+        assert "2026年12月9日（周三）" in bot.last_text(zhao)  # now asked for the time
         await bot.say(zhao, "9点半")
         await bot.press(zhao, "完成")
         summary = bot.last_text(zhao)
         assert "（2026）吉24行初12号" in summary and "2026年12月9日 09:30" in summary
-        await bot.press(zhao, "提交")
+        await bot.press(zhao, "提请")
         assert "应诉〔2026〕1号" in bot.last_text(zhao)
 
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "hearing")
@@ -294,7 +294,7 @@ async def test_an_unanswered_hearing_notice_is_chased_before_the_hearing(
         overdue = [x for x in alert_entries(bot, group, "🔴") if "应诉〔2026〕1号" in x]
         assert len(overdue) == 1
         assert "承办：长白山管委会自然资源局\n" in overdue[0]
-        assert "期限：2026年11月30日（周一） · 已逾期 1 个工作日" in overdue[0]
+        assert "期限：2026年11月30日（周一） · 已逾期1个工作日" in overdue[0]
         keys = await deadline_keys(bot)
         case_id = outcome.case.id
         assert keys == {
@@ -332,7 +332,7 @@ async def test_one_request_to_three_agencies_each_answering(
         assert "长白山管委会自然资源局、长白山管委会生态环境局、长白山管委会住房和城乡建设局" in (
             bot.last_text(zhao)
         )
-        await bot.press(zhao, "提交")
+        await bot.press(zhao, "提请")
         (case,) = await rows(bot, t.cases, t.cases.c.kind == "assistance")
         assert case.number == "协助〔2026〕1号" and case.status == "open"
         assert await assignments(bot, case.id) == [

@@ -246,7 +246,7 @@ async def test_a_notice_waiting_for_a_retry_never_reaches_a_member_revoked_meanw
         assert (await outbox_row(bot, key)).status == "retry"  # waits for its retry
         assert about(bot, group, case.number)  # the group's post went out
 
-        await revoke_through_members(bot, "撤销 赵法官")
+        await revoke_through_members(bot, "撤销赵法官")
         seen = list(bot.texts(zhao))
         await bot.tick(bot.clock.now() + timedelta(minutes=5))
 
@@ -353,7 +353,7 @@ async def test_a_notice_undeliverable_for_hours_is_given_up_and_the_office_told(
             f"收件人：赵法官（延边州中级人民法院），Telegram ID {ZHAO}",
             f"事项编号：{case.number}",
         ]
-        assert "已尝试 6 小时仍无法送达，机器人已停止重试。请通过其他方式通知对方。" in report
+        assert "已尝试6小时仍无法送达，机器人已停止重试。请通过其他方式通知对方。" in report
         (english,) = [x for x in bot.texts(alice) if "could not be delivered" in x]
         assert english.splitlines()[:3] == [
             "⚠ A message could not be delivered",

@@ -79,7 +79,7 @@ async def raise_referral(bot: Harness, li: FakeUser, *, files: bool = False) -> 
         await bot.send_document(li, "补偿方案.pdf", 120_000)
         await bot.send_photo(li, 300_000)
     await bot.press(li, "完成")
-    await bot.press(li, "提交")
+    await bot.press(li, "提请")
     assert NUMBER in bot.last_text(li)
 
 
@@ -88,14 +88,14 @@ def details(status: str) -> list[str]:
     return [
         f"{NUMBER} · 行政争议协调化解",
         f"状态：{status}",
-        "提交单位：长白山管委会自然资源局 (李明)",
+        "提请单位：长白山管委会自然资源局（李明）",
         f"标题：{TITLE}",
         "情况说明：申请人对征收补偿标准有异议，已多次信访。",
         "申请人：张三",
         "被申请行政机关：长白山管委会自然资源局",
         "接收单位：池北行政争议协调化解中心",
         "紧急程度：紧急",
-        "期望答复日期：2026年12月2日",
+        "期望答复日期：2026年12月2日（周三）",
     ]
 
 
@@ -196,7 +196,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         shown = bot.fake.last_message_to(zhao)
         assert shows_details(shown["text"], "待受理")
         assert not any(line.startswith("附件") for line in shown["text"].splitlines())
-        assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提交 · 李明")
+        assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提请 · 李明")
         # The answering court may act on it from here: first its answers, then follow-ups.
         labels = bot.labels(shown)
         assert labels[:2] == ["✅ 受理", "↩️ 退回"]
@@ -207,7 +207,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         await bot.say(zhao, "不属于行政争议受理范围。")
         history = (
             "办理记录\n"
-            "• 2026年11月25日 10:00 — 已提交 · 李明\n"
+            "• 2026年11月25日 10:00 — 已提请 · 李明\n"
             "• 2026年11月25日 12:05 — 已退回 · 赵法官\n"
             "  理由：不属于行政争议受理范围。"  # the return's input, under its line
         )
@@ -258,7 +258,7 @@ async def test_the_group_posts_deep_link(committee: Committee, db_url: str) -> N
         group = await bind_group(bot)
         await raise_referral(bot, people["li"])
         post = bot.fake.last_message_to(group)
-        assert post["text"].startswith(f"📌 新事项 {NUMBER} · 行政争议协调化解")
+        assert post["text"].startswith(f"📌 新事项：{NUMBER} · 行政争议协调化解")
         ((label, url),) = bot.fake.buttons(post)[0]
         assert label == "在私聊中打开"
         match = re.fullmatch(r"https://t\.me/fuyuan_test_bot\?start=(c_\d+)", url)
@@ -304,7 +304,7 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
         # All are due the same day (Monday 30 November): the one raised first comes first.
         await bot.say(li, "/my")
         page = bot.last_with_buttons(li)
-        assert page["text"].startswith("在办事项 (12) · 第 1/3 页\n")
+        assert page["text"].startswith("在办事项（12） · 第1/3页\n")
         assert numbers_on(page["text"]) == [1, 2, 3, 4, 5]
         assert (
             "• 研判〔2026〕1号 第1件研判事项\n  待受理 · 延边州中级人民法院 · 期限 2026年11月30日（周一）"
@@ -317,13 +317,13 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
 
         await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"].startswith("在办事项 (12) · 第 2/3 页\n")
+        assert page["text"].startswith("在办事项（12） · 第2/3页\n")
         assert numbers_on(page["text"]) == [6, 7, 8, 9, 10]
         assert bot.labels(page)[-6:] == ["◀ 上一页", "下一页 ▶", *LISTS]
 
         await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"].startswith("在办事项 (12) · 第 3/3 页\n")
+        assert page["text"].startswith("在办事项（12） · 第3/3页\n")
         assert numbers_on(page["text"]) == [11, 12]
         assert bot.labels(page) == ["研判〔2026〕11号", "研判〔2026〕12号", "◀ 上一页", *LISTS]
 
@@ -346,7 +346,7 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
 
         await bot.say(li, "/my")
         page = bot.last_with_buttons(li)
-        assert page["text"].startswith("在办事项 (11) · 第 1/3 页\n")
+        assert page["text"].startswith("在办事项（11） · 第1/3页\n")
         assert numbers_on(page["text"]) == [1, 2, 5, 6, 7]
         assert "第4件研判事项" not in page["text"]
         await bot.press(li, "下一页 ▶", message=page)
@@ -361,9 +361,9 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
 
         # The answering court sees the same open matters; another department none.
         await bot.say(zhao, "/my")
-        assert bot.last_text(zhao).startswith("在办事项 (11) · 第 1/3 页")
+        assert bot.last_text(zhao).startswith("在办事项（11） · 第1/3页")
         await bot.say(wang, "/my")
-        assert bot.last_text(wang) == "在办事项 (0)\n您暂无在办事项。"
+        assert bot.last_text(wang) == "在办事项（0）\n您暂无在办事项。"
         assert "reply_markup" not in bot.fake.last_message_to(wang)
 
 
@@ -423,7 +423,7 @@ async def test_the_documents_button_sends_the_stored_files(
         await bot.say(li, f"/case {NUMBER}")
         shown = bot.last_with_buttons(li)
         assert bot.labels(shown) == [*raiser_follow_ups(bot), "📎 附件（2）"]
-        assert "📎 2 个文件" in shown["text"]
+        assert "📎 2个文件" in shown["text"]
         await bot.press(li, "附件", message=shown)
         assert len(bot.fake.calls_of("sendDocument")) == 2
         assert bot.fake.messages_to(li)[-1]["photo"][-1]["file_id"] == files[1].file_id

@@ -52,7 +52,11 @@ async def test_a_stranger_gets_the_polite_explanation_and_no_case_data(
         ):
             before = len(bot.texts(stranger))
             await bot.say(stranger, text)
-            assert bot.new_texts(stranger, before) == [not_member_text(STRANGER)], text
+            (answer,) = bot.new_texts(stranger, before)
+            if text == "/help":  # the same, with what a stranger can do
+                assert answer.startswith(not_member_text(STRANGER) + "\n\n/start — ")
+            else:
+                assert answer == not_member_text(STRANGER), text
         explanation = bot.fake.last_message_to(stranger)
 
         # Forged presses of buttons the stranger never had.
@@ -90,9 +94,9 @@ async def test_an_invite_link_opened_twice_by_the_same_person(
         token = await new_invite(bot, NR, "部门负责人")
         office_text = bot.last_text(admin(bot))
         assert office_text.startswith(f"✅ {NR}（部门负责人）的邀请链接：")
-        assert "该链接仅可使用一次，有效期至 2026年11月28日 10:00。" in office_text
+        assert "该链接仅可使用一次，有效期至2026年11月28日 10:00。" in office_text
         li = bot.user(LI, "李明")
-        welcome = f"✅ 欢迎！您已以 部门负责人 身份加入 {NR}。"
+        welcome = f"✅ 欢迎！您已以部门负责人身份加入{NR}。"
         for _ in range(2):
             before = len(bot.texts(li))
             await bot.say(li, f"/start i_{token}")
@@ -132,7 +136,7 @@ async def test_an_invite_link_expires_after_its_time(committee: Committee, db_ur
         li, wang = bot.user(LI, "李明"), bot.user(WANG, "王强")
         bot.clock.advance(timedelta(hours=72) - timedelta(minutes=1))
         await bot.say(li, f"/start i_{first}")
-        assert bot.texts(li)[0] == f"✅ 欢迎！您已以 部门负责人 身份加入 {NR}。"
+        assert bot.texts(li)[0] == f"✅ 欢迎！您已以部门负责人身份加入{NR}。"
         bot.clock.advance(timedelta(minutes=1))  # exactly invite_ttl_hours after creation
         await bot.say(wang, f"/start i_{second}")
         assert bot.texts(wang) == ["⚠ 该邀请链接已过期。请联系府院联动办公室重新获取。"]
@@ -158,7 +162,7 @@ async def test_a_member_opening_another_invite_stays_where_they_are(
         token = await new_invite(bot, "长白山管委会生态环境局", "部门负责人")
         await bot.say(li, f"/start i_{token}")
         assert bot.last_text(li) == (
-            f"⚠ 您已是 {NR} 的成员。如需变更，请先联系府院联动办公室撤销您的成员资格。"
+            f"⚠ 您已是{NR}的成员。如需变更，请先联系府院联动办公室撤销您的成员资格。"
         )
         (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
         assert row.org_code == "CBS-NR"
@@ -167,7 +171,7 @@ async def test_a_member_opening_another_invite_stays_where_they_are(
         # The link is still good for the person it was meant for.
         wang = bot.user(WANG, "王强")
         await bot.say(wang, f"/start i_{token}")
-        assert bot.texts(wang)[0] == "✅ 欢迎！您已以 部门负责人 身份加入 长白山管委会生态环境局。"
+        assert bot.texts(wang)[0] == "✅ 欢迎！您已以部门负责人身份加入长白山管委会生态环境局。"
 
 
 async def test_invite_and_members_are_for_the_office_only(
@@ -186,7 +190,7 @@ async def test_invite_and_members_are_for_the_office_only(
         message = bot.fake.last_message_to(li)
         for data in ("i:mk:CBS-NR:office", "i:org:CBS-OFFICE", f"m:ok:{zhao_row.id}", "m:pg:0"):
             await bot.press(li, message=message, data=data)
-            assert bot.alerts(li)[-1] == "仅办公室可进行此操作。"
+            assert bot.alerts(li)[-1] == "仅府院联动办公室可进行此操作。"
         assert await rows(bot, t.invites, t.invites.c.created_by == LI) == []
         (zhao_row,) = await rows(bot, t.members, t.members.c.user_id == ZHAO)
         assert zhao_row.revoked_at is None
@@ -200,25 +204,25 @@ async def test_the_office_lists_and_revokes_a_member(committee: Committee, db_ur
         office = admin(bot)
         await bot.say(office, "/members")
         listing = bot.last_with_buttons(office)
-        assert listing["text"].startswith("成员 (3) · 第 1/1 页")
-        assert f"• 李明 — {NR}, 部门负责人 (2001)" in listing["text"]
-        assert "• 赵法官 — 延边州中级人民法院, 法院工作人员 (3001)" in listing["text"]
-        assert "(1001)" in listing["text"]
+        assert listing["text"].startswith("成员（3） · 第1/1页")
+        assert f"• 李明 — {NR}，部门负责人（2001）" in listing["text"]
+        assert "• 赵法官 — 延边州中级人民法院，法院工作人员（3001）" in listing["text"]
+        assert "（1001）" in listing["text"]
         # No button to revoke oneself.
-        assert bot.labels(listing) == ["撤销 李明", "撤销 赵法官"]
+        assert bot.labels(listing) == ["撤销李明", "撤销赵法官"]
 
-        await bot.press(office, "撤销 李明", message=listing)
+        await bot.press(office, "撤销李明", message=listing)
         confirm = bot.fake.message(office, listing["message_id"])
         assert confirm["text"] == "确定撤销该成员资格吗？撤销后，该人员将无法查看或办理任何事项。"
         assert bot.labels(confirm) == ["确认撤销", "保留"]
         await bot.press(office, "保留", message=confirm)
         back = bot.fake.message(office, listing["message_id"])
-        assert back["text"].startswith("成员 (3)")
+        assert back["text"].startswith("成员（3）")
         (row,) = await rows(bot, t.members, t.members.c.user_id == LI)
         assert row.revoked_at is None
 
         bot.clock.advance(timedelta(minutes=5))
-        await bot.press(office, "撤销 李明", message=back)
+        await bot.press(office, "撤销李明", message=back)
         await bot.press(office, "确认撤销", message=bot.fake.message(office, back["message_id"]))
         assert bot.alerts(office)[-1] == "已撤销。"
         done = bot.fake.message(office, listing["message_id"])
@@ -235,7 +239,7 @@ async def test_the_office_lists_and_revokes_a_member(committee: Committee, db_ur
             await bot.say(li, text)
             assert bot.last_text(li) == not_member_text(LI), text
         await bot.say(office, "/members")
-        assert bot.last_text(office).startswith("成员 (2) · 第 1/1 页")
+        assert bot.last_text(office).startswith("成员（2） · 第1/1页")
         assert "李明" not in bot.last_text(office)
 
 
@@ -267,13 +271,15 @@ async def test_bindgroup_needs_a_group_and_the_office(committee: Committee, db_u
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         office = admin(bot)
         await bot.say(office, "/bindgroup")
-        assert bot.last_text(office) == "请以办公室成员身份在委员会工作群中发送 /bindgroup。"
+        assert (
+            bot.last_text(office) == "请以府院联动办公室成员身份在委员会工作群中发送 /bindgroup。"
+        )
         group = bot.fake.group(-1009876543210, "闲聊群", add_bot=True)
         for user in (li, bot.user(STRANGER, "路人甲")):
             await bot.say(user, "/bindgroup", chat=group)
         # Before a group is bound, the bot says nothing in a group to anyone but the office.
         assert bot.fake.messages_to(group) == []
-        assert await rows(bot, t.settings) == []
+        assert await rows(bot, t.settings, ~t.settings.c.key.startswith("menu:")) == []
         assert await bot.svc.group_chat_id() is None
         assert await rows(bot, t.events, t.events.c.action == "group_bound") == []
 
@@ -338,67 +344,10 @@ async def test_a_double_tap_on_a_language(
         assert user.lang == "en"
 
 
-def _commands(menu: list[dict[str, str]]) -> list[tuple[str, str]]:
-    return [(c["command"], c["description"]) for c in menu]
-
-
-ZH_PRIVATE = [
-    ("new", "提请研判或行政争议协调化解"),
-    ("my", "我的在办事项"),
-    ("case", "按编号查看事项"),
-    ("meetings", "近期联席会议"),
-    ("cancel", "取消当前操作"),
-    ("lang", "语言 / Language"),
-    ("whoami", "我的身份"),
-    ("help", "帮助"),
-    ("invite", "办公室：邀请成员"),
-    ("invites", "办公室：有效邀请链接"),
-    ("members", "办公室：成员管理"),
-    ("digest", "办公室：立即生成周报"),
-    ("meeting", "办公室：安排联席会议"),
-    ("status", "办公室：运行状态"),
-]
-EN_PRIVATE = [
-    ("new", "Raise a consultation or a dispute referral"),
-    ("my", "My open matters"),
-    ("case", "Show a matter by its number"),
-    ("meetings", "Upcoming joint meetings"),
-    ("cancel", "Cancel what you are doing"),
-    ("lang", "Language / 语言"),
-    ("whoami", "Who am I"),
-    ("help", "Help"),
-    ("invite", "Office: invite a member"),
-    ("invites", "Office: open invite links"),
-    ("members", "Office: members"),
-    ("digest", "Office: weekly digest now"),
-    ("meeting", "Office: schedule a joint meeting"),
-    ("status", "Office: bot status"),
-]
-
-
-async def test_command_menus_are_set_per_language_and_scope(
+async def test_start_up_makes_the_committee_files_admin_an_office_member(
     committee: Committee, db_url: str
 ) -> None:
+    """(Their command menu is tests/test_menus.py's.)"""
     async with running_bot(committee, db_url) as bot:
-        fake = bot.fake
-        assert _commands(fake.my_commands("all_private_chats")) == ZH_PRIVATE
-        assert _commands(fake.my_commands("all_private_chats", language_code="zh")) == ZH_PRIVATE
-        assert _commands(fake.my_commands("all_private_chats", language_code="en")) == EN_PRIVATE
-        assert _commands(fake.my_commands("default")) == ZH_PRIVATE
-        assert _commands(fake.my_commands("all_group_chats")) == [
-            ("bindgroup", "办公室：设为委员会工作群"),
-            ("help", "帮助"),
-        ]
-        assert _commands(fake.my_commands("all_group_chats", language_code="en")) == [
-            ("bindgroup", "Office: make this the committee group"),
-            ("help", "Help"),
-        ]
-        assert _commands(fake.my_commands("all_group_chats", language_code="zh"))[0] == (
-            "bindgroup",
-            "办公室：设为委员会工作群",
-        )
-        assert all(call.ok for call in fake.calls_of("setMyCommands"))
-        assert len(fake.calls_of("setMyCommands")) == 7
-        # Start-up also made the committee file's admin an office member.
         (office,) = await rows(bot, t.members, t.members.c.user_id == ADMIN_ID)
         assert (office.org_code, office.role) == ("CBS-OFFICE", "office")

@@ -77,13 +77,13 @@ async def test_a_raise_costs_one_answer_and_one_edit_per_press(
         assert await press(bot, li, "完成") == ONE_EDIT
         summary = bot.fake.message(li, question["message_id"])
         assert "请核对" in summary["text"] and "✔" not in summary["text"]
-        assert bot.labels(summary) == ["📨 提交", "✏ 修改某项", "✖ 取消"]
+        assert bot.labels(summary) == ["📨 提请", "✏ 修改某项", "✖ 取消"]
         draft = await bot.svc.load_draft(LI, "form")
         assert draft is not None and draft.state == "AWAITING_CONFIRMATION"
 
-        assert await press(bot, li, "提交") == ONE_EDIT
+        assert await press(bot, li, "提请") == ONE_EDIT
         receipt = bot.fake.message(li, question["message_id"])
-        assert "已提交。事项编号为" in receipt["text"] and "reply_markup" not in receipt
+        assert "已提请。事项编号为" in receipt["text"] and "reply_markup" not in receipt
         # What was submitted stays readable under the receipt.
         assert "延边州中级人民法院" in receipt["text"] and "拟以长期租赁方式供地" in receipt["text"]
         (case,) = await rows(bot, t.cases)
@@ -143,7 +143,9 @@ async def test_a_meeting_costs_one_answer_and_one_edit_per_press(
         assert await press(bot, office, "后天") == ONE_EDIT
         assert await press(bot, office, "15:00") == ONE_EDIT
         shown = bot.fake.message(office, question["message_id"])["text"]
-        assert shown.startswith("✔ 日期和时间：2026年11月27日\n✔ 日期和时间：15:00\n\n4/6 · ")
+        assert shown.startswith(
+            "✔ 日期和时间：2026年11月27日（周五）\n✔ 日期和时间：15:00\n\n4/6 · "
+        )
         await bot.say(office, "府院联动办公室第一会议室")
         orgs = bot.last_with_buttons(office)
         assert await press(bot, office, "延边中院") == ONE_EDIT

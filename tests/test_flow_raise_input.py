@@ -23,8 +23,8 @@ from tests.scenario import Harness, running_bot
 EMPTY = "⚠ 内容为空，请发送文字。"
 SEND_TEXT = "⚠ 请发送文字，或发送 /cancel 取消。"
 USE_BUTTONS = "⚠ 请使用上方按钮选择，或发送 /cancel 取消。"
-SEND_FILES = "⚠ 请发送文件或照片，或点击“完成”。"
-CANCELLED = "已取消，未提交任何内容。"
+SEND_FILES = "⚠ 请发送文件或照片，或点击「完成」。"
+CANCELLED = "已取消，未提请任何事项。"
 STALE = "该按钮已失效。"
 HINT = "未能理解您的消息。请使用菜单或发送 /help。"
 
@@ -88,7 +88,7 @@ async def test_a_blank_title_is_refused(committee: Committee, db_url: str, blank
         # The kind's question became the first question, the kind chosen kept above it.
         assert (
             bot.last_text(li)
-            == "✔ 重大事项研判\n\n1/6 · 标题\n请用一行文字发送事项标题。\n最多 100 字。"
+            == "✔ 重大事项研判\n\n1/6 · 标题\n请用一行文字发送事项标题。\n最多100字。"
         )
         before = await draft_of(bot)
         await bot.say(li, blank)
@@ -102,10 +102,10 @@ async def test_a_title_over_100_characters_is_refused(committee: Committee, db_u
     async with running_bot(committee, db_url) as bot:
         await to_title(bot)
         li = bot.user(LI, "李明")
-        assert "最多 100 字。" in bot.last_text(li)
+        assert "最多100字。" in bot.last_text(li)
         before = await draft_of(bot)
         await bot.say(li, "征" * 101)
-        assert bot.last_text(li) == "⚠ 内容过长：共 101 字，最多 100 字。请精简后重新发送。"
+        assert bot.last_text(li) == "⚠ 内容过长：共101字，最多100字。请精简后重新发送。"
         assert await draft_of(bot) == before
         # Exactly 100 is fine, and the conversation moves on to the description.
         await bot.say(li, "征" * 100)
@@ -159,7 +159,7 @@ async def test_text_typed_where_a_button_is_expected(committee: Committee, db_ur
         await bot.press(li, "完成")
         before = await draft_of(bot)
         assert before is not None and before.state == "AWAITING_CONFIRMATION"
-        await bot.say(li, "提交")  # the summary wants a button, not more files
+        await bot.say(li, "提请")  # the summary wants a button, not more files
         assert bot.last_text(li) == USE_BUTTONS
         assert await draft_of(bot) == before
         await bot.send_document(li, "补充材料.pdf", 10_000)
@@ -220,7 +220,7 @@ async def test_a_typed_date_is_taken(
         await to_date(bot)
         li = bot.user(LI, "李明")
         await bot.say(li, typed)
-        assert bot.last_text(li).startswith("6/6 · 附件 (选填)")
+        assert bot.last_text(li).startswith("6/6 · 附件（选填）")
         draft = await draft_of(bot)
         assert draft is not None and draft.data["values"]["reply_by"] == stored
         await bot.press(li, "完成")
@@ -273,7 +273,7 @@ async def test_a_date_picked_from_the_calendar(committee: Committee, db_url: str
         # The calendar's message became the next question, the date chosen kept above it.
         answered = bot.fake.message(li, question["message_id"])
         assert answered["text"].startswith(
-            "✔ 接收单位：延边州中级人民法院\n✔ 紧急程度：一般\n✔ 期望答复日期：2026年12月15日"
+            "✔ 接收单位：延边州中级人民法院\n✔ 紧急程度：一般\n✔ 期望答复日期：2026年12月15日（周二）"
             "\n\n6/6 · 附件"
         )
         assert bot.labels(answered) == ["✔ 完成", "✖ 取消"]
@@ -332,10 +332,10 @@ async def test_a_document_over_20_mb_is_not_attached(committee: Committee, db_ur
         li = bot.user(LI, "李明")
         before = await draft_of(bot)
         await bot.send_document(li, "航拍视频.zip", 20 * 1024 * 1024 + 1)
-        assert bot.last_text(li) == "⚠ 该文件超过 20 MB，未能添加。"
+        assert bot.last_text(li) == "⚠ 该文件超过20 MB，未能添加。"
         assert await draft_of(bot) == before
         await bot.send_document(li, "规划图.pdf", 20 * 1024 * 1024)
-        assert bot.last_text(li) == "📎 已收到 1 个文件（最多 10 个）。可继续发送，或点击“完成”。"
+        assert bot.last_text(li) == "📎 已收到1个文件（最多10个）。可继续发送，或点击「完成」。"
         draft = await draft_of(bot)
         assert draft is not None
         assert [f["file_name"] for f in draft.data["values"]["documents"]] == ["规划图.pdf"]
@@ -351,18 +351,18 @@ async def test_an_eleventh_file_is_refused(committee: Committee, db_url: str) ->
             else:
                 await bot.send_photo(li)
             assert bot.last_text(li) == (
-                f"📎 已收到 {n} 个文件（最多 10 个）。可继续发送，或点击“完成”。"
+                f"📎 已收到{n}个文件（最多10个）。可继续发送，或点击「完成」。"
             )
         before = await draft_of(bot)
         await bot.send_document(li, "材料11.pdf", 50_000)
-        assert bot.last_text(li) == "⚠ 最多可添加 10 个文件。请点击“完成”继续。"
+        assert bot.last_text(li) == "⚠ 最多可添加10个文件。请点击「完成」继续。"
         assert await draft_of(bot) == before
         assert before is not None and len(before.data["values"]["documents"]) == 10
         done = bot.last_with_buttons(li)
         await bot.press(li, "完成", message=done)
         # The message whose Done was pressed became the summary.
-        assert "附件：10 个文件" in bot.fake.message(li, done["message_id"])["text"]
-        await bot.press(li, "提交")
+        assert "附件：10个文件" in bot.fake.message(li, done["message_id"])["text"]
+        await bot.press(li, "提请")
         files = await rows(bot, t.case_files)
         assert [f.media for f in files] == ["document", "photo"] * 5
         assert files[0].file_name == "材料1.pdf" and files[1].file_name is None
@@ -380,7 +380,7 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         await bot.press(li, "完成")
         summary = bot.last_with_buttons(li)
         assert "标题：滑雪场扩建项目土地租赁模式法律风险" in summary["text"]
-        assert bot.labels(summary) == ["📨 提交", "✏ 修改某项", "✖ 取消"]
+        assert bot.labels(summary) == ["📨 提请", "✏ 修改某项", "✖ 取消"]
         before = await draft_of(bot)
         assert before is not None
 
@@ -399,7 +399,7 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         await bot.press(li, "标题", message=menu)
         ask = bot.last_text(li)
         assert ask == (
-            "✏ 标题\n请用一行文字发送事项标题。\n最多 100 字。\n"
+            "✏ 标题\n请用一行文字发送事项标题。\n最多100字。\n"
             "当前内容：滑雪场扩建项目土地租赁模式法律风险"
         )
         await bot.say(li, "滑雪场二期扩建用地法律风险研判")
@@ -411,8 +411,8 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
             "情况说明：拟以长期租赁方式供地，请研判法律风险。",
             "接收单位：延边州中级人民法院",
             "紧急程度：一般",
-            "期望答复日期：2026年12月3日",
-            "附件：1 个文件",
+            "期望答复日期：2026年12月3日（周四）",
+            "附件：1个文件",
         ):
             assert kept in summary["text"]
         after = await draft_of(bot)
@@ -430,7 +430,7 @@ async def test_editing_a_field_from_the_summary(committee: Committee, db_url: st
         assert "紧急程度：特急" in bot.last_text(li)
         assert "标题：滑雪场二期扩建用地法律风险研判" in bot.last_text(li)
 
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         (case,) = await rows(bot, t.cases)
         assert case.title == "滑雪场二期扩建用地法律风险研判"
         assert case.fields["urgency"] == "critical"
@@ -463,19 +463,19 @@ async def test_a_reply_date_that_passed_while_the_summary_was_open(
         summary = bot.last_with_buttons(li)
         bot.clock.advance(timedelta(days=1))  # the summary stays open overnight
         before = len(bot.texts(li))
-        await bot.press(li, "提交", message=summary)
+        await bot.press(li, "提请", message=summary)
         shown = bot.new_texts(li, before)
         assert shown[0] == "⚠ 该日期已过，请选择今天或之后的日期。"
         # The bot asks for that date again instead of showing the same summary.
-        assert shown[1].startswith("✏ 期望答复日期 (选填)\n")
-        assert shown[1].endswith("当前内容：2026年11月25日")
+        assert shown[1].startswith("✏ 期望答复日期（选填）\n")
+        assert shown[1].endswith("当前内容：2026年11月25日（周三）")
         assert len(shown) == 2
         assert await no_cases(bot)
         draft = await draft_of(bot)
         assert draft is not None and draft.state == "AWAITING_DATE"
         await bot.say(li, "12月1日")
-        assert "期望答复日期：2026年12月1日" in bot.last_text(li)
-        await bot.press(li, "提交")
+        assert "期望答复日期：2026年12月1日（周二）" in bot.last_text(li)
+        await bot.press(li, "提请")
         (case,) = await rows(bot, t.cases)
         assert case.fields["reply_by"] == date(2026, 12, 1).isoformat()
 
@@ -564,7 +564,7 @@ async def test_new_while_a_draft_is_open_keeps_it(committee: Committee, db_url: 
         after = await draft_of(bot)
         assert after is not None and before is not None
         assert (after.state, after.data) == (before.state, before.data)
-        await bot.press(li, "提交", message=summary)
+        await bot.press(li, "提请", message=summary)
         (case,) = await rows(bot, t.cases)
         assert case.title == "滑雪场扩建项目"
 
@@ -575,8 +575,8 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
         li = bot.user(LI, "李明")
         summary = bot.last_with_buttons(li)
         # Two taps before the bot answered the first: both updates are already queued.
-        bot.fake.press(li, summary, "提交")
-        bot.fake.press(li, summary, "提交")
+        bot.fake.press(li, summary, "提请")
+        bot.fake.press(li, summary, "提请")
         # The second tap still carries the keyboard the first one removed, so the bot's
         # attempt to remove it again is refused as "not modified" (and ignored by the bot).
         bot.allowed_errors.add(400)
@@ -588,13 +588,13 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
             ("editMessageReplyMarkup", True)
         ]
         assert bot.alerts(li)[-2:] == [
-            "已提交：研判〔2026〕1号",
-            "已提交过，编号为研判〔2026〕1号。",
+            "已提请：研判〔2026〕1号",
+            "已提请过，编号为研判〔2026〕1号。",
         ]
-        assert [text for text in bot.texts(li) if text.startswith("✅ 已提交")] == [
+        assert [text for text in bot.texts(li) if text.startswith("✅ 已提请")] == [
             bot.last_text(li)
         ]
-        assert bot.last_text(li).startswith("✅ 已提交。事项编号为研判〔2026〕1号。")
+        assert bot.last_text(li).startswith("✅ 已提请。事项编号为研判〔2026〕1号。")
         (case,) = await rows(bot, t.cases)
         assert case.number == "研判〔2026〕1号"
         (counter,) = await rows(bot, t.counters)
@@ -603,7 +603,7 @@ async def test_submit_pressed_twice_records_one_matter(committee: Committee, db_
         assert sum("研判〔2026〕1号" in text for text in bot.texts(ZHAO)) == 1
         # Later, on the same old message: the same answer.
         await bot.press(li, message=summary, data=bot.fake.buttons(summary)[0][0][1])
-        assert bot.alerts(li)[-1] == "已提交过，编号为研判〔2026〕1号。"
+        assert bot.alerts(li)[-1] == "已提请过，编号为研判〔2026〕1号。"
         assert len(await rows(bot, t.cases)) == 1
 
 
@@ -643,7 +643,9 @@ async def test_court_staff_cannot_raise(committee: Committee, db_url: str) -> No
         zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
         qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
         await bot.say(qian, "/new")
-        assert bot.last_text(qian) == "⚠ 您的角色不能提请事项，仅部门负责人和办公室可以提请。"
+        assert (
+            bot.last_text(qian) == "⚠ 您的角色不能提请事项，仅部门负责人和府院联动办公室可以提请。"
+        )
         assert await draft_of(bot, qian.id) is None
         # The help does not offer /new to them either.
         assert "/new" not in bot.texts(qian)[1]
@@ -689,12 +691,12 @@ async def test_a_member_revoked_mid_flow_cannot_submit(committee: Committee, db_
         summary = bot.last_with_buttons(li)
         office = admin(bot)
         await bot.say(office, "/members")
-        await bot.press(office, "撤销 李明")
+        await bot.press(office, "撤销李明")
         await bot.press(office, "确认撤销")
         assert bot.alerts(office)[-1] == "已撤销。"
 
         before_zhao = len(bot.texts(ZHAO))
-        await bot.press(li, "提交", message=summary)
+        await bot.press(li, "提请", message=summary)
         assert bot.last_text(li) == "⚠ 您不是府院联动工作委员会成员。"
         assert await no_cases(bot)
         assert await draft_of(bot) is None
@@ -739,7 +741,7 @@ async def test_markup_in_user_text_is_shown_literally(committee: Committee, db_u
             for e in summary.get("entities", [])
         )
 
-        await bot.press(li, "提交", message=summary)
+        await bot.press(li, "提请", message=summary)
         receipt = bot.last_text(li)
         assert f"行政争议协调化解：{TRICKY_TITLE}" in receipt
         note = bot.last_with_buttons(zhao)

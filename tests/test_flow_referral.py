@@ -58,10 +58,10 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
 
         summary = bot.last_with_buttons(li)
         assert "某村土地征收补偿争议" in summary["text"] and "张三" in summary["text"]
-        assert "2026年12月2日" in summary["text"]
-        assert bot.labels(summary)[0].endswith("提交")
+        assert "2026年12月2日（周三）" in summary["text"]
+        assert bot.labels(summary)[0].endswith("提请")
         before_zhao = len(bot.texts(zhao))
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
 
         receipt = bot.last_text(li)
         assert "协调〔2026〕1号" in receipt
@@ -100,7 +100,7 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
 
         # A repeated (stale) press says what happened, and changes nothing.
         await bot.press(zhao, data=f"v:acknowledge:{case.id}", message=note)
-        assert bot.alerts(zhao)[-1] == "已由 赵法官 于 2026年11月25日 10:42 受理。"
+        assert bot.alerts(zhao)[-1] == "已由赵法官于2026年11月25日 10:42受理。"
 
         async with bot.svc.db.read() as conn:
             row = (await conn.execute(select(t.cases))).one()
@@ -135,7 +135,7 @@ async def test_referral_returned_with_a_reason(committee: Committee, db_url: str
     async with running_bot(committee, db_url) as bot:
         li, zhao, _ = await setup_members(bot)
         await raise_referral(bot, li)
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         note = bot.last_with_buttons(zhao)
         await bot.press(zhao, "退回", message=note)
         assert "理由" in bot.last_text(zhao)
@@ -152,7 +152,7 @@ async def test_referral_returned_with_a_reason(committee: Committee, db_url: str
         assert case.return_reason == "不属于行政争议受理范围，请通过信访渠道处理。"
         # Pressing acknowledge on the old notification now tells who returned it.
         await bot.press(zhao, data=f"v:acknowledge:{case.id}", message=note)
-        assert bot.alerts(zhao)[-1].startswith("已由 赵法官") and "退回" in bot.alerts(zhao)[-1]
+        assert bot.alerts(zhao)[-1].startswith("已由赵法官") and "退回" in bot.alerts(zhao)[-1]
         assert await bot.svc.load_draft(ZHAO, "form") is None
 
 

@@ -72,7 +72,7 @@ async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(
         assert row.paused_since is None and row.paused_days == 2
         assert row.due == date(2026, 12, 11)
         told = [x for x in bot.texts(zhao) if "已补充立项批复" in x and x.startswith("🔔")]
-        assert len(told) == 1 and "1 个文件" in told[0]
+        assert len(told) == 1 and "1个文件" in told[0]
         # His notice says so too, above its details.
         notice = [x for x in bot.texts(zhao) if x.startswith("📌 已补充材料：李明")]
         assert len(notice) == 1 and "答复：已补充立项批复" in notice[0]
@@ -176,8 +176,8 @@ async def test_a_returned_matter_is_edited_and_submitted_again_under_its_number(
         await bot.press(li, "修改某项")
         await bot.press(li, "标题")
         await bot.say(li, "林地占用研判（附权属证明）")
-        await bot.press(li, "提交")
-        assert f"已重新提请，编号仍为 {case.number}。" in bot.last_text(li)
+        await bot.press(li, "提请")
+        assert f"已重新提请，编号仍为{case.number}。" in bot.last_text(li)
 
         again = await bot.svc.get_case(case.id)
         assert again.status == "submitted" and again.title == "林地占用研判（附权属证明）"
@@ -206,7 +206,7 @@ async def test_a_returned_matter_sent_to_another_court_goes_there(
         await bot.press(li, "接收单位")
         await bot.press(li, "抚松法院")
         before = len(bot.texts(zhao))
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         row = await assignment(bot, case)
         assert (row.addressee, row.state, row.handler_user_id) == (
             "FUSONG-COURT",
@@ -235,7 +235,7 @@ async def test_a_revoked_handler_hands_the_matter_back_to_the_court(
 
         office = admin(bot)
         await bot.say(office, "/members")
-        await bot.press(office, "撤销 吴法官")
+        await bot.press(office, "撤销吴法官")
         await bot.press(office, "确认撤销")
         assert (await assignment(bot, case)).handler_user_id is None
         wu_before = len(bot.texts(wu))
@@ -265,7 +265,7 @@ async def test_a_resubmission_after_someone_else_moved_the_matter_says_so(
         await bot.press(office, "🔄 重新办理")
         await bot.say(office, "按原材料继续办理。")
 
-        await bot.press(li, "提交", message=summary)
+        await bot.press(li, "提请", message=summary)
         assert "您的修改未提交" in bot.last_text(li)
         assert "已重新提请" not in bot.last_text(li)
         events = await rows(bot, t.events, t.events.c.case_id == case.id)

@@ -30,7 +30,15 @@ def used_msgids() -> set[str]:
         str(ROOT),
         method_map,
         options,
-        keywords={"_": None, "gettext": None, "t": (2,), "nt": (2, 3), "N_": None},
+        keywords={
+            "_": None,
+            "gettext": None,
+            "ngettext": (1, 2),
+            "t": (2,),
+            "tn": (2, 3),
+            "tr_n": (1, 2),
+            "N_": None,
+        },
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found

@@ -25,7 +25,7 @@ ENV = "长白山管委会生态环境局"
 OFFICE = "长白山管委会府院联动办公室"
 WITHDRAWN = "⚠ 该邀请链接已被收回。请联系府院联动办公室重新获取。"
 STALE = "该按钮已失效。"
-OFFICE_ONLY = "仅办公室可进行此操作。"
+OFFICE_ONLY = "仅府院联动办公室可进行此操作。"
 NOT_OPEN = "⚠ 该邀请链接已失效：已被使用、已被收回或已过期。"
 
 
@@ -46,7 +46,7 @@ async def link_from(bot: Harness, user: FakeUser, org_name: str, role_label: str
 async def revoke(bot: Harness, office: FakeUser, name: str) -> None:
     """``office`` revokes ``name`` through /members, confirming."""
     await bot.say(office, "/members")
-    await bot.press(office, f"撤销 {name}")
+    await bot.press(office, f"撤销{name}")
     await bot.press(office, "确认撤销")
     assert bot.alerts(office)[-1] == "已撤销。"
 
@@ -77,7 +77,7 @@ async def test_a_revoked_admin_cannot_come_back_through_their_own_link(
         # The other admin's link is not touched.
         wang = bot.user(WANG, "王强")
         await bot.say(wang, f"/start i_{kept}")
-        assert bot.texts(wang)[0] == f"✅ 欢迎！您已以 部门负责人 身份加入 {ENV}。"
+        assert bot.texts(wang)[0] == f"✅ 欢迎！您已以部门负责人身份加入{ENV}。"
 
         assert [
             r.user_id for r in await rows(bot, t.members, t.members.c.revoked_at.is_(None))
@@ -110,7 +110,7 @@ async def test_a_revoked_admin_invited_again_does_not_revive_their_old_links(
         await revoke(bot, admin(bot), "韩主任")
         bot.clock.advance(timedelta(minutes=1))
         await bot.join(han, "CBS-OFFICE", Role.OFFICE)
-        assert bot.texts(han)[-2] == f"✅ 欢迎！您已以 办公室 身份加入 {OFFICE}。"
+        assert bot.texts(han)[-2] == f"✅ 欢迎！您已以府院联动办公室身份加入{OFFICE}。"
         li = bot.user(LI, "李明")
         await bot.say(li, f"/start i_{old}")
         assert bot.texts(li) == [WITHDRAWN]
@@ -124,7 +124,7 @@ async def test_the_office_lists_and_withdraws_open_links(
     async with running_bot(committee, db_url) as bot:
         office = admin(bot)
         await bot.say(office, "/invites")
-        assert bot.last_text(office) == "有效邀请链接 (0) · 第 1/1 页\n\n暂无有效的邀请链接。"
+        assert bot.last_text(office) == "有效邀请链接（0） · 第1/1页\n\n暂无有效的邀请链接。"
 
         han = await member(bot, HAN, "韩主任", "CBS-OFFICE", Role.OFFICE)
         first = await link_from(bot, office, NR, "部门负责人")
@@ -137,17 +137,17 @@ async def test_the_office_lists_and_withdraws_open_links(
         await bot.say(han, "/invites")
         listing = bot.last_with_buttons(han)
         assert listing["text"] == (
-            "有效邀请链接 (2) · 第 1/1 页\n\n"
+            "有效邀请链接（2） · 第1/1页\n\n"
             f"1. {NR}（部门负责人）\n"
-            "   由admin 1001生成，有效期至 2026年11月28日 10:00\n"
+            "   由admin 1001生成，有效期至2026年11月28日 10:00\n"
             "2. 延边州中级人民法院（法院工作人员）\n"
-            "   由韩主任生成，有效期至 2026年11月28日 11:00"
+            "   由韩主任生成，有效期至2026年11月28日 11:00"
         )
-        assert bot.labels(listing) == ["收回 1", "收回 2"]
+        assert bot.labels(listing) == ["收回1", "收回2"]
         shown = "\n".join(bot.texts(han) + bot.texts(office))
         assert first not in shown.replace(f"start=i_{first}", "")  # only in its own message
 
-        await bot.press(han, "收回 1", message=listing)
+        await bot.press(han, "收回1", message=listing)
         confirm = bot.fake.message(han, listing["message_id"])
         assert confirm["text"].startswith(
             "确定收回该邀请链接吗？收回后，持有该链接的人员将无法通过它加入。"
@@ -155,12 +155,12 @@ async def test_the_office_lists_and_withdraws_open_links(
         assert NR in confirm["text"]
         assert bot.labels(confirm) == ["确认收回", "保留"]
         await bot.press(han, "保留", message=confirm)
-        assert bot.fake.message(han, listing["message_id"])["text"].startswith("有效邀请链接 (2)")
+        assert bot.fake.message(han, listing["message_id"])["text"].startswith("有效邀请链接（2）")
         (row,) = await rows(bot, t.invites, t.invites.c.token_hash == digest(first))
         assert row.withdrawn_at is None
 
         bot.clock.advance(timedelta(minutes=5))
-        await bot.press(han, "收回 1", message=bot.fake.message(han, listing["message_id"]))
+        await bot.press(han, "收回1", message=bot.fake.message(han, listing["message_id"]))
         confirm = bot.fake.message(han, listing["message_id"])
         await bot.press(han, "确认收回", message=confirm)
         assert bot.alerts(han)[-1] == "已收回。"
@@ -188,12 +188,12 @@ async def test_the_office_lists_and_withdraws_open_links(
         assert await rows(bot, t.members, t.members.c.user_id == LI) == []
 
         await bot.say(office, "/invites")
-        assert bot.last_text(office).startswith("有效邀请链接 (1) · 第 1/1 页")
+        assert bot.last_text(office).startswith("有效邀请链接（1） · 第1/1页")
         assert "延边州中级人民法院" in bot.last_text(office)
         # An expired link is not open any more.
         bot.clock.advance(timedelta(hours=72))
         await bot.say(office, "/invites")
-        assert bot.last_text(office) == "有效邀请链接 (0) · 第 1/1 页\n\n暂无有效的邀请链接。"
+        assert bot.last_text(office) == "有效邀请链接（0） · 第1/1页\n\n暂无有效的邀请链接。"
         zhao = bot.user(ZHAO, "赵法官")
         await bot.say(zhao, f"/start i_{second}")
         assert bot.texts(zhao) == ["⚠ 该邀请链接已过期。请联系府院联动办公室重新获取。"]
@@ -214,17 +214,17 @@ async def test_the_list_pages_and_shows_no_token(committee: Committee, db_url: s
             bot.clock.advance(timedelta(minutes=1))
         await bot.say(office, "/invites")
         page = bot.last_with_buttons(office)
-        assert page["text"].startswith("有效邀请链接 (7) · 第 1/2 页")
-        assert bot.labels(page) == [f"收回 {n}" for n in range(1, 7)] + ["下一页 ▶"]
+        assert page["text"].startswith("有效邀请链接（7） · 第1/2页")
+        assert bot.labels(page) == [f"收回{n}" for n in range(1, 7)] + ["下一页 ▶"]
         await bot.press(office, "下一页 ▶", message=page)
         second = bot.fake.message(office, page["message_id"])
-        assert second["text"].startswith("有效邀请链接 (7) · 第 2/2 页")
+        assert second["text"].startswith("有效邀请链接（7） · 第2/2页")
         assert "\n7. " in second["text"]
-        assert bot.labels(second) == ["收回 7", "◀ 上一页"]
+        assert bot.labels(second) == ["收回7", "◀ 上一页"]
         for text in (page["text"], second["text"]):
             assert not [token for token in tokens if token in text]
         # The seventh link (the one expiring last) is withdrawn from the second page.
-        await bot.press(office, "收回 7", message=second)
+        await bot.press(office, "收回7", message=second)
         await bot.press(office, "确认收回")
         (row,) = await rows(bot, t.invites, t.invites.c.token_hash == digest(tokens[-1]))
         assert row.withdrawn_by == ADMIN_ID
@@ -279,7 +279,7 @@ async def test_forged_or_malformed_withdraw_presses_are_refused(
         # The link still works for the person it was meant for.
         wang = bot.user(WANG, "王强")
         await bot.say(wang, f"/start i_{token}")
-        assert bot.texts(wang)[0] == f"✅ 欢迎！您已以 部门负责人 身份加入 {ENV}。"
+        assert bot.texts(wang)[0] == f"✅ 欢迎！您已以部门负责人身份加入{ENV}。"
 
 
 async def test_the_database_keeps_hashes_only(committee: Committee, db_url: str) -> None:
@@ -292,7 +292,7 @@ async def test_the_database_keeps_hashes_only(committee: Committee, db_url: str)
         assert token not in repr(tuple(event)) and event.detail["invite"] == row.id
         li = bot.user(LI, "李明")
         await bot.say(li, f"/start i_{token}")
-        assert bot.texts(li)[0] == f"✅ 欢迎！您已以 部门负责人 身份加入 {NR}。"
+        assert bot.texts(li)[0] == f"✅ 欢迎！您已以部门负责人身份加入{NR}。"
         # Opening a link with the hash instead of the token does nothing.
         wang = bot.user(WANG, "王强")
         await bot.say(wang, f"/start i_{row.token_hash}")

@@ -91,7 +91,7 @@ async def raise_request(bot: Harness, zhao: FakeUser, agencies: tuple[str, ...])
     await bot.send_document(zhao, "协助执行通知书.pdf", 80_000)
     await bot.press(zhao, "完成")
     summary = bot.last_text(zhao)
-    await bot.press(zhao, "提交")
+    await bot.press(zhao, "提请")
     return summary
 
 
@@ -202,7 +202,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
             text = notice["text"]
             assert NUMBER in text and DOCKET in text and REQUEST in text and PARTY in text
             assert org in text.splitlines()[0]
-            assert "2026年12月2日" in text
+            assert "2026年12月2日（周三）" in text
             assert bot.shown("Property inquiry") in text
             assert bot.labels(notice)[0] == reply_label(bot, org)
             assert not [x for x in bot.labels(notice) if x.startswith(bot.shown("📮 Reply"))][1:]
@@ -256,7 +256,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
         late = f"case:{case.id}:a{ids['CBS-HOUSING']}:reply:overdue"
         assert keys == {f"{late}:{ZHOU}", f"{late}:{GROUP}"}
         (alert,) = red(bot, zhou)
-        assert NUMBER in alert and HOUSING in alert and "2026年12月2日" in alert
+        assert NUMBER in alert and HOUSING in alert and "2026年12月2日（周三）" in alert
         assert red(bot, li) == [] and red(bot, wang) == [] and red(bot, zhao) == []
         (chased,) = [x for x in red(bot, group) if NUMBER in x]
         assert HOUSING in chased and NR not in chased and PARTY not in chased
@@ -269,7 +269,7 @@ async def test_a_court_asks_three_agencies_and_each_replies_on_its_own(
             assert agency_line(text, ENV).startswith(f"• {ENV}：{bot.shown('Replied')}")
             waiting = agency_line(text, HOUSING)
             assert waiting.startswith(f"• {HOUSING}：{bot.shown('Awaiting reply')}")
-            assert "2026年12月2日" in waiting
+            assert "2026年12月2日（周三）" in waiting
             assert PARTY in text and "车辆已登记抵押" in text
 
         # The last reply closes the matter; the court is told so.

@@ -97,7 +97,7 @@ async def raise_issues(bot: Harness, zhao: FakeUser) -> str:
     await bot.press(zhao, "不指定日期")
     await bot.press(zhao, "完成")
     summary = bot.last_text(zhao)
-    await bot.press(zhao, "提交")
+    await bot.press(zhao, "提请")
     return summary
 
 
@@ -213,7 +213,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
             notice = notice_of(bot, head, org)
             text = notice["text"]
             assert org in text.splitlines()[0]
-            for value in (NUMBER, DEBTOR, DOCKET, ISSUES, ADMINISTRATOR, "2026年12月16日"):
+            for value in (NUMBER, DEBTOR, DOCKET, ISSUES, ADMINISTRATOR, "2026年12月16日（周三）"):
                 assert value in text
             assert bot.shown("Unpaid wages") in text
         # The group sees the debtor and the agencies; never the administrator's contact.
@@ -243,7 +243,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         assert f"{late}:overdue:{ZHOU}" in keys and f"{late}:overdue:{GROUP}" in keys
         assert all(k.startswith(late) for k in keys), keys
         (alert,) = red(bot, zhou)
-        assert NUMBER in alert and HOUSING in alert and "2026年12月16日" in alert
+        assert NUMBER in alert and HOUSING in alert and "2026年12月16日（周三）" in alert
         assert red(bot, li) == [] and red(bot, wang) == [] and red(bot, zhao) == []
 
         # The court and the office see each agency where it stands.
@@ -261,7 +261,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
 
         # The office puts the open matter on a joint meeting's agenda.
         offered = await agenda_offers(bot, office)
-        assert f"☐ {NUMBER} {DEBTOR}" in offered
+        assert f"☐ {NUMBER}「{DEBTOR}」" in offered
         await bot.say(office, "/meeting")
         await bot.say(office, "破产案件府院联席会议")
         await bot.press(office, "后天")

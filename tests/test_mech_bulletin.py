@@ -106,7 +106,7 @@ async def publish(
     await bot.press(zhao, "完成")
     summary = bot.last_text(zhao)
     assert TITLE in summary and PERIOD in summary and SUMMARY in summary
-    await bot.press(zhao, "提交")
+    await bot.press(zhao, "提请")
     assert NUMBER in bot.last_text(zhao)
     (case,) = await rows(bot, t.cases, t.cases.c.kind == "bulletin", t.cases.c.number == NUMBER)
     return case
@@ -313,7 +313,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         for code, name in ALL_AGENCIES.items():
             state = bot.shown(bulletin.READ.label) if code in ("CBS-NR", "CBS-ENV") else unread
             assert f"• {name}：{state}" in shown_case, shown_case
-        assert shown_case.count(f"：{unread} · 期限 2026年11月30日") == 7
+        assert shown_case.count(f"：{unread} · 期限：2026年11月30日（周一）") == 7
 
         # Friday: a day before the due day, only the agency that has not read it is warned.
         await bot.tick(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
@@ -332,7 +332,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         assert reminded == set(ALL_AGENCIES) - {"CBS-NR", "CBS-ENV"}
         assert any(
             f"{bot.shown('To act')}：{CHIBEI}\n" in x
-            and "：2026年11月30日（周一） · 已逾期 1 个工作日" in x
+            and "：2026年11月30日（周一） · 已逾期1个工作日" in x
             for x in overdue
         )
         private = [x for x in alert_entries(bot, zhou, "🔴") if NUMBER in x]
@@ -384,7 +384,9 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         # Nobody is missing: the office is not asked to follow up.
         assert not await rows(bot, t.outbox, t.outbox.c.kind == "case_unstaffed")
         notice = bot.last_text(li)
-        assert RECTIFY in notice and "2026年12月31日" in notice and f"/case {NUMBER}" in notice
+        assert (
+            RECTIFY in notice and "2026年12月31日（周四）" in notice and f"/case {NUMBER}" in notice
+        )
 
         # LI answers in writing from /case before pressing 已阅 (answering counts as reading).
         await bot.say(li, f"/case {NUMBER}")
@@ -420,7 +422,7 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
         told = bot.texts(zhao)[zhao_before:]
         assert len(told) == 1
         assert NUMBER in told[0] and "修订执法流程" in told[0] and NR in told[0]
-        assert "📎 1 个文件" in told[0]
+        assert "📎 1个文件" in told[0]
         outbox = await rows(
             bot, t.outbox, t.outbox.c.kind == "case_action", t.outbox.c.chat_id != ZHAO
         )

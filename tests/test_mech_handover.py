@@ -106,7 +106,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         await bot.send_document(zhao, "准予强制执行裁定书.pdf", 120_000)
         await bot.press(zhao, bot.shown("✔ Done"))
         summary = bot.last_text(zhao)
-        for shown in (RULING, WHAT, PARTY, NR, bot.shown("%(n)s file(s)", n=1)):
+        for shown in (RULING, WHAT, PARTY, NR, bot.shown_n("%(n)s file", "%(n)s files", 1)):
             assert shown in summary, summary
         await bot.press(zhao, bot.shown("📨 Submit"))
         assert "裁执〔2026〕1号" in bot.last_text(zhao)
@@ -141,9 +141,11 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         notice = bot.last_with_buttons(li)
         for shown in ("裁执〔2026〕1号", RULING, WHAT, PARTY):
             assert shown in notice["text"], notice["text"]
-        assert bot.shown("Confirm receipt by %(due)s.", due="2026年11月30日") in notice["text"]
         assert (
-            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月7日")
+            bot.shown("Confirm receipt by %(due)s.", due="2026年11月30日（周一）") in notice["text"]
+        )
+        assert (
+            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月7日（周四）")
             in notice["text"]
         )
         assert bot.labels(notice) == [
@@ -159,7 +161,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
             "Receipt of %(number)s confirmed.", number="裁执〔2026〕1号"
         )
         assert bot.shown(
-            "Report the result of enforcement by %(due)s.", due="2027年1月7日"
+            "Report the result of enforcement by %(due)s.", due="2027年1月7日（周四）"
         ) in bot.last_text(li)
         row = await assignment(bot, case.id)
         assert (row.state, row.stage, row.due, row.acted_by) == (
@@ -216,7 +218,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         for shown in (
             bot.shown("Partly enforced"),
             "附属设施因当事人阻挠",
-            bot.shown("%(n)s file(s)", n=1),
+            bot.shown_n("%(n)s file", "%(n)s files", 1),
         ):
             assert shown in report["text"], report["text"]
         assert bot.labels(report)[:2] == [
@@ -241,7 +243,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
         again = bot.last_with_buttons(li)
         assert "请拆除附属设施后再报告" in again["text"]
         assert (
-            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月22日")
+            bot.shown("Report the result of enforcement by %(due)s.", due="2027年1月22日（周五）")
             in again["text"]
         )
         assert bot.labels(again)[0] == bot.shown("📤 Report the result")
@@ -342,7 +344,7 @@ async def test_configured_deadlines_an_overdue_receipt_and_a_paused_clock(
         await bot.tick(datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI))
         (overdue,) = [x for x in alert_entries(bot, group, "🔴") if case.number in x]
         assert f"{bot.shown('To act')}：{NR}\n" in overdue and PARTY not in overdue
-        assert "：2026年11月27日（周五） · 已逾期 1 个工作日" in overdue
+        assert "：2026年11月27日（周五） · 已逾期1个工作日" in overdue
         assert [x for x in alert_entries(bot, li, "🔴") if case.number in x]
 
         # Received late; the agency needs the administrative decision and asks the court.

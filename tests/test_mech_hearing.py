@@ -118,7 +118,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.press(zhao, on_button(bot, NR))
         await bot.say(zhao, COURTROOM)
         await bot.say(zhao, "12月9日")  # a Wednesday, two weeks ahead
-        assert "2026年12月9日" in bot.last_text(zhao)  # now asked for the time
+        assert "2026年12月9日（周三）" in bot.last_text(zhao)  # now asked for the time
         await bot.say(zhao, "9点半")
         await bot.press(zhao, bot.shown("✔ Done"))  # no documents
         summary = bot.last_text(zhao)
@@ -157,7 +157,10 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         notice = bot.last_with_buttons(li)
         for shown in ("应诉〔2026〕1号", DOCKET, CAUSE, COURTROOM, "2026年12月9日 09:30"):
             assert shown in notice["text"], notice["text"]
-        assert bot.shown("Name who appears by %(due)s.", due="2026年11月30日") in notice["text"]
+        assert (
+            bot.shown("Name who appears by %(due)s.", due="2026年11月30日（周一）")
+            in notice["text"]
+        )
         assert bot.labels(notice) == [bot.shown("🧑‍⚖️ Name who appears")]
         (post,) = [x for x in bot.texts(group) if "应诉〔2026〕1号" in x]
         assert CAUSE in post and NR in post
@@ -278,7 +281,10 @@ async def test_a_deputy_named_with_the_reason_by_a_deadline_counted_back_from_th
         # Friday 27 November, which wins.
         assert (row.stage, row.due) == ("name", date(2026, 11, 27))
         notice = bot.last_with_buttons(li)
-        assert bot.shown("Name who appears by %(due)s.", due="2026年11月27日") in notice["text"]
+        assert (
+            bot.shown("Name who appears by %(due)s.", due="2026年11月27日（周五）")
+            in notice["text"]
+        )
 
         # The day before it is due the agency is warned (privately, not the group).
         await bot.tick(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
@@ -374,7 +380,7 @@ async def test_an_agency_that_does_not_answer_is_chased_and_reminded_with_its_bu
         await bot.tick(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
         overdue = [x for x in alert_entries(bot, group, "🔴") if case.number in x]
         assert len(overdue) == 1 and f"{bot.shown('To act')}：{NR}\n" in overdue[0]
-        assert "：2026年11月30日（周一） · 已逾期 1 个工作日" in overdue[0]
+        assert "：2026年11月30日（周一） · 已逾期1个工作日" in overdue[0]
         assert [x for x in alert_entries(bot, li, "🔴") if case.number in x]
         assert not alert_entries(bot, zhao, "🔴")
         keys = await deadline_keys(bot)
@@ -522,7 +528,7 @@ async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
         await bot.say(zhao, "12月9日")
         await bot.say(zhao, "/new")
         again = bot.last_with_buttons(zhao)
-        assert "2026年12月9日" in again["text"]
+        assert "2026年12月9日（周三）" in again["text"]
         assert "09:00" in bot.labels(again)  # the time choices, not a calendar
         draft = await bot.svc.load_draft(zhao.id, "form")
         assert draft is not None and draft.state == "AWAITING_TIME"

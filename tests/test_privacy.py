@@ -107,10 +107,10 @@ async def test_minimal_group_sees_numbers_and_kinds_only(committee: Committee, d
             next(text for text in bot.texts(group) if needle in text)
             for needle in ("📌 新事项", "周报", "已逾期")
         )
-        assert post == f"📌 新事项 {case.number} · 行政争议协调化解"
+        assert post == f"📌 新事项：{case.number} · 行政争议协调化解"
         assert f"• {case.number}\n" in digest
-        assert f"🔴 {case.number} 行政争议协调化解\n" in overdue
-        assert "期限：2026年11月30日（周一） · 已逾期 1 个工作日" in overdue
+        assert f"🔴 {case.number}（行政争议协调化解）\n" in overdue
+        assert "期限：2026年11月30日（周一） · 已逾期1个工作日" in overdue
         for text in bot.texts(group):
             for secret in ("征收补偿争议", "长白山管委会自然资源局", "池北", "张三"):
                 assert secret not in text

@@ -79,8 +79,8 @@ async def test_a_raise_conversation_survives_a_restart_at_every_step(
         li = bot.user(LI, "李明")
         summary = bot.last_with_buttons(li)
         assert "申请人：张三、李四" in summary["text"]
-        assert "期望答复日期：2026年12月15日" in summary["text"]
-        await bot.press(li, "提交", message=summary)
+        assert "期望答复日期：2026年12月15日（周二）" in summary["text"]
+        await bot.press(li, "提请", message=summary)
         assert "协调〔2026〕1号" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)
         assert case.title == "某村土地征收补偿争议"
@@ -119,7 +119,7 @@ async def test_a_raise_conversation_continues_with_a_new_telegram_connection(
         await bot.press(li, "一般")
         await bot.say(li, "12月3日")
         await bot.press(li, "完成")
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         assert "研判〔2026〕1号" in bot.last_text(li)
         (case,) = await rows(bot, t.cases)
         assert case.title == "滑雪场扩建项目土地租赁模式法律风险"
@@ -138,10 +138,10 @@ async def court_clerk_asked_for_a_reason(bot: Harness) -> tuple[FakeUser, FakeUs
     await bot.press(li, "一般")
     await bot.press(li, "不指定日期")
     await bot.press(li, "完成")
-    await bot.press(li, "提交")
+    await bot.press(li, "提请")
     await bot.press(zhao, "退回", message=bot.last_with_buttons(zhao))
     assert bot.last_text(zhao) == (
-        "↩️ 正在退回 研判〔2026〕1号。请选择下方的常见理由，或用一条消息发送其他理由（最多 500 字）。"
+        "↩️ 正在退回研判〔2026〕1号。请选择下方的常见理由，或用一条消息发送其他理由（最多500字）。"
     )
     return li, zhao
 
@@ -162,7 +162,7 @@ async def test_a_return_waiting_for_its_reason_survives_a_restart(
         li, zhao = bot.user(LI, "李明"), bot.user(ZHAO, "赵法官")
         await bot.say(zhao, "请先征求自然资源部门意见后再提请。")
         assert bot.last_text(zhao) == (
-            "↩️ 研判〔2026〕1号 已由 赵法官 于 2026年11月25日 10:30 退回。\n"
+            "↩️ 研判〔2026〕1号已由赵法官于2026年11月25日 10:30退回。\n"
             "理由：请先征求自然资源部门意见后再提请。\n"
             "标题：滑雪场扩建项目"
         )

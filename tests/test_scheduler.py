@@ -139,7 +139,7 @@ async def test_due_soon_overdue_and_escalation_in_the_morning_summaries(
         assert alert_entries(bot, zhao) == []
         await bot.tick(at("2026-11-27"))  # one working day ahead
         (soon,) = alert_entries(bot, zhao)
-        assert soon.startswith(f"⏰ {case.number} 征收补偿争议\n")
+        assert soon.startswith(f"⏰ {case.number}「征收补偿争议」\n")
         assert "期限：2026年11月30日（周一） · 即将到期" in soon
         assert texts_with(bot, group, case.number) == [bot.texts(group)[-1]]  # only the post
         for day in ("2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"):
@@ -151,9 +151,9 @@ async def test_due_soon_overdue_and_escalation_in_the_morning_summaries(
         await bot.tick(at("2026-12-01"))
         (overdue,) = alert_entries(bot, group, "🔴")
         # The title on a line of its own; the court behind the center must act.
-        assert f"🔴 {case.number} 征收补偿争议\n" in overdue
+        assert f"🔴 {case.number}「征收补偿争议」\n" in overdue
         assert "承办：延边州中级人民法院（池北行政争议协调化解中心）\n" in overdue
-        assert "已逾期 1 个工作日" in overdue
+        assert "已逾期1个工作日" in overdue
         assert len(alert_entries(bot, zhao, "🔴")) == 1
         await bot.tick(at("2026-12-01", 17))
         assert len(alert_entries(bot, group, "🔴")) == 1
@@ -164,7 +164,7 @@ async def test_due_soon_overdue_and_escalation_in_the_morning_summaries(
         await bot.tick(at("2026-12-02"))  # 2 working days late: not yet
         assert escalations(group) == []
         await bot.tick(at("2026-12-03"))  # 2 working days after the overdue alert
-        assert len(escalations(group)) == 1 and "已逾期 3 个工作日" in escalations(group)[0]
+        assert len(escalations(group)) == 1 and "已逾期3个工作日" in escalations(group)[0]
         await bot.tick(at("2026-12-04"))
         assert len(escalations(group)) == 1
         await bot.tick(at("2026-12-07"))  # Monday, 5 working days late: the second
@@ -230,10 +230,10 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         digests = texts_with(bot, group, "周报")
         assert len(digests) == 1
         text = digests[0]
-        assert "本周提交：3" in text or "本周提交：3" in text
+        assert "本周提请：3" in text or "本周提请：3" in text
         assert "已受理：2" in text or "已受理：2" in text
         assert "已退回：1" in text or "已退回：1" in text
-        assert "延边州中级人民法院: 4.0 小时" in text or "延边州中级人民法院：4.0 小时" in text
+        assert "延边州中级人民法院：4小时" in text
         assert "迟发" not in text and "顺延" not in text
         await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1

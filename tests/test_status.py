@@ -13,6 +13,7 @@ from bot.domain.workdays import CalendarOverrides, WorkingCalendar, YearSchedule
 from bot.health import check, version
 from bot.storage.db import schema_head
 from tests.flows import LI, ZHAO, admin, member, seed_case
+from tests.house_style import english_slips, slips
 from tests.scenario import Harness, running_bot
 
 
@@ -66,6 +67,7 @@ async def test_the_office_sees_the_figures_the_database_holds(
         # The example committee configures no year; the library knows 2026's holidays.
         assert "工作日日历：节假日安排已知至2026年" in shown
         assert not any(case.number in t for t in bot.fake.texts_to(zhao))
+        assert slips(text) == [] and slips(before_tick) == []
 
         # Ticking again delivers the backlog: healthy, nothing due.
         await bot.tick(bot.clock.now())
@@ -91,6 +93,7 @@ async def test_status_in_english(committee: Committee, db_url: str) -> None:
         assert "Schema revision: " + schema_head() in text
         assert "Working-day calendar: holidays known through 2026" in text
         assert "Updates: by long polling" in text
+        assert english_slips(text) == []
 
 
 async def test_others_are_refused(committee: Committee, db_url: str) -> None:

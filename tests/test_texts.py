@@ -47,7 +47,7 @@ def test_both_languages(committee: Committee) -> None:
     assert zh != en and re.search(r"[\u4e00-\u9fff]", zh)
     assert texts.t("en", "✅ Acknowledge") == "✅ Acknowledge"
     assert "受理" in texts.t("zh_CN", "✅ Acknowledge")
-    assert texts.format_date("zh_CN", date(2026, 12, 3)) == "2026年12月3日"
+    assert texts.format_date("zh_CN", date(2026, 12, 3)) == "2026年12月3日（周四）"
     assert texts.format_date("en", date(2026, 12, 3)) == "3 December 2026"
 
 

@@ -46,10 +46,10 @@ async def test_every_matter_and_its_history_survive_the_upgrade(
         await bot.say(qian, "/case 协调〔2026〕2号")
         assert "不属于行政争议受理范围，请通过信访渠道处理。" in bot.last_text(qian)
         await bot.say(qian, "/case 研判〔2026〕1号")
-        assert "已出具法律意见" in bot.last_text(qian)
+        assert "已出具研判意见" in bot.last_text(qian)
         await bot.say(qian, "/case 协调〔2026〕1号")
         shown = bot.last_text(qian)
-        assert "张三" in shown and "2 个文件" in shown and "赵法官" in shown
+        assert "张三" in shown and "2个文件" in shown and "赵法官" in shown
         # The numbering goes on after the last number of each kind.
         li = bot.user(LI, "李明")
         await bot.say(li, "/my")
@@ -66,8 +66,8 @@ async def test_open_conversations_continue_after_the_upgrade(
         await bot.say(wang, "12月18日")
         await bot.press(wang, "完成")
         summary = bot.last_text(wang)
-        assert "冰雪旅游节安全保障研判" in summary and "2026年12月18日" in summary
-        await bot.press(wang, "提交")
+        assert "冰雪旅游节安全保障研判" in summary and "2026年12月18日（周五）" in summary
+        await bot.press(wang, "提请")
         assert "研判〔2026〕4号" in bot.last_text(wang)
         # 赵法官 was asked why he returns 研判〔2026〕2号. His notice, sent by the release
         # before (this fake Telegram never saw it), is brought up to date: Telegram answers
@@ -122,11 +122,11 @@ async def test_the_buttons_of_notices_sent_before_the_upgrade_still_act(
         chat = bot.fake.last_message_to(zhao)
         # 研判〔2026〕3号 (id 6) waits for the court; its 0.1 notice carries v:ack:6.
         await bot.press(zhao, message=chat, data="v:ack:6")
-        assert bot.alerts(zhao)[-1] == "已受理 研判〔2026〕3号。"
+        assert bot.alerts(zhao)[-1] == "已受理研判〔2026〕3号。"
         assert (await bot.svc.get_case(6)).status == "acknowledged"
         # 登记结果 (v:res:6) opens the outcome question of the form engine.
         await bot.press(zhao, message=chat, data="v:res:6")
-        await bot.press(zhao, "已出具法律意见")
+        await bot.press(zhao, "已出具研判意见")
         assert (await bot.svc.get_case(6)).outcome == "opinion_given"
 
 
@@ -185,7 +185,7 @@ async def test_invite_links_survive_the_upgrade_as_hashes(
         newcomer = bot.user(2003, "张新")
         await bot.say(newcomer, "/start i__SoUxNcvS_nITjCo")
         assert bot.texts(newcomer)[0] == (
-            "✅ 欢迎！您已以 部门负责人 身份加入 长白山管委会市场监督管理局。"
+            "✅ 欢迎！您已以部门负责人身份加入长白山管委会市场监督管理局。"
         )
         stranger = bot.user(STRANGER, "路人甲")
         await bot.say(stranger, f"/start i_{REVOKED_ADMINS_LINK}")
@@ -195,7 +195,7 @@ async def test_invite_links_survive_the_upgrade_as_hashes(
         assert bot.last_text(stranger) == "⚠ 该邀请链接已被使用。请联系府院联动办公室重新获取。"
         office = bot.user(OFFICE, "办公室管理员")
         await bot.say(office, "/invites")
-        assert bot.last_text(office) == "有效邀请链接 (0) · 第 1/1 页\n\n暂无有效的邀请链接。"
+        assert bot.last_text(office) == "有效邀请链接（0） · 第1/1页\n\n暂无有效的邀请链接。"
 
     with sqlite3.connect(path) as raw:
         members = raw.execute(

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.committee import Committee, OrgKind
 from bot.domain.errors import InvalidInput
 from bot.domain.text import clean_text
+from bot.i18n import N_
 
 MAX_DATE_AHEAD = timedelta(days=366)
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -49,6 +50,10 @@ class Labels(Protocol):
     def datetime(self, value: datetime) -> str: ...
 
     def files(self, count: int) -> str: ...
+
+    def count(self, singular: str, plural: str, n: int) -> str:
+        """``n`` with the language's plural form of ``%(n)s …`` ids."""
+        ...
 
     def join(self, items: Sequence[str]) -> str: ...
 
@@ -267,7 +272,7 @@ class AgendaType(FieldType):
         return entries
 
     def show(self, spec: FieldSpec, value: Any, labels: Labels) -> str:
-        return labels.tr("%(n)s item(s)") % {"n": len(value or [])}
+        return labels.count(N_("%(n)s item"), "%(n)s items", len(value or []))  # one catalog entry
 
     def empty(self, value: Any) -> bool:
         return not value

@@ -48,6 +48,9 @@ class Viewer:
     lang: str
     member: Member | None
     name: str = ""
+    # Whether a language is stored for them: chosen with /lang, or zh_CN stored when English
+    # was offered (see ``Members.offer_lang_once``); until then they read the default.
+    lang_stored: bool = True
 
 
 @dataclass(frozen=True, slots=True)

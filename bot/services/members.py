@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ from bot.storage import schema as t
 from bot.storage.outbox import PENDING, RETRY
 
 logger = logging.getLogger(__name__)
+
+MENU_PREFIX = "menu:"  # settings rows: the command menus last set, as digests
 
 
 def token_digest(token: str) -> str:
@@ -82,11 +85,25 @@ class Members(ServiceBase):
                     set_={"first_name": first_name, "username": username, "updated_at": now},
                 )
             )
-        viewer = Viewer(
-            user_id, normalise_lang(row.lang if row is not None else None), member, first_name
-        )
+        lang = row.lang if row is not None else None
+        viewer = Viewer(user_id, normalise_lang(lang), member, first_name, lang is not None)
         self._viewers[user_id] = viewer
         return viewer
+
+    async def offer_lang_once(self, viewer: Viewer) -> bool:
+        """Whether to offer this user English now: only if no language is stored for them.
+        Stores the default as their language in the same step, so the offer is made once,
+        even when two of their updates race (the second finds a language stored)."""
+        if viewer.lang_stored:
+            return False
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(t.users)
+                .where(t.users.c.user_id == viewer.user_id, t.users.c.lang.is_(None))
+                .values(lang=DEFAULT_LANG, updated_at=self.clock.now())
+            )
+        self._viewers.pop(viewer.user_id, None)
+        return bool(result.rowcount)
 
     async def set_lang(self, viewer: Viewer, lang: str) -> Viewer:
         lang = normalise_lang(lang)
@@ -98,6 +115,46 @@ class Members(ServiceBase):
             )
         self._viewers.pop(viewer.user_id, None)
         return Viewer(viewer.user_id, lang, viewer.member, viewer.name)
+
+    async def menu_members(self, user_ids: Collection[int] | None = None) -> dict[int, Viewer]:
+        """Active members (all, or those of ``user_ids``) with their language: whose private
+        chats have a menu of their own."""
+        query = (
+            select(t.members, t.users.c.lang)
+            .select_from(t.members.outerjoin(t.users, t.users.c.user_id == t.members.c.user_id))
+            .where(t.members.c.revoked_at.is_(None))
+        )
+        if user_ids is not None:
+            query = query.where(t.members.c.user_id.in_(list(user_ids)))
+        async with self.db.read() as conn:
+            found = (await conn.execute(query)).all()
+        return {
+            row.user_id: Viewer(row.user_id, normalise_lang(row.lang), self._member(row))
+            for row in found
+        }
+
+    async def stored_menus(self, keys: Collection[str] | None = None) -> dict[str, str]:
+        """What was last set as command menus (``menu:*`` settings: key → digest)."""
+        query = select(t.settings.c.key, t.settings.c.value).where(
+            t.settings.c.key.startswith(MENU_PREFIX)
+        )
+        if keys is not None:
+            query = query.where(t.settings.c.key.in_(list(keys)))
+        async with self.db.read() as conn:
+            return {row.key: row.value for row in (await conn.execute(query)).all()}
+
+    async def store_menu(self, key: str, digest: str | None) -> None:
+        """Record a menu just set on Telegram (``None``: removed)."""
+        async with self.db.write() as conn:
+            if digest is None:
+                await conn.execute(t.settings.delete().where(t.settings.c.key == key))
+                return
+            stmt = self._insert(t.settings).values(key=key, value=digest)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[t.settings.c.key], set_={"value": digest}
+                )
+            )
 
     async def bootstrap_admins(self) -> None:
         """Give the committee file's admins an office membership if they never had one.

@@ -64,6 +64,8 @@ users = Table(
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("first_name", String(128), nullable=False, server_default=""),
     Column("username", String(64), nullable=True),
+    # NULL until the user picks a language with /lang or is offered English (the default is
+    # then stored, so the offer is made once): they read the default language meanwhile.
     Column("lang", String(8), nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -43,7 +43,7 @@ def raise_referral(world: World, li: FakeUser) -> str:
     world.press(li, "一般", wait="edit")
     world.press(li, "不指定日期", wait="edit")
     world.press(li, "完成", wait="edit")
-    world.press(li, "提交", wait="edit")
+    world.press(li, "提请", wait="edit")
     receipt = world.wait_messages(li, 1)[-1]
     assert "协调〔2026〕1号" in receipt or "协调〔" in receipt
     return receipt
@@ -120,7 +120,7 @@ def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> 
     world.press(li, "一般", wait="edit")
     world.press(li, "不指定日期", wait="edit")
     world.press(li, "完成", wait="edit")
-    world.press(li, "提交", wait="edit")
+    world.press(li, "提请", wait="edit")
     assert "研判〔2026〕1号" in world.wait_messages(li, 1)[-1]
     assert db_rows(world, "select title, fields from cases")[0][0] == "滑雪场扩建项目法律风险研判"
     fields = json.loads(str(db_rows(world, "select fields from cases")[0][0]))

@@ -43,7 +43,7 @@ def publish(world: World, zhao: FakeUser) -> None:
     world.fake.send_document(zhao, "司法审查通报.pdf", 350_000)
     world.wait_messages(zhao, before + 1)
     world.press(zhao, "完成", wait="edit")
-    world.press(zhao, "提交", wait="edit")
+    world.press(zhao, "提请", wait="edit")
 
 
 def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World) -> None:

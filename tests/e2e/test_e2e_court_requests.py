@@ -82,7 +82,7 @@ def test_enforcement_assistance_answered_by_every_agency(world: World) -> None:
     choose_agencies_and_finish(world, zhao)
     world.press(zhao, "不指定日期", wait="edit")
     world.press(zhao, "完成", wait="edit")
-    world.press(zhao, "提交", wait="edit")
+    world.press(zhao, "提请", wait="edit")
     ((number, status, fields),) = db_rows(world, "select number, status, fields from cases")
     assert str(number).startswith("协助〔") and status == "open"
     assert json.loads(str(fields))["party"] == PARTY
@@ -131,7 +131,7 @@ def test_bankruptcy_issues_closed_by_the_court_before_the_last_reply(world: Worl
     world.say(zhao, ADMINISTRATOR)
     world.press(zhao, "不指定日期", wait="edit")
     world.press(zhao, "完成", wait="edit")
-    world.press(zhao, "提交", wait="edit")
+    world.press(zhao, "提请", wait="edit")
     ((number,),) = db_rows(world, "select number from cases")
     assert str(number).startswith("破产〔")
     group = world.fake.chats[GROUP]

@@ -28,7 +28,7 @@ def test_a_revoked_admins_link_is_withdrawn_over_http(world: World) -> None:
     token = link.group(1)
 
     world.say(admin, "/members")
-    world.press(admin, "撤销 韩主任", wait="edit")
+    world.press(admin, "撤销韩主任", wait="edit")
     assert world.press(admin, "确认撤销", wait="edit") == "已撤销。"
 
     li = world.fake.user(2001, "李明")

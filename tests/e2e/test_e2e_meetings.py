@@ -117,7 +117,7 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     # Moved to ~50 minutes ahead: its 1 h reminder moment has passed.
     day, hhmm, start = minutes_ahead(50)
     world.say(office, "/meetings")
-    world.press(office, "改期 1")
+    world.press(office, "改期1")
     world.say(office, day)
     world.say(office, hhmm)
     world.press(office, "确认新时间", wait="edit")
@@ -141,7 +141,7 @@ def test_meeting_post_rsvp_and_late_reminder_over_http(world: World) -> None:
     (to_group,) = texts_with(world, group, REMINDER)
     (to_wang,) = texts_with(world, wang, REMINDER)
     assert "此提醒已延迟发送" in to_group and TITLE in to_group
-    assert "长白山管委会生态环境局 尚未答复" in to_wang and "此提醒已延迟发送" in to_wang
+    assert "长白山管委会生态环境局尚未答复" in to_wang and "此提醒已延迟发送" in to_wang
     assert texts_with(world, zhao, REMINDER) == [] and texts_with(world, li, REMINDER) == []
 
     reminders = db_rows(

@@ -29,11 +29,11 @@ def to_summary(world: World, user: FakeUser, title: str) -> None:
     world.press(user, "一般", wait="edit")
     world.press(user, "不指定日期", wait="edit")
     world.press(user, "完成", wait="edit")
-    assert "📨 提交" in str(world.last_with_buttons(user).get("reply_markup"))
+    assert "📨 提请" in str(world.last_with_buttons(user).get("reply_markup"))
 
 
 def receipts(world: World, user: FakeUser) -> list[str]:
-    return [t for t in world.fake.texts_to(user) if t.startswith("✅ 已提交")]
+    return [t for t in world.fake.texts_to(user) if t.startswith("✅ 已提请")]
 
 
 def test_sigkill_in_a_burst_of_submissions_loses_and_repeats_nothing(world: World) -> None:
@@ -47,7 +47,7 @@ def test_sigkill_in_a_burst_of_submissions_loses_and_repeats_nothing(world: Worl
     # Everyone presses Submit at (nearly) the same instant; the bot is killed mid-burst.
     summaries = [world.last_with_buttons(h) for h in heads]
     for head, summary in zip(heads, summaries, strict=True):
-        world.fake.press(head, summary, "提交")
+        world.fake.press(head, summary, "提请")
     world.wait(lambda: sum(len(receipts(world, h)) for h in heads) >= 2)
     world.bot.kill()
     world.bot.start()
@@ -57,7 +57,7 @@ def test_sigkill_in_a_burst_of_submissions_loses_and_repeats_nothing(world: Worl
     # answer and its receipt; the answer already gave the number.)
     for head, summary in zip(heads, summaries, strict=True):
         if not receipts(world, head) and not _submitted(world, head):
-            world.press(head, "提交", message=summary, wait="answer")
+            world.press(head, "提请", message=summary, wait="answer")
     world.wait(
         lambda: all(receipts(world, h) or _submitted(world, h) or _already(world, h) for h in heads)
     )
@@ -92,13 +92,13 @@ def test_sigkill_in_a_burst_of_submissions_loses_and_repeats_nothing(world: Worl
 
 def _already(world: World, head: FakeUser) -> bool:
     return any(
-        "已提交过，编号为" in (a.get("text") or "") for a in world.fake.callback_answers(head)
+        "已提请过，编号为" in (a.get("text") or "") for a in world.fake.callback_answers(head)
     )
 
 
 def _submitted(world: World, head: FakeUser) -> bool:
     return any(
-        (a.get("text") or "").startswith("已提交：") for a in world.fake.callback_answers(head)
+        (a.get("text") or "").startswith("已提请：") for a in world.fake.callback_answers(head)
     )
 
 

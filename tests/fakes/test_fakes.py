@@ -369,6 +369,29 @@ def test_set_my_commands_validation(fake: FakeTelegram) -> None:
     assert fake.my_commands() == []
 
 
+def test_a_chat_scoped_menu(fake: FakeTelegram, alice: FakeUser) -> None:
+    """A menu of one private chat (as the bot sets per member): the chat must exist, the
+    scope must carry its id, and deleting it leaves the other scopes alone."""
+    mine = json.dumps({"type": "chat", "chat_id": alice.id})
+    payload = json.dumps([{"command": "my", "description": "我的在办事项"}])
+    assert fake.handle("setMyCommands", {"commands": payload, "scope": mine})[0] == 200
+    assert fake.handle("setMyCommands", {"commands": payload})[0] == 200
+    assert fake.my_commands("chat", alice.id) == [{"command": "my", "description": "我的在办事项"}]
+    unknown = json.dumps({"type": "chat", "chat_id": 424242})
+    assert description(fake.handle("setMyCommands", {"commands": payload, "scope": unknown})) == (
+        "Bad Request: chat not found"
+    )
+    no_id = json.dumps({"type": "chat"})
+    assert fake.handle("setMyCommands", {"commands": payload, "scope": no_id})[0] == 400
+    bogus = json.dumps({"type": "private_chat", "chat_id": alice.id})
+    assert description(fake.handle("setMyCommands", {"commands": payload, "scope": bogus})) == (
+        "Bad Request: can't parse BotCommandScope JSON object"
+    )
+    assert fake.handle("deleteMyCommands", {"scope": mine})[0] == 200
+    assert fake.my_commands("chat", alice.id) == []
+    assert fake.my_commands() == [{"command": "my", "description": "我的在办事项"}]
+
+
 def test_methods_names_and_unknown(fake: FakeTelegram, alice: FakeUser) -> None:
     assert fake.handle("GETME", {})[1]["result"]["username"] == "fuyuan_test_bot"
     assert fake.handle("getMe", {})[1]["result"]["first_name"] == "府院通"
