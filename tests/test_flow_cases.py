@@ -307,7 +307,7 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
         assert page["text"].startswith("在办事项（12） · 第1/3页\n")
         assert numbers_on(page["text"]) == [1, 2, 3, 4, 5]
         assert (
-            "• 研判〔2026〕1号 第1件研判事项\n  待受理 · 延边州中级人民法院 · 期限 2026年11月30日（周一）"
+            "• 研判〔2026〕1号「第1件研判事项」\n  待受理 · 延边州中级人民法院 · 期限：2026年11月30日（周一）"
             in (page["text"])
         )
         assert bot.labels(page) == [f"研判〔2026〕{n}号" for n in (1, 2, 3, 4, 5)] + [
@@ -355,7 +355,7 @@ async def test_my_lists_open_matters_five_per_page(committee: Committee, db_url:
         # Nearest deadline first: #3's reply is due after the others' acknowledgement.
         assert numbers_on(page["text"]) == [3]
         assert (
-            "• 研判〔2026〕3号 第3件研判事项\n  已受理 · 延边州中级人民法院 · 期限 2026年12月9日（周三）"
+            "• 研判〔2026〕3号「第3件研判事项」\n  已受理 · 延边州中级人民法院 · 期限：2026年12月9日（周三）"
             in (page["text"])
         )
 

@@ -629,7 +629,7 @@ async def test_a_button_of_a_cancelled_conversation(committee: Committee, db_url
         await bot.press(li, "不指定日期")
         await bot.press(li, "完成")
         summary = bot.last_with_buttons(li)
-        (submit,) = [d for row in bot.fake.buttons(summary) for x, d in row if "提交" in x]
+        (submit,) = [d for row in bot.fake.buttons(summary) for x, d in row if "提请" in x]
         await bot.say(li, "/cancel")
         assert "reply_markup" not in bot.fake.message(li, summary["message_id"])
         await bot.press(li, message=summary, data=submit)

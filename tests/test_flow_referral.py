@@ -92,7 +92,7 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
         assert edited["text"].startswith(
             "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日 10:42。"
         )
-        assert "张三" in edited["text"] and "📎 1 个文件" in edited["text"]
+        assert "张三" in edited["text"] and "📎 1个文件" in edited["text"]
         assert "✅ 受理" not in bot.labels(edited) and "🏁 登记结果" in bot.labels(edited)
         assert "📎 附件（1）" in bot.labels(edited)
         raiser_note = bot.last_text(li)

@@ -36,7 +36,11 @@ async def assignment(bot: Harness, case: Case) -> Any:
 
 def alerts_to(bot: Harness, user: FakeUser, case: Case) -> list[str]:
     """The matter's entries in the deadline summaries and 督办 messages the user got."""
-    return [x for x in alert_entries(bot, user) if x.split("\n")[0].split(" ")[1] == case.number]
+    return [
+        x
+        for x in alert_entries(bot, user)
+        if x.split("\n")[0].split(" ", 1)[1].startswith((f"{case.number}「", f"{case.number}（"))
+    ]
 
 
 async def test_more_information_stops_the_clock_and_a_handler_gets_the_warnings(

@@ -199,14 +199,14 @@ async def test_my_is_sorted_by_the_nearest_deadline_with_overdue_marks_and_lists
         bot.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI))
         await bot.say(li, "/my")
         page = bot.last_with_buttons(li)
-        assert page["text"].startswith("在办事项 (7) · 第 1/2 页\n")
+        assert page["text"].startswith("在办事项（7） · 第1/2页\n")
         assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
         assert (
-            "• 研判〔2026〕1号 甲\n  待受理 · 延边州中级人民法院 · "
-            "期限 2026年11月30日（周一） ⚠ 逾期3个工作日\n" in page["text"]
+            "• 研判〔2026〕1号「甲」\n  待受理 · 延边州中级人民法院 · "
+            "期限：2026年11月30日（周一） ⚠ 逾期3个工作日\n" in page["text"]
         )
         assert (
-            "研判〔2026〕3号 乙1\n  待受理 · 延边州中级人民法院 · 期限 2026年12月2日（周三） ⚠ 逾期1个工作日"
+            "研判〔2026〕3号「乙1」\n  待受理 · 延边州中级人民法院 · 期限：2026年12月2日（周三） ⚠ 逾期1个工作日"
             in page["text"]
         )
         assert bot.labels(page)[-5:] == ["下一页 ▶", "• 全部", "待我办理", "我方提请", "已逾期"]
@@ -214,27 +214,27 @@ async def test_my_is_sorted_by_the_nearest_deadline_with_overdue_marks_and_lists
         page = bot.fake.message(li, page["message_id"])
         assert numbers_on(page["text"]) == [7, 2]
         assert (
-            "研判〔2026〕2号 丙\n  已受理 · 延边州中级人民法院 · 期限 2026年12月10日（周四）\n"
+            "研判〔2026〕2号「丙」\n  已受理 · 延边州中级人民法院 · 期限：2026年12月10日（周四）\n"
             in (page["text"] + "\n")
         )
 
         # Overdue only: six, over two pages; the next page keeps the list.
         await bot.press(li, "已逾期", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"].startswith("已逾期 (6) · 第 1/2 页\n")
+        assert page["text"].startswith("已逾期（6） · 第1/2页\n")
         assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
         assert "• 已逾期" in bot.labels(page)
         await bot.press(li, "下一页 ▶", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"].startswith("已逾期 (6) · 第 2/2 页\n")
+        assert page["text"].startswith("已逾期（6） · 第2/2页\n")
         assert numbers_on(page["text"]) == [7]
         # Raised by us: all seven; waiting for the department: none (the court is to act).
         await bot.press(li, "我方提请", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"].startswith("我方提请 (7) · 第 1/2 页\n")
+        assert page["text"].startswith("我方提请（7） · 第1/2页\n")
         await bot.press(li, "待我办理", message=page)
         page = bot.fake.message(li, page["message_id"])
-        assert page["text"] == "待我办理 (0)\n暂无此类事项。"
+        assert page["text"] == "待我办理（0）\n暂无此类事项。"
 
         # The court: Zhao waits on six, not on the one Wu handles; Wu on all seven.
         for user, expected in ((zhao, [1, 3, 4, 5, 6]), (wu, [1, 3, 4, 5, 6])):
@@ -242,18 +242,18 @@ async def test_my_is_sorted_by_the_nearest_deadline_with_overdue_marks_and_lists
             await bot.press(user, "待我办理", message=bot.last_with_buttons(user))
             shown = bot.last_with_buttons(user)["text"]
             assert numbers_on(shown) == expected
-        assert bot.last_with_buttons(zhao)["text"].startswith("待我办理 (6) · 第 1/2 页")
-        assert bot.last_with_buttons(wu)["text"].startswith("待我办理 (7) · 第 1/2 页")
+        assert bot.last_with_buttons(zhao)["text"].startswith("待我办理（6） · 第1/2页")
+        assert bot.last_with_buttons(wu)["text"].startswith("待我办理（7） · 第1/2页")
 
         # The office sees every open matter in the same order, from the deadlines' index.
         office = admin(bot)
         await bot.say(office, "/my")
         page = bot.last_with_buttons(office)
-        assert page["text"].startswith("在办事项 (7) · 第 1/2 页\n")
+        assert page["text"].startswith("在办事项（7） · 第1/2页\n")
         assert numbers_on(page["text"]) == [1, 3, 4, 5, 6]
         await bot.press(office, "已逾期", message=page)
         page = bot.fake.message(office, page["message_id"])
-        assert page["text"].startswith("已逾期 (6) · 第 1/2 页\n")
+        assert page["text"].startswith("已逾期（6） · 第1/2页\n")
 
         # More information asked of the department: now it waits on the department, and
         # has no deadline running (it comes last).
@@ -261,7 +261,7 @@ async def test_my_is_sorted_by_the_nearest_deadline_with_overdue_marks_and_lists
         await bot.say(li, "/my")
         await bot.press(li, "待我办理", message=bot.last_with_buttons(li))
         shown = bot.last_with_buttons(li)["text"]
-        assert shown.startswith("待我办理 (1)\n") and numbers_on(shown) == [1]
+        assert shown.startswith("待我办理（1）\n") and numbers_on(shown) == [1]
         await bot.say(li, "/my")
         await bot.press(li, "下一页 ▶", message=bot.last_with_buttons(li))
         assert numbers_on(bot.last_with_buttons(li)["text"]) == [2, 1]
@@ -284,11 +284,11 @@ async def test_a_matter_with_several_addressees_is_listed_once_at_its_nearest_de
         )
         await bot.say(office, "/my")
         shown = bot.last_with_buttons(office)["text"]
-        assert shown.startswith("在办事项 (2)\n")
+        assert shown.startswith("在办事项（2）\n")
         assert shown.count(assistance.NUMBER) == 1
         # The department's own request is due first, then the court's (2 December).
         assert shown.index("研判〔2026〕1号") < shown.index(assistance.NUMBER)
-        assert "期限 2026年12月2日（周三）" in shown
+        assert "期限：2026年12月2日（周三）" in shown
         # Each agency sees it once too, with its own deadline.
         await bot.say(li, "/my")
         assert bot.last_with_buttons(li)["text"].count(assistance.NUMBER) == 1

@@ -172,7 +172,7 @@ async def test_no_answered_question_keeps_live_buttons(committee: Committee, db_
         )  # the last question before the summary
         await only_the_current_question()
         assert "标题：滑雪场扩建项目土地租赁法律风险研判" in bot.last_text(li)  # the summary again
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         assert live_keyboards(bot, li, start) == []
         async with bot.svc.db.read() as conn:
             title = (await conn.execute(select(t.cases.c.title))).scalar_one()
@@ -229,7 +229,7 @@ async def test_buttons_use_short_names_and_texts_the_full_ones(
         await bot.press(li, "不指定日期")
         await bot.press(li, "完成")
         assert "接收单位：延边州中级人民法院" in bot.last_text(li)
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         await bot.flush_outbox()
         notice = bot.last_text(zhao)
         assert "长白山管委会自然资源局" in notice and "延边中院" not in notice
