@@ -33,7 +33,7 @@ async def status(update: Update, context: BotContext) -> None:
         path = database_path({"DATABASE_URL": runtime.settings.database_url})
         # Read in a thread, read-only, exactly as the health endpoint reads it.
         health = await asyncio.to_thread(check, path, now=now)
-    except OperatorError as exc:
+    except (OperatorError, ValueError) as exc:  # as bot.health.report
         logger.warning("/status: cannot read the database: %s", exc)
     last_tick = datetime.fromisoformat(health.last_tick) if health and health.last_tick else None
     svc = context.svc
