@@ -172,6 +172,7 @@ def test_webhook_mode_answers_telegram_and_refuses_a_request_without_the_secret(
 
     refusals = [line for line in world.bot.logs if REFUSED in line]
     assert len(refusals) == 2, refusals
+    assert sum("403" in line for line in world.bot.logs) == 2  # nothing else said of them
     assert "did not include the secret token" in refusals[0]
     assert "wrong secret token" in refusals[1]
     assert WRONG not in world.bot.output
