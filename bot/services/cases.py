@@ -11,9 +11,20 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, select, union
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    select,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle, rules
@@ -27,6 +38,56 @@ from bot.storage import schema as t
 from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
+
+
+# Statements read on most updates, built once: building one costs more than SQLAlchemy's
+# compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
+_HANDLER = t.users.alias("handler")
+_ACTOR = t.users.alias("actor")
+_ASSIGNMENTS_OF = (
+    select(
+        t.assignments,
+        _HANDLER.c.first_name.label("handler_name"),
+        _ACTOR.c.first_name.label("acted_by_name"),
+    )
+    .select_from(
+        t.assignments.outerjoin(
+            _HANDLER, _HANDLER.c.user_id == t.assignments.c.handler_user_id
+        ).outerjoin(_ACTOR, _ACTOR.c.user_id == t.assignments.c.acted_by)
+    )
+    .where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.assignments.c.case_id, t.assignments.c.position)
+)
+_RAISER = t.users.alias("raiser")
+_CASE = (
+    select(t.cases, _RAISER.c.first_name.label("raiser_name"))
+    .select_from(t.cases.outerjoin(_RAISER, _RAISER.c.user_id == t.cases.c.raiser_user_id))
+    .where(t.cases.c.id == bindparam("case_id"))
+)
+_FILES_OF = (
+    select(t.case_files)
+    .where(t.case_files.c.case_id == bindparam("case_id"))
+    .order_by(t.case_files.c.id)
+)
+_CASE_BY_NUMBER = select(t.cases.c.id).where(
+    t.cases.c.kind == bindparam("kind"),
+    t.cases.c.year == bindparam("year"),
+    t.cases.c.seq == bindparam("seq"),
+)
+_EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
+    t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
+)
+_HISTORY = _EVENTS_WITH_ACTOR.where(t.events.c.case_id == bindparam("case_id")).order_by(
+    t.events.c.id
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenCases:
+    """/my's statements for one kind of viewer: how many, and one page's matters."""
+
+    counted: Select[Any]
+    page: Select[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +150,7 @@ class Cases(ServiceBase):
         ids = list(case_ids)
         if not ids:
             return {}
-        handler = t.users.alias("handler")
-        actor = t.users.alias("actor")
-        rows = (
-            await conn.execute(
-                select(
-                    t.assignments,
-                    handler.c.first_name.label("handler_name"),
-                    actor.c.first_name.label("acted_by_name"),
-                )
-                .select_from(
-                    t.assignments.outerjoin(
-                        handler, handler.c.user_id == t.assignments.c.handler_user_id
-                    ).outerjoin(actor, actor.c.user_id == t.assignments.c.acted_by)
-                )
-                .where(t.assignments.c.case_id.in_(ids))
-                .order_by(t.assignments.c.case_id, t.assignments.c.position)
-            )
-        ).all()
+        rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
         found: dict[int, list[Assignment]] = {i: [] for i in ids}
         for r in rows:
             found[r.case_id].append(
@@ -138,27 +182,12 @@ class Cases(ServiceBase):
         return {case_id: tuple(items) for case_id, items in found.items()}
 
     async def _load_case(self, conn: AsyncConnection, case_id: int) -> Case | None:
-        raiser = t.users.alias("raiser")
-        row = (
-            await conn.execute(
-                select(t.cases, raiser.c.first_name.label("raiser_name"))
-                .select_from(
-                    t.cases.outerjoin(raiser, raiser.c.user_id == t.cases.c.raiser_user_id)
-                )
-                .where(t.cases.c.id == case_id)
-            )
-        ).first()
+        row = (await conn.execute(_CASE, {"case_id": case_id})).first()
         if row is None:
             return None
         files = tuple(
             CaseFile(f.media, f.file_id, f.file_unique_id, f.file_name, f.file_size)
-            for f in (
-                await conn.execute(
-                    select(t.case_files)
-                    .where(t.case_files.c.case_id == case_id)
-                    .order_by(t.case_files.c.id)
-                )
-            ).all()
+            for f in (await conn.execute(_FILES_OF, {"case_id": case_id})).all()
         )
         assignments = (await self._assignments(conn, [case_id]))[case_id]
         return self._case(row, files, assignments, row.raiser_name or "")
@@ -185,11 +214,7 @@ class Cases(ServiceBase):
         kind, year, seq = parsed
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(
-                    select(t.cases.c.id).where(
-                        t.cases.c.kind == kind, t.cases.c.year == year, t.cases.c.seq == seq
-                    )
-                )
+                await conn.execute(_CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
             ).scalar_one_or_none()
             case = None if case_id is None else await self._load_case(conn, case_id)
         if case is None:
@@ -207,16 +232,7 @@ class Cases(ServiceBase):
             )
         }
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.events, t.users.c.first_name)
-                    .select_from(
-                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
-                    )
-                    .where(t.events.c.case_id == case.id)
-                    .order_by(t.events.c.id)
-                )
-            ).all()
+            rows = (await conn.execute(_HISTORY, {"case_id": case.id})).all()
         # Steps on the whole matter, and those of the addressees the viewer may see.
         return [
             self._to_event(r) for r in rows if r.assignment_id is None or r.assignment_id in seen
@@ -238,15 +254,7 @@ class Cases(ServiceBase):
 
     async def event(self, event_id: int) -> Event:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.events, t.users.c.first_name)
-                    .select_from(
-                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
-                    )
-                    .where(t.events.c.id == event_id)
-                )
-            ).first()
+            row = (await conn.execute(_EVENTS_WITH_ACTOR.where(t.events.c.id == event_id))).first()
         if row is None:
             raise NotFound("event_unknown")
         return self._to_event(row)
@@ -263,48 +271,79 @@ class Cases(ServiceBase):
         member = viewer.member
         if member is None or not member.active:
             raise NotAllowed("not_member")
-        open_states = sorted(self.kinds.open_states)
-        is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
-        newest_first = (t.cases.c.created_at.desc(), t.cases.c.id.desc())
         if member.role in (Role.OFFICE, Role.OBSERVER):
-            counted: Select[Any] = select(func.count()).where(is_open)
-            page = select(t.cases.c.id).where(is_open).order_by(*newest_first)
+            statements, params = self._all_open_cases, {}
         else:
-            # The organisation's own open matters, each part found through an index bounded
-            # by them (not by every open matter): raised by it; addressed to it where its
-            # addressee is still at work; and shared ones (several addressees) still open
-            # whatever its own addressee's state.
-            orgs = self._answering_addressees(member.org_code)
-            mine = t.assignments.alias("mine")
-            own = union(
-                select(t.cases.c.id, t.cases.c.created_at).where(
-                    t.cases.c.raiser_org == member.org_code, is_open
-                ),
-                select(t.cases.c.id, t.cases.c.created_at)
-                .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
-                .where(
-                    t.assignments.c.addressee.in_(orgs),
-                    t.assignments.c.state.in_(open_states),
-                    is_open,
-                ),
-                select(t.cases.c.id, t.cases.c.created_at).where(
-                    t.cases.c.status == MATTER_OPEN,
-                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
-                ),
-            ).subquery()
-            counted = select(func.count()).select_from(own)
-            page = select(own.c.id).order_by(own.c.created_at.desc(), own.c.id.desc())
+            statements = self._org_open_cases
+            params = {
+                "org": member.org_code,
+                "orgs": self._answering_addressees(member.org_code),
+            }
         async with self.db.read() as conn:
-            total = (await conn.execute(counted)).scalar_one()
+            total = (await conn.execute(statements.counted, params)).scalar_one()
             # The page is chosen from indexes; only its own rows, which hold the forms, are read.
-            chosen = page.offset(offset).limit(limit)
-            rows = (
-                await conn.execute(
-                    select(t.cases).where(t.cases.c.id.in_(chosen)).order_by(*newest_first)
-                )
-            ).all()
+            page = {**params, "offset": offset, "limit": limit}
+            rows = (await conn.execute(statements.page, page)).all()
             assignments = await self._assignments(conn, [r.id for r in rows])
         return [self._case(r, assignments=assignments[r.id]) for r in rows], total
+
+    def _open_page(self, chosen: Select[Any]) -> Select[Any]:
+        """One page of matters, chosen from indexes (offset and limit bound per call)."""
+        chosen = chosen.offset(bindparam("offset")).limit(bindparam("limit"))
+        return (
+            select(t.cases)
+            .where(t.cases.c.id.in_(chosen))
+            .order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
+        )
+
+    @cached_property
+    def _open_states(self) -> list[str]:
+        return sorted(self.kinds.open_states)
+
+    @cached_property
+    def _all_open_cases(self) -> _OpenCases:
+        """/my for the office and observers: every open matter. Built once."""
+        is_open = t.cases.c.status.in_(self._open_states)
+        newest_first = (t.cases.c.created_at.desc(), t.cases.c.id.desc())
+        return _OpenCases(
+            counted=select(func.count()).where(is_open),
+            page=self._open_page(select(t.cases.c.id).where(is_open).order_by(*newest_first)),
+        )
+
+    @cached_property
+    def _org_open_cases(self) -> _OpenCases:
+        """/my for an organisation (``org``, answering for ``orgs``): its own open matters,
+        each part found through an index bounded by them (not by every open matter): raised
+        by it; addressed to it where its addressee is still at work; and shared ones (several
+        addressees) still open whatever its own addressee's state. Built once."""
+        open_states = self._open_states
+        is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
+        orgs: BindParameter[str] = bindparam(
+            "orgs", expanding=True, type_=t.assignments.c.addressee.type
+        )
+        mine = t.assignments.alias("mine")
+        own = union(
+            select(t.cases.c.id, t.cases.c.created_at).where(
+                t.cases.c.raiser_org == bindparam("org"), is_open
+            ),
+            select(t.cases.c.id, t.cases.c.created_at)
+            .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
+            .where(
+                t.assignments.c.addressee.in_(orgs),
+                t.assignments.c.state.in_(open_states),
+                is_open,
+            ),
+            select(t.cases.c.id, t.cases.c.created_at).where(
+                t.cases.c.status == MATTER_OPEN,
+                exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
+            ),
+        ).subquery()
+        return _OpenCases(
+            counted=select(func.count()).select_from(own),
+            page=self._open_page(
+                select(own.c.id).order_by(own.c.created_at.desc(), own.c.id.desc())
+            ),
+        )
 
     # ------------------------------------------------------------------ recipients
 
