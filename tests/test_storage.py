@@ -69,6 +69,66 @@ async def test_trips_to_sqlites_thread(db_url: str) -> None:
         await db.dispose()
 
 
+async def test_an_updates_reads_cost_no_trips(db_url: str) -> None:
+    """Inside a unit of work (an update) a read transaction runs on the event loop's thread;
+    outside one (ticks, deliveries) it still goes to the driver's thread."""
+    db = Database(db_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        before = db.trips
+        async with db.unit():
+            async with db.read() as conn:
+                value = (await conn.execute(select(t.settings.c.value))).scalar_one()
+                count = (await conn.execute(select(func.count()).select_from(t.settings))).scalar()
+            async with db.read() as conn:
+                again = (await conn.execute(select(t.settings.c.value))).scalar_one()
+        assert (value, count, again) == ("1", 1, "1")
+        assert db.trips == before
+        async with db.read() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
+        assert db.trips - before == 1
+    finally:
+        await db.dispose()
+
+
+async def test_an_updates_read_waits_for_another_process_without_stopping_the_bot(
+    db_url: str,
+) -> None:
+    """While another process keeps the file to itself, an update's read does not wait on the
+    event loop's thread (which would stop the bot for up to the busy timeout) but in the
+    driver's thread, and reads the same once it may."""
+    db = Database(db_url)
+    other = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+    try:
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        await db.dispose()  # its connections would keep the exclusive lock from being taken
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("UPDATE settings SET value = '2'")
+        other.execute("COMMIT")  # the lock stays with it (exclusive locking mode)
+        db = Database(db_url)
+
+        async def step() -> str:
+            async with db.unit(), db.read() as conn:
+                return str((await conn.execute(select(t.settings.c.value))).scalar_one())
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task = asyncio.create_task(step())
+        for _ in range(20):
+            await asyncio.sleep(0)  # the event loop runs on while the read waits...
+        assert not task.done()
+        assert loop.time() - started < BUSY_TIMEOUT_MS / 1000 / 2  # ...not stopped in it
+        other.close()  # gives the lock up
+        assert await asyncio.wait_for(task, timeout=5) == "2"
+        assert db.trips >= 1
+    finally:
+        other.close()
+        await db.dispose()
+
+
 async def test_a_failed_write_takes_the_deferred_record_with_it_and_it_is_written_later(
     db_url: str,
 ) -> None:
