@@ -38,6 +38,25 @@ GROUP_SETTING = "group_chat_id"
 _ACTIVE_MEMBER = select(t.members).where(
     t.members.c.user_id == bindparam("user_id"), t.members.c.revoked_at.is_(None)
 )
+_EVENT = (
+    t.events.insert()
+    .values(
+        {
+            name: bindparam(name, type_=t.events.c[name].type)
+            for name in (
+                "case_id",
+                "assignment_id",
+                "actor_user_id",
+                "at",
+                "action",
+                "from_status",
+                "to_status",
+                "detail",
+            )
+        }
+    )
+    .returning(t.events.c.id)
+)
 _DELETE_DRAFT = t.drafts.delete().where(
     t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
 )
@@ -129,18 +148,17 @@ class ServiceBase:
     ) -> int:
         """Write an audit event; returns its id."""
         result = await conn.execute(
-            t.events.insert()
-            .values(
-                case_id=case_id,
-                assignment_id=assignment_id,
-                actor_user_id=actor,
-                at=self.clock.now(),
-                action=action,
-                from_status=from_status,
-                to_status=to_status,
-                detail=detail or None,
-            )
-            .returning(t.events.c.id)
+            _EVENT,
+            {
+                "case_id": case_id,
+                "assignment_id": assignment_id,
+                "actor_user_id": actor,
+                "at": self.clock.now(),
+                "action": action,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": detail or None,
+            },
         )
         return int(result.scalar_one())
 
