@@ -240,6 +240,7 @@ class World:
     numbers_by_org: dict[str, list[str]]
     anomalies: Counter[str] = field(default_factory=Counter)
     next_user_id: int = 50_001  # people invited during the mix
+    group_share: float = 0.15  # of a department head's turns, those in the group
 
 
 @dataclass
@@ -395,7 +396,7 @@ def department_head(world: World, actor: Actor) -> Script:
         roll = world.rng.random()
         if roll < 0.5:
             yield from raise_flow(world, actor)
-        elif roll < 0.65:
+        elif roll < 0.5 + world.group_share:
             yield from group_traffic(world, actor)
         else:
             yield from browse(world, actor)
@@ -817,6 +818,8 @@ async def run_bot(
             feeder = Feeder(fake)
             feeder.take()  # the bot being added to the group: not part of the mix
             world = World(view, rng, numbers_by_org)
+            if people is not None:
+                world.group_share = 0.3  # a quick run's few heads answer meetings often enough
             for actor in actors:
                 if actor.role is Role.DEPARTMENT_HEAD:
                     actor.script = department_head(world, actor)

@@ -180,7 +180,7 @@ class Database:
             self._writing = task
             try:
                 async with self._write_engine.connect() as conn:
-                    here = _here(conn) if unit is not None else None
+                    here = _here(conn) if unit is not None and self._dbapi is not None else None
                     if here is not None:
                         # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
@@ -292,7 +292,7 @@ class Database:
         event loop's thread: an update's reads are short lookups, and a trip to the driver's
         thread would cost more CPU than most of them (see ``OneTripConnection``)."""
         async with self.engine.connect() as conn:
-            here = _here(conn) if _UNIT.get() is not None else None
+            here = _here(conn) if self._dbapi is not None and _UNIT.get() is not None else None
             if here is not None:
                 here.here = True
             try:
