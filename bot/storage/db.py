@@ -207,7 +207,7 @@ class Database:
         """Run statements at the start of the transaction. On SQLite they travel with its
         next trip (nobody reads their results), prebuilt ones without SQLAlchemy's execution
         machinery (compiled once, their parameters converted here)."""
-        raw = (await conn.get_raw_connection()).dbapi_connection
+        raw = _here(conn) if self._dbapi is not None else None
         rest = list(statements)
         while rest and isinstance(raw, OneTripConnection) and rest[0][1] is not None:
             statement, params = rest[0]
