@@ -88,6 +88,10 @@ async def test_an_updates_reads_cost_no_trips(db_url: str) -> None:
                 again = (await conn.execute(select(t.settings.c.value))).scalar_one()
         assert (value, count, again) == ("1", 1, "1")
         assert db.trips == before
+        async with db.unit(), db.read(scan=True) as conn:  # a digest, a page of /my
+            await conn.execute(select(func.count()).select_from(t.settings))
+        assert db.trips - before == 1
+        before = db.trips
         async with db.read() as conn:
             assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
         assert db.trips - before == 1

@@ -279,7 +279,7 @@ class Cases(ServiceBase):
                 "org": member.org_code,
                 "orgs": self._answering_addressees(member.org_code),
             }
-        async with self.db.read() as conn:
+        async with self.db.read(scan=True) as conn:
             total = (await conn.execute(statements.counted, params)).scalar_one()
             # The page is chosen from indexes; only its own rows, which hold the forms, are read.
             page = {**params, "offset": offset, "limit": limit}

@@ -287,12 +287,18 @@ class Database:
             await conn.execute(statement, params)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, *, scan: bool = False) -> AsyncIterator[AsyncConnection]:
         """A read-only snapshot. Inside a unit of work (an update) on SQLite it is read on the
         event loop's thread: an update's reads are short lookups, and a trip to the driver's
-        thread would cost more CPU than most of them (see ``OneTripConnection``)."""
+        thread would cost more CPU than most of them (see ``OneTripConnection``). A read that
+        may go through many rows (``scan``: a digest, a page of /my) stays in the driver's
+        thread, where SQLite lets the bot go on with other updates meanwhile."""
         async with self.engine.connect() as conn:
-            here = _here(conn) if self._dbapi is not None and _UNIT.get() is not None else None
+            here = (
+                _here(conn)
+                if not scan and self._dbapi is not None and _UNIT.get() is not None
+                else None
+            )
             if here is not None:
                 here.here = True
             try:
