@@ -1,12 +1,14 @@
 """``python -m bench [--quick] [--only mix|scan|fanout|startup] [--size N] [--rtt MS]
-[--json FILE] [--write] [--verbose]``
+[--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
 Markdown in ``bench/RESULTS.md``, ``--json`` every figure machine-readably. ``--size`` is the
 number of matters the mix's and the scan's databases are seeded with (100,000 by default;
 1,000,000 runs). ``--rtt`` simulates the Bot API's round trip: the mix runs at 0 ms and at
 that many ms. ``--profile DIR`` writes cProfile data of the mix and of the scan/digest there
-(inspect with ``python -m pstats``).
+(inspect with ``python -m pstats``). The mix's seeded database is kept between runs
+(``bench.seed.cached``, in ``$FUYUAN_BENCH_CACHE`` or the user's cache directory); ``--reseed``
+seeds it again.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure here")
     parser.add_argument("--profile", type=Path, help="write cProfile data into this directory")
+    parser.add_argument(
+        "--reseed",
+        action="store_true",
+        help="seed the mix's database again instead of reusing the cached one",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> list[Row]:
                 profile=profile,
                 size=args.size,
                 rtt_ms=args.rtt,
+                fresh=args.reseed,
             )
         elif name == "scan":
             from bench import scan

@@ -59,7 +59,7 @@ from bench.common import (
     ms,
     percentile,
 )
-from bench.seed import cast, seed
+from bench.seed import Person, cached, cast
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
@@ -240,6 +240,7 @@ class World:
     numbers_by_org: dict[str, list[str]]
     anomalies: Counter[str] = field(default_factory=Counter)
     next_user_id: int = 50_001  # people invited during the mix
+    group_share: float = 0.15  # of a department head's turns, those in the group
 
 
 @dataclass
@@ -395,7 +396,7 @@ def department_head(world: World, actor: Actor) -> Script:
         roll = world.rng.random()
         if roll < 0.5:
             yield from raise_flow(world, actor)
-        elif roll < 0.65:
+        elif roll < 0.5 + world.group_share:
             yield from group_traffic(world, actor)
         else:
             yield from browse(world, actor)
@@ -490,8 +491,10 @@ def emit(fake: FakeTelegram, user: FakeUser, action: Action) -> None:
 
 
 # Per update, what it cost besides time: [SQL statements, transactions, hops into the
-# database thread, ns waiting in the rate limiter]. Set by ``feed`` in each update's task;
-# the counters below add to it from wherever that update's work runs.
+# database thread, ns waiting in the rate limiter, 1 while it is being handled]. Set by
+# ``feed`` in each update's task; the counters below add to it from wherever that update's
+# work runs (waits only while it is handled: a delivery it started may wait after it ended,
+# and that wait is no part of its time).
 ACCOUNT: ContextVar[list[int] | None] = ContextVar("bench_account", default=None)
 
 
@@ -621,7 +624,7 @@ def count_limiter_waits(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             return await base.process_request(self, callback=timed, **kwargs)
         finally:
             account = ACCOUNT.get()
-            if account is not None and sent:
+            if account is not None and sent and account[4]:
                 account[3] += sent[0] - entered
 
     timed_class = type(
@@ -635,11 +638,14 @@ async def _one(
 ) -> tuple[int, list[int]]:
     if delay > 0:
         await asyncio.sleep(delay)  # when it arrives
-    account = [0, 0, 0, 0]
+    account = [0, 0, 0, 0, 1]
     ACCOUNT.set(account)  # this task's (and what it starts) only
     start = time.perf_counter_ns()
     update = Update.de_json(raw, app.bot)
-    await app.update_processor.process_update(update, app.process_update(update))
+    try:
+        await app.update_processor.process_update(update, app.process_update(update))
+    finally:
+        account[4] = 0
     return time.perf_counter_ns() - start, account
 
 
@@ -660,7 +666,7 @@ async def feed(
     timings.cpu_ns += time.process_time_ns() - cpu
     if fake_clock is not None:
         timings.fake_ns += fake_clock.ns - in_fake
-    for ns, (statements, transactions, hops, waited) in results:
+    for ns, (statements, transactions, hops, waited, _) in results:
         timings.ns.append(ns)
         timings.statements.append(statements)
         timings.transactions.append(transactions)
@@ -740,11 +746,31 @@ async def _prepare(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runt
         pass
 
 
+QUICK_UPDATES = 600
+
+
+def quick_cast() -> list[Person]:
+    """The people acting in a quick run besides the office: fewer, so that in a few hundred
+    updates each of them gets far enough to submit matters, answer them and make invites that
+    are used (with all fifty, nobody would finish a form). Everyone is still a member of the
+    seeded database and can be sent to."""
+    people = cast()
+    heads = [p for p in people if p[3] is Role.DEPARTMENT_HEAD][:10]
+    staff = [p for p in people if p[3] is Role.COURT_STAFF][:5]
+    return heads + staff
+
+
 async def run_bot(
-    n_updates: int, seed_value: int, template: Path, rtt: float, profile: Path | None
+    n_updates: int,
+    seed_value: int,
+    template: Path,
+    rtt: float,
+    profile: Path | None,
+    people: list[Person] | None = None,
 ) -> MixResult:
     """The real Application (its rate limiter and job queue included) on a copy of the seeded
-    database; returns timings and sanity figures."""
+    database; returns timings and sanity figures. ``people`` act (default: all of ``cast()``,
+    and the office admin in either case)."""
     rng = random.Random(seed_value)
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
@@ -771,10 +797,12 @@ async def run_bot(
         try:
             # -------------------------------------------------- preparing (not measured)
             actors: list[Actor] = [Actor(admin_user, "CBS-OFFICE", Role.OFFICE)]
+            acting = {p[0] for p in people} if people is not None else None
             for user_id, name, org, role in cast():
-                user = fake.user(user_id, name)
+                user = fake.user(user_id, name)  # everyone can be sent to
                 user.started = True
-                actors.append(Actor(user, org, role))
+                if acting is None or user_id in acting:
+                    actors.append(Actor(user, org, role))
             await _prepare(app, runtime)
             numbers_by_org: dict[str, list[str]] = defaultdict(list)
             async with svc.db.read() as conn:
@@ -790,6 +818,8 @@ async def run_bot(
             feeder = Feeder(fake)
             feeder.take()  # the bot being added to the group: not part of the mix
             world = World(view, rng, numbers_by_org)
+            if people is not None:
+                world.group_share = 0.3  # a quick run's few heads answer meetings often enough
             for actor in actors:
                 if actor.role is Role.DEPARTMENT_HEAD:
                     actor.script = department_head(world, actor)
@@ -808,8 +838,15 @@ async def run_bot(
             timings = Timings()
             sequence: list[tuple[int, Action]] = []
             profiler = cProfile.Profile() if profile else None
+            admin, others = actors[0], actors[1:]
             while len(timings.ns) < n_updates:
-                order = rng.sample(actors, ROUND)
+                # A quick run's office acts in every round (its invitations and /meetings
+                # would come up too rarely in a few hundred updates otherwise).
+                order = (
+                    [admin, *rng.sample(others, ROUND - 1)]
+                    if people is not None
+                    else rng.sample(actors, ROUND)
+                )
                 labels: list[str] = []
                 for actor in order:
                     if len(sequence) >= n_updates:
@@ -1030,8 +1067,10 @@ class Pair:
         return b / e if e else 0.0
 
 
-async def _pair(n: int, template: Path, rtt_ms: float, profile: Path | None) -> Pair:
-    bot = await run_bot(n, 20261125, template, rtt_ms / 1000, profile)
+async def _pair(
+    n: int, template: Path, rtt_ms: float, profile: Path | None, people: list[Person] | None
+) -> Pair:
+    bot = await run_bot(n, 20261125, template, rtt_ms / 1000, profile, people)
     echo = await run_echo(bot.sequence, bot.timings.rounds, rtt_ms / 1000)
     return Pair(rtt_ms, bot, echo)
 
@@ -1044,17 +1083,51 @@ def measure_all(
     size: int | None = None,
     rtt_ms: float = 50.0,
     echo: Callable[[str], None] = print,
+    fresh: bool = False,
 ) -> list[Row]:
     """The mix at 0 ms and at ``rtt_ms`` round trip, on a database of ``size`` matters."""
-    n = 300 if quick else 2000
+    n = QUICK_UPDATES if quick else 2000
     matters = size or (20_000 if quick else 100_000)
-    with tempfile.TemporaryDirectory(prefix="fuyuan-bench-") as tmp:
-        template = Path(tmp) / "seeded.sqlite3"
-        seed(template, matters, now=START)
-        pairs = [asyncio.run(_pair(n, template, 0.0, profile))]
-        if rtt_ms > 0:
-            pairs.append(asyncio.run(_pair(n, template, rtt_ms, None)))
+    # Seeded once per size and kept (bench.seed.cached); each run works on a copy.
+    template, seeded = cached(matters, now=START, fresh=fresh)
+    logger.info("%s %s", "seeded" if seeded else "reusing", template)
+    people = quick_cast() if quick else None
+    pairs = [asyncio.run(_pair(n, template, 0.0, profile, people))]
+    if rtt_ms > 0:
+        pairs.append(asyncio.run(_pair(n, template, rtt_ms, None, people)))
     return report(pairs, matters, verbose=verbose, echo=echo)
+
+
+# Kinds of update the mix must exercise, by the labels of its steps, and how often at least.
+EXERCISED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("submit", ("raise:submit",)),
+    ("file", ("raise:file", "raise:photo")),
+    ("court answer", ("court:acknowledge", "court:return")),
+    ("invite", ("invite:role",)),
+    ("join", ("invite:join",)),
+    ("rsvp", ("group:rsvp",)),
+    ("group reply", ("group:reply",)),
+    ("/my", ("/my",)),
+    ("/case", ("/case",)),
+    ("/meetings", ("/meetings",)),
+)
+AT_LEAST = 3
+
+
+def exercised(bot: MixResult) -> Row:
+    """How often each kind of update came up, and whether matters were submitted and answered
+    and invites used that many times (a run too short for its cast completes none)."""
+    labels = Counter(action.label for _, action in bot.sequence)
+    counts = {name: sum(labels[label] for label in group) for name, group in EXERCISED}
+    done = {"submitted": bot.submitted, "answered": bot.answered, "joined": bot.joined}
+    ok = all(v >= AT_LEAST for v in counts.values()) and all(v >= AT_LEAST for v in done.values())
+    return Row(
+        f"mix: kinds of update exercised (each at least {AT_LEAST} times)",
+        ", ".join(f"{name} {count}" for name, count in counts.items()),
+        f">= {AT_LEAST} each",
+        ok,
+        data={**counts, **done},
+    )
 
 
 def report(
@@ -1116,6 +1189,7 @@ def report(
             f"{bot.submitted} / {bot.answered} / {bot.joined}",
             data={"submitted": bot.submitted, "answered": bot.answered, "joined": bot.joined},
         ),
+        exercised(bot),
         Row(
             "mix: SQL statements (besides BEGIN) / transactions / database-thread hops "
             "per update, mean",

@@ -9,14 +9,20 @@ are stored exactly as SQLAlchemy binds them (UTC ``YYYY-MM-DD HH:MM:SS.ffffff``,
 Matters spread over two years, each with one addressee: ~95 % closed (20 % of those returned,
 the rest acknowledged and resolved), ~5 % open with deadlines such that a few hundred per
 hundred thousand are due soon or overdue today.
+
+``cached`` keeps a seeded file per version of the seeding, schema head, size and seed value
+(``SEED_VERSION``), so repeated runs of the mix copy it instead of seeding again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import random
 import sqlite3
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +37,10 @@ from bot.domain.models import Role
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
+# Raise when what ``seed`` writes changes in a way its source and the committee file do not
+# show (they are part of the cache key too).
+SEED_VERSION = 1
+CACHE_ENV = "FUYUAN_BENCH_CACHE"
 CHUNK = 20_000
 HORIZON_DAYS = 730
 
@@ -91,6 +101,55 @@ def migrate(path: Path) -> None:
         await db.dispose()
 
     asyncio.run(_migrate())
+
+
+def cache_dir() -> Path:
+    """Where seeded files are kept between runs: ``$FUYUAN_BENCH_CACHE``, else the user's
+    cache directory."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fuyuan-bench"
+
+
+def cache_key(n: int, *, seed_value: int = 7, now: datetime = NOW) -> str:
+    """What a seeded file depends on: the seeding's version and source, the committee file,
+    the schema's head revision, the size, the seed value and the moment it is seeded as."""
+    from bot.storage.db import schema_head
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for source in (Path(__file__), root / "committee.example.toml"):
+        digest.update(source.read_bytes())
+    digest.update(f"{SEED_VERSION}|{schema_head()}|{n}|{seed_value}|{now.isoformat()}".encode())
+    return f"seeded-v{SEED_VERSION}-{n}-{digest.hexdigest()[:16]}"
+
+
+def cached(
+    n: int, *, seed_value: int = 7, now: datetime = NOW, fresh: bool = False
+) -> tuple[Path, bool]:
+    """A seeded file of ``n`` matters, seeded once and kept (see ``cache_key``); returns its
+    path and whether it was seeded now. Callers copy it: the file itself is never opened by
+    a bot. ``fresh`` seeds it again."""
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{cache_key(n, seed_value=seed_value, now=now)}.sqlite3"
+    if path.exists() and not fresh:
+        return path, False
+    # Seeded beside it under a temporary name and renamed when complete: an interrupted
+    # seeding never leaves a file that looks finished.
+    fd, name = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    partial = Path(name)
+    partial.unlink()
+    try:
+        seed(partial, n, seed_value=seed_value, now=now)
+        partial.replace(path)
+    finally:
+        for leftover in (partial, *partial.parent.glob(partial.name + "-*")):
+            leftover.unlink(missing_ok=True)
+    return path, True
 
 
 def seed(

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
 DELIVER_SECONDS = 5
+WARM_UP_AFTER_SECONDS = 2
 # A job delayed because the process was busy (or the machine slept) still runs: APScheduler's
 # default grace of 1 s would silently skip it. Missed runs collapse into one.
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
@@ -79,6 +80,11 @@ async def _deliver_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     await deliver(context.application)
 
 
+async def _warm_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    runtime: Runtime = context.application.bot_data["runtime"]
+    await runtime.texts.warm_up()
+
+
 def schedule_jobs(app: AnyApp) -> None:
     queue = app.job_queue
     if queue is None:
@@ -89,3 +95,6 @@ def schedule_jobs(app: AnyApp) -> None:
     queue.run_repeating(
         _deliver_job, interval=DELIVER_SECONDS, first=3, name="deliver", job_kwargs=JOB_KWARGS
     )
+    # Templates not yet used are compiled soon after start, one at a time, so that no
+    # update pays for compiling the one it shows first (tens of milliseconds each).
+    queue.run_once(_warm_job, when=WARM_UP_AFTER_SECONDS, name="warm-up", job_kwargs=JOB_KWARGS)

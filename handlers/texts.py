@@ -7,6 +7,7 @@ longer is a template under ``templates/``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -123,6 +124,18 @@ class Texts:
         if kind is not None and kind.has_action(action):
             return kind.action(action).done
         return action
+
+    async def warm_up(self) -> int:
+        """Compile every template in every language now, yielding to the event loop between
+        two, so that updates find them compiled (Jinja keeps them; the first render of each
+        would otherwise compile it on an update's time). Returns how many were compiled."""
+        compiled = 0
+        for env in self._envs.values():
+            for name in env.list_templates(extensions=["html"]):
+                env.get_template(name)
+                compiled += 1
+                await asyncio.sleep(0)
+        return compiled
 
     def render(self, lang: str, name: str, **context: Any) -> str:
         """Render ``templates/<name>.html`` in a language; returns Telegram HTML."""

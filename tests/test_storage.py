@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, func, select
@@ -16,6 +18,7 @@ from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import db as db_module
+from bot.storage import driver as driver_module
 from bot.storage import schema as t
 from bot.storage.db import Database
 from bot.storage.driver import BUSY_TIMEOUT_MS
@@ -66,6 +69,83 @@ async def test_trips_to_sqlites_thread(db_url: str) -> None:
             rows = (await conn.execute(select(t.seen_updates).order_by("update_id"))).all()
         assert [tuple(row) for row in rows] == [(7, at), (8, at + timedelta(seconds=1))]
     finally:
+        await db.dispose()
+
+
+async def test_an_updates_reads_cost_no_trips(db_url: str) -> None:
+    """Inside a unit of work (an update) a read transaction runs on the event loop's thread;
+    outside one (ticks, deliveries) it still goes to the driver's thread."""
+    db = Database(db_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        before = db.trips
+        async with db.unit():
+            async with db.read() as conn:
+                value = (await conn.execute(select(t.settings.c.value))).scalar_one()
+                count = (await conn.execute(select(func.count()).select_from(t.settings))).scalar()
+            async with db.read() as conn:
+                again = (await conn.execute(select(t.settings.c.value))).scalar_one()
+        assert (value, count, again) == ("1", 1, "1")
+        assert db.trips == before
+        async with db.unit(), db.read(scan=True) as conn:  # a digest, a page of /my
+            await conn.execute(select(func.count()).select_from(t.settings))
+        assert db.trips - before == 1
+        before = db.trips
+        async with db.read() as conn:
+            assert (await conn.execute(select(t.settings.c.value))).scalar_one() == "1"
+        assert db.trips - before == 1
+    finally:
+        await db.dispose()
+
+
+async def test_an_updates_read_waits_for_another_process_without_stopping_the_bot(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the rare moment a read must wait for another process (it keeps the file to itself,
+    or recovers the log), an update's read does not wait on the event loop's thread (which
+    would stop the bot for up to the busy timeout) but in the driver's thread."""
+    db = Database(db_url)
+    locked, released = threading.Event(), threading.Event()
+    run_statement = driver_module._run_statement
+
+    def as_if_locked(
+        driver: Any, prefix: Any, operation: str, parameters: Any, many: bool, here: bool = False
+    ) -> Any:
+        """SQLite while another process holds the lock: a transaction's first read fails at
+        once without a busy timeout, and with one waits (in its busy handler) until released."""
+        if locked.is_set() and not here and prefix and prefix[0][0] == "BEGIN":
+            if driver._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0:
+                error = sqlite3.OperationalError("database is locked")
+                error.sqlite_errorcode = sqlite3.SQLITE_BUSY
+                raise error
+            released.wait(timeout=3)
+        return run_statement(driver, prefix, operation, parameters, many, here)
+
+    try:
+        async with db.write() as conn:
+            await conn.execute(t.settings.insert().values(key="k", value="1"))
+        monkeypatch.setattr(driver_module, "_run_statement", as_if_locked)
+        locked.set()
+        before = db.trips
+
+        async def step() -> str:
+            async with db.unit(), db.read() as conn:
+                return str((await conn.execute(select(t.settings.c.value))).scalar_one())
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task = asyncio.create_task(step())
+        for _ in range(20):
+            await asyncio.sleep(0)  # the event loop runs on while the read waits...
+        assert not task.done()
+        assert loop.time() - started < 1  # ...not stopped in it
+        assert db.trips - before == 1  # the read went to the driver's thread to wait
+        locked.clear()
+        released.set()
+        assert await asyncio.wait_for(task, timeout=5) == "1"
+    finally:
+        released.set()
         await db.dispose()
 
 

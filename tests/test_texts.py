@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.committee import Committee
 from bot.domain.models import Member, Role, Viewer
-from handlers.texts import Texts, split_html
+from handlers.texts import TEMPLATES_DIR, Texts, split_html
 from tests.conftest import SHANGHAI
 
 TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
@@ -100,3 +100,22 @@ def test_nothing_follows_a_full_width_colon_in_chinese(committee: Committee) -> 
     assert "： " not in zh
     en = visible(texts.render("en", "whoami", viewer=viewer))
     assert "Organisation: Natural Resources Bureau" in en
+
+
+async def test_templates_are_compiled_ahead_of_the_first_update(
+    committee: Committee, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up (a job soon after start) compiles every template in every language, so an
+    update's first render of one compiles nothing."""
+    texts = Texts(committee, SHANGHAI)
+    names = sorted(p.name for p in TEMPLATES_DIR.glob("*.html"))
+    assert await texts.warm_up() == 2 * len(names)
+
+    def compile_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a template was compiled while rendering")
+
+    for lang in ("zh_CN", "en"):
+        env = texts._envs[lang]
+        monkeypatch.setattr(env, "compile", compile_again)
+        assert texts.render(lang, "cancelled")
+        assert all(env.get_template(name) for name in names)

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +33,33 @@ from bot.storage.db import Database
 logger = logging.getLogger(__name__)
 
 GROUP_SETTING = "group_chat_id"
+
+# Built once (see bot.services.cases): read or written on many updates.
+_ACTIVE_MEMBER = select(t.members).where(
+    t.members.c.user_id == bindparam("user_id"), t.members.c.revoked_at.is_(None)
+)
+_EVENT = (
+    t.events.insert()
+    .values(
+        {
+            name: bindparam(name, type_=t.events.c[name].type)
+            for name in (
+                "case_id",
+                "assignment_id",
+                "actor_user_id",
+                "at",
+                "action",
+                "from_status",
+                "to_status",
+                "detail",
+            )
+        }
+    )
+    .returning(t.events.c.id)
+)
+_DELETE_DRAFT = t.drafts.delete().where(
+    t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
+)
 
 
 class SeenUpdates:
@@ -105,9 +132,7 @@ class ServiceBase:
     async def _finish_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
         """A conversation's draft goes with the change it produced, in the same transaction:
         a restart after the commit cannot offer the same button again."""
-        await conn.execute(
-            t.drafts.delete().where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
-        )
+        await conn.execute(_DELETE_DRAFT, {"user_id": user_id, "flow": flow})
 
     async def _event(
         self,
@@ -123,31 +148,24 @@ class ServiceBase:
     ) -> int:
         """Write an audit event; returns its id."""
         result = await conn.execute(
-            t.events.insert()
-            .values(
-                case_id=case_id,
-                assignment_id=assignment_id,
-                actor_user_id=actor,
-                at=self.clock.now(),
-                action=action,
-                from_status=from_status,
-                to_status=to_status,
-                detail=detail or None,
-            )
-            .returning(t.events.c.id)
+            _EVENT,
+            {
+                "case_id": case_id,
+                "assignment_id": assignment_id,
+                "actor_user_id": actor,
+                "at": self.clock.now(),
+                "action": action,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": detail or None,
+            },
         )
         return int(result.scalar_one())
 
     async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
         """The user's membership as it is now, read inside the caller's transaction (a cached
         viewer may predate a revocation)."""
-        row = (
-            await conn.execute(
-                select(t.members).where(
-                    t.members.c.user_id == user_id, t.members.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
+        row = (await conn.execute(_ACTIVE_MEMBER, {"user_id": user_id})).first()
         return self._member(row)
 
     @staticmethod

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -45,6 +46,48 @@ logger = logging.getLogger(__name__)
 # it raised, and the overdue ones.
 ALL, TODO, RAISED, OVERDUE = "all", "todo", "raised", "overdue"
 MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
+
+
+# Statements read on most updates, built once: building one costs more than SQLAlchemy's
+# compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
+_HANDLER = t.users.alias("handler")
+_ACTOR = t.users.alias("actor")
+_ASSIGNMENTS_OF = (
+    select(
+        t.assignments,
+        _HANDLER.c.first_name.label("handler_name"),
+        _ACTOR.c.first_name.label("acted_by_name"),
+    )
+    .select_from(
+        t.assignments.outerjoin(
+            _HANDLER, _HANDLER.c.user_id == t.assignments.c.handler_user_id
+        ).outerjoin(_ACTOR, _ACTOR.c.user_id == t.assignments.c.acted_by)
+    )
+    .where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.assignments.c.case_id, t.assignments.c.position)
+)
+_RAISER = t.users.alias("raiser")
+_CASE = (
+    select(t.cases, _RAISER.c.first_name.label("raiser_name"))
+    .select_from(t.cases.outerjoin(_RAISER, _RAISER.c.user_id == t.cases.c.raiser_user_id))
+    .where(t.cases.c.id == bindparam("case_id"))
+)
+_FILES_OF = (
+    select(t.case_files)
+    .where(t.case_files.c.case_id == bindparam("case_id"))
+    .order_by(t.case_files.c.id)
+)
+_CASE_BY_NUMBER = select(t.cases.c.id).where(
+    t.cases.c.kind == bindparam("kind"),
+    t.cases.c.year == bindparam("year"),
+    t.cases.c.seq == bindparam("seq"),
+)
+_EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
+    t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
+)
+_HISTORY = _EVENTS_WITH_ACTOR.where(t.events.c.case_id == bindparam("case_id")).order_by(
+    t.events.c.id
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,24 +150,7 @@ class Cases(ServiceBase):
         ids = list(case_ids)
         if not ids:
             return {}
-        handler = t.users.alias("handler")
-        actor = t.users.alias("actor")
-        rows = (
-            await conn.execute(
-                select(
-                    t.assignments,
-                    handler.c.first_name.label("handler_name"),
-                    actor.c.first_name.label("acted_by_name"),
-                )
-                .select_from(
-                    t.assignments.outerjoin(
-                        handler, handler.c.user_id == t.assignments.c.handler_user_id
-                    ).outerjoin(actor, actor.c.user_id == t.assignments.c.acted_by)
-                )
-                .where(t.assignments.c.case_id.in_(ids))
-                .order_by(t.assignments.c.case_id, t.assignments.c.position)
-            )
-        ).all()
+        rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
         found: dict[int, list[Assignment]] = {i: [] for i in ids}
         for r in rows:
             found[r.case_id].append(
@@ -156,27 +182,12 @@ class Cases(ServiceBase):
         return {case_id: tuple(items) for case_id, items in found.items()}
 
     async def _load_case(self, conn: AsyncConnection, case_id: int) -> Case | None:
-        raiser = t.users.alias("raiser")
-        row = (
-            await conn.execute(
-                select(t.cases, raiser.c.first_name.label("raiser_name"))
-                .select_from(
-                    t.cases.outerjoin(raiser, raiser.c.user_id == t.cases.c.raiser_user_id)
-                )
-                .where(t.cases.c.id == case_id)
-            )
-        ).first()
+        row = (await conn.execute(_CASE, {"case_id": case_id})).first()
         if row is None:
             return None
         files = tuple(
             CaseFile(f.media, f.file_id, f.file_unique_id, f.file_name, f.file_size)
-            for f in (
-                await conn.execute(
-                    select(t.case_files)
-                    .where(t.case_files.c.case_id == case_id)
-                    .order_by(t.case_files.c.id)
-                )
-            ).all()
+            for f in (await conn.execute(_FILES_OF, {"case_id": case_id})).all()
         )
         assignments = (await self._assignments(conn, [case_id]))[case_id]
         return self._case(row, files, assignments, row.raiser_name or "")
@@ -203,11 +214,7 @@ class Cases(ServiceBase):
         kind, year, seq = parsed
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(
-                    select(t.cases.c.id).where(
-                        t.cases.c.kind == kind, t.cases.c.year == year, t.cases.c.seq == seq
-                    )
-                )
+                await conn.execute(_CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
             ).scalar_one_or_none()
             case = None if case_id is None else await self._load_case(conn, case_id)
         if case is None:
@@ -225,16 +232,7 @@ class Cases(ServiceBase):
             )
         }
         async with self.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.events, t.users.c.first_name)
-                    .select_from(
-                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
-                    )
-                    .where(t.events.c.case_id == case.id)
-                    .order_by(t.events.c.id)
-                )
-            ).all()
+            rows = (await conn.execute(_HISTORY, {"case_id": case.id})).all()
         # Steps on the whole matter, and those of the addressees the viewer may see.
         return [
             self._to_event(r) for r in rows if r.assignment_id is None or r.assignment_id in seen
@@ -256,15 +254,7 @@ class Cases(ServiceBase):
 
     async def event(self, event_id: int) -> Event:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.events, t.users.c.first_name)
-                    .select_from(
-                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
-                    )
-                    .where(t.events.c.id == event_id)
-                )
-            ).first()
+            row = (await conn.execute(_EVENTS_WITH_ACTOR.where(t.events.c.id == event_id))).first()
         if row is None:
             raise NotFound("event_unknown")
         return self._to_event(row)
@@ -293,7 +283,8 @@ class Cases(ServiceBase):
         if view not in MY_VIEWS:
             raise InvalidInput("unknown_view")
         today = self.clock.now().astimezone(self.tz).date()
-        async with self.db.read() as conn:
+        # Counting an organisation's matters may go through many rows: off the loop's thread.
+        async with self.db.read(scan=True) as conn:
             if member.role in (Role.OFFICE, Role.OBSERVER) and view in (ALL, OVERDUE):
                 ids, total = await self._everyone_page(conn, view, today, offset, limit)
             else:

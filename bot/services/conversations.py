@@ -17,30 +17,47 @@ from bot.storage import schema as t
 logger = logging.getLogger(__name__)
 
 
+_DRAFT = select(t.drafts).where(
+    t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
+)
+
+
 class Conversations(ServiceBase):
     async def save_draft(self, draft: Draft) -> None:
-        now = self.clock.now()
-        stmt = self._insert(t.drafts).values(
-            user_id=draft.user_id,
-            flow=draft.flow,
-            state=draft.state,
-            data=draft.data,
-            updated_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.drafts.c.user_id, t.drafts.c.flow],
-            set_={"state": draft.state, "data": draft.data, "updated_at": now},
-        )
+        params = {
+            "user_id": draft.user_id,
+            "flow": draft.flow,
+            "state": draft.state,
+            "data": draft.data,
+            "now": self.clock.now(),
+        }
         async with self.db.write() as conn:
-            await conn.execute(stmt)
+            await conn.execute(self._upsert_draft, params)
+
+    @cached_property
+    def _upsert_draft(self) -> Executable:
+        """Built once: a draft is saved at every step of a conversation."""
+        c = t.drafts.c
+        stmt = self._insert(t.drafts).values(
+            user_id=bindparam("user_id", type_=c.user_id.type),
+            flow=bindparam("flow", type_=c.flow.type),
+            state=bindparam("state", type_=c.state.type),
+            data=bindparam("data", type_=c.data.type),
+            updated_at=bindparam("now", type_=c.updated_at.type),
+        )
+        upsert: Executable = stmt.on_conflict_do_update(
+            index_elements=[c.user_id, c.flow],
+            set_={
+                "state": stmt.excluded.state,
+                "data": stmt.excluded.data,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        return upsert
 
     async def load_draft(self, user_id: int, flow: str) -> Draft | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.drafts).where(t.drafts.c.user_id == user_id, t.drafts.c.flow == flow)
-                )
-            ).first()
+            row = (await conn.execute(_DRAFT, {"user_id": user_id, "flow": flow})).first()
         return None if row is None else Draft(row.user_id, row.flow, row.state, dict(row.data))
 
     async def delete_draft(self, user_id: int, flow: str) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from bot.clock import Clock
 from bot.domain import rules
@@ -25,6 +25,22 @@ from bot.storage.db import Database
 from bot.storage.outbox import FAILED, PENDING, RETRY, SENDING, SENT, enqueue
 
 logger = logging.getLogger(__name__)
+
+# The courier claims due rows on every run: built once (the key prefix, rare, is added).
+_DUE = (
+    select(t.outbox)
+    .where(
+        or_(t.outbox.c.status == PENDING, t.outbox.c.status == RETRY),
+        t.outbox.c.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(t.outbox.c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM = (
+    update(t.outbox)
+    .where(t.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=SENDING, attempts=t.outbox.c.attempts + 1)
+)
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=15)
@@ -89,23 +105,13 @@ class Outbox:
         self, limit: int = 50, *, key_prefix: str | None = None
     ) -> list[OutboxMessage]:
         """Take the due rows (oldest first) and mark them 'sending' before any is sent."""
-        now = self.clock.now()
-        due = and_(
-            or_(t.outbox.c.status == PENDING, t.outbox.c.status == RETRY),
-            t.outbox.c.next_attempt_at <= now,
-        )
+        due = _DUE
         if key_prefix is not None:
-            due = and_(due, t.outbox.c.key.startswith(key_prefix, autoescape=True))
+            due = due.where(t.outbox.c.key.startswith(key_prefix, autoescape=True))
         async with self.db.write() as conn:
-            rows = (
-                await conn.execute(select(t.outbox).where(due).order_by(t.outbox.c.id).limit(limit))
-            ).all()
+            rows = (await conn.execute(due, {"now": self.clock.now(), "limit": limit})).all()
             if rows:
-                await conn.execute(
-                    update(t.outbox)
-                    .where(t.outbox.c.id.in_([r.id for r in rows]))
-                    .values(status=SENDING, attempts=t.outbox.c.attempts + 1)
-                )
+                await conn.execute(_CLAIM, {"ids": [r.id for r in rows]})
         return [
             OutboxMessage(
                 r.id,

@@ -389,7 +389,7 @@ class Scheduled(ServiceBase):
     async def digest(self, start: datetime, end: datetime) -> Digest:
         """What happened between ``start`` and ``end``, and what is overdue now."""
         today = self.today()
-        async with self.db.read() as conn:
+        async with self.db.read(scan=True) as conn:
             raised = (
                 await conn.execute(
                     select(t.cases.c.number, t.cases.c.title, t.cases.c.raiser_org)

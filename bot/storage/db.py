@@ -105,6 +105,13 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
             conn.exec_driver_sql(sql)
 
 
+def _here(conn: AsyncConnection) -> OneTripConnection | None:
+    """The connection's SQLite adapter if it can run statements on the event loop's thread
+    (read without awaiting: the pool has already checked it out)."""
+    raw = conn.sync_connection.connection.dbapi_connection if conn.sync_connection else None
+    return raw if isinstance(raw, OneTripConnection) else None
+
+
 # ------------------------------------------------------------------ units of work
 Deferred = tuple[Executable, dict[str, Any] | None]
 
@@ -173,8 +180,7 @@ class Database:
             self._writing = task
             try:
                 async with self._write_engine.connect() as conn:
-                    raw = (await conn.get_raw_connection()).dbapi_connection
-                    here = raw if unit is not None and isinstance(raw, OneTripConnection) else None
+                    here = _here(conn) if unit is not None and self._dbapi is not None else None
                     if here is not None:
                         # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
@@ -201,7 +207,7 @@ class Database:
         """Run statements at the start of the transaction. On SQLite they travel with its
         next trip (nobody reads their results), prebuilt ones without SQLAlchemy's execution
         machinery (compiled once, their parameters converted here)."""
-        raw = (await conn.get_raw_connection()).dbapi_connection
+        raw = _here(conn) if self._dbapi is not None else None
         rest = list(statements)
         while rest and isinstance(raw, OneTripConnection) and rest[0][1] is not None:
             statement, params = rest[0]
@@ -281,10 +287,26 @@ class Database:
             await conn.execute(statement, params)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only snapshot."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+    async def read(self, *, scan: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A read-only snapshot. Inside a unit of work (an update) on SQLite it is read on the
+        event loop's thread: an update's reads are short lookups, and a trip to the driver's
+        thread would cost more CPU than most of them (see ``OneTripConnection``). A read that
+        may go through many rows (``scan``: a digest, a page of /my) stays in the driver's
+        thread, where SQLite lets the bot go on with other updates meanwhile."""
+        async with self.engine.connect() as conn:
+            here = (
+                _here(conn)
+                if not scan and self._dbapi is not None and _UNIT.get() is not None
+                else None
+            )
+            if here is not None:
+                here.here = True
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                if here is not None:
+                    here.here = False
 
     async def checkpoint(self) -> None:
         """Copy SQLite's write-ahead log back into the database without blocking anyone

@@ -6,8 +6,9 @@ adapter makes three or four trips per statement (cursor, execute, fetch, close) 
 transaction (BEGIN, COMMIT, the pool's reset). ``OneTripConnection`` keeps that adapter's
 interface and makes at most one: the transaction's ``BEGIN`` and any statements deferred to it
 travel with its first statement, a read's ``COMMIT`` (it only releases a snapshot) runs on the
-event loop's thread, a rollback with no transaction open costs nothing, and an update's write
-transactions (``here``) run on the event loop's thread altogether.
+event loop's thread, a rollback with no transaction open costs nothing, and an update's
+transactions (``here``: its writes, and its reads, which are short lookups) run on the event
+loop's thread altogether.
 
 It relies on aiosqlite's and SQLAlchemy's adapter internals (both pinned in requirements.txt);
 ``tests/test_storage.py`` counts the trips.
@@ -38,6 +39,7 @@ _Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
 _BEGIN_WRITE = "BEGIN IMMEDIATE"
+BEGIN_READ = "BEGIN"
 
 
 class _WouldWait(Exception):
@@ -68,6 +70,8 @@ def _run_statement(
     """What the transaction still owes (BEGIN, deferred statements), then the statement with
     all its rows: in the driver's thread, or ``here`` (see ``OneTripConnection``)."""
     raw = driver._conn
+    if here and prefix and prefix[0][0] == BEGIN_READ:
+        return _read_at_once(driver, prefix, operation, parameters, many)
     _pay(raw, prefix, here)
     cursor = raw.cursor()
     try:
@@ -82,6 +86,27 @@ def _run_statement(
         return description, rows, cursor.rowcount, cursor.lastrowid, raw.in_transaction
     finally:
         cursor.close()
+
+
+def _read_at_once(
+    driver: aiosqlite.Connection, prefix: Prefix, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """A read transaction's first statement on the event loop's thread. It takes the read
+    snapshot, which with the write-ahead log waits only in rare moments (another process
+    recovering the log): then it does not wait here but in the driver's thread, from the
+    start (nothing it ran is kept)."""
+    raw = driver._conn
+    raw.execute("PRAGMA busy_timeout=0").close()
+    try:
+        return _run_statement(driver, prefix, operation, parameters, many)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if raw.in_transaction:
+                raw.rollback()
+            raise _WouldWait from error
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}").close()
 
 
 def _pay(raw: sqlite3.Connection, prefix: Prefix, here: bool) -> None:
@@ -206,10 +231,11 @@ class OneTripCursor:
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite adapter, with one trip per statement (see the module's notes).
 
-    With ``here`` set (an update's write transaction, see ``Database.write``) statements run
-    on the event loop's thread and cost no trip at all: such a transaction holds the write
-    lock, its statements are short and never wait (``BEGIN IMMEDIATE`` is tried without
-    waiting; when another process holds the lock, the trip waits for it instead). ``idle``
+    With ``here`` set (an update's transaction, see ``Database.write`` and ``read``)
+    statements run on the event loop's thread and cost no trip at all: a write transaction
+    holds the write lock, a read one its snapshot, their statements are short and never wait
+    (``BEGIN IMMEDIATE`` and a read's first statement are tried without waiting; when
+    another process holds the lock, the trip waits for it instead). ``idle``
     says no COMMIT queued without waiting is still pending in the driver's thread, so the
     connection is not used from two threads at once."""
 

@@ -1,0 +1,80 @@
+"""The benchmark's own machinery (not its figures): the kept seeded database, and the check
+that a run exercised every kind of update."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench import mix, seed
+from bench.mix import Action, MixResult, Timings
+
+
+def _matters(path: Path) -> int:
+    raw = sqlite3.connect(path)
+    try:
+        return int(raw.execute("SELECT count(*) FROM cases").fetchone()[0])
+    finally:
+        raw.close()
+
+
+def test_the_seeded_database_is_kept_per_size_and_seeded_again_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(seed.CACHE_ENV, str(tmp_path))
+    first, seeded = seed.cached(120)
+    assert seeded and _matters(first) == 120
+    stamp = first.stat().st_mtime_ns
+    again, seeded = seed.cached(120)
+    assert (again, seeded) == (first, False)
+    assert again.stat().st_mtime_ns == stamp  # reused, not written again
+    other, seeded = seed.cached(80)
+    assert seeded and other != first and _matters(other) == 80
+    fresh, seeded = seed.cached(120, fresh=True)
+    assert (fresh, seeded) == (first, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])
+
+
+def _result(labels: Counter[str], submitted: int, answered: int, joined: int) -> MixResult:
+    sequence = [(1, Action(label)) for label, n in labels.items() for _ in range(n)]
+    return MixResult(
+        timings=Timings(),
+        sequence=sequence,
+        statements=0,
+        transactions=0,
+        hops=0,
+        submitted=submitted,
+        answered=answered,
+        joined=joined,
+        errors=0,
+        first_error=None,
+        anomalies=Counter(),
+        rejected=Counter(),
+        unanswered=0,
+    )
+
+
+def test_a_run_that_exercised_every_kind_of_update_passes_and_one_that_did_not_fails() -> None:
+    every = Counter({label: 3 for _, group in mix.EXERCISED for label in group[:1]})
+    assert mix.exercised(_result(every, 3, 3, 3)).ok is True
+    # Forms begun but never submitted, invitations never used: what a short run with all
+    # fifty people acting used to be.
+    assert mix.exercised(_result(every, 0, 3, 3)).ok is False
+    assert mix.exercised(_result(every, 3, 3, 0)).ok is False
+    fewer = every.copy()
+    fewer["/meetings"] = 2
+    row = mix.exercised(_result(fewer, 3, 3, 3))
+    assert row.ok is False and "/meetings 2" in row.value
+
+
+def test_a_quick_run_acts_with_few_enough_people_to_finish_what_they_start() -> None:
+    people = mix.quick_cast()
+    assert 10 <= len(people) <= 20
+    assert {p[0] for p in people} <= {p[0] for p in seed.cast()}
+    # A department head takes about 15 steps to submit a matter: in a quick run each of them
+    # acts often enough to submit some.
+    turns = mix.QUICK_UPDATES * (mix.ROUND - 1) / mix.ROUND / len(people)
+    assert turns >= 30
