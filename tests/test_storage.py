@@ -1,5 +1,6 @@
 """The storage layer's costs: trips to SQLite's thread per transaction, and WAL checkpoints
-kept out of the updates' commits."""
+kept out of the updates' commits; a unit of work's deferred statements (on PostgreSQL too,
+where ``tests/test_postgres.py`` checks the rest)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ async def test_trips_to_sqlites_thread(db_url: str) -> None:
         await db.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_failed_write_takes_the_deferred_record_with_it_and_it_is_written_later(
     db_url: str,
 ) -> None:
