@@ -160,6 +160,29 @@ def postgres_server(url: str) -> Iterator[PostgresServer]:
         server.close()
 
 
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one SQL statement on the PostgreSQL database at ``url`` (a look from outside,
+    as a test of the bot's process takes with sqlite3 on its file)."""
+    import asyncpg
+
+    target = make_url(url)
+
+    async def run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(
+            host=target.host,
+            port=target.port or 5432,
+            user=target.username,
+            password=target.password,
+            database=target.database,
+        )
+        try:
+            return [tuple(row) for row in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return _in_thread(run)
+
+
 def load_sqlite_database(source: Path, url: str, revision: str) -> None:
     """Bring the database at ``url`` (empty) to ``revision`` and copy every row of the SQLite
     file ``source`` (at that revision) into it, as an office moving to PostgreSQL would with

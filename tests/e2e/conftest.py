@@ -16,8 +16,10 @@ import pytest
 
 from bot.config import load_committee
 from bot.i18n import gettext_for
+from tests.conftest import POSTGRES
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
+from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 1001
@@ -207,7 +209,21 @@ def committee_tweak() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path, committee_tweak: Callable[[str], str]) -> Iterator[World]:
+def e2e_db_url(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The bot's database: a file it creates, or (tests marked ``postgres``) an empty
+    PostgreSQL database it migrates at its first start."""
+    if database == POSTGRES:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        with server.fresh_database(migrated=False) as url:
+            yield url
+        return
+    yield f"sqlite+aiosqlite:///{tmp_path / 'fuyuan.sqlite3'}"
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, committee_tweak: Callable[[str], str], e2e_db_url: str
+) -> Iterator[World]:
     fake = FakeTelegram()
     committee = (ROOT / "committee.example.toml").read_text("utf-8")
     committee = committee.replace("admins = []", f"admins = [{ADMIN_ID}]")
@@ -224,7 +240,7 @@ def world(tmp_path: Path, committee_tweak: Callable[[str], str]) -> Iterator[Wor
             "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
             "TELEGRAM_API_BASE_URL": server.base_url,
             "TELEGRAM_BASE_FILE_URL": server.base_file_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fuyuan.sqlite3'}",
+            "DATABASE_URL": e2e_db_url,
             "COMMITTEE_CONFIG": str(tmp_path / "committee.toml"),
             "TZ": "Asia/Shanghai",
             "LOG_LEVEL": "DEBUG",
