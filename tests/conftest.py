@@ -68,6 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres(only=False): run on PostgreSQL too, or only (TEST_DATABASE_URL)"
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only: about SQLite itself (its file, its log): never on PostgreSQL"
+    )
     if REQUIRE_POSTGRES and not os.environ.get("TEST_DATABASE_URL"):
         raise pytest.UsageError(
             "FUYUAN_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set: the PostgreSQL tests "
@@ -80,7 +83,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("postgres")
-    if marker is not None and marker.kwargs.get("only"):
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        kinds = [SQLITE]
+    elif marker is not None and marker.kwargs.get("only"):
         kinds = [POSTGRES]
     elif marker is not None or metafunc.config.getoption("--all-on-postgres"):
         kinds = [SQLITE, POSTGRES]

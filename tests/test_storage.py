@@ -25,6 +25,7 @@ from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot
 
 
+@pytest.mark.sqlite_only
 async def test_trips_to_sqlites_thread(db_url: str) -> None:
     """Outside an update a transaction costs one trip per statement (and a write one more for
     its COMMIT); an update's write transactions cost none."""
@@ -101,6 +102,7 @@ def _matters_in_main_file(db_url: str) -> int:
         raw.close()
 
 
+@pytest.mark.sqlite_only
 async def test_the_tick_checkpoints_the_log_updates_never_do(
     committee: Committee, db_url: str, clock: ManualClock
 ) -> None:
@@ -115,6 +117,7 @@ async def test_the_tick_checkpoints_the_log_updates_never_do(
         assert _matters_in_main_file(db_url) == 1
 
 
+@pytest.mark.sqlite_only
 async def test_an_updates_write_waits_for_another_process_without_stopping_the_bot(
     db_url: str,
 ) -> None:
@@ -147,6 +150,7 @@ async def test_an_updates_write_waits_for_another_process_without_stopping_the_b
         await db.dispose()
 
 
+@pytest.mark.sqlite_only
 async def test_the_log_is_checkpointed_in_the_background_between_ticks(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
