@@ -195,7 +195,7 @@ def _read_postgres(url: str, now: datetime) -> _Facts:
 
     try:
         return asyncio.run(read())
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         where = url.rpartition("@")[2]  # never the password
         raise OperatorError(f"cannot read the PostgreSQL database {where}: {exc}.") from None
 

@@ -12,7 +12,7 @@ set -euo pipefail
 CLUSTER=fuyuan-test
 PORT="${FUYUAN_TEST_PG_PORT:-55432}"
 ROLE=fuyuan_test
-PASSWORD=fuyuan_test  # reachable from this machine only, for throw-away test databases
+PASSWORD=test-only-password  # reachable from this machine only, for throw-away test databases
 
 _say() { echo "fuyuan-bot: $*" >&2; }
 
@@ -52,8 +52,8 @@ PORT="$(pg_lsclusters -h | awk -v v="$VERSION" -v c="$CLUSTER" '$1 == v && $2 ==
 
 _psql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" -d postgres "$@"; }
 
-if [ "$(_psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]; then
-    _psql -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'" >&2
-fi
+_psql -c "DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN CREATE ROLE $ROLE; END IF;
+END \$\$" -c "ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'" >&2
 
 echo "postgresql+asyncpg://$ROLE:$PASSWORD@127.0.0.1:$PORT/postgres"

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
@@ -102,3 +103,13 @@ def test_the_command_prints_one_line_and_exits_1_when_unhealthy(
     assert missing.returncode == 2
     assert "there is no database at" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists()  # looking never creates it
+
+    if db_url.startswith("postgresql"):
+        # A PostgreSQL database it cannot read: it cannot tell, and says where, not the password.
+        url = make_url(db_url)
+        env["DATABASE_URL"] = url.set(database="no_such_database").render_as_string(False)
+        unreadable = run()
+        assert unreadable.returncode == 2
+        assert "cannot read the PostgreSQL database" in unreadable.stderr
+        assert "no_such_database" in unreadable.stderr
+        assert url.password and url.password not in unreadable.stderr
