@@ -166,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     db_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     if "://" not in db_url:
         raise ConfigError(f"DATABASE_URL is not a database URL: {db_url!r}.")
+    _check_database_scheme(db_url.partition("://")[0])
     return Settings(
         token=token,
         api_base_url=api,
@@ -178,6 +179,33 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         proxy=proxy,
         proxy_source=proxy_source,
     )
+
+
+# The databases the bot runs on, each through its asyncio driver (the URL's "+driver" part).
+_DATABASE_DRIVERS = {
+    "sqlite": ("aiosqlite", "sqlite+aiosqlite:///path/to/fuyuan.sqlite3"),
+    "postgresql": ("asyncpg", "postgresql+asyncpg://user:password@host:5432/database"),
+}
+
+
+def _check_database_scheme(scheme: str) -> None:
+    """One clear line for a URL the bot could only fail on later (``postgresql://`` names a
+    driver that is not installed, and a blocking one). Names the scheme, never the password."""
+    backend = scheme.lower().partition("+")[0]
+    backend = "postgresql" if backend == "postgres" else backend
+    known = _DATABASE_DRIVERS.get(backend)
+    if known is None:
+        raise ConfigError(
+            f"DATABASE_URL: {scheme}:// is not supported; use SQLite "
+            f"({_DATABASE_DRIVERS['sqlite'][1]}) or PostgreSQL "
+            f"({_DATABASE_DRIVERS['postgresql'][1]})."
+        )
+    driver, example = known
+    if scheme.lower() != f"{backend}+{driver}":
+        raise ConfigError(
+            f"DATABASE_URL: {scheme}:// — the bot reaches {backend} through {driver}: "
+            f"write {backend}+{driver}://… (e.g. {example})."
+        )
 
 
 def load_committee(path: Path, kinds: KindRegistry | None = None) -> Committee:
