@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select
 
 from bot.storage.db import Database, alembic_config, schema_head
 from bot.storage.schema import invites, metadata
@@ -141,4 +141,32 @@ async def test_a_database_behind_head_is_brought_up_to_it(empty_db_url: str) -> 
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
         assert await conn.run_sync(_diff) == []
     assert version == schema_head()
+    await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_every_migration_goes_down_to_nothing_and_up_again(empty_db_url: str) -> None:
+    """Each migration's downgrade undoes its upgrade (indexes included), so any revision can
+    be gone back to and left again."""
+    db = Database(empty_db_url)
+    await db.migrate()
+
+    def to(revision: str) -> Callable[[Connection], list[str]]:
+        def run(sync_conn: Connection) -> list[str]:
+            cfg = alembic_config(db.url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+            return sorted(inspect(sync_conn).get_table_names())
+
+        return run
+
+    async with db.write() as conn:
+        assert await conn.run_sync(to("base")) == ["alembic_version"]
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
     await db.dispose()
