@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 def main() -> int:
     from bot.app import build_application
-    from bot.backup import OperatorError, database_path
+    from bot.backup import OperatorError
     from bot.config import ConfigError, load_committee, load_settings
-    from bot.health import serve
+    from bot.health import database_of, serve
     from bot.heap import freeze_after_start
     from bot.logs import setup_logging
     from bot.webhook import listen_problem
@@ -54,8 +54,8 @@ def main() -> int:
             print(f"fuyuan-bot: configuration error: {where}: {problem}", file=sys.stderr)
             return 2
     try:
-        # The health endpoint reads the SQLite file as python -m bot.health does.
-        db_file = database_path({"DATABASE_URL": settings.database_url})
+        # The health endpoint reads the database as python -m bot.health does.
+        db_file = database_of(settings.database_url)
     except OperatorError as exc:
         if settings.health_listen is not None:
             print(f"fuyuan-bot: configuration error: HEALTH_LISTEN: {exc}", file=sys.stderr)

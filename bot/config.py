@@ -195,6 +195,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     health_listen = parse_listen("HEALTH_LISTEN", health) if health else None
     if webhook_url is not None and health_listen == webhook_listen:
         raise ConfigError("HEALTH_LISTEN and WEBHOOK_LISTEN must be different addresses.")
+    _check_database_scheme(db_url.partition("://")[0])
     return Settings(
         token=token,
         api_base_url=api,
@@ -257,6 +258,33 @@ def parse_listen(name: str, value: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ConfigError(f"{name} must be host:port like 127.0.0.1:8080, got {value!r}.")
     return host, int(port_text)
+
+
+# The databases the bot runs on, each through its asyncio driver (the URL's "+driver" part).
+_DATABASE_DRIVERS = {
+    "sqlite": ("aiosqlite", "sqlite+aiosqlite:///path/to/fuyuan.sqlite3"),
+    "postgresql": ("asyncpg", "postgresql+asyncpg://user:password@host:5432/database"),
+}
+
+
+def _check_database_scheme(scheme: str) -> None:
+    """One clear line for a URL the bot could only fail on later (``postgresql://`` names a
+    driver that is not installed, and a blocking one). Names the scheme, never the password."""
+    backend = scheme.lower().partition("+")[0]
+    backend = "postgresql" if backend == "postgres" else backend
+    known = _DATABASE_DRIVERS.get(backend)
+    if known is None:
+        raise ConfigError(
+            f"DATABASE_URL: {scheme}:// is not supported; use SQLite "
+            f"({_DATABASE_DRIVERS['sqlite'][1]}) or PostgreSQL "
+            f"({_DATABASE_DRIVERS['postgresql'][1]})."
+        )
+    driver, example = known
+    if scheme.lower() != f"{backend}+{driver}":
+        raise ConfigError(
+            f"DATABASE_URL: {scheme}:// — the bot reaches {backend} through {driver}: "
+            f"write {backend}+{driver}://… (e.g. {example})."
+        )
 
 
 def load_committee(path: Path, kinds: KindRegistry | None = None) -> Committee:

@@ -1,12 +1,13 @@
 """``python -m bot.health``: is the bot doing its work? For a container's HEALTHCHECK, a
 systemd timer or a monitoring probe; exit code 0 healthy, 1 not, 2 cannot tell.
 
-It opens the SQLite database read-only and looks at what the bot leaves there: when the
-minute tick last ran to its end (``settings.last_tick``) and the outbox — messages due but
-not sent, the oldest of them, those waiting for a retry, those given up in the last day. A
-process that is up but hung, or ticking but unable to deliver, shows here; it needs no port
-and no access to the bot's process. One line (or ``--json``), standard library only: it runs
-every half minute and must stay cheap.
+It opens the database read-only (the SQLite file, or PostgreSQL through asyncpg) and looks
+at what the bot leaves there: when the minute tick last ran to its end
+(``settings.last_tick``) and the outbox — messages due but not sent, the oldest of them, those
+waiting for a retry, those given up in the last day. A process that is up but hung, or
+ticking but unable to deliver, shows here; it needs no port and no access to the bot's
+process. One line (or ``--json``), no SQLAlchemy: it runs every half minute and must stay
+cheap.
 
 The running bot serves the same judgement over HTTP (``serve``: GET /healthz on
 ``HEALTH_LISTEN``, 200 healthy, 503 not, JSON) and to the office in chat (/status): one
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import sqlite3
 import sys
 import tomllib
@@ -80,15 +82,49 @@ def _parse_stored(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+_Facts = tuple[str | None, str | None, int, datetime | None, int, int]
+
+
 def check(
-    path: Path,
+    where: Path | str,
     *,
     now: datetime | None = None,
     max_tick_age: timedelta = MAX_TICK_AGE,
     max_backlog_age: timedelta = MAX_BACKLOG_AGE,
 ) -> Health:
-    """Read the database at ``path`` (read-only) and judge it at ``now``."""
+    """Read the database (read-only) and judge it at ``now``: ``where`` is the SQLite file,
+    or a PostgreSQL ``DATABASE_URL``."""
     now = now or datetime.now(UTC)
+    facts = _read_sqlite(where, now) if isinstance(where, Path) else _read_postgres(where, now)
+    revision, last_tick, due, oldest, retrying, failed = facts
+
+    problems: list[str] = []
+    tick_age: int | None = None
+    if last_tick is None:
+        problems.append("no tick recorded yet")
+    else:
+        tick_age = max(int((now - datetime.fromisoformat(last_tick)).total_seconds()), 0)
+        if tick_age > max_tick_age.total_seconds():
+            problems.append(f"no tick for {_ago(tick_age)}")
+    oldest_age: int | None = None
+    if oldest is not None:
+        oldest_age = max(int((now - oldest).total_seconds()), 0)
+        if oldest_age > max_backlog_age.total_seconds():
+            problems.append(f"{due} message(s) due for up to {_ago(oldest_age)} and not sent")
+    return Health(
+        healthy=not problems,
+        problems=problems,
+        revision=revision,
+        last_tick=last_tick,
+        tick_age_s=tick_age,
+        due=due,
+        oldest_due_age_s=oldest_age,
+        retrying=retrying,
+        failed_24h=failed,
+    )
+
+
+def _read_sqlite(path: Path, now: datetime) -> _Facts:
     if not path.is_file():
         raise OperatorError(f"there is no database at {path} (DATABASE_URL).")
     uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -117,31 +153,13 @@ def check(
         raise OperatorError(f"{path} cannot be read as a fuyuan-bot database: {exc}.") from None
     finally:
         conn.close()
-
-    problems: list[str] = []
-    tick_age: int | None = None
-    last_tick = tick_row[0] if tick_row else None
-    if last_tick is None:
-        problems.append("no tick recorded yet")
-    else:
-        tick_age = max(int((now - datetime.fromisoformat(last_tick)).total_seconds()), 0)
-        if tick_age > max_tick_age.total_seconds():
-            problems.append(f"no tick for {_ago(tick_age)}")
-    oldest_age: int | None = None
-    if oldest is not None:
-        oldest_age = max(int((now - _parse_stored(oldest)).total_seconds()), 0)
-        if oldest_age > max_backlog_age.total_seconds():
-            problems.append(f"{due} message(s) due for up to {_ago(oldest_age)} and not sent")
-    return Health(
-        healthy=not problems,
-        problems=problems,
-        revision=revision_row[0] if revision_row else None,
-        last_tick=last_tick,
-        tick_age_s=tick_age,
-        due=int(due),
-        oldest_due_age_s=oldest_age,
-        retrying=int(retrying),
-        failed_24h=int(failed),
+    return (
+        revision_row[0] if revision_row else None,
+        tick_row[0] if tick_row else None,
+        int(due),
+        None if oldest is None else _parse_stored(oldest),
+        int(retrying),
+        int(failed),
     )
 
 
@@ -159,7 +177,7 @@ def version() -> str:
         return "unknown"
 
 
-def report(path: Path, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+def report(path: Path | str, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """``check`` as the HTTP endpoint answers it: (healthy, a JSON object). A database that
     cannot be read is unhealthy too, with ``database: false`` and the reason."""
     try:
@@ -181,7 +199,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
 
 
 async def serve(
-    host: str, port: int, path: Path, now: Callable[[], datetime] | None = None
+    host: str, port: int, path: Path | str, now: Callable[[], datetime] | None = None
 ) -> asyncio.Server:
     """GET /healthz on ``host:port``, on the running event loop: a few lines of the standard
     library's asyncio server rather than a web framework, since polling mode has none. The
@@ -208,7 +226,7 @@ async def serve(
 
 
 async def _respond(
-    reader: asyncio.StreamReader, path: Path, now: Callable[[], datetime] | None
+    reader: asyncio.StreamReader, path: Path | str, now: Callable[[], datetime] | None
 ) -> tuple[int, dict[str, Any]]:
     async with asyncio.timeout(_READ_TIMEOUT):
         request = (await reader.readline()).decode("latin-1").split()
@@ -225,6 +243,57 @@ async def _respond(
         return 405, {"error": "GET only"}
     healthy, body = await asyncio.to_thread(report, path, now() if now else None)
     return (200 if healthy else 503), body
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.partition("://")[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+
+def database_of(url: str) -> Path | str:
+    """What ``check`` reads for a ``DATABASE_URL``: the SQLite file, or the PostgreSQL URL."""
+    return url if is_postgres_url(url) else database_path({"DATABASE_URL": url})
+
+
+def _read_postgres(url: str, now: datetime) -> _Facts:
+    """The same reads on PostgreSQL, with asyncpg (the bot's driver), in one snapshot."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = "postgresql" + url[url.index("://") :]
+    waiting = list(_WAITING)
+
+    async def read() -> _Facts:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+                last_tick = await conn.fetchval(
+                    "SELECT value FROM settings WHERE key = $1", LAST_TICK
+                )
+                due, oldest = await conn.fetchrow(
+                    "SELECT count(*), min(next_attempt_at) FROM outbox"
+                    " WHERE status = ANY($1::text[]) AND next_attempt_at <= $2",
+                    waiting,
+                    now,
+                )
+                retrying = await conn.fetchval(
+                    "SELECT count(*) FROM outbox"
+                    " WHERE status = ANY($1::text[]) AND next_attempt_at > $2",
+                    waiting,
+                    now,
+                )
+                failed = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE status = 'failed' AND created_at > $1",
+                    now - timedelta(days=1),
+                )
+        finally:
+            await conn.close()
+        return revision, last_tick, int(due), oldest, int(retrying), int(failed)
+
+    try:
+        return asyncio.run(read())
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        where = url.rpartition("@")[2]  # never the password
+        raise OperatorError(f"cannot read the PostgreSQL database {where}: {exc}.") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,8 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_dotenv()
     try:
+        url = os.environ.get("DATABASE_URL", "").strip()
         health = check(
-            database_path(),
+            url if is_postgres_url(url) else database_path(),  # the default file when unset
             max_tick_age=timedelta(seconds=args.max_tick_age),
             max_backlog_age=timedelta(seconds=args.max_backlog_age),
         )

@@ -11,9 +11,9 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.backup import OperatorError, database_path
+from bot.backup import OperatorError
 from bot.domain import rules
-from bot.health import Health, check, version
+from bot.health import Health, check, database_of, version
 from handlers.common import BotContext, private_only, reply, viewer_of
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ async def status(update: Update, context: BotContext) -> None:
     now = runtime.clock.now()
     health: Health | None = None
     try:
-        path = database_path({"DATABASE_URL": runtime.settings.database_url})
+        path = database_of(runtime.settings.database_url)
         # Read in a thread, read-only, exactly as the health endpoint reads it.
         health = await asyncio.to_thread(check, path, now=now)
     except (OperatorError, ValueError) as exc:  # as bot.health.report

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.config import parse_calendar
@@ -18,6 +19,10 @@ from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.flows import GROUP, LI, SUN, ZHAO, bind_group, member, seed_case
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 COURT = "延边州中级人民法院"
 

@@ -22,6 +22,9 @@ from bot.storage.db import schema_head
 from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot
 
+# The SQLite file itself (PostgreSQL has pg_dump).
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

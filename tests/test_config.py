@@ -75,11 +75,40 @@ def test_settings_point_at_a_self_hosted_api() -> None:
             "TELEGRAM_API_BASE_URL",
         ),
         ({"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "data.db"}, "DATABASE_URL"),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgresql://fuyuan:pw@db/fuyuan"},
+            r"reaches postgresql through asyncpg: write postgresql\+asyncpg://",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgres+psycopg2://f:pw@db/fuyuan"},
+            r"write postgresql\+asyncpg://",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "postgres+asyncpg://f:pw@db/fuyuan"},
+            r"reaches postgresql through asyncpg: write postgresql\+asyncpg://",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "sqlite:///data/fuyuan.sqlite3"},
+            r"reaches sqlite through aiosqlite: write sqlite\+aiosqlite://",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": "mysql+aiomysql://f:pw@db/fuyuan"},
+            r"mysql\+aiomysql:// is not supported; use SQLite .* or PostgreSQL",
+        ),
     ],
 )
 def test_bad_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_a_postgresql_url_is_taken_and_a_wrong_one_never_shows_its_password() -> None:
+    url = "postgresql+asyncpg://fuyuan:s3cret-pw@127.0.0.1:5432/fuyuan"
+    settings = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": url})
+    assert settings.database_url == url
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "DATABASE_URL": url.replace("+asyncpg", "")})
+    assert "s3cret-pw" not in str(exc.value)
 
 
 def test_token_never_in_the_error_message() -> None:

@@ -29,6 +29,9 @@ from tests.fakes.telegram import FakeTelegram
 from tests.flows import GROUP, LI, SUN, WANG, ZHAO, bind_group, member, seed_case
 from tests.scenario import running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 class Msg:
     def __init__(self, message_id: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from bot.domain.committee import Committee, OrgKind
@@ -44,6 +45,10 @@ from tests.flows import (
     rows,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 ZHOU = 2003
 COURT = frozenset({Role.COURT_STAFF})

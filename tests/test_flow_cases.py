@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
@@ -26,6 +28,10 @@ from tests.flows import (
     seed_case,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 TITLE = "某村土地征收补偿争议"
 NUMBER = "协调〔2026〕1号"

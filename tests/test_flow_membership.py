@@ -28,6 +28,10 @@ from tests.flows import (
 )
 from tests.scenario import running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
+
 NR = "长白山管委会自然资源局"
 ADMIN_ONLY = "⚠ 仅府院联动办公室可进行此操作。"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.domain.models import Case, Role
 from bot.storage import schema as t
@@ -25,6 +27,10 @@ from tests.flows import (
     seed_case,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 WU = 3003
 

@@ -9,31 +9,43 @@ import os
 import subprocess
 import sys
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
 
 from bot.domain.committee import Committee
 from bot.domain.models import Role
-from bot.health import check, serve, version
+from bot.health import Health, check, serve, version
 from bot.storage.db import schema_head
 from tests.conftest import ROOT
 from tests.flows import LI, ZHAO, member, seed_case
 from tests.scenario import running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
-def path_of(db_url: str) -> Path:
-    return Path(db_url.split("///", 1)[1])
+
+def path_of(db_url: str) -> Path | str:
+    """What ``check`` reads: the SQLite file, or the PostgreSQL URL itself."""
+    return db_url if db_url.startswith("postgresql") else Path(db_url.split("///", 1)[1])
+
+
+async def health(where: Path | str, now: datetime) -> Health:
+    """The check as the command runs it: a process of its own, here a thread of its own."""
+    return await asyncio.to_thread(check, where, now=now)
 
 
 async def test_health_follows_the_tick_and_the_outbox(committee: Committee, db_url: str) -> None:
     db = path_of(db_url)
     async with running_bot(committee, db_url) as bot:
         start = bot.clock.now()
-        first = check(db, now=start)
+        first = await health(db, start)
         assert not first.healthy and first.problems == ["no tick recorded yet"]
 
         await bot.tick()
-        ok = check(db, now=start)
+        ok = await health(db, start)
         assert ok.healthy and ok.tick_age_s == 0 and ok.due == 0
         assert ok.revision == schema_head()
         assert ok.line().startswith("fuyuan-bot: ok (last tick 0 s ago; outbox 0 due, ")
@@ -43,7 +55,7 @@ async def test_health_follows_the_tick_and_the_outbox(committee: Committee, db_u
         await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         case = await seed_case(bot, LI, "李明", "林地权属争议")
         later = start + timedelta(minutes=11)
-        stuck = check(db, now=later)
+        stuck = await health(db, later)
         assert not stuck.healthy
         assert stuck.due >= 1 and stuck.oldest_due_age_s is not None
         assert stuck.problems == [
@@ -54,7 +66,7 @@ async def test_health_follows_the_tick_and_the_outbox(committee: Committee, db_u
 
         # Ticking again delivers the backlog: healthy, and the court has its notice.
         await bot.tick(later)
-        again = check(db, now=later)
+        again = await health(db, later)
         assert again.healthy and again.due == 0 and again.tick_age_s == 0
         assert any(case.number in text for text in bot.fake.texts_to(zhao))
 
@@ -92,6 +104,16 @@ def test_the_command_prints_one_line_and_exits_1_when_unhealthy(
     assert missing.returncode == 2
     assert "there is no database at" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists()  # looking never creates it
+
+    if db_url.startswith("postgresql"):
+        # A PostgreSQL database it cannot read: it cannot tell, and says where, not the password.
+        url = make_url(db_url)
+        env["DATABASE_URL"] = url.set(database="no_such_database").render_as_string(False)
+        unreadable = run()
+        assert unreadable.returncode == 2
+        assert "cannot read the PostgreSQL database" in unreadable.stderr
+        assert "no_such_database" in unreadable.stderr
+        assert url.password and url.password not in unreadable.stderr
 
 
 async def raw_request(port: int, data: bytes) -> tuple[int, dict[str, object]]:

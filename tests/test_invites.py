@@ -19,6 +19,10 @@ from tests.fakes.telegram import FakeUser
 from tests.flows import LI, STRANGER, WANG, ZHAO, admin, member, not_member_text, rows
 from tests.scenario import Harness, running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
+
 HAN = 1002  # a second office admin
 NR = "长白山管委会自然资源局"
 ENV = "长白山管委会生态环境局"

@@ -44,6 +44,10 @@ from tests.flows import (
 )
 from tests.scenario import Harness, running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
+
 ZHOU, LIU = 2003, 2004
 NR, ENV, HOUSING = (
     "长白山管委会自然资源局",

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import pytest
+
 from bot.domain import alerts, lifecycle
 from bot.domain.committee import Committee
 from bot.domain.mechanisms import bulletin, default_registry
@@ -36,6 +38,10 @@ from tests.flows import (
     rows,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 ZHOU = 2003  # head of the Chibei zone: the third agency
 

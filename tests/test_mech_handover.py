@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import load_committee
 from bot.domain.committee import Committee
 from bot.domain.mechanisms import consultation, handover
@@ -38,6 +40,10 @@ from tests.flows import (
     rows,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 RULING = "（2026）吉24行审5号"
 WHAT = "限期拆除违法建筑"

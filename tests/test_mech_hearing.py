@@ -13,6 +13,8 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.domain.mechanisms import consultation, handover, hearing
 from bot.domain.models import Case, Role
@@ -36,6 +38,10 @@ from tests.flows import (
     rows,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 DOCKET = "（2026）吉24行初12号"
 CAUSE = "林业行政处罚"

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
@@ -39,6 +40,10 @@ from tests.test_meetings import (
     posts,
     schedule,
 )
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 JSON = dict[str, Any]
 MATTER = "滑雪场扩建项目法律风险研判"

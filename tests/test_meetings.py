@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -34,6 +35,10 @@ from tests.flows import (
     seed_case,
 )
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 JSON = dict[str, Any]
 TITLE = "2026年第四季度府院联席会议"

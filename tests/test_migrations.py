@@ -1,4 +1,5 @@
-"""The Alembic migrations build exactly the schema the code declares."""
+"""The Alembic migrations build exactly the schema the code declares, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select
 
 from bot.storage.db import Database, alembic_config, schema_head
 from bot.storage.schema import invites, metadata
+from tests.conftest import SQLITE
 
 
-async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+@pytest.mark.postgres
+async def test_migrations_match_the_declared_schema(empty_db_url: str, database: str) -> None:
+    db = Database(empty_db_url)
     await db.migrate()
     await db.migrate()  # applying again at the next start is a no-op
 
@@ -29,14 +33,16 @@ async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:
 
     async with db.read() as conn:
         assert await conn.run_sync(diff) == []
-        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
-    assert mode == "wal"
+        if database == SQLITE:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            assert mode == "wal"
     await db.dispose()
 
 
-async def test_invite_hashes_go_down_and_up_again(tmp_path: Path) -> None:
+@pytest.mark.postgres
+async def test_invite_hashes_go_down_and_up_again(empty_db_url: str) -> None:
     """0007 can be undone (links handed out stop working: their tokens are gone) and redone."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+    db = Database(empty_db_url)
     await db.migrate()
     digest = hashlib.sha256(b"token-handed-out").hexdigest()
     moment = datetime(2026, 12, 2, tzinfo=UTC)
@@ -118,8 +124,9 @@ def test_a_start_on_a_database_at_head_does_not_import_alembic(tmp_path: Path) -
     assert out.stdout.strip() == "[]", out.stdout
 
 
-async def test_a_database_behind_head_is_brought_up_to_it(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+@pytest.mark.postgres
+async def test_a_database_behind_head_is_brought_up_to_it(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
     await db.migrate()
 
     def down(sync_conn: Connection) -> None:
@@ -134,4 +141,32 @@ async def test_a_database_behind_head_is_brought_up_to_it(tmp_path: Path) -> Non
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar()
         assert await conn.run_sync(_diff) == []
     assert version == schema_head()
+    await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_every_migration_goes_down_to_nothing_and_up_again(empty_db_url: str) -> None:
+    """Each migration's downgrade undoes its upgrade (indexes included), so any revision can
+    be gone back to and left again."""
+    db = Database(empty_db_url)
+    await db.migrate()
+
+    def to(revision: str) -> Callable[[Connection], list[str]]:
+        def run(sync_conn: Connection) -> list[str]:
+            cfg = alembic_config(db.url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+            return sorted(inspect(sync_conn).get_table_names())
+
+        return run
+
+    async with db.write() as conn:
+        assert await conn.run_sync(to("base")) == ["alembic_version"]
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
     await db.dispose()

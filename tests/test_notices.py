@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
@@ -15,6 +17,10 @@ from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import LI, ZHAO, admin, member, rows, seed_case
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 WU = 3003
 EDIT = "editMessageText"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event, func, select
 from telegram import Update
 
@@ -12,6 +13,9 @@ from bot.domain.models import Role
 from bot.storage import schema as t
 from tests.flows import LI, ZHAO, member, seed_case
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 async def test_a_redelivered_update_changes_nothing_twice(

@@ -3,10 +3,15 @@ different senders side by side): races between members, and between a member and
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from tests.flows import LI, admin, member
 from tests.scenario import running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 async def test_a_members_message_right_after_the_upgrade_makes_the_bot_leave_the_committee(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
@@ -13,6 +15,10 @@ from bot.storage import schema as t
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.flows import LI, ZHAO, member, rows
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 Step = Callable[[Harness, FakeUser], Awaitable[None]]
 

@@ -32,6 +32,9 @@ from tests.flows import (
 )
 from tests.scenario import Harness, running_bot
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def committee(committee: Committee) -> Committee:

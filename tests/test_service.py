@@ -17,6 +17,10 @@ from bot.storage import schema as t
 from bot.storage.db import Database
 from tests.conftest import ADMIN_ID
 
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
+
 REFERRAL_VALUES: dict[str, Any] = {
     "title": "征收补偿争议",
     "description": "申请人对补偿标准有异议。",

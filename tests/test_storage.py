@@ -1,5 +1,6 @@
 """The storage layer's costs: trips to SQLite's thread per transaction, and WAL checkpoints
-kept out of the updates' commits."""
+kept out of the updates' commits; a unit of work's deferred statements (on PostgreSQL too,
+where ``tests/test_postgres.py`` checks the rest)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests.flows import LI, member, seed_case
 from tests.scenario import running_bot
 
 
+@pytest.mark.sqlite_only
 async def test_trips_to_sqlites_thread(db_url: str) -> None:
     """Outside an update a transaction costs one trip per statement (and a write one more for
     its COMMIT); an update's write transactions cost none."""
@@ -149,6 +151,7 @@ async def test_an_updates_read_waits_for_another_process_without_stopping_the_bo
         await db.dispose()
 
 
+@pytest.mark.postgres
 async def test_a_failed_write_takes_the_deferred_record_with_it_and_it_is_written_later(
     db_url: str,
 ) -> None:
@@ -179,6 +182,7 @@ def _matters_in_main_file(db_url: str) -> int:
         raw.close()
 
 
+@pytest.mark.sqlite_only
 async def test_the_tick_checkpoints_the_log_updates_never_do(
     committee: Committee, db_url: str, clock: ManualClock
 ) -> None:
@@ -193,6 +197,7 @@ async def test_the_tick_checkpoints_the_log_updates_never_do(
         assert _matters_in_main_file(db_url) == 1
 
 
+@pytest.mark.sqlite_only
 async def test_an_updates_write_waits_for_another_process_without_stopping_the_bot(
     db_url: str,
 ) -> None:
@@ -225,6 +230,7 @@ async def test_an_updates_write_waits_for_another_process_without_stopping_the_b
         await db.dispose()
 
 
+@pytest.mark.sqlite_only
 async def test_the_log_is_checkpointed_in_the_background_between_ticks(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

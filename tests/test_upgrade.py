@@ -1,21 +1,29 @@
 """Upgrading: a database written by release 0.1 (``tests/fixtures/release-0.1.sqlite3``) is
-migrated at start-up and keeps its matters, numbers, conversations, meetings and messages."""
+migrated at start-up and keeps its matters, numbers, conversations, meetings and messages.
+
+On PostgreSQL the same rows are loaded into a database brought to release 0.1's revision
+(what an office that ran 0.1 on PostgreSQL has), which the bot then upgrades at start-up."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
-from tests.conftest import SHANGHAI
+from tests.conftest import POSTGRES, SHANGHAI
 from tests.flows import GROUP, LI, QIAN, STRANGER, WANG, ZHAO
+from tests.postgres import PostgresServer, load_sqlite_database
 from tests.scenario import running_bot
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1.sqlite3"
+FIXTURE_REVISION = "0004"  # release 0.1's schema
 OFFICE = 1001
 NUMBERS = {
     "协调〔2026〕1号": "已受理",
@@ -33,11 +41,24 @@ def upgraded(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
+@pytest.fixture
+def old_release(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a database as release 0.1 left it, on the database this run is on."""
+    if database != POSTGRES:
+        yield upgraded(tmp_path)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    with server.fresh_database(migrated=False) as url:
+        load_sqlite_database(FIXTURE, url, FIXTURE_REVISION)
+        yield url
+
+
+@pytest.mark.postgres
 async def test_every_matter_and_its_history_survive_the_upgrade(
-    committee: Committee, tmp_path: Path
+    committee: Committee, old_release: str
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
-    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+    async with running_bot(committee, old_release, clock) as bot:
         qian = bot.user(QIAN, "钱观察")
         for number, status in NUMBERS.items():
             await bot.say(qian, f"/case {number}")
@@ -56,11 +77,12 @@ async def test_every_matter_and_its_history_survive_the_upgrade(
         assert "研判〔2026〕3号" in bot.last_text(li)
 
 
+@pytest.mark.postgres
 async def test_open_conversations_continue_after_the_upgrade(
-    committee: Committee, tmp_path: Path
+    committee: Committee, old_release: str
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
-    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+    async with running_bot(committee, old_release, clock) as bot:
         # 王强 was asked for the reply date of his consultation.
         wang = bot.user(WANG, "王强")
         await bot.say(wang, "12月18日")
@@ -91,11 +113,12 @@ async def test_open_conversations_continue_after_the_upgrade(
         assert "4/6" in bot.last_text(office)
 
 
+@pytest.mark.postgres
 async def test_pending_messages_go_out_once_after_the_upgrade(
-    committee: Committee, tmp_path: Path
+    committee: Committee, old_release: str
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
-    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+    async with running_bot(committee, old_release, clock) as bot:
         group = bot.fake.group(GROUP, "长白山府院联动群", add_bot=True)
         # Telegram delivers private messages only to people who opened the chat before.
         await bot.say(bot.user(ZHAO, "赵法官"), "/whoami")
@@ -112,11 +135,12 @@ async def test_pending_messages_go_out_once_after_the_upgrade(
         assert len(bot.fake.calls_of("sendMessage")) == before
 
 
+@pytest.mark.postgres
 async def test_the_buttons_of_notices_sent_before_the_upgrade_still_act(
-    committee: Committee, tmp_path: Path
+    committee: Committee, old_release: str
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
-    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+    async with running_bot(committee, old_release, clock) as bot:
         zhao = bot.user(ZHAO, "赵法官")
         await bot.say(zhao, "/whoami")
         chat = bot.fake.last_message_to(zhao)
@@ -130,11 +154,12 @@ async def test_the_buttons_of_notices_sent_before_the_upgrade_still_act(
         assert (await bot.svc.get_case(6)).outcome == "opinion_given"
 
 
+@pytest.mark.postgres
 async def test_a_conversation_carried_over_answers_its_old_buttons_with_its_question(
-    committee: Committee, tmp_path: Path
+    committee: Committee, old_release: str
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 30, 11, 0, tzinfo=SHANGHAI))
-    async with running_bot(committee, upgraded(tmp_path), clock) as bot:
+    async with running_bot(committee, old_release, clock) as bot:
         wang = bot.user(WANG, "王强")
         await bot.say(wang, "/whoami")
         # 王强's reply-date question of 0.1 had "No specific date" as r:skip.

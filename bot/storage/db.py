@@ -14,7 +14,9 @@ timeout waiting for another connection of the same bot.
 
 SQLite work happens in aiosqlite's thread; ``bot.storage.driver`` keeps the trips there few
 (at most one per statement, none for an update's writes). PostgreSQL (asyncpg) goes through
-the same SQLAlchemy Core layer unchanged.
+the same SQLAlchemy Core layer, with SQLite's two guarantees made explicit: a read sees one
+snapshot (``REPEATABLE READ``, read only), and one write transaction at a time, also across
+processes (each takes one advisory lock first, as ``BEGIN IMMEDIATE`` takes the write lock).
 
 A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
 (the once-only update record, a user's name): they commit with the unit's first write
@@ -50,6 +52,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE_OPTION = "fuyuan_write"
 _BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
 CHECKPOINT_EVERY = 1000  # write transactions (a few MB of log)
+# PostgreSQL: the advisory lock every write transaction holds (any fixed number; "fuyu").
+WRITE_LOCK_KEY = 0x66757975
 
 
 def alembic_config(url: str) -> Config:
@@ -112,6 +116,15 @@ def _here(conn: AsyncConnection) -> OneTripConnection | None:
     return raw if isinstance(raw, OneTripConnection) else None
 
 
+def _install_postgres_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION, False):
+            # Held until the transaction ends: writers queue here, not in a serialisation
+            # failure, whichever process they are in.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
 # ------------------------------------------------------------------ units of work
 Deferred = tuple[Executable, dict[str, Any] | None]
 
@@ -145,8 +158,15 @@ class Database:
         # hide_parameters: a database error's message (logged with its traceback) names the
         # statement, never the values it carried (names, texts, tokens).
         self.engine: AsyncEngine = create_async_engine(url, hide_parameters=True, **extra)
+        self._read_engine = self.engine
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        elif parsed.get_backend_name() == "postgresql":
+            _install_postgres_hooks(self.engine)
+            # Set as the transaction begins (no extra trip to the server).
+            self._read_engine = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
@@ -293,7 +313,7 @@ class Database:
         thread would cost more CPU than most of them (see ``OneTripConnection``). A read that
         may go through many rows (``scan``: a digest, a page of /my) stays in the driver's
         thread, where SQLite lets the bot go on with other updates meanwhile."""
-        async with self.engine.connect() as conn:
+        async with self._read_engine.connect() as conn:
             here = (
                 _here(conn)
                 if not scan and self._dbapi is not None and _UNIT.get() is not None

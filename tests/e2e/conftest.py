@@ -16,8 +16,10 @@ import pytest
 
 from bot.config import load_committee
 from bot.i18n import gettext_for
+from tests.conftest import POSTGRES
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 from tests.fakes.telegram import FakeChat, FakeTelegram, FakeUser
+from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 1001
@@ -206,6 +208,18 @@ def committee_tweak() -> Callable[[str], str]:
     return lambda text: text
 
 
+@pytest.fixture
+def e2e_db_url(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The bot's database: a file it creates, or (tests marked ``postgres``) an empty
+    PostgreSQL database it migrates at its first start."""
+    if database == POSTGRES:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        with server.fresh_database(migrated=False) as url:
+            yield url
+        return
+    yield f"sqlite+aiosqlite:///{tmp_path / 'fuyuan.sqlite3'}"
+
+
 def write_committee(tmp_path: Path, tweak: Callable[[str], str] = lambda text: text) -> Path:
     """The example committee with the test admin and calendar, as ``committee.toml``."""
     committee = (ROOT / "committee.example.toml").read_text("utf-8")
@@ -236,11 +250,13 @@ def bot_env(tmp_path: Path, server: FakeBotApiServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path, committee_tweak: Callable[[str], str]) -> Iterator[World]:
+def world(
+    tmp_path: Path, committee_tweak: Callable[[str], str], e2e_db_url: str
+) -> Iterator[World]:
     fake = FakeTelegram()
     write_committee(tmp_path, committee_tweak)
     with FakeBotApiServer(fake) as server:
-        bot = BotProcess(bot_env(tmp_path, server), fake)
+        bot = BotProcess({**bot_env(tmp_path, server), "DATABASE_URL": e2e_db_url}, fake)
         bot.start()
         try:
             yield World(fake, bot)

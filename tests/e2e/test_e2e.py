@@ -9,16 +9,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import ADMIN_ID, ROOT, World, assert_no_secrets
 from tests.fakes.server import TEST_TOKEN
 from tests.fakes.telegram import FakeUser
+from tests.postgres import query
 
 GROUP = -1001234567890
 
 
 def db_rows(world: World, sql: str) -> list[tuple[object, ...]]:
-    path = world.bot.env["DATABASE_URL"].split("///", 1)[1]
-    with sqlite3.connect(path) as conn:
+    url = world.bot.env["DATABASE_URL"]
+    if url.startswith("postgresql"):
+        return query(url, sql)
+    with sqlite3.connect(url.split("///", 1)[1]) as conn:
         return conn.execute(sql).fetchall()
 
 
@@ -49,6 +54,7 @@ def raise_referral(world: World, li: FakeUser) -> str:
     return receipt
 
 
+@pytest.mark.postgres
 def test_referral_acknowledged_over_http(world: World) -> None:
     admin = world.fake.user(ADMIN_ID, "办公室管理员")
     group = world.fake.group(GROUP, "长白山府院联动群", add_bot=True)
@@ -87,6 +93,7 @@ def test_referral_acknowledged_over_http(world: World) -> None:
     assert world.fake.calls_of("setMyCommands")
 
 
+@pytest.mark.postgres
 def test_referral_returned_over_http(world: World) -> None:
     li, zhao, _ = members(world)
     before = world.count(zhao)
@@ -103,6 +110,7 @@ def test_referral_returned_over_http(world: World) -> None:
     ) == [("returned", "材料不全，请补充后重新提交。")]
 
 
+@pytest.mark.postgres
 def test_killed_mid_raise_and_restarted_continues_where_it_was(world: World) -> None:
     li, zhao, _ = members(world)
     world.say(li, "/new")

@@ -167,3 +167,7 @@ def downgrade() -> None:
         )
     op.drop_column("events", "assignment_id")
     op.drop_table("assignments")
+    # The indexes the upgrade dropped with the columns (0001, 0002): 0005 can run again.
+    op.create_index("ix_cases_addressee_status", "cases", ["addressee", "status"])
+    op.create_index("ix_cases_status_ack_due", "cases", ["status", "ack_due"])
+    op.create_index("ix_cases_status_reply_due", "cases", ["status", "reply_due"])

@@ -32,7 +32,8 @@ _drafts = sa.table(
     sa.column("flow", sa.String()),
     sa.column("state", sa.String()),
     sa.column("data", sa.JSON()),
-    sa.column("updated_at", sa.DateTime()),
+    # With its zone, as the column is: PostgreSQL takes the aware value read back in as is.
+    sa.column("updated_at", sa.DateTime(timezone=True)),
 )
 _cases = sa.table(
     "cases",
