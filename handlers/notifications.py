@@ -272,6 +272,10 @@ class Renderers:
             or assignment.round != int(p.get("round") or 0)
         ):
             raise Skip("the matter moved on before the alert went out")
+        if message.chat_id > 0:
+            viewer = await self.runtime.svc.viewer_by_id(message.chat_id)
+            if viewer is None or not self._sees(viewer, case, assignment.id):
+                raise Skip("the recipient may not see this addressee's state (any more)")
         lang = await self._lang(message.chat_id)
         kind = self.runtime.svc.kinds[case.kind]
         html = self._note(lang, uncertain) + self.runtime.texts.render(
@@ -327,6 +331,12 @@ class Renderers:
                 or assignment.round != int(item.get("round") or 0)
             ):
                 continue
+            if (
+                viewer is not None
+                and message.chat_id > 0
+                and not self._sees(viewer, case, assignment.id)
+            ):
+                continue  # another agency's part (the reader moved agency since)
             lines.append(
                 {
                     "case": case,

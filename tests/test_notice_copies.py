@@ -5,7 +5,7 @@ reply they may no longer see."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import rules
 from bot.domain.committee import Committee
@@ -13,8 +13,10 @@ from bot.domain.models import Event, Role
 from bot.services.delivery import OutboxMessage
 from bot.storage import schema as t
 from handlers.courier import Rendered
+from handlers.jobs import tick
 from tests import test_mech_assistance as assistance
-from tests.flows import LI, ZHAO, member, rows, seed_case
+from tests.conftest import SHANGHAI
+from tests.flows import LI, WANG, ZHAO, member, rows, seed_case
 from tests.scenario import running_bot
 from tests.test_notices import TITLE, WU, cast
 
@@ -166,3 +168,44 @@ async def test_a_copy_moved_to_another_agency_does_not_show_its_old_agencys_repl
             bot, t.outbox, t.outbox.c.kind == "case_refresh", t.outbox.c.chat_id == li.id
         )
         assert edit.status == "failed" and "skipped" in edit.last_error
+
+
+async def test_a_summary_waiting_for_a_retry_leaves_out_an_agency_its_reader_left(
+    committee: Committee, db_url: str
+) -> None:
+    """The morning's overdue summaries are queued, but Telegram times out; before the retry
+    the office moves 李明 from 自然资源局 to 生态环境局. The retried summary may not tell him
+    where 自然资源局 stands: with nothing else in it, it is not sent."""
+    async with running_bot(committee, db_url) as bot:
+        people = await assistance.cast(bot)
+        li, wang = people["li"], people["wang"]
+        await assistance.seed(bot, ["CBS-NR", "CBS-ENV"])
+        await bot.tick(datetime(2026, 12, 2, 20, 0, tzinfo=SHANGHAI))  # the day before
+        bot.fake.inject_timeout("sendMessage", times=2)
+        bot.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
+        await tick(bot.app)
+        bot._checked_calls = len(bot.fake.calls)  # the two timeouts are expected
+        summaries = await rows(bot, t.outbox, t.outbox.c.kind == "deadline_summary")
+        assert sorted((r.chat_id, r.status) for r in summaries) == [
+            (LI, "retry"),
+            (WANG, "retry"),
+        ]
+
+        office = await bot.svc.viewer(1001, "办公室管理员", None)
+        (row,) = await rows(
+            bot, t.members, t.members.c.user_id == li.id, t.members.c.revoked_at.is_(None)
+        )
+        await bot.svc.revoke_member(office, row.id)
+        await bot.join(li, "CBS-ENV", Role.DEPARTMENT_HEAD)
+        li_had = len(bot.texts(li))
+
+        bot.clock.set(bot.clock.now() + timedelta(minutes=5))
+        await bot.flush_outbox()
+        assert not any(assistance.NUMBER in x for x in bot.texts(li)[li_had:])
+        (theirs,) = [x for x in bot.texts(wang) if "📋" in x]  # after the may-be-a-repeat note
+        assert assistance.NUMBER in theirs and assistance.ENV in theirs
+        summaries = await rows(bot, t.outbox, t.outbox.c.kind == "deadline_summary")
+        assert sorted((r.chat_id, r.status) for r in summaries) == [
+            (LI, "failed"),
+            (WANG, "sent"),
+        ]
