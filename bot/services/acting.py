@@ -72,14 +72,19 @@ async def refresh_if_behind(
     payload: Mapping[str, Any],
     message_id: int,
     rendered_at: int,
+    known: dict[tuple[int, int], int] | None = None,
 ) -> bool:
     """A notice rendered at event ``rendered_at`` was just recorded as delivered: when a
     step was taken on its matter since (while the notice was on its way, or sent but not
     yet recorded, no edit could be queued for it), queue the edit it missed. Called in the
-    transaction that records the delivery, so no step falls between the two."""
+    transaction that records the delivery, so no step falls between the two; ``known``
+    keeps what that transaction has already read (a fan-out's copies share their matter)."""
     case_id = int(payload["case_id"])
     assignment_id = int(payload.get("assignment_id") or 0)
-    latest = await latest_event_id(conn, case_id, assignment_id)
+    known = {} if known is None else known
+    if (case_id, assignment_id) not in known:
+        known[(case_id, assignment_id)] = await latest_event_id(conn, case_id, assignment_id)
+    latest = known[(case_id, assignment_id)]
     if latest <= rendered_at:
         return False
     row = refresh_row(case_id, latest, chat_id, assignment_id, message_id, str(copy_id))

@@ -245,6 +245,7 @@ class Outbox:
                         for o in sent
                     ],
                 )
+            known: dict[tuple[int, int], int] = {}
             for o in sent:
                 message_id = o.values["message_id"]
                 if o.rendered_at is not None and message_id is not None and o.message.chat_id > 0:
@@ -256,6 +257,7 @@ class Outbox:
                         o.message.payload,
                         int(message_id),
                         o.rendered_at,
+                        known,
                     )
             for outcome in outcomes:
                 if not outcome.delivered:
