@@ -209,3 +209,48 @@ async def test_a_summary_waiting_for_a_retry_leaves_out_an_agency_its_reader_lef
             (LI, "failed"),
             (WANG, "sent"),
         ]
+
+
+async def test_a_notice_waiting_for_a_retry_is_not_sent_to_a_member_who_left_its_agency(
+    committee: Committee, db_url: str
+) -> None:
+    """自然资源局's notice to 李明 times out; before the retry the office moves him to
+    生态环境局. The notice (with its Reply button for 自然资源局) is not sent to him then."""
+    async with running_bot(committee, db_url) as bot:
+        people = await assistance.cast(bot)
+        li = people["li"]
+        viewer = await bot.svc.viewer(ZHAO, "赵法官", None)
+        values = {
+            "measure": "freeze",
+            "docket": assistance.DOCKET,
+            "party": assistance.PARTY,
+            "request": "请协助冻结被执行人名下股权登记。",
+            "agencies": ["CBS-NR", "CBS-ENV"],
+            "reply_by": None,
+            "documents": [],
+        }
+        await bot.svc.submit(viewer, "assistance", values, "seed-moved")
+        queued = await rows(bot, t.outbox, t.outbox.c.status == "pending")
+        bot.fake.inject_timeout("sendMessage", times=len(queued))  # all wait for a retry
+        await bot.app.bot_data["runtime"].courier.flush(bot.app.bot)
+        bot._checked_calls = len(bot.fake.calls)  # the timeouts are expected
+        (notice,) = await rows(
+            bot, t.outbox, t.outbox.c.kind == "case_new", t.outbox.c.chat_id == li.id
+        )
+        assert notice.status == "retry"
+
+        office = await bot.svc.viewer(1001, "办公室管理员", None)
+        (row,) = await rows(
+            bot, t.members, t.members.c.user_id == li.id, t.members.c.revoked_at.is_(None)
+        )
+        await bot.svc.revoke_member(office, row.id)
+        await bot.join(li, "CBS-ENV", Role.DEPARTMENT_HEAD)
+        li_had = len(bot.texts(li))
+
+        bot.clock.set(bot.clock.now() + timedelta(minutes=5))
+        await bot.flush_outbox()
+        assert not any(assistance.NUMBER in x for x in bot.texts(li)[li_had:])
+        (notice,) = await rows(
+            bot, t.outbox, t.outbox.c.kind == "case_new", t.outbox.c.chat_id == li.id
+        )
+        assert notice.status == "failed" and "skipped" in notice.last_error
