@@ -254,3 +254,45 @@ async def test_a_notice_waiting_for_a_retry_is_not_sent_to_a_member_who_left_its
             bot, t.outbox, t.outbox.c.kind == "case_new", t.outbox.c.chat_id == li.id
         )
         assert notice.status == "failed" and "skipped" in notice.last_error
+
+
+async def test_an_alert_queued_by_an_older_release_follows_the_same_rule(
+    committee: Committee, db_url: str
+) -> None:
+    """A single overdue alert (as queued before morning summaries existed) about 自然资源局
+    reaches 李明 while he answers for it, and not once he moved to 生态环境局."""
+    async with running_bot(committee, db_url) as bot:
+        people = await assistance.cast(bot)
+        li = people["li"]
+        case_id = await assistance.seed(bot, ["CBS-NR", "CBS-ENV"])
+        ids = {a.addressee: a.id for a in await rows(bot, t.assignments)}
+        bot.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))
+        outbox = bot.app.bot_data["runtime"].courier.outbox
+        payload = {
+            "case_id": case_id,
+            "assignment_id": ids["CBS-NR"],
+            "stage": "reply",
+            "round": 0,
+            "level": "overdue",
+            "due": "2026-12-02",
+            "late": 1,
+        }
+
+        async def alert(key: str) -> str:
+            await outbox.add(key, li.id, "deadline", payload)
+            await bot.flush_outbox()
+            (row,) = await rows(bot, t.outbox, t.outbox.c.key == key)
+            return f"{row.status}: {row.last_error or ''}"
+
+        assert await alert("legacy:1") == "sent: "
+        assert assistance.NUMBER in bot.last_text(li) and assistance.NR in bot.last_text(li)
+
+        office = await bot.svc.viewer(1001, "办公室管理员", None)
+        (row,) = await rows(
+            bot, t.members, t.members.c.user_id == li.id, t.members.c.revoked_at.is_(None)
+        )
+        await bot.svc.revoke_member(office, row.id)
+        await bot.join(li, "CBS-ENV", Role.DEPARTMENT_HEAD)
+        li_had = len(bot.texts(li))
+        assert (await alert("legacy:2")).startswith("failed: skipped")
+        assert bot.texts(li)[li_had:] == []
