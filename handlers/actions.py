@@ -287,6 +287,10 @@ async def _act_now(
     own = assignment_id or own_assignment(context.svc, viewer, outcome.case)
     html, rows = await notice(context.svc, context.texts, viewer, outcome.case, own, event)
     await edit_or_send(query, context, html, keyboard(rows) if rows else None)
+    if pressed is not None and outcome.event_id:
+        # A colleague's step since ours may have been overwritten by this edit: one more
+        # edit, rendered when sent, brings the pressed notice up to date.
+        await context.svc.refresh_pressed(case.id, own, *pressed, outcome.event_id)
     await deliver_now(context)
     return None
 

@@ -61,6 +61,8 @@ class Rendered:
     document: tuple[str, bytes] | None = None  # (file name, content) sent after the text
     # A message already delivered to the chat, to edit instead of sending a new one.
     edit: int | None = None
+    # A matter's notice: the matter's newest event it reflects (see ``Outbox.record``).
+    rendered_at: int | None = None
 
 
 class Skip(Exception):
@@ -174,7 +176,7 @@ class Courier:
         except Exception as exc:
             logger.exception("outbox %s: unexpected failure", message.key)
             return await self._retry(message, f"unexpected: {exc!r}", run)
-        return outbox.sent(message, sent)
+        return outbox.sent(message, sent, rendered.rendered_at)
 
     async def _retry(
         self, message: OutboxMessage, error: str, run: _Run, *, uncertain: bool = False

@@ -63,17 +63,36 @@ class Renderers:
         return await self._case_by_id(int(message.payload["case_id"]))
 
     async def _case_by_id(self, case_id: int) -> Case:
+        return (await self._case_at(case_id))[0]
+
+    async def _case_at(self, case_id: int) -> tuple[Case, int]:
+        """A matter and its newest event id, read before it (so the matter shows at least
+        that event): what a notice rendered from it reflects."""
         key = ("case", case_id)
         memo = delivery_memo()
         if memo is not None and key in memo:
             return memo[key]  # type: ignore[no-any-return]
+        svc = self.runtime.svc
         try:
-            case = await self.runtime.svc.get_case(key[1])
+            version = await svc.case_version(case_id)
+            found = (await svc.get_case(case_id), version)
         except DomainError as exc:
             raise Skip(f"case {case_id} is gone") from exc
         if memo is not None:
-            memo[key] = case
-        return case
+            memo[key] = found
+        return found
+
+    def _sees(self, viewer: Viewer, case: Case, assignment_id: int | None) -> bool:
+        """Whether a member may see an addressee's state and answers as they are now (one
+        agency does not read another's reply; a member may have moved agency since a row
+        was queued for them)."""
+        assignment = case.assignment(assignment_id or 0) or case.first
+        if assignment is None:
+            return False
+        seen = rules.addressees_seen(
+            viewer.member, case, self.runtime.committee, self.runtime.svc.kinds[case.kind]
+        )
+        return any(a.id == assignment.id for a in seen)
 
     def _note(self, lang: str, uncertain: bool) -> str:
         return self.runtime.texts.render(lang, "resent_note") + "\n\n" if uncertain else ""
@@ -94,37 +113,50 @@ class Renderers:
         )
 
     async def case_new(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """A new matter, privately to a member of an addressee, with its first actions."""
-        case = await self._case(message)
+        """A new matter, privately to a member of an addressee, with its first actions. It
+        records the step it was rendered at: one taken before its delivery is recorded gets
+        its copy edited then (``Outbox.record``)."""
+        case, version = await self._case_at(int(message.payload["case_id"]))
         lang = await self._lang(message.chat_id)
+        viewer = await self._viewer(message.chat_id, lang)
+        assignment_id = int(message.payload.get("assignment_id") or 0) or None
+        if not self._sees(viewer, case, assignment_id):
+            raise Skip("the recipient no longer answers for this addressee")
         html, rows = await notice(
             self.runtime.svc,
             self.runtime.texts,
-            await self._viewer(message.chat_id, lang),
+            viewer,
             case,
-            int(message.payload.get("assignment_id") or 0) or None,
+            assignment_id,
             primary_only=True,
         )
-        return Rendered(self._note(lang, uncertain) + html, keyboard(rows) if rows else None)
+        return Rendered(
+            self._note(lang, uncertain) + html,
+            keyboard(rows) if rows else None,
+            rendered_at=version,
+        )
 
     async def case_refresh(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         """A delivered notice brought up to date after someone acted: the same details under
         who acted, and the buttons its reader may use now (none left: no keyboard). An edit
-        repeated changes nothing, so it carries no note that it may be a repeat."""
+        repeated changes nothing, so it carries no note that it may be a repeat.
+
+        Whichever edit of a copy is sent, it shows the matter as it stands then, under its
+        newest step (an older edit retried late never puts an older state back); and only
+        to a reader who may still see that addressee's state and answers."""
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
-        try:
-            event = await self.runtime.svc.event(int(message.payload["event_id"]))
-        except DomainError as exc:
-            raise Skip("the action is gone") from exc
-        html, rows = await notice(
-            self.runtime.svc,
-            self.runtime.texts,
-            await self._viewer(message.chat_id, lang),
-            case,
-            int(message.payload.get("assignment_id") or 0) or None,
-            event,
+        viewer = await self._viewer(message.chat_id, lang)
+        assignment_id = int(message.payload.get("assignment_id") or 0) or None
+        if not self._sees(viewer, case, assignment_id):
+            raise Skip("the reader may not see this addressee's answers (any more)")
+        svc = self.runtime.svc
+        event = await svc.notice_event(
+            svc.kinds[case.kind], message.id, message.chat_id, message.payload
         )
+        if event is None:
+            raise Skip("a newer edit of this copy is queued, or the matter was resubmitted")
+        html, rows = await notice(svc, self.runtime.texts, viewer, case, assignment_id, event)
         return Rendered(
             html, keyboard(rows) if rows else None, edit=int(message.payload["message_id"])
         )
@@ -240,6 +272,10 @@ class Renderers:
             or assignment.round != int(p.get("round") or 0)
         ):
             raise Skip("the matter moved on before the alert went out")
+        if message.chat_id > 0:
+            viewer = await self.runtime.svc.viewer_by_id(message.chat_id)
+            if viewer is None or not self._sees(viewer, case, assignment.id):
+                raise Skip("the recipient may not see this addressee's state (any more)")
         lang = await self._lang(message.chat_id)
         kind = self.runtime.svc.kinds[case.kind]
         html = self._note(lang, uncertain) + self.runtime.texts.render(
@@ -295,6 +331,12 @@ class Renderers:
                 or assignment.round != int(item.get("round") or 0)
             ):
                 continue
+            if (
+                viewer is not None
+                and message.chat_id > 0
+                and not self._sees(viewer, case, assignment.id)
+            ):
+                continue  # another agency's part (the reader moved agency since)
             lines.append(
                 {
                     "case": case,

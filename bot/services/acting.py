@@ -9,19 +9,86 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import FILES, check_values
 from bot.domain.kinds import Action, Effect, KindSpec, Side
-from bot.domain.models import Assignment, Case, Member, Viewer
+from bot.domain.models import Assignment, Case, Event, Member, Viewer
 from bot.services.cases import Cases, Outcome, files_of
 from bot.storage import schema as t
 from bot.storage.outbox import SENT, enqueue_many
 
 logger = logging.getLogger(__name__)
+
+Row = tuple[str, int, str, dict[str, Any]]  # an outbox row to queue: key, chat, kind, payload
+
+
+def _about(case_id: int, assignment_id: int | None) -> Any:
+    """The events a copy of a matter's notice reflects: the matter's own (a step on the
+    whole matter, or any step of a matter with one addressee) and its addressee's."""
+    about = t.events.c.case_id == case_id
+    if assignment_id is None:
+        return about
+    return about & or_(
+        t.events.c.assignment_id.is_(None), t.events.c.assignment_id == assignment_id
+    )
+
+
+async def latest_event_id(
+    conn: AsyncConnection, case_id: int, assignment_id: int | None = None
+) -> int:
+    """The newest event of a matter (of those a copy of ``assignment_id`` reflects, when
+    given): 0 when there is none. Events only grow, so it tells whether a notice rendered
+    at one of them is behind."""
+    found = (
+        await conn.execute(select(func.max(t.events.c.id)).where(_about(case_id, assignment_id)))
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def refresh_row(
+    case_id: int, event_id: int, chat_id: int, assignment_id: int, message_id: int, copy: str
+) -> Row:
+    """The outbox row that edits one copy of a matter's notice. Its key names the event and
+    the copy (``copy``: the id of the row that sent it), so queuing it twice is harmless;
+    it is rendered from the matter as it stands when it is sent."""
+    payload = {
+        "case_id": case_id,
+        "event_id": event_id,
+        "assignment_id": assignment_id,
+        "message_id": message_id,
+    }
+    return (f"case:{case_id}:e{event_id}:edit:{copy}", chat_id, "case_refresh", payload)
+
+
+async def refresh_if_behind(
+    conn: AsyncConnection,
+    now: datetime,
+    copy_id: int,
+    chat_id: int,
+    payload: Mapping[str, Any],
+    message_id: int,
+    rendered_at: int,
+    known: dict[tuple[int, int], int] | None = None,
+) -> bool:
+    """A notice rendered at event ``rendered_at`` was just recorded as delivered: when a
+    step was taken on its matter since (while the notice was on its way, or sent but not
+    yet recorded, no edit could be queued for it), queue the edit it missed. Called in the
+    transaction that records the delivery, so no step falls between the two; ``known``
+    keeps what that transaction has already read (a fan-out's copies share their matter)."""
+    case_id = int(payload["case_id"])
+    assignment_id = int(payload.get("assignment_id") or 0)
+    known = {} if known is None else known
+    if (case_id, assignment_id) not in known:
+        known[(case_id, assignment_id)] = await latest_event_id(conn, case_id, assignment_id)
+    latest = known[(case_id, assignment_id)]
+    if latest <= rendered_at:
+        return False
+    row = refresh_row(case_id, latest, chat_id, assignment_id, message_id, str(copy_id))
+    return await enqueue_many(conn, now, [row]) > 0
 
 
 class Acting(Cases):
@@ -366,21 +433,90 @@ class Acting(Cases):
         latest: dict[tuple[int, int], Any] = {}
         for copy in copies:
             latest[(copy.chat_id, int(copy.payload.get("assignment_id") or 0))] = copy
-        edits: list[tuple[str, int, str, dict[str, Any]]] = []
+        edits: list[Row] = []
         for (chat_id, copy_assignment), copy in latest.items():
             if only is not None and copy_assignment not in (0, only):
                 continue
             if pressed == (chat_id, copy.message_id):
                 continue
-            payload = {
-                "case_id": case.id,
-                "event_id": event_id,
-                "assignment_id": copy_assignment,
-                "message_id": copy.message_id,
-            }
-            key = f"case:{case.id}:e{event_id}:edit:{copy.id}"
-            edits.append((key, chat_id, "case_refresh", payload))
+            edits.append(
+                refresh_row(
+                    case.id, event_id, chat_id, copy_assignment, copy.message_id, str(copy.id)
+                )
+            )
         await enqueue_many(conn, now, edits)
+
+    async def case_version(self, case_id: int) -> int:
+        """The matter's newest event id. Read before the matter itself, it is never newer
+        than what the matter shows: a notice rendered from it is behind when a newer event
+        exists (``refresh_if_behind``)."""
+        async with self.db.read() as conn:
+            return await latest_event_id(conn, case_id)
+
+    async def notice_event(
+        self,
+        kind: KindSpec,
+        row_id: int,
+        chat_id: int,
+        payload: Mapping[str, Any],
+    ) -> Event | None:
+        """The step a copy of a notice shows on top, for the edit queued as outbox row
+        ``row_id`` (``payload`` as ``refresh_row`` made it): the newest step the copy
+        reflects, whichever edit is sent last, so a late retry of an older edit never puts
+        an older state back. None when the edit is not to be made: a newer one of the same
+        message is queued (it is rendered later, from the matter as it stands then), or the
+        matter was resubmitted since (the copy stays as it was; a new notice went out)."""
+        case_id = int(payload["case_id"])
+        message_id = int(payload["message_id"])
+        queued_for = int(payload["event_id"])
+        assignment_id = int(payload.get("assignment_id") or 0)
+        async with self.db.read() as conn:
+            newer = await conn.execute(
+                select(t.outbox.c.payload).where(
+                    t.outbox.c.key >= f"case:{case_id}:",
+                    t.outbox.c.key < f"case:{case_id};",
+                    t.outbox.c.kind == "case_refresh",
+                    t.outbox.c.chat_id == chat_id,
+                    t.outbox.c.id > row_id,
+                )
+            )
+            if any(int(p.get("message_id") or 0) == message_id for (p,) in newer):
+                return None
+            since = (
+                await conn.execute(
+                    select(t.events, t.users.c.first_name)
+                    .select_from(
+                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
+                    )
+                    .where(_about(case_id, assignment_id), t.events.c.id >= queued_for)
+                    .order_by(t.events.c.id)
+                )
+            ).all()
+        events = [self._to_event(r) for r in since]
+        if any(
+            kind.has_action(e.action) and Effect.EDIT in kind.action(e.action).effects
+            for e in events
+            if e.id > queued_for
+        ):
+            return None
+        return events[-1] if events else None
+
+    async def refresh_pressed(
+        self, case_id: int, assignment_id: int | None, chat_id: int, message_id: int, shown: int
+    ) -> bool:
+        """The notice a member pressed was edited by the press's own handler, rendered at
+        event ``shown``: if someone took another step meanwhile, that step's edit of this
+        message may have landed first and been overwritten. Queue one more edit, rendered
+        when sent. A step after this check queues its own edits, which land after ours."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            latest = await latest_event_id(conn, case_id, assignment_id or 0)
+            if latest <= shown:
+                return False
+            row = refresh_row(
+                case_id, latest, chat_id, assignment_id or 0, message_id, f"pressed:{message_id}"
+            )
+            return await enqueue_many(conn, now, [row]) > 0
 
     async def _announce_again(
         self,

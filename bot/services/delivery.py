@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from bot.clock import Clock
 from bot.domain import rules
 from bot.domain.models import Case, Member, Role
+from bot.services.acting import refresh_if_behind
 from bot.services.cases import Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
@@ -74,6 +75,9 @@ class Outcome:
     values: dict[str, Any]
     delivered: bool = False
     gave_up: bool = False  # a failure after retrying for GIVE_UP_AFTER: the office is told
+    # A matter's notice: the matter's newest event when it was rendered (``record`` queues
+    # the edit it missed when a step was taken since).
+    rendered_at: int | None = None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -154,11 +158,14 @@ class Outbox:
             },
         )
 
-    def sent(self, message: OutboxMessage, message_id: int | None) -> Outcome:
+    def sent(
+        self, message: OutboxMessage, message_id: int | None, rendered_at: int | None = None
+    ) -> Outcome:
         return Outcome(
             message,
             {"status": SENT, "sent_at": self.clock.now(), "message_id": message_id},
             delivered=True,
+            rendered_at=rendered_at,
         )
 
     def retry(self, message: OutboxMessage, error: str, *, uncertain: bool = False) -> Outcome:
@@ -211,10 +218,13 @@ class Outbox:
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write what happened to claimed rows, all in one transaction: the sends (the bulk
-        of a fan-out) in one statement, anything else one statement each."""
+        of a fan-out) in one statement, anything else one statement each. A notice of a
+        matter that moved on while it was on its way gets its edit queued here: until this
+        transaction, no step taken on the matter could find it as delivered."""
         if not outcomes:
             return
         sent = [o for o in outcomes if o.delivered]
+        now = self.clock.now()
         async with self.db.write() as conn:
             if sent:
                 await conn.execute(
@@ -235,6 +245,20 @@ class Outbox:
                         for o in sent
                     ],
                 )
+            known: dict[tuple[int, int], int] = {}
+            for o in sent:
+                message_id = o.values["message_id"]
+                if o.rendered_at is not None and message_id is not None and o.message.chat_id > 0:
+                    await refresh_if_behind(
+                        conn,
+                        now,
+                        o.message.id,
+                        o.message.chat_id,
+                        o.message.payload,
+                        int(message_id),
+                        o.rendered_at,
+                        known,
+                    )
             for outcome in outcomes:
                 if not outcome.delivered:
                     await conn.execute(
