@@ -28,6 +28,7 @@ from handlers import (
     actions,
     admin,
     cases,
+    find,
     form_steps,
     forms,
     gate,
@@ -51,6 +52,7 @@ PRIVATE_COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", N_("Raise a consultation or a dispute referral")),
     ("my", N_("My open matters")),
     ("case", N_("Show a matter by its number")),
+    ("find", N_("Search matters")),
     ("meetings", N_("Upcoming joint meetings")),
     ("cancel", N_("Cancel what you are doing")),
     ("lang", N_("Language / 语言")),
@@ -87,6 +89,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
+    app.add_handlers(find.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handler(start.build_fallback())
     app.add_error_handler(on_error)
