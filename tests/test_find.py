@@ -158,7 +158,7 @@ async def test_results_come_five_a_page(committee: Committee, db_url: str) -> No
         newest = [c.number for c in reversed(cases)]
         await bot.say(li, "/find 征收争议")
         first = bot.last_text(li)
-        assert "(7)" in first and bot.shown("page %(page)s of %(pages)s", page=1, pages=2) in first
+        assert first.startswith("搜索：征收争议（7件） · 第 1/2 页")
         assert result_numbers(bot, li) == newest[:5]
         (saved,) = await rows(bot, t.searches, t.searches.c.user_id == LI)
         assert saved.query == "征收争议"
@@ -249,3 +249,82 @@ async def test_strangers_and_the_group_get_no_results(committee: Committee, db_u
             assert (await conn.execute(select(t.search_docs.c.id))).scalars().all() == [
                 doc_id(case.id)
             ]
+
+
+async def test_one_agencys_reply_is_found_only_by_those_who_may_read_it(
+    committee: Committee, db_url: str
+) -> None:
+    """A request to several agencies: each agency finds the request, but only its own
+    reply — as /case shows it only its own."""
+    from tests.test_mech_assistance import ENV, NR, reply, seed
+
+    async with running_bot(committee, db_url) as bot:
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        wang = await member(bot, WANG, "王强", "CBS-ENV", Role.DEPARTMENT_HEAD)
+        case_id = await seed(bot, ["CBS-NR", "CBS-ENV"])
+        case = await bot.svc.get_case(case_id)
+        await reply(bot, li, NR, "Assisted as asked", "名下登记住宅一套。")
+        await reply(bot, wang, ENV, "Partly assisted", "车辆已登记抵押。")
+
+        docs = {d.id: d for d in await docs_of(bot, case)}
+        positions = {a.addressee: a.position for a in case.assignments}
+        assert "名下登记住宅一套。" in docs[doc_id(case_id, positions["CBS-NR"])].body
+        assert "车辆已登记抵押。" in docs[doc_id(case_id, positions["CBS-ENV"])].body
+        assert "住宅" not in docs[doc_id(case_id)].body
+
+        for user in (li, wang, zhao):  # the request itself: everyone it concerns
+            await bot.say(user, "/find 股权")
+            assert result_numbers(bot, user) == [case.number]
+        await bot.say(li, "/find 住宅")
+        assert result_numbers(bot, li) == [case.number]
+        await bot.say(wang, "/find 住宅")  # the other agency's reply
+        assert result_numbers(bot, wang) == []
+        await bot.say(wang, "/find 抵押")
+        assert result_numbers(bot, wang) == [case.number]
+        for user in (zhao, admin(bot)):  # the raising court and the office read every reply
+            await bot.say(user, "/find 住宅")
+            assert result_numbers(bot, user) == [case.number]
+
+
+async def test_the_migration_indexes_the_matters_already_there(
+    committee: Committee, db_url: str
+) -> None:
+    """Matters raised before the search existed are found after the upgrade: undo the
+    migration (its tables go), apply it again, search."""
+    from alembic import command
+    from sqlalchemy import Connection
+
+    from bot.storage.db import alembic_config
+
+    def to(revision: str) -> Any:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        case = await raise_with(bot, LI, "李明", "集体土地征收补偿争议研判", kind="referral")
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("0009_notices"))
+        async with bot.svc.db.read() as conn:
+            tables = set(
+                (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
+                .scalars()
+                .all()
+            )
+        assert not {"search_docs", "find_tri", "find_bi", "searches"} & tables
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("head"))
+        (doc,) = await docs_of(bot, case)
+        assert doc.title == "集体土地征收补偿争议研判" and "张三" in doc.body
+        await bot.say(li, "/find 张三")  # the applicant (personal data, which members see)
+        assert result_numbers(bot, li) == [case.number]
+        await bot.say(li, "/find 征收")
+        assert result_numbers(bot, li) == [case.number]
