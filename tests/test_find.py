@@ -328,3 +328,36 @@ async def test_the_migration_indexes_the_matters_already_there(
         assert result_numbers(bot, li) == [case.number]
         await bot.say(li, "/find 征收")
         assert result_numbers(bot, li) == [case.number]
+
+
+def test_words_become_queries_that_are_never_fts_syntax() -> None:
+    from bot.domain.search import (
+        QueryProblem,
+        bigram_match,
+        bigrams,
+        parse_query,
+        trigram_match,
+    )
+
+    assert bigrams("征收补偿") == "征收 收补 补偿 zzs"
+    # A phrase never spans a punctuation mark: "xab, bcd" does not hold "abcd".
+    assert "ab bc cd" not in bigrams("xab, bcd")
+    query = parse_query('征收 "补偿款" OR NEAR(x* 征')
+    assert query.words == ("征收", "补偿款", "or", "near")
+    # Every word is a quoted phrase: OR, NEAR, * and quotes are only words here.
+    assert trigram_match(query, title_only=True) == 'title : "补偿款" AND title : "near"'
+    assert bigram_match(query, title_only=False) == (
+        '("征收") AND ("补偿 偿款") AND ("or") AND ("ne ea ar")'
+    )
+    for bad, code in (
+        ("", "empty"),
+        ("！？", "empty"),
+        ("征 收", "empty"),
+        ("征" * 101, "too_long"),
+    ):
+        try:
+            parse_query(bad)
+        except QueryProblem as exc:
+            assert exc.code == code
+        else:
+            raise AssertionError(bad)

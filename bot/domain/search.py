@@ -95,14 +95,26 @@ def runs(text: str) -> list[str]:
     return [r for part in _RUNS.findall(text) for r in part.split("_") if r]
 
 
+RUN_END = "zzs"  # between two runs' bigrams: no phrase spans a punctuation mark
+
+
 def bigrams(text: str) -> str:
     """The text as the short-word index holds it: every pair of neighbouring letters or
-    digits, casefolded, separated by spaces. Must stay the same function for as long as the
-    index exists: a matter's old document is removed from that index by recomputing it."""
+    digits, casefolded, separated by spaces, each run's pairs closed by ``RUN_END`` (so
+    "xab, bcd" never matches the phrase of "abcd"). Must stay the same function for as long
+    as the index exists: a matter's old document is removed from that index by recomputing
+    it."""
     pairs: list[str] = []
     for run in runs(unicodedata.normalize("NFKC", text).casefold()):
-        pairs.extend(run[i : i + 2] for i in range(len(run) - 1))
+        if len(run) > 1:
+            pairs.extend(run[i : i + 2] for i in range(len(run) - 1))
+            pairs.append(RUN_END)
     return " ".join(pairs)
+
+
+def bigram_phrase(word: str) -> str:
+    """A word as consecutive tokens of the short-word index (征收补偿 → 征收 收补 补偿)."""
+    return bigrams(word).removesuffix(" " + RUN_END)
 
 
 _MARK = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9-]*)\]")
@@ -284,13 +296,19 @@ def trigram_match(query: Query, *, title_only: bool) -> str | None:
 
 
 def bigram_match(query: Query, *, title_only: bool) -> str | None:
-    """The short-word index's MATCH expression for the query's two-character words."""
+    """The short-word index's MATCH expression (None: the query has no two-character word).
+
+    With a two-character word, the longer words are matched there too, as phrases of their
+    bigrams (征收补偿 → "征收 收补 补偿"), so the index intersects every word itself: checking
+    each trigram match against the other index one by one costs a lookup per match."""
+    if not query.short_words:
+        return None
     parts: list[str] = []
-    for i in query.short_words:
-        word = phrase(bigrams(query.words[i]))
+    for i, found in enumerate(query.words):
+        word = phrase(bigram_phrase(found))
         if title_only:
             parts.append(f"title : {word}")
         else:
             options = [word, *(org_token(c) for c in query.orgs[i])]
             parts.append("(" + " OR ".join(options) + ")")
-    return " AND ".join(parts) or None
+    return " AND ".join(parts)
