@@ -198,6 +198,9 @@ async def test_the_index_follows_a_return_a_resubmission_and_a_note(
         assert doc.title == "林场经营权纠纷研判"
         assert await fts_ids(bot, "find_tri", 'title : "占用研判"') == set()
         assert await fts_ids(bot, "find_bi", 'title : "占用"') == set()
+        assert await fts_ids(bot, "find_title_bi", '"占用"') == set()
+        assert await fts_ids(bot, "find_title_bi", '"经营"') == {case.id}
+        assert await fts_ids(bot, "find_title_tri", '"经营权"') == {case.id}
         await bot.say(li, "/find 占用")
         assert result_numbers(bot, li) == []
         await bot.say(li, "/find 经营权")
@@ -345,7 +348,7 @@ def test_words_become_queries_that_are_never_fts_syntax() -> None:
     query = parse_query('征收 "补偿款" OR NEAR(x* 征')
     assert query.words == ("征收", "补偿款", "or", "near")
     # Every word is a quoted phrase: OR, NEAR, * and quotes are only words here.
-    assert trigram_match(query, title_only=True) == 'title : "补偿款" AND title : "near"'
+    assert trigram_match(query, title_only=True) == '"补偿款" AND "near"'
     assert bigram_match(query, title_only=False) == (
         '("征收") AND ("补偿 偿款") AND ("or") AND ("ne ea ar")'
     )

@@ -287,8 +287,8 @@ def trigram_match(query: Query, *, title_only: bool) -> str | None:
     parts: list[str] = []
     for i in query.long_words:
         word = query.words[i]
-        if title_only:
-            parts.append(f"title : {phrase(word)}")
+        if title_only:  # the index of the titles alone
+            parts.append(phrase(word))
         else:
             options = [phrase(word), *(phrase(org_mark(c).casefold()) for c in query.orgs[i])]
             parts.append("(" + " OR ".join(options) + ")")
@@ -306,8 +306,8 @@ def bigram_match(query: Query, *, title_only: bool) -> str | None:
     parts: list[str] = []
     for i, found in enumerate(query.words):
         word = phrase(bigram_phrase(found))
-        if title_only:
-            parts.append(f"title : {word}")
+        if title_only:  # the index of the titles alone
+            parts.append(word)
         else:
             options = [word, *(org_token(c) for c in query.orgs[i])]
             parts.append("(" + " OR ".join(options) + ")")

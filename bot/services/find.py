@@ -63,6 +63,8 @@ NUMBER, TITLE, OTHER = 0, 1, 2  # ranks
 
 _tri = table("find_tri", column("rowid", BigInteger), column("find_tri"))
 _bi = table("find_bi", column("rowid", BigInteger), column("find_bi"))
+_title_tri = table("find_title_tri", column("rowid", BigInteger), column("find_title_tri"))
+_title_bi = table("find_title_bi", column("rowid", BigInteger), column("find_title_bi"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +177,18 @@ class Finding(Cases):
 
     def docs_statement(self, member: Member, query: Query, *, title_only: bool) -> Select[Any]:
         """SQLite's query for ``_docs`` (also what the benchmark explains): the trigram index
-        when every word has three or more characters, else the bigram index for them all."""
+        when every word has three or more characters, else the bigram index for them all;
+        for the title matches, the indexes of the titles alone."""
+        tri, bi = (_title_tri, _title_bi) if title_only else (_tri, _bi)
         short_match = bigram_match(query, title_only=title_only)
         if short_match is None:
             long_match = trigram_match(query, title_only=title_only)
             assert long_match is not None  # a query has at least one word
-            doc = _tri.c.rowid
-            stmt = select(doc).where(_tri.c.find_tri.op("MATCH")(long_match))
+            doc = tri.c.rowid
+            stmt = select(doc).where(tri.c[tri.name].op("MATCH")(long_match))
         else:
-            doc = _bi.c.rowid
-            stmt = select(doc).where(_bi.c.find_bi.op("MATCH")(short_match))
+            doc = bi.c.rowid
+            stmt = select(doc).where(bi.c[bi.name].op("MATCH")(short_match))
         return stmt.where(self._visible(member, doc)).order_by(doc.desc()).limit(LIMIT)
 
     async def _docs_postgresql(

@@ -319,10 +319,10 @@ seen_updates = Table(
 
 # /find's documents (``bot.domain.search``): one per matter, and one per addressee of a matter
 # with several whose own notes only some may see. The id says which (case id << 10 | slot).
-# On SQLite two FTS5 tables index them (migration 0009_find): ``find_tri`` (trigram, external
+# On SQLite FTS5 tables index them (migration 0009_find): ``find_tri`` (trigram, external
 # content: this table, kept by triggers) and ``find_bi`` (bigrams, contentless, kept by
-# ``bot.storage.search``); on PostgreSQL, pg_trgm indexes on ``title``/``body`` and a
-# full-text index on ``grams``.
+# ``bot.storage.search``), and the same two over the titles alone; on PostgreSQL, pg_trgm
+# indexes on ``title``/``body`` and a full-text index on ``grams``.
 search_docs = Table(
     "search_docs",
     metadata,
@@ -346,7 +346,7 @@ searches = Table(
 
 # Tables the database holds that no Table above declares: SQLite's FTS5 indexes of /find and
 # their shadow tables (created by migration 0009_find).
-UNDECLARED_PREFIXES = ("find_tri", "find_bi")
+UNDECLARED_PREFIXES = ("find_tri", "find_bi", "find_title_tri", "find_title_bi")
 
 
 def declared(name: str | None, type_: str, parent_names: Any) -> bool:

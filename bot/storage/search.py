@@ -22,6 +22,10 @@ _BI_DELETE = text(
     "INSERT INTO find_bi(find_bi, rowid, title, body) VALUES ('delete', :id, :title, :body)"
 )
 _BI_INSERT = text("INSERT INTO find_bi(rowid, title, body) VALUES (:id, :title, :body)")
+_TITLE_BI_DELETE = text(
+    "INSERT INTO find_title_bi(find_title_bi, rowid, title) VALUES ('delete', :id, :title)"
+)
+_TITLE_BI_INSERT = text("INSERT INTO find_title_bi(rowid, title) VALUES (:id, :title)")
 
 
 def _ranges(case_ids: Sequence[int]) -> Any:
@@ -113,7 +117,8 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
                 title, body = short_index_text(r.title, r.body)
                 removed.append({"id": r.id, "title": title, "body": body})
             conn.execute(_BI_DELETE, removed)
-        # On SQLite, a trigger removes the row from the trigram index.
+            conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
+        # On SQLite, a trigger removes the row from the trigram indexes.
         conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
     insert(conn, docs)
     return len(docs)
@@ -137,6 +142,7 @@ def insert(conn: Connection, docs: Sequence[Document]) -> None:
     conn.execute(t.search_docs.insert(), rows)
     if grams:
         conn.execute(_BI_INSERT, grams)
+        conn.execute(_TITLE_BI_INSERT, [{"id": g["id"], "title": g["title"]} for g in grams])
 
 
 def index_all(conn: Connection, kinds: KindRegistry, batch: int = 2000) -> int:

@@ -7,7 +7,8 @@ Create Date: 2026-11-30
 - ``search_docs`` holds each matter's search documents (``bot.domain.search``);
 - SQLite: ``find_tri``, an FTS5 trigram index over it (external content, kept by triggers),
   and ``find_bi``, a contentless FTS5 index of the documents' bigrams (two-character words,
-  which the trigram index cannot find), kept by ``bot.storage.search``;
+  which the trigram index cannot find), kept by ``bot.storage.search``; and the same two over
+  the titles alone (``find_title_tri``, ``find_title_bi``), which rank title matches first;
 - PostgreSQL: pg_trgm GIN indexes on the title and body, and a full-text GIN index on the
   bigrams (``grams``);
 - ``searches`` keeps a query for its page buttons;
@@ -29,15 +30,27 @@ _SQLITE = (
     "content_rowid='id', tokenize='trigram')",
     "CREATE VIRTUAL TABLE find_bi USING fts5(title, body, content='', "
     "tokenize='unicode61 remove_diacritics 0')",
+    # The titles alone: a word found in every matter's text but in no title must not cost a
+    # walk through every matter to rank the title matches.
+    "CREATE VIRTUAL TABLE find_title_tri USING fts5(title, content='search_docs', "
+    "content_rowid='id', tokenize='trigram')",
+    "CREATE VIRTUAL TABLE find_title_bi USING fts5(title, content='', "
+    "tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN "
-    "INSERT INTO find_tri(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO find_tri(rowid, title, body) VALUES (new.id, new.title, new.body); "
+    "INSERT INTO find_title_tri(rowid, title) VALUES (new.id, new.title); END",
     "CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN "
     "INSERT INTO find_tri(find_tri, rowid, title, body) "
-    "VALUES ('delete', old.id, old.title, old.body); END",
+    "VALUES ('delete', old.id, old.title, old.body); "
+    "INSERT INTO find_title_tri(find_title_tri, rowid, title) "
+    "VALUES ('delete', old.id, old.title); END",
     "CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN "
     "INSERT INTO find_tri(find_tri, rowid, title, body) "
     "VALUES ('delete', old.id, old.title, old.body); "
-    "INSERT INTO find_tri(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO find_title_tri(find_title_tri, rowid, title) "
+    "VALUES ('delete', old.id, old.title); "
+    "INSERT INTO find_tri(rowid, title, body) VALUES (new.id, new.title, new.body); "
+    "INSERT INTO find_title_tri(rowid, title) VALUES (new.id, new.title); END",
 )
 _POSTGRESQL = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -80,8 +93,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for name in ("search_docs_ai", "search_docs_ad", "search_docs_au"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        op.execute("DROP TABLE IF EXISTS find_tri")
-        op.execute("DROP TABLE IF EXISTS find_bi")
+        for name in ("find_tri", "find_bi", "find_title_tri", "find_title_bi"):
+            op.execute(f"DROP TABLE IF EXISTS {name}")
     op.drop_index("ix_searches_user", table_name="searches")
     op.drop_table("searches")
     op.drop_table("search_docs")
