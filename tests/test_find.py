@@ -13,7 +13,7 @@ from bot.domain.committee import Committee
 from bot.domain.models import Case, Role
 from bot.domain.search import SLOT_BITS, case_of, doc_id
 from bot.storage import schema as t
-from tests.flows import LI, SUN, WANG, ZHAO, admin, member, rows, seed_case
+from tests.flows import LI, SUN, WANG, ZHAO, admin, bind_group, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
 
@@ -247,6 +247,10 @@ async def test_strangers_and_the_group_get_no_results(committee: Committee, db_u
         stranger = bot.user(9001, "路人")
         await bot.say(stranger, "/find 征收")
         assert case.number not in bot.last_text(stranger)
+        group = await bind_group(bot)
+        await bot.say(bot.user(LI, "李明"), "/find 征收", chat=group)
+        assert not any(case.number in x for x in bot.texts(group))
+        assert "https://t.me/" in bot.last_text(group)  # pointed to the private chat
         assert not await rows(bot, t.searches)
         async with bot.svc.db.read() as conn:
             assert (await conn.execute(select(t.search_docs.c.id))).scalars().all() == [
