@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only mix|scan|fanout|startup] [--size N] [--rtt MS]
+"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find] [--size N] [--rtt MS]
 [--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import Row, machine, quiet_logging, table
 
-MEASUREMENTS = ("mix", "scan", "fanout", "startup")
+MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> list[Row]:
             from bench import startup
 
             rows += startup.measure(quick=args.quick, verbose=args.verbose)
+        elif name == "find":
+            from bench import find
+
+            rows += find.measure(quick=args.quick, verbose=args.verbose, size=args.size)
         print(f"  {name} took {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return rows
 

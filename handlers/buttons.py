@@ -4,9 +4,9 @@ Button data is a namespace and parts joined by ``:`` (Telegram allows 64 bytes):
 <op>[:<arg>]`` for a step of a form conversation (the token names the conversation the button
 belongs to, so a button of an earlier conversation never acts on a newer one), ``v:<action>:
 <matter>[:<addressee>]`` for an action on a matter, ``mt:<op>[:<meeting>[:<answer>]]`` for a
-joint meeting's buttons, ``c:``, ``my:``, ``i:``, ``iv:``, ``m:``, ``lang:`` for the rest. Every
-handler reads its buttons through ``unpack`` and ids through ``number``, so malformed or
-forged data is refused in one way everywhere.
+joint meeting's buttons, ``c:``, ``my:``, ``fd:`` (a page of /find), ``i:``, ``iv:``, ``m:``,
+``lang:`` for the rest. Every handler reads its buttons through ``unpack`` and ids through
+``number``, so malformed or forged data is refused in one way everywhere.
 """
 
 from __future__ import annotations

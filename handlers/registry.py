@@ -22,6 +22,7 @@ from handlers import (
     actions,
     admin,
     cases,
+    find,
     form_steps,
     forms,
     gate,
@@ -60,6 +61,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(meetings.build_handlers())
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
+    app.add_handlers(find.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handlers(status.build_handlers())
     app.add_handler(start.build_fallback())

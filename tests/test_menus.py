@@ -14,11 +14,12 @@ from tests.scenario import Harness, running_bot
 
 STRANGER_ZH = ["start", "whoami", "lang", "help"]
 GROUP = ["help", "bindgroup"]
-HEAD = ["new", "my", "case", "meetings", "cancel", "lang", "whoami", "help"]
+HEAD = ["new", "my", "case", "find", "meetings", "cancel", "lang", "whoami", "help"]
 OFFICE = [
     "new",
     "my",
     "case",
+    "find",
     "meetings",
     "invite",
     "invites",
@@ -31,7 +32,7 @@ OFFICE = [
     "whoami",
     "help",
 ]
-OBSERVER = ["my", "case", "meetings", "lang", "whoami", "help"]
+OBSERVER = ["my", "case", "find", "meetings", "lang", "whoami", "help"]
 
 
 def names(commands: list[dict[str, str]]) -> list[str]:

@@ -31,6 +31,7 @@ _RAISE_COURT = ("new", N_("Raise a matter of the court"))
 _COMMON: tuple[Command, ...] = (
     ("my", N_("My open matters")),
     ("case", N_("Show a matter by its number")),
+    ("find", N_("Search matters")),
     ("meetings", N_("Upcoming joint meetings")),
 )
 _ENDING: tuple[Command, ...] = (

@@ -194,6 +194,8 @@ class Acting(Cases):
             event_id = await self._apply(
                 conn, kind, action, case, assignment, clean, viewer, now, shown
             )
+            # Notes, outcomes and a resubmission's answers are searched: the index follows.
+            await self._reindex(conn, case_id)
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
             updated = await self._load_case(conn, case_id)

@@ -38,6 +38,7 @@ from bot.domain.models import Assignment, Case, CaseFile, Event, Member, Role, V
 from bot.i18n import normalise_lang
 from bot.services.base import Recipient, ServiceBase
 from bot.storage import schema as t
+from bot.storage import search as search_index
 from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -425,6 +426,11 @@ class Cases(ServiceBase):
         # A running deadline belongs to an open matter: the count of open ones is the whole.
         return ids, max(total, running)
 
+    async def _reindex(self, conn: AsyncConnection, case_id: int) -> None:
+        """Rewrite the matter's search documents in the transaction that changed it."""
+        kinds = self.kinds
+        await conn.run_sync(lambda sync: search_index.reindex(sync, [case_id], kinds))
+
     # ------------------------------------------------------------------ recipients
 
     async def _told(
@@ -623,6 +629,7 @@ class Cases(ServiceBase):
             await self._event(
                 conn, "submitted", viewer.user_id, case_id, None, status, number=number
             )
+            await self._reindex(conn, case_id)
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
             case = await self._load_case(conn, case_id)

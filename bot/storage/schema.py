@@ -318,3 +318,39 @@ seen_updates = Table(
     Column("seen_at", UTCDateTime, nullable=False),
     Index("ix_seen_updates_seen_at", "seen_at"),
 )
+
+# /find's documents (``bot.domain.search``): one per matter, and one per addressee of a matter
+# with several whose own notes only some may see. The id says which (case id << 10 | slot).
+# On SQLite FTS5 tables index them (migration 0010_find): ``find_tri`` (trigram, external
+# content: this table, kept by triggers) and ``find_bi`` (bigrams, contentless, kept by
+# ``bot.storage.search``), and the same two over the titles alone; on PostgreSQL, pg_trgm
+# indexes on ``title``/``body`` and a full-text index on ``grams``.
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    # PostgreSQL only: the short-word index's text (bigrams); SQLite keeps it in find_bi.
+    Column("grams", Text, nullable=True),
+)
+
+# A /find query, so its page buttons can carry a short id instead of the words.
+searches = Table(
+    "searches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_searches_user", "user_id", "id"),
+)
+
+# Tables the database holds that no Table above declares: SQLite's FTS5 indexes of /find and
+# their shadow tables (created by migration 0010_find).
+UNDECLARED_PREFIXES = ("find_tri", "find_bi", "find_title_tri", "find_title_bi")
+
+
+def declared(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name``: compare only what this module declares."""
+    return not (type_ == "table" and name is not None and name.startswith(UNDECLARED_PREFIXES))

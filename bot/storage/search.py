@@ -1,0 +1,164 @@
+"""Keeping /find's index: a matter's search documents rewritten from what the database holds.
+
+Called inside the transaction of every write that changes what a matter's documents say
+(raising it, every action — a resubmission edits the form, notes and outcomes come with
+actions), so the index never lags the matters; and by migration 0010_find for the matters
+that existed before it. Synchronous on purpose: the migration runs on a plain connection,
+the services call it through ``AsyncConnection.run_sync``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, text
+
+from bot.domain.kinds import KindRegistry
+from bot.domain.search import SLOTS, Document, Step, doc_id, documents, short_index_text
+from bot.storage import schema as t
+
+_BI_DELETE = text(
+    "INSERT INTO find_bi(find_bi, rowid, title, body) VALUES ('delete', :id, :title, :body)"
+)
+_BI_INSERT = text("INSERT INTO find_bi(rowid, title, body) VALUES (:id, :title, :body)")
+_TITLE_BI_DELETE = text(
+    "INSERT INTO find_title_bi(find_title_bi, rowid, title) VALUES ('delete', :id, :title)"
+)
+_TITLE_BI_INSERT = text("INSERT INTO find_title_bi(rowid, title) VALUES (:id, :title)")
+
+
+def _ranges(case_ids: Sequence[int]) -> Any:
+    return or_(
+        *(
+            and_(t.search_docs.c.id >= doc_id(c), t.search_docs.c.id < doc_id(c) + SLOTS)
+            for c in case_ids
+        )
+    )
+
+
+def build(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> list[Document]:
+    """The documents of these matters, as the database holds them now."""
+    if not case_ids:
+        return []
+    ids = list(case_ids)
+    cases = conn.execute(
+        select(
+            t.cases.c.id,
+            t.cases.c.number,
+            t.cases.c.kind,
+            t.cases.c.title,
+            t.cases.c.fields,
+            t.cases.c.raiser_org,
+        ).where(t.cases.c.id.in_(ids))
+    ).all()
+    addressees: dict[int, dict[int, tuple[int, str]]] = {i: {} for i in ids}
+    for a in conn.execute(
+        select(
+            t.assignments.c.case_id,
+            t.assignments.c.id,
+            t.assignments.c.position,
+            t.assignments.c.addressee,
+        )
+        .where(t.assignments.c.case_id.in_(ids))
+        .order_by(t.assignments.c.case_id, t.assignments.c.position)
+    ):
+        addressees[a.case_id][a.id] = (a.position, a.addressee)
+    steps: dict[int, list[tuple[str, Any, int | None]]] = {i: [] for i in ids}
+    for e in conn.execute(
+        select(t.events.c.case_id, t.events.c.action, t.events.c.detail, t.events.c.assignment_id)
+        .where(t.events.c.case_id.in_(ids))
+        .order_by(t.events.c.case_id, t.events.c.id)
+    ):
+        steps[e.case_id].append((e.action, e.detail, e.assignment_id))
+    docs: list[Document] = []
+    for row in cases:
+        kind = kinds.get(row.kind)
+        own = addressees[row.id]
+        several = kind is not None and kind.several_addressees
+        found = [
+            Step(
+                action,
+                dict(detail or {}),
+                # An addressee's own step (only a matter with several has them) is its own
+                # document; every other step is the matter's.
+                own[assignment_id][0] if several and assignment_id in own else 0,
+            )
+            for action, detail, assignment_id in steps[row.id]
+        ]
+        docs += documents(
+            row.id,
+            row.number,
+            row.title,
+            dict(row.fields or {}),
+            row.raiser_org,
+            [addressee for _, addressee in own.values()],
+            found,
+            kind,
+        )
+    return docs
+
+
+def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> int:
+    """Rewrite these matters' documents; returns how many there are now."""
+    if not case_ids:
+        return 0
+    sqlite = conn.dialect.name == "sqlite"
+    docs = build(conn, case_ids, kinds)
+    old = conn.execute(
+        select(t.search_docs.c.id, t.search_docs.c.title, t.search_docs.c.body).where(
+            _ranges(case_ids)
+        )
+    ).all()
+    if old:
+        if sqlite:
+            removed = []
+            for r in old:
+                title, body = short_index_text(r.title, r.body)
+                removed.append({"id": r.id, "title": title, "body": body})
+            conn.execute(_BI_DELETE, removed)
+            conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
+        # On SQLite, a trigger removes the row from the trigram indexes.
+        conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
+    insert(conn, docs)
+    return len(docs)
+
+
+def insert(conn: Connection, docs: Sequence[Document]) -> None:
+    """Add new documents (their ids must be free) to the table and both indexes."""
+    if not docs:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    rows: list[dict[str, Any]] = []
+    grams: list[dict[str, Any]] = []
+    for d in docs:
+        title, body = short_index_text(d.title, d.body)
+        row: dict[str, Any] = {"id": d.id, "title": d.title, "body": d.body, "grams": None}
+        if sqlite:
+            grams.append({"id": d.id, "title": title, "body": body})
+        else:
+            row["grams"] = f"{title} {body}"
+        rows.append(row)
+    conn.execute(t.search_docs.insert(), rows)
+    if grams:
+        conn.execute(_BI_INSERT, grams)
+        conn.execute(_TITLE_BI_INSERT, [{"id": g["id"], "title": g["title"]} for g in grams])
+
+
+def index_all(conn: Connection, kinds: KindRegistry, batch: int = 2000) -> int:
+    """Index every matter that has no documents yet (migration 0010_find; the benchmark's
+    seeded databases), a batch of matters at a time; returns how many documents."""
+    written = 0
+    after = 0
+    while True:
+        ids = list(
+            conn.execute(
+                select(t.cases.c.id).where(t.cases.c.id > after).order_by(t.cases.c.id).limit(batch)
+            ).scalars()
+        )
+        if not ids:
+            return written
+        docs = build(conn, ids, kinds)
+        insert(conn, docs)
+        written += len(docs)
+        after = ids[-1]
