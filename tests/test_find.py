@@ -158,7 +158,7 @@ async def test_results_come_five_a_page(committee: Committee, db_url: str) -> No
         newest = [c.number for c in reversed(cases)]
         await bot.say(li, "/find 征收争议")
         first = bot.last_text(li)
-        assert first.startswith("搜索：征收争议（7件） · 第 1/2 页")
+        assert first.startswith("搜索：征收争议（7件） · 第1/2页")
         assert result_numbers(bot, li) == newest[:5]
         (saved,) = await rows(bot, t.searches, t.searches.c.user_id == LI)
         assert saved.query == "征收争议"
@@ -193,7 +193,7 @@ async def test_the_index_follows_a_return_a_resubmission_and_a_note(
         await bot.press(li, "修改某项")
         await bot.press(li, "标题")
         await bot.say(li, "林场经营权纠纷研判")
-        await bot.press(li, "提交")
+        await bot.press(li, "提请")
         (doc,) = await docs_of(bot, case)
         assert doc.title == "林场经营权纠纷研判"
         assert await fts_ids(bot, "find_tri", 'title : "占用研判"') == set()

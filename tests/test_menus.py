@@ -77,7 +77,7 @@ async def test_menus_follow_roles_languages_and_revocation(
         assert names(fake.my_commands("all_group_chats", language_code="zh")) == GROUP
         # The admin of the committee file is an office member: the office's menu.
         assert names(menu_of(bot, ADMIN_ID)) == OFFICE
-        assert menu_of(bot, ADMIN_ID)[4] == {"command": "invite", "description": "邀请成员"}
+        assert menu_of(bot, ADMIN_ID)[5] == {"command": "invite", "description": "邀请成员"}
 
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)

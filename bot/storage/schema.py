@@ -346,11 +346,19 @@ searches = Table(
     Index("ix_searches_user", "user_id", "id"),
 )
 
-# Tables the database holds that no Table above declares: SQLite's FTS5 indexes of /find and
-# their shadow tables (created by migration 0010_find).
+# What the database holds that no Table above declares (created by migration 0010_find):
+# SQLite's FTS5 indexes of /find and their shadow tables; PostgreSQL's trigram and full-text
+# indexes of ``search_docs`` (expression and operator-class indexes Core does not model).
 UNDECLARED_PREFIXES = ("find_tri", "find_bi", "find_title_tri", "find_title_bi")
+UNDECLARED_INDEXES = frozenset(
+    {"ix_search_docs_title_trgm", "ix_search_docs_body_trgm", "ix_search_docs_grams"}
+)
 
 
 def declared(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's ``include_name``: compare only what this module declares."""
-    return not (type_ == "table" and name is not None and name.startswith(UNDECLARED_PREFIXES))
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(UNDECLARED_PREFIXES)
+    return not (type_ == "index" and name in UNDECLARED_INDEXES)
