@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         url = os.environ.get("DATABASE_URL", "").strip()
         health = check(
-            url if is_postgres_url(url) else database_path(),  # the default file when unset
+            database_of(url),  # the default file when unset
             max_tick_age=timedelta(seconds=args.max_tick_age),
             max_backlog_age=timedelta(seconds=args.max_backlog_age),
         )

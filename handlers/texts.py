@@ -159,27 +159,30 @@ class Texts:
 
     def format_date(self, lang: str, value: date | str | None) -> str:
         """A day as the house style writes it: 2026年12月2日（周三） / 2 December 2026."""
-        if value is None or value == "":
+        day = self._day_of(value)
+        if day is None:
             return ""
-        if isinstance(value, str):
-            value = date.fromisoformat(value)
-        if isinstance(value, datetime):
-            value = value.astimezone(self.tz).date()
         lang = normalise_lang(lang)
         if lang == "zh_CN":
-            return f"{value.year}年{value.month}月{value.day}日（{_ZH_WEEKDAYS[value.weekday()]}）"
-        return format_date(value, format="long", locale=_BABEL_LOCALE[lang])
+            return f"{day.year}年{day.month}月{day.day}日（{_ZH_WEEKDAYS[day.weekday()]}）"
+        return format_date(day, format="long", locale=_BABEL_LOCALE[lang])
 
     def format_day(self, lang: str, value: date | str | None) -> str:
-        """A date with its weekday, as deadlines are read: 2026年12月2日（周三）."""
+        """A date with its weekday, as deadlines are read: 2026年12月2日（周三）, Wed 2 Dec 2026."""
+        if normalise_lang(lang) == "zh_CN":
+            return self.format_date(lang, value)  # the house style's date carries the weekday
+        day = self._day_of(value)
+        return "" if day is None else format_date(day, "EEE d MMM yyyy", locale=_BABEL_LOCALE["en"])
+
+    def _day_of(self, value: date | str | None) -> date | None:
+        """The local day a stored value stands for (an ISO date, a date or a moment)."""
         if value is None or value == "":
-            return ""
+            return None
         if isinstance(value, str):
             value = date.fromisoformat(value)
         if isinstance(value, datetime):
-            value = value.astimezone(self.tz).date()
-        pattern = "yyyy年M月d日（EEE）" if normalise_lang(lang) == "zh_CN" else "EEE d MMM yyyy"
-        return format_date(value, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
+            return value.astimezone(self.tz).date()
+        return value
 
     def month_title(self, lang: str, first: date) -> str:
         pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"
