@@ -19,6 +19,11 @@ Committee file shape (the whole ``[calendar]`` table is optional)::
     # false: provisional data; used, but the bot keeps warning that the year is estimated.
     official = true
 
+A year the office confirmed from the State Council's notice with /calendar (stored in the
+database, handed over with ``use_notices``/``use_notice``) comes before both: it replaces the
+committee file's table and the library for that year, at once, without a restart. Its days
+in the previous December (a New Year holiday that starts there) apply to that December.
+
 A configured year replaces the library for that year entirely: listed holidays are off,
 listed workdays are on, every other day is Monday–Friday on, Saturday/Sunday off. Every
 date must lie in its table's year; a make-up day that a notice places in the previous
@@ -37,7 +42,7 @@ from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Literal
 
-Source = Literal["configured", "library", "estimated", "none"]
+Source = Literal["notice", "configured", "library", "estimated", "none"]
 """Where the answer for a date comes from; "estimated" and "none" deserve a warning."""
 
 WARN_SOURCES: frozenset[Source] = frozenset({"estimated", "none"})
@@ -99,10 +104,46 @@ class WorkingCalendar:
     Each year is resolved once and cached, because the overdue scan asks about many days.
     """
 
-    def __init__(self, overrides: CalendarOverrides, *, library: bool = True) -> None:
+    def __init__(
+        self,
+        overrides: CalendarOverrides,
+        *,
+        library: bool = True,
+        notices: Mapping[int, YearSchedule] | None = None,
+    ) -> None:
         self._overrides = overrides
         self._library = library
+        self._notices: dict[int, YearSchedule] = dict(notices or {})
         self._years: dict[int, _Year] = {}
+
+    # -------------------------------------------------------------------------- notices
+
+    def use_notices(self, notices: Mapping[int, YearSchedule]) -> None:
+        """The years confirmed from notices, as the database holds them (at start-up)."""
+        self._notices = dict(notices)
+        self._years.clear()  # every answer is resolved again, none from before
+
+    def use_notice(self, schedule: YearSchedule) -> None:
+        """One year just confirmed: from now on every deadline counts on it."""
+        self._notices[schedule.year] = schedule
+        self._years.clear()
+
+    def with_notice(self, schedule: YearSchedule) -> WorkingCalendar:
+        """This calendar as it will be once ``schedule`` is confirmed (this one unchanged)."""
+        return WorkingCalendar(
+            self._overrides,
+            library=self._library,
+            notices={**self._notices, schedule.year: schedule},
+        )
+
+    def notice(self, year: int) -> YearSchedule | None:
+        return self._notices.get(year)
+
+    def marks(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
+        """The days of ``year`` listed as off and as make-up working days, whatever the
+        source (a month view marks them)."""
+        resolved = self._year(year)
+        return resolved.off, resolved.on
 
     def is_working_day(self, d: date) -> bool:
         year = self._year(d.year)
@@ -192,6 +233,25 @@ class WorkingCalendar:
         return cached
 
     def _resolve(self, year: int) -> _Year:
+        found = self._resolve_own(year)
+        following = self._notices.get(year + 1)
+        if following is None:
+            return found
+        # The next year's notice may start its New Year holiday in this December.
+        off = {d for d in following.holidays if d.year == year}
+        on = {d for d in following.workdays if d.year == year}
+        if not off and not on:
+            return found
+        return _Year((found.off - on) | off, (found.on - off) | on, found.source)
+
+    def _resolve_own(self, year: int) -> _Year:
+        notice = self._notices.get(year)
+        if notice is not None:
+            return _Year(
+                frozenset(d for d in notice.holidays if d.year == year),
+                frozenset(d for d in notice.workdays if d.year == year),
+                "notice",
+            )
         schedule = self._overrides.get(year)
         if schedule is not None:
             return _Year(

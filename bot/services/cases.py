@@ -35,6 +35,7 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.fields import FILES, FieldContext, FieldSpec, check_values
 from bot.domain.kinds import MATTER_OPEN, KindSpec, Side
 from bot.domain.models import Assignment, Case, CaseFile, Event, Member, Role, Viewer
+from bot.domain.workdays import WorkingCalendar
 from bot.i18n import normalise_lang
 from bot.services.base import Recipient, ServiceBase
 from bot.storage import schema as t
@@ -517,14 +518,16 @@ class Cases(ServiceBase):
         paused_days: int,
         state: str,
         paused: bool,
+        calendar: WorkingCalendar | None = None,
     ) -> dict[str, Any]:
-        """The deadline columns of an addressee in ``state`` whose clock started at ``started``."""
+        """The deadline columns of an addressee in ``state`` whose clock started at ``started``
+        (counted on ``calendar``: a holiday calendar about to be confirmed, or the current)."""
         dues = lifecycle.due_dates(
             kind,
             fields,
             started.astimezone(self.tz).date(),
             paused_days,
-            self.calendar,
+            calendar or self.calendar,
             self.tz,
             self.committee.schedule.deadlines.get(kind.code),
         )

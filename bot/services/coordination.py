@@ -16,15 +16,16 @@ from bot.services.acting import Acting
 from bot.services.conversations import Conversations
 from bot.services.delivery import Delivery, Outbox
 from bot.services.find import Finding
+from bot.services.holiday_calendar import HolidayCalendar
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.scheduled import Scheduled
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Acting, Finding, Scheduled, Delivery):
-    """Memberships, invites, drafts, matters, search, scheduled work, joint meetings and who
-    may receive what the outbox holds."""
+class Coordination(Members, Conversations, Acting, Finding, Scheduled, Delivery, HolidayCalendar):
+    """Memberships, invites, drafts, matters, search, scheduled work, joint meetings, who
+    may receive what the outbox holds, and the holiday calendar kept from chat."""
 
     @cached_property
     def meetings(self) -> Meetings:
@@ -44,11 +45,13 @@ class Coordination(Members, Conversations, Acting, Finding, Scheduled, Delivery)
         tz: ZoneInfo,
         kinds: KindRegistry | None = None,
     ) -> Coordination:
-        """Connect, bring the schema up to date, and make sure the bootstrap admins exist."""
+        """Connect, bring the schema up to date, make sure the bootstrap admins exist, and
+        count on the holiday years the office confirmed."""
         db = Database(database_url)
         await db.migrate()
         svc = cls(db, committee, clock, tz, kinds=kinds)
         await svc.bootstrap_admins()
+        await svc.load_calendar()
         return svc
 
     async def close(self) -> None:

@@ -346,6 +346,23 @@ searches = Table(
     Index("ix_searches_user", "user_id", "id"),
 )
 
+# A year's holidays as the office confirmed them from the State Council's notice (/calendar):
+# it overrides the ``holidays`` package and the committee file's ``[calendar.YYYY]`` for that
+# year. ``holidays``: the notice's items, ``[{"names": [...], "first": ISO, "last": ISO,
+# "extra": [ISO...]}]``; ``workdays``: the make-up working days (ISO). Either may hold days of
+# the previous December (a New Year holiday that starts there).
+calendar_years = Table(
+    "calendar_years",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("holidays", JSON, nullable=False),
+    Column("workdays", JSON, nullable=False),
+    Column("confirmed_by", BigInteger, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=False),
+    # SHA-256 (hex) of the notice's text as pasted: which text this year was read from.
+    Column("source_sha256", String(64), nullable=False),
+)
+
 # What the database holds that no Table above declares (created by migration 0010_find):
 # SQLite's FTS5 indexes of /find and their shadow tables; PostgreSQL's trigram and full-text
 # indexes of ``search_docs`` (expression and operator-class indexes Core does not model).
