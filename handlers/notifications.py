@@ -453,6 +453,14 @@ class Renderers:
         )
         return Rendered(html)
 
+    async def calendar_changed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """The rest of the office hears of a holiday calendar confirmed with /calendar."""
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang, "calendar_changed", **message.payload
+        )
+        return Rendered(html)
+
     def all(self) -> dict[str, Renderer]:
         return {
             "case_new": self.case_new,
@@ -468,4 +476,5 @@ class Renderers:
             "escalation": self.deadline_summary,
             "digest": self.digest,
             "calendar_gap": self.calendar_gap,
+            "calendar_changed": self.calendar_changed,
         }

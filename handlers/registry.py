@@ -26,6 +26,7 @@ from handlers import (
     form_steps,
     forms,
     gate,
+    holiday_calendar,
     meeting_form,
     meeting_notices,
     meetings,
@@ -53,6 +54,8 @@ def register_handlers(app: AppType) -> None:
     # Every form is one conversation: while one is open, /new, /meeting and the buttons that
     # would start another say so instead of starting a second one underneath it.
     app.add_handler(form_conversation())
+    # /calendar: the office pastes the State Council's notice (a conversation of its own).
+    app.add_handler(holiday_calendar.build_conversation())
     # A form's button pressed when no form is open (after a submit, a cancel, a restart).
     app.add_handler(CallbackQueryHandler(form_steps.pressed, pattern=r"^f:"))
     # Buttons of conversations carried over from release 0.1: show the current question.
@@ -64,6 +67,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(find.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handlers(status.build_handlers())
+    app.add_handlers(holiday_calendar.build_handlers())
     app.add_handler(start.build_fallback())
     app.add_handler(start.build_offer(), group=1)
     app.add_error_handler(on_error)
@@ -132,8 +136,9 @@ def warn_about_calendar(runtime: Runtime) -> None:
     svc = runtime.svc
     for gap in svc.calendar.coverage_warnings(svc.today()):
         logger.warning(
-            "WORKING-DAY CALENDAR: %s to %s rests on %s data (year %s). Add the official "
-            "holidays and make-up working days of %s to [calendar.%s] in the committee file.",
+            "WORKING-DAY CALENDAR: %s to %s rests on %s data (year %s). Once the State "
+            "Council's notice for %s is out, the office sends /calendar and pastes it (or add "
+            "the year to [calendar.%s] in the committee file).",
             gap.first,
             gap.last,
             gap.source,

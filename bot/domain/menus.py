@@ -45,6 +45,7 @@ _OFFICE: tuple[Command, ...] = (
     ("members", N_("Members")),
     ("meeting", N_("Schedule a joint meeting")),
     ("digest", N_("Weekly digest now")),
+    ("calendar", N_("Holiday calendar")),
     ("status", N_("Bot status")),
 )
 

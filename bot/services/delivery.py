@@ -329,6 +329,7 @@ AUDIENCES: dict[str, Audience] = {
     "digest": Audience(None, group=True),
     # Queued for the office, but a note on the holiday data holds nothing private: any member.
     "calendar_gap": Audience("member"),
+    "calendar_changed": Audience("office"),  # a holiday calendar confirmed (/calendar)
     "delivery_failed": Audience("office"),
     "meeting_posted": Audience(None, group=True),
     "meeting_changed": Audience("member", group=True),

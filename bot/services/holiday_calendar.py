@@ -149,10 +149,16 @@ class HolidayCalendar(Cases):
             raise InvalidInput("calendar_past_year", year=notice.year)
 
     async def confirm_notice(
-        self, viewer: Viewer, notice: HolidayNotice, source_sha256: str
+        self,
+        viewer: Viewer,
+        notice: HolidayNotice,
+        source_sha256: str,
+        *,
+        finishes: str | None = None,
     ) -> CalendarChange:
         """Store a year read from a notice, count the open matters' deadlines again on it,
-        and tell the rest of the office which moved; then count every deadline on it."""
+        and tell the rest of the office which moved; then count every deadline on it.
+        ``finishes`` names the conversation whose draft goes in the same transaction."""
         if not rules.is_admin(viewer.member):
             raise NotAllowed("admin_only")
         self.check_notice_year(notice)
@@ -197,6 +203,8 @@ class HolidayCalendar(Cases):
                 "replaced": replaced,
                 "moved": [m.payload() for m in moved],
             }
+            if finishes is not None:
+                await self._finish_draft(conn, viewer.user_id, finishes)
             office = [u for u in await self._office_ids(conn) if u != viewer.user_id]
             key = f"calendar:{notice.year}:{source_sha256[:16]}:{now.isoformat()}"
             await enqueue_many(
