@@ -17,7 +17,7 @@ from bot.services.holiday_calendar import schedule_of
 from bot.storage import schema as t
 from tests.conftest import ADMIN_ID, SHANGHAI
 from tests.flows import LI, ZHAO, admin, member, rows, seed_case
-from tests.house_style import slips
+from tests.house_style import english_slips, slips
 from tests.notices import NOTICE_2027, NOTICES
 from tests.scenario import Harness, running_bot
 
@@ -150,13 +150,32 @@ async def test_the_office_confirms_a_notice_and_deadlines_move(
     async with running_bot(committee, db_url, clock, fake=fake) as bot:
         assert bot.svc.calendar.is_working_day(date(2027, 2, 14))
         assert not bot.svc.calendar.is_working_day(date(2027, 2, 11))
+        # /calendar shows next year as stored, and replaces it from a new notice.
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        shown = bot.last_with_buttons(office)
+        assert "2027年节假日安排\n由admin 1001于" in shown["text"]
+        await bot.press(office, "用新通知替换")
+        assert "国务院办公厅关于…年部分节假日安排的通知" in bot.last_text(office)
+        autumn = NOTICE_2027.replace(
+            "六、中秋节：9月15日（周三）放假1天，不调休。",
+            "六、中秋节：9月15日（周三）至17日（周五）放假，共3天。",
+        )
+        await bot.say(office, autumn)
+        assert "中秋节：2027年9月15日（周三）至2027年9月17日（周五），3天" in bot.last_text(office)
+        await bot.press(office, "✅ 确认")
+        (stored,) = await rows(bot, t.calendar_years)
+        assert stored.source_sha256 == hashlib.sha256(autumn.encode()).hexdigest()
+        assert not bot.svc.calendar.is_working_day(date(2027, 9, 17))
+        replaced = (await rows(bot, t.events, t.events.c.action == "calendar_confirmed"))[-1]
+        assert replaced.detail["replaced"] is True
+        assert "没有未办结事项的期限因此调整。" in bot.last_text(office)
         # A matter raised now counts on it: acknowledge by 3 working days after 10 February.
         clock.set(datetime(2027, 2, 10, 10, 0, tzinfo=SHANGHAI))
         await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
         newest = (await rows(bot, t.assignments))[-1]
         assert newest.due == date(2027, 2, 16)  # 14 (make-up Sunday), 15, 16
         # /calendar 2027 shows it as stored, offering to replace it.
-        office = admin(bot)
         await bot.say(office, "/calendar 2027")
         shown = bot.last_with_buttons(office)
         assert "2027年节假日安排" in shown["text"]
@@ -250,6 +269,39 @@ async def test_a_notice_for_a_past_year_is_refused(committee: Committee, db_url:
         await bot.say(office, NOTICES[2025])
         assert "2025年已过去" in bot.last_text(office)
         assert await rows(bot, t.calendar_years) == []
+
+
+async def test_a_notice_for_the_year_after_next_is_refused(
+    committee: Committee, db_url: str
+) -> None:
+    """The State Council publishes only the next year's notice: a later year is a misread."""
+    clock = ManualClock(datetime(2025, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        assert "该通知是2027年的，但目前只会发布下一年（2026年）的通知。" in bot.last_text(office)
+        assert await rows(bot, t.calendar_years) == []
+
+
+async def test_the_office_reads_it_in_english(committee: Committee, db_url: str) -> None:
+    async with running_bot(committee, db_url) as bot:
+        office = admin(bot)
+        await bot.say(office, "/lang")
+        await bot.press(office, "English")
+        since = len(bot.fake.messages_to(office))
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        preview = bot.last_with_buttons(office)
+        text = preview["text"]
+        assert "Spring Festival: Fri 5 Feb 2027 – Fri 12 Feb 2027, 8 days" in text
+        assert "Make-up working days: Sun 14 Feb 2027, Sat 20 Feb 2027" in text
+        assert "February 2027\nM   T   W   T   F   S   S\n 1   2   3   4   5*  6*  7*" in text
+        assert bot.labels(preview) == ["✅ Confirm", "✖ Cancel"]
+        await bot.press(office, "✅ Confirm")
+        assert "The holidays of 2027 are saved" in bot.last_text(office)
+        for message in bot.fake.messages_to(office)[since:]:
+            assert english_slips(_prose(message)) == [], message["text"]
 
 
 async def test_the_gap_alert_points_to_calendar(committee: Committee, db_url: str) -> None:

@@ -26,6 +26,7 @@ OFFICE = [
     "members",
     "meeting",
     "digest",
+    "calendar",
     "status",
     "cancel",
     "lang",

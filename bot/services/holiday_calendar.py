@@ -144,9 +144,13 @@ class HolidayCalendar(Cases):
         )
 
     def check_notice_year(self, notice: HolidayNotice) -> None:
-        """A notice for a year gone by changes no deadline to come: refused."""
-        if notice.year < self.today().year:
+        """A notice for a year gone by changes no deadline to come, and the State Council
+        publishes only the next year's: anything else is a misread or mistyped year."""
+        this_year = self.today().year
+        if notice.year < this_year:
             raise InvalidInput("calendar_past_year", year=notice.year)
+        if notice.year > this_year + 1:
+            raise InvalidInput("calendar_future_year", year=notice.year, next=this_year + 1)
 
     async def confirm_notice(
         self,
