@@ -328,3 +328,45 @@ def test_a_notice_s_days_in_the_previous_december_count_there() -> None:
     assert not calendar.is_working_day(date(2019, 1, 1))
     assert calendar.source(date(2019, 3, 1)) == "notice"
     assert calendar.source(date(2018, 3, 1)) == "none"
+
+
+async def test_paused_working_days_still_count_when_deadlines_move(
+    committee: Committee, db_url: str
+) -> None:
+    """Deadlines are counted again with the rules that counted them: a clock paused for two
+    working days keeps them; a clock paused now keeps running nothing, its later due days
+    are counted again all the same."""
+    clock = ManualClock(datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        await _referral_acknowledged(bot)
+        svc = bot.svc
+        court = await svc.viewer(ZHAO, "赵法官", None)
+        raiser = await svc.viewer(LI, "李明", None)
+        resumed = await seed_case(bot, LI, "李明", "林地征收补偿争议", kind="referral")
+        waiting = await seed_case(bot, LI, "李明", "滑雪场用地补偿争议", kind="referral")
+        for case in (resumed, waiting):
+            await svc.act(court, case.id, None, "acknowledge")
+            await svc.act(court, case.id, None, "request_info", {"question": "请补充材料。"})
+        clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI))  # Friday 25 and Monday 28
+        await svc.act(raiser, resumed.id, None, "provide_info", {"answer": "已补充。", "files": []})
+        by_case = {a.case_id: a for a in await rows(bot, t.assignments)}
+        assert by_case[resumed.id].paused_days == 2
+        assert by_case[resumed.id].due == date(2027, 2, 15)  # 30 + 2 working days
+        assert by_case[waiting.id].due is None
+        assert by_case[waiting.id].dues["reply"] == "2027-02-11"
+
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        await bot.press(office, "✅ 确认")
+        by_case = {a.case_id: a for a in await rows(bot, t.assignments)}
+        # 14 February (a make-up Sunday) is the 30th working day, the 16th the 32nd.
+        assert by_case[resumed.id].due == date(2027, 2, 16)
+        assert by_case[resumed.id].paused_days == 2
+        assert by_case[waiting.id].due is None
+        assert by_case[waiting.id].paused_since == date(2026, 12, 24)
+        assert by_case[waiting.id].dues["reply"] == "2027-02-14"
+        saved = bot.last_text(office)
+        assert f"{resumed.number}：2027年2月15日（周一） → 2027年2月16日（周二）" in saved
+        assert waiting.number not in saved
+        assert "2件未办结事项的期限已调整" in saved
