@@ -195,17 +195,27 @@ async def test_a_year_shown_as_counted_now_and_a_notice_in_two_parts(
         assert "\n2026年10月\n一  二  三" in shown["text"]
         assert "调休上班：2026年1月4日（周日）" in shown["text"]
         assert bot.labels(shown) == ["粘贴通知"]
-        # Pasted in two messages, as Telegram splits a long one: the first is kept.
+        # Pasted in two messages, as Telegram splits a long one: the first is kept, even
+        # across a restart.
         await bot.press(office, "粘贴通知")
         head, tail = NOTICE_2027.split("五、端午节")
         await bot.say(office, head)
         part = bot.last_text(office)
         assert "已收到通知第1部分。尚缺：端午节、中秋节、国庆节。" in part
         _assert_house_style(part)
+        fake = bot.fake
+    async with running_bot(committee, db_url, fake=fake) as bot:
+        office = admin(bot)
         await bot.say(office, "五、端午节" + tail)
         preview = bot.last_with_buttons(office)
         assert "2027年节假日安排（根据通知读取）" in preview["text"]
         assert "中秋节：2027年9月15日（周三），1天" in preview["text"]
+        # /cancel ends it: nothing stored, the preview's buttons do nothing.
+        await bot.say(office, "/cancel")
+        assert "已取消，节假日安排未作更改。" in bot.last_text(office)
+        await bot.press(office, "✅ 确认", message=preview)
+        assert bot.alerts(office)[-1] == "该按钮已失效。"
+        assert await rows(bot, t.calendar_years) == []
 
 
 async def test_someone_not_of_the_office_is_refused(committee: Committee, db_url: str) -> None:
