@@ -209,7 +209,7 @@ async def _ask(update: Update, context: BotContext, viewer: Viewer) -> str:
 
 
 def _offer(context: BotContext, lang: str, replace: bool) -> Any:
-    label = "Replace from a new notice" if replace else "Paste the notice"
+    label = N_("Replace from a new notice") if replace else N_("Paste the notice")
     return keyboard([[(context.texts.t(lang, label), buttons.pack(CAL, "new"))]])
 
 
