@@ -1,0 +1,570 @@
+"""绩效考核: the evaluation figures per organisation, each defined once, here.
+
+Every figure is about the matters **raised in the period** (their creation day, local time)
+and what became of them up to the moment the figures are computed: a matter raised in March
+and acknowledged in April counts in March's figures. Each addressee of a matter is counted
+for the organisation that acts for it (a coordination center staffed by one court: that
+court, as the digest does), each matter for the organisation that raised it.
+
+Times are counted in working days on the committee's calendar (holidays and weekends off,
+make-up working days on), from the day the addressee's clock started (the matter raised,
+resubmitted or reopened; that day never counts) to the day of the answer, less the working
+days the clock stood paused while the addressee waited for more information (请求补充): as
+the deadlines themselves are counted (``bot.domain.lifecycle``). A figure with nothing to
+count shows "—".
+
+The storage layer supplies plain rows (``AssignmentRow``); nothing here reads a database.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.committee import Committee
+from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.fields import parse_date
+from bot.domain.kinds import KindRegistry, KindSpec, Side
+from bot.domain.workdays import WorkingCalendar
+from bot.i18n import N_
+
+NO_VALUE = "—"
+
+# The deadlines whose answers the time figures measure (by their declared names).
+ACK = "ack"
+REPLY = "reply"
+# The kinds the other rates are about, and what counts there.
+REFERRAL = "referral"
+RESOLVED = "resolved"
+HEARING = "hearing"
+HEAD = "head"
+REQUEST_KINDS = frozenset({"assistance", "bankruptcy"})
+BULLETIN = "bulletin"
+READ_STATES = frozenset({"read", "answered"})
+PAUSE, RESUME = "request_info", "provide_info"
+
+
+class PeriodError(DomainError):
+    """A period /stats cannot read; the user gets the usage message."""
+
+    code = "bad_period"
+
+
+# ----------------------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole local days ``first`` … ``last``; ``kind`` says how to name it (month, quarter,
+    year or range)."""
+
+    first: date
+    last: date
+    kind: str = "range"
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as [start, end) moments, for a query on ``created_at``."""
+        start = datetime.combine(self.first, time.min, tz)
+        end = datetime.combine(self.last + timedelta(days=1), time.min, tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    @property
+    def quarter(self) -> int:
+        return (self.first.month - 1) // 3 + 1
+
+    @property
+    def token(self) -> str:
+        """The period as a button carries it: ``20260101-20260331``."""
+        return f"{self.first:%Y%m%d}-{self.last:%Y%m%d}"
+
+    @classmethod
+    def from_token(cls, token: str) -> Period | None:
+        """A period from a button; None for data that is malformed or forged."""
+        match = re.fullmatch(r"(\d{8})-(\d{8})", token)
+        if match is None:
+            return None
+        try:
+            first = datetime.strptime(match[1], "%Y%m%d").date()
+            last = datetime.strptime(match[2], "%Y%m%d").date()
+        except ValueError:
+            return None
+        if last < first or last - first > MAX_SPAN:
+            return None
+        return cls(first, last, _kind_of(first, last))
+
+
+MAX_SPAN = timedelta(days=366 * 5)
+
+
+def month(year: int, number: int) -> Period:
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return Period(first, following - timedelta(days=1), "month")
+
+
+def quarter(year: int, number: int) -> Period:
+    first = date(year, 3 * number - 2, 1)
+    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period(first, following - timedelta(days=1), "quarter")
+
+
+def year(number: int) -> Period:
+    return Period(date(number, 1, 1), date(number, 12, 31), "year")
+
+
+def quarter_before(day: date) -> Period:
+    """The quarter before the one ``day`` is in (what a quarterly report covers)."""
+    number = (day.month - 1) // 3 + 1
+    return quarter(day.year - 1, 4) if number == 1 else quarter(day.year, number - 1)
+
+
+def _kind_of(first: date, last: date) -> str:
+    """How a period read back from a button is named: as the month, quarter or year it is."""
+    for candidate in (
+        month(first.year, first.month),
+        quarter(first.year, (first.month - 1) // 3 + 1),
+        year(first.year),
+    ):
+        if (candidate.first, candidate.last) == (first, last):
+            return candidate.kind
+    return "range"
+
+
+_QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_QUARTER_RE = re.compile(r"^(?:(\d{4})\s*(?:年)?\s*)?(?:q([1-4])|第([一二三四1-4])季度?)$")
+_YEAR_RE = re.compile(r"^(\d{4})\s*年?$")
+_RANGE_SPLIT = re.compile(r"\s*(?:至|到|~|～|—|–|\s)\s*")
+
+
+def parse_period(text: str, today: date) -> Period:
+    """What /stats reads as a period; raises ``PeriodError`` for anything else.
+
+    Nothing: this month. 本月 / 上月 / this month / last month. A quarter: ``2026Q3``,
+    ``2026年第三季度``, ``Q3`` (this year). A year: ``2026`` or ``2026年``. Two dates, in any
+    form the forms accept (``2026-01-01 2026-03-31``, ``1月1日至3月31日``: a date without a
+    year is in this year)."""
+    raw = unicodedata.normalize("NFKC", text).strip().lower()
+    raw = re.sub(r"\s+", " ", raw)
+    if raw in ("", "本月", "this month", "this"):
+        return month(today.year, today.month)
+    if raw in ("上月", "上个月", "last month", "last"):
+        previous = today.replace(day=1) - timedelta(days=1)
+        return month(previous.year, previous.month)
+    if raw in ("本季度", "this quarter"):
+        return quarter(today.year, (today.month - 1) // 3 + 1)
+    if raw in ("上季度", "上个季度", "last quarter"):
+        return quarter_before(today)
+    if raw in ("今年", "本年", "this year"):
+        return year(today.year)
+    if raw in ("去年", "last year"):
+        return year(today.year - 1)
+    match = _QUARTER_RE.match(raw.replace(" ", ""))
+    if match:
+        number = int(match[2]) if match[2] else _QUARTER_WORDS[match[3]]
+        return _checked(quarter(int(match[1]) if match[1] else today.year, number))
+    match = _YEAR_RE.match(raw)
+    if match:
+        return _checked(year(int(match[1])))
+    parts = [p for p in _RANGE_SPLIT.split(raw) if p]
+    if len(parts) == 2:
+        try:
+            # A date without a year is read in this year (parse_date's reference day is
+            # where a yearless date starts to count).
+            first, last = (parse_date(p, date(today.year, 1, 1)) for p in parts)
+        except InvalidInput as exc:
+            raise PeriodError() from exc
+        if last < first or last - first > MAX_SPAN:
+            raise PeriodError()
+        return _checked(Period(first, last, _kind_of(first, last)))
+    raise PeriodError()
+
+
+def _checked(period: Period) -> Period:
+    if not 2000 <= period.first.year <= 2100:
+        raise PeriodError()
+    return period
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a matter's audit trail, as the figures need it."""
+
+    action: str
+    at: datetime
+    from_status: str | None
+    to_status: str | None
+    assignment_id: int | None  # None: the matter's only addressee, or the whole matter
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    """One addressee of a matter raised in the period, with the steps of its matter."""
+
+    case_id: int
+    assignment_id: int
+    number: str
+    title: str
+    raiser_org: str
+    created_at: datetime
+    addressee: str
+    state: str
+    outcome: str | None
+    clock_started_at: datetime
+    dues: Mapping[str, str]
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        """The kind's number prefix (协调 of 协调〔2026〕12号)."""
+        return self.number.split("〔", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How one addressee answered one deadline (``ACK`` or ``REPLY``).
+
+    ``days``: working days taken (None: not answered); ``on_time``: answered by the due day
+    (True), answered after it or still unanswered once it has passed (False), or not yet
+    decided (None: not yet due, or the stage ended without the addressee's answer — the
+    matter withdrawn, returned before the reply stage, closed by the court)."""
+
+    days: int | None
+    due: date | None
+    on_time: bool | None
+
+    @property
+    def late(self) -> bool:
+        return self.on_time is False
+
+
+def _local_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def timing(
+    row: AssignmentRow,
+    kind: KindSpec,
+    name: str,
+    calendar: WorkingCalendar,
+    tz: ZoneInfo,
+    today: date,
+) -> Timing | None:
+    """The answer of one addressee to the deadline ``name``; None when its kind has none.
+
+    The answer is the addressee's first step, in the clock's current round, that leaves the
+    deadline's states (受理 or 退回 for acknowledging; the outcome or the reply for replying).
+    Its time is the working days from the clock's start to the answer's day, less the
+    working days paused (a pause from day P to day R takes the working days after P up to R,
+    as the deadline moves; a pause still running ends at the answer or today)."""
+    deadline = next((d for d in kind.deadlines if d.name == name), None)
+    if deadline is None:
+        return None
+    start = row.clock_started_at
+    steps = [
+        s
+        for s in row.steps
+        if s.at >= start and (s.assignment_id is None or s.assignment_id == row.assignment_id)
+    ]
+    answer = next(
+        (
+            s
+            for s in steps
+            if kind.has_action(s.action)
+            and kind.action(s.action).by is Side.ADDRESSEE
+            and s.from_status in deadline.states
+            and s.to_status not in deadline.states
+        ),
+        None,
+    )
+    due_text = row.dues.get(name)
+    due = date.fromisoformat(due_text) if due_text else None
+    end = _local_day(answer.at, tz) if answer is not None else today
+    if answer is None:
+        waiting = row.state in deadline.states
+        late = waiting and due is not None and today > due
+        return Timing(None, due, False if late else None)
+    start_day = _local_day(start, tz)
+    paused = paused_working_days(steps, end, calendar, tz)
+    days = max(0, calendar.working_days_between(start_day, end) - paused)
+    return Timing(days, due, None if due is None else end <= due)
+
+
+def paused_working_days(
+    steps: Sequence[Step], end: date, calendar: WorkingCalendar, tz: ZoneInfo
+) -> int:
+    """Working days the clock stood paused up to ``end``: each request for more information
+    until its answer (or ``end``), counted as the deadline is moved on resuming."""
+    total = 0
+    since: date | None = None
+    for step in sorted(steps, key=lambda s: s.at):
+        day = _local_day(step.at, tz)
+        if day > end:
+            break
+        if step.action == PAUSE and since is None:
+            since = day
+        elif step.action == RESUME and since is not None:
+            total += calendar.working_days_between(since, day)
+            since = None
+    if since is not None:
+        total += calendar.working_days_between(since, end)
+    return total
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One figure of the scorecard: its code, its name (a message id: 化解率 in Chinese), a
+    short heading for the table, and how it is shown."""
+
+    code: str
+    name: str
+    heading: str
+    unit: str  # "count", "days" or "rate"
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("raised", N_("Matters raised"), N_("Raised"), "count"),
+    Figure("received", N_("Matters received"), N_("Recv."), "count"),
+    Figure("ack_median", N_("Median time to acknowledge"), N_("Ack."), "days"),
+    Figure("ack_p90", N_("90th percentile of the time to acknowledge"), N_("P90"), "days"),
+    Figure("ack_on_time", N_("On-time acknowledgement rate"), N_("On time"), "rate"),
+    Figure("reply_median", N_("Median time to reply"), N_("Reply"), "days"),
+    Figure("reply_p90", N_("90th percentile of the time to reply"), N_("P90"), "days"),
+    Figure("reply_on_time", N_("On-time reply rate"), N_("On time"), "rate"),
+    Figure("resolution", N_("Resolution rate (referrals)"), N_("Resolved"), "rate"),
+    Figure("appearance", N_("Head appearance rate (hearings)"), N_("Heads"), "rate"),
+    Figure("request_reply", N_("Reply rate (assistance, bankruptcy)"), N_("Answered"), "rate"),
+    Figure("bulletin_read", N_("Bulletin read rate"), N_("Read"), "rate"),
+)
+FIGURE = {f.code: f for f in FIGURES}
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    """A rate as its two counts; no value without a denominator."""
+
+    hits: int = 0
+    of: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.of if self.of else None
+
+
+def median(values: Sequence[int]) -> float | None:
+    """The median (the mean of the middle two for an even count); None for no values."""
+    return float(statistics.median(values)) if values else None
+
+
+def percentile(values: Sequence[int], share: float = 0.9) -> int | None:
+    """The nearest-rank percentile: the smallest value at least ``share`` of the values do not
+    exceed (the 90th of 1..10 is 9). None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass(slots=True)
+class OrgFigures:
+    """The figures of one organisation (by code) for one period."""
+
+    org: str
+    raised: int = 0
+    received: int = 0
+    ack_days: list[int] = field(default_factory=list)
+    reply_days: list[int] = field(default_factory=list)
+    ack_on_time: Ratio = Ratio()
+    reply_on_time: Ratio = Ratio()
+    resolution: Ratio = Ratio()
+    appearance: Ratio = Ratio()
+    request_reply: Ratio = Ratio()
+    bulletin_read: Ratio = Ratio()
+
+    def value(self, code: str) -> float | int | None:
+        """A figure by its code (``FIGURES``); None where it has no denominator."""
+        match code:
+            case "raised":
+                return self.raised
+            case "received":
+                return self.received
+            case "ack_median":
+                return median(self.ack_days)
+            case "ack_p90":
+                return percentile(self.ack_days)
+            case "reply_median":
+                return median(self.reply_days)
+            case "reply_p90":
+                return percentile(self.reply_days)
+        ratio: Ratio = getattr(self, code)
+        return ratio.value
+
+
+def formatted(figure: Figure, value: float | int | None) -> str:
+    """A figure as the table and the chart show it: 3, 1.5, 92%, or "—"."""
+    if value is None:
+        return NO_VALUE
+    if figure.unit == "rate":
+        return f"{round(value * 100)}%"
+    if figure.unit == "days" and value != int(value):
+        return f"{value:.1f}"
+    return str(int(value))
+
+
+@dataclass(frozen=True, slots=True)
+class MatterLine:
+    """One addressee of a matter behind an organisation's figures (the drill-down)."""
+
+    case_id: int
+    number: str
+    title: str
+    kind: str
+    ack: Timing | None
+    reply: Timing | None
+
+    @property
+    def late(self) -> bool:
+        return any(t is not None and t.late for t in (self.ack, self.reply))
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """Every organisation's figures for a period, in the committee's order."""
+
+    period: Period
+    orgs: tuple[OrgFigures, ...]
+    matters: int  # matters raised in the period
+
+    def of(self, org: str) -> OrgFigures | None:
+        return next((o for o in self.orgs if o.org == org), None)
+
+
+def _ratio(ratio: Ratio, counted: bool, hit: bool) -> Ratio:
+    return Ratio(ratio.hits + (counted and hit), ratio.of + counted)
+
+
+class Calculator:
+    """Computes the figures from the storage layer's rows."""
+
+    def __init__(
+        self,
+        committee: Committee,
+        kinds: KindRegistry,
+        calendar: WorkingCalendar,
+        tz: ZoneInfo,
+        today: date,
+    ) -> None:
+        self.committee = committee
+        self.kinds = kinds
+        self.calendar = calendar
+        self.tz = tz
+        self.today = today
+        self._by_prefix = {k.number_prefix: k for k in kinds}
+
+    def kind_of(self, row: AssignmentRow) -> KindSpec | None:
+        return self._by_prefix.get(row.prefix)
+
+    def org_of(self, row: AssignmentRow) -> str:
+        """The organisation an addressee's figures count for."""
+        return self.committee.acting_org(row.addressee)
+
+    def line(self, row: AssignmentRow) -> MatterLine | None:
+        """An addressee's timings (None for a matter of a kind no longer declared)."""
+        kind = self.kind_of(row)
+        if kind is None:
+            return None
+        ack = timing(row, kind, ACK, self.calendar, self.tz, self.today)
+        reply = timing(row, kind, REPLY, self.calendar, self.tz, self.today)
+        return MatterLine(row.case_id, row.number, row.title, kind.code, ack, reply)
+
+    def scorecard(self, period: Period, rows: Iterable[AssignmentRow]) -> Scorecard:
+        """Every figure of every organisation with something to count."""
+        figures: dict[str, OrgFigures] = {}
+        raised: set[int] = set()
+
+        def of(org: str) -> OrgFigures:
+            found = figures.get(org)
+            if found is None:
+                found = figures[org] = OrgFigures(org)
+            return found
+
+        for row in rows:
+            if row.case_id not in raised:
+                raised.add(row.case_id)
+                of(row.raiser_org).raised += 1
+            kind = self.kind_of(row)
+            line = self.line(row)
+            if kind is None or line is None:
+                continue
+            mine = of(self.org_of(row))
+            mine.received += 1
+            for t, days, attr in (
+                (line.ack, mine.ack_days, "ack_on_time"),
+                (line.reply, mine.reply_days, "reply_on_time"),
+            ):
+                if t is None:
+                    continue
+                if t.days is not None:
+                    days.append(t.days)
+                setattr(
+                    mine, attr, _ratio(getattr(mine, attr), t.on_time is not None, bool(t.on_time))
+                )
+            code = kind.code
+            if code == REFERRAL:
+                mine.resolution = _ratio(
+                    mine.resolution, row.outcome is not None, row.outcome == RESOLVED
+                )
+            elif code == HEARING:
+                mine.appearance = _ratio(
+                    mine.appearance, row.outcome is not None, row.outcome == HEAD
+                )
+            elif code in REQUEST_KINDS:
+                replied = line.reply is not None and line.reply.days is not None
+                # A request the court withdrew or closed before this agency replied could
+                # not be answered: it is not counted.
+                counted = replied or kind.is_open(row.state)
+                mine.request_reply = _ratio(mine.request_reply, counted, replied)
+            elif code == BULLETIN:
+                read = row.state in READ_STATES or any(
+                    s.action in ("read", "answer") and s.assignment_id in (None, row.assignment_id)
+                    for s in row.steps
+                )
+                mine.bulletin_read = _ratio(mine.bulletin_read, True, read)
+        order = {
+            code: i
+            for i, code in enumerate([*self.committee.organisations, *self.committee.centers])
+        }
+        ordered = sorted(figures.values(), key=lambda o: (order.get(o.org, len(order)), o.org))
+        return Scorecard(period, tuple(ordered), len(raised))
+
+    def matters_of(self, org: str, rows: Iterable[AssignmentRow]) -> list[MatterLine]:
+        """The addressees an organisation answers for among ``rows``, late ones first, then
+        by number."""
+        lines = [
+            line for row in rows if self.org_of(row) == org and (line := self.line(row)) is not None
+        ]
+        return sorted(lines, key=lambda m: (not m.late, m.case_id))
+
+
+def rates_for_chart(
+    card: Scorecard, label: Callable[[str], str]
+) -> list[tuple[str, float | None, float | None]]:
+    """(organisation's label, on-time acknowledgement rate, on-time reply rate) of every
+    organisation that has one of the two."""
+    found = []
+    for org in card.orgs:
+        ack, reply = org.ack_on_time.value, org.reply_on_time.value
+        if ack is not None or reply is not None:
+            found.append((label(org.org), ack, reply))
+    return found
