@@ -149,7 +149,29 @@ def table(
     return lines
 
 
-def scorecard_html(texts: Texts, lang: str, card: Scorecard, *, group: bool = False) -> str:
+# What the committee group reads of a quarter under group_detail = "minimal".
+OVERALL = (
+    "ack_on_time",
+    "reply_on_time",
+    "resolution",
+    "appearance",
+    "request_reply",
+    "bulletin_read",
+)
+
+
+def scorecard_html(
+    texts: Texts, lang: str, card: Scorecard, *, report: bool = False, minimal: bool = False
+) -> str:
+    """The figures as a message: the tables per organisation, or (``minimal``: a group that
+    may not learn who raised or answered what) the committee's totals only."""
+    overall = None
+    if minimal:
+        total = card.overall
+        overall = [
+            (texts.t(lang, FIGURE[code].name), formatted(FIGURE[code], total.value(code)))
+            for code in OVERALL
+        ]
     return texts.render(
         lang,
         "stats",
@@ -158,7 +180,8 @@ def scorecard_html(texts: Texts, lang: str, card: Scorecard, *, group: bool = Fa
         matters=card.matters,
         times=table(texts, lang, card, TIMES),
         rates=table(texts, lang, card, RATES),
-        group=group,
+        report=report,
+        overall=overall,
     )
 
 

@@ -7,6 +7,7 @@ clock paused for more information fall inside it."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import secrets
 import struct
@@ -18,12 +19,12 @@ from typing import Any
 import pytest
 from matplotlib import get_data_path
 
-from bot.domain.committee import Committee
+from bot.domain.committee import Committee, GroupDetail, Reports
 from bot.domain.models import Role
 from bot.storage import schema as t
 from handlers import charts
 from tests.conftest import SHANGHAI
-from tests.flows import LI, QIAN, STRANGER, WANG, ZHAO, admin, member, rows
+from tests.flows import LI, QIAN, STRANGER, WANG, ZHAO, admin, bind_group, member, rows
 from tests.scenario import Harness, running_bot
 
 SEP29 = datetime(2026, 9, 29, 10, 0, tzinfo=SHANGHAI)  # Tuesday, before National Day
@@ -384,3 +385,106 @@ def test_the_font_covers_gb2312_and_ships_with_its_licence() -> None:
     for text in ("府院联动办公室，化解率：（）「」。、", "ABCxyz0123%", "延边中院抚松法院"):
         assert all(ord(c) in cmap for c in text), text
     assert (charts.FONT.parent / "OFL.txt").read_text().count("SIL OPEN FONT LICENSE") >= 1
+
+
+# ----------------------------------------------------------------------------- quarterly report
+
+
+async def quarterly_rows(bot: Harness) -> list[Any]:
+    return await rows(bot, t.outbox, t.outbox.c.kind == "quarterly_report")
+
+
+def photos(bot: Harness, chat: Any) -> list[Any]:
+    return [m for m in bot.fake.messages_to(chat) if "photo" in m]
+
+
+async def raise_and_acknowledge(bot: Harness) -> None:
+    """A referral raised on Wednesday 25 November and acknowledged the next day: the fourth
+    quarter's figures have something to show."""
+    case_id = await raise_(
+        bot, LI, "李明", "referral", {"title": "林地征收补偿争议", "addressee": "CHIBEI-CENTER"}
+    )
+    bot.clock.set(at(11, 26))
+    await act(bot, ZHAO, "赵法官", case_id, "acknowledge")
+    await bot.flush_outbox()
+
+
+async def test_the_quarterly_report_is_posted_once_on_the_first_working_day(
+    committee: Committee, db_url: str
+) -> None:
+    """1 January 2027 is a holiday and 2–3 January a weekend: the report on the fourth
+    quarter of 2026 comes on Monday 4 January at the summary time, once, whatever the ticks
+    and restarts."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        group = await bind_group(bot)
+        await raise_and_acknowledge(bot)
+        await bot.tick(datetime(2026, 12, 31, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 1, 9, 0, tzinfo=SHANGHAI))  # New Year's Day
+        await bot.tick(datetime(2027, 1, 4, 8, 0, tzinfo=SHANGHAI))  # before 08:30
+        assert await quarterly_rows(bot) == []
+        assert not photos(bot, group)
+        await bot.tick(datetime(2027, 1, 4, 8, 31, tzinfo=SHANGHAI))
+        (row,) = await quarterly_rows(bot)
+        assert (row.key, row.status, row.chat_id) == ("quarterly:2026Q4", "sent", group.id)
+        assert row.payload == {"first": "2026-10-01", "last": "2026-12-31"}
+        report = [x for x in bot.texts(group) if x.startswith("📊")]
+        assert len(report) == 1
+        assert (
+            bot.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
+            in report[0]
+        )
+        assert table_of(report[0])["延边中院"] == ["0", "1", "1/1", "100%", "—", "—"]
+        assert "林地征收补偿争议" not in report[0]  # no matter is named in the group
+        assert len(photos(bot, group)) == 1
+        assert png_size(last_photo(bot, group))[0] >= 600
+        await bot.tick(datetime(2027, 1, 4, 8, 45, tzinfo=SHANGHAI))
+        assert len(await quarterly_rows(bot)) == 1
+    # A restart the same morning: nothing new.
+    async with running_bot(committee, db_url, fake=bot.fake, clock=bot.clock) as again:
+        await again.tick(datetime(2027, 1, 4, 9, 30, tzinfo=SHANGHAI))
+        assert len(await quarterly_rows(again)) == 1
+        title = again.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
+        assert len([x for x in again.texts(group) if title in x]) == 1
+        assert len(photos(again, group)) == 1
+
+
+async def test_a_new_installation_does_not_post_last_quarter_s_report(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        await bind_group(bot)
+        # First tick ever in the middle of the first quarter of 2027: its report was due
+        # on 4 January, before the bot ran; the next one is.
+        await bot.tick(datetime(2027, 2, 1, 9, 0, tzinfo=SHANGHAI))
+        assert await quarterly_rows(bot) == []
+        await bot.tick(datetime(2027, 4, 1, 8, 31, tzinfo=SHANGHAI))
+        (row,) = await quarterly_rows(bot)
+        assert row.key == "quarterly:2027Q1"
+
+
+async def test_reports_turned_off_are_not_posted(committee: Committee, db_url: str) -> None:
+    quiet = dataclasses.replace(committee, reports=Reports(quarterly=False))
+    async with running_bot(quiet, db_url) as bot:
+        await bind_group(bot)
+        await bot.tick(datetime(2026, 12, 31, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 9, 0, tzinfo=SHANGHAI))
+        assert await quarterly_rows(bot) == []
+
+
+async def test_a_minimal_group_reads_only_the_committee_s_totals(
+    committee: Committee, db_url: str
+) -> None:
+    minimal = dataclasses.replace(committee, group_detail=GroupDetail.MINIMAL)
+    async with running_bot(minimal, db_url) as bot:
+        await cast(bot)
+        group = await bind_group(bot)
+        await raise_and_acknowledge(bot)
+        await bot.tick(datetime(2026, 12, 31, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 8, 31, tzinfo=SHANGHAI))
+        (report,) = [x for x in bot.texts(group) if x.startswith("📊")]
+        assert bot.shown("On-time acknowledgement rate") + "：100%" in report
+        assert bot.shown("On-time reply rate") + "：—" in report
+        for name in ("延边", "自然资源局", "池北"):
+            assert name not in report
+        assert not photos(bot, group)

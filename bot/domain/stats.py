@@ -449,6 +449,27 @@ class Scorecard:
     def of(self, org: str) -> OrgFigures | None:
         return next((o for o in self.orgs if o.org == org), None)
 
+    @property
+    def overall(self) -> OrgFigures:
+        """The committee's figures as a whole: every organisation's counts added up."""
+        total = OrgFigures("", raised=self.matters)
+        for org in self.orgs:
+            total.received += org.received
+            total.ack_days += org.ack_days
+            total.reply_days += org.reply_days
+            for name in (
+                "ack_on_time",
+                "reply_on_time",
+                "resolution",
+                "appearance",
+                "request_reply",
+                "bulletin_read",
+            ):
+                mine: Ratio = getattr(org, name)
+                theirs: Ratio = getattr(total, name)
+                setattr(total, name, Ratio(theirs.hits + mine.hits, theirs.of + mine.of))
+        return total
+
 
 def _ratio(ratio: Ratio, counted: bool, hit: bool) -> Ratio:
     return Ratio(ratio.hits + (counted and hit), ratio.of + counted)
