@@ -8,12 +8,14 @@ is drawn in a worker thread (``handlers.charts``) and sent as a photo after the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -230,6 +232,11 @@ async def stats_command(update: Update, context: BotContext) -> None:
     except PeriodError:
         await reply(update, context, context.texts.render(viewer.lang, "stats_usage"))
         return
+    chat = update.effective_chat
+    if chat is not None:
+        # A year at scale takes seconds to count: show that the bot is on it.
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     card = await context.svc.stats(viewer, period)
     texts = context.texts
     rows = org_buttons(texts, viewer.lang, card)
@@ -237,7 +244,6 @@ async def stats_command(update: Update, context: BotContext) -> None:
         update, context, scorecard_html(texts, viewer.lang, card), keyboard(rows) if rows else None
     )
     png = await asyncio.to_thread(chart_png, texts, viewer.lang, card)
-    chat = update.effective_chat
     if png is not None and chat is not None:
         try:
             await context.bot.send_photo(

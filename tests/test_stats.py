@@ -213,6 +213,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+@pytest.mark.postgres
 async def test_the_quarter_s_figures_match_the_hand_count(
     committee: Committee, db_url: str
 ) -> None:

@@ -5,6 +5,7 @@ make-up working day) so that no answer depends on the holiday package."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +23,7 @@ from bot.domain.stats import (
     Period,
     PeriodError,
     Step,
+    Tally,
     formatted,
     median,
     parse_period,
@@ -69,7 +71,6 @@ def row(
         number=f"{kind_prefix}〔2026〕{case_id}号",
         title="事项",
         raiser_org=raiser,
-        created_at=start,
         addressee=addressee,
         state=state,
         outcome=outcome,
@@ -383,3 +384,25 @@ def test_the_matters_behind_an_organisation_late_first(committee: Committee) -> 
     lines = calculator(committee).matters_of("YB-IPC", rows)
     assert [(m.case_id, m.late) for m in lines] == [(2, True), (1, False)]
     assert calculator(committee).matters_of("CBS-ENV", rows) == []
+
+
+def test_a_long_period_is_read_in_pieces_with_the_same_figures(committee: Committee) -> None:
+    period = parse_period("2026", TODAY)
+    parts = period.parts()
+    assert parts[0].first == date(2026, 1, 1) and parts[-1].last == date(2026, 12, 31)
+    assert all(
+        b.first - a.last == date(2026, 1, 2) - date(2026, 1, 1)
+        for a, b in itertools.pairwise(parts)
+    )
+    assert all((p.last - p.first).days < 31 for p in parts) and len(parts) == 12
+    rows = [
+        row(case_id=1, dues={"ack": "2026-10-09"}),
+        row(case_id=2, addressee="CHIBEI-CENTER", dues={"ack": "2026-10-09"}),
+    ]
+    whole = calculator(committee).scorecard(period, rows)
+    tally = Tally(calculator(committee))
+    tally.add(rows[:1])
+    tally.add(rows[1:])
+    pieces = tally.card(period)
+    assert pieces == whole and pieces.matters == 2
+    assert pieces.overall.received == 2 and pieces.overall.ack_on_time.of == 2

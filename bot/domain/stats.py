@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain.committee import Committee
@@ -73,6 +74,17 @@ class Period:
         start = datetime.combine(self.first, time.min, tz)
         end = datetime.combine(self.last + timedelta(days=1), time.min, tz)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+    def parts(self, days: int = 31) -> list[Period]:
+        """The period cut into consecutive pieces of at most ``days`` days (to read a long
+        period a piece at a time)."""
+        pieces: list[Period] = []
+        first = self.first
+        while first <= self.last:
+            last = min(self.last, first + timedelta(days=days - 1))
+            pieces.append(Period(first, last))
+            first = last + timedelta(days=1)
+        return pieces
 
     @property
     def quarter(self) -> int:
@@ -214,13 +226,12 @@ class AssignmentRow:
     number: str
     title: str
     raiser_org: str
-    created_at: datetime
     addressee: str
     state: str
     outcome: str | None
     clock_started_at: datetime
     dues: Mapping[str, str]
-    steps: tuple[Step, ...] = ()
+    steps: tuple[Step, ...] = ()  # in the order they were taken
 
     @property
     def prefix(self) -> str:
@@ -250,11 +261,56 @@ def _local_day(moment: datetime, tz: ZoneInfo) -> date:
     return moment.astimezone(tz).date()
 
 
+class DayCounter(Protocol):
+    """What the figures ask of the calendar (``WorkingCalendar`` or a remembering ``Days``)."""
+
+    def working_days_between(self, a: date, b: date) -> int: ...
+
+
+class Days:
+    """Working days between two days, remembered: a year's figures ask the same few thousand
+    pairs (raised on one day, answered on another) tens of thousands of times."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+        self._memo: dict[tuple[date, date], int] = {}
+
+    def working_days_between(self, a: date, b: date) -> int:
+        found = self._memo.get((a, b))
+        if found is None:
+            found = self._memo[(a, b)] = self.calendar.working_days_between(a, b)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Dated:
+    """A step of the clock's current round with its local day."""
+
+    step: Step
+    day: date
+
+
+def _round_steps(row: AssignmentRow, tz: ZoneInfo) -> list[_Dated]:
+    """The steps of this addressee (its own, or its matter's) since its clock started, each
+    with its local day (``row.steps`` come in the order they were taken)."""
+    start = row.clock_started_at
+    return [
+        _Dated(s, _local_day(s.at, tz))
+        for s in row.steps
+        if s.at >= start and (s.assignment_id is None or s.assignment_id == row.assignment_id)
+    ]
+
+
+def _answers(kind: KindSpec) -> frozenset[str]:
+    """The kind's actions its addressee takes (only they can answer a deadline)."""
+    return frozenset(a.code for a in kind.actions if a.by is Side.ADDRESSEE)
+
+
 def timing(
     row: AssignmentRow,
     kind: KindSpec,
     name: str,
-    calendar: WorkingCalendar,
+    calendar: DayCounter,
     tz: ZoneInfo,
     today: date,
 ) -> Timing | None:
@@ -265,54 +321,64 @@ def timing(
     Its time is the working days from the clock's start to the answer's day, less the
     working days paused (a pause from day P to day R takes the working days after P up to R,
     as the deadline moves; a pause still running ends at the answer or today)."""
+    return _timing(row, kind, name, _round_steps(row, tz), _answers(kind), calendar, tz, today)
+
+
+def _timing(
+    row: AssignmentRow,
+    kind: KindSpec,
+    name: str,
+    steps: Sequence[_Dated],
+    answers: frozenset[str],
+    calendar: DayCounter,
+    tz: ZoneInfo,
+    today: date,
+) -> Timing | None:
     deadline = next((d for d in kind.deadlines if d.name == name), None)
     if deadline is None:
         return None
-    start = row.clock_started_at
-    steps = [
-        s
-        for s in row.steps
-        if s.at >= start and (s.assignment_id is None or s.assignment_id == row.assignment_id)
-    ]
     answer = next(
         (
-            s
-            for s in steps
-            if kind.has_action(s.action)
-            and kind.action(s.action).by is Side.ADDRESSEE
-            and s.from_status in deadline.states
-            and s.to_status not in deadline.states
+            d
+            for d in steps
+            if d.step.action in answers
+            and d.step.from_status in deadline.states
+            and d.step.to_status not in deadline.states
         ),
         None,
     )
     due_text = row.dues.get(name)
     due = date.fromisoformat(due_text) if due_text else None
-    end = _local_day(answer.at, tz) if answer is not None else today
     if answer is None:
         waiting = row.state in deadline.states
         late = waiting and due is not None and today > due
         return Timing(None, due, False if late else None)
-    start_day = _local_day(start, tz)
-    paused = paused_working_days(steps, end, calendar, tz)
-    days = max(0, calendar.working_days_between(start_day, end) - paused)
+    end = answer.day
+    paused = _paused(steps, end, calendar)
+    days = max(0, calendar.working_days_between(_local_day(row.clock_started_at, tz), end) - paused)
     return Timing(days, due, None if due is None else end <= due)
 
 
 def paused_working_days(
-    steps: Sequence[Step], end: date, calendar: WorkingCalendar, tz: ZoneInfo
+    steps: Sequence[Step], end: date, calendar: DayCounter, tz: ZoneInfo
 ) -> int:
     """Working days the clock stood paused up to ``end``: each request for more information
     until its answer (or ``end``), counted as the deadline is moved on resuming."""
+    dated = [_Dated(s, _local_day(s.at, tz)) for s in sorted(steps, key=lambda s: s.at)]
+    return _paused(dated, end, calendar)
+
+
+def _paused(steps: Sequence[_Dated], end: date, calendar: DayCounter) -> int:
     total = 0
     since: date | None = None
-    for step in sorted(steps, key=lambda s: s.at):
-        day = _local_day(step.at, tz)
-        if day > end:
+    for dated in steps:
+        if dated.day > end:
             break
-        if step.action == PAUSE and since is None:
-            since = day
-        elif step.action == RESUME and since is not None:
-            total += calendar.working_days_between(since, day)
+        action = dated.step.action
+        if action == PAUSE and since is None:
+            since = dated.day
+        elif action == RESUME and since is not None:
+            total += calendar.working_days_between(since, dated.day)
             since = None
     if since is not None:
         total += calendar.working_days_between(since, end)
@@ -350,12 +416,17 @@ FIGURES: tuple[Figure, ...] = (
 FIGURE = {f.code: f for f in FIGURES}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ratio:
     """A rate as its two counts; no value without a denominator."""
 
     hits: int = 0
     of: int = 0
+
+    def add(self, counted: bool, hit: bool) -> None:
+        if counted:
+            self.of += 1
+            self.hits += hit
 
     @property
     def value(self) -> float | None:
@@ -385,12 +456,12 @@ class OrgFigures:
     received: int = 0
     ack_days: list[int] = field(default_factory=list)
     reply_days: list[int] = field(default_factory=list)
-    ack_on_time: Ratio = Ratio()
-    reply_on_time: Ratio = Ratio()
-    resolution: Ratio = Ratio()
-    appearance: Ratio = Ratio()
-    request_reply: Ratio = Ratio()
-    bulletin_read: Ratio = Ratio()
+    ack_on_time: Ratio = field(default_factory=Ratio)
+    reply_on_time: Ratio = field(default_factory=Ratio)
+    resolution: Ratio = field(default_factory=Ratio)
+    appearance: Ratio = field(default_factory=Ratio)
+    request_reply: Ratio = field(default_factory=Ratio)
+    bulletin_read: Ratio = field(default_factory=Ratio)
 
     def value(self, code: str) -> float | int | None:
         """A figure by its code (``FIGURES``); None where it has no denominator."""
@@ -467,12 +538,9 @@ class Scorecard:
             ):
                 mine: Ratio = getattr(org, name)
                 theirs: Ratio = getattr(total, name)
-                setattr(total, name, Ratio(theirs.hits + mine.hits, theirs.of + mine.of))
+                theirs.hits += mine.hits
+                theirs.of += mine.of
         return total
-
-
-def _ratio(ratio: Ratio, counted: bool, hit: bool) -> Ratio:
-    return Ratio(ratio.hits + (counted and hit), ratio.of + counted)
 
 
 class Calculator:
@@ -491,7 +559,9 @@ class Calculator:
         self.calendar = calendar
         self.tz = tz
         self.today = today
+        self.days = Days(calendar)
         self._by_prefix = {k.number_prefix: k for k in kinds}
+        self._answers = {k.code: _answers(k) for k in kinds}
 
     def kind_of(self, row: AssignmentRow) -> KindSpec | None:
         return self._by_prefix.get(row.prefix)
@@ -505,69 +575,19 @@ class Calculator:
         kind = self.kind_of(row)
         if kind is None:
             return None
-        ack = timing(row, kind, ACK, self.calendar, self.tz, self.today)
-        reply = timing(row, kind, REPLY, self.calendar, self.tz, self.today)
+        steps = _round_steps(row, self.tz)
+        answers = self._answers[kind.code]
+        ack, reply = (
+            _timing(row, kind, name, steps, answers, self.days, self.tz, self.today)
+            for name in (ACK, REPLY)
+        )
         return MatterLine(row.case_id, row.number, row.title, kind.code, ack, reply)
 
     def scorecard(self, period: Period, rows: Iterable[AssignmentRow]) -> Scorecard:
         """Every figure of every organisation with something to count."""
-        figures: dict[str, OrgFigures] = {}
-        raised: set[int] = set()
-
-        def of(org: str) -> OrgFigures:
-            found = figures.get(org)
-            if found is None:
-                found = figures[org] = OrgFigures(org)
-            return found
-
-        for row in rows:
-            if row.case_id not in raised:
-                raised.add(row.case_id)
-                of(row.raiser_org).raised += 1
-            kind = self.kind_of(row)
-            line = self.line(row)
-            if kind is None or line is None:
-                continue
-            mine = of(self.org_of(row))
-            mine.received += 1
-            for t, days, attr in (
-                (line.ack, mine.ack_days, "ack_on_time"),
-                (line.reply, mine.reply_days, "reply_on_time"),
-            ):
-                if t is None:
-                    continue
-                if t.days is not None:
-                    days.append(t.days)
-                setattr(
-                    mine, attr, _ratio(getattr(mine, attr), t.on_time is not None, bool(t.on_time))
-                )
-            code = kind.code
-            if code == REFERRAL:
-                mine.resolution = _ratio(
-                    mine.resolution, row.outcome is not None, row.outcome == RESOLVED
-                )
-            elif code == HEARING:
-                mine.appearance = _ratio(
-                    mine.appearance, row.outcome is not None, row.outcome == HEAD
-                )
-            elif code in REQUEST_KINDS:
-                replied = line.reply is not None and line.reply.days is not None
-                # A request the court withdrew or closed before this agency replied could
-                # not be answered: it is not counted.
-                counted = replied or kind.is_open(row.state)
-                mine.request_reply = _ratio(mine.request_reply, counted, replied)
-            elif code == BULLETIN:
-                read = row.state in READ_STATES or any(
-                    s.action in ("read", "answer") and s.assignment_id in (None, row.assignment_id)
-                    for s in row.steps
-                )
-                mine.bulletin_read = _ratio(mine.bulletin_read, True, read)
-        order = {
-            code: i
-            for i, code in enumerate([*self.committee.organisations, *self.committee.centers])
-        }
-        ordered = sorted(figures.values(), key=lambda o: (order.get(o.org, len(order)), o.org))
-        return Scorecard(period, tuple(ordered), len(raised))
+        tally = Tally(self)
+        tally.add(rows)
+        return tally.card(period)
 
     def matters_of(self, org: str, rows: Iterable[AssignmentRow]) -> list[MatterLine]:
         """The addressees an organisation answers for among ``rows``, late ones first, then
@@ -576,6 +596,69 @@ class Calculator:
             line for row in rows if self.org_of(row) == org and (line := self.line(row)) is not None
         ]
         return sorted(lines, key=lambda m: (not m.late, m.case_id))
+
+
+class Tally:
+    """The figures being counted, a batch of rows at a time: a long period at scale is read
+    a month at a time and never held whole. Every addressee of a matter comes in the same
+    batch (batches split the period by the day matters were raised)."""
+
+    def __init__(self, calculator: Calculator) -> None:
+        self.calculator = calculator
+        self.figures: dict[str, OrgFigures] = {}
+        self.matters = 0
+
+    def _of(self, org: str) -> OrgFigures:
+        found = self.figures.get(org)
+        if found is None:
+            found = self.figures[org] = OrgFigures(org)
+        return found
+
+    def add(self, rows: Iterable[AssignmentRow]) -> None:
+        calc = self.calculator
+        raised: set[int] = set()
+        for row in rows:
+            if row.case_id not in raised:
+                raised.add(row.case_id)
+                self._of(row.raiser_org).raised += 1
+            kind = calc.kind_of(row)
+            line = calc.line(row)
+            if kind is None or line is None:
+                continue
+            mine = self._of(calc.org_of(row))
+            mine.received += 1
+            for t, days, ratio in (
+                (line.ack, mine.ack_days, mine.ack_on_time),
+                (line.reply, mine.reply_days, mine.reply_on_time),
+            ):
+                if t is None:
+                    continue
+                if t.days is not None:
+                    days.append(t.days)
+                ratio.add(t.on_time is not None, bool(t.on_time))
+            code = kind.code
+            if code == REFERRAL:
+                mine.resolution.add(row.outcome is not None, row.outcome == RESOLVED)
+            elif code == HEARING:
+                mine.appearance.add(row.outcome is not None, row.outcome == HEAD)
+            elif code in REQUEST_KINDS:
+                replied = line.reply is not None and line.reply.days is not None
+                # A request the court withdrew or closed before this agency replied could
+                # not be answered: it is not counted.
+                mine.request_reply.add(replied or kind.is_open(row.state), replied)
+            elif code == BULLETIN:
+                read = row.state in READ_STATES or any(
+                    s.action in ("read", "answer") and s.assignment_id in (None, row.assignment_id)
+                    for s in row.steps
+                )
+                mine.bulletin_read.add(True, read)
+        self.matters += len(raised)
+
+    def card(self, period: Period) -> Scorecard:
+        committee = self.calculator.committee
+        order = {code: i for i, code in enumerate([*committee.organisations, *committee.centers])}
+        ordered = sorted(self.figures.values(), key=lambda o: (order.get(o.org, len(order)), o.org))
+        return Scorecard(period, tuple(ordered), self.matters)
 
 
 def rates_for_chart(

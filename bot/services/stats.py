@@ -5,6 +5,7 @@ to the committee group once a quarter."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from bot.domain.stats import (
     MatterLine,
     Period,
     Scorecard,
+    Tally,
     quarter_before,
 )
 from bot.services.base import ServiceBase
@@ -43,14 +45,22 @@ class Statistics(ServiceBase):
     def calculator(self) -> Calculator:
         return Calculator(self.committee, self.kinds, self.calendar, self.tz, self.today())
 
-    async def _rows(self, period: Period) -> list[AssignmentRow]:
+    async def _rows(
+        self, period: Period, addressees: Sequence[str] | None = None
+    ) -> list[AssignmentRow]:
         start, end = period.bounds(self.tz)
         async with self.db.read(scan=True) as conn:
-            return await assignment_rows(conn, start, end)
+            return await assignment_rows(conn, start, end, addressees)
 
     async def scorecard(self, period: Period) -> Scorecard:
-        """Every organisation's figures for the matters raised in ``period``."""
-        return self.calculator().scorecard(period, await self._rows(period))
+        """Every organisation's figures for the matters raised in ``period``: read a month at
+        a time in one transaction, so a year at a million matters is never held whole."""
+        tally = Tally(self.calculator())
+        async with self.db.read(scan=True) as conn:
+            for part in period.parts():
+                start, end = part.bounds(self.tz)
+                tally.add(await assignment_rows(conn, start, end))
+        return tally.card(period)
 
     async def stats(self, viewer: Viewer, period: Period) -> Scorecard:
         """/stats: refused to anyone but the office and observers."""
@@ -63,7 +73,13 @@ class Statistics(ServiceBase):
         observers see every matter (``rules.can_view``), so nothing is left out for them."""
         if not may_see_stats(viewer):
             raise NotAllowed("stats_not_allowed")
-        return self.calculator().matters_of(org, await self._rows(period))
+        # The addressees the organisation acts for: itself, a center it alone staffs.
+        codes = [
+            code
+            for code in (*self.committee.organisations, *self.committee.centers)
+            if self.committee.acting_org(code) == org
+        ]
+        return self.calculator().matters_of(org, await self._rows(period, codes))
 
     # ------------------------------------------------------------------ quarterly report
 
