@@ -111,7 +111,7 @@ def period_title(texts: Texts, lang: str, period: Period) -> str:
         return f"{period.first.year}年" if zh else str(period.first.year)
 
     def day(d: date) -> str:
-        return f"{d.year}年{d.month}月{d.day}日" if zh else f"{d:%-d %b %Y}"
+        return f"{d.year}年{d.month}月{d.day}日" if zh else f"{d.day} {d:%b %Y}"
 
     return (
         f"{day(period.first)}至{day(period.last)}"
