@@ -264,6 +264,14 @@ async def test_the_quarter_s_figures_match_the_hand_count(
         # days) and is still missing on 25 November: late.
         assert table_of(text)["延边中院"] == ["0", "1", "0/0", "100%", "—", "0%"]
 
+        # The same figures in English, with the short English names.
+        await bot.say(office, "/lang")
+        await bot.press(office, "English")
+        await bot.say(office, "/stats Q3")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        assert text.startswith("📊 Evaluation figures · Q3 2026")
+        assert table_of(text)["Yanbian IPC"] == ["3", "3", "2.5/3", "67%", "6/6", "50%"]
+
 
 async def test_the_drill_down_lists_the_matters_behind_the_figures(
     committee: Committee, db_url: str
@@ -285,7 +293,6 @@ async def test_the_drill_down_lists_the_matters_behind_the_figures(
         # Late first (B's reply, C's acknowledgement), then A; nothing of the others.
         order = sorted(shown, key=listing.index)
         assert order == [numbers["B"], numbers["C"], numbers["A"]]
-        print(listing)
         assert numbers["D"] not in listing and numbers["G"] not in listing
         assert "林地征收补偿争议" in listing  # the title: observers see it
         entry_b = listing.split(numbers["B"])[1].split("•")[0]
