@@ -496,3 +496,32 @@ async def test_a_minimal_group_reads_only_the_committee_s_totals(
         for name in ("延边", "自然资源局", "池北"):
             assert name not in report
         assert not photos(bot, group)
+
+
+@pytest.mark.sqlite_only
+async def test_the_period_s_rows_are_read_through_indexes(db_url: str) -> None:
+    """The figures' queries start from the period's matters in ix_cases_created_number and
+    reach addressees and steps through their case indexes: no table is scanned whole."""
+    from sqlalchemy import text
+
+    from bot.storage import stats as storage
+    from bot.storage.db import Database
+
+    db = Database(db_url)
+    start = datetime(2026, 7, 1, tzinfo=SHANGHAI)
+    end = datetime(2026, 10, 1, tzinfo=SHANGHAI)
+    try:
+        async with db.read() as conn:
+            for query in (
+                storage.assignments_query(start, end),
+                storage.steps_query(start, end),
+                storage.assignments_query(start, end, ["YB-IPC", "CHIBEI-CENTER"]),
+                storage.steps_query(start, end, ["YB-IPC", "CHIBEI-CENTER"]),
+            ):
+                sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                plan = [str(r[3]) for r in await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+                assert "SEARCH cases USING COVERING INDEX ix_cases_created_number" in plan[0]
+                assert not [line for line in plan if line.startswith("SCAN")], plan
+                assert any("ix_events_case" in line or "assignments" in line for line in plan)
+    finally:
+        await db.dispose()

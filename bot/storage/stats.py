@@ -74,7 +74,9 @@ def assignments_query(
         .select_from(raised.join(t.assignments, t.assignments.c.case_id == raised.c.id))
     )
     if addressees is not None:
-        query = query.where(a.addressee.in_(list(addressees)))
+        # ``|| ''`` as in ``steps_query``: from the period's matters, not from every matter
+        # ever addressed to the organisation.
+        query = query.where((a.addressee + "").in_(list(addressees)))
     return query
 
 
