@@ -171,6 +171,7 @@ def test_every_figure_shows_a_dash_without_a_denominator() -> None:
     assert formatted(FIGURE["ack_median"], 2.0) == "2"
     assert formatted(FIGURE["raised"], 0) == "0"
     assert len({f.code for f in FIGURES}) == len(FIGURES)
+    assert all(f.definition.endswith(".") and f.unit in ("count", "days", "rate") for f in FIGURES)
 
 
 def test_an_acknowledgement_across_a_holiday_counts_working_days_only() -> None:

@@ -391,27 +391,107 @@ def _paused(steps: Sequence[_Dated], end: date, calendar: DayCounter) -> int:
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One figure of the scorecard: its code, its name (a message id: 化解率 in Chinese), a
-    short heading for the table, and how it is shown."""
+    short heading for the table, how it is shown, and what it counts (``definition``, for
+    whoever must answer for the number; ``Tally.add`` counts exactly that)."""
 
     code: str
     name: str
     heading: str
     unit: str  # "count", "days" or "rate"
+    definition: str
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("raised", N_("Matters raised"), N_("Raised"), "count"),
-    Figure("received", N_("Matters received"), N_("Recv."), "count"),
-    Figure("ack_median", N_("Median time to acknowledge"), N_("Ack."), "days"),
-    Figure("ack_p90", N_("90th percentile of the time to acknowledge"), N_("P90"), "days"),
-    Figure("ack_on_time", N_("On-time acknowledgement rate"), N_("On time"), "rate"),
-    Figure("reply_median", N_("Median time to reply"), N_("Reply"), "days"),
-    Figure("reply_p90", N_("90th percentile of the time to reply"), N_("P90"), "days"),
-    Figure("reply_on_time", N_("On-time reply rate"), N_("On time"), "rate"),
-    Figure("resolution", N_("Resolution rate (referrals)"), N_("Resolved"), "rate"),
-    Figure("appearance", N_("Head appearance rate (hearings)"), N_("Heads"), "rate"),
-    Figure("request_reply", N_("Reply rate (assistance, bankruptcy)"), N_("Answered"), "rate"),
-    Figure("bulletin_read", N_("Bulletin read rate"), N_("Read"), "rate"),
+    Figure(
+        "raised",
+        N_("Matters raised"),
+        N_("Raised"),
+        "count",
+        "Matters the organisation raised in the period.",
+    ),
+    Figure(
+        "received",
+        N_("Matters received"),
+        N_("Recv."),
+        "count",
+        "Addressees it acts for (itself, or a center only it staffs) of the matters raised in "
+        "the period: a request to three agencies counts once for each.",
+    ),
+    Figure(
+        "ack_median",
+        N_("Median time to acknowledge"),
+        N_("Ack."),
+        "days",
+        "Median of the working days from the clock's start to the first acknowledgement or "
+        "return, paused working days left out (``timing``), of those acknowledged.",
+    ),
+    Figure(
+        "ack_p90",
+        N_("90th percentile of the time to acknowledge"),
+        N_("P90"),
+        "days",
+        "The same days' 90th percentile (nearest rank: ``percentile``).",
+    ),
+    Figure(
+        "ack_on_time",
+        N_("On-time acknowledgement rate"),
+        N_("On time"),
+        "rate",
+        "Acknowledged or returned by the acknowledgement's due day, of those acknowledged or "
+        "returned, or still waiting past that day.",
+    ),
+    Figure(
+        "reply_median",
+        N_("Median time to reply"),
+        N_("Reply"),
+        "days",
+        "Median of the working days from the clock's start to the outcome recorded (or an "
+        "agency's reply to a request), paused working days left out, of those answered.",
+    ),
+    Figure(
+        "reply_p90",
+        N_("90th percentile of the time to reply"),
+        N_("P90"),
+        "days",
+        "The same days' 90th percentile.",
+    ),
+    Figure(
+        "reply_on_time",
+        N_("On-time reply rate"),
+        N_("On time"),
+        "rate",
+        "Answered by the reply's due day, of those answered, or still waiting past that day.",
+    ),
+    Figure(
+        "resolution",
+        N_("Resolution rate (referrals)"),
+        N_("Resolved"),
+        "rate",
+        "化解率: referrals resolved by agreement, of the referrals with an outcome recorded.",
+    ),
+    Figure(
+        "appearance",
+        N_("Head appearance rate (hearings)"),
+        N_("Heads"),
+        "rate",
+        "负责人出庭应诉率: hearings where the agency's head appeared, of the hearings with the "
+        "appearance recorded.",
+    ),
+    Figure(
+        "request_reply",
+        N_("Reply rate (assistance, bankruptcy)"),
+        N_("Answered"),
+        "rate",
+        "Assistance and bankruptcy requests the agency replied to, of those received; a "
+        "request the court withdrew or closed before the agency replied is not counted.",
+    ),
+    Figure(
+        "bulletin_read",
+        N_("Bulletin read rate"),
+        N_("Read"),
+        "rate",
+        "Bulletins the agency marked as read (or answered in writing), of those received.",
+    ),
 )
 FIGURE = {f.code: f for f in FIGURES}
 
@@ -590,8 +670,8 @@ class Calculator:
         return tally.card(period)
 
     def matters_of(self, org: str, rows: Iterable[AssignmentRow]) -> list[MatterLine]:
-        """The addressees an organisation answers for among ``rows``, late ones first, then
-        by number."""
+        """The addressees an organisation acts for among ``rows``, late ones first, then in the
+        order they were raised."""
         lines = [
             line for row in rows if self.org_of(row) == org and (line := self.line(row)) is not None
         ]
