@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.committee import Committee
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.fields import parse_date
-from bot.domain.kinds import KindRegistry, KindSpec, Side
+from bot.domain.kinds import Deadline, KindRegistry, KindSpec, Side
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
 
@@ -301,6 +301,10 @@ def _round_steps(row: AssignmentRow, tz: ZoneInfo) -> list[_Dated]:
     ]
 
 
+def _deadline(kind: KindSpec, name: str) -> Deadline | None:
+    return next((d for d in kind.deadlines if d.name == name), None)
+
+
 def _answers(kind: KindSpec) -> frozenset[str]:
     """The kind's actions its addressee takes (only they can answer a deadline)."""
     return frozenset(a.code for a in kind.actions if a.by is Side.ADDRESSEE)
@@ -321,41 +325,44 @@ def timing(
     Its time is the working days from the clock's start to the answer's day, less the
     working days paused (a pause from day P to day R takes the working days after P up to R,
     as the deadline moves; a pause still running ends at the answer or today)."""
-    return _timing(row, kind, name, _round_steps(row, tz), _answers(kind), calendar, tz, today)
+    due = row.dues.get(name)
+    return _timing(
+        row.state,
+        _deadline(kind, name),
+        date.fromisoformat(due) if due else None,
+        _round_steps(row, tz),
+        _answers(kind),
+        _local_day(row.clock_started_at, tz),
+        calendar,
+        today,
+    )
 
 
 def _timing(
-    row: AssignmentRow,
-    kind: KindSpec,
-    name: str,
+    state: str,
+    deadline: Deadline | None,
+    due: date | None,
     steps: Sequence[_Dated],
     answers: frozenset[str],
+    start_day: date,
     calendar: DayCounter,
-    tz: ZoneInfo,
     today: date,
 ) -> Timing | None:
-    deadline = next((d for d in kind.deadlines if d.name == name), None)
     if deadline is None:
         return None
-    answer = next(
-        (
-            d
-            for d in steps
-            if d.step.action in answers
-            and d.step.from_status in deadline.states
-            and d.step.to_status not in deadline.states
-        ),
-        None,
-    )
-    due_text = row.dues.get(name)
-    due = date.fromisoformat(due_text) if due_text else None
+    states = deadline.states
+    answer = None
+    for dated in steps:
+        step = dated.step
+        if step.action in answers and step.from_status in states and step.to_status not in states:
+            answer = dated
+            break
     if answer is None:
-        waiting = row.state in deadline.states
-        late = waiting and due is not None and today > due
+        late = state in states and due is not None and today > due
         return Timing(None, due, False if late else None)
     end = answer.day
-    paused = _paused(steps, end, calendar)
-    days = max(0, calendar.working_days_between(_local_day(row.clock_started_at, tz), end) - paused)
+    paused = _paused(steps, end, calendar) if len(steps) > 1 else 0
+    days = max(0, calendar.working_days_between(start_day, end) - paused)
     return Timing(days, due, None if due is None else end <= due)
 
 
@@ -642,6 +649,16 @@ class Calculator:
         self.days = Days(calendar)
         self._by_prefix = {k.number_prefix: k for k in kinds}
         self._answers = {k.code: _answers(k) for k in kinds}
+        self._deadlines = {k.code: (_deadline(k, ACK), _deadline(k, REPLY)) for k in kinds}
+        self._dues: dict[str, date] = {}
+
+    def _due(self, text: str | None) -> date | None:
+        if not text:
+            return None
+        found = self._dues.get(text)
+        if found is None:
+            found = self._dues[text] = date.fromisoformat(text)
+        return found
 
     def kind_of(self, row: AssignmentRow) -> KindSpec | None:
         return self._by_prefix.get(row.prefix)
@@ -657,9 +674,28 @@ class Calculator:
             return None
         steps = _round_steps(row, self.tz)
         answers = self._answers[kind.code]
-        ack, reply = (
-            _timing(row, kind, name, steps, answers, self.days, self.tz, self.today)
-            for name in (ACK, REPLY)
+        start = _local_day(row.clock_started_at, self.tz)
+        ack_deadline, reply_deadline = self._deadlines[kind.code]
+        dues = row.dues
+        ack = _timing(
+            row.state,
+            ack_deadline,
+            self._due(dues.get(ACK)),
+            steps,
+            answers,
+            start,
+            self.days,
+            self.today,
+        )
+        reply = _timing(
+            row.state,
+            reply_deadline,
+            self._due(dues.get(REPLY)),
+            steps,
+            answers,
+            start,
+            self.days,
+            self.today,
         )
         return MatterLine(row.case_id, row.number, row.title, kind.code, ack, reply)
 

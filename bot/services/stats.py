@@ -53,11 +53,20 @@ class Statistics(ServiceBase):
         a time in one transaction, so a year at a million matters is never held whole, and
         counted in a worker thread (seconds of CPU at scale: not on the event loop)."""
         tally = Tally(self.calculator())
-        async with self.db.read(scan=True) as conn:
-            for part in period.parts():
-                start, end = part.bounds(self.tz)
-                fetched = await fetch(conn, start, end)
-                await asyncio.to_thread(_count, tally, fetched)
+        counting: asyncio.Future[None] | None = None
+        try:
+            async with self.db.read(scan=True) as conn:
+                for part in period.parts():
+                    start, end = part.bounds(self.tz)
+                    fetched = await fetch(conn, start, end)  # while the month before is counted
+                    if counting is not None:
+                        await counting
+                    counting = asyncio.ensure_future(asyncio.to_thread(_count, tally, fetched))
+            if counting is not None:
+                await counting
+        finally:
+            if counting is not None and not counting.done():
+                counting.cancel()
         return tally.card(period)
 
     async def stats(self, viewer: Viewer, period: Period) -> Scorecard:
