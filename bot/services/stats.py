@@ -44,6 +44,10 @@ def _count(tally: Tally, fetched: Fetched) -> None:
     tally.add(fetched.rows())
 
 
+def _lines(calculator: Calculator, org: str, fetched: Fetched) -> list[MatterLine]:
+    return calculator.matters_of(org, fetched.rows())
+
+
 class Statistics(ServiceBase):
     def calculator(self) -> Calculator:
         return Calculator(self.committee, self.kinds, self.calendar, self.tz, self.today())
@@ -86,11 +90,14 @@ class Statistics(ServiceBase):
             for code in (*self.committee.organisations, *self.committee.centers)
             if self.committee.acting_org(code) == org
         ]
-        start, end = period.bounds(self.tz)
-        async with self.db.read(scan=True) as conn:
-            fetched = await fetch(conn, start, end, codes)
         calculator = self.calculator()
-        return await asyncio.to_thread(lambda: calculator.matters_of(org, fetched.rows()))
+        lines: list[MatterLine] = []
+        async with self.db.read(scan=True) as conn:
+            for part in period.parts():  # a month at a time, as the scorecard
+                start, end = part.bounds(self.tz)
+                fetched = await fetch(conn, start, end, codes)
+                lines += await asyncio.to_thread(_lines, calculator, org, fetched)
+        return sorted(lines, key=lambda m: (not m.late, m.case_id))
 
     # ------------------------------------------------------------------ quarterly report
 
