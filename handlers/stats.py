@@ -20,16 +20,14 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain.models import Viewer
+from bot.domain.periods import Period, PeriodError, parse_period
 from bot.domain.privacy import Audience, of_kind
 from bot.domain.stats import (
     FIGURE,
     NO_VALUE,
     MatterLine,
-    Period,
-    PeriodError,
     Scorecard,
     formatted,
-    parse_period,
     rates_for_chart,
 )
 from bot.i18n import N_

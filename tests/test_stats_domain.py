@@ -14,22 +14,19 @@ import pytest
 
 from bot.domain.committee import Committee
 from bot.domain.mechanisms import default_registry
+from bot.domain.periods import Period, PeriodError, parse_period, quarter_before
 from bot.domain.stats import (
     FIGURE,
     FIGURES,
     NO_VALUE,
     AssignmentRow,
     Calculator,
-    Period,
-    PeriodError,
     Step,
     Tally,
     formatted,
     median,
-    parse_period,
     paused_working_days,
     percentile,
-    quarter_before,
     rates_for_chart,
     timing,
 )

@@ -13,13 +13,12 @@ from sqlalchemy import select
 from bot.domain import alerts
 from bot.domain.errors import NotAllowed
 from bot.domain.models import Role, Viewer
+from bot.domain.periods import Period, quarter_before
 from bot.domain.stats import (
     Calculator,
     MatterLine,
-    Period,
     Scorecard,
     Tally,
-    quarter_before,
 )
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
