@@ -20,12 +20,16 @@ from bot.services.holiday_calendar import HolidayCalendar
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.scheduled import Scheduled
+from bot.services.stats import Statistics
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Acting, Finding, Scheduled, Delivery, HolidayCalendar):
-    """Memberships, invites, drafts, matters, search, scheduled work, joint meetings, who
-    may receive what the outbox holds, and the holiday calendar kept from chat."""
+class Coordination(
+    Members, Conversations, Acting, Finding, Scheduled, Statistics, Delivery, HolidayCalendar
+):
+    """Memberships, invites, drafts, matters, search, scheduled work, the evaluation figures,
+    joint meetings, who may receive what the outbox holds, and the holiday calendar kept from
+    chat."""
 
     @cached_property
     def meetings(self) -> Meetings:

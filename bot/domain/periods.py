@@ -1,0 +1,162 @@
+"""The periods /stats and the quarterly report cover: whole local days, read from what
+people type (this month, 上月, 2026Q3, 2026年第三季度, 2026, two dates) and carried by buttons."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.fields import parse_date
+
+
+class PeriodError(DomainError):
+    """A period /stats cannot read; the user gets the usage message."""
+
+    code = "bad_period"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole local days ``first`` … ``last``; ``kind`` says how to name it (month, quarter,
+    year or range)."""
+
+    first: date
+    last: date
+    kind: str = "range"
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as [start, end) moments, for a query on ``created_at``."""
+        start = datetime.combine(self.first, time.min, tz)
+        end = datetime.combine(self.last + timedelta(days=1), time.min, tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def parts(self, days: int = 31) -> list[Period]:
+        """The period cut into consecutive pieces of at most ``days`` days (to read a long
+        period a piece at a time)."""
+        pieces: list[Period] = []
+        first = self.first
+        while first <= self.last:
+            last = min(self.last, first + timedelta(days=days - 1))
+            pieces.append(Period(first, last))
+            first = last + timedelta(days=1)
+        return pieces
+
+    @property
+    def quarter(self) -> int:
+        return (self.first.month - 1) // 3 + 1
+
+    @property
+    def token(self) -> str:
+        """The period as a button carries it: ``20260101-20260331``."""
+        return f"{self.first:%Y%m%d}-{self.last:%Y%m%d}"
+
+    @classmethod
+    def from_token(cls, token: str) -> Period | None:
+        """A period from a button; None for data that is malformed or forged."""
+        match = re.fullmatch(r"(\d{8})-(\d{8})", token)
+        if match is None:
+            return None
+        try:
+            first = datetime.strptime(match[1], "%Y%m%d").date()
+            last = datetime.strptime(match[2], "%Y%m%d").date()
+        except ValueError:
+            return None
+        if last < first or last - first > MAX_SPAN:
+            return None
+        return cls(first, last, _kind_of(first, last))
+
+
+MAX_SPAN = timedelta(days=366 * 5)
+
+
+def month(year: int, number: int) -> Period:
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return Period(first, following - timedelta(days=1), "month")
+
+
+def quarter(year: int, number: int) -> Period:
+    first = date(year, 3 * number - 2, 1)
+    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period(first, following - timedelta(days=1), "quarter")
+
+
+def year(number: int) -> Period:
+    return Period(date(number, 1, 1), date(number, 12, 31), "year")
+
+
+def quarter_before(day: date) -> Period:
+    """The quarter before the one ``day`` is in (what a quarterly report covers)."""
+    number = (day.month - 1) // 3 + 1
+    return quarter(day.year - 1, 4) if number == 1 else quarter(day.year, number - 1)
+
+
+def _kind_of(first: date, last: date) -> str:
+    """How a period read back from a button is named: as the month, quarter or year it is."""
+    for candidate in (
+        month(first.year, first.month),
+        quarter(first.year, (first.month - 1) // 3 + 1),
+        year(first.year),
+    ):
+        if (candidate.first, candidate.last) == (first, last):
+            return candidate.kind
+    return "range"
+
+
+_QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_QUARTER_RE = re.compile(r"^(?:(\d{4})\s*(?:年)?\s*)?(?:q([1-4])|第([一二三四1-4])季度?)$")
+_YEAR_RE = re.compile(r"^(\d{4})\s*年?$")
+_RANGE_SPLIT = re.compile(r"\s*(?:至|到|~|～|—|–|\s)\s*")
+
+
+def parse_period(text: str, today: date) -> Period:
+    """What /stats reads as a period; raises ``PeriodError`` for anything else.
+
+    Nothing: this month. 本月 / 上月 / this month / last month. A quarter: ``2026Q3``,
+    ``2026年第三季度``, ``Q3`` (this year). A year: ``2026`` or ``2026年``. Two dates, in any
+    form the forms accept (``2026-01-01 2026-03-31``, ``1月1日至3月31日``: a date without a
+    year is in this year)."""
+    raw = unicodedata.normalize("NFKC", text).strip().lower()
+    raw = re.sub(r"\s+", " ", raw)
+    if raw in ("", "本月", "this month", "this"):
+        return month(today.year, today.month)
+    if raw in ("上月", "上个月", "last month", "last"):
+        previous = today.replace(day=1) - timedelta(days=1)
+        return month(previous.year, previous.month)
+    if raw in ("本季度", "this quarter"):
+        return quarter(today.year, (today.month - 1) // 3 + 1)
+    if raw in ("上季度", "上个季度", "last quarter"):
+        return quarter_before(today)
+    if raw in ("今年", "本年", "this year"):
+        return year(today.year)
+    if raw in ("去年", "last year"):
+        return year(today.year - 1)
+    match = _QUARTER_RE.match(raw.replace(" ", ""))
+    if match:
+        number = int(match[2]) if match[2] else _QUARTER_WORDS[match[3]]
+        return _checked(quarter(int(match[1]) if match[1] else today.year, number))
+    match = _YEAR_RE.match(raw)
+    if match:
+        return _checked(year(int(match[1])))
+    parts = [p for p in _RANGE_SPLIT.split(raw) if p]
+    if len(parts) == 2:
+        try:
+            # A date without a year is read in this year (parse_date's reference day is
+            # where a yearless date starts to count).
+            first, last = (parse_date(p, date(today.year, 1, 1)) for p in parts)
+        except InvalidInput as exc:
+            raise PeriodError() from exc
+        if last < first or last - first > MAX_SPAN:
+            raise PeriodError()
+        return _checked(Period(first, last, _kind_of(first, last)))
+    raise PeriodError()
+
+
+def _checked(period: Period) -> Period:
+    if not 2000 <= period.first.year <= 2100:
+        raise PeriodError()
+    return period
