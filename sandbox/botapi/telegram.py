@@ -1574,11 +1574,13 @@ class FakeTelegram:
         *,
         width: int = 1280,
         height: int = 960,
+        content: bytes | None = None,
         reply_to: JSON | int | None = None,
     ) -> Sent:
-        """The user sends a photo; the message carries the usual list of PhotoSizes."""
+        """The user sends a photo; the message carries the usual list of PhotoSizes (the
+        largest holds ``content``, when given)."""
         with self.lock:
-            fields: JSON = {"photo": self._new_photo_set(file_size, width, height)}
+            fields: JSON = {"photo": self._new_photo_set(file_size, width, height, content)}
             fields.update(self._caption_fields(caption))
             return self._user_message(user, chat, fields, caption, reply_to)
 
@@ -1754,6 +1756,22 @@ class FakeTelegram:
     ) -> list[JSON]:
         with self.lock:
             return copy.deepcopy(self.commands.get((scope_type, chat_id, language_code), []))
+
+    def history(self, chat: FakeUser | FakeChat | int) -> list[JSON]:
+        """Every message in a chat as it looks now, the users' and the bot's, oldest first."""
+        with self.lock:
+            return [copy.deepcopy(m) for m in self._messages.get(self._id_of(chat), {}).values()]
+
+    def stored_file(self, file_id: str) -> tuple[bytes, str | None, str | None] | None:
+        """A file's bytes, name and MIME type, as a client would download it; None if unknown."""
+        with self.lock:
+            stored = self._files.get(file_id)
+            if stored is None:
+                return None
+            content = self.file_content(stored.path())
+            if content is None:
+                return None
+            return content, stored.file_name, stored.mime_type
 
     def file_content(self, file_path: str) -> bytes | None:
         """Bytes served for ``<base_file_url>/<file_path>``: uploaded content or filler."""
