@@ -59,11 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: TZ: unknown time zone {tz_name!r}", file=sys.stderr)
         return 2
     level = (os.environ.get("LOG_LEVEL", "").strip() or "WARNING").upper()
-    logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stdout,
-    )
+    if level not in logging.getLevelNamesMapping():
+        level = "WARNING"
+    from bot.config import Settings
+    from bot.logs import setup_logging
+    from sandbox.world import SANDBOX_TOKEN
+
+    # The bot's own logging (tokens redacted), quieter by default, and on standard error:
+    # standard output has the one line with the address.
+    setup_logging(Settings(token=SANDBOX_TOKEN, log_level=level))
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
     for name in IGNORED:
         if os.environ.get(name, "").strip():
             print(f"sandbox: {name} is ignored here (the sandbox keeps to itself)", file=sys.stderr)

@@ -165,7 +165,8 @@ class TimeHandler(_Handler):
     async def post(self) -> None:
         body = self.body()
         try:
-            workdays = int(body.get("workdays") or 1)
+            raw = body.get("workdays")
+            workdays = 1 if raw in (None, "") else int(raw)
         except (TypeError, ValueError):
             raise tornado.web.HTTPError(400, "workdays must be a number") from None
 

@@ -106,6 +106,13 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running")
         return self._committee
 
+    @property
+    def bot_api_port(self) -> int:
+        """Where the local Bot API listens (on 127.0.0.1)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._server.port
+
     def _timestamp(self) -> float:
         return self.clock.now().timestamp()
 
