@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ DATABASE_NAME = "sandbox.sqlite3"
 MONDAY_MORNING = time(9, 0)
 MAX_WORKDAYS_JUMP = 60
 REPLY_TIMEOUT = 30.0
+DEEP_LINK_START = re.compile(r"/start [A-Za-z0-9_-]{1,64}")
 
 
 class SandboxError(Exception):
@@ -380,6 +382,7 @@ class Sandbox:
         ]
         state: JSON = {
             "generation": self.generation,
+            "bot_username": self.fake.bot_user["username"],
             "people": people,
             "chats": chats,
             "answers": answers,
@@ -437,6 +440,10 @@ def _message_view(message: JSON) -> JSON | None:
     if text is None:
         text = message.get("caption", "")
         entities = message.get("caption_entities")
+    if not sender.get("is_bot") and DEEP_LINK_START.fullmatch(str(text)):
+        # Opening a t.me link to the bot shows "/start" in the chat; the parameter (an
+        # invite's token) goes to the bot unseen.
+        text, entities = "/start", None
     view: JSON = {
         "id": message["message_id"],
         "bot": sender.get("id") == BOT_ID,

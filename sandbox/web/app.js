@@ -279,6 +279,10 @@ function renderMessage(entry, message, lang) {
   const text = el("div", { class: "text" });
   text.innerHTML = message.html; // made safe by the server: every other character is escaped
   for (const spoiler of $$(".spoiler", text)) spoiler.addEventListener("click", () => spoiler.classList.add("shown"));
+  for (const link of $$("a[href]", text)) {
+    if (deepLink(link.href) === null) continue;
+    link.addEventListener("click", (event) => { event.preventDefault(); openLink(entry, link.href); });
+  }
   if (message.html) node.append(text);
   if (message.keyboard) {
     const keyboard = el("div", { class: "keyboard" });
@@ -320,9 +324,28 @@ function renderFile(file) {
   return box;
 }
 
+// A link to the bot with a start parameter (t.me/<bot>?start=...) opens the person's chat
+// with the bot and sends /start with it, as Telegram does; nothing goes to the internet.
+function deepLink(url) {
+  const name = page.state.bot_username.replace(/[^A-Za-z0-9_]/g, "");
+  const match = new RegExp(`^https?://t\\.me/${name}\\?start=([A-Za-z0-9_-]{1,64})$`, "i").exec(url);
+  return match ? match[1] : null;
+}
+
+async function openLink(entry, url) {
+  const payload = deepLink(url);
+  if (payload === null) {
+    window.open(url, "_blank", "noopener");
+    return;
+  }
+  const actor = entry.key === "group" ? speaker(entry) : entry.key;
+  if (!page.visible.includes(actor)) choose(actor);
+  await api("/api/send", { person: actor, text: `/start ${payload}` });
+}
+
 async function press(entry, message, button, row, col) {
   if (button.kind === "url") {
-    window.open(button.url, "_blank", "noopener");
+    await openLink(entry, button.url);
     return;
   }
   const actor = entry.key === "group" ? person(speaker(entry)) : person(entry.key);
