@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from sandbox.cast import GROUP_ID
+from sandbox.main import DEFAULT_PORT, choose_port
 from sandbox.webchat import listen
 from sandbox.world import DATABASE_NAME, Sandbox
 from tests.conftest import SHANGHAI
@@ -308,6 +309,17 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
     assert "DATABASE_URL is ignored" in err
     assert (tmp_path / "data" / DATABASE_NAME).exists()
     assert not production.exists()
+
+
+def test_the_port_is_the_option_else_the_environment_else_8470() -> None:
+    assert choose_port(None, "") == DEFAULT_PORT == 8470
+    assert choose_port(None, "9001") == 9001
+    assert choose_port(None, "0") == 0  # any free port
+    assert choose_port(0, "9001") == 0
+    assert choose_port(9002, "9001") == 9002
+    for bad in ("http", "70000", "-1"):
+        with pytest.raises(ValueError):
+            choose_port(None, bad)
 
 
 STUB_SANDBOX = 'import sys\nprint("sandbox started with", sys.argv[1:])\n'
