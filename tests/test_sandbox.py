@@ -253,6 +253,23 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     assert state["chats"]["group"]["messages"][0]["service"]
     assert box.chat_of("group") == GROUP_ID
 
+    # Chinese by default; a column follows its person's /lang.
+    assert {p["lang"] for p in state["people"]} == {"zh"}
+    await page.say("observer", "/lang")
+    await page.press("observer", "English")
+    state = await page.until(
+        lambda s: next(p for p in s["people"] if p["key"] == "observer")["lang"] == "en"
+    )
+    observer = next(p for p in state["people"] if p["key"] == "observer")
+    assert (observer["org"], observer["role"]) == ("Admin. Committee", "Observer")
+    assert rows(box, "select lang from users where user_id = 4001") == [("en",)]
+    await page.until(
+        lambda s: any(
+            c["command"] == "my" and c["description"].isascii()
+            for c in s["chats"]["observer"]["commands"]
+        )
+    )
+
 
 def refused(host: str, port: int) -> bool:
     with socket.socket() as sock:
