@@ -120,8 +120,11 @@ class Sandbox:
         return self.clock.now().timestamp()
 
     async def start(self) -> None:
-        """The local Bot API, the bot polling it, and the cast joined."""
+        """The local Bot API, the bot polling it, and the cast joined, on a fresh database:
+        the chats live in memory and the clock starts at the wall time again, so a database
+        left by an earlier run would not match them."""
         async with self._lock:
+            await asyncio.to_thread(self._delete_database)
             await self._start()
 
     async def stop(self) -> None:

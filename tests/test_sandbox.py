@@ -292,6 +292,9 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
     busy.listen()
     taken = busy.getsockname()[1]
     production = tmp_path / "production.sqlite3"
+    # What an earlier run left: each start begins afresh.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / DATABASE_NAME).write_bytes(b"left over")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -324,7 +327,8 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
         busy.close()
     assert proc.returncode == 0, err
     assert "DATABASE_URL is ignored" in err
-    assert (tmp_path / "data" / DATABASE_NAME).exists()
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
+        assert conn.execute("select count(*) from members").fetchone() == (5,)
     assert not production.exists()
 
 
