@@ -250,6 +250,21 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     download = await page.client.get(f"/files/{sent['file']['id']}")
     assert download.content == b"%PDF-1.4 sandbox"
     assert "attachment" in download.headers["content-disposition"]
+    # An image goes as a photo, shown inline.
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    answer = await page.client.post(
+        "/api/upload",
+        data={"person": "dept", "caption": "现场照片"},
+        files={"file": ("现场.png", png, "image/png")},
+    )
+    assert answer.status_code == 200, answer.text
+    state = await page.until(
+        lambda s: any(m.get("file", {}).get("kind") == "photo" for m in page.messages("dept"))
+    )
+    photo = next(m for m in page.messages("dept") if m.get("file", {}).get("kind") == "photo")
+    assert plain(photo["html"]) == "现场照片"
+    shown = await page.client.get(f"/files/{photo['file']['id']}")
+    assert shown.content == png and shown.headers["content-type"] == "image/png"
     assert state["chats"]["group"]["messages"][0]["service"]
     assert box.chat_of("group") == GROUP_ID
 
