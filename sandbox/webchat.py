@@ -91,7 +91,7 @@ class StateHandler(_Handler):
             changed = self.sandbox.changed()
             state = await self.sandbox.state()
             remaining = deadline - loop.time()
-            if state["digest"] != since or remaining <= 0:
+            if state["digest"] != since or remaining <= 0 or self.sandbox.closed:
                 self.reply(state)
                 return
             try:

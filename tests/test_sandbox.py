@@ -235,6 +235,10 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     assert unknown.status_code == 400 and "nobody" in unknown.json()["error"]
     bad_jump = await page.client.post("/api/time", json={"action": "workdays", "workdays": 0})
     assert bad_jump.status_code == 400
+    gone = await page.client.post(
+        "/api/press", json={"person": "dept", "message_id": 999, "row": 0, "column": 0}
+    )
+    assert gone.status_code == 400 and "no such button" in gone.json()["error"]
 
     # A document sent from the page reaches the bot as a Telegram document, and can be opened.
     await page.until(lambda s: True)
