@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -338,13 +339,27 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
         assert match is not None, line
         assert int(match.group(1)) != taken  # the port was busy: a free one instead
         assert elapsed < 30
-        page = httpx.get(f"http://127.0.0.1:{match.group(1)}/", trust_env=False)
+        base = f"http://127.0.0.1:{match.group(1)}/"
+        page = httpx.get(base, trust_env=False)
         assert "沙盒 · SANDBOX" in page.text
+        # A page waiting for news when the sandbox stops gets its answer, not an error.
+        digest = httpx.get(base + "api/state", trust_env=False).json()["digest"]
+        waited: list[httpx.Response] = []
+        poll = threading.Thread(
+            target=lambda: waited.append(
+                httpx.get(base + "api/state", params={"since": digest}, timeout=30, trust_env=False)
+            )
+        )
+        poll.start()
+        time.sleep(0.5)  # the long poll is parked (nothing changes in the sandbox meanwhile)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         busy.close()
+    poll.join(30)
+    assert [r.status_code for r in waited] == [200]
     assert proc.returncode == 0, err
+    assert " ERROR " not in err, err
     assert "DATABASE_URL is ignored" in err
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
         assert conn.execute("select count(*) from members").fetchone() == (5,)
