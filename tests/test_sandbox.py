@@ -24,8 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.botapi._html import parse_html
 from sandbox.cast import GROUP_ID
 from sandbox.main import DEFAULT_PORT, choose_port
+from sandbox.render import to_html
 from sandbox.webchat import listen
 from sandbox.world import DATABASE_NAME, Sandbox
 from tests.conftest import SHANGHAI
@@ -289,6 +291,22 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
             for c in s["chats"]["observer"]["commands"]
         )
     )
+
+
+def test_messages_render_telegram_html_and_escape_everything_else() -> None:
+    text, entities = parse_html(
+        '<b>协调〔2026〕1号</b> 1 &lt; 2 <i>斜<u>线</u></i> <a href="https://example.org/?a=1&amp;b=2">'
+        "链接</a>\n<blockquote>引用</blockquote><pre>x &lt;y&gt;</pre> 😀<s>删</s><code>c</code>"
+    )
+    assert to_html(text, entities) == (
+        "<b>协调〔2026〕1号</b> 1 &lt; 2 <i>斜<u>线</u></i> "
+        '<a href="https://example.org/?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">'
+        "链接</a>\n<blockquote>引用</blockquote><pre>x &lt;y&gt;</pre> 😀<s>删</s><code>c</code>"
+    )
+    # What a user types is text, whatever it looks like; a link only with a safe scheme.
+    assert to_html('<img src=x onerror="alert(1)">') == ('&lt;img src=x onerror="alert(1)"&gt;')
+    unsafe = [{"type": "text_link", "offset": 0, "length": 4, "url": "javascript:alert(1)"}]
+    assert to_html("link", unsafe) == "<a>link</a>"
 
 
 def refused(host: str, port: int) -> bool:
