@@ -409,6 +409,10 @@ function render(state) {
     page.pressedIn = {};
     page.seenAnswers = state.answers.length;
     page.generation = state.generation;
+    // Columns named in the address that do not exist are left out.
+    page.visible = page.visible.filter((key) => key in state.chats);
+    if (!page.visible.length) page.visible = ["dept"];
+    page.split = page.visible.length > 1;
   }
   for (const p of state.people) renderColumn(p.key, state.chats[p.key], p);
   if (fresh) showColumns();
