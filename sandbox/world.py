@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 # A fixed token of the right shape; it only ever reaches the local Bot API.
-SANDBOX_TOKEN = "777000222:sandbox-token-for-the-local-bot-api-only"
+SANDBOX_TOKEN = "777000222:fake-token-of-the-sandbox-for-its-local-bot-api"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 DATABASE_NAME = "sandbox.sqlite3"
 # Time-control jumps: the morning summary goes out at the schedule's summary time, the
