@@ -9,7 +9,6 @@ import asyncio
 import html
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -31,7 +30,7 @@ from sandbox.render import to_html
 from sandbox.webchat import listen
 from sandbox.world import DATABASE_NAME, Sandbox
 from tests.conftest import SHANGHAI
-from tests.test_scripts import real_python
+from tests.test_scripts import project, real_python
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = dict[str, Any]
@@ -404,11 +403,8 @@ def test_scripts_run_starts_the_sandbox_without_a_token_and_the_bot_with_one(
 ) -> None:
     """The real ./scripts/run in a copy whose lock lists nothing, with stand-ins for the two
     programs it may start."""
-    root = tmp_path / "project"
-    (root / "scripts").mkdir(parents=True)
-    for name in ("run", "venv.sh"):
-        shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
-    (root / "requirements.txt").write_text("# locked: nothing\n")
+    root = project(tmp_path / "project")
+    (root / ".env").unlink()  # a fresh clone has none
     (root / "bot.py").write_text(STUB_BOT)
     (root / "sandbox").mkdir()
     (root / "sandbox" / "__main__.py").write_text(STUB_SANDBOX)
