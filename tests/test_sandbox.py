@@ -241,7 +241,12 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     gone = await page.client.post(
         "/api/press", json={"person": "dept", "message_id": 999, "row": 0, "column": 0}
     )
-    assert gone.status_code == 400 and "no such button" in gone.json()["error"]
+    assert gone.status_code == 400
+    assert gone.json() == {
+        "ok": False,
+        "error": "no such button (the message has changed)",
+        "code": "no_button",  # the page says it in its person's language
+    }
 
     # A document sent from the page reaches the bot as a Telegram document, and can be opened.
     await page.until(lambda s: True)
