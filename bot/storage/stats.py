@@ -397,7 +397,7 @@ def paused_query(since: datetime) -> Select[tuple[int]]:
     """The matters with a request for more information since ``since``: from the covering
     ix_events_action_at_case, a short range (such requests are few)."""
     e = t.events.c
-    return select(e.case_id).distinct().where(e.action == PAUSE, e.at >= since)
+    return select(e.case_id).where(e.action == PAUSE, e.at >= since)
 
 
 async def paused_cases(conn: AsyncConnection, since: datetime) -> frozenset[int]:
