@@ -380,3 +380,15 @@ async def test_paused_working_days_still_count_when_deadlines_move(
         assert f"{resumed.number}：2027年2月15日（周一） → 2027年2月16日（周二）" in saved
         assert waiting.number not in saved
         assert "2件未办结事项的期限已调整" in saved
+
+
+async def test_odd_years_after_calendar_get_the_usage(committee: Committee, db_url: str) -> None:
+    """「/calendar ²」 (a superscript two, as a phone's symbol keyboard offers) passes
+    ``str.isdigit`` but not ``int``: the command fails with the generic error instead of
+    the usage."""
+    async with running_bot(committee, db_url) as bot:
+        office = admin(bot)
+        for odd in ("²", "①", "2027²"):
+            await bot.say(office, f"/calendar {odd}")
+            usage = bot.last_text(office)
+            assert "/calendar 2027" in usage, usage
