@@ -458,6 +458,21 @@ async def test_the_court_s_notice_shows_the_deadline_the_calendar_moved(
         (assignment,) = await rows(bot, t.assignments)
         assert assignment.due == date(2027, 2, 14)
         assert "2027年2月14日（周日）" in court_notice(), court_notice()
+        # An edit makes no sound: the court is told, once, in a message of its own.
+        told = bot.shown_n(
+            "The State Council's holiday notice for %(year)s, now confirmed, moved the "
+            "deadline of %(n)s matter you answer for:",
+            "The State Council's holiday notice for %(year)s, now confirmed, moved the "
+            "deadlines of %(n)s matters you answer for:",
+            1,
+            year=2027,
+        )
+        news = [x for x in bot.texts(zhao) if told in x]
+        assert len(news) == 1, bot.texts(zhao)
+        assert "2027年2月11日（周四） → 2027年2月14日（周日）" in news[0], news[0]
+        assert not any(told in x for x in bot.texts(LI) + bot.texts(office))
+        queued = [r for r in await rows(bot, t.outbox) if r.kind == "deadline_moved"]
+        assert [(r.chat_id, len(r.payload["items"])) for r in queued] == [(ZHAO, 1)]
 
 
 @pytest.mark.postgres

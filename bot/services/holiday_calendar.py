@@ -89,6 +89,8 @@ class MovedDeadline:
     old: date
     new: date
     assignment_id: int = 0
+    kind: str = ""
+    handler: int | None = None
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -249,12 +251,17 @@ class HolidayCalendar(Cases):
             }
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
-            office = [u for u in await self._office_ids(conn) if u != viewer.user_id]
+            office = await self._office_ids(conn)
             await enqueue_many(
                 conn,
                 now,
-                [(f"{key}:{u}", u, "calendar_changed", payload) for u in office],
+                [
+                    (f"{key}:{u}", u, "calendar_changed", payload)
+                    for u in office
+                    if u != viewer.user_id
+                ],
             )
+            await self._tell_addressees(conn, notice.year, moved, now, key, {*office})
         # This year only: another year confirmed meanwhile was handed over by its own
         # confirmation, and this one's stored copy is what was just committed.
         self.calendar.use_notice(schedule)
@@ -286,6 +293,7 @@ class HolidayCalendar(Cases):
                     t.assignments.c.clock_started_at,
                     t.assignments.c.paused_since,
                     t.assignments.c.paused_days,
+                    t.assignments.c.handler_user_id,
                     t.cases.c.kind,
                     t.cases.c.number,
                     t.cases.c.fields,
@@ -346,9 +354,48 @@ class HolidayCalendar(Cases):
                         row.due,
                         clock["due"],
                         row.id,
+                        row.kind,
+                        row.handler_user_id,
                     )
                 )
         return changes, moved
+
+    async def _tell_addressees(
+        self,
+        conn: AsyncConnection,
+        year: int,
+        moved: Sequence[MovedDeadline],
+        now: datetime,
+        key: str,
+        office: set[int],
+    ) -> None:
+        """Those who must act hear that their deadline moved: an edit of a notice makes no
+        sound, and a deadline a make-up working day brings forward is easy to miss. One
+        message per member for all their matters; as an action's note goes, to the
+        addressee's handler, or to everyone answering for it. The office has its own note."""
+        told: dict[int, list[dict[str, Any]]] = {}
+        answering: dict[tuple[str, str], list[int]] = {}
+        for m in moved:
+            kind = self.kinds.get(m.kind)
+            if kind is None:
+                continue
+            if (m.kind, m.addressee) not in answering:
+                answering[(m.kind, m.addressee)] = await self._members_answering(
+                    conn, kind, m.addressee
+                )
+            members = answering[(m.kind, m.addressee)]
+            item = {**m.payload(), "assignment_id": m.assignment_id}
+            for uid in [m.handler] if m.handler in members else members:
+                if uid is not None and uid not in office:
+                    told.setdefault(uid, []).append(item)
+        await enqueue_many(
+            conn,
+            now,
+            [
+                (f"{key}:moved:{uid}", uid, "deadline_moved", {"year": year, "items": items})
+                for uid, items in told.items()
+            ],
+        )
 
     async def _refresh_moved(
         self, conn: AsyncConnection, moved: Sequence[MovedDeadline], now: datetime, key: str
