@@ -547,3 +547,26 @@ async def test_the_recount_runs_beside_the_event_loop(committee: Committee, db_u
         assert counted_in and threading.get_ident() not in counted_in, counted_in
         (assignment,) = await rows(bot, t.assignments)
         assert assignment.dues["reply"] == "2027-02-14"  # counted on the notice
+
+
+def test_the_news_of_moved_deadlines_reads_well_and_stays_short(committee: Committee) -> None:
+    """Whoever must act on many matters gets one message: the first twenty listed, the
+    rest counted; in both languages, in house style."""
+    from handlers.texts import Texts
+
+    texts = Texts(committee, SHANGHAI)
+    moved = [
+        {"number": f"协调〔2026〕{i}号", "old": "2027-02-11", "new": "2027-02-14"}
+        for i in range(1, 21)
+    ]
+    zh = texts.render("zh_CN", "deadline_moved", year=2027, total=21, moved=moved, rest=1)
+    assert zh.startswith(
+        "📅 2027年节假日安排已根据国务院办公厅通知确认，您负责的21件事项期限已调整："
+    ), zh
+    assert zh.count("2027年2月11日（周四） → 2027年2月14日（周日）") == 20
+    assert zh.rstrip().endswith("……另有1件"), zh
+    assert slips(zh) == [], slips(zh)
+    en = texts.render("en", "deadline_moved", year=2027, total=1, moved=moved[:1], rest=0)
+    assert "moved the deadline of 1 matter you answer for:" in en, en
+    assert "more" not in en
+    assert english_slips(en.replace(moved[0]["number"], "")) == [], en
