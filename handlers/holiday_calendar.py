@@ -226,7 +226,8 @@ async def calendar_command(update: Update, context: BotContext) -> object:
     args = context.args or []
     today = svc.today()
     if args:
-        year = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
+        # isdecimal, not isdigit: 「²」 and 「①」 are digits that int() refuses.
+        year = int(args[0]) if len(args) == 1 and args[0].isdecimal() else 0
         if not 2000 <= year <= 2100:
             await reply(update, context, context.texts.render(lang, "calendar_usage"))
             return END

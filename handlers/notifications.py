@@ -482,6 +482,44 @@ class Renderers:
         )
         return Rendered(html)
 
+    async def deadline_moved(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """Those who must act hear which of their deadlines a confirmed holiday calendar
+        moved (their notices were edited, which makes no sound). Only matters the reader
+        may still see, whose deadline is still the one it moved to; none left: nothing."""
+        p = message.payload
+        viewer = await self.runtime.svc.viewer_by_id(message.chat_id)
+        if viewer is None:
+            raise Skip("the recipient is not a member (any more)")
+        moved: list[dict[str, Any]] = []
+        for item in p.get("items") or []:
+            try:
+                case = await self._case_by_id(int(item["case_id"]))
+            except Skip:
+                continue
+            if not rules.can_view(viewer.member, case, self.runtime.committee):
+                continue
+            assignment = case.assignment(int(item.get("assignment_id") or 0))
+            if (
+                assignment is None
+                or assignment.due is None
+                or assignment.due.isoformat() != item["new"]
+                or not self._sees(viewer, case, assignment.id)
+            ):
+                continue  # answered, paused or moved again since, or no longer theirs
+            moved.append({"number": case.number, "old": item["old"], "new": item["new"]})
+        if not moved:
+            raise Skip("none of the moved deadlines still stands for this reader")
+        lang = await self._lang(message.chat_id)
+        html = self._note(lang, uncertain) + self.runtime.texts.render(
+            lang,
+            "deadline_moved",
+            year=p["year"],
+            total=len(moved),
+            moved=moved[:SUMMARY_LINES],
+            rest=max(len(moved) - SUMMARY_LINES, 0),
+        )
+        return Rendered(html)
+
     def all(self) -> dict[str, Renderer]:
         return {
             "case_new": self.case_new,
@@ -499,4 +537,5 @@ class Renderers:
             "quarterly_report": self.quarterly_report,
             "calendar_gap": self.calendar_gap,
             "calendar_changed": self.calendar_changed,
+            "deadline_moved": self.deadline_moved,
         }

@@ -5,8 +5,11 @@ restart. Anyone else is refused; a malformed notice is named; Cancel stores noth
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import date, datetime
 from typing import Any
+
+import pytest
 
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
@@ -20,6 +23,7 @@ from tests.flows import LI, ZHAO, admin, member, rows, seed_case
 from tests.house_style import english_slips, slips
 from tests.notices import NOTICE_2027, NOTICES
 from tests.scenario import Harness, running_bot
+from tests.test_stats import table_of
 
 WANG_OFFICE = 1002  # a second member of the office
 
@@ -380,3 +384,189 @@ async def test_paused_working_days_still_count_when_deadlines_move(
         assert f"{resumed.number}：2027年2月15日（周一） → 2027年2月16日（周二）" in saved
         assert waiting.number not in saved
         assert "2件未办结事项的期限已调整" in saved
+
+
+@pytest.mark.postgres
+async def test_an_answered_deadline_is_not_moved_by_a_later_calendar(
+    committee: Committee, db_url: str
+) -> None:
+    """2027's notice is confirmed late, on Wednesday 24 February 2027. A referral raised on
+    Thursday 18 February had to be acknowledged by Tuesday 23 February (the calendar the
+    bot counted on then: Saturday 20 February was not yet known as a make-up working day),
+    and the court acknowledged it on the 23rd, on time. Counting that answered deadline
+    again on the notice (due Monday 22nd) rewrites history: the court's acknowledgement
+    turns late in the figures, and nobody is told (only the running deadline is listed)."""
+    clock = ManualClock(datetime(2027, 2, 18, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.dues["ack"] == "2027-02-23"
+        await bot.flush_outbox()
+        clock.set(datetime(2027, 2, 23, 10, 0, tzinfo=SHANGHAI))
+        await bot.press(zhao, "✅ 受理")
+        clock.set(datetime(2027, 2, 24, 10, 0, tzinfo=SHANGHAI))
+
+        office = admin(bot)
+        await bot.say(office, "/calendar 2027")
+        await bot.press(office, "粘贴通知")
+        await bot.say(office, NOTICE_2027)
+        await bot.press(office, "✅ 确认")
+        assert (await rows(bot, t.calendar_years))[0].year == 2027
+
+        (assignment,) = await rows(bot, t.assignments)
+        # The acknowledgement's due day it was answered against stays what it was.
+        assert assignment.dues["ack"] == "2027-02-23", assignment.dues
+        await bot.say(office, "/stats")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        # acknowledged on its due day: on time
+        assert table_of(text)["延边中院"][3] == "100%", text
+
+
+@pytest.mark.postgres
+async def test_the_court_s_notice_shows_the_deadline_the_calendar_moved(
+    committee: Committee, db_url: str
+) -> None:
+    """A referral raised on Thursday 24 December 2026 and acknowledged: its notice in the
+    court's chat says the outcome is due on Thursday 11 February 2027 (the package's
+    estimate). The office confirms 2027's notice and the deadline moves to Sunday 14
+    February — but only the office is told; the court's notice, which every action keeps up
+    to date, still shows 11 February."""
+    clock = ManualClock(datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
+        await bot.flush_outbox()
+        notice = bot.last_with_buttons(zhao)
+        await bot.press(zhao, "✅ 受理", message=notice)
+        await bot.flush_outbox()
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.due == date(2027, 2, 11)
+
+        def court_notice() -> str:
+            return str(bot.fake.message(zhao, notice["message_id"]).get("text", ""))
+
+        assert "2027年2月11日（周四）" in court_notice()
+
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        await bot.press(office, "✅ 确认")
+        await bot.flush_outbox()
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.due == date(2027, 2, 14)
+        assert "2027年2月14日（周日）" in court_notice(), court_notice()
+        # An edit makes no sound: the court is told, once, in a message of its own.
+        told = bot.shown_n(
+            "The State Council's holiday notice for %(year)s, now confirmed, moved the "
+            "deadline of %(n)s matter you answer for:",
+            "The State Council's holiday notice for %(year)s, now confirmed, moved the "
+            "deadlines of %(n)s matters you answer for:",
+            1,
+            year=2027,
+        )
+        news = [x for x in bot.texts(zhao) if told in x]
+        assert len(news) == 1, bot.texts(zhao)
+        assert "2027年2月11日（周四） → 2027年2月14日（周日）" in news[0], news[0]
+        assert not any(told in x for x in bot.texts(LI) + bot.texts(office))
+        queued = [r for r in await rows(bot, t.outbox) if r.kind == "deadline_moved"]
+        assert [(r.chat_id, len(r.payload["items"])) for r in queued] == [(ZHAO, 1)]
+
+
+@pytest.mark.postgres
+async def test_two_years_confirmed_at_the_same_moment_both_count(
+    committee: Committee, db_url: str
+) -> None:
+    """Two members of the office press Confirm at the same moment: one on 2027's notice,
+    the other on 2026's (a correction of this year's). Each recount must see the other
+    year as stored. The 2026 confirmation builds its calendar before it waits for the
+    write lock, i.e. without 2027's notice, and writes the referral's reply deadline back
+    to the estimate (11 February) while the calendar in memory counts on the notice (14)."""
+    clock = ManualClock(datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        colleague = await member(bot, 1002, "王主任", "CBS-OFFICE", Role.OFFICE)
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
+        await bot.flush_outbox()
+        await bot.press(zhao, "✅ 受理")
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.due == date(2027, 2, 11)
+
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        await bot.say(colleague, "/calendar 2026")
+        await bot.press(colleague, "粘贴通知")
+        await bot.say(colleague, NOTICES[2026])
+        bot.fake.press(office, bot.last_with_buttons(office), "✅ 确认")
+        bot.fake.press(colleague, bot.last_with_buttons(colleague), "✅ 确认")
+        await bot.deliver_as_polling()
+        assert {r.year for r in await rows(bot, t.calendar_years)} == {2026, 2027}
+        assert not bot.svc.calendar.is_working_day(date(2027, 2, 11))
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.due == date(2027, 2, 14)
+
+
+async def test_odd_years_after_calendar_get_the_usage(committee: Committee, db_url: str) -> None:
+    """「/calendar ²」 (a superscript two, as a phone's symbol keyboard offers) passes
+    ``str.isdigit`` but not ``int``: the command fails with the generic error instead of
+    the usage."""
+    async with running_bot(committee, db_url) as bot:
+        office = admin(bot)
+        for odd in ("²", "①", "2027²"):
+            await bot.say(office, f"/calendar {odd}")
+            usage = bot.last_text(office)
+            assert "/calendar 2027" in usage, usage
+
+
+async def test_the_recount_runs_beside_the_event_loop(committee: Committee, db_url: str) -> None:
+    """Counting every open deadline again takes a third of a second at 100,000 matters:
+    it runs in a worker thread, so the bot goes on answering meanwhile."""
+    clock = ManualClock(datetime(2026, 12, 24, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await seed_case(bot, LI, "李明", "某村集体土地征收补偿争议", kind="referral")
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.dues["reply"] == "2027-02-11"  # the package's estimate
+        counted_in: list[int] = []
+        recount = bot.svc._recount
+
+        def watched(rows: Any, calendar: WorkingCalendar) -> Any:
+            counted_in.append(threading.get_ident())
+            return recount(rows, calendar)
+
+        bot.svc._recount = watched  # type: ignore[method-assign]
+        office = admin(bot)
+        await bot.say(office, "/calendar")
+        await bot.say(office, NOTICE_2027)
+        await bot.press(office, "✅ 确认")
+        assert counted_in and threading.get_ident() not in counted_in, counted_in
+        (assignment,) = await rows(bot, t.assignments)
+        assert assignment.dues["reply"] == "2027-02-14"  # counted on the notice
+
+
+def test_the_news_of_moved_deadlines_reads_well_and_stays_short(committee: Committee) -> None:
+    """Whoever must act on many matters gets one message: the first twenty listed, the
+    rest counted; in both languages, in house style."""
+    from handlers.texts import Texts
+
+    texts = Texts(committee, SHANGHAI)
+    moved = [
+        {"number": f"协调〔2026〕{i}号", "old": "2027-02-11", "new": "2027-02-14"}
+        for i in range(1, 21)
+    ]
+    zh = texts.render("zh_CN", "deadline_moved", year=2027, total=21, moved=moved, rest=1)
+    assert zh.startswith(
+        "📅 2027年节假日安排已根据国务院办公厅通知确认，您负责的21件事项期限已调整："
+    ), zh
+    assert zh.count("2027年2月11日（周四） → 2027年2月14日（周日）") == 20
+    assert zh.rstrip().endswith("……另有1件"), zh
+    assert slips(zh) == [], slips(zh)
+    en = texts.render("en", "deadline_moved", year=2027, total=1, moved=moved[:1], rest=0)
+    assert "moved the deadline of 1 matter you answer for:" in en, en
+    assert "more" not in en
+    assert english_slips(en.replace(moved[0]["number"], "")) == [], en

@@ -9,7 +9,7 @@ import holidays
 import pytest
 
 from bot.domain.holiday_notice import NoticeProblem, parse_notice
-from tests.notices import NOTICE_2027, NOTICES
+from tests.notices import NOTICE_2027, NOTICES, _notice
 
 
 def _package(year: int) -> tuple[set[date], set[date]]:
@@ -153,3 +153,38 @@ def test_text_that_is_no_notice_is_refused() -> None:
     assert _problem("你好").code == "notice_no_year"
     assert _problem("关于2027年部分节假日安排的通知").code == "notice_no_items"
     assert _problem(" \n ").code == "notice_empty"
+
+
+# The State Council's notice for 2011, in its own words: holidays that only join a weekend
+# are 「放假公休」 (2008–2011 notices), not 「放假调休」 or 「放假」.
+NOTICE_2011 = _notice(
+    2011,
+    """
+一、元旦：1月1日至3日放假公休，共3天。
+二、春节：2月2日至8日放假调休，共7天。1月30日（星期日）、2月12日（星期六）上班。
+三、清明节：4月3日至5日放假调休，共3天。4月2日（星期六）上班。
+四、劳动节：4月30日至5月2日放假公休，共3天。
+五、端午节：6月4日至6日放假公休，共3天。
+六、中秋节：9月10日至12日放假公休，共3天。
+七、国庆节：10月1日至7日放假调休，共7天。10月8日（星期六）、10月9日（星期日）上班。
+""",
+    no=40,
+    month=12,
+    day=7,
+)
+
+
+def test_the_2011_notice_s_fang_jia_gong_xiu_is_read() -> None:
+    """A past year's notice as the package has that year (real notices' variations are read).
+    31 December 2011 is the 2012 notice's make-up day, not this one's."""
+    notice = parse_notice(NOTICE_2011)
+    cn = holidays.China(years=2011)  # type: ignore[attr-defined]
+    on = {d for d in cn.weekend_workdays if d.year == 2011} - {date(2011, 12, 31)}
+    assert notice.workdays == on
+    assert {h.first for h in notice.holidays if h.names == ("元旦",)} == {date(2011, 1, 1)}
+    day = date(2011, 1, 1)
+    while day <= date(2011, 12, 31):
+        package_works = day in on or (day.weekday() < 5 and day not in cn)
+        ours = day in notice.workdays or (day.weekday() < 5 and day not in notice.days_off)
+        assert ours == package_works, day
+        day += timedelta(days=1)

@@ -11,6 +11,7 @@ What it understands, in the forms the notices of the past twenty years use::
     三、清明节：4月5日放假，与周末连休。
     一、元旦：2018年12月30日至2019年1月1日放假调休，共3天。2018年12月29日（星期六）上班。
     六、国庆节、中秋节：10月1日至8日放假调休，共8天。
+    一、元旦：1月1日至3日放假公休，共3天。  (2008–2011 notices, a holiday joining a weekend)
 
 Full-width and half-width digits and punctuation are the same to it, and line breaks and
 spaces do not matter (a notice pasted as one line reads as well). Remarks in parentheses are
@@ -123,7 +124,8 @@ _REMARK_RE = re.compile(r"\(([^()]*)\)")
 # A date, its remark (a placeholder ``\x00k\x01`` for the k-th remark) following it.
 _D = r"(?:(\d{4})年)?(?:(\d{1,2})月)?(\d{1,2})日(?:\x00(\d+)\x01)?"
 _DATE_RE = re.compile(_D)
-_RANGE_RE = re.compile(rf"{_D}(?:至{_D})?(?:放假|休假)(?:调休)?(?:共?(\d+)天)?(?:调休)?")
+# 「放假调休」, and 「放假公休」 for a holiday that only joins a weekend (2008–2011 notices).
+_RANGE_RE = re.compile(rf"{_D}(?:至{_D})?(?:放假|休假)(?:调休|公休)?(?:共?(\d+)天)?(?:调休|公休)?")
 _COUNT_RE = re.compile(r"共(\d+)天")
 _WORK_RE = re.compile(rf"{_D}(?:、{_D})*(?:上班|调休上班)")
 _EXTRA_RE = re.compile(rf"{_D}(?:、{_D})*补休")

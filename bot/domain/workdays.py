@@ -128,13 +128,12 @@ class WorkingCalendar:
         self._notices[schedule.year] = schedule
         self._years.clear()
 
-    def with_notice(self, schedule: YearSchedule) -> WorkingCalendar:
-        """This calendar as it will be once ``schedule`` is confirmed (this one unchanged)."""
-        return WorkingCalendar(
-            self._overrides,
-            library=self._library,
-            notices={**self._notices, schedule.year: schedule},
-        )
+    def with_notices(self, notices: Mapping[int, YearSchedule]) -> WorkingCalendar:
+        """A new calendar on the same committee file and library with exactly ``notices`` as
+        its confirmed years (this one unchanged): a confirmation counts on the years the
+        database holds in its own transaction, not on what this process has seen so far.
+        It shares nothing mutable with this one, so a worker thread may use it."""
+        return WorkingCalendar(self._overrides, library=self._library, notices=notices)
 
     def notice(self, year: int) -> YearSchedule | None:
         return self._notices.get(year)

@@ -331,6 +331,8 @@ AUDIENCES: dict[str, Audience] = {
     # Queued for the office, but a note on the holiday data holds nothing private: any member.
     "calendar_gap": Audience("member"),
     "calendar_changed": Audience("office"),  # a holiday calendar confirmed (/calendar)
+    # Its matters' deadlines a confirmed calendar moved: the renderer keeps those still seen.
+    "deadline_moved": Audience("member"),
     "delivery_failed": Audience("office"),
     "meeting_posted": Audience(None, group=True),
     "meeting_changed": Audience("member", group=True),

@@ -183,16 +183,20 @@ class Database:
         return self._dbapi.trips if self._dbapi is not None else 0
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self, *, scan: bool = False) -> AsyncIterator[AsyncConnection]:
         """A transaction that may write: all or nothing, never 'database is locked' at once.
         One at a time in this process; a write opened inside another would wait for itself,
         so it is refused loudly instead. The first one of a unit of work also commits what
-        the unit deferred; inside a unit (an update) it runs on the event loop's thread."""
-        async with self._write(_UNIT.get()) as conn:
+        the unit deferred; inside a unit (an update) it runs on the event loop's thread,
+        unless it may go through many rows (``scan``: a new holiday calendar recounting
+        every open deadline), which stay in the driver's thread as ``read(scan=True)``'s do."""
+        async with self._write(_UNIT.get(), scan=scan) as conn:
             yield conn
 
     @asynccontextmanager
-    async def _write(self, unit: _Unit | None) -> AsyncIterator[AsyncConnection]:
+    async def _write(
+        self, unit: _Unit | None, *, scan: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         task = asyncio.current_task()
         if task is not None and task is self._writing:
             raise RuntimeError("a write transaction inside another one")
@@ -200,7 +204,11 @@ class Database:
             self._writing = task
             try:
                 async with self._write_engine.connect() as conn:
-                    here = _here(conn) if unit is not None and self._dbapi is not None else None
+                    here = (
+                        _here(conn)
+                        if unit is not None and not scan and self._dbapi is not None
+                        else None
+                    )
                     if here is not None:
                         # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
