@@ -25,7 +25,7 @@ from bot.domain.privacy import Audience, of_kind
 from bot.domain.stats import (
     FIGURE,
     NO_VALUE,
-    MatterLine,
+    MattersPage,
     Scorecard,
     formatted,
     rates_for_chart,
@@ -258,15 +258,15 @@ def _matters_page(
     viewer: Viewer,
     period: Period,
     org: str,
-    lines: list[MatterLine],
+    found: MattersPage,
     page: int,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     texts, svc = context.texts, context.svc
-    pages = max(1, -(-len(lines) // PAGE_SIZE))
+    pages = max(1, -(-found.total // PAGE_SIZE))
     shown = [
         # The office and observers read matters as members do: privacy says what that is.
         (line, of_kind(Audience.MEMBER, svc.committee.group_detail, svc.kinds, line.kind))
-        for line in lines[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        for line in found.lines
     ]
     html = texts.render(
         viewer.lang,
@@ -274,8 +274,8 @@ def _matters_page(
         org=org,
         title=period_title(texts, viewer.lang, period),
         lines=shown,
-        total=len(lines),
-        late=sum(line.late for line in lines),
+        total=found.total,
+        late=found.late,
         page=page + 1,
         pages=pages,
     )
@@ -310,12 +310,12 @@ async def stats_pressed(update: Update, context: BotContext) -> None:
         await answer_stale(update, context, viewer)
         return
     assert period is not None and page is not None
-    lines = await context.svc.stats_matters(viewer, period, org)
-    if page and page * PAGE_SIZE >= len(lines):
+    found = await context.svc.stats_matters(viewer, period, org, page, PAGE_SIZE)
+    if page and page * PAGE_SIZE >= found.total:
         await answer_stale(update, context, viewer)
         return
     await query.answer()
-    shown = _matters_page(context, viewer, period, org, lines, page)
+    shown = _matters_page(context, viewer, period, org, found, page)
     if op == "o":
         await reply(update, context, *shown)
     else:

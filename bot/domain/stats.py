@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Protocol
+from datetime import date, datetime, timedelta
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain.committee import Committee
@@ -33,6 +33,7 @@ from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
 
 NO_VALUE = "—"
+_ONE_DAY = timedelta(days=1)
 
 # The deadlines whose answers the time figures measure (by their declared names).
 ACK = "ack"
@@ -45,7 +46,22 @@ HEAD = "head"
 REQUEST_KINDS = frozenset({"assistance", "bankruptcy"})
 BULLETIN = "bulletin"
 READ_STATES = frozenset({"read", "answered"})
+READ_ACTIONS = frozenset({"read", "answer"})
 PAUSE, RESUME = "request_info", "provide_info"
+# The steps any figure reads: answers that leave a deadline's states, pauses and resumes,
+# and reading a bulletin. Notes, handler changes and the like are not read (nor seen as
+# answers: ``kind_rules`` leaves them out as ``timing`` never sees them).
+STEP_ACTIONS: tuple[str, ...] = (
+    "acknowledge",
+    "return",
+    "resolve",
+    "reply",
+    "name_official",
+    "read",
+    "answer",
+    "request_info",
+    "provide_info",
+)
 
 
 # ----------------------------------------------------------------------------- rows
@@ -113,18 +129,55 @@ class DayCounter(Protocol):
 
 
 class Days:
-    """Working days between two days, remembered: a year's figures ask the same few thousand
-    pairs (raised on one day, answered on another) tens of thousands of times."""
+    """Working days between two days as a subtraction of ordinals: each day's count of
+    working days since an anchor day is worked out once (a year's figures ask about the same
+    few hundred days hundreds of thousands of times). Days are given as dates or as ISO text
+    (``YYYY-MM-DD``, as the database hands local days over)."""
 
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
-        self._memo: dict[tuple[date, date], int] = {}
+        self._ordinals: dict[date, int] = {}
+        self._texts: dict[str, int] = {}
+        self._first: date | None = None
+        self._last: date | None = None
+
+    def ordinal(self, day: date) -> int:
+        """Working days from the anchor day up to ``day`` (negative before it)."""
+        found = self._ordinals.get(day)
+        if found is None:
+            self._extend(day)
+            found = self._ordinals[day]
+        return found
+
+    def ordinal_of(self, text: str) -> int:
+        """``ordinal`` of a day given as ISO text."""
+        found = self._texts.get(text)
+        if found is None:
+            found = self._texts[text] = self.ordinal(date.fromisoformat(text))
+        return found
 
     def working_days_between(self, a: date, b: date) -> int:
-        found = self._memo.get((a, b))
-        if found is None:
-            found = self._memo[(a, b)] = self.calendar.working_days_between(a, b)
-        return found
+        """As ``WorkingCalendar.working_days_between``: working days in (a, b], 0 if b <= a."""
+        return max(0, self.ordinal(b) - self.ordinal(a))
+
+    def _extend(self, day: date) -> None:
+        ordinals, working = self._ordinals, self.calendar.is_working_day
+        if self._first is None or self._last is None:
+            self._first = self._last = day
+            ordinals[day] = 0
+            return
+        d, n = self._last, ordinals[self._last]
+        while d < day:
+            d += _ONE_DAY
+            n += working(d)
+            ordinals[d] = n
+        self._last = d
+        d, n = self._first, ordinals[self._first]
+        while d > day:
+            n -= working(d)
+            d -= _ONE_DAY
+            ordinals[d] = n
+        self._first = d
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +288,71 @@ def _paused(steps: Sequence[_Dated], end: date, calendar: DayCounter) -> int:
     if since is not None:
         total += calendar.working_days_between(since, end)
     return total
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRule:
+    """What answers one deadline of a kind (``timing``): the first step of the clock's
+    current round, by the addressee or for the whole matter, by one of ``actions``, from one
+    of ``states`` to none of them."""
+
+    actions: frozenset[str]
+    states: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """How the figures read a declared kind: by its number prefix, with the answers to its
+    acknowledgement and reply deadlines (None: it has no such deadline), and for a bulletin
+    whether it was read. The storage layer turns these into a query (``Summary``)."""
+
+    code: str
+    prefix: str
+    ack: AnswerRule | None
+    reply: AnswerRule | None
+    bulletin: bool
+
+
+def kind_rules(kinds: KindRegistry) -> tuple[KindRule, ...]:
+    """Every declared kind's rule. Only the steps ``STEP_ACTIONS`` names are ever read, so an
+    answer by another action is no answer here either, exactly as in ``timing``."""
+
+    def rule(kind: KindSpec, name: str) -> AnswerRule | None:
+        deadline = _deadline(kind, name)
+        if deadline is None:
+            return None
+        return AnswerRule(_answers(kind) & frozenset(STEP_ACTIONS), deadline.states)
+
+    return tuple(
+        KindRule(k.code, k.number_prefix, rule(k, ACK), rule(k, REPLY), k.code == BULLETIN)
+        for k in kinds
+    )
+
+
+class Summary(NamedTuple):
+    """One addressee of a matter raised in the period, summed up by the database: what the
+    figures need of it, without its steps. Days are local days as ISO text (``YYYY-MM-DD``).
+
+    ``ack_day``/``reply_day``: the day of the answer to that deadline (``KindRule``), None if
+    none. Pauses are not in it: a matter with a request for more information goes through
+    ``AssignmentRow`` and ``Tally.add`` instead (``Tally.add_summaries``' ``exact``)."""
+
+    case_id: int
+    assignment_id: int
+    kind: str | None  # the kind's code by its number prefix; None: no longer declared
+    raiser_org: str
+    addressee: str
+    state: str
+    outcome: str | None
+    start: str  # the local day the clock started
+    ack_due: str | None
+    reply_due: str | None
+    ack_day: str | None
+    reply_day: str | None
+    read: bool | int | None  # a bulletin: read or answered in writing by a step
 
 
 # ----------------------------------------------------------------------------- figures
@@ -442,6 +560,16 @@ class MatterLine:
 
 
 @dataclass(frozen=True, slots=True)
+class MattersPage:
+    """One page of the matters behind an organisation's figures, with how many there are
+    in all and how many of them are late."""
+
+    lines: tuple[MatterLine, ...]
+    total: int
+    late: int
+
+
+@dataclass(frozen=True, slots=True)
 class Scorecard:
     """Every organisation's figures for a period, in the committee's order."""
 
@@ -492,7 +620,11 @@ class Calculator:
         self.tz = tz
         self.today = today
         self.days = Days(calendar)
+        self._today_text = today.isoformat()
         self._by_prefix = {k.number_prefix: k for k in kinds}
+        self.rules = kind_rules(kinds)
+        self._rules = {r.code: r for r in self.rules}
+        self._acting: dict[str, str] = {}
         self._answers = {k.code: _answers(k) for k in kinds}
         self._deadlines = {k.code: (_deadline(k, ACK), _deadline(k, REPLY)) for k in kinds}
         self._dues: dict[str, date] = {}
@@ -510,7 +642,28 @@ class Calculator:
 
     def org_of(self, row: AssignmentRow) -> str:
         """The organisation an addressee's figures count for."""
-        return self.committee.acting_org(row.addressee)
+        return self.acting(row.addressee)
+
+    def acting(self, addressee: str) -> str:
+        found = self._acting.get(addressee)
+        if found is None:
+            found = self._acting[addressee] = self.committee.acting_org(addressee)
+        return found
+
+    def rule(self, kind: str | None) -> KindRule | None:
+        return self._rules.get(kind) if kind is not None else None
+
+    def late(self, row: Summary) -> bool | None:
+        """Whether an addressee is late with either answer (``MatterLine.late``), from its
+        summary; None for a kind no longer declared. A pause moves no due day here: the
+        answer's day against the due day decides, as ``timing`` does."""
+        rule = self.rule(row.kind)
+        if rule is None:
+            return None
+        today = self._today_text
+        return _late(rule.ack, row.state, row.ack_due, row.ack_day, today) or _late(
+            rule.reply, row.state, row.reply_due, row.reply_day, today
+        )
 
     def line(self, row: AssignmentRow) -> MatterLine | None:
         """An addressee's timings (None for a matter of a kind no longer declared)."""
@@ -609,17 +762,97 @@ class Tally:
                 mine.request_reply.add(replied or kind.is_open(row.state), replied)
             elif code == BULLETIN:
                 read = row.state in READ_STATES or any(
-                    s.action in ("read", "answer") and s.assignment_id in (None, row.assignment_id)
+                    s.action in READ_ACTIONS and s.assignment_id in (None, row.assignment_id)
                     for s in row.steps
                 )
                 mine.bulletin_read.add(True, read)
         self.matters += len(raised)
 
+    def add_summaries(self, rows: Iterable[Summary], exact: Container[int] = ()) -> None:
+        """Count addressees from their summaries, as ``add`` counts them from their steps
+        (the same figures: ``timing`` with no pause, which is what a summary is). Matters in
+        ``exact`` are left out: they had a request for more information, and are counted
+        with their steps by ``add``. As in ``add``, every addressee of a matter comes in the
+        same batch."""
+        calc = self.calculator
+        kinds = calc.kinds
+        today = calc._today_text
+        ordinal = calc.days.ordinal_of
+        acting, rule_of, of = calc.acting, calc.rule, self._of
+        raised: set[int] = set()
+        for (
+            case_id,
+            _assignment_id,
+            kind,
+            raiser_org,
+            addressee,
+            state,
+            outcome,
+            start,
+            ack_due,
+            reply_due,
+            ack_day,
+            reply_day,
+            read,
+        ) in rows:
+            if case_id in exact:
+                continue
+            if case_id not in raised:
+                raised.add(case_id)
+                of(raiser_org).raised += 1
+            rule = rule_of(kind)
+            if rule is None:
+                continue
+            mine = of(acting(addressee))
+            mine.received += 1
+            for answer, due, day, days, ratio in (
+                (rule.ack, ack_due, ack_day, mine.ack_days, mine.ack_on_time),
+                (rule.reply, reply_due, reply_day, mine.reply_days, mine.reply_on_time),
+            ):
+                if answer is None:
+                    continue
+                if day is None:
+                    # Unanswered: late once the due day has passed while still waiting.
+                    if due and state in answer.states and today > due:
+                        ratio.of += 1
+                    continue
+                days.append(max(0, ordinal(day) - ordinal(start)))
+                if due:
+                    ratio.of += 1
+                    ratio.hits += day <= due
+            code = rule.code
+            if code == REFERRAL:
+                mine.resolution.add(outcome is not None, outcome == RESOLVED)
+            elif code == HEARING:
+                mine.appearance.add(outcome is not None, outcome == HEAD)
+            elif code in REQUEST_KINDS:
+                # As in ``add``: a request withdrawn or closed unanswered is not counted.
+                replied = rule.reply is not None and reply_day is not None
+                mine.request_reply.add(replied or kinds[code].is_open(state), replied)
+            elif code == BULLETIN:
+                mine.bulletin_read.add(True, state in READ_STATES or bool(read))
+        self.matters += len(raised)
+
     def card(self, period: Period) -> Scorecard:
         committee = self.calculator.committee
+        for figures in self.figures.values():
+            # Sorted once: the median and the percentile sort them again, then in linear time.
+            figures.ack_days.sort()
+            figures.reply_days.sort()
         order = {code: i for i, code in enumerate([*committee.organisations, *committee.centers])}
         ordered = sorted(self.figures.values(), key=lambda o: (order.get(o.org, len(order)), o.org))
         return Scorecard(period, tuple(ordered), self.matters)
+
+
+def _late(
+    rule: AnswerRule | None, state: str, due: str | None, day: str | None, today: str
+) -> bool:
+    """``Timing.late`` from a summary's texts (ISO days compare as the days do)."""
+    if rule is None or not due:
+        return False
+    if day is None:
+        return state in rule.states and today > due
+    return day > due
 
 
 def rates_for_chart(

@@ -6,24 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import alerts
 from bot.domain.errors import NotAllowed
 from bot.domain.models import Role, Viewer
 from bot.domain.periods import Period, quarter_before
 from bot.domain.stats import (
+    AssignmentRow,
     Calculator,
-    MatterLine,
+    MattersPage,
     Scorecard,
+    Summary,
     Tally,
 )
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue
-from bot.storage.stats import Fetched, fetch
+from bot.storage.stats import LocalDays, paused_cases, rows_of, summaries
 
 logger = logging.getLogger(__name__)
 
@@ -39,32 +43,63 @@ def may_see_stats(viewer: Viewer) -> bool:
     return member is not None and member.active and member.role in STATS_ROLES
 
 
-def _count(tally: Tally, fetched: Fetched) -> None:
-    tally.add(fetched.rows())
+def _count(
+    tally: Tally, rows: Sequence[Summary], exact: frozenset[int], steps: list[AssignmentRow]
+) -> None:
+    """A month's counting (CPU work, in a worker thread): the matters in ``exact`` from
+    their ``steps``, every other from its summaries."""
+    tally.add_summaries(rows, exact)
+    tally.add(steps)
 
 
-def _lines(calculator: Calculator, org: str, fetched: Fetched) -> list[MatterLine]:
-    return calculator.matters_of(org, fetched.rows())
+def _order(
+    calculator: Calculator, org: str, rows: Sequence[Summary]
+) -> list[tuple[bool, int, int]]:
+    """(not late, matter, addressee) of the addressees ``org`` acts for: the drill-down's order."""
+    found = []
+    acting, late_of = calculator.acting, calculator.late
+    for row in rows:
+        if acting(row.addressee) != org:
+            continue
+        late = late_of(row)
+        if late is not None:
+            found.append((not late, row.case_id, row.assignment_id))
+    return found
 
 
 class Statistics(ServiceBase):
     def calculator(self) -> Calculator:
         return Calculator(self.committee, self.kinds, self.calendar, self.tz, self.today())
 
+    def _local_days(self, conn: AsyncConnection, period: Period) -> LocalDays:
+        first, _ = period.bounds(self.tz)
+        return LocalDays(conn.dialect.name, self.tz, first, self.clock.now() + timedelta(days=1))
+
     async def scorecard(self, period: Period) -> Scorecard:
-        """Every organisation's figures for the matters raised in ``period``: read a month at
-        a time in one transaction, so a year at a million matters is never held whole, and
-        counted in a worker thread (seconds of CPU at scale: not on the event loop)."""
-        tally = Tally(self.calculator())
+        """Every organisation's figures for the matters raised in ``period``: a summary per
+        addressee, its answers found by the database, read a month at a time in one
+        transaction (a year at a million matters is never held whole) and counted in a
+        worker thread while the next month is read. The few matters with a request for
+        more information are counted from their steps (a pause moves the answer's time)."""
+        calculator = self.calculator()
+        tally = Tally(calculator)
         counting: asyncio.Future[None] | None = None
         try:
             async with self.db.read(scan=True) as conn:
+                local = self._local_days(conn, period)
+                since, _ = period.bounds(self.tz)
+                paused = await paused_cases(conn, since)
                 for part in period.parts():
                     start, end = part.bounds(self.tz)
-                    fetched = await fetch(conn, start, end)  # while the month before is counted
+                    # Read while the month before is counted.
+                    rows = await summaries(conn, start, end, calculator.rules, local)
+                    exact = frozenset({row.case_id for row in rows} & paused if paused else ())
+                    steps = await rows_of(conn, sorted(exact)) if exact else []
                     if counting is not None:
                         await counting
-                    counting = asyncio.ensure_future(asyncio.to_thread(_count, tally, fetched))
+                    counting = asyncio.ensure_future(
+                        asyncio.to_thread(_count, tally, rows, exact, steps)
+                    )
             if counting is not None:
                 await counting
         finally:
@@ -78,9 +113,14 @@ class Statistics(ServiceBase):
             raise NotAllowed("stats_not_allowed")
         return await self.scorecard(period)
 
-    async def stats_matters(self, viewer: Viewer, period: Period, org: str) -> list[MatterLine]:
-        """The matters behind one organisation's figures, late ones first. The office and
-        observers see every matter (``rules.can_view``), so nothing is left out for them."""
+    async def stats_matters(
+        self, viewer: Viewer, period: Period, org: str, page: int = 0, size: int = 10
+    ) -> MattersPage:
+        """A page of the matters behind one organisation's figures, late ones first, then in
+        the order they were raised. The office and observers see every matter
+        (``rules.can_view``), so nothing is left out for them. Every addressee's place is
+        decided from its summary (whether it is late needs no steps); only the page's
+        matters are read whole."""
         if not may_see_stats(viewer):
             raise NotAllowed("stats_not_allowed")
         # The addressees the organisation acts for: itself, a center it alone staffs.
@@ -90,13 +130,24 @@ class Statistics(ServiceBase):
             if self.committee.acting_org(code) == org
         ]
         calculator = self.calculator()
-        lines: list[MatterLine] = []
+        order: list[tuple[bool, int, int]] = []
         async with self.db.read(scan=True) as conn:
+            local = self._local_days(conn, period)
             for part in period.parts():  # a month at a time, as the scorecard
                 start, end = part.bounds(self.tz)
-                fetched = await fetch(conn, start, end, codes)
-                lines += await asyncio.to_thread(_lines, calculator, org, fetched)
-        return sorted(lines, key=lambda m: (not m.late, m.case_id))
+                rows = await summaries(conn, start, end, calculator.rules, local, codes)
+                order += _order(calculator, org, rows)
+            order.sort()
+            chosen = order[page * size : (page + 1) * size]
+            found = await rows_of(conn, sorted({case_id for _, case_id, _ in chosen}))
+        by_assignment = {row.assignment_id: row for row in found}
+        lines = []
+        for _, _, assignment_id in chosen:
+            line = calculator.line(by_assignment[assignment_id])
+            if line is not None:
+                lines.append(line)
+        late = sum(1 for on_time, _, _ in order if not on_time)
+        return MattersPage(tuple(lines), len(order), late)
 
     # ------------------------------------------------------------------ quarterly report
 

@@ -9,32 +9,42 @@ through ``ix_events_case``.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, exists, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Subquery,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.stats import AssignmentRow, Step
+from bot.domain.stats import (
+    PAUSE,
+    READ_ACTIONS,
+    STEP_ACTIONS,
+    AnswerRule,
+    AssignmentRow,
+    KindRule,
+    Step,
+    Summary,
+)
 from bot.storage import schema as t
 
-# The steps any figure reads: answers that leave a deadline's states, pauses and resumes,
-# and reading a bulletin. Notes, handler changes and the like are not read.
 DUES = ("ack", "reply")
-STEP_ACTIONS: tuple[str, ...] = (
-    "acknowledge",
-    "return",
-    "resolve",
-    "reply",
-    "name_official",
-    "read",
-    "answer",
-    "request_info",
-    "provide_info",
-)
 
 
 def period_cases(start: datetime, end: datetime) -> Select[tuple[int, str, str, str]]:
@@ -51,7 +61,10 @@ def assignments_query(
 ) -> Select[Any]:
     """The addressees of the matters raised in [start, end) (of ``addressees`` only, when
     given: one organisation's drill-down)."""
-    raised = period_cases(start, end).subquery("raised")
+    return _assignments(period_cases(start, end).subquery("raised"), addressees)
+
+
+def _assignments(raised: Subquery, addressees: Sequence[str] | None = None) -> Select[Any]:
     a = t.assignments.c
     query = (
         select(
@@ -85,7 +98,10 @@ def steps_query(
 ) -> Select[Any]:
     """The steps the figures read of the matters raised in [start, end) (with an addressee
     among ``addressees``, when given)."""
-    raised = period_cases(start, end).subquery("raised")
+    return _steps(period_cases(start, end).subquery("raised"), addressees)
+
+
+def _steps(raised: Subquery, addressees: Sequence[str] | None = None) -> Select[Any]:
     e = t.events.c
     query = (
         select(
@@ -181,3 +197,223 @@ async def fetch(
     steps = (await conn.execute(steps_query(start, end, addressees))).all()
     assignments = (await conn.execute(assignments_query(start, end, addressees))).all()
     return Fetched(steps, assignments)
+
+
+async def rows_of(conn: AsyncConnection, case_ids: Sequence[int]) -> list[AssignmentRow]:
+    """Every addressee of these matters with its matter's steps (what ``Tally.add`` and
+    ``Calculator.line`` read): the few matters a summary cannot stand for."""
+    rows: list[AssignmentRow] = []
+    for i in range(0, len(case_ids), CHUNK):
+        chunk = list(case_ids[i : i + CHUNK])
+        c = t.cases.c
+        chosen = (
+            select(c.id, c.number, c.title, c.raiser_org).where(c.id.in_(chunk)).subquery("raised")
+        )
+        steps = (await conn.execute(_steps(chosen))).all()
+        assignments = (await conn.execute(_assignments(chosen))).all()
+        rows += Fetched(steps, assignments).rows()
+    return rows
+
+
+CHUNK = 500  # matters per IN list (well under any driver's limit on parameters)
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def _offsets(tz: ZoneInfo, first: datetime, last: datetime) -> list[tuple[datetime | None, int]]:
+    """The zone's UTC offsets (seconds) over [first, last], each with the moment it starts
+    (None: the first, from before ``first``). Found day by day and bisected to the second:
+    SQLite knows no zones, so a local day is the UTC moment moved by the offset then."""
+
+    def offset(moment: datetime) -> int:
+        found = moment.astimezone(tz).utcoffset()
+        return int(found.total_seconds()) if found is not None else 0
+
+    found: list[tuple[datetime | None, int]] = [(None, offset(first))]
+    day = first
+    while day < last:
+        following = min(day + timedelta(days=1), last)
+        if offset(following) != found[-1][1]:
+            low, high = day, following  # offset(low) is the old one, offset(high) the new
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if offset(middle) == found[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            found.append((high.replace(microsecond=0), offset(following)))
+        day = following
+    return found
+
+
+def _stored(moment: datetime) -> str:
+    """A UTC moment as SQLite holds it (``schema.UTCDateTime``: ISO text, no zone)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class LocalDays:
+    """Local days (ISO text) of stored moments, worked out by the database: PostgreSQL by
+    the zone itself, SQLite by the offsets the zone has over the span asked about (the
+    period's start to now; one offset in a zone without daylight saving time)."""
+
+    def __init__(self, dialect: str, tz: ZoneInfo, first: datetime, last: datetime) -> None:
+        self.dialect = dialect
+        self.tz = tz
+        self.offsets = [] if dialect == "postgresql" else _offsets(tz, first, last)
+
+    def __call__(self, column: Any) -> ColumnElement[str]:
+        if self.dialect == "postgresql":
+            return func.to_char(func.timezone(self.tz.key, column), "YYYY-MM-DD")
+        text = type_coerce(column, String)
+
+        def moved(seconds: int) -> ColumnElement[str]:
+            return func.date(text, literal(f"{seconds:+d} seconds"))
+
+        offsets = self.offsets
+        whens = []
+        # Each offset up to the moment the next one starts.
+        for (_, seconds), (bound, _) in itertools.pairwise(offsets):
+            assert bound is not None
+            whens.append((text < _stored(bound), moved(seconds)))
+        if not whens:
+            return moved(offsets[0][1])
+        return case(*whens, else_=moved(offsets[-1][1]))
+
+
+def _prefixed(number: Any, prefix: str) -> ColumnElement[bool]:
+    """A matter's number starts with the kind's prefix (协调 of 协调〔2026〕12号)."""
+    marker = prefix + "〔"
+    return func.substr(number, 1, len(marker)) == marker
+
+
+def _first_answer(
+    rule: AnswerRule, case_id: Any, assignment: Any, local: LocalDays
+) -> ColumnElement[str | None]:
+    """The local day of the answer (``AnswerRule``) in the clock's current round: the first
+    such step (by id) since the clock started, of this addressee or of the whole matter."""
+    e = t.events.alias("answer")
+    a = assignment
+    states = sorted(rule.states)
+    return (
+        select(local(e.c.at))
+        .where(
+            e.c.case_id == case_id,
+            # ``|| ''``: through ix_events_case (this matter's steps), as ``steps_query``.
+            (e.c.action + "").in_(sorted(rule.actions)),
+            e.c.from_status.in_(states),
+            or_(e.c.to_status.is_(None), e.c.to_status.not_in(states)),
+            e.c.at >= a.clock_started_at,
+            or_(e.c.assignment_id.is_(None), e.c.assignment_id == a.id),
+        )
+        .order_by(e.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _answers(
+    rules: Sequence[KindRule],
+    pick: Callable[[KindRule], AnswerRule | None],
+    number: Any,
+    case_id: Any,
+    assignment: Any,
+    local: LocalDays,
+) -> ColumnElement[Any]:
+    """One deadline's answer day, by the matter's kind: kinds with the same rule share one
+    subquery; NULL for a kind without that deadline."""
+    grouped: dict[AnswerRule, list[str]] = {}
+    for rule in rules:
+        answer = pick(rule)
+        if answer is not None:
+            grouped.setdefault(answer, []).append(rule.prefix)
+    if not grouped:
+        return literal(None, String)
+    return case(
+        *[
+            (
+                or_(*[_prefixed(number, p) for p in prefixes]),
+                _first_answer(answer, case_id, assignment, local),
+            )
+            for answer, prefixes in grouped.items()
+        ],
+        else_=None,
+    )
+
+
+def summary_query(
+    start: datetime,
+    end: datetime,
+    rules: Sequence[KindRule],
+    local: LocalDays,
+    addressees: Sequence[str] | None = None,
+) -> Select[Any]:
+    """One row per addressee of the matters raised in [start, end) (``Summary``), its
+    answers found by the database: from ix_cases_created_number, the addressees through
+    their unique (case, position) index, each answer through ix_events_case."""
+    c, a = t.cases.c, t.assignments.c
+    bulletins = [r.prefix for r in rules if r.bulletin]
+    read: ColumnElement[Any] = literal(None, String)
+    if bulletins:
+        e = t.events.alias("reading")
+        read = case(
+            (
+                or_(*[_prefixed(c.number, p) for p in bulletins]),
+                exists().where(
+                    e.c.case_id == c.id,
+                    (e.c.action + "").in_(sorted(READ_ACTIONS)),
+                    or_(e.c.assignment_id.is_(None), e.c.assignment_id == a.id),
+                ),
+            ),
+            else_=None,
+        )
+    query = (
+        select(
+            # Labelled as ``Summary``'s fields: a row reads as one.
+            c.id.label("case_id"),
+            a.id.label("assignment_id"),
+            case(
+                *[(_prefixed(c.number, r.prefix), literal(r.code)) for r in rules], else_=None
+            ).label("kind"),
+            c.raiser_org,
+            a.addressee,
+            a.state,
+            a.outcome,
+            local(a.clock_started_at).label("start"),
+            *(a.dues[name].as_string().label(f"{name}_due") for name in DUES),
+            _answers(rules, lambda r: r.ack, c.number, c.id, a, local).label("ack_day"),
+            _answers(rules, lambda r: r.reply, c.number, c.id, a, local).label("reply_day"),
+            read.label("read"),
+        )
+        .select_from(t.cases.join(t.assignments, a.case_id == c.id))
+        .where(c.created_at >= start, c.created_at < end)
+    )
+    if addressees is not None:
+        query = query.where((a.addressee + "").in_(list(addressees)))
+    return query
+
+
+def paused_query(since: datetime) -> Select[tuple[int]]:
+    """The matters with a request for more information since ``since``: from the covering
+    ix_events_action_at_case, a short range (such requests are few)."""
+    e = t.events.c
+    return select(e.case_id).distinct().where(e.action == PAUSE, e.at >= since)
+
+
+async def paused_cases(conn: AsyncConnection, since: datetime) -> frozenset[int]:
+    """Matters whose figures need their steps (``Tally.add_summaries``' ``exact``)."""
+    found = (await conn.execute(paused_query(since))).scalars().all()
+    return frozenset(cast(Sequence[int], found))
+
+
+async def summaries(
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    rules: Sequence[KindRule],
+    local: LocalDays,
+    addressees: Sequence[str] | None = None,
+) -> Sequence[Summary]:
+    """``summary_query``'s rows, read as plain tuples in one list."""
+    result = await conn.execute(summary_query(start, end, rules, local, addressees))
+    return cast(Sequence[Summary], result.all())
