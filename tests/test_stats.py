@@ -296,7 +296,7 @@ async def test_the_drill_down_lists_the_matters_behind_the_figures(
         assert numbers["D"] not in listing and numbers["G"] not in listing
         assert "林地征收补偿争议" in listing  # the title: observers see it
         entry_b = listing.split(numbers["B"])[1].split("•")[0]
-        assert "受理3个工作日 · 答复尚未 ⚠" in entry_b
+        assert "受理3个工作日 · 尚未答复 ⚠" in entry_b
         entry_a = listing.split(numbers["A"])[1].split("•")[0]
         assert "受理2个工作日 · 答复6个工作日" in entry_a and "⚠" not in entry_a
 

@@ -65,12 +65,13 @@ class Period:
             last = datetime.strptime(match[2], "%Y%m%d").date()
         except ValueError:
             return None
-        if last < first or last - first > MAX_SPAN:
+        if last < first or last - first > MAX_SPAN or not _in_range(first, last):
             return None
         return cls(first, last, _kind_of(first, last))
 
 
 MAX_SPAN = timedelta(days=366 * 5)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def month(year: int, number: int) -> Period:
@@ -156,7 +157,12 @@ def parse_period(text: str, today: date) -> Period:
     raise PeriodError()
 
 
+def _in_range(first: date, last: date) -> bool:
+    """The years /stats accepts (also what keeps a period's moments representable)."""
+    return first.year >= FIRST_YEAR and last.year <= LAST_YEAR
+
+
 def _checked(period: Period) -> Period:
-    if not 2000 <= period.first.year <= 2100:
+    if not _in_range(period.first, period.last):
         raise PeriodError()
     return period

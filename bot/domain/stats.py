@@ -532,12 +532,18 @@ class OrgFigures:
         return ratio.value
 
 
+def percent(share: float) -> int:
+    """A share as whole percent rounded half up (四舍五入: 12.5 % is 13 %), as anyone checks
+    it by hand, not Python's half to even; the epsilon absorbs float error (29/200)."""
+    return math.floor(share * 100 + 0.5 + 1e-9)
+
+
 def formatted(figure: Figure, value: float | int | None) -> str:
     """A figure as the table and the chart show it: 3, 1.5, 92%, or "—"."""
     if value is None:
         return NO_VALUE
     if figure.unit == "rate":
-        return f"{round(value * 100)}%"
+        return f"{percent(value)}%"
     if figure.unit == "days" and value != int(value):
         return f"{value:.1f}"
     return str(int(value))

@@ -1,0 +1,119 @@
+"""/stats and the quarterly report at their edges, as users met them: paused clocks, the
+first report after an install, a refused chart, forged buttons, odd input, rounding,
+deadlines of every kind and the wording of the drill-down."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+
+from bot.domain.committee import Committee
+from tests.conftest import SHANGHAI
+from tests.flows import LI, QIAN, ZHAO, admin
+from tests.scenario import running_bot
+from tests.test_stats import act, cast, raise_, table_of
+
+
+def at(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=SHANGHAI)
+
+
+async def test_a_forged_drill_down_period_is_refused_not_a_crash(
+    committee: Committee, db_url: str
+) -> None:
+    """A drill-down button's period comes back from the client: one in year 1 or 9999
+    (which /stats itself never accepts) must be refused like any other forged data,
+    not raise OverflowError while turning local days into UTC moments."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        observer = bot.user(QIAN, "钱观察")
+        await bot.say(observer, "/stats")
+        message = bot.fake.last_message_to(observer)
+        for data in ("st:o:00010101-00010131:YB-IPC", "st:o:99991201-99991231:YB-IPC"):
+            await bot.press(observer, message=message, data=data)
+            assert bot.alerts(observer)[-1] == bot.shown("This button is no longer active.")
+
+
+async def test_a_period_on_the_next_line_is_read(committee: Committee, db_url: str) -> None:
+    """「/stats」 and the period on the next line (as a phone's keyboard often sends it):
+    the period asked for is shown, not this month's figures under another title."""
+    async with running_bot(committee, db_url) as bot:
+        office = admin(bot)
+        await bot.say(office, "/stats\n2026Q3")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        assert "2026年第三季度" in text, text
+
+
+async def test_the_english_chart_of_two_dates_has_no_missing_glyph(
+    committee: Committee, db_url: str
+) -> None:
+    """In English a period of two dates is titled 「2 Nov 2026 – 27 Nov 2026」: the en dash
+    is not in the bundled font subset, so the chart's title shows the missing-glyph box
+    (matplotlib warns 「Glyph 8211 … missing from font(s)」)."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        bot.clock.set(at(11, 2))
+        case_id = await raise_(
+            bot, LI, "李明", "referral", {"title": "林地征收补偿争议", "addressee": "CHIBEI-CENTER"}
+        )
+        bot.clock.set(at(11, 3))
+        await act(bot, ZHAO, "赵法官", case_id, "acknowledge")
+        bot.clock.set(at(11, 25))
+        await bot.flush_outbox()
+        office = admin(bot)
+        await bot.say(office, "/lang")
+        await bot.press(office, "English")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            await bot.say(office, "/stats 2026-11-02 2026-11-27")
+        assert [m for m in bot.fake.messages_to(office) if "photo" in m]
+        missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+        assert missing == []
+
+
+async def test_a_rate_of_one_in_eight_is_rounded_half_up(committee: Committee, db_url: str) -> None:
+    """Eight consultations to 延边中院 raised on Monday 2 November; one acknowledged the next
+    day, seven never (due 5 November, late on the 25th). The on-time acknowledgement rate is
+    1/8 = 12.5 %: rounded as anyone checks it by hand (四舍五入), 13 %, not Python's
+    round-half-to-even 12 %."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        bot.clock.set(at(11, 2))
+        ids = [
+            await raise_(
+                bot, LI, "李明", "consultation", {"title": f"研判事项{i}", "addressee": "YB-IPC"}
+            )
+            for i in range(8)
+        ]
+        bot.clock.set(at(11, 3))
+        await act(bot, ZHAO, "赵法官", ids[0], "acknowledge")
+        bot.clock.set(at(11, 25))
+        await bot.flush_outbox()
+        office = admin(bot)
+        await bot.say(office, "/stats")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        assert table_of(text)["延边中院"][3] == "13%", text
+
+
+async def test_the_drill_down_says_not_yet_answered_in_plain_chinese(
+    committee: Committee, db_url: str
+) -> None:
+    """A line of the drill-down for a matter acknowledged but not yet answered reads
+    「受理1个工作日 · 答复尚未」: 「尚未」 after the verb is not a sentence a reader finishes
+    (「尚未答复」 is)."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        bot.clock.set(at(11, 2))
+        case_id = await raise_(
+            bot, LI, "李明", "consultation", {"title": "采砂许可法律风险", "addressee": "YB-IPC"}
+        )
+        bot.clock.set(at(11, 3))
+        await act(bot, ZHAO, "赵法官", case_id, "acknowledge")
+        bot.clock.set(at(11, 4))
+        await bot.flush_outbox()
+        observer = bot.user(QIAN, "钱观察")
+        await bot.say(observer, "/stats")
+        await bot.press(observer, "延边中院")
+        listing = bot.last_text(observer)
+        assert "受理1个工作日" in listing, listing
+        assert "答复尚未" not in listing and "尚未答复" in listing, listing
