@@ -8,8 +8,9 @@ import warnings
 from datetime import datetime
 
 from bot.domain.committee import Committee
+from bot.storage import schema as t
 from tests.conftest import SHANGHAI
-from tests.flows import LI, QIAN, ZHAO, admin
+from tests.flows import LI, QIAN, ZHAO, admin, bind_group, rows
 from tests.scenario import running_bot
 from tests.test_stats import act, cast, raise_, table_of
 
@@ -117,3 +118,22 @@ async def test_the_drill_down_says_not_yet_answered_in_plain_chinese(
         listing = bot.last_text(observer)
         assert "受理1个工作日" in listing, listing
         assert "答复尚未" not in listing and "尚未答复" in listing, listing
+
+
+async def test_the_first_quarter_s_report_comes_when_the_bot_started_just_before_it(
+    committee: Committee, db_url: str
+) -> None:
+    """The bot (or the release with quarterly reports) starts on Saturday 2 January 2027 and
+    ticks every minute from then on. The report on the fourth quarter falls due on Monday
+    4 January at 08:30, while it is running: it must be posted. (The first tick after the
+    due moment records "reports since" as that tick's time, later than the moment itself,
+    and so the report is skipped as if it had been due before the bot ran.)"""
+    async with running_bot(committee, db_url) as bot:
+        group = await bind_group(bot)
+        await bot.tick(datetime(2027, 1, 2, 9, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 8, 29, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 8, 30, 40, tzinfo=SHANGHAI))  # a minute's tick
+        (row,) = await rows(bot, t.outbox, t.outbox.c.kind == "quarterly_report")
+        assert (row.key, row.status) == ("quarterly:2026Q4", "sent")
+        title = bot.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
+        assert len([x for x in bot.texts(group) if title in x]) == 1
