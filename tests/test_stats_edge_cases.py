@@ -12,7 +12,7 @@ from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.flows import LI, QIAN, ZHAO, admin, bind_group, rows
 from tests.scenario import running_bot
-from tests.test_stats import act, cast, raise_, table_of
+from tests.test_stats import act, assignment_of, cast, raise_, table_of
 
 
 def at(month: int, day: int, hour: int = 10) -> datetime:
@@ -137,3 +137,35 @@ async def test_the_first_quarter_s_report_comes_when_the_bot_started_just_before
         assert (row.key, row.status) == ("quarterly:2026Q4", "sent")
         title = bot.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
         assert len([x for x in bot.texts(group) if title in x]) == 1
+
+
+async def test_a_matter_waiting_for_the_raiser_is_not_counted_late(
+    committee: Committee, db_url: str
+) -> None:
+    """A consultation raised on Monday 2 November; on Tuesday 3 November the court asks for
+    more information (请求补充) and the raiser has not answered by 25 November. Its clock
+    stands paused: no deadline runs (the database holds none), no alert says it is late,
+    so the figures must not count it as a late acknowledgement of the court."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        bot.clock.set(at(11, 2))
+        case_id = await raise_(
+            bot, LI, "李明", "consultation", {"title": "采砂许可法律风险", "addressee": "YB-IPC"}
+        )
+        bot.clock.set(at(11, 3))
+        await act(bot, ZHAO, "赵法官", case_id, "request_info", {"question": "请补充采砂范围。"})
+        bot.clock.set(at(11, 25))
+        await bot.flush_outbox()
+        row = await assignment_of(bot, case_id, "YB-IPC")
+        assert (row.state, row.due, row.paused_since is not None) == ("submitted", None, True)
+
+        office = admin(bot)
+        await bot.say(office, "/stats")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        # raised, received, ack median/p90, ack on time, reply median/p90, reply on time:
+        # nothing answered, nothing late yet.
+        assert table_of(text)["延边中院"] == ["0", "1", "—", "—", "—", "—"]
+        # The drill-down does not mark it late either.
+        await bot.press(office, "延边中院")
+        listing = bot.last_text(office)
+        assert "⚠" not in listing, listing

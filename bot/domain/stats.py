@@ -93,6 +93,9 @@ class AssignmentRow:
     clock_started_at: datetime
     dues: Mapping[str, str]
     steps: tuple[Step, ...] = ()  # in the order they were taken
+    # Its clock stands paused now (waiting for more information: no deadline runs, the
+    # due days in ``dues`` move on resuming).
+    paused: bool = False
 
     @property
     def prefix(self) -> str:
@@ -106,8 +109,9 @@ class Timing:
 
     ``days``: working days taken (None: not answered); ``on_time``: answered by the due day
     (True), answered after it or still unanswered once it has passed (False), or not yet
-    decided (None: not yet due, or the stage ended without the addressee's answer — the
-    matter withdrawn, returned before the reply stage, closed by the court)."""
+    decided (None: not yet due, the clock paused while the addressee waits for more
+    information, or the stage ended without the addressee's answer — the matter withdrawn,
+    returned before the reply stage, closed by the court)."""
 
     days: int | None
     due: date | None
@@ -222,10 +226,12 @@ def timing(
     deadline's states (受理 or 退回 for acknowledging; the outcome or the reply for replying).
     Its time is the working days from the clock's start to the answer's day, less the
     working days paused (a pause from day P to day R takes the working days after P up to R,
-    as the deadline moves; a pause still running ends at the answer or today)."""
+    as the deadline moves; a pause still running ends at the answer or today). An
+    unanswered deadline is not late while the clock stands paused: none runs then."""
     due = row.dues.get(name)
     return _timing(
         row.state,
+        row.paused,
         _deadline(kind, name),
         date.fromisoformat(due) if due else None,
         _round_steps(row, tz),
@@ -238,6 +244,7 @@ def timing(
 
 def _timing(
     state: str,
+    paused: bool,
     deadline: Deadline | None,
     due: date | None,
     steps: Sequence[_Dated],
@@ -256,11 +263,11 @@ def _timing(
             answer = dated
             break
     if answer is None:
-        late = state in states and due is not None and today > due
+        late = not paused and state in states and due is not None and today > due
         return Timing(None, due, False if late else None)
     end = answer.day
-    paused = _paused(steps, end, calendar) if len(steps) > 1 else 0
-    days = max(0, calendar.working_days_between(start_day, end) - paused)
+    stood = _paused(steps, end, calendar) if len(steps) > 1 else 0
+    days = max(0, calendar.working_days_between(start_day, end) - stood)
     return Timing(days, due, None if due is None else end <= due)
 
 
@@ -353,6 +360,7 @@ class Summary(NamedTuple):
     ack_day: str | None
     reply_day: str | None
     read: bool | int | None  # a bulletin: read or answered in writing by a step
+    paused: bool | int  # its clock stands paused now (``AssignmentRow.paused``)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -667,8 +675,9 @@ class Calculator:
         if rule is None:
             return None
         today = self._today_text
-        return _late(rule.ack, row.state, row.ack_due, row.ack_day, today) or _late(
-            rule.reply, row.state, row.reply_due, row.reply_day, today
+        paused = bool(row.paused)
+        return _late(rule.ack, row.state, paused, row.ack_due, row.ack_day, today) or _late(
+            rule.reply, row.state, paused, row.reply_due, row.reply_day, today
         )
 
     def line(self, row: AssignmentRow) -> MatterLine | None:
@@ -683,6 +692,7 @@ class Calculator:
         dues = row.dues
         ack = _timing(
             row.state,
+            row.paused,
             ack_deadline,
             self._due(dues.get(ACK)),
             steps,
@@ -693,6 +703,7 @@ class Calculator:
         )
         reply = _timing(
             row.state,
+            row.paused,
             reply_deadline,
             self._due(dues.get(REPLY)),
             steps,
@@ -800,6 +811,7 @@ class Tally:
             ack_day,
             reply_day,
             read,
+            paused,
         ) in rows:
             if case_id in exact:
                 continue
@@ -818,8 +830,9 @@ class Tally:
                 if answer is None:
                     continue
                 if day is None:
-                    # Unanswered: late once the due day has passed while still waiting.
-                    if due and state in answer.states and today > due:
+                    # Unanswered: late once the due day has passed while still waiting (and
+                    # not paused: such matters are in ``exact``, but the rule is the same).
+                    if due and not paused and state in answer.states and today > due:
                         ratio.of += 1
                     continue
                 days.append(max(0, ordinal(day) - ordinal(start)))
@@ -851,13 +864,18 @@ class Tally:
 
 
 def _late(
-    rule: AnswerRule | None, state: str, due: str | None, day: str | None, today: str
+    rule: AnswerRule | None,
+    state: str,
+    paused: bool,
+    due: str | None,
+    day: str | None,
+    today: str,
 ) -> bool:
     """``Timing.late`` from a summary's texts (ISO days compare as the days do)."""
     if rule is None or not due:
         return False
     if day is None:
-        return state in rule.states and today > due
+        return not paused and state in rule.states and today > due
     return day > due
 
 

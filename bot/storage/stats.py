@@ -81,6 +81,7 @@ def _assignments(raised: Subquery, addressees: Sequence[str] | None = None) -> S
             type_coerce(a.clock_started_at, String).label("clock_started_at"),
             # The two due days the figures compare with, taken out of the JSON by the database.
             *(a.dues[name].as_string().label(name) for name in DUES),
+            a.paused_since.is_not(None).label("paused"),
         )
         # No ORDER BY: the matters come in the index's order, each one's addressees by
         # position (the unique index), and sorting a year's rows would cost a temporary tree.
@@ -162,6 +163,7 @@ class Fetched:
             started,
             ack_due,
             reply_due,
+            paused,
         ) in self.assignments:
             dues = {}
             if ack_due:
@@ -181,6 +183,7 @@ class Fetched:
                     clock_started_at=_moment(started),
                     dues=dues,
                     steps=steps.get(case_id, ()),
+                    paused=bool(paused),
                 )
             )
         return rows
@@ -384,6 +387,7 @@ def summary_query(
             _answers(rules, lambda r: r.ack, c.number, c.id, a, local).label("ack_day"),
             _answers(rules, lambda r: r.reply, c.number, c.id, a, local).label("reply_day"),
             read.label("read"),
+            a.paused_since.is_not(None).label("paused"),
         )
         .select_from(t.cases.join(t.assignments, a.case_id == c.id))
         .where(c.created_at >= start, c.created_at < end)
