@@ -169,3 +169,39 @@ async def test_a_matter_waiting_for_the_raiser_is_not_counted_late(
         await bot.press(office, "延边中院")
         listing = bot.last_text(office)
         assert "⚠" not in listing, listing
+
+
+async def test_an_agency_late_on_a_handover_shows_in_its_on_time_rates(
+    committee: Committee, db_url: str
+) -> None:
+    """裁执分离 is one of the eight mechanisms: 延边中院 hands a ruling to 自然资源局 on Monday
+    2 November, to confirm receipt within 3 working days (5 November). By 25 November it
+    never has: its receipt is late, as the morning summaries told it. The figures count only
+    deadlines named "ack" and "reply", so the agency's on-time acknowledgement rate shows
+    "—" (nothing to count) instead of 0 %."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        bot.clock.set(at(11, 2))
+        viewer = await bot.svc.viewer(ZHAO, "赵法官", None)
+        outcome = await bot.svc.submit(
+            viewer,
+            "handover",
+            {
+                "ruling_number": "（2026）吉24行审12号",
+                "title": "违法建筑强制拆除",
+                "party": "某公司",
+                "agency": "CBS-NR",
+                "ruling": [{"media": "document", "file_id": "F-r", "file_unique_id": "U-r"}],
+            },
+            "review-handover-1",
+        )
+        assert outcome.changed
+        row = await assignment_of(bot, outcome.case.id, "CBS-NR")
+        assert (row.state, row.dues["receipt"]) == ("submitted", "2026-11-05")
+        bot.clock.set(at(11, 25))
+        await bot.flush_outbox()
+        office = admin(bot)
+        await bot.say(office, "/stats")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        # raised, received, ack median/p90, ack on time, ...
+        assert table_of(text)["自然资源局"][:4] == ["0", "1", "—", "0%"], text

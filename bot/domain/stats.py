@@ -35,9 +35,20 @@ from bot.i18n import N_
 NO_VALUE = "—"
 _ONE_DAY = timedelta(days=1)
 
-# The deadlines whose answers the time figures measure (by their declared names).
+# The two times the figures measure: acknowledging a matter and answering it.
 ACK = "ack"
 REPLY = "reply"
+# Which time each declared deadline (by its name) is measured in: the one place that says
+# so (``tests/test_stats_domain.py`` checks every kind's deadlines are here). None: a
+# deadline with a figure of its own (a bulletin read: the read rate).
+MEASURED_AS: Mapping[str, str | None] = {
+    "ack": ACK,  # 受理 or 退回: referral, consultation, coordination
+    "receipt": ACK,  # 裁执分离: the agency confirms receipt of the ruling
+    "name": ACK,  # 出庭应诉: the agency names who appears (acknowledging the hearing)
+    "reply": REPLY,  # the outcome recorded, or an agency's reply to a request
+    "result": REPLY,  # 裁执分离: the agency reports the result of enforcement
+    "read": None,  # a bulletin: the read rate
+}
 # The kinds the other rates are about, and what counts there.
 REFERRAL = "referral"
 RESOLVED = "resolved"
@@ -57,6 +68,8 @@ STEP_ACTIONS: tuple[str, ...] = (
     "resolve",
     "reply",
     "name_official",
+    "confirm_receipt",
+    "report_result",
     "read",
     "answer",
     "request_info",
@@ -203,8 +216,15 @@ def _round_steps(row: AssignmentRow, tz: ZoneInfo) -> list[_Dated]:
     ]
 
 
-def _deadline(kind: KindSpec, name: str) -> Deadline | None:
-    return next((d for d in kind.deadlines if d.name == name), None)
+def _deadline(kind: KindSpec, figure: str) -> Deadline | None:
+    """The kind's deadline measured as ``figure`` (``MEASURED_AS``), if it has one."""
+    return next((d for d in kind.deadlines if MEASURED_AS.get(d.name) == figure), None)
+
+
+def _due_key(kind: KindSpec, figure: str) -> str | None:
+    """The name the due day of the kind's ``figure`` deadline is kept under (``dues``)."""
+    deadline = _deadline(kind, figure)
+    return deadline.name if deadline is not None else None
 
 
 def _answers(kind: KindSpec) -> frozenset[str]:
@@ -215,12 +235,13 @@ def _answers(kind: KindSpec) -> frozenset[str]:
 def timing(
     row: AssignmentRow,
     kind: KindSpec,
-    name: str,
+    figure: str,
     calendar: DayCounter,
     tz: ZoneInfo,
     today: date,
 ) -> Timing | None:
-    """The answer of one addressee to the deadline ``name``; None when its kind has none.
+    """The answer of one addressee to its kind's deadline measured as ``figure`` (``ACK``
+    or ``REPLY``: ``MEASURED_AS``); None when its kind has none.
 
     The answer is the addressee's first step, in the clock's current round, that leaves the
     deadline's states (受理 or 退回 for acknowledging; the outcome or the reply for replying).
@@ -228,11 +249,12 @@ def timing(
     working days paused (a pause from day P to day R takes the working days after P up to R,
     as the deadline moves; a pause still running ends at the answer or today). An
     unanswered deadline is not late while the clock stands paused: none runs then."""
-    due = row.dues.get(name)
+    deadline = _deadline(kind, figure)
+    due = row.dues.get(deadline.name) if deadline is not None else None
     return _timing(
         row.state,
         row.paused,
-        _deadline(kind, name),
+        deadline,
         date.fromisoformat(due) if due else None,
         _round_steps(row, tz),
         _answers(kind),
@@ -321,20 +343,30 @@ class KindRule:
     ack: AnswerRule | None
     reply: AnswerRule | None
     bulletin: bool
+    ack_due: str | None = None  # the names the two due days are kept under (``dues``)
+    reply_due: str | None = None
 
 
 def kind_rules(kinds: KindRegistry) -> tuple[KindRule, ...]:
     """Every declared kind's rule. Only the steps ``STEP_ACTIONS`` names are ever read, so an
     answer by another action is no answer here either, exactly as in ``timing``."""
 
-    def rule(kind: KindSpec, name: str) -> AnswerRule | None:
-        deadline = _deadline(kind, name)
+    def rule(kind: KindSpec, figure: str) -> AnswerRule | None:
+        deadline = _deadline(kind, figure)
         if deadline is None:
             return None
         return AnswerRule(_answers(kind) & frozenset(STEP_ACTIONS), deadline.states)
 
     return tuple(
-        KindRule(k.code, k.number_prefix, rule(k, ACK), rule(k, REPLY), k.code == BULLETIN)
+        KindRule(
+            k.code,
+            k.number_prefix,
+            rule(k, ACK),
+            rule(k, REPLY),
+            k.code == BULLETIN,
+            _due_key(k, ACK),
+            _due_key(k, REPLY),
+        )
         for k in kinds
     )
 
@@ -641,6 +673,7 @@ class Calculator:
         self._acting: dict[str, str] = {}
         self._answers = {k.code: _answers(k) for k in kinds}
         self._deadlines = {k.code: (_deadline(k, ACK), _deadline(k, REPLY)) for k in kinds}
+        self._due_keys = {k.code: (_due_key(k, ACK), _due_key(k, REPLY)) for k in kinds}
         self._dues: dict[str, date] = {}
 
     def _due(self, text: str | None) -> date | None:
@@ -689,12 +722,13 @@ class Calculator:
         answers = self._answers[kind.code]
         start = _local_day(row.clock_started_at, self.tz)
         ack_deadline, reply_deadline = self._deadlines[kind.code]
+        ack_key, reply_key = self._due_keys[kind.code]
         dues = row.dues
         ack = _timing(
             row.state,
             row.paused,
             ack_deadline,
-            self._due(dues.get(ACK)),
+            self._due(dues.get(ack_key) if ack_key else None),
             steps,
             answers,
             start,
@@ -705,7 +739,7 @@ class Calculator:
             row.state,
             row.paused,
             reply_deadline,
-            self._due(dues.get(REPLY)),
+            self._due(dues.get(reply_key) if reply_key else None),
             steps,
             answers,
             start,
