@@ -826,10 +826,12 @@ class Tally:
         with their steps by ``add``. As in ``add``, every addressee of a matter comes in the
         same batch."""
         calc = self.calculator
-        kinds = calc.kinds
-        today = calc._today_text
-        ordinal = calc.days.ordinal_of
-        acting, rule_of, of = calc.acting, calc.rule, self._of
+        kinds, today, rules = calc.kinds, calc._today_text, calc._rules
+        # A year at scale is hundreds of thousands of rows: plain locals, no calls per row
+        # but the dictionaries' (a day's ordinal, an addressee's organisation's figures).
+        ordinals, ordinal = calc.days._texts, calc.days.ordinal_of
+        mine_of: dict[str, OrgFigures] = {}
+        of = self._of
         raised: set[int] = set()
         for (
             case_id,
@@ -852,27 +854,44 @@ class Tally:
             if case_id not in raised:
                 raised.add(case_id)
                 of(raiser_org).raised += 1
-            rule = rule_of(kind)
+            rule = rules.get(kind)  # type: ignore[arg-type]
             if rule is None:
                 continue
-            mine = of(acting(addressee))
+            mine = mine_of.get(addressee)
+            if mine is None:
+                mine = mine_of[addressee] = of(calc.acting(addressee))
             mine.received += 1
-            for answer, due, day, days, ratio in (
-                (rule.ack, ack_due, ack_day, mine.ack_days, mine.ack_on_time),
-                (rule.reply, reply_due, reply_day, mine.reply_days, mine.reply_on_time),
-            ):
-                if answer is None:
-                    continue
-                if day is None:
+            begun = ordinals.get(start)
+            if begun is None:
+                begun = ordinal(start)
+            answer = rule.ack
+            if answer is not None:
+                if ack_day is None:
                     # Unanswered: late once the due day has passed while still waiting (and
                     # not paused: such matters are in ``exact``, but the rule is the same).
-                    if due and not paused and state in answer.states and today > due:
-                        ratio.of += 1
-                    continue
-                days.append(max(0, ordinal(day) - ordinal(start)))
-                if due:
-                    ratio.of += 1
-                    ratio.hits += day <= due
+                    if ack_due and not paused and state in answer.states and today > ack_due:
+                        mine.ack_on_time.of += 1
+                else:
+                    ended = ordinals.get(ack_day)
+                    if ended is None:
+                        ended = ordinal(ack_day)
+                    mine.ack_days.append(ended - begun if ended > begun else 0)
+                    if ack_due:
+                        mine.ack_on_time.of += 1
+                        mine.ack_on_time.hits += ack_day <= ack_due
+            answer = rule.reply
+            if answer is not None:
+                if reply_day is None:
+                    if reply_due and not paused and state in answer.states and today > reply_due:
+                        mine.reply_on_time.of += 1
+                else:
+                    ended = ordinals.get(reply_day)
+                    if ended is None:
+                        ended = ordinal(reply_day)
+                    mine.reply_days.append(ended - begun if ended > begun else 0)
+                    if reply_due:
+                        mine.reply_on_time.of += 1
+                        mine.reply_on_time.hits += reply_day <= reply_due
             code = rule.code
             if code == REFERRAL:
                 mine.resolution.add(outcome is not None, outcome == RESOLVED)
