@@ -7,8 +7,11 @@ from __future__ import annotations
 import warnings
 from datetime import datetime
 
+import pytest
+
 from bot.domain.committee import Committee
 from bot.storage import schema as t
+from handlers import courier
 from tests.conftest import SHANGHAI
 from tests.flows import LI, QIAN, ZHAO, admin, bind_group, rows
 from tests.scenario import running_bot
@@ -205,3 +208,81 @@ async def test_an_agency_late_on_a_handover_shows_in_its_on_time_rates(
         text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
         # raised, received, ack median/p90, ack on time, ...
         assert table_of(text)["自然资源局"][:4] == ["0", "1", "—", "0%"], text
+
+
+async def test_a_refused_chart_does_not_post_the_quarterly_report_twice(
+    committee: Committee, db_url: str
+) -> None:
+    """The report's text reaches the group, then Telegram answers the chart's sendPhoto with
+    429 (the group's flood limit: the morning summary and the digest went out just before).
+    The outbox resends the whole row — the report's text again, under a "may be a repeat"
+    note — where only the chart was missing."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        group = await bind_group(bot)
+        await bot.tick(datetime(2026, 12, 31, 9, 0, tzinfo=SHANGHAI))
+        bot.allowed_errors.add(429)
+        bot.fake.inject(
+            "sendPhoto", status=429, description="Too Many Requests: retry after 5", retry_after=5
+        )
+        # A referral acknowledged in the quarter: the report has a chart.
+        bot.clock.set(at(12, 1))
+        case_id = await raise_(
+            bot, LI, "李明", "referral", {"title": "林地征收补偿争议", "addressee": "CHIBEI-CENTER"}
+        )
+        bot.clock.set(at(12, 2))
+        await act(bot, ZHAO, "赵法官", case_id, "acknowledge")
+        await bot.tick(datetime(2027, 1, 4, 8, 31, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 8, 40, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 9, 0, tzinfo=SHANGHAI))
+        (row,) = await rows(bot, t.outbox, t.outbox.c.kind == "quarterly_report")
+        assert row.status == "sent"
+        title = bot.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
+        reports = [x for x in bot.texts(group) if title in x]
+        assert len([m for m in bot.fake.messages_to(group) if "photo" in m]) == 1
+        assert len(reports) == 1, reports
+
+
+async def test_a_report_too_long_for_a_caption_resends_only_its_chart(
+    committee: Committee, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report longer than a photo's caption goes as its text, then the chart. When the
+    chart is refused (429), the row records that the text arrived, and the resend is the
+    chart alone: one report text in the group, no "may be a repeat" copy."""
+    monkeypatch.setattr(courier, "CAPTION_LIMIT", 100)  # this committee's report is short
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        group = await bind_group(bot)
+        await bot.tick(datetime(2026, 12, 31, 9, 0, tzinfo=SHANGHAI))
+        bot.clock.set(at(12, 1))
+        case_id = await raise_(
+            bot, LI, "李明", "referral", {"title": "林地征收补偿争议", "addressee": "CHIBEI-CENTER"}
+        )
+        bot.clock.set(at(12, 2))
+        await act(bot, ZHAO, "赵法官", case_id, "acknowledge")
+        bot.allowed_errors.add(429)
+        bot.fake.inject(
+            "sendPhoto", status=429, description="Too Many Requests: retry after 5", retry_after=5
+        )
+        await bot.tick(datetime(2027, 1, 4, 8, 31, tzinfo=SHANGHAI))
+        (row,) = await rows(bot, t.outbox, t.outbox.c.kind == "quarterly_report")
+        # The text went; the row remembers it, and is due again (not a possible repeat).
+        assert (row.status, row.uncertain) == ("retry", 0)
+        assert row.payload["_delivered"]["parts"] == 1
+        sent = bot.fake.messages_to(group)
+        assert [m for m in sent if "photo" in m] == []
+        title = bot.shown("Quarterly evaluation report · %(period)s", period="2026年第四季度")
+        assert len([x for x in bot.texts(group) if title in x]) == 1
+
+        await bot.tick(datetime(2027, 1, 4, 8, 40, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2027, 1, 4, 9, 0, tzinfo=SHANGHAI))
+        (row,) = await rows(bot, t.outbox, t.outbox.c.kind == "quarterly_report")
+        assert row.status == "sent"
+        assert row.payload == {"first": "2026-10-01", "last": "2026-12-31"}
+        messages = bot.fake.messages_to(group)
+        reports = [m for m in messages if title in m.get("text", "")]
+        photos = [m for m in messages if "photo" in m]
+        assert (len(reports), len(photos)) == (1, 1)
+        assert row.message_id == reports[0]["message_id"]  # the report's first message
+        assert "caption" not in photos[0]
+        assert messages.index(reports[0]) < messages.index(photos[0])
