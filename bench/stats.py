@@ -2,10 +2,10 @@
 
 The seeded file (``bench.seed``, kept between runs like the mix's) spreads its matters over
 two years, so "a year" (2026, to the seed's 25 November) holds about half of them. Timed
-separately: the figures (``Coordination.stats``: the period's rows read through the indexes
-and counted in the domain), the table's text, the chart (matplotlib, as the worker thread
-draws it), and the drill-down of the busiest organisation. The queries' plans are checked:
-one that scans a whole table fails the target.
+separately: the figures (``Coordination.stats``: a summary per addressee read through the
+indexes and counted in the domain), the table's text, the chart (matplotlib, as the worker
+thread draws it), and the drill-down of the busiest organisation (its first page, and a
+later one). The queries' plans are checked: one that scans a whole table fails the target.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from bench.common import ADMIN_ID, SHANGHAI, Row, committee
 from bench.seed import NOW, cached
 
 RUNS = 3
-TARGET_S = {100_000: 5.0, 1_000_000: 50.0}  # the figures of a year, median
+TARGET_S = {100_000: 0.5, 1_000_000: 3.0}  # the figures of a year, median
+DRILL_TARGET_S = 0.5  # the drill-down's first page of the busiest organisation
 
 
 def _target(n: int) -> float:
-    return TARGET_S.get(n, 5.0 * max(1.0, n / 100_000))
+    return TARGET_S.get(n, 0.5 * max(1.0, n / 100_000))
 
 
 async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
@@ -50,7 +51,13 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
     start, end = period.bounds(SHANGHAI)
     plans: list[str] = []
     async with db.read() as conn:
-        for stmt in (storage.assignments_query(start, end), storage.steps_query(start, end)):
+        local = storage.LocalDays(conn.dialect.name, SHANGHAI, start, NOW)
+        rules = svc.calculator().rules
+        for stmt in (
+            storage.summary_query(start, end, rules, local),
+            storage.summary_query(start, end, rules, local, ["YB-IPC"]),
+            storage.paused_query(start),
+        ):
             compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
             found = await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
             plans += [str(r[3]) for r in found.all()]
@@ -73,8 +80,11 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
     chart_warm_s = time.perf_counter() - started
     busiest = max(card.orgs, key=lambda o: o.received)
     started = time.perf_counter()
-    lines = await svc.stats_matters(office, period, busiest.org)
+    page = await svc.stats_matters(office, period, busiest.org)
     drill_s = time.perf_counter() - started
+    started = time.perf_counter()
+    await svc.stats_matters(office, period, busiest.org, 5)
+    drill_next_s = time.perf_counter() - started
     await db.dispose()
     median = statistics.median(times)
     target = _target(n)
@@ -82,8 +92,7 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
     value = (
         f"{median:.2f} s median ({max(times):.2f} s max) for {card.matters:,} matters of "
         f"{n:,}; table {table_ms:.0f} ms; chart {chart_s:.2f} s first, {chart_warm_s:.2f} s "
-        f"after ({len(png or b'') // 1024} KiB); drill-down of {len(lines):,} matters "
-        f"{drill_s:.2f} s"
+        f"after ({len(png or b'') // 1024} KiB)"
     )
     if scans:
         value += f"; FULL SCAN: {'; '.join(scans)}"
@@ -94,7 +103,7 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
         Row(
             f"stats: a year at {n:,} matters",
             value,
-            f"≤ {target:.0f} s, no full scan",
+            f"≤ {target:g} s, no full scan",
             ok,
             {
                 "matters_total": n,
@@ -105,10 +114,18 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
                 "chart_first_s": chart_s,
                 "chart_s": chart_warm_s,
                 "drill_down_s": drill_s,
-                "drill_down_matters": len(lines),
+                "drill_down_matters": page.total,
                 "plan": plans,
             },
-        )
+        ),
+        Row(
+            f"stats: drill-down of the busiest organisation at {n:,} matters",
+            f"first page {drill_s:.2f} s, sixth page {drill_next_s:.2f} s "
+            f"({page.total:,} matters, {page.late:,} late)",
+            f"≤ {DRILL_TARGET_S} s",
+            drill_s <= DRILL_TARGET_S,
+            {"first_page_s": drill_s, "later_page_s": drill_next_s, "matters": page.total},
+        ),
     ]
 
 

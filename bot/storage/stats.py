@@ -1,9 +1,13 @@
-"""The rows behind /stats: every addressee of the matters raised in a period, with the steps
-of their matters that the figures read (``bot.domain.stats`` computes them).
+"""The rows behind /stats (``bot.domain.stats`` computes the figures from them).
 
-Both queries start from ``ix_cases_created_number`` (the period's matters, read from the
+At scale, a summary per addressee of the matters raised in a period (``summary_query``):
+the database finds each one's answers, so no step crosses into Python. The few matters with
+a request for more information, and a drill-down page's matters, are read whole: every
+addressee with the steps of its matter that the figures read (``Fetched``, ``rows_of``).
+
+Every query starts from ``ix_cases_created_number`` (the period's matters, read from the
 index alone: the kind is the number's prefix, so no matter's row with its whole form is
-read), then reach the addressees through their unique (case, position) index and the steps
+read), then reaches the addressees through their unique (case, position) index and the steps
 through ``ix_events_case``.
 """
 
@@ -418,7 +422,7 @@ def paused_query(since: datetime) -> Select[tuple[int]]:
     """The matters with a request for more information since ``since``: from the covering
     ix_events_action_at_case, a short range (such requests are few)."""
     e = t.events.c
-    return select(e.case_id).distinct().where(e.action == PAUSE, e.at >= since)
+    return select(e.case_id).where(e.action == PAUSE, e.at >= since)
 
 
 async def paused_cases(conn: AsyncConnection, since: datetime) -> frozenset[int]:
