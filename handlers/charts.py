@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
+from bot.domain.stats import percent
 
 FONT = Path(bot.__file__).resolve().parent / "assets" / "fonts" / "NotoSansSC-Subset.otf"
 DPI = 100
@@ -69,7 +70,7 @@ def rates_chart(
         heights = [0.0 if v is None else 100 * float(v) for v in values]
         bars = axes.bar(xs, heights, width, color=colour, label=label)
         for bar, value in zip(bars, values, strict=True):
-            shown = no_value if value is None else f"{round(100 * float(value))}%"
+            shown = no_value if value is None else f"{percent(float(value))}%"
             axes.annotate(
                 shown,
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),

@@ -24,12 +24,13 @@ flood limits. Outcomes are written in batches; until its outcome is written a ro
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -103,6 +104,11 @@ EDIT_DONE = (
     "message_id_invalid",
 )
 
+# A row's progress in its payload: how many of its parts arrived, the first one's message id,
+# and whether it was rendered with the "may be a repeat" note (``Courier._deliver``).
+PROGRESS = "_delivered"
+CAPTION_LIMIT = 1024  # Telegram's limit on a photo's caption (visible UTF-16 units)
+
 CONCURRENCY = 10  # sends in flight at once: enough to fill ~30/s at a 100-300 ms round trip
 BATCH = 50  # rows claimed at once (each 'sending' until its outcome is written)
 RECORD_EVERY = 25  # outcomes written together ...
@@ -147,19 +153,31 @@ class Courier:
 
     async def _deliver(self, bot: Bot, message: OutboxMessage, run: _Run) -> Outcome:
         """Send one row; what happened to it, to be recorded. Reports to the office are
-        queued from here; a 429 stops the run."""
+        queued from here; a 429 stops the run.
+
+        A row partly delivered before (``PROGRESS`` in its payload: a report's text went,
+        its chart did not) sends only what did not arrive, rendered as it was then (with the
+        "may be a repeat" note or without), so the parts fall as they fell the first time."""
         outbox = self.outbox
         renderer = self.renderers.get(message.kind)
         if renderer is None:
             return outbox.failed(message, f"no renderer for {message.kind}")
+        progress = message.payload.get(PROGRESS)
+        done, first_id, noted = 0, None, message.uncertain
+        if isinstance(progress, dict):
+            done, first_id, noted = progress["parts"], progress["first"], progress["noted"]
+            payload = {k: v for k, v in message.payload.items() if k != PROGRESS}
+            message = replace(message, payload=payload)
         try:
-            rendered = await renderer(message, message.uncertain)
+            rendered = await renderer(message, noted)
             with bulk():
-                sent = await self._send(bot, message.chat_id, rendered)
+                sent = await self._send(bot, message.chat_id, rendered, done)
         except Skip as exc:
             return outbox.failed(message, f"skipped: {exc}")
         except PartlySent as exc:
-            return await self._partly_sent(message, exc, run)
+            if first_id is not None:  # the row's first message arrived on an earlier try
+                exc.first_message_id = first_id
+            return await self._partly_sent(message, exc, run, noted)
         except RetryAfter as exc:
             after = _seconds(exc.retry_after)
             run.throttled(after)
@@ -177,7 +195,13 @@ class Courier:
         except Exception as exc:
             logger.exception("outbox %s: unexpected failure", message.key)
             return await self._retry(message, f"unexpected: {exc!r}", run)
-        return outbox.sent(message, sent, rendered.rendered_at)
+        if first_id is not None:
+            sent = first_id
+        outcome = outbox.sent(message, sent, rendered.rendered_at)
+        if progress is not None:
+            # Done: the row's payload is its own again (other readers of sent rows use it).
+            outcome.values["payload"] = message.payload
+        return outcome
 
     async def _retry(
         self, message: OutboxMessage, error: str, run: _Run, *, uncertain: bool = False
@@ -188,18 +212,28 @@ class Courier:
             await self._report(message, error, "gave_up", run)
         return outcome
 
-    async def _partly_sent(self, message: OutboxMessage, exc: PartlySent, run: _Run) -> Outcome:
-        """Some parts arrived: a resend would repeat them, so it must say so — or, when the
-        rest can never be sent, the row counts as sent (what arrived is what can arrive)."""
+    async def _partly_sent(
+        self, message: OutboxMessage, exc: PartlySent, run: _Run, noted: bool
+    ) -> Outcome:
+        """Some parts arrived: the row records how many (``PROGRESS``), and a resend sends
+        only the rest — or, when the rest can never be sent, the row counts as sent (what
+        arrived is what can arrive). The part that failed may have arrived all the same
+        after a network error: the row is then marked uncertain."""
         cause = exc.cause
         if isinstance(cause, (Forbidden, BadRequest)):
             logger.error("outbox %s: only part of it was delivered: %s", message.key, cause)
             return self.outbox.sent(message, exc.first_message_id)
+        progress = {"parts": exc.delivered, "first": exc.first_message_id, "noted": noted}
+        logger.info("outbox %s: %s part(s) delivered, the rest later", message.key, exc.delivered)
         if isinstance(cause, RetryAfter):
             after = _seconds(cause.retry_after)
             run.throttled(after)
-            return self.outbox.throttled(message, after, uncertain=True)
-        return await self._retry(message, f"partly sent: {cause}", run, uncertain=True)
+            outcome = self.outbox.throttled(message, after)
+        else:
+            uncertain = not isinstance(cause, NetworkError) or may_have_arrived(cause)
+            outcome = await self._retry(message, f"partly sent: {cause}", run, uncertain=uncertain)
+        outcome.values["payload"] = {**message.payload, PROGRESS: progress}
+        return outcome
 
     async def _migrated(self, message: OutboxMessage, new_chat_id: int, run: _Run) -> Outcome:
         """A group became a supergroup: follow it (and the committee group binding)."""
@@ -224,33 +258,57 @@ class Courier:
             run.more_due = True  # the report is due now: this run takes it
 
     @staticmethod
-    async def _send(bot: Bot, chat_id: int, rendered: Rendered) -> int | None:
-        """Send (or edit) one rendered row; the id of its (first) message."""
+    async def _send(bot: Bot, chat_id: int, rendered: Rendered, done: int = 0) -> int | None:
+        """Send (or edit) one rendered row; the id of its (first) message. Its parts are
+        the text's messages, then the document, then the photo; the first ``done`` of them
+        arrived before and are not sent again. A photo whose text fits its caption goes as
+        one message: nothing can arrive without the rest."""
         if rendered.edit is not None:
             return await Courier._edit(bot, chat_id, rendered.edit, rendered)
-        parts = split_html(rendered.html)
-        first: Message | None = None
-        try:
-            for i, part in enumerate(parts):
-                sent = await bot.send_message(
-                    chat_id,
-                    part,
-                    parse_mode="HTML",
-                    disable_web_page_preview=True,
-                    reply_markup=rendered.markup if i == len(parts) - 1 else None,
-                )
-                first = first or sent
-            if rendered.document is not None:
-                name, content = rendered.document
-                await bot.send_document(chat_id, InputFile(content, filename=name))
-            if rendered.photo is not None:
+        if rendered.photo is not None and rendered.document is None and not done:
+            caption = split_html(rendered.html, CAPTION_LIMIT)
+            if len(caption) == 1:
                 name, content = rendered.photo
-                await bot.send_photo(chat_id, InputFile(content, filename=name))
+                sent = await bot.send_photo(
+                    chat_id,
+                    InputFile(content, filename=name),
+                    caption=caption[0],
+                    parse_mode="HTML",
+                    reply_markup=rendered.markup,
+                )
+                return sent.message_id
+        parts = split_html(rendered.html)
+        sends: list[Callable[[], Awaitable[Message]]] = [
+            functools.partial(
+                bot.send_message,
+                chat_id,
+                part,
+                parse_mode="HTML",
+                disable_web_page_preview=True,
+                reply_markup=rendered.markup if i == len(parts) - 1 else None,
+            )
+            for i, part in enumerate(parts)
+        ]
+        if rendered.document is not None:
+            name, content = rendered.document
+            document = InputFile(content, filename=name)
+            sends.append(functools.partial(bot.send_document, chat_id, document))
+        if rendered.photo is not None:
+            name, content = rendered.photo
+            photo = InputFile(content, filename=name)
+            sends.append(functools.partial(bot.send_photo, chat_id, photo))
+        first: int | None = None
+        delivered = done
+        try:
+            for part in sends[done:]:
+                sent = await part()
+                first = first or sent.message_id
+                delivered += 1
         except TelegramError as exc:
-            if first is None:
+            if delivered == 0:
                 raise
-            raise PartlySent(exc, first.message_id) from exc
-        return first.message_id if first is not None else None
+            raise PartlySent(exc, first, delivered) from exc
+        return first
 
     @staticmethod
     async def _edit(bot: Bot, chat_id: int, message_id: int, rendered: Rendered) -> int:
@@ -274,12 +332,14 @@ class Courier:
 
 
 class PartlySent(Exception):
-    """The first part(s) of a message were delivered, then sending failed."""
+    """The first ``delivered`` part(s) of a row were delivered (now or before), then
+    sending failed; ``first_message_id``: the first part's message (None: not known)."""
 
-    def __init__(self, cause: TelegramError, first_message_id: int) -> None:
+    def __init__(self, cause: TelegramError, first_message_id: int | None, delivered: int) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.first_message_id = first_message_id
+        self.delivered = delivered
 
 
 def _seconds(value: timedelta | float | int) -> timedelta:

@@ -222,9 +222,10 @@ async def stats_command(update: Update, context: BotContext) -> None:
         await reply(update, context, "⚠ " + context.texts.t(viewer.lang, REFUSED))
         return
     message = update.effective_message
-    text = ""
-    if message is not None and message.text and " " in message.text:
-        text = message.text.partition(" ")[2]
+    # What follows the command, after a space or a line break (a phone's keyboard often
+    # puts the period on the next line).
+    words = message.text.split(None, 1) if message is not None and message.text else []
+    text = words[1] if len(words) == 2 else ""
     try:
         period = parse_period(text, context.svc.today())
     except PeriodError:

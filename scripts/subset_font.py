@@ -39,7 +39,9 @@ def main(source: str) -> None:
     wanted |= set(range(0x20, 0x7F))  # ASCII
     wanted |= set(range(0x3000, 0x3040))  # CJK symbols and punctuation
     wanted |= set(range(0xFF00, 0xFFF0))  # full-width forms
-    wanted |= {0x00B7, 0x2014, 0x2026, 0x2018, 0x2019, 0x201C, 0x201D, 0x2212, 0x25B2, 0x25BC}
+    # Middle dot, en dash (an English period title), em dash, ellipsis, quotes, minus, ▲▼.
+    wanted |= {0x00B7, 0x2013, 0x2014, 0x2026, 0x2018, 0x2019, 0x201C, 0x201D, 0x2212}
+    wanted |= {0x25B2, 0x25BC}
     options = subset.Options()
     options.hinting = False  # FreeType autohints at chart sizes; a third smaller
     options.name_IDs = ["*"]

@@ -77,7 +77,8 @@ async def seed(bot: Harness) -> dict[str, int]:
       9 October (paused: 8, 9 Oct), acknowledged on 12 October: five working days less two
       paused = three — on time (due 12 Oct); never answered: late (due 21 Oct).
     C referral of 生态环境局 to the Chibei center: never acknowledged — late.
-    D hearing of 延边中院, 自然资源局 the defendant: its head appeared.
+    D hearing of 延边中院, 自然资源局 the defendant: who appears named on 30 September, one
+      working day — on time (its acknowledgement); its head appeared.
     E assistance of 延边中院 to 自然资源局 (replied 8 Oct: two working days, on time) and
       生态环境局 (never: late).
     F bulletin of 延边中院 to 自然资源局 (read) and 生态环境局 (not read).
@@ -242,7 +243,7 @@ async def test_the_quarter_s_figures_match_the_hand_count(
         figures = table_of(text)
         # raised, received, ack median/p90, ack on time, reply median/p90, reply on time
         assert figures["延边中院"] == ["3", "3", "2.5/3", "67%", "6/6", "50%"]
-        assert figures["自然资源局"] == ["2", "3", "—", "—", "2/2", "100%"]
+        assert figures["自然资源局"] == ["2", "3", "1/1", "100%", "2/2", "100%"]
         assert figures["生态环境局"] == ["1", "2", "—", "—", "—", "0%"]
         rate_of = table_of(text, 2)
         # resolution, head appearance, request reply, bulletin read
@@ -296,7 +297,7 @@ async def test_the_drill_down_lists_the_matters_behind_the_figures(
         assert numbers["D"] not in listing and numbers["G"] not in listing
         assert "林地征收补偿争议" in listing  # the title: observers see it
         entry_b = listing.split(numbers["B"])[1].split("•")[0]
-        assert "受理3个工作日 · 答复尚未 ⚠" in entry_b
+        assert "受理3个工作日 · 尚未答复 ⚠" in entry_b
         entry_a = listing.split(numbers["A"])[1].split("•")[0]
         assert "受理2个工作日 · 答复6个工作日" in entry_a and "⚠" not in entry_a
 

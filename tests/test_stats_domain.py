@@ -13,12 +13,17 @@ from typing import Any
 import pytest
 
 from bot.domain.committee import Committee
+from bot.domain.kinds import Side
 from bot.domain.mechanisms import default_registry
 from bot.domain.periods import Period, PeriodError, parse_period, quarter_before
 from bot.domain.stats import (
+    ACK,
     FIGURE,
     FIGURES,
+    MEASURED_AS,
     NO_VALUE,
+    REPLY,
+    STEP_ACTIONS,
     AssignmentRow,
     Calculator,
     Step,
@@ -103,6 +108,11 @@ def step(action: str, when: datetime, frm: str, to: str, assignment_id: int | No
         ("2026-01-05 2026-02-10", date(2026, 1, 5), date(2026, 2, 10), "range"),
         ("1月1日至3月15日", date(2026, 1, 1), date(2026, 3, 15), "range"),
         ("2026年9月1日 到 2026年9月30日", date(2026, 9, 1), date(2026, 9, 30), "month"),
+        ("2026.1.1-2026.3.31", date(2026, 1, 1), date(2026, 3, 31), "quarter"),
+        ("2026.1.1 - 2026.2.10", date(2026, 1, 1), date(2026, 2, 10), "range"),
+        ("2026-01-01~2026-03-31", date(2026, 1, 1), date(2026, 3, 31), "quarter"),
+        ("2026-01-01-2026-02-10", date(2026, 1, 1), date(2026, 2, 10), "range"),
+        ("2026年1月1日-2026年3月31日", date(2026, 1, 1), date(2026, 3, 31), "quarter"),
     ],
 )
 def test_periods_are_read_in_every_form(text: str, first: date, last: date, kind: str) -> None:
@@ -124,6 +134,9 @@ def test_periods_are_read_in_every_form(text: str, first: date, last: date, kind
         "2026-01-01 2026-02-01 2026-03-01",
         "明天",
         "2020-01-01 2026-12-31",
+        "2026-13-01-2026-03-31",
+        "2026.3.31-2026.1.1",
+        "1999-01-01 1999-02-01",
     ],
 )
 def test_bad_periods_are_refused(text: str) -> None:
@@ -138,7 +151,15 @@ def test_a_period_s_bounds_are_local_days_and_its_token_goes_round() -> None:
     assert end == datetime(2026, 10, 1, tzinfo=SHANGHAI)
     assert period.token == "20260701-20260930"
     assert Period.from_token(period.token) == period
-    for forged in ("20261301-20261231", "20260930-20260701", "2026-07-01", "", "20260701-2026093"):
+    for forged in (
+        "20261301-20261231",
+        "20260930-20260701",
+        "2026-07-01",
+        "",
+        "20260701-2026093",
+        "00010101-00010131",  # years /stats never accepts (nor can turn into moments)
+        "99991201-99991231",
+    ):
         assert Period.from_token(forged) is None
 
 
@@ -148,6 +169,30 @@ def test_the_quarter_before() -> None:
         date(2026, 12, 31),
     )
     assert quarter_before(date(2026, 7, 1)).first == date(2026, 4, 1)
+
+
+def test_every_kind_s_deadlines_are_measured_once() -> None:
+    """Every declared deadline says which time it counts in (a new kind's cannot be left out
+    of the figures unnoticed), a kind has at most one of each, and the steps answering them
+    are among those the figures read."""
+    for kind in KINDS:
+        names = [d.name for d in kind.deadlines]
+        assert set(names) <= set(MEASURED_AS), (kind.code, names)
+        measured = [MEASURED_AS[n] for n in names if MEASURED_AS[n] is not None]
+        assert len(measured) == len(set(measured)), (kind.code, names)
+        for deadline in kind.deadlines:
+            if MEASURED_AS[deadline.name] is None:
+                continue
+            answers = {
+                a.code
+                for a in kind.actions
+                if a.by is Side.ADDRESSEE
+                and (not a.from_states or a.from_states & deadline.states)
+                and a.to_state is not None
+                and a.to_state not in deadline.states
+            }
+            assert answers and answers <= set(STEP_ACTIONS), (kind.code, deadline.name)
+    assert {ACK, REPLY} <= set(MEASURED_AS.values())
 
 
 # ----------------------------------------------------------------------------- measures
@@ -164,6 +209,11 @@ def test_median_and_90th_percentile() -> None:
 def test_every_figure_shows_a_dash_without_a_denominator() -> None:
     assert [formatted(f, None) for f in FIGURES] == [NO_VALUE] * len(FIGURES)
     assert formatted(FIGURE["ack_on_time"], 2 / 3) == "67%"
+    # Rounded half up (四舍五入), as a reader checks it by hand, float error absorbed.
+    assert formatted(FIGURE["ack_on_time"], 1 / 8) == "13%"
+    assert formatted(FIGURE["ack_on_time"], 29 / 200) == "15%"
+    assert formatted(FIGURE["ack_on_time"], 1 / 200) == "1%"
+    assert formatted(FIGURE["ack_on_time"], 1 / 3) == "33%"
     assert formatted(FIGURE["ack_median"], 2.5) == "2.5"
     assert formatted(FIGURE["ack_median"], 2.0) == "2"
     assert formatted(FIGURE["raised"], 0) == "0"

@@ -65,12 +65,13 @@ class Period:
             last = datetime.strptime(match[2], "%Y%m%d").date()
         except ValueError:
             return None
-        if last < first or last - first > MAX_SPAN:
+        if last < first or last - first > MAX_SPAN or not _in_range(first, last):
             return None
         return cls(first, last, _kind_of(first, last))
 
 
 MAX_SPAN = timedelta(days=366 * 5)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def month(year: int, number: int) -> Period:
@@ -119,7 +120,8 @@ def parse_period(text: str, today: date) -> Period:
     Nothing: this month. 本月 / 上月 / this month / last month. A quarter: ``2026Q3``,
     ``2026年第三季度``, ``Q3`` (this year). A year: ``2026`` or ``2026年``. Two dates, in any
     form the forms accept (``2026-01-01 2026-03-31``, ``1月1日至3月31日``: a date without a
-    year is in this year)."""
+    year is in this year), joined by a space, 至, 到, a tilde, a dash or a hyphen
+    (``2026.1.1-2026.3.31``, ``2026-01-01~2026-03-31``)."""
     raw = unicodedata.normalize("NFKC", text).strip().lower()
     raw = re.sub(r"\s+", " ", raw)
     if raw in ("", "本月", "this month", "this"):
@@ -142,21 +144,44 @@ def parse_period(text: str, today: date) -> Period:
     match = _YEAR_RE.match(raw)
     if match:
         return _checked(year(int(match[1])))
-    parts = [p for p in _RANGE_SPLIT.split(raw) if p]
+    # A date without a year is read in this year (parse_date's reference day is where a
+    # yearless date starts to count).
+    since = date(today.year, 1, 1)
+    parts = [p for p in _RANGE_SPLIT.split(raw) if p and p != "-"]  # "2026.1.1 - 2026.3.31"
     if len(parts) == 2:
         try:
-            # A date without a year is read in this year (parse_date's reference day is
-            # where a yearless date starts to count).
-            first, last = (parse_date(p, date(today.year, 1, 1)) for p in parts)
+            first, last = (parse_date(p, since) for p in parts)
         except InvalidInput as exc:
             raise PeriodError() from exc
-        if last < first or last - first > MAX_SPAN:
-            raise PeriodError()
-        return _checked(Period(first, last, _kind_of(first, last)))
-    raise PeriodError()
+    elif len(parts) == 1 and (found := _hyphenated(parts[0], since)) is not None:
+        first, last = found  # 2026.1.1-2026.3.31, 2026-01-01-2026-03-31
+    else:
+        raise PeriodError()
+    if last < first or last - first > MAX_SPAN:
+        raise PeriodError()
+    return _checked(Period(first, last, _kind_of(first, last)))
+
+
+def _hyphenated(text: str, since: date) -> tuple[date, date] | None:
+    """Two dates joined by a hyphen, which may also be inside each date: the one place to
+    cut where both halves are dates (None if no place or more than one)."""
+    found = []
+    for i, char in enumerate(text):
+        if char != "-":
+            continue
+        try:
+            found.append((parse_date(text[:i], since), parse_date(text[i + 1 :], since)))
+        except InvalidInput:
+            continue
+    return found[0] if len(found) == 1 else None
+
+
+def _in_range(first: date, last: date) -> bool:
+    """The years /stats accepts (also what keeps a period's moments representable)."""
+    return first.year >= FIRST_YEAR and last.year <= LAST_YEAR
 
 
 def _checked(period: Period) -> Period:
-    if not 2000 <= period.first.year <= 2100:
+    if not _in_range(period.first, period.last):
         raise PeriodError()
     return period

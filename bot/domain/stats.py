@@ -35,9 +35,20 @@ from bot.i18n import N_
 NO_VALUE = "—"
 _ONE_DAY = timedelta(days=1)
 
-# The deadlines whose answers the time figures measure (by their declared names).
+# The two times the figures measure: acknowledging a matter and answering it.
 ACK = "ack"
 REPLY = "reply"
+# Which time each declared deadline (by its name) is measured in: the one place that says
+# so (``tests/test_stats_domain.py`` checks every kind's deadlines are here). None: a
+# deadline with a figure of its own (a bulletin read: the read rate).
+MEASURED_AS: Mapping[str, str | None] = {
+    "ack": ACK,  # 受理 or 退回: referral, consultation, coordination
+    "receipt": ACK,  # 裁执分离: the agency confirms receipt of the ruling
+    "name": ACK,  # 出庭应诉: the agency names who appears (acknowledging the hearing)
+    "reply": REPLY,  # the outcome recorded, or an agency's reply to a request
+    "result": REPLY,  # 裁执分离: the agency reports the result of enforcement
+    "read": None,  # a bulletin: the read rate
+}
 # The kinds the other rates are about, and what counts there.
 REFERRAL = "referral"
 RESOLVED = "resolved"
@@ -57,6 +68,8 @@ STEP_ACTIONS: tuple[str, ...] = (
     "resolve",
     "reply",
     "name_official",
+    "confirm_receipt",
+    "report_result",
     "read",
     "answer",
     "request_info",
@@ -93,6 +106,9 @@ class AssignmentRow:
     clock_started_at: datetime
     dues: Mapping[str, str]
     steps: tuple[Step, ...] = ()  # in the order they were taken
+    # Its clock stands paused now (waiting for more information: no deadline runs, the
+    # due days in ``dues`` move on resuming).
+    paused: bool = False
 
     @property
     def prefix(self) -> str:
@@ -106,8 +122,9 @@ class Timing:
 
     ``days``: working days taken (None: not answered); ``on_time``: answered by the due day
     (True), answered after it or still unanswered once it has passed (False), or not yet
-    decided (None: not yet due, or the stage ended without the addressee's answer — the
-    matter withdrawn, returned before the reply stage, closed by the court)."""
+    decided (None: not yet due, the clock paused while the addressee waits for more
+    information, or the stage ended without the addressee's answer — the matter withdrawn,
+    returned before the reply stage, closed by the court)."""
 
     days: int | None
     due: date | None
@@ -199,8 +216,15 @@ def _round_steps(row: AssignmentRow, tz: ZoneInfo) -> list[_Dated]:
     ]
 
 
-def _deadline(kind: KindSpec, name: str) -> Deadline | None:
-    return next((d for d in kind.deadlines if d.name == name), None)
+def _deadline(kind: KindSpec, figure: str) -> Deadline | None:
+    """The kind's deadline measured as ``figure`` (``MEASURED_AS``), if it has one."""
+    return next((d for d in kind.deadlines if MEASURED_AS.get(d.name) == figure), None)
+
+
+def _due_key(kind: KindSpec, figure: str) -> str | None:
+    """The name the due day of the kind's ``figure`` deadline is kept under (``dues``)."""
+    deadline = _deadline(kind, figure)
+    return deadline.name if deadline is not None else None
 
 
 def _answers(kind: KindSpec) -> frozenset[str]:
@@ -211,22 +235,26 @@ def _answers(kind: KindSpec) -> frozenset[str]:
 def timing(
     row: AssignmentRow,
     kind: KindSpec,
-    name: str,
+    figure: str,
     calendar: DayCounter,
     tz: ZoneInfo,
     today: date,
 ) -> Timing | None:
-    """The answer of one addressee to the deadline ``name``; None when its kind has none.
+    """The answer of one addressee to its kind's deadline measured as ``figure`` (``ACK``
+    or ``REPLY``: ``MEASURED_AS``); None when its kind has none.
 
     The answer is the addressee's first step, in the clock's current round, that leaves the
     deadline's states (受理 or 退回 for acknowledging; the outcome or the reply for replying).
     Its time is the working days from the clock's start to the answer's day, less the
     working days paused (a pause from day P to day R takes the working days after P up to R,
-    as the deadline moves; a pause still running ends at the answer or today)."""
-    due = row.dues.get(name)
+    as the deadline moves; a pause still running ends at the answer or today). An
+    unanswered deadline is not late while the clock stands paused: none runs then."""
+    deadline = _deadline(kind, figure)
+    due = row.dues.get(deadline.name) if deadline is not None else None
     return _timing(
         row.state,
-        _deadline(kind, name),
+        row.paused,
+        deadline,
         date.fromisoformat(due) if due else None,
         _round_steps(row, tz),
         _answers(kind),
@@ -238,6 +266,7 @@ def timing(
 
 def _timing(
     state: str,
+    paused: bool,
     deadline: Deadline | None,
     due: date | None,
     steps: Sequence[_Dated],
@@ -256,11 +285,11 @@ def _timing(
             answer = dated
             break
     if answer is None:
-        late = state in states and due is not None and today > due
+        late = not paused and state in states and due is not None and today > due
         return Timing(None, due, False if late else None)
     end = answer.day
-    paused = _paused(steps, end, calendar) if len(steps) > 1 else 0
-    days = max(0, calendar.working_days_between(start_day, end) - paused)
+    stood = _paused(steps, end, calendar) if len(steps) > 1 else 0
+    days = max(0, calendar.working_days_between(start_day, end) - stood)
     return Timing(days, due, None if due is None else end <= due)
 
 
@@ -314,20 +343,30 @@ class KindRule:
     ack: AnswerRule | None
     reply: AnswerRule | None
     bulletin: bool
+    ack_due: str | None = None  # the names the two due days are kept under (``dues``)
+    reply_due: str | None = None
 
 
 def kind_rules(kinds: KindRegistry) -> tuple[KindRule, ...]:
     """Every declared kind's rule. Only the steps ``STEP_ACTIONS`` names are ever read, so an
     answer by another action is no answer here either, exactly as in ``timing``."""
 
-    def rule(kind: KindSpec, name: str) -> AnswerRule | None:
-        deadline = _deadline(kind, name)
+    def rule(kind: KindSpec, figure: str) -> AnswerRule | None:
+        deadline = _deadline(kind, figure)
         if deadline is None:
             return None
         return AnswerRule(_answers(kind) & frozenset(STEP_ACTIONS), deadline.states)
 
     return tuple(
-        KindRule(k.code, k.number_prefix, rule(k, ACK), rule(k, REPLY), k.code == BULLETIN)
+        KindRule(
+            k.code,
+            k.number_prefix,
+            rule(k, ACK),
+            rule(k, REPLY),
+            k.code == BULLETIN,
+            _due_key(k, ACK),
+            _due_key(k, REPLY),
+        )
         for k in kinds
     )
 
@@ -353,6 +392,7 @@ class Summary(NamedTuple):
     ack_day: str | None
     reply_day: str | None
     read: bool | int | None  # a bulletin: read or answered in writing by a step
+    paused: bool | int  # its clock stands paused now (``AssignmentRow.paused``)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -532,12 +572,18 @@ class OrgFigures:
         return ratio.value
 
 
+def percent(share: float) -> int:
+    """A share as whole percent rounded half up (四舍五入: 12.5 % is 13 %), as anyone checks
+    it by hand, not Python's half to even; the epsilon absorbs float error (29/200)."""
+    return math.floor(share * 100 + 0.5 + 1e-9)
+
+
 def formatted(figure: Figure, value: float | int | None) -> str:
     """A figure as the table and the chart show it: 3, 1.5, 92%, or "—"."""
     if value is None:
         return NO_VALUE
     if figure.unit == "rate":
-        return f"{round(value * 100)}%"
+        return f"{percent(value)}%"
     if figure.unit == "days" and value != int(value):
         return f"{value:.1f}"
     return str(int(value))
@@ -627,6 +673,7 @@ class Calculator:
         self._acting: dict[str, str] = {}
         self._answers = {k.code: _answers(k) for k in kinds}
         self._deadlines = {k.code: (_deadline(k, ACK), _deadline(k, REPLY)) for k in kinds}
+        self._due_keys = {k.code: (_due_key(k, ACK), _due_key(k, REPLY)) for k in kinds}
         self._dues: dict[str, date] = {}
 
     def _due(self, text: str | None) -> date | None:
@@ -661,8 +708,9 @@ class Calculator:
         if rule is None:
             return None
         today = self._today_text
-        return _late(rule.ack, row.state, row.ack_due, row.ack_day, today) or _late(
-            rule.reply, row.state, row.reply_due, row.reply_day, today
+        paused = bool(row.paused)
+        return _late(rule.ack, row.state, paused, row.ack_due, row.ack_day, today) or _late(
+            rule.reply, row.state, paused, row.reply_due, row.reply_day, today
         )
 
     def line(self, row: AssignmentRow) -> MatterLine | None:
@@ -674,11 +722,13 @@ class Calculator:
         answers = self._answers[kind.code]
         start = _local_day(row.clock_started_at, self.tz)
         ack_deadline, reply_deadline = self._deadlines[kind.code]
+        ack_key, reply_key = self._due_keys[kind.code]
         dues = row.dues
         ack = _timing(
             row.state,
+            row.paused,
             ack_deadline,
-            self._due(dues.get(ACK)),
+            self._due(dues.get(ack_key) if ack_key else None),
             steps,
             answers,
             start,
@@ -687,8 +737,9 @@ class Calculator:
         )
         reply = _timing(
             row.state,
+            row.paused,
             reply_deadline,
-            self._due(dues.get(REPLY)),
+            self._due(dues.get(reply_key) if reply_key else None),
             steps,
             answers,
             start,
@@ -796,6 +847,7 @@ class Tally:
             ack_day,
             reply_day,
             read,
+            paused,
         ) in rows:
             if case_id in exact:
                 continue
@@ -815,8 +867,9 @@ class Tally:
             answer = rule.ack
             if answer is not None:
                 if ack_day is None:
-                    # Unanswered: late once the due day has passed while still waiting.
-                    if ack_due and state in answer.states and today > ack_due:
+                    # Unanswered: late once the due day has passed while still waiting (and
+                    # not paused: such matters are in ``exact``, but the rule is the same).
+                    if ack_due and not paused and state in answer.states and today > ack_due:
                         mine.ack_on_time.of += 1
                 else:
                     ended = ordinals.get(ack_day)
@@ -829,7 +882,7 @@ class Tally:
             answer = rule.reply
             if answer is not None:
                 if reply_day is None:
-                    if reply_due and state in answer.states and today > reply_due:
+                    if reply_due and not paused and state in answer.states and today > reply_due:
                         mine.reply_on_time.of += 1
                 else:
                     ended = ordinals.get(reply_day)
@@ -864,13 +917,18 @@ class Tally:
 
 
 def _late(
-    rule: AnswerRule | None, state: str, due: str | None, day: str | None, today: str
+    rule: AnswerRule | None,
+    state: str,
+    paused: bool,
+    due: str | None,
+    day: str | None,
+    today: str,
 ) -> bool:
     """``Timing.late`` from a summary's texts (ISO days compare as the days do)."""
     if rule is None or not due:
         return False
     if day is None:
-        return state in rule.states and today > due
+        return not paused and state in rule.states and today > due
     return day > due
 
 

@@ -245,6 +245,13 @@ class Outbox:
                         for o in sent
                     ],
                 )
+            for o in sent:
+                if "payload" in o.values:  # a row sent in parts: its progress is done with
+                    await conn.execute(
+                        update(t.outbox)
+                        .where(t.outbox.c.id == o.message.id)
+                        .values(payload=o.values["payload"])
+                    )
             known: dict[tuple[int, int], int] = {}
             for o in sent:
                 message_id = o.values["message_id"]

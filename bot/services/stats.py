@@ -165,32 +165,23 @@ class Statistics(ServiceBase):
     async def ensure_quarterly_report(self) -> bool:
         """Queue the report on the previous quarter for the group once its time has come
         (even if the bot was down then); True if it was queued now. Its outbox key names the
-        quarter, so a second tick or a restart never queues it twice."""
+        quarter, so a second tick or a restart never queues it twice.
+
+        Reports are due from the first tick that ran with them on and a group bound
+        (``QUARTERLY_SINCE``), recorded on that tick whether or not a report is due yet: a
+        report falling due while the bot runs is posted, one due before it ever ran is not."""
         moment = self.quarterly_moment()
         if moment is None:
-            return False
-        now = self.clock.now()
-        if moment > now:
             return False
         group = await self.group_chat_id()
         if group is None:
             return False
+        now = self.clock.now()
+        since = await self._quarterly_since(now)
+        if moment > now or moment < since:
+            return False
         covered = quarter_before(moment.date())
         async with self.db.write() as conn:
-            since_raw = (
-                await conn.execute(
-                    select(t.settings.c.value).where(t.settings.c.key == QUARTERLY_SINCE)
-                )
-            ).scalar_one_or_none()
-            if since_raw is None:
-                await conn.execute(
-                    t.settings.insert().values(key=QUARTERLY_SINCE, value=now.isoformat())
-                )
-                since = now
-            else:
-                since = datetime.fromisoformat(since_raw)
-            if moment < since:
-                return False
             schedule = self.committee.schedule
             queued = await enqueue(
                 conn,
@@ -205,3 +196,20 @@ class Statistics(ServiceBase):
         if queued:
             logger.info("quarterly report on %sQ%s queued", covered.first.year, covered.quarter)
         return queued
+
+    async def _quarterly_since(self, now: datetime) -> datetime:
+        """Since when reports are due: recorded as ``now`` the first time it is asked."""
+        query = select(t.settings.c.value).where(t.settings.c.key == QUARTERLY_SINCE)
+        async with self.db.read() as conn:
+            found = (await conn.execute(query)).scalar_one_or_none()
+        if found is not None:
+            return datetime.fromisoformat(found)
+        async with self.db.write() as conn:
+            found = (await conn.execute(query)).scalar_one_or_none()
+            if found is not None:
+                return datetime.fromisoformat(found)
+            await conn.execute(
+                t.settings.insert().values(key=QUARTERLY_SINCE, value=now.isoformat())
+            )
+            logger.info("quarterly reports due from %s", now.isoformat())
+        return now

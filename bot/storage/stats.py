@@ -48,8 +48,6 @@ from bot.domain.stats import (
 )
 from bot.storage import schema as t
 
-DUES = ("ack", "reply")
-
 
 def period_cases(start: datetime, end: datetime) -> Select[tuple[int, str, str, str]]:
     """The matters raised in [start, end), in the order of ``ix_cases_created_number``."""
@@ -83,8 +81,10 @@ def _assignments(raised: Subquery, addressees: Sequence[str] | None = None) -> S
             # Read as stored and made into moments here (``_moment``): SQLAlchemy's own
             # conversion of a year's timestamps costs more than reading them.
             type_coerce(a.clock_started_at, String).label("clock_started_at"),
-            # The two due days the figures compare with, taken out of the JSON by the database.
-            *(a.dues[name].as_string().label(name) for name in DUES),
+            # Every due day (the kind says which the figures compare with): these rows are
+            # the few matters a summary cannot stand for, or one drill-down page.
+            a.dues,
+            a.paused_since.is_not(None).label("paused"),
         )
         # No ORDER BY: the matters come in the index's order, each one's addressees by
         # position (the unique index), and sorting a year's rows would cost a temporary tree.
@@ -164,14 +164,9 @@ class Fetched:
             state,
             outcome,
             started,
-            ack_due,
-            reply_due,
+            dues,
+            paused,
         ) in self.assignments:
-            dues = {}
-            if ack_due:
-                dues["ack"] = ack_due
-            if reply_due:
-                dues["reply"] = reply_due
             rows.append(
                 AssignmentRow(
                     case_id=case_id,
@@ -183,8 +178,9 @@ class Fetched:
                     state=state,
                     outcome=outcome,
                     clock_started_at=_moment(started),
-                    dues=dues,
+                    dues=dues or {},
                     steps=steps.get(case_id, ()),
+                    paused=bool(paused),
                 )
             )
         return rows
@@ -345,6 +341,29 @@ def _answers(
     )
 
 
+def _due(
+    rules: Sequence[KindRule], pick: Callable[[KindRule], str | None], number: Any, dues: Any
+) -> ColumnElement[Any]:
+    """One deadline's due day out of the addressee's ``dues``, under the name its kind keeps
+    it by (``KindRule``): one lookup when every kind uses the same name."""
+    grouped: dict[str, list[str]] = {}
+    for rule in rules:
+        key = pick(rule)
+        if key is not None:
+            grouped.setdefault(key, []).append(rule.prefix)
+    if not grouped:
+        return literal(None, String)
+    if len(grouped) == 1:
+        return cast(ColumnElement[Any], dues[next(iter(grouped))].as_string())
+    return case(
+        *[
+            (or_(*[_prefixed(number, p) for p in prefixes]), dues[key].as_string())
+            for key, prefixes in grouped.items()
+        ],
+        else_=None,
+    )
+
+
 def summary_query(
     start: datetime,
     end: datetime,
@@ -384,10 +403,12 @@ def summary_query(
             a.state,
             a.outcome,
             local(a.clock_started_at).label("start"),
-            *(a.dues[name].as_string().label(f"{name}_due") for name in DUES),
+            _due(rules, lambda r: r.ack_due, c.number, a.dues).label("ack_due"),
+            _due(rules, lambda r: r.reply_due, c.number, a.dues).label("reply_due"),
             _answers(rules, lambda r: r.ack, c.number, c.id, a, local).label("ack_day"),
             _answers(rules, lambda r: r.reply, c.number, c.id, a, local).label("reply_day"),
             read.label("read"),
+            a.paused_since.is_not(None).label("paused"),
         )
         .select_from(t.cases.join(t.assignments, a.case_id == c.id))
         .where(c.created_at >= start, c.created_at < end)
