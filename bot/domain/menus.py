@@ -45,6 +45,7 @@ _OFFICE: tuple[Command, ...] = (
     ("members", N_("Members")),
     ("meeting", N_("Schedule a joint meeting")),
     ("digest", N_("Weekly digest now")),
+    ("export", N_("Spreadsheets of the matters")),
     ("status", N_("Bot status")),
 )
 

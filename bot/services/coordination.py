@@ -15,6 +15,7 @@ from bot.domain.kinds import KindRegistry
 from bot.services.acting import Acting
 from bot.services.conversations import Conversations
 from bot.services.delivery import Delivery, Outbox
+from bot.services.export import Exporting
 from bot.services.find import Finding
 from bot.services.meetings import Meetings
 from bot.services.members import Members
@@ -22,9 +23,9 @@ from bot.services.scheduled import Scheduled
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Acting, Finding, Scheduled, Delivery):
-    """Memberships, invites, drafts, matters, search, scheduled work, joint meetings and who
-    may receive what the outbox holds."""
+class Coordination(Members, Conversations, Acting, Finding, Exporting, Scheduled, Delivery):
+    """Memberships, invites, drafts, matters, search, exports, scheduled work, joint meetings
+    and who may receive what the outbox holds."""
 
     @cached_property
     def meetings(self) -> Meetings:
