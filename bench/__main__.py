@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find] [--size N] [--rtt MS]
+"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find|export] [--size N] [--rtt MS]
 [--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import Row, machine, quiet_logging, table
 
-MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find")
+MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find", "export")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> list[Row]:
             from bench import find
 
             rows += find.measure(quick=args.quick, verbose=args.verbose, size=args.size)
+        elif name == "export":
+            from bench import export
+
+            rows += export.measure(quick=args.quick, verbose=args.verbose, size=args.size)
         print(f"  {name} took {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return rows
 

@@ -9,19 +9,27 @@ import io
 import secrets
 import zipfile
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 
-from bot.domain.committee import Committee
+from bot.domain.committee import Committee, GroupDetail
+from bot.domain.export import Cell, Column, exported_fields, matter_sheet
+from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Role
+from bot.domain.privacy import Audience, Disclosure, of_kind
 from bot.services.export import Limits
+from bot.services.spreadsheets import CsvZip, XlsxBook
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import LI, WANG, ZHAO, admin, member, rows
 from tests.scenario import Harness, running_bot
+
+# Also run on PostgreSQL (see tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 NR = "长白山管委会自然资源局"
 ENV = "长白山管委会生态环境局"
@@ -233,6 +241,7 @@ async def test_the_office_exports_a_month_as_a_workbook_with_typed_cells(
             (datetime(2026, 11, 3, 9, 0), bot.shown("Acknowledged"), "赵法官"),
             (datetime(2026, 11, 10, 15, 0), bot.shown("Outcome recorded"), "赵法官"),
         ]
+        assert dispute_steps[0][8] is None  # the number is the first column already
         assert bot.shown("Resolved by agreement") in dispute_steps[2][8]
         assert not [r for r in audit[1:] if r[0] == matters["october"].number]
         replied = [r for r in audit[1:] if r[0] == matters["request"].number and r[5] == NR]
@@ -343,7 +352,10 @@ async def test_a_file_past_the_upload_limit_comes_in_parts(
         total = len(parts)
         said = next(t for t in reversed(bot.texts(office)) if "件事项" in t)
         mb = f"{limit / 1_000_000:g}"
-        assert f"共30件事项。\n导出内容超过Telegram单个文件的上限（{mb} MB），因此分{total}部分发送。" in said
+        assert (
+            f"共30件事项。\n导出内容超过Telegram单个文件的上限（{mb} MB），因此分{total}部分发送。"
+            in said
+        )
         numbers: list[str] = []
         for index, (name, content, caption) in enumerate(parts, start=1):
             assert len(content) <= limit
@@ -400,3 +412,38 @@ async def test_an_empty_period_still_has_every_sheet(committee: Committee, db_ur
         book = openpyxl.load_workbook(io.BytesIO(content))
         assert len(book.sheetnames) == len(list(bot.svc.kinds)) + 2
         assert all(len(sheet_rows(book, n)) == 1 for n in book.sheetnames)
+
+
+def test_personal_fields_follow_the_privacy_rule_not_a_list_of_names() -> None:
+    """The sheet's fields come from the kind's declaration through the disclosure: the
+    office's (personal data allowed) has the applicant; one without personal data would not."""
+    kind = default_registry()["referral"]
+    office = of_kind(Audience.MEMBER, GroupDetail.FULL, default_registry(), "referral")
+    assert office.personal
+    names = [f.name for f in exported_fields(kind, office)]
+    assert "applicant" in names and "respondent" in names and "documents" not in names
+    without = Disclosure(GroupDetail.FULL, personal=False)
+    assert "applicant" not in [f.name for f in exported_fields(kind, without)]
+    titles = [c.title for c in matter_sheet(kind, without).columns]
+    assert "Applicant" not in titles and "Respondent agency" in titles
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
+    columns = (Column("Title"), Column("Count", Cell.NUMBER), Column("Day", Cell.DATE))
+    book = XlsxBook(tmp_path / "a.xlsx")
+    book.add_sheet("s", "标题", columns, ["标题", "数", "日"])
+    book.write("s", [['=HYPERLINK("http://x")', 3, date(2026, 11, 2)]])
+    book.close()
+    sheet = openpyxl.load_workbook(tmp_path / "a.xlsx")["标题"]
+    assert sheet["A2"].data_type == "s" and sheet["A2"].value == '=HYPERLINK("http://x")'
+    assert sheet["B2"].value == 3 and sheet["C2"].value == datetime(2026, 11, 2)
+    zipped = CsvZip(tmp_path / "a.zip")
+    zipped.add_sheet("s", "标题", columns, ["标题", "数", "日"])
+    zipped.write("s", [["=1+1", 3, date(2026, 11, 2)], ["-2", None, None]])
+    zipped.close()
+    text = zipfile.ZipFile(tmp_path / "a.zip").read("标题.csv").decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["标题", "数", "日"],
+        ["'=1+1", "3", "2026-11-02"],
+        ["'-2", "", ""],
+    ]

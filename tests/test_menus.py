@@ -26,6 +26,7 @@ OFFICE = [
     "members",
     "meeting",
     "digest",
+    "export",
     "status",
     "cancel",
     "lang",

@@ -345,7 +345,12 @@ def _details(
         spec = specs.get(key)
         if spec is not None and spec.personal and not disclosure.personal:
             continue
-        if spec is None:
+        if key == "number":  # a new matter's: the row's first column already
+            continue
+        if key == "files" and isinstance(value, int | list):  # documents: counted
+            parts.append(labels.files(value if isinstance(value, int) else len(value)))
+            continue
+        if spec is None:  # recorded by an older release: shown as it was
             parts.append(f"{key}={value}")
             continue
         shown = field_value(spec, value, labels, tz)

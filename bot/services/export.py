@@ -47,7 +47,7 @@ from bot.storage import schema as t
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 500  # matters read and written at a time
+CHUNK = 100  # matters per read: each costs the event loop a few milliseconds
 # Telegram's limit for a file a bot sends, less room for the request around it.
 TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000
 FORMATS = ("xlsx", "csv")
