@@ -20,6 +20,7 @@ from bot.domain.export import Cell, Column, exported_fields, matter_sheet
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Role
 from bot.domain.privacy import Audience, Disclosure, of_kind
+from bot.services import export as export_service
 from bot.services.export import Limits
 from bot.services.spreadsheets import CsvZip, XlsxBook
 from bot.storage import schema as t
@@ -366,6 +367,25 @@ async def test_a_file_past_the_upload_limit_comes_in_parts(
             assert sheet_rows(book, "考核统计")[1:]  # the whole period's, in every part
         cases = await rows(bot, t.cases, t.cases.c.created_at >= at(11, 1))
         assert sorted(numbers) == sorted(c.number for c in cases) and len(numbers) == 30
+
+
+async def test_chunks_read_every_matter_once_even_raised_at_the_same_moment(
+    committee: Committee, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export_service, "CHUNK", 7)  # 20 matters: three chunks and a bit
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        office = admin(bot)
+        for n in range(20):  # the manual clock stands still: one moment for all
+            await consultation(bot, f"同时提请的事项{n}")
+        await export(bot, office, "/export", "CSV")
+        ((_, content, _),) = sent_documents(bot, office)
+        name = bot.shown("Major-matter consultation") + ".csv"
+        text = zipfile.ZipFile(io.BytesIO(content)).read(name).decode("utf-8-sig")
+        numbers = [r[0] for r in list(csv.reader(io.StringIO(text)))[1:]]
+        cases = await rows(bot, t.cases)
+        assert sorted(numbers) == sorted(c.number for c in cases) and len(numbers) == 20
+        assert len({c.created_at for c in cases}) == 1
 
 
 async def test_only_the_office_may_export(committee: Committee, db_url: str) -> None:

@@ -219,6 +219,11 @@ def milestones(kind: KindSpec, assignment: Assignment, events: Iterable[Event]) 
     return Milestones(acknowledged, replied, closed)
 
 
+def milestones_of(kind: KindSpec, case: Case, events: Sequence[Event]) -> dict[int, Milestones]:
+    """Each addressee's milestones, by assignment id (the rows and the scorecard read them)."""
+    return {a.id: milestones(kind, a, events) for a in case.assignments}
+
+
 # ---------------------------------------------------------------------------- rows
 
 
@@ -279,14 +284,14 @@ def outcome_label(kind: KindSpec, code: str | None) -> str:
 def matter_rows(
     kind: KindSpec,
     case: Case,
-    events: Sequence[Event],
+    steps: Mapping[int, Milestones],
     disclosure: Disclosure,
     labels: Labels,
     tz: ZoneInfo,
     files: int = 0,
 ) -> list[list[Value]]:
-    """A matter's rows in its kind's sheet (``matter_sheet``): one per addressee. ``files``:
-    how many documents and photos the matter holds."""
+    """A matter's rows in its kind's sheet (``matter_sheet``): one per addressee, with its
+    ``milestones_of``. ``files``: how many documents and photos the matter holds."""
     head: list[Value] = [
         case.number,
         labels.tr(status_label(kind, case.status)),
@@ -301,16 +306,16 @@ def matter_rows(
     ]
     rows: list[list[Value]] = []
     for assignment in case.assignments:
-        steps = milestones(kind, assignment, events)
+        step = steps.get(assignment.id) or Milestones()
         current = assignment.due if assignment.state in kind.open_states else None
         row = [
             *head,
             labels.org(assignment.addressee),
             labels.tr(status_label(kind, assignment.state)),
             assignment.handler_name or None,
-            local(steps.acknowledged, tz),
-            local(steps.replied, tz),
-            local(steps.closed, tz),
+            local(step.acknowledged, tz),
+            local(step.replied, tz),
+            local(step.closed, tz),
             current,
             *(_day(assignment.dues.get(d.name)) for d in kind.deadlines),
             assignment.paused_days,
@@ -414,14 +419,15 @@ class Scorecard:
     def _of(self, org: str) -> _Tally:
         return self.tallies.setdefault(org, _Tally())
 
-    def add(self, kind: KindSpec, case: Case, events: Sequence[Event]) -> None:
+    def add(self, kind: KindSpec, case: Case, steps: Mapping[int, Milestones]) -> None:
+        """Count a matter, with its ``milestones_of``."""
         self._of(case.raiser_org).raised += 1
         for assignment in case.assignments:
             tally = self._of(assignment.addressee)
             tally.received += 1
-            steps = milestones(kind, assignment, events)
-            tally.acknowledged += steps.acknowledged is not None
-            tally.replied += steps.replied is not None
+            step = steps.get(assignment.id) or Milestones()
+            tally.acknowledged += step.acknowledged is not None
+            tally.replied += step.replied is not None
             still_open = assignment.state in kind.open_states
             tally.open += still_open
             tally.overdue += bool(

@@ -35,6 +35,7 @@ from bot.domain.export import (
     audit_row,
     matter_rows,
     matter_sheet,
+    milestones_of,
     scorecard_rows,
 )
 from bot.domain.fields import Labels
@@ -232,19 +233,11 @@ class Exporting(Cases):
                 disclosure = of_kind(Audience.MEMBER, self.committee.group_detail, self.kinds, None)
             else:
                 disclosure = self.export_disclosure(kind.code)
-                book.write(
-                    f"kind:{kind.code}",
-                    matter_rows(
-                        kind,
-                        case,
-                        events,
-                        disclosure,
-                        labels,
-                        self.tz,
-                        chunk.files.get(case.id, 0),
-                    ),
-                )
-                scorecard.add(kind, case, events)
+                steps = milestones_of(kind, case, events)
+                files = chunk.files.get(case.id, 0)
+                rows = matter_rows(kind, case, steps, disclosure, labels, self.tz, files)
+                book.write(f"kind:{kind.code}", rows)
+                scorecard.add(kind, case, steps)
             addressees = {a.id: a.addressee for a in case.assignments}
             book.write(
                 AUDIT,
@@ -263,17 +256,21 @@ class Exporting(Cases):
         base = (
             select(c, raiser.c.first_name.label("raiser_name"))
             .select_from(c.outerjoin(raiser, raiser.c.user_id == c.c.raiser_user_id))
-            .where(c.c.created_at >= start, c.c.created_at < end)
+            .where(c.c.created_at < end)
             .order_by(c.c.created_at, c.c.id)
             .limit(CHUNK)
         )
         after: tuple[datetime, int] | None = None
         while True:
-            stmt = base
-            if after is not None:
+            # One lower bound, so that the index search starts at the last moment read (with
+            # the period's start beside it, or an OR alone, every chunk would scan from there).
+            if after is None:
+                stmt = base.where(c.c.created_at >= start)
+            else:
                 at, last = after
-                stmt = stmt.where(
-                    or_(c.c.created_at > at, and_(c.c.created_at == at, c.c.id > last))
+                stmt = base.where(
+                    c.c.created_at >= at,
+                    or_(c.c.created_at > at, and_(c.c.created_at == at, c.c.id > last)),
                 )
             async with self.db.read(scan=True) as conn:
                 rows = (await conn.execute(stmt)).all()
