@@ -26,6 +26,7 @@ from bot.domain.committee import (
     Organisation,
     OrgKind,
     Phrase,
+    Reports,
     Schedule,
 )
 from bot.domain.kinds import KindRegistry
@@ -427,7 +428,38 @@ def parse_committee(
         group_detail=detail,
         invite_ttl_hours=ttl,
         return_reasons=_parse_return_reasons(data.get("returns"), f"{where}: returns"),
+        reports=_parse_reports(data.get("reports"), data.get("schedule"), f"{where}: reports"),
     )
+
+
+def _parse_reports(raw: Any, schedule_raw: Any, at: str) -> Reports:
+    """``[reports] quarterly = true, quarterly_time = "08:30"``; the time defaults to the
+    schedule's summary time and, like it, must fall outside the quiet hours."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{at} must be a table.")
+    unknown = sorted(str(k) for k in raw if k not in ("quarterly", "quarterly_time"))
+    if unknown:
+        raise ConfigError(f"{at}: unknown key {unknown[0]!r} (allowed: quarterly, quarterly_time).")
+    quarterly = raw.get("quarterly", True)
+    if not isinstance(quarterly, bool):
+        raise ConfigError(f"{at}.quarterly must be true or false.")
+    schedule: Mapping[str, Any] = schedule_raw if isinstance(schedule_raw, Mapping) else {}
+    summary = str(schedule.get("summary_time", "08:30"))
+    when = _clock_time(raw, "quarterly_time", summary, at)
+    quiet_start = _clock_time(schedule, "quiet_start", "20:00", at)
+    quiet_end = _clock_time(schedule, "quiet_end", "08:00", at)
+    if quiet_start != quiet_end and (
+        quiet_start <= when < quiet_end
+        if quiet_start < quiet_end
+        else (when >= quiet_start or when < quiet_end)
+    ):
+        raise ConfigError(
+            f"{at}.quarterly_time {when:%H:%M} falls in the quiet hours "
+            f"({quiet_start:%H:%M}–{quiet_end:%H:%M})."
+        )
+    return Reports(quarterly=quarterly, quarterly_time=when)
 
 
 # A short name is for a button: longer than this and it would be cut on a phone anyway.

@@ -59,6 +59,7 @@ class Rendered:
     html: str
     markup: InlineKeyboardMarkup | None = None
     document: tuple[str, bytes] | None = None  # (file name, content) sent after the text
+    photo: tuple[str, bytes] | None = None  # (file name, PNG) sent as a photo after the text
     # A message already delivered to the chat, to edit instead of sending a new one.
     edit: int | None = None
     # A matter's notice: the matter's newest event it reflects (see ``Outbox.record``).
@@ -242,6 +243,9 @@ class Courier:
             if rendered.document is not None:
                 name, content = rendered.document
                 await bot.send_document(chat_id, InputFile(content, filename=name))
+            if rendered.photo is not None:
+                name, content = rendered.photo
+                await bot.send_photo(chat_id, InputFile(content, filename=name))
         except TelegramError as exc:
             if first is None:
                 raise

@@ -1,10 +1,11 @@
 """The periodic work, scheduled through python-telegram-bot's JobQueue (APScheduler).
 
 The database is the source of truth: each tick derives what is due now (the deadline
-summaries and 督办, the weekly digest, meeting reminders) and queues it in the outbox under
-unique keys — what must wait for office hours with a not-before time on its row — then the
-courier delivers. A tick that runs late, twice, or after a restart therefore neither
-loses nor repeats anything, and no job state needs to survive in the scheduler's memory.
+summaries and 督办, the weekly digest and the quarterly report, meeting reminders) and queues
+it in the outbox under unique keys — what must wait for office hours with a not-before time
+on its row — then the courier delivers. A tick that runs late, twice, or after a restart
+therefore neither loses nor repeats anything, and no job state needs to survive in the
+scheduler's memory.
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ async def tick(app: AnyApp) -> None:
     svc = runtime.svc
     alerts = await svc.scan_deadlines()
     digest = await svc.ensure_digest()
+    quarterly = await svc.ensure_quarterly_report()
     reminders = await svc.ensure_meeting_reminders()
     reminders += await svc.ensure_kind_reminders()
     await svc.ensure_calendar_warnings()
     await svc.prune_seen_updates()
     await svc.checkpoint()
-    if alerts or digest or reminders:
+    if alerts or digest or quarterly or reminders:
         logger.info(
-            "tick queued %s summary/督办 message(s), %s digest, %s reminder(s)",
+            "tick queued %s summary/督办 message(s), %s digest, %s quarterly report, "
+            "%s reminder(s)",
             alerts,
             int(digest),
+            int(quarterly),
             reminders,
         )
     await recover(app)

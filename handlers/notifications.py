@@ -7,6 +7,7 @@ language at the moment it is sent.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,10 +20,11 @@ from bot.domain import lifecycle, privacy, rules
 from bot.domain.errors import DomainError
 from bot.domain.models import Case, Viewer
 from bot.domain.privacy import Audience, Disclosure
+from bot.domain.stats import Period
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
 from bot.services.scheduled import Digest
-from handlers import buttons
+from handlers import buttons, stats
 from handlers.actions import action_rows, notice
 from handlers.common import CASE_PREFIX, Button, keyboard
 from handlers.courier import Rendered, Skip, delivery_memo
@@ -446,6 +448,25 @@ class Renderers:
             )
         return replace(data, raised=raised, overdue=overdue)
 
+    async def quarterly_report(self, message: OutboxMessage, uncertain: bool) -> Rendered:
+        """The quarter's evaluation figures to the group, with the on-time rates chart (drawn
+        in a worker thread). The group never reads a matter here; under the committee file's
+        ``group_detail = "minimal"`` it does not learn which organisation raised or answered
+        what either (a matter's parties, ``bot.domain.privacy``): only the totals, no chart."""
+        p = message.payload
+        period = Period(date.fromisoformat(p["first"]), date.fromisoformat(p["last"]), "quarter")
+        lang = await self._lang(message.chat_id)
+        svc, texts = self.runtime.svc, self.runtime.texts
+        card = await svc.scorecard(period)
+        detail = privacy.disclosure(audience_of(message.chat_id), svc.committee.group_detail)
+        html = self._note(lang, uncertain) + stats.scorecard_html(
+            texts, lang, card, report=True, minimal=not detail.parties
+        )
+        png = None
+        if detail.parties:
+            png = await asyncio.to_thread(stats.chart_png, texts, lang, card)
+        return Rendered(html, photo=("stats.png", png) if png is not None else None)
+
     async def calendar_gap(self, message: OutboxMessage, uncertain: bool) -> Rendered:
         lang = await self._lang(message.chat_id)
         html = self._note(lang, uncertain) + self.runtime.texts.render(
@@ -467,5 +488,6 @@ class Renderers:
             "deadline_summary": self.deadline_summary,
             "escalation": self.deadline_summary,
             "digest": self.digest,
+            "quarterly_report": self.quarterly_report,
             "calendar_gap": self.calendar_gap,
         }

@@ -34,6 +34,7 @@ from handlers import (
     once,
     raise_case,
     start,
+    stats,
     status,
 )
 from handlers.common import AppType, BotContext
@@ -63,6 +64,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(start.build_handlers())
     app.add_handlers(cases.build_handlers())
     app.add_handlers(find.build_handlers())
+    app.add_handlers(stats.build_handlers())
     app.add_handlers(export.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handlers(status.build_handlers())

@@ -227,6 +227,40 @@ def test_bad_schedule_sections(table: dict[str, Any], message: str) -> None:
         parse_committee(data)
 
 
+def test_reports_from_the_example_and_their_defaults() -> None:
+    from datetime import time
+
+    reports = load_committee(ROOT / "committee.example.toml").reports
+    assert (reports.quarterly, reports.quarterly_time) == (True, time(8, 30))
+    data = example()
+    data.pop("reports")
+    data["schedule"]["summary_time"] = "09:15"
+    reports = parse_committee(data).reports
+    assert (reports.quarterly, reports.quarterly_time) == (True, time(9, 15))
+    data["reports"] = {"quarterly": False, "quarterly_time": "10:00"}
+    reports = parse_committee(data).reports
+    assert (reports.quarterly, reports.quarterly_time) == (False, time(10))
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"quarterly": "yes"}, "reports.quarterly must be true or false"),
+        ({"quarterly_time": "noon"}, "reports.quarterly_time 'noon'"),
+        ({"quarterly_time": "22:00"}, "quarterly_time 22:00 falls in the quiet hours"),
+        ({"monthly": True}, "unknown key 'monthly'"),
+    ],
+)
+def test_bad_reports_sections(table: dict[str, Any], message: str) -> None:
+    data = example()
+    data["reports"] = table
+    with pytest.raises(ConfigError, match=message.replace("'", ".")):
+        parse_committee(data)
+    data["reports"] = "quarterly"
+    with pytest.raises(ConfigError, match="reports must be a table"):
+        parse_committee(data)
+
+
 def test_example_short_names_and_return_reasons() -> None:
     c = load_committee(ROOT / "committee.example.toml")
     assert all(o.short_zh and o.short_en for o in c.organisations.values())

@@ -21,6 +21,7 @@ OFFICE = [
     "case",
     "find",
     "meetings",
+    "stats",
     "invite",
     "invites",
     "members",
@@ -33,7 +34,7 @@ OFFICE = [
     "whoami",
     "help",
 ]
-OBSERVER = ["my", "case", "find", "meetings", "lang", "whoami", "help"]
+OBSERVER = ["my", "case", "find", "meetings", "stats", "lang", "whoami", "help"]
 
 
 def names(commands: list[dict[str, str]]) -> list[str]:
@@ -78,7 +79,8 @@ async def test_menus_follow_roles_languages_and_revocation(
         assert names(fake.my_commands("all_group_chats", language_code="zh")) == GROUP
         # The admin of the committee file is an office member: the office's menu.
         assert names(menu_of(bot, ADMIN_ID)) == OFFICE
-        assert menu_of(bot, ADMIN_ID)[5] == {"command": "invite", "description": "邀请成员"}
+        assert menu_of(bot, ADMIN_ID)[5] == {"command": "stats", "description": "绩效考核"}
+        assert menu_of(bot, ADMIN_ID)[6] == {"command": "invite", "description": "邀请成员"}
 
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)

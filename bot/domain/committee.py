@@ -96,6 +96,16 @@ class Schedule:
 
 
 @dataclass(frozen=True, slots=True)
+class Reports:
+    """The reports posted to the committee group on their own (the committee file's
+    ``[reports]``): the quarterly evaluation report (绩效考核), on the first working day of
+    each quarter at ``quarterly_time``, on the quarter before."""
+
+    quarterly: bool = True
+    quarterly_time: time = time(8, 30)
+
+
+@dataclass(frozen=True, slots=True)
 class Committee:
     name_zh: str
     name_en: str
@@ -114,6 +124,7 @@ class Committee:
     # Common return reasons offered as buttons (the committee file's [returns] reasons);
     # empty: the built-in ones.
     return_reasons: tuple[Phrase, ...] = ()
+    reports: Reports = field(default_factory=Reports)
 
     def name(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh

@@ -39,6 +39,8 @@ _ENDING: tuple[Command, ...] = (
     ("whoami", N_("Who am I")),
     ("help", N_("Help")),
 )
+# The evaluation figures (绩效考核): the office's and the observers'.
+_STATS = ("stats", N_("Evaluation figures"))
 _OFFICE: tuple[Command, ...] = (
     ("invite", N_("Invite a member")),
     ("invites", N_("Open invite links")),
@@ -57,6 +59,8 @@ def member_menu(member: Member, kinds: KindRegistry, committee: Committee) -> tu
     if rules.raisable_kinds(member, kinds, committee):
         raising = (_RAISE_COURT if member.role is Role.COURT_STAFF else _RAISE,)
     menu = raising + _COMMON
+    if member.role in (Role.OFFICE, Role.OBSERVER):
+        menu += (_STATS,)
     if member.role is Role.OFFICE:
         menu += _OFFICE
     if raising or member.role is Role.OFFICE:  # /meeting is a form too

@@ -20,12 +20,15 @@ from bot.services.find import Finding
 from bot.services.meetings import Meetings
 from bot.services.members import Members
 from bot.services.scheduled import Scheduled
+from bot.services.stats import Statistics
 from bot.storage.db import Database
 
 
-class Coordination(Members, Conversations, Acting, Finding, Exporting, Scheduled, Delivery):
-    """Memberships, invites, drafts, matters, search, exports, scheduled work, joint meetings
-    and who may receive what the outbox holds."""
+class Coordination(
+    Members, Conversations, Acting, Finding, Exporting, Scheduled, Statistics, Delivery
+):
+    """Memberships, invites, drafts, matters, search, exports, scheduled work, the evaluation
+    figures, joint meetings and who may receive what the outbox holds."""
 
     @cached_property
     def meetings(self) -> Meetings:

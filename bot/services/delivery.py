@@ -327,6 +327,7 @@ AUDIENCES: dict[str, Audience] = {
     "escalation": Audience("member", group=True),
     "case_group": Audience(None, group=True),
     "digest": Audience(None, group=True),
+    "quarterly_report": Audience(None, group=True),
     # Queued for the office, but a note on the holiday data holds nothing private: any member.
     "calendar_gap": Audience("member"),
     "delivery_failed": Audience("office"),
