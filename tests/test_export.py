@@ -20,6 +20,8 @@ from bot.domain.export import Cell, Column, exported_fields, matter_sheet
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Role
 from bot.domain.privacy import Audience, Disclosure, of_kind
+from bot.domain.stats import FIGURES
+from bot.domain.stats import Period as StatsPeriod
 from bot.services import export as export_service
 from bot.services.export import Limits
 from bot.services.spreadsheets import CsvZip, XlsxBook
@@ -148,6 +150,18 @@ def by_number(table: list[list[Any]]) -> dict[str, list[list[Any]]]:
     return found
 
 
+async def same_as_stats(bot: Harness, card: list[list[Any]], first: date, last: date) -> None:
+    """The scorecard sheet holds /stats' own figures for the period (the export adds them up
+    chunk by chunk; /stats reads the period at once)."""
+    figures = await bot.svc.scorecard(StatsPeriod(first, last))
+    expected = [[None, *[figures.overall.value(f.code) for f in FIGURES]]]
+    expected += [[None, *[o.value(f.code) for f in FIGURES]] for o in figures.orgs]
+    assert [[None, *r[1:]] for r in card[1:]] == expected
+    assert [r[0] for r in card[2:]] == [
+        bot.svc.committee.addressee_name(o.org, "zh_CN") for o in figures.orgs
+    ]
+
+
 def summary(bot: Harness, user: FakeUser) -> str:
     """The latest text the user has (the files come after it)."""
     return next(t for t in reversed(bot.texts(user)) if t)
@@ -179,7 +193,7 @@ async def test_the_office_exports_a_month_as_a_workbook_with_typed_cells(
 
         book = openpyxl.load_workbook(io.BytesIO(content))
         kinds = [bot.shown(k.label) for k in bot.svc.kinds]
-        assert book.sheetnames == [*kinds, "操作记录", "考核统计"]
+        assert book.sheetnames == [*kinds, "操作记录", "绩效考核"]
 
         # The referral: header titles in Chinese, its fields with the personal one.
         referral_sheet = sheet_rows(book, bot.shown("Administrative dispute referral"))
@@ -248,14 +262,28 @@ async def test_the_office_exports_a_month_as_a_workbook_with_typed_cells(
         replied = [r for r in audit[1:] if r[0] == matters["request"].number and r[5] == NR]
         assert replied and "已冻结。" in replied[0][8]
 
-        # The scorecard: counts per organisation, as numbers.
-        scores = {r[0]: r[1:] for r in sheet_rows(book, "考核统计")[1:]}
-        assert scores[NR] == [2, 1, 1, 1, 0, 0]  # raised 2; received the request, replied
+        # The scorecard: the evaluation figures of /stats, as numbers and rates.
+        card = sheet_rows(book, "绩效考核")
+        assert card[0] == ["单位", *[bot.shown(f.name) for f in FIGURES]]
+        scores = {r[0]: dict(zip(card[0][1:], r[1:], strict=True)) for r in card[1:]}
+        assert card[1][0] == "全部单位"
+        raised, received = bot.shown("Matters raised"), bot.shown("Matters received")
+        assert (scores["全部单位"][raised], scores["全部单位"][received]) == (3, 4)
+        replies = bot.shown("Reply rate (assistance, bankruptcy)")
+        assert (scores[NR][raised], scores[NR][received], scores[NR][replies]) == (2, 1, 1.0)
         # The Ecology Bureau never replied: five working days from 5 November are long past.
         (env,) = await rows(bot, t.assignments, t.assignments.c.addressee == "CBS-ENV")
         assert env.due < date(2026, 11, 25) and env.state == "submitted"
-        assert scores[ENV] == [0, 1, 0, 0, 1, 1]
-        assert scores[COURT][0] == 1  # the court raised the request
+        assert scores[ENV][replies] == 0.0
+        # The court acknowledged the referral the next working day and resolved it.
+        court = scores[COURT]
+        assert court[raised] == 1 and court[received] == 2
+        assert court[bot.shown("Median time to acknowledge")] == 1
+        assert court[bot.shown("Resolution rate (referrals)")] == 1.0
+        assert court[bot.shown("Bulletin read rate")] is None  # nothing to count: empty
+        rate = book["绩效考核"].cell(row=2, column=1 + [f.unit for f in FIGURES].index("rate") + 1)
+        assert rate.number_format == "0.0%"
+        await same_as_stats(bot, card, date(2026, 11, 1), date(2026, 11, 30))
 
 
 async def test_an_english_office_member_gets_english_titles(
@@ -297,7 +325,7 @@ async def test_the_csv_zip_holds_one_utf8_file_per_sheet(committee: Committee, d
         assert name == "府院联动事项导出_2026-11-01_2026-11-30.zip"
         archive = zipfile.ZipFile(io.BytesIO(content))
         kinds = [bot.shown(k.label) for k in bot.svc.kinds]
-        assert archive.namelist() == [f"{n}.csv" for n in [*kinds, "操作记录", "考核统计"]]
+        assert archive.namelist() == [f"{n}.csv" for n in [*kinds, "操作记录", "绩效考核"]]
         raw = archive.read(bot.shown("Administrative dispute referral") + ".csv")
         assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads it as UTF-8
         table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -364,7 +392,7 @@ async def test_a_file_past_the_upload_limit_comes_in_parts(
             assert caption == f"第{index}部分，共{total}部分"
             book = openpyxl.load_workbook(io.BytesIO(content))
             numbers += list(by_number(sheet_rows(book, bot.shown("Major-matter consultation"))))
-            assert sheet_rows(book, "考核统计")[1:]  # the whole period's, in every part
+            assert sheet_rows(book, "绩效考核")[1:]  # the whole period's, in every part
         cases = await rows(bot, t.cases, t.cases.c.created_at >= at(11, 1))
         assert sorted(numbers) == sorted(c.number for c in cases) and len(numbers) == 30
 
@@ -376,10 +404,18 @@ async def test_chunks_read_every_matter_once_even_raised_at_the_same_moment(
     async with running_bot(committee, db_url) as bot:
         await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
         office = admin(bot)
+        await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        zhao = await viewer(bot, ZHAO, "赵法官")
         for n in range(20):  # the manual clock stands still: one moment for all
-            await consultation(bot, f"同时提请的事项{n}")
-        await export(bot, office, "/export", "CSV")
+            raised = await consultation(bot, f"同时提请的事项{n}")
+            if n % 3 == 0:
+                await bot.svc.acknowledge(zhao, raised.id)
+        await export(bot, office, "/export", "XLSX")
         ((_, content, _),) = sent_documents(bot, office)
+        card = sheet_rows(openpyxl.load_workbook(io.BytesIO(content)), "绩效考核")
+        await same_as_stats(bot, card, date(2026, 11, 1), date(2026, 11, 30))
+        await export(bot, office, "/export", "CSV")
+        (_, content, _) = sent_documents(bot, office)[-1]
         name = bot.shown("Major-matter consultation") + ".csv"
         text = zipfile.ZipFile(io.BytesIO(content)).read(name).decode("utf-8-sig")
         numbers = [r[0] for r in list(csv.reader(io.StringIO(text)))[1:]]
@@ -431,7 +467,9 @@ async def test_an_empty_period_still_has_every_sheet(committee: Committee, db_ur
         ((_, content, _),) = sent_documents(bot, office)
         book = openpyxl.load_workbook(io.BytesIO(content))
         assert len(book.sheetnames) == len(list(bot.svc.kinds)) + 2
-        assert all(len(sheet_rows(book, n)) == 1 for n in book.sheetnames)
+        assert all(len(sheet_rows(book, n)) == 1 for n in book.sheetnames[:-1])
+        ((whole, raised, received, *rest),) = sheet_rows(book, "绩效考核")[1:]
+        assert (whole, raised, received) == ("全部单位", 0, 0) and set(rest) == {None}
 
 
 def test_personal_fields_follow_the_privacy_rule_not_a_list_of_names() -> None:

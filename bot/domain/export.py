@@ -3,7 +3,8 @@
 One sheet per mechanism: one row per addressee of each matter raised in the period (a matter
 for one court is one row; a request to five agencies is five, each with its own dates and
 outcome), the matter's columns first, then the kind's declared fields, then the addressee's.
-One sheet with the audit trail of those matters, and one with each organisation's scorecard.
+One sheet with the audit trail of those matters, and one with the scorecard: the evaluation
+figures of ``bot.domain.stats`` (/stats), added up as the matters are read.
 
 Values are typed (``Value``): numbers stay numbers, days are ``date``, moments are local
 ``datetime`` without a zone (the committee's time zone: spreadsheets have none), text is text.
@@ -19,12 +20,13 @@ it, unless a later one reopened it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain import stats
 from bot.domain.fields import (
     AGENDA,
     DATE,
@@ -45,6 +47,7 @@ Value = str | int | float | date | datetime | None
 class Cell(StrEnum):
     TEXT = "text"
     NUMBER = "number"
+    RATE = "rate"  # a fraction, shown as a percentage
     DATE = "date"
     DATETIME = "datetime"
 
@@ -162,17 +165,15 @@ AUDIT_SHEET = Sheet(
     ),
 )
 
+_UNIT_CELLS = {"count": Cell.NUMBER, "days": Cell.NUMBER, "rate": Cell.RATE}
+
+# The evaluation figures of ``bot.domain.stats``, one column each, under their full names.
 SCORECARD_SHEET = Sheet(
     SCORECARD,
     N_("Scorecard"),
     (
         Column(N_("Organisation"), width=26),
-        Column(N_("Matters raised"), Cell.NUMBER, width=10),
-        Column(N_("Matters received"), Cell.NUMBER, width=10),
-        Column(N_("Acknowledged"), Cell.NUMBER, width=10),
-        Column(N_("Replied"), Cell.NUMBER, width=10),
-        Column(N_("Still open"), Cell.NUMBER, width=10),
-        Column(N_("Open past deadline"), Cell.NUMBER, width=10),
+        *(Column(f.name, _UNIT_CELLS[f.unit], width=12) for f in stats.FIGURES),
     ),
 )
 
@@ -398,64 +399,80 @@ def audit_row(
 # ---------------------------------------------------------------------------- scorecard
 
 
-@dataclass
-class _Tally:
-    raised: int = 0
-    received: int = 0
-    acknowledged: int = 0
-    replied: int = 0
-    open: int = 0
-    overdue: int = 0
+def assignment_rows(
+    case: Case, events: Sequence[Event], wanted: frozenset[str]
+) -> list[stats.AssignmentRow]:
+    """A matter as ``bot.domain.stats`` reads it: its addressees with the steps the figures
+    use (``wanted``: the actions ``bot.storage.stats`` reads for /stats)."""
+    steps = tuple(
+        stats.Step(e.action, e.at, e.from_status, e.to_status, e.assignment_id)
+        for e in events
+        if e.action in wanted
+    )
+    return [
+        stats.AssignmentRow(
+            case_id=case.id,
+            assignment_id=a.id,
+            number=case.number,
+            title=case.title,
+            raiser_org=case.raiser_org,
+            addressee=a.addressee,
+            state=a.state,
+            outcome=a.outcome,
+            clock_started_at=a.clock_started_at,
+            dues=a.dues,
+            steps=steps,
+        )
+        for a in case.assignments
+    ]
+
+
+def _added(mine: stats.OrgFigures, theirs: stats.OrgFigures) -> None:
+    """``theirs`` added into ``mine``: counts and ratios add up, the days behind the medians
+    and percentiles are kept, so the sums are the figures of both sets of matters."""
+    for spec in fields(stats.OrgFigures):
+        ours, other = getattr(mine, spec.name), getattr(theirs, spec.name)
+        if isinstance(ours, stats.Ratio):
+            setattr(mine, spec.name, stats.Ratio(ours.hits + other.hits, ours.of + other.of))
+        elif isinstance(ours, list):
+            ours.extend(other)
+        elif isinstance(ours, int):
+            setattr(mine, spec.name, ours + other)
 
 
 @dataclass
 class Scorecard:
-    """Each organisation's counts over the matters exported, gathered as they are read
-    (a few numbers per organisation, never the matters themselves)."""
+    """The period's evaluation figures (``bot.domain.stats``), added up chunk by chunk as
+    the export reads the matters: each chunk's are the stats calculator's own, and they
+    add up exactly (``_added``); what is kept is a few numbers per organisation and a day
+    count per answer, never the matters."""
 
-    today: date
-    tallies: dict[str, _Tally] = field(default_factory=dict)
+    period: stats.Period
+    orgs: dict[str, stats.OrgFigures] = field(default_factory=dict)
+    matters: int = 0
 
-    def _of(self, org: str) -> _Tally:
-        return self.tallies.setdefault(org, _Tally())
+    def add(self, card: stats.Scorecard) -> None:
+        self.matters += card.matters
+        for figures in card.orgs:
+            _added(self.orgs.setdefault(figures.org, stats.OrgFigures(figures.org)), figures)
 
-    def add(self, kind: KindSpec, case: Case, steps: Mapping[int, Milestones]) -> None:
-        """Count a matter, with its ``milestones_of``."""
-        self._of(case.raiser_org).raised += 1
-        for assignment in case.assignments:
-            tally = self._of(assignment.addressee)
-            tally.received += 1
-            step = steps.get(assignment.id) or Milestones()
-            tally.acknowledged += step.acknowledged is not None
-            tally.replied += step.replied is not None
-            still_open = assignment.state in kind.open_states
-            tally.open += still_open
-            tally.overdue += bool(
-                still_open and assignment.due is not None and assignment.due < self.today
-            )
+    def card(self, order: Sequence[str]) -> stats.Scorecard:
+        """As ``stats.Calculator.scorecard`` gives it: organisations in ``order`` (the
+        committee file's), then any other by code."""
+        place = {code: i for i, code in enumerate(order)}
+        ordered = sorted(self.orgs.values(), key=lambda o: (place.get(o.org, len(place)), o.org))
+        return stats.Scorecard(self.period, tuple(ordered), self.matters)
+
+
+def _figure_values(figures: stats.OrgFigures) -> list[Value]:
+    return [figures.value(f.code) for f in stats.FIGURES]
 
 
 def scorecard_rows(scorecard: Scorecard, order: Sequence[str], labels: Labels) -> list[list[Value]]:
-    """The scorecard sheet's rows (``SCORECARD_SHEET``): one per organisation that raised or
-    received a matter in the period, in the committee file's order (``order``), then any
-    other (a center, an organisation since removed) by code.
-
-    Counts, not the evaluation's rates: ``bot.domain.stats`` defines those (working days,
-    paused days excluded); this sheet is filled from there once it exists."""
-    known = [code for code in order if code in scorecard.tallies]
-    rest = sorted(set(scorecard.tallies) - set(known))
-    rows: list[list[Value]] = []
-    for code in (*known, *rest):
-        tally = scorecard.tallies[code]
-        rows.append(
-            [
-                labels.org(code),
-                tally.raised,
-                tally.received,
-                tally.acknowledged,
-                tally.replied,
-                tally.open,
-                tally.overdue,
-            ]
-        )
+    """The scorecard sheet's rows (``SCORECARD_SHEET``): the committee as a whole, then each
+    organisation that raised or answered a matter of the period; a figure with nothing to
+    count is an empty cell (what /stats shows as "—")."""
+    card = scorecard.card(order)
+    rows: list[list[Value]] = [[labels.tr(N_("All organisations")), *_figure_values(card.overall)]]
+    rows += [[labels.org(o.org), *_figure_values(o)] for o in card.orgs]
     return rows

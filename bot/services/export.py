@@ -32,6 +32,7 @@ from bot.domain.export import (
     SCORECARD_SHEET,
     Scorecard,
     Sheet,
+    assignment_rows,
     audit_row,
     matter_rows,
     matter_sheet,
@@ -42,9 +43,12 @@ from bot.domain.fields import Labels
 from bot.domain.models import Case, Event, Viewer
 from bot.domain.periods import Period
 from bot.domain.privacy import Audience, Disclosure, of_kind
+from bot.domain.stats import AssignmentRow, Calculator
+from bot.domain.stats import Period as StatsPeriod
 from bot.services.cases import _EVENTS_WITH_ACTOR, Cases
 from bot.services.spreadsheets import BOOKS, XLSX_MAX_ROWS, Book
 from bot.storage import schema as t
+from bot.storage.stats import STEP_ACTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ CHUNK = 100  # matters per read: each costs the event loop a few milliseconds
 # Telegram's limit for a file a bot sends, less room for the request around it.
 TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000
 FORMATS = ("xlsx", "csv")
+_STEP_ACTIONS = frozenset(STEP_ACTIONS)  # the steps the evaluation figures read
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,19 +217,28 @@ class Exporting(Cases):
         are the first pass's: they place each matter in its part, and fill every part's
         scorecard."""
         target = _Parts(directory, stem, fmt, parts, total, sheets, limits.max_rows, known)
-        scorecard = Scorecard(self.today())
+        scorecard = Scorecard(StatsPeriod(period.first, period.last))
+        calculator = Calculator(self.committee, self.kinds, self.calendar, self.tz, self.today())
         count = 0
         async for chunk in self._chunks(period):
             count += len(chunk.cases)
-            await asyncio.to_thread(self._write_chunk, target, chunk, scorecard, labels)
-        rows = scorecard_rows(scorecard, list(self.committee.organisations), labels)
+            await asyncio.to_thread(self._write_chunk, target, chunk, scorecard, calculator, labels)
+        order = [*self.committee.organisations, *self.committee.centers]
+        rows = scorecard_rows(scorecard, order, labels)
         await asyncio.to_thread(target.close, rows)
         return target.files, count, rows
 
     def _write_chunk(
-        self, target: _Parts, chunk: _Chunk, scorecard: Scorecard, labels: Labels
+        self,
+        target: _Parts,
+        chunk: _Chunk,
+        scorecard: Scorecard,
+        calculator: Calculator,
+        labels: Labels,
     ) -> None:
-        """Rows of a chunk of matters, into the part each belongs to (in a worker thread)."""
+        """Rows of a chunk of matters, into the part each belongs to; the chunk's evaluation
+        figures, added to the period's (in a worker thread)."""
+        figures_of: list[AssignmentRow] = []
         for case in chunk.cases:
             kind = self.kinds.get(case.kind)
             events = chunk.events.get(case.id, [])
@@ -237,7 +251,7 @@ class Exporting(Cases):
                 files = chunk.files.get(case.id, 0)
                 rows = matter_rows(kind, case, steps, disclosure, labels, self.tz, files)
                 book.write(f"kind:{kind.code}", rows)
-                scorecard.add(kind, case, steps)
+            figures_of += assignment_rows(case, events, _STEP_ACTIONS)
             addressees = {a.id: a.addressee for a in case.assignments}
             book.write(
                 AUDIT,
@@ -246,6 +260,7 @@ class Exporting(Cases):
                     for e in events
                 ],
             )
+        scorecard.add(calculator.scorecard(scorecard.period, figures_of))
 
     async def _chunks(self, period: Period) -> AsyncIterator[_Chunk]:
         """The period's matters, oldest first, ``CHUNK`` at a time, each chunk with its

@@ -93,6 +93,7 @@ class XlsxBook:
         self._formats = {
             Cell.DATE: self._book.add_format({"num_format": "yyyy-mm-dd"}),
             Cell.DATETIME: self._book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+            Cell.RATE: self._book.add_format({"num_format": "0.0%"}),
         }
         self._sheets: dict[str, _Open] = {}
         self._taken: set[str] = set()
@@ -127,10 +128,10 @@ class XlsxBook:
         for c, (column, value) in enumerate(zip(sheet.columns, row, strict=True)):
             if value is None or value == "":
                 continue
-            if isinstance(value, date) and column.type in self._formats:
+            if isinstance(value, date) and column.type in (Cell.DATE, Cell.DATETIME):
                 worksheet.write_datetime(r, c, value, self._formats[column.type])
             elif isinstance(value, int | float) and not isinstance(value, bool):
-                worksheet.write_number(r, c, value)
+                worksheet.write_number(r, c, value, self._formats.get(column.type))
             else:
                 worksheet.write_string(r, c, str(value))
         sheet.rows += 1
@@ -155,7 +156,7 @@ def _csv_text(value: Value, column: Column) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int | float):
-        return str(value)
+        return f"{value:.1%}" if column.type is Cell.RATE else str(value)
     text = str(value)
     if column.type is Cell.TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
