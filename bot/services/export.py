@@ -69,7 +69,7 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Exported:
-    """The files written (in order), how many matters they hold, and their total size."""
+    """The files written (in order) and how many matters they hold."""
 
     files: tuple[Path, ...]
     matters: int
