@@ -34,7 +34,7 @@ async def _measure(path: Path, n: int, verbose: bool) -> list[Row]:
     from sqlalchemy import text
 
     from bot.clock import ManualClock
-    from bot.domain.stats import parse_period
+    from bot.domain.periods import parse_period
     from bot.services.coordination import Coordination
     from bot.storage import stats as storage
     from bot.storage.db import Database

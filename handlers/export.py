@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import date
 from pathlib import Path
 
 from telegram import InputFile, Update
@@ -18,7 +17,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain import rules
 from bot.domain.models import Viewer
-from bot.domain.periods import Period, PeriodProblem, parse_period
+from bot.domain.periods import Period, PeriodError, parse_period
 from bot.services.export import FORMATS
 from handlers import buttons
 from handlers.common import (
@@ -35,7 +34,7 @@ from handlers.common import (
 
 logger = logging.getLogger(__name__)
 
-EXPORT = "ex"  # button namespace: ex:<format>:<first day>:<last day> (days as YYYYMMDD)
+EXPORT = "ex"  # button namespace: ex:<format>:<period's token> (20261101-20261130)
 UPLOAD_TIMEOUT = 300  # seconds for one file of up to 50 MB to go up
 
 
@@ -63,29 +62,17 @@ async def export_command(update: Update, context: BotContext) -> None:
         text = message.text.partition(" ")[2]
     try:
         period = parse_period(text, context.svc.today())
-    except PeriodProblem as exc:
-        html = context.texts.render(viewer.lang, "export_usage", problem=exc.code)
+    except PeriodError as exc:
+        html = context.texts.render(viewer.lang, "export_usage", problem=exc.reason)
         await reply(update, context, html)
         return
-    first, last = period.first.strftime("%Y%m%d"), period.last.strftime("%Y%m%d")
     labels = {"xlsx": "📊 XLSX", "csv": "🗂 CSV"}
     await reply(
         update,
         context,
         context.texts.render(viewer.lang, "export_choose", first=period.first, last=period.last),
-        keyboard([[(labels[f], buttons.pack(EXPORT, f, first, last)) for f in FORMATS]]),
+        keyboard([[(labels[f], buttons.pack(EXPORT, f, period.token)) for f in FORMATS]]),
     )
-
-
-def _period_of(first: str, last: str) -> Period | None:
-    try:
-        period = Period(
-            date(int(first[:4]), int(first[4:6]), int(first[6:])),
-            date(int(last[:4]), int(last[4:6]), int(last[6:])),
-        )
-    except ValueError:
-        return None
-    return period if len(first) == len(last) == 8 and period.first <= period.last else None
 
 
 async def export_pressed(update: Update, context: BotContext) -> None:
@@ -98,8 +85,8 @@ async def export_pressed(update: Update, context: BotContext) -> None:
     if not rules.is_admin(viewer.member):
         await query.answer(_refusal(context, viewer), show_alert=True)
         return
-    parts = buttons.unpack(query.data, EXPORT, parts=(3,))
-    period = _period_of(parts[1], parts[2]) if parts else None
+    parts = buttons.unpack(query.data, EXPORT, parts=(2,))
+    period = Period.from_token(parts[1]) if parts else None
     if parts is None or period is None or parts[0] not in FORMATS:
         await answer_stale(update, context, viewer)
         return

@@ -19,8 +19,8 @@ from telegram.ext import Application
 from bot.domain import lifecycle, privacy, rules
 from bot.domain.errors import DomainError
 from bot.domain.models import Case, Viewer
+from bot.domain.periods import Period
 from bot.domain.privacy import Audience, Disclosure
-from bot.domain.stats import Period
 from bot.i18n import DEFAULT_LANG
 from bot.services.delivery import OutboxMessage
 from bot.services.scheduled import Digest

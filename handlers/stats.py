@@ -20,16 +20,14 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain.models import Viewer
+from bot.domain.periods import Period, PeriodError, parse_period
 from bot.domain.privacy import Audience, of_kind
 from bot.domain.stats import (
     FIGURE,
     NO_VALUE,
     MatterLine,
-    Period,
-    PeriodError,
     Scorecard,
     formatted,
-    parse_period,
     rates_for_chart,
 )
 from bot.i18n import N_
@@ -111,7 +109,7 @@ def period_title(texts: Texts, lang: str, period: Period) -> str:
         return f"{period.first.year}年" if zh else str(period.first.year)
 
     def day(d: date) -> str:
-        return f"{d.year}年{d.month}月{d.day}日" if zh else f"{d:%-d %b %Y}"
+        return f"{d.year}年{d.month}月{d.day}日" if zh else f"{d.day} {d:%b %Y}"
 
     return (
         f"{day(period.first)}至{day(period.last)}"

@@ -19,9 +19,9 @@ from bot.domain.committee import Committee, GroupDetail
 from bot.domain.export import Cell, Column, exported_fields, matter_sheet
 from bot.domain.mechanisms import default_registry
 from bot.domain.models import Case, Role
+from bot.domain.periods import Period
 from bot.domain.privacy import Audience, Disclosure, of_kind
 from bot.domain.stats import FIGURES
-from bot.domain.stats import Period as StatsPeriod
 from bot.services import export as export_service
 from bot.services.export import Limits
 from bot.services.spreadsheets import CsvZip, XlsxBook
@@ -153,7 +153,7 @@ def by_number(table: list[list[Any]]) -> dict[str, list[list[Any]]]:
 async def same_as_stats(bot: Harness, card: list[list[Any]], first: date, last: date) -> None:
     """The scorecard sheet holds /stats' own figures for the period (the export adds them up
     chunk by chunk; /stats reads the period at once)."""
-    figures = await bot.svc.scorecard(StatsPeriod(first, last))
+    figures = await bot.svc.scorecard(Period(first, last))
     expected = [[None, *[figures.overall.value(f.code) for f in FIGURES]]]
     expected += [[None, *[o.value(f.code) for f in FIGURES]] for o in figures.orgs]
     assert [[None, *r[1:]] for r in card[1:]] == expected
@@ -432,7 +432,7 @@ async def test_only_the_office_may_export(committee: Committee, db_url: str) -> 
         refusal = "只有府院联动办公室可以导出事项：表格包含全部事项及申请人的个人信息。"
         assert bot.last_text(li) == refusal
         # A forged button press gets the refusal too, and no file.
-        await bot.press(li, message=bot.fake.last_message_to(li), data="ex:xlsx:20261101:20261130")
+        await bot.press(li, message=bot.fake.last_message_to(li), data="ex:xlsx:20261101-20261130")
         assert bot.alerts(li)[-1] == refusal
         stranger = bot.user(9001, "路人甲")
         await bot.say(stranger, "/export")

@@ -264,6 +264,14 @@ async def test_the_quarter_s_figures_match_the_hand_count(
         # days) and is still missing on 25 November: late.
         assert table_of(text)["延边中院"] == ["0", "1", "0/0", "100%", "—", "0%"]
 
+        # The same figures in English, with the short English names.
+        await bot.say(office, "/lang")
+        await bot.press(office, "English")
+        await bot.say(office, "/stats Q3")
+        text = [x for x in bot.texts(office) if x.startswith("📊")][-1]
+        assert text.startswith("📊 Evaluation figures · Q3 2026")
+        assert table_of(text)["Yanbian IPC"] == ["3", "3", "2.5/3", "67%", "6/6", "50%"]
+
 
 async def test_the_drill_down_lists_the_matters_behind_the_figures(
     committee: Committee, db_url: str
@@ -285,13 +293,12 @@ async def test_the_drill_down_lists_the_matters_behind_the_figures(
         # Late first (B's reply, C's acknowledgement), then A; nothing of the others.
         order = sorted(shown, key=listing.index)
         assert order == [numbers["B"], numbers["C"], numbers["A"]]
-        print(listing)
         assert numbers["D"] not in listing and numbers["G"] not in listing
         assert "林地征收补偿争议" in listing  # the title: observers see it
         entry_b = listing.split(numbers["B"])[1].split("•")[0]
-        assert "3个工作日" in entry_b and "⚠" in entry_b
+        assert "受理3个工作日 · 答复尚未 ⚠" in entry_b
         entry_a = listing.split(numbers["A"])[1].split("•")[0]
-        assert "2个工作日" in entry_a and "6个工作日" in entry_a and "⚠" not in entry_a
+        assert "受理2个工作日 · 答复6个工作日" in entry_a and "⚠" not in entry_a
 
         # A forged period, an unknown organisation, a page that does not exist: refused.
         for data in (
@@ -489,3 +496,32 @@ async def test_a_minimal_group_reads_only_the_committee_s_totals(
         for name in ("延边", "自然资源局", "池北"):
             assert name not in report
         assert not photos(bot, group)
+
+
+@pytest.mark.sqlite_only
+async def test_the_period_s_rows_are_read_through_indexes(db_url: str) -> None:
+    """The figures' queries start from the period's matters in ix_cases_created_number and
+    reach addressees and steps through their case indexes: no table is scanned whole."""
+    from sqlalchemy import text
+
+    from bot.storage import stats as storage
+    from bot.storage.db import Database
+
+    db = Database(db_url)
+    start = datetime(2026, 7, 1, tzinfo=SHANGHAI)
+    end = datetime(2026, 10, 1, tzinfo=SHANGHAI)
+    try:
+        async with db.read() as conn:
+            for query in (
+                storage.assignments_query(start, end),
+                storage.steps_query(start, end),
+                storage.assignments_query(start, end, ["YB-IPC", "CHIBEI-CENTER"]),
+                storage.steps_query(start, end, ["YB-IPC", "CHIBEI-CENTER"]),
+            ):
+                sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                plan = [str(r[3]) for r in await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+                assert "SEARCH cases USING COVERING INDEX ix_cases_created_number" in plan[0]
+                assert not [line for line in plan if line.startswith("SCAN")], plan
+                assert any("ix_events_case" in line or "assignments" in line for line in plan)
+    finally:
+        await db.dispose()

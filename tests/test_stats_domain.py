@@ -14,22 +14,19 @@ import pytest
 
 from bot.domain.committee import Committee
 from bot.domain.mechanisms import default_registry
+from bot.domain.periods import Period, PeriodError, parse_period, quarter_before
 from bot.domain.stats import (
     FIGURE,
     FIGURES,
     NO_VALUE,
     AssignmentRow,
     Calculator,
-    Period,
-    PeriodError,
     Step,
     Tally,
     formatted,
     median,
-    parse_period,
     paused_working_days,
     percentile,
-    quarter_before,
     rates_for_chart,
     timing,
 )
@@ -171,6 +168,7 @@ def test_every_figure_shows_a_dash_without_a_denominator() -> None:
     assert formatted(FIGURE["ack_median"], 2.0) == "2"
     assert formatted(FIGURE["raised"], 0) == "0"
     assert len({f.code for f in FIGURES}) == len(FIGURES)
+    assert all(f.definition.endswith(".") and f.unit in ("count", "days", "rate") for f in FIGURES)
 
 
 def test_an_acknowledgement_across_a_holiday_counts_working_days_only() -> None:

@@ -4,7 +4,7 @@ One sheet per mechanism: one row per addressee of each matter raised in the peri
 for one court is one row; a request to five agencies is five, each with its own dates and
 outcome), the matter's columns first, then the kind's declared fields, then the addressee's.
 One sheet with the audit trail of those matters, and one with the scorecard: the evaluation
-figures of ``bot.domain.stats`` (/stats), added up as the matters are read.
+figures of ``bot.domain.stats`` (/stats), counted (``stats.Tally``) as the matters are read.
 
 Values are typed (``Value``): numbers stay numbers, days are ``date``, moments are local
 ``datetime`` without a zone (the committee's time zone: spreadsheets have none), text is text.
@@ -20,7 +20,7 @@ it, unless a later one reopened it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -427,52 +427,14 @@ def assignment_rows(
     ]
 
 
-def _added(mine: stats.OrgFigures, theirs: stats.OrgFigures) -> None:
-    """``theirs`` added into ``mine``: counts and ratios add up, the days behind the medians
-    and percentiles are kept, so the sums are the figures of both sets of matters."""
-    for spec in fields(stats.OrgFigures):
-        ours, other = getattr(mine, spec.name), getattr(theirs, spec.name)
-        if isinstance(ours, stats.Ratio):
-            setattr(mine, spec.name, stats.Ratio(ours.hits + other.hits, ours.of + other.of))
-        elif isinstance(ours, list):
-            ours.extend(other)
-        elif isinstance(ours, int):
-            setattr(mine, spec.name, ours + other)
-
-
-@dataclass
-class Scorecard:
-    """The period's evaluation figures (``bot.domain.stats``), added up chunk by chunk as
-    the export reads the matters: each chunk's are the stats calculator's own, and they
-    add up exactly (``_added``); what is kept is a few numbers per organisation and a day
-    count per answer, never the matters."""
-
-    period: stats.Period
-    orgs: dict[str, stats.OrgFigures] = field(default_factory=dict)
-    matters: int = 0
-
-    def add(self, card: stats.Scorecard) -> None:
-        self.matters += card.matters
-        for figures in card.orgs:
-            _added(self.orgs.setdefault(figures.org, stats.OrgFigures(figures.org)), figures)
-
-    def card(self, order: Sequence[str]) -> stats.Scorecard:
-        """As ``stats.Calculator.scorecard`` gives it: organisations in ``order`` (the
-        committee file's), then any other by code."""
-        place = {code: i for i, code in enumerate(order)}
-        ordered = sorted(self.orgs.values(), key=lambda o: (place.get(o.org, len(place)), o.org))
-        return stats.Scorecard(self.period, tuple(ordered), self.matters)
-
-
 def _figure_values(figures: stats.OrgFigures) -> list[Value]:
     return [figures.value(f.code) for f in stats.FIGURES]
 
 
-def scorecard_rows(scorecard: Scorecard, order: Sequence[str], labels: Labels) -> list[list[Value]]:
+def scorecard_rows(card: stats.Scorecard, labels: Labels) -> list[list[Value]]:
     """The scorecard sheet's rows (``SCORECARD_SHEET``): the committee as a whole, then each
     organisation that raised or answered a matter of the period; a figure with nothing to
     count is an empty cell (what /stats shows as "—")."""
-    card = scorecard.card(order)
     rows: list[list[Value]] = [[labels.tr(N_("All organisations")), *_figure_values(card.overall)]]
     rows += [[labels.org(o.org), *_figure_values(o)] for o in card.orgs]
     return rows

@@ -19,19 +19,16 @@ The storage layer supplies plain rows (``AssignmentRow``); nothing here reads a 
 from __future__ import annotations
 
 import math
-import re
 import statistics
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain.committee import Committee
-from bot.domain.errors import DomainError, InvalidInput
-from bot.domain.fields import parse_date
-from bot.domain.kinds import KindRegistry, KindSpec, Side
+from bot.domain.kinds import Deadline, KindRegistry, KindSpec, Side
+from bot.domain.periods import Period
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
 
@@ -49,158 +46,6 @@ REQUEST_KINDS = frozenset({"assistance", "bankruptcy"})
 BULLETIN = "bulletin"
 READ_STATES = frozenset({"read", "answered"})
 PAUSE, RESUME = "request_info", "provide_info"
-
-
-class PeriodError(DomainError):
-    """A period /stats cannot read; the user gets the usage message."""
-
-    code = "bad_period"
-
-
-# ----------------------------------------------------------------------------- periods
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """Whole local days ``first`` … ``last``; ``kind`` says how to name it (month, quarter,
-    year or range)."""
-
-    first: date
-    last: date
-    kind: str = "range"
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The period as [start, end) moments, for a query on ``created_at``."""
-        start = datetime.combine(self.first, time.min, tz)
-        end = datetime.combine(self.last + timedelta(days=1), time.min, tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-    def parts(self, days: int = 31) -> list[Period]:
-        """The period cut into consecutive pieces of at most ``days`` days (to read a long
-        period a piece at a time)."""
-        pieces: list[Period] = []
-        first = self.first
-        while first <= self.last:
-            last = min(self.last, first + timedelta(days=days - 1))
-            pieces.append(Period(first, last))
-            first = last + timedelta(days=1)
-        return pieces
-
-    @property
-    def quarter(self) -> int:
-        return (self.first.month - 1) // 3 + 1
-
-    @property
-    def token(self) -> str:
-        """The period as a button carries it: ``20260101-20260331``."""
-        return f"{self.first:%Y%m%d}-{self.last:%Y%m%d}"
-
-    @classmethod
-    def from_token(cls, token: str) -> Period | None:
-        """A period from a button; None for data that is malformed or forged."""
-        match = re.fullmatch(r"(\d{8})-(\d{8})", token)
-        if match is None:
-            return None
-        try:
-            first = datetime.strptime(match[1], "%Y%m%d").date()
-            last = datetime.strptime(match[2], "%Y%m%d").date()
-        except ValueError:
-            return None
-        if last < first or last - first > MAX_SPAN:
-            return None
-        return cls(first, last, _kind_of(first, last))
-
-
-MAX_SPAN = timedelta(days=366 * 5)
-
-
-def month(year: int, number: int) -> Period:
-    first = date(year, number, 1)
-    following = date(year + number // 12, number % 12 + 1, 1)
-    return Period(first, following - timedelta(days=1), "month")
-
-
-def quarter(year: int, number: int) -> Period:
-    first = date(year, 3 * number - 2, 1)
-    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
-    return Period(first, following - timedelta(days=1), "quarter")
-
-
-def year(number: int) -> Period:
-    return Period(date(number, 1, 1), date(number, 12, 31), "year")
-
-
-def quarter_before(day: date) -> Period:
-    """The quarter before the one ``day`` is in (what a quarterly report covers)."""
-    number = (day.month - 1) // 3 + 1
-    return quarter(day.year - 1, 4) if number == 1 else quarter(day.year, number - 1)
-
-
-def _kind_of(first: date, last: date) -> str:
-    """How a period read back from a button is named: as the month, quarter or year it is."""
-    for candidate in (
-        month(first.year, first.month),
-        quarter(first.year, (first.month - 1) // 3 + 1),
-        year(first.year),
-    ):
-        if (candidate.first, candidate.last) == (first, last):
-            return candidate.kind
-    return "range"
-
-
-_QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-_QUARTER_RE = re.compile(r"^(?:(\d{4})\s*(?:年)?\s*)?(?:q([1-4])|第([一二三四1-4])季度?)$")
-_YEAR_RE = re.compile(r"^(\d{4})\s*年?$")
-_RANGE_SPLIT = re.compile(r"\s*(?:至|到|~|～|—|–|\s)\s*")
-
-
-def parse_period(text: str, today: date) -> Period:
-    """What /stats reads as a period; raises ``PeriodError`` for anything else.
-
-    Nothing: this month. 本月 / 上月 / this month / last month. A quarter: ``2026Q3``,
-    ``2026年第三季度``, ``Q3`` (this year). A year: ``2026`` or ``2026年``. Two dates, in any
-    form the forms accept (``2026-01-01 2026-03-31``, ``1月1日至3月31日``: a date without a
-    year is in this year)."""
-    raw = unicodedata.normalize("NFKC", text).strip().lower()
-    raw = re.sub(r"\s+", " ", raw)
-    if raw in ("", "本月", "this month", "this"):
-        return month(today.year, today.month)
-    if raw in ("上月", "上个月", "last month", "last"):
-        previous = today.replace(day=1) - timedelta(days=1)
-        return month(previous.year, previous.month)
-    if raw in ("本季度", "this quarter"):
-        return quarter(today.year, (today.month - 1) // 3 + 1)
-    if raw in ("上季度", "上个季度", "last quarter"):
-        return quarter_before(today)
-    if raw in ("今年", "本年", "this year"):
-        return year(today.year)
-    if raw in ("去年", "last year"):
-        return year(today.year - 1)
-    match = _QUARTER_RE.match(raw.replace(" ", ""))
-    if match:
-        number = int(match[2]) if match[2] else _QUARTER_WORDS[match[3]]
-        return _checked(quarter(int(match[1]) if match[1] else today.year, number))
-    match = _YEAR_RE.match(raw)
-    if match:
-        return _checked(year(int(match[1])))
-    parts = [p for p in _RANGE_SPLIT.split(raw) if p]
-    if len(parts) == 2:
-        try:
-            # A date without a year is read in this year (parse_date's reference day is
-            # where a yearless date starts to count).
-            first, last = (parse_date(p, date(today.year, 1, 1)) for p in parts)
-        except InvalidInput as exc:
-            raise PeriodError() from exc
-        if last < first or last - first > MAX_SPAN:
-            raise PeriodError()
-        return _checked(Period(first, last, _kind_of(first, last)))
-    raise PeriodError()
-
-
-def _checked(period: Period) -> Period:
-    if not 2000 <= period.first.year <= 2100:
-        raise PeriodError()
-    return period
 
 
 # ----------------------------------------------------------------------------- rows
@@ -301,6 +146,10 @@ def _round_steps(row: AssignmentRow, tz: ZoneInfo) -> list[_Dated]:
     ]
 
 
+def _deadline(kind: KindSpec, name: str) -> Deadline | None:
+    return next((d for d in kind.deadlines if d.name == name), None)
+
+
 def _answers(kind: KindSpec) -> frozenset[str]:
     """The kind's actions its addressee takes (only they can answer a deadline)."""
     return frozenset(a.code for a in kind.actions if a.by is Side.ADDRESSEE)
@@ -321,41 +170,44 @@ def timing(
     Its time is the working days from the clock's start to the answer's day, less the
     working days paused (a pause from day P to day R takes the working days after P up to R,
     as the deadline moves; a pause still running ends at the answer or today)."""
-    return _timing(row, kind, name, _round_steps(row, tz), _answers(kind), calendar, tz, today)
+    due = row.dues.get(name)
+    return _timing(
+        row.state,
+        _deadline(kind, name),
+        date.fromisoformat(due) if due else None,
+        _round_steps(row, tz),
+        _answers(kind),
+        _local_day(row.clock_started_at, tz),
+        calendar,
+        today,
+    )
 
 
 def _timing(
-    row: AssignmentRow,
-    kind: KindSpec,
-    name: str,
+    state: str,
+    deadline: Deadline | None,
+    due: date | None,
     steps: Sequence[_Dated],
     answers: frozenset[str],
+    start_day: date,
     calendar: DayCounter,
-    tz: ZoneInfo,
     today: date,
 ) -> Timing | None:
-    deadline = next((d for d in kind.deadlines if d.name == name), None)
     if deadline is None:
         return None
-    answer = next(
-        (
-            d
-            for d in steps
-            if d.step.action in answers
-            and d.step.from_status in deadline.states
-            and d.step.to_status not in deadline.states
-        ),
-        None,
-    )
-    due_text = row.dues.get(name)
-    due = date.fromisoformat(due_text) if due_text else None
+    states = deadline.states
+    answer = None
+    for dated in steps:
+        step = dated.step
+        if step.action in answers and step.from_status in states and step.to_status not in states:
+            answer = dated
+            break
     if answer is None:
-        waiting = row.state in deadline.states
-        late = waiting and due is not None and today > due
+        late = state in states and due is not None and today > due
         return Timing(None, due, False if late else None)
     end = answer.day
-    paused = _paused(steps, end, calendar)
-    days = max(0, calendar.working_days_between(_local_day(row.clock_started_at, tz), end) - paused)
+    paused = _paused(steps, end, calendar) if len(steps) > 1 else 0
+    days = max(0, calendar.working_days_between(start_day, end) - paused)
     return Timing(days, due, None if due is None else end <= due)
 
 
@@ -391,27 +243,107 @@ def _paused(steps: Sequence[_Dated], end: date, calendar: DayCounter) -> int:
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One figure of the scorecard: its code, its name (a message id: 化解率 in Chinese), a
-    short heading for the table, and how it is shown."""
+    short heading for the table, how it is shown, and what it counts (``definition``, for
+    whoever must answer for the number; ``Tally.add`` counts exactly that)."""
 
     code: str
     name: str
     heading: str
     unit: str  # "count", "days" or "rate"
+    definition: str
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("raised", N_("Matters raised"), N_("Raised"), "count"),
-    Figure("received", N_("Matters received"), N_("Recv."), "count"),
-    Figure("ack_median", N_("Median time to acknowledge"), N_("Ack."), "days"),
-    Figure("ack_p90", N_("90th percentile of the time to acknowledge"), N_("P90"), "days"),
-    Figure("ack_on_time", N_("On-time acknowledgement rate"), N_("On time"), "rate"),
-    Figure("reply_median", N_("Median time to reply"), N_("Reply"), "days"),
-    Figure("reply_p90", N_("90th percentile of the time to reply"), N_("P90"), "days"),
-    Figure("reply_on_time", N_("On-time reply rate"), N_("On time"), "rate"),
-    Figure("resolution", N_("Resolution rate (referrals)"), N_("Resolved"), "rate"),
-    Figure("appearance", N_("Head appearance rate (hearings)"), N_("Heads"), "rate"),
-    Figure("request_reply", N_("Reply rate (assistance, bankruptcy)"), N_("Answered"), "rate"),
-    Figure("bulletin_read", N_("Bulletin read rate"), N_("Read"), "rate"),
+    Figure(
+        "raised",
+        N_("Matters raised"),
+        N_("Raised"),
+        "count",
+        "Matters the organisation raised in the period.",
+    ),
+    Figure(
+        "received",
+        N_("Matters received"),
+        N_("Recv."),
+        "count",
+        "Addressees it acts for (itself, or a center only it staffs) of the matters raised in "
+        "the period: a request to three agencies counts once for each.",
+    ),
+    Figure(
+        "ack_median",
+        N_("Median time to acknowledge"),
+        N_("Ack."),
+        "days",
+        "Median of the working days from the clock's start to the first acknowledgement or "
+        "return, paused working days left out (``timing``), of those acknowledged.",
+    ),
+    Figure(
+        "ack_p90",
+        N_("90th percentile of the time to acknowledge"),
+        N_("P90"),
+        "days",
+        "The same days' 90th percentile (nearest rank: ``percentile``).",
+    ),
+    Figure(
+        "ack_on_time",
+        N_("On-time acknowledgement rate"),
+        N_("On time"),
+        "rate",
+        "Acknowledged or returned by the acknowledgement's due day, of those acknowledged or "
+        "returned, or still waiting past that day.",
+    ),
+    Figure(
+        "reply_median",
+        N_("Median time to reply"),
+        N_("Reply"),
+        "days",
+        "Median of the working days from the clock's start to the outcome recorded (or an "
+        "agency's reply to a request), paused working days left out, of those answered.",
+    ),
+    Figure(
+        "reply_p90",
+        N_("90th percentile of the time to reply"),
+        N_("P90"),
+        "days",
+        "The same days' 90th percentile.",
+    ),
+    Figure(
+        "reply_on_time",
+        N_("On-time reply rate"),
+        N_("On time"),
+        "rate",
+        "Answered by the reply's due day, of those answered, or still waiting past that day.",
+    ),
+    Figure(
+        "resolution",
+        N_("Resolution rate (referrals)"),
+        N_("Resolved"),
+        "rate",
+        "化解率: referrals resolved by agreement, of the referrals with an outcome recorded.",
+    ),
+    Figure(
+        "appearance",
+        N_("Head appearance rate (hearings)"),
+        N_("Heads"),
+        "rate",
+        "负责人出庭应诉率: hearings where the agency's head appeared, of the hearings with the "
+        "appearance recorded.",
+    ),
+    Figure(
+        "request_reply",
+        N_("Reply rate (assistance, bankruptcy)"),
+        N_("Answered"),
+        "rate",
+        "Assistance and bankruptcy requests the agency replied to, of those received; a "
+        "request the court withdrew or closed before the agency replied is not counted.",
+    ),
+    Figure(
+        "bulletin_read",
+        N_("Bulletin read rate"),
+        N_("Read"),
+        "rate",
+        "Bulletins the agency marked as read (or answered in writing), of those received.",
+    ),
 )
 FIGURE = {f.code: f for f in FIGURES}
 
@@ -562,6 +494,16 @@ class Calculator:
         self.days = Days(calendar)
         self._by_prefix = {k.number_prefix: k for k in kinds}
         self._answers = {k.code: _answers(k) for k in kinds}
+        self._deadlines = {k.code: (_deadline(k, ACK), _deadline(k, REPLY)) for k in kinds}
+        self._dues: dict[str, date] = {}
+
+    def _due(self, text: str | None) -> date | None:
+        if not text:
+            return None
+        found = self._dues.get(text)
+        if found is None:
+            found = self._dues[text] = date.fromisoformat(text)
+        return found
 
     def kind_of(self, row: AssignmentRow) -> KindSpec | None:
         return self._by_prefix.get(row.prefix)
@@ -577,9 +519,28 @@ class Calculator:
             return None
         steps = _round_steps(row, self.tz)
         answers = self._answers[kind.code]
-        ack, reply = (
-            _timing(row, kind, name, steps, answers, self.days, self.tz, self.today)
-            for name in (ACK, REPLY)
+        start = _local_day(row.clock_started_at, self.tz)
+        ack_deadline, reply_deadline = self._deadlines[kind.code]
+        dues = row.dues
+        ack = _timing(
+            row.state,
+            ack_deadline,
+            self._due(dues.get(ACK)),
+            steps,
+            answers,
+            start,
+            self.days,
+            self.today,
+        )
+        reply = _timing(
+            row.state,
+            reply_deadline,
+            self._due(dues.get(REPLY)),
+            steps,
+            answers,
+            start,
+            self.days,
+            self.today,
         )
         return MatterLine(row.case_id, row.number, row.title, kind.code, ack, reply)
 
@@ -590,8 +551,8 @@ class Calculator:
         return tally.card(period)
 
     def matters_of(self, org: str, rows: Iterable[AssignmentRow]) -> list[MatterLine]:
-        """The addressees an organisation answers for among ``rows``, late ones first, then
-        by number."""
+        """The addressees an organisation acts for among ``rows``, late ones first, then in the
+        order they were raised."""
         lines = [
             line for row in rows if self.org_of(row) == org and (line := self.line(row)) is not None
         ]

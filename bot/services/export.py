@@ -30,7 +30,6 @@ from bot.domain.export import (
     AUDIT_SHEET,
     SCORECARD,
     SCORECARD_SHEET,
-    Scorecard,
     Sheet,
     assignment_rows,
     audit_row,
@@ -43,8 +42,7 @@ from bot.domain.fields import Labels
 from bot.domain.models import Case, Event, Viewer
 from bot.domain.periods import Period
 from bot.domain.privacy import Audience, Disclosure, of_kind
-from bot.domain.stats import AssignmentRow, Calculator
-from bot.domain.stats import Period as StatsPeriod
+from bot.domain.stats import AssignmentRow, Calculator, Tally
 from bot.services.cases import _EVENTS_WITH_ACTOR, Cases
 from bot.services.spreadsheets import BOOKS, XLSX_MAX_ROWS, Book
 from bot.storage import schema as t
@@ -217,14 +215,13 @@ class Exporting(Cases):
         are the first pass's: they place each matter in its part, and fill every part's
         scorecard."""
         target = _Parts(directory, stem, fmt, parts, total, sheets, limits.max_rows, known)
-        scorecard = Scorecard(StatsPeriod(period.first, period.last))
         calculator = Calculator(self.committee, self.kinds, self.calendar, self.tz, self.today())
+        tally = Tally(calculator)
         count = 0
         async for chunk in self._chunks(period):
             count += len(chunk.cases)
-            await asyncio.to_thread(self._write_chunk, target, chunk, scorecard, calculator, labels)
-        order = [*self.committee.organisations, *self.committee.centers]
-        rows = scorecard_rows(scorecard, order, labels)
+            await asyncio.to_thread(self._write_chunk, target, chunk, tally, labels)
+        rows = scorecard_rows(tally.card(period), labels)
         await asyncio.to_thread(target.close, rows)
         return target.files, count, rows
 
@@ -232,8 +229,7 @@ class Exporting(Cases):
         self,
         target: _Parts,
         chunk: _Chunk,
-        scorecard: Scorecard,
-        calculator: Calculator,
+        tally: Tally,
         labels: Labels,
     ) -> None:
         """Rows of a chunk of matters, into the part each belongs to; the chunk's evaluation
@@ -260,7 +256,7 @@ class Exporting(Cases):
                     for e in events
                 ],
             )
-        scorecard.add(calculator.scorecard(scorecard.period, figures_of))
+        tally.add(figures_of)
 
     async def _chunks(self, period: Period) -> AsyncIterator[_Chunk]:
         """The period's matters, oldest first, ``CHUNK`` at a time, each chunk with its

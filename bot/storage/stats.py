@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,7 +74,9 @@ def assignments_query(
         .select_from(raised.join(t.assignments, t.assignments.c.case_id == raised.c.id))
     )
     if addressees is not None:
-        query = query.where(a.addressee.in_(list(addressees)))
+        # ``|| ''`` as in ``steps_query``: from the period's matters, not from every matter
+        # ever addressed to the organisation.
+        query = query.where((a.addressee + "").in_(list(addressees)))
     return query
 
 
@@ -116,54 +119,65 @@ def _moment(value: str | datetime) -> datetime:
     return datetime.fromisoformat(value + "+00:00")  # several times faster than .replace()
 
 
-async def assignment_rows(
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The period's rows as the database returned them; ``rows()`` makes them into the
+    domain's records (CPU work: the caller may do it in a worker thread)."""
+
+    steps: Sequence[Any]
+    assignments: Sequence[Any]
+
+    def rows(self) -> list[AssignmentRow]:
+        found: dict[int, list[tuple[int, Step]]] = defaultdict(list)
+        for case_id, event_id, action, at, from_status, to_status, assignment_id in self.steps:
+            step = Step(action, _moment(at), from_status, to_status, assignment_id)
+            found[case_id].append((event_id, step))
+        steps = {case_id: tuple(s for _, s in sorted(pairs)) for case_id, pairs in found.items()}
+        rows: list[AssignmentRow] = []
+        for (
+            case_id,
+            number,
+            title,
+            raiser_org,
+            assignment_id,
+            addressee,
+            state,
+            outcome,
+            started,
+            ack_due,
+            reply_due,
+        ) in self.assignments:
+            dues = {}
+            if ack_due:
+                dues["ack"] = ack_due
+            if reply_due:
+                dues["reply"] = reply_due
+            rows.append(
+                AssignmentRow(
+                    case_id=case_id,
+                    assignment_id=assignment_id,
+                    number=number,
+                    title=title,
+                    raiser_org=raiser_org,
+                    addressee=addressee,
+                    state=state,
+                    outcome=outcome,
+                    clock_started_at=_moment(started),
+                    dues=dues,
+                    steps=steps.get(case_id, ()),
+                )
+            )
+        return rows
+
+
+async def fetch(
     conn: AsyncConnection,
     start: datetime,
     end: datetime,
     addressees: Sequence[str] | None = None,
-) -> list[AssignmentRow]:
+) -> Fetched:
     """Every addressee of every matter raised in [start, end) (of ``addressees`` only, when
-    given), with its matter's steps."""
-    found: dict[int, list[tuple[int, Step]]] = defaultdict(list)
-    # ``.all()``: the rows in one list, not fetched one by one.
-    for case_id, event_id, action, at, from_status, to_status, assignment_id in (
-        await conn.execute(steps_query(start, end, addressees))
-    ).all():
-        step = Step(action, _moment(at), from_status, to_status, assignment_id)
-        found[case_id].append((event_id, step))
-    steps = {case_id: tuple(s for _, s in sorted(pairs)) for case_id, pairs in found.items()}
-    rows: list[AssignmentRow] = []
-    for (
-        case_id,
-        number,
-        title,
-        raiser_org,
-        assignment_id,
-        addressee,
-        state,
-        outcome,
-        started,
-        ack_due,
-        reply_due,
-    ) in (await conn.execute(assignments_query(start, end, addressees))).all():
-        dues = {}
-        if ack_due:
-            dues["ack"] = ack_due
-        if reply_due:
-            dues["reply"] = reply_due
-        rows.append(
-            AssignmentRow(
-                case_id=case_id,
-                assignment_id=assignment_id,
-                number=number,
-                title=title,
-                raiser_org=raiser_org,
-                addressee=addressee,
-                state=state,
-                outcome=outcome,
-                clock_started_at=_moment(started),
-                dues=dues,
-                steps=steps.get(case_id, ()),
-            )
-        )
-    return rows
+    given), and its matter's steps; ``.all()``: each in one list, not fetched row by row."""
+    steps = (await conn.execute(steps_query(start, end, addressees))).all()
+    assignments = (await conn.execute(assignments_query(start, end, addressees))).all()
+    return Fetched(steps, assignments)
