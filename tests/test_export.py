@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import threading
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -422,6 +423,32 @@ async def test_chunks_read_every_matter_once_even_raised_at_the_same_moment(
         cases = await rows(bot, t.cases)
         assert sorted(numbers) == sorted(c.number for c in cases) and len(numbers) == 20
         assert len({c.created_at for c in cases}) == 1
+
+
+async def test_the_workbook_is_written_off_the_event_loop_s_thread(
+    committee: Committee, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are written (and the file finished) in a worker thread: the loop stays free to
+    answer other members while a long export runs."""
+    threads: set[str] = set()
+    write, close = XlsxBook.write, XlsxBook.close
+
+    def spied_write(self: XlsxBook, key: str, rows: Any) -> None:
+        threads.add(threading.current_thread().name)
+        write(self, key, rows)
+
+    def spied_close(self: XlsxBook) -> None:
+        threads.add(threading.current_thread().name)
+        close(self)
+
+    monkeypatch.setattr(XlsxBook, "write", spied_write)
+    monkeypatch.setattr(XlsxBook, "close", spied_close)
+    async with running_bot(committee, db_url) as bot:
+        await seed(bot)
+        loop_thread = threading.current_thread().name
+        await export(bot, admin(bot), "/export", "XLSX")
+        assert sent_documents(bot, admin(bot))
+        assert threads and loop_thread not in threads
 
 
 async def test_only_the_office_may_export(committee: Committee, db_url: str) -> None:
