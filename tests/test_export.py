@@ -383,7 +383,7 @@ async def test_a_file_past_the_upload_limit_comes_in_parts(
         said = next(t for t in reversed(bot.texts(office)) if "件事项" in t)
         mb = f"{limit / 1_000_000:g}"
         assert (
-            f"共30件事项。\n导出内容超过Telegram单个文件的上限（{mb} MB），因此分{total}部分发送。"
+            f"共30件事项。\n导出内容超过 Telegram 单个文件的上限（{mb} MB），因此分{total}部分发送。"
             in said
         )
         numbers: list[str] = []
