@@ -258,10 +258,10 @@ async def test_the_office_exports_a_month_as_a_workbook_with_typed_cells(
             (datetime(2026, 11, 10, 15, 0), bot.shown("Outcome recorded"), "赵法官"),
         ]
         assert dispute_steps[0][8] is None  # the number is the first column already
-        assert bot.shown("Resolved by agreement") in dispute_steps[2][8]
+        assert dispute_steps[2][8] == f"办理结果：{bot.shown('Resolved by agreement')}"
         assert not [r for r in audit[1:] if r[0] == matters["october"].number]
         replied = [r for r in audit[1:] if r[0] == matters["request"].number and r[5] == NR]
-        assert replied and "已冻结。" in replied[0][8]
+        assert replied[0][8] == "办理结果：已按要求协助；具体情况：已冻结。"
 
         # The scorecard: the evaluation figures of /stats, as numbers and rates.
         card = sheet_rows(book, "绩效考核")

@@ -336,6 +336,11 @@ def action_label(kind: KindSpec | None, action: str) -> str:
     return action
 
 
+# A recorded answer under its question's label, and between two: "办理结果：协商化解；…".
+_DETAIL = N_("%(label)s: %(value)s")
+_DETAILS_SEPARATOR = N_("; ")
+
+
 def _details(
     kind: KindSpec | None, event: Event, disclosure: Disclosure, labels: Labels, tz: ZoneInfo
 ) -> str:
@@ -362,8 +367,8 @@ def _details(
         shown = field_value(spec, value, labels, tz)
         if isinstance(shown, datetime | date):
             shown = shown.isoformat(sep=" ") if isinstance(shown, datetime) else shown.isoformat()
-        parts.append(f"{labels.tr(spec.label)}: {shown}")
-    return "; ".join(parts)
+        parts.append(labels.tr(_DETAIL) % {"label": labels.tr(spec.label), "value": shown})
+    return labels.tr(_DETAILS_SEPARATOR).join(parts)
 
 
 def audit_row(
