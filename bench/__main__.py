@@ -1,5 +1,5 @@
-"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find|stats] [--size N] [--rtt MS]
-[--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
+"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find|stats|export] [--size N]
+[--rtt MS] [--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
 Markdown in ``bench/RESULTS.md``, ``--json`` every figure machine-readably. ``--size`` is the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import Row, machine, quiet_logging, table
 
-MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find", "stats")
+MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find", "stats", "export")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -109,6 +109,10 @@ def run(args: argparse.Namespace) -> list[Row]:
             rows += stats.measure(
                 quick=args.quick, verbose=args.verbose, size=args.size, fresh=args.reseed
             )
+        elif name == "export":
+            from bench import export
+
+            rows += export.measure(quick=args.quick, verbose=args.verbose, size=args.size)
         print(f"  {name} took {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return rows
 

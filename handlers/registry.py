@@ -22,6 +22,7 @@ from handlers import (
     actions,
     admin,
     cases,
+    export,
     find,
     form_steps,
     forms,
@@ -67,6 +68,7 @@ def register_handlers(app: AppType) -> None:
     app.add_handlers(cases.build_handlers())
     app.add_handlers(find.build_handlers())
     app.add_handlers(stats.build_handlers())
+    app.add_handlers(export.build_handlers())
     app.add_handlers(admin.build_handlers())
     app.add_handlers(status.build_handlers())
     app.add_handlers(holiday_calendar.build_handlers())

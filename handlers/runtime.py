@@ -15,6 +15,7 @@ from bot.domain.kinds import KindRegistry
 from bot.domain.mechanisms import default_registry
 from bot.services.coordination import Coordination
 from bot.services.delivery import Outbox
+from bot.services.export import Limits
 from handlers.texts import Texts
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Runtime:
     group_replies: dict[int, int] = field(default_factory=dict, init=False)
     # One command-menu update at a time (handlers.menus).
     menu_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # How large /export's sheets and files may be (tests set small ones).
+    export_limits: Limits = field(default_factory=Limits, init=False)
 
     def __post_init__(self) -> None:
         self.texts = Texts(self.committee, self.settings.tz, self.kinds)

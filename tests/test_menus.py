@@ -28,6 +28,7 @@ OFFICE = [
     "meeting",
     "digest",
     "calendar",
+    "export",
     "status",
     "cancel",
     "lang",

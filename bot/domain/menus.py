@@ -48,6 +48,7 @@ _OFFICE: tuple[Command, ...] = (
     ("meeting", N_("Schedule a joint meeting")),
     ("digest", N_("Weekly digest now")),
     ("calendar", N_("Holiday calendar")),
+    ("export", N_("Spreadsheets of the matters")),
     ("status", N_("Bot status")),
 )
 

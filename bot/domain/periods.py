@@ -1,5 +1,20 @@
-"""The periods /stats and the quarterly report cover: whole local days, read from what
-people type (this month, 上月, 2026Q3, 2026年第三季度, 2026, two dates) and carried by buttons."""
+"""The periods reports cover (/stats, the quarterly report, /export): whole local days in the
+committee's time zone, read from what people type, and carried by buttons.
+
+One reading for every report, so that the office's figures and its spreadsheets for "last
+month" are about the same days:
+
+- nothing, ``本月``, ``this month``: this month (to its last day, not only to today);
+- ``上月``, ``last month``; ``本季度``/``上季度``, ``this``/``last quarter``; ``今年``, ``去年``,
+  ``this``/``last year``;
+- a quarter: ``2026Q3``, ``2026 Q3``, ``2026-Q3``, ``2026年第三季度``, ``2026年3季度``, ``Q3``
+  (this year);
+- a year: ``2026``, ``2026年``; a month: ``2026-11``, ``2026年11月``;
+- two dates: ``2026-01-01 2026-03-31``, also with ``至``, ``到``, ``to``, ``~`` or ``..``
+  between them, in any form the forms accept (``2026/1/1``, ``2026年1月1日``; ``1月1日至3月31日``:
+  a date without a year is in this year), or joined by a hyphen (``2026.1.1-2026.3.31``,
+  ``2026-01-01-2026-03-31``).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +29,17 @@ from bot.domain.fields import parse_date
 
 
 class PeriodError(DomainError):
-    """A period /stats cannot read; the user gets the usage message."""
+    """A period that cannot be read; the user gets the usage message. ``reason``: ``bad`` (no
+    reading), ``no_such_date``, ``reversed`` (the end before the start) or ``too_long``."""
 
     code = "bad_period"
+
+    def __init__(self, reason: str = "bad") -> None:
+        super().__init__(None, reason=reason)
+
+    @property
+    def reason(self) -> str:
+        return str(self.params.get("reason", "bad"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +52,17 @@ class Period:
     kind: str = "range"
 
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The period as [start, end) moments, for a query on ``created_at``."""
+        """The period as [start, end) moments in UTC, for a query on ``created_at``."""
         start = datetime.combine(self.first, time.min, tz)
         end = datetime.combine(self.last + timedelta(days=1), time.min, tz)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+    def contains(self, moment: datetime, tz: ZoneInfo) -> bool:
+        return self.first <= moment.astimezone(tz).date() <= self.last
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
 
     def parts(self, days: int = 31) -> list[Period]:
         """The period cut into consecutive pieces of at most ``days`` days (to read a long
@@ -70,7 +100,7 @@ class Period:
         return cls(first, last, _kind_of(first, last))
 
 
-MAX_SPAN = timedelta(days=366 * 5)
+MAX_SPAN = timedelta(days=366 * 5)  # longer spans are almost certainly typing mistakes
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
@@ -109,22 +139,25 @@ def _kind_of(first: date, last: date) -> str:
 
 
 _QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-_QUARTER_RE = re.compile(r"^(?:(\d{4})\s*(?:年)?\s*)?(?:q([1-4])|第([一二三四1-4])季度?)$")
-_YEAR_RE = re.compile(r"^(\d{4})\s*年?$")
-_RANGE_SPLIT = re.compile(r"\s*(?:至|到|~|～|—|–|\s)\s*")
+# Matched without spaces, lower-cased: 2026q3, 2026-q3, 2026年第三季度, 2026年3季度, q3, 第三季度.
+_QUARTER_RE = re.compile(r"^(?:(\d{4})(?:-|年)?)?(?:q([1-4])|第?([一二三四1-4])季度?)$")
+_YEAR_RE = re.compile(r"^(\d{4})年?$")
+_MONTH_RE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})月?$")
+_RANGE_SPLIT = re.compile(r"\s*(?:至|到|~|～|—|–|\.\.|\bto\b|\s)\s*")
 
 
 def parse_period(text: str, today: date) -> Period:
-    """What /stats reads as a period; raises ``PeriodError`` for anything else.
+    """The period ``text`` names (``today``: the local day, for this month and the like);
+    raises ``PeriodError`` with the reason for anything else."""
+    raw = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).strip().lower())
+    try:
+        return _checked(_parse(raw, today))
+    except ValueError as exc:  # a month or quarter that does not exist
+        raise PeriodError("no_such_date") from exc
 
-    Nothing: this month. 本月 / 上月 / this month / last month. A quarter: ``2026Q3``,
-    ``2026年第三季度``, ``Q3`` (this year). A year: ``2026`` or ``2026年``. Two dates, in any
-    form the forms accept (``2026-01-01 2026-03-31``, ``1月1日至3月31日``: a date without a
-    year is in this year), joined by a space, 至, 到, a tilde, a dash or a hyphen
-    (``2026.1.1-2026.3.31``, ``2026-01-01~2026-03-31``)."""
-    raw = unicodedata.normalize("NFKC", text).strip().lower()
-    raw = re.sub(r"\s+", " ", raw)
-    if raw in ("", "本月", "this month", "this"):
+
+def _parse(raw: str, today: date) -> Period:
+    if raw in ("", "本月", "这个月", "this month", "this"):
         return month(today.year, today.month)
     if raw in ("上月", "上个月", "last month", "last"):
         previous = today.replace(day=1) - timedelta(days=1)
@@ -135,15 +168,19 @@ def parse_period(text: str, today: date) -> Period:
         return quarter_before(today)
     if raw in ("今年", "本年", "this year"):
         return year(today.year)
-    if raw in ("去年", "last year"):
+    if raw in ("去年", "上年", "last year"):
         return year(today.year - 1)
-    match = _QUARTER_RE.match(raw.replace(" ", ""))
+    compact = raw.replace(" ", "")
+    match = _QUARTER_RE.match(compact)
     if match:
         number = int(match[2]) if match[2] else _QUARTER_WORDS[match[3]]
-        return _checked(quarter(int(match[1]) if match[1] else today.year, number))
-    match = _YEAR_RE.match(raw)
+        return quarter(int(match[1]) if match[1] else today.year, number)
+    match = _YEAR_RE.match(compact)
     if match:
-        return _checked(year(int(match[1])))
+        return year(int(match[1]))
+    match = _MONTH_RE.match(compact)
+    if match:
+        return month(int(match[1]), int(match[2]))
     # A date without a year is read in this year (parse_date's reference day is where a
     # yearless date starts to count).
     since = date(today.year, 1, 1)
@@ -152,14 +189,16 @@ def parse_period(text: str, today: date) -> Period:
         try:
             first, last = (parse_date(p, since) for p in parts)
         except InvalidInput as exc:
-            raise PeriodError() from exc
+            raise PeriodError("no_such_date" if exc.code == "no_such_date" else "bad") from exc
     elif len(parts) == 1 and (found := _hyphenated(parts[0], since)) is not None:
         first, last = found  # 2026.1.1-2026.3.31, 2026-01-01-2026-03-31
     else:
         raise PeriodError()
-    if last < first or last - first > MAX_SPAN:
-        raise PeriodError()
-    return _checked(Period(first, last, _kind_of(first, last)))
+    if last < first:
+        raise PeriodError("reversed")
+    if last - first > MAX_SPAN:
+        raise PeriodError("too_long")
+    return Period(first, last, _kind_of(first, last))
 
 
 def _hyphenated(text: str, since: date) -> tuple[date, date] | None:
@@ -177,7 +216,7 @@ def _hyphenated(text: str, since: date) -> tuple[date, date] | None:
 
 
 def _in_range(first: date, last: date) -> bool:
-    """The years /stats accepts (also what keeps a period's moments representable)."""
+    """The years reports accept (also what keeps a period's moments representable)."""
     return first.year >= FIRST_YEAR and last.year <= LAST_YEAR
 
 

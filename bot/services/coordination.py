@@ -15,6 +15,7 @@ from bot.domain.kinds import KindRegistry
 from bot.services.acting import Acting
 from bot.services.conversations import Conversations
 from bot.services.delivery import Delivery, Outbox
+from bot.services.export import Exporting
 from bot.services.find import Finding
 from bot.services.holiday_calendar import HolidayCalendar
 from bot.services.meetings import Meetings
@@ -25,11 +26,19 @@ from bot.storage.db import Database
 
 
 class Coordination(
-    Members, Conversations, Acting, Finding, Scheduled, Statistics, Delivery, HolidayCalendar
+    Members,
+    Conversations,
+    Acting,
+    Finding,
+    Exporting,
+    Scheduled,
+    Statistics,
+    Delivery,
+    HolidayCalendar,
 ):
-    """Memberships, invites, drafts, matters, search, scheduled work, the evaluation figures,
-    joint meetings, who may receive what the outbox holds, and the holiday calendar kept from
-    chat."""
+    """Memberships, invites, drafts, matters, search, exports, scheduled work, the evaluation
+    figures, joint meetings, who may receive what the outbox holds, and the holiday calendar
+    kept from chat."""
 
     @cached_property
     def meetings(self) -> Meetings:
