@@ -22,6 +22,8 @@ def project(tmp_path: Path) -> Path:
         shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
     (tmp_path / "requirements.txt").write_text("# locked: nothing\n")
     (tmp_path / "bot.py").write_text(STUB_BOT)
+    # A configured machine: without .env (and a token) ./scripts/run starts the sandbox.
+    (tmp_path / ".env").write_text("")
     return tmp_path
 
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from .telegram import FakeTelegram, InjectedTimeout, UploadedFile
+from sandbox.botapi.telegram import FakeTelegram, InjectedTimeout, UploadedFile
 
 __all__ = ["FakeRequest", "decode_request_data"]
 
