@@ -16,14 +16,22 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sandbox.world import DATABASE_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -198,3 +206,89 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class SandboxProcess:
+    """``python -m sandbox`` on a free port with a data folder of its own, as a person starts
+    it; keeps what it wrote to standard error (shown when a test fails)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.database = data_dir / DATABASE_NAME
+        self.url = ""
+        self.errors: list[str] = []
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.data_dir.parent),
+            "PYTHONPATH": str(ROOT),
+            "TZ": "Asia/Shanghai",
+            "LOG_LEVEL": os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"),
+        }
+        command = [sys.executable, "-m", "sandbox", "--port", str(free_port())]
+        self._proc = proc = subprocess.Popen(
+            [*command, "--data-dir", str(self.data_dir)],
+            cwd=self.data_dir.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = proc.stdout, proc.stderr
+        assert out is not None and err is not None
+        threading.Thread(target=self._keep, args=(err,), daemon=True).start()
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(out.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        match = re.fullmatch(
+            r"sandbox: open (http://127\.0\.0\.1:\d+/)\n", first[0] if first else ""
+        )
+        if match is None:
+            self.stop()
+            raise AssertionError(
+                f"the sandbox did not say where it is within {timeout:.0f} s: {first!r}\n"
+                + "".join(self.errors[-40:])
+            )
+        self.url = match.group(1)
+
+    def _keep(self, stream: Any) -> None:
+        for line in stream:
+            self.errors.append(line)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """What the sandbox's database holds (read beside the running process)."""
+        with closing(sqlite3.connect(self.database)) as conn:
+            return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SandboxProcess]:
+    """The sandbox running on a free port, its database in this test's temporary folder; what
+    it logged is kept beside the test's screenshots (``sandbox.log``). Ask for it before the
+    ``driver``, so the browser is closed before the sandbox stops under its open page."""
+    process = SandboxProcess(tmp_path / "data")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        folder = SCREENSHOTS / _safe(request.node.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "sandbox.log").write_text("".join(process.errors))
+        call = getattr(request.node, "report_call", None)
+        if call is not None and call.failed:
+            print("sandbox's standard error (last lines):\n" + "".join(process.errors[-60:]))

@@ -1,0 +1,102 @@
+"""The sandbox in a real browser: ``python -m sandbox`` as a person starts it, its web chat in
+headless Chromium, played by typing and pressing as people do, in Chinese. Screenshots of
+each step go to ``test-output/screenshots/<test>/``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from selenium.webdriver.common.by import By
+
+from tests.browser.conftest import WAIT, SandboxProcess, Screenshots
+from tests.browser.helpers import ChatPage, distinct_glyphs
+
+CLERK_ID = 3001
+NUMBER = re.compile(r"协调〔\d{4}〕\d+号")
+
+
+def cjk(text: str, n: int) -> str:
+    """The first ``n`` different Chinese characters of ``text``."""
+    seen = dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return "".join(list(seen)[:n])
+
+
+def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_to_the_group(
+    sandbox: SandboxProcess, driver: Any, screenshots: Screenshots
+) -> None:
+    page = ChatPage(driver, sandbox.url, WAIT)
+    page.open()
+    assert "沙盒 · SANDBOX" in driver.find_element(By.TAG_NAME, "body").text
+
+    # The department head's chat: the cast joined before anyone came, the page is in Chinese.
+    dept = page.show("dept")
+    page.wait_text("dept", "欢迎")
+    assert page.css("button.send", dept)[0].text == "发送"
+    screenshots("dept-joined")
+
+    # The referral, through /new: typed answers and pressed buttons.
+    page.say("dept", "/new")
+    page.press("dept", "行政争议协调化解")
+    page.say("dept", "某村土地征收补偿争议")
+    page.say("dept", "申请人对征收补偿标准有异议。")
+    page.say("dept", "张三")
+    screenshots("dept-form-typed")
+    page.press("dept", "自然资源局")
+    page.press("dept", "池北行政争议协调化解中心")
+    page.press("dept", "一般")
+    page.press("dept", "不指定日期")
+    page.press("dept", "完成")
+    page.button("dept", "提请")
+    screenshots("dept-form-summary")
+    page.press("dept", "提请")
+    receipt = page.wait_text("dept", "协调〔")
+    shown = NUMBER.search(receipt)
+    assert shown is not None, receipt
+    number = shown.group(0)
+    assert sandbox.rows("select number, status, title from cases") == [
+        (number, "submitted", "某村土地征收补偿争议")
+    ]
+    screenshots("dept-submitted")
+
+    # The court clerk has the notice with its buttons, drawn in a CJK font.
+    page.show("clerk")
+    notice = page.wait_text("clerk", number, "某村土地征收补偿争议")
+    page.button("clerk", "受理")
+    message = page.css(".msg.bot .text", page.column("clerk"))[-1]
+    chars = cjk(notice, 8)
+    assert distinct_glyphs(driver, chars, message) == len(chars) == 8
+    screenshots("clerk-notice")
+
+    # Nobody acknowledges; three working days and a morning later the clerk's summary of
+    # deadlines lists the matter as overdue.
+    seen = len(page.bot_texts("clerk"))
+    page.jump("workdays", 3)
+    morning = page.jump("next-morning")
+    assert morning.endswith("08:30"), morning
+    summary = page.wait_text("clerk", "今日期限提醒", number, after=seen)
+    assert "已逾期" in summary
+    assert sandbox.rows(
+        "select status from outbox where kind = 'deadline_summary' "
+        f"and chat_id = {CLERK_ID} order by id desc limit 1"
+    ) == [("sent",)]
+    screenshots("clerk-morning-summary")
+
+    # The clerk acknowledges (受理); the department head is told.
+    page.press("clerk", "受理")
+    assert sandbox.rows(
+        "select c.status, a.acted_by from cases c join assignments a on a.case_id = c.id"
+    ) == [("acknowledged", CLERK_ID)]
+    screenshots("clerk-acknowledged")
+    page.show("dept")
+    page.wait_text("dept", number, "受理")
+    screenshots("dept-told")
+
+    # The committee group shows the post, without the applicant's name.
+    page.show("group")
+    post = page.wait_text("group", number)
+    assert all("张三" not in text for text in page.bot_texts("group")), post
+    screenshots("group-post")
+
+    # Not one of the page's requests failed on the way.
+    assert not [line for line in sandbox.errors if " ERROR " in line]
