@@ -95,9 +95,10 @@ class ChatPage:
 
         return list((root or self.driver).find_elements(By.CSS_SELECTOR, selector))
 
-    def until(self, condition: Callable[[], T], message: str) -> T:
+    def until(self, condition: Callable[[], T | None], message: str) -> T:
         """Wait until ``condition()`` is truthy (re-run on a stale element), return it."""
-        result: T = self.wait.until(lambda _: condition(), message)
+        result = self.wait.until(lambda _: condition(), message)
+        assert result is not None  # WebDriverWait returns only a truthy result
         return result
 
     def open(self) -> None:
@@ -189,12 +190,12 @@ class ChatPage:
             box.send_keys(str(workdays))
         self.css(f'button[data-time="{action}"]')[0].click()
         said = self.until(
-            lambda: (s := self._status()) != before and s.startswith(JUMPED) and s,
+            lambda: s if (s := self._status()) != before and s.startswith(JUMPED) else None,
             f"{action}: the page never said it jumped",
         )
         target = said.removeprefix(JUMPED).strip()
         day = target.split("）")[0]
-        self.until(lambda: self.clock().startswith(day), f"the clock never showed {target}")
+        self.until(lambda: self.clock().startswith(day) or None, f"the clock never showed {target}")
         return target
 
     def _status(self) -> str:
