@@ -15,8 +15,9 @@ BROWSER=/usr/bin/chromium
 _say() { echo "fuyuan-bot: $*" >&2; }
 
 _fonts_ok() {
-    fc-list :lang=zh family 2>/dev/null | grep -qi "noto sans cjk" &&
-        fc-list family 2>/dev/null | grep -qi "noto color emoji"
+    local families
+    families="$(fc-list : family 2>/dev/null)" || return 1
+    grep -qi "noto sans cjk" <<<"$families" && grep -qi "noto color emoji" <<<"$families"
 }
 
 if [ ! -x "$DRIVER" ] || [ ! -x "$BROWSER" ] || ! _fonts_ok; then
