@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -153,6 +154,37 @@ class ChatPage:
             f"{text!r} did not show as {key}'s own message",
         )
         self.until(lambda: self._bot_view(key) != before, f"no answer to {text!r} for {key}")
+
+    def attach(self, key: str, path: Path) -> None:
+        """Choose ``path`` in the column's file picker (📎), as a person picks a file; waits
+        until it shows as their own message and the bot answered."""
+        before = self._bot_view(key)
+        self.css("input[type=file].attach", self.column(key))[0].send_keys(str(path))
+        self.until(
+            lambda: any(path.name in m.text for m in self.css(".msg.me", self.column(key))),
+            f"{path.name} did not show as {key}'s own message",
+        )
+        self.until(lambda: self._bot_view(key) != before, f"no answer to {path.name} for {key}")
+
+    def file_link(self, key: str, name: str) -> Any:
+        """The link to open a file the bot sent into the column, once it is there."""
+
+        def found() -> Any:
+            links = self.css(".msg.bot .file a", self.column(key))
+            return next((a for a in reversed(links) if name in a.text), None)
+
+        return self.until(found, f"{key} never got the file {name}")
+
+    def download(self, link: Any) -> bytes:
+        """What the page's link serves, fetched by the page itself."""
+        data: list[int] = self.driver.execute_async_script(
+            "const [href, done] = arguments;"
+            "fetch(href).then((r) => r.arrayBuffer())"
+            ".then((b) => done(Array.from(new Uint8Array(b))), () => done(null));",
+            link.get_attribute("href"),
+        )
+        assert data is not None, "the file could not be fetched"
+        return bytes(data)
 
     def button(self, key: str, label: str) -> Any:
         """The newest inline button reading ``label`` in the column, once it is there."""

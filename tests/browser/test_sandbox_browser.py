@@ -5,6 +5,7 @@ each step go to ``test-output/screenshots/<test>/``."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
@@ -23,8 +24,10 @@ def cjk(text: str, n: int) -> str:
 
 
 def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_to_the_group(
-    sandbox: SandboxProcess, driver: Any, screenshots: Screenshots
+    sandbox: SandboxProcess, driver: Any, screenshots: Screenshots, tmp_path: Path
 ) -> None:
+    agreement = tmp_path / "征收补偿协议.pdf"
+    agreement.write_bytes(b"%PDF-1.4\n% the agreement the applicant disputes\n")
     page = ChatPage(driver, sandbox.url, WAIT)
     page.open()
     assert "沙盒 · SANDBOX" in driver.find_element(By.TAG_NAME, "body").text
@@ -35,7 +38,7 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     assert page.css("button.send", dept)[0].text == "发送"
     screenshots("dept-joined")
 
-    # The referral, through /new: typed answers and pressed buttons.
+    # The referral, through /new: typed answers, pressed buttons, a document picked.
     page.say("dept", "/new")
     page.press("dept", "行政争议协调化解")
     page.say("dept", "某村土地征收补偿争议")
@@ -46,6 +49,8 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     page.press("dept", "池北行政争议协调化解中心")
     page.press("dept", "一般")
     page.press("dept", "不指定日期")
+    page.attach("dept", agreement)
+    page.wait_text("dept", "已收到1个文件")
     page.press("dept", "完成")
     page.button("dept", "提请")
     screenshots("dept-form-summary")
@@ -57,6 +62,9 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     assert sandbox.rows("select number, status, title from cases") == [
         (number, "submitted", "某村土地征收补偿争议")
     ]
+    assert sandbox.rows("select media, file_name, file_size from case_files") == [
+        ("document", agreement.name, agreement.stat().st_size)
+    ]
     screenshots("dept-submitted")
 
     # The court clerk has the notice with its buttons, drawn in a CJK font.
@@ -67,6 +75,12 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     chars = cjk(notice, 8)
     assert distinct_glyphs(driver, chars, message) == len(chars) == 8
     screenshots("clerk-notice")
+
+    # The attached document comes to the clerk on request, and opens from the page.
+    page.press("clerk", "附件（1）")
+    link = page.file_link("clerk", agreement.name)
+    assert page.download(link) == agreement.read_bytes()
+    screenshots("clerk-document")
 
     # Nobody acknowledges; three working days and a morning later the clerk's summary of
     # deadlines lists the matter as overdue.
