@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox", description="The bot in a sandbox, played from a web chat."
     )
-    parser.add_argument("--port", type=int, default=None, help="default: $SANDBOX_PORT or 8470")
+    parser.add_argument(
+        "--port", type=int, default=None, help="default: $SANDBOX_PORT or 8470; 0: a free port"
+    )
     parser.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="where sandbox.sqlite3 is kept"
     )
@@ -42,16 +44,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def choose_port(given: int | None, env: str) -> int:
+    """``--port``, else ``SANDBOX_PORT``, else 8470; 0 asks for any free port."""
+    if given is not None:
+        return given
+    if env.strip():
+        port = int(env)
+        if not 0 <= port <= 65535:
+            raise ValueError(env)
+        return port
+    return DEFAULT_PORT
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
-        port = args.port if args.port is not None else int(os.environ.get("SANDBOX_PORT") or 0)
+        port = choose_port(args.port, os.environ.get("SANDBOX_PORT", ""))
     except ValueError:
         print("sandbox: SANDBOX_PORT must be a port number", file=sys.stderr)
         return 2
-    port = port or DEFAULT_PORT
     tz_name = os.environ.get("TZ", "").strip() or "Asia/Shanghai"
     try:
         tz = ZoneInfo(tz_name)

@@ -81,6 +81,7 @@ class Sandbox:
         self._app: AppType | None = None
         self._committee: Committee | None = None
         self._lock = asyncio.Lock()
+        self._resetting = False
         self._changed = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -119,8 +120,11 @@ class Sandbox:
         return self.clock.now().timestamp()
 
     async def start(self) -> None:
-        """The local Bot API, the bot polling it, and the cast joined."""
+        """The local Bot API, the bot polling it, and the cast joined, on a fresh database:
+        the chats live in memory and the clock starts at the wall time again, so a database
+        left by an earlier run would not match them."""
         async with self._lock:
+            await asyncio.to_thread(self._delete_database)
             await self._start()
 
     async def stop(self) -> None:
@@ -131,11 +135,15 @@ class Sandbox:
         """The committee afresh: the bot stopped, the sandbox database and the chats gone, the
         clock back to the wall time, then everything started and the cast joined again."""
         async with self._lock:
-            await self._stop()
-            await asyncio.to_thread(self._delete_database)
-            self.clock.reset()
-            self.fake = FakeTelegram(now=self._timestamp)
-            await self._start()
+            self._resetting = True
+            try:
+                await self._stop()
+                await asyncio.to_thread(self._delete_database)
+                self.clock.reset()
+                self.fake = FakeTelegram(now=self._timestamp)
+                await self._start()
+            finally:
+                self._resetting = False
 
     def _delete_database(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -280,6 +288,8 @@ class Sandbox:
         self.fake.press(self.user(speaker), message, callback_data=data, chat_id=chat)
 
     def _speaker(self, key: str, as_key: str | None) -> tuple[Person, int]:
+        if self._resetting or self._app is None:
+            raise SandboxError("the committee is being reset: a moment, please")
         if key == GROUP_KEY:
             return self.person(as_key or OFFICE.key), GROUP_ID
         return self.person(key), self.person(key).user_id

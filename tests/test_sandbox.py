@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from sandbox.cast import GROUP_ID
+from sandbox.main import DEFAULT_PORT, choose_port
 from sandbox.webchat import listen
 from sandbox.world import DATABASE_NAME, Sandbox
 from tests.conftest import SHANGHAI
@@ -252,6 +253,23 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     assert state["chats"]["group"]["messages"][0]["service"]
     assert box.chat_of("group") == GROUP_ID
 
+    # Chinese by default; a column follows its person's /lang.
+    assert {p["lang"] for p in state["people"]} == {"zh"}
+    await page.say("observer", "/lang")
+    await page.press("observer", "English")
+    state = await page.until(
+        lambda s: next(p for p in s["people"] if p["key"] == "observer")["lang"] == "en"
+    )
+    observer = next(p for p in state["people"] if p["key"] == "observer")
+    assert (observer["org"], observer["role"]) == ("Admin. Committee", "Observer")
+    assert rows(box, "select lang from users where user_id = 4001") == [("en",)]
+    await page.until(
+        lambda s: any(
+            c["command"] == "my" and c["description"].isascii()
+            for c in s["chats"]["observer"]["commands"]
+        )
+    )
+
 
 def refused(host: str, port: int) -> bool:
     with socket.socket() as sock:
@@ -274,6 +292,9 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
     busy.listen()
     taken = busy.getsockname()[1]
     production = tmp_path / "production.sqlite3"
+    # What an earlier run left: each start begins afresh.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / DATABASE_NAME).write_bytes(b"left over")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -306,8 +327,20 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
         busy.close()
     assert proc.returncode == 0, err
     assert "DATABASE_URL is ignored" in err
-    assert (tmp_path / "data" / DATABASE_NAME).exists()
+    with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
+        assert conn.execute("select count(*) from members").fetchone() == (5,)
     assert not production.exists()
+
+
+def test_the_port_is_the_option_else_the_environment_else_8470() -> None:
+    assert choose_port(None, "") == DEFAULT_PORT == 8470
+    assert choose_port(None, "9001") == 9001
+    assert choose_port(None, "0") == 0  # any free port
+    assert choose_port(0, "9001") == 0
+    assert choose_port(9002, "9001") == 9002
+    for bad in ("http", "70000", "-1"):
+        with pytest.raises(ValueError):
+            choose_port(None, bad)
 
 
 STUB_SANDBOX = 'import sys\nprint("sandbox started with", sys.argv[1:])\n'

@@ -1,4 +1,5 @@
-"""An in-memory Telegram Bot API that answers like Telegram and lets tests play users.
+"""An in-memory Telegram Bot API that answers like Telegram and lets tests (and the sandbox's web
+chat) play users.
 
 ``FakeTelegram`` is pure Python with no I/O. Transports (``FakeRequest`` for in-process
 tests, ``FakeBotApiServer`` for real HTTP) feed it ``(method, params)`` and ship back

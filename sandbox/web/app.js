@@ -424,6 +424,8 @@ async function poll() {
 }
 
 function setUp() {
+  // A refused action was said in the status line already (api()).
+  window.addEventListener("unhandledrejection", (event) => event.preventDefault());
   const keys = location.hash.slice(1).split(",").filter((k) => /^[a-z]+$/.test(k));
   if (keys.length) { page.visible = keys.slice(0, 2); page.split = keys.length > 1; }
   $("[data-view=split]").addEventListener("click", () => {
