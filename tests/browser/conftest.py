@@ -62,6 +62,9 @@ _skipped: list[str] = []
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives headless Chromium (scripts/chromium.sh)")
+    config.addinivalue_line(
+        "markers", "viewport(width, height): a screen of that size instead of a phone's"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -157,12 +160,16 @@ def driver(
     options.binary_location = os.environ.get("FUYUAN_CHROMIUM", DEFAULT_BROWSER)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    # Headless windows are at least 500 pixels wide: a phone's screen is emulated instead.
-    options.add_argument(f"--window-size={PHONE[0] + 100},{PHONE[1] + 100}")
-    options.add_experimental_option(
-        "mobileEmulation",
-        {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 2}},
-    )
+    viewport = request.node.get_closest_marker("viewport")
+    if viewport is None:
+        # Headless windows are at least 500 pixels wide: a phone's screen is emulated instead.
+        options.add_argument(f"--window-size={PHONE[0] + 100},{PHONE[1] + 100}")
+        options.add_experimental_option(
+            "mobileEmulation",
+            {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 2}},
+        )
+    else:
+        options.add_argument(f"--window-size={viewport.args[0]},{viewport.args[1]}")
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     profile = tempfile.mkdtemp(prefix="fuyuan-chromium-")
     options.add_argument(f"--user-data-dir={profile}")

@@ -115,6 +115,10 @@ class ChatPage:
         found = self.css(f'.chat[data-chat="{key}"]')
         return found[0] if found and found[0].is_displayed() else None
 
+    def shown_keys(self) -> list[str]:
+        """The people whose columns are on screen."""
+        return [c.get_attribute("data-chat") for c in self.css(".chat") if c.is_displayed()]
+
     def column(self, key: str) -> Any:
         found = self._shown(key)
         assert found is not None, f"{key}'s column is not on screen"

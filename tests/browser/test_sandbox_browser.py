@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import WAIT, SandboxProcess, Screenshots
@@ -113,4 +114,42 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     screenshots("group-post")
 
     # Not one of the page's requests failed on the way.
+    assert not [line for line in sandbox.errors if " ERROR " in line]
+
+
+@pytest.mark.viewport(1280, 900)
+def test_side_by_side_each_column_speaks_its_persons_language_until_a_reset(
+    sandbox: SandboxProcess, driver: Any, screenshots: Screenshots
+) -> None:
+    page = ChatPage(driver, sandbox.url, WAIT)
+    page.open()
+    page.show("dept")
+    driver.find_element(By.XPATH, '//button[normalize-space()="并排"]').click()
+    page.show("observer")
+    # Two columns on screen, beside each other: the observer's and the one shown before.
+    shown = page.until(lambda: page.shown_keys() if len(page.shown_keys()) == 2 else None, "")
+    assert "observer" in shown
+    other = next(key for key in shown if key != "observer")
+    assert page.column(other).location["x"] != page.column("observer").location["x"]
+
+    # The observer switches to English: their column and the toolbar follow, the other not.
+    page.say("observer", "/lang")
+    page.press("observer", "English")
+    page.wait_text("observer", "Language set to English.")
+    page.until(lambda: page.css("button.send", page.column("observer"))[0].text == "Send", "")
+    assert page.css("button.send", page.column(other))[0].text == "发送"
+    reset = page.css('button[data-action="reset"]')[0]
+    assert reset.text == "Reset"
+    assert sandbox.rows("select lang from users where user_id = 4001") == [("en",)]
+    screenshots("observer-in-english")
+
+    # Reset: the committee starts afresh, everyone joined again, in Chinese.
+    reset.click()
+    page.until(lambda: page.css('button[data-action="reset"]')[0].text == "重置", "no reset")
+    page.until(lambda: page.css("button.send", page.column("observer"))[0].text == "发送", "")
+    page.wait_text("observer", "欢迎")
+    assert not any("English" in text for text in page.bot_texts("observer"))
+    assert sandbox.rows("select count(*) from members where revoked_at is null") == [(5,)]
+    assert sandbox.rows("select lang from users where user_id = 4001") != [("en",)]
+    screenshots("after-reset")
     assert not [line for line in sandbox.errors if " ERROR " in line]
