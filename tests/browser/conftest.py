@@ -7,7 +7,8 @@ downloaded at run time: the driver's path is given to Selenium, so its manager n
 at the end of the run, unless ``FUYUAN_REQUIRE_BROWSER=1`` (CI), where that is an error.
 
 Screenshots go to ``test-output/screenshots/<test>/`` (ignored by git), one per step and one
-more when a test fails; their paths are printed.
+more when a test fails; their paths are printed. The sandbox's log goes there too
+(``sandbox.log``; ``SANDBOX_LOG_LEVEL=INFO`` keeps more of it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -145,8 +145,8 @@ def driver(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Any]:
-    """A fresh headless Chromium (its own profile), phone-sized; a screenshot if the test
-    failed, then it is closed."""
+    """A fresh headless Chromium (its own profile), phone-sized unless the test is marked
+    ``viewport(w, h)``; a screenshot if the test failed, then it is closed."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -208,11 +208,15 @@ def screenshots(driver: Any, request: pytest.FixtureRequest) -> Screenshots:
     return shots
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _drain(stream: Any, lines: list[str], first: threading.Event | None) -> None:
+    """Keep what a child process writes (so its pipe never fills); ``first`` is set at the
+    first line, or when the stream ends without one."""
+    for line in stream:
+        lines.append(line)
+        if first is not None:
+            first.set()
+    if first is not None:
+        first.set()
 
 
 class SandboxProcess:
@@ -234,36 +238,30 @@ class SandboxProcess:
             "TZ": "Asia/Shanghai",
             "LOG_LEVEL": os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"),
         }
-        command = [sys.executable, "-m", "sandbox", "--port", str(free_port())]
         self._proc = proc = subprocess.Popen(
-            [*command, "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "sandbox", "--port", "0", "--data-dir", str(self.data_dir)],
             cwd=self.data_dir.parent,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        out, err = proc.stdout, proc.stderr
-        assert out is not None and err is not None
-        threading.Thread(target=self._keep, args=(err,), daemon=True).start()
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(out.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        match = re.fullmatch(
-            r"sandbox: open (http://127\.0\.0\.1:\d+/)\n", first[0] if first else ""
-        )
+        printed: list[str] = []
+        said = threading.Event()
+        for stream, lines, event in (
+            (proc.stdout, printed, said),
+            (proc.stderr, self.errors, None),
+        ):
+            threading.Thread(target=_drain, args=(stream, lines, event), daemon=True).start()
+        said.wait(timeout)
+        match = re.fullmatch(r"sandbox: open (http://127\.0\.0\.1:\d+/)\n", "".join(printed[:1]))
         if match is None:
             self.stop()
             raise AssertionError(
-                f"the sandbox did not say where it is within {timeout:.0f} s: {first!r}\n"
+                f"the sandbox did not say where it is within {timeout:.0f} s: {printed!r}\n"
                 + "".join(self.errors[-40:])
             )
         self.url = match.group(1)
-
-    def _keep(self, stream: Any) -> None:
-        for line in stream:
-            self.errors.append(line)
 
     def stop(self) -> None:
         if self._proc is None:
