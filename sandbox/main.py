@@ -105,13 +105,17 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await sandbox.start()
-    server, bound = listen(sandbox, port)
     try:
-        logging.getLogger(__name__).info("ready in %.1f s", time.monotonic() - started)
-        print(f"sandbox: open http://127.0.0.1:{bound}/", flush=True)
-        await stop.wait()
+        await sandbox.start()
+        server, bound = listen(sandbox, port)
+        try:
+            logging.getLogger(__name__).info("ready in %.1f s", time.monotonic() - started)
+            print(f"sandbox: open http://127.0.0.1:{bound}/", flush=True)
+            await stop.wait()
+        finally:
+            await sandbox.stop()  # first: the pages' long polls are answered
+            server.stop()
+            await server.close_all_connections()
     finally:
-        server.stop()
         await sandbox.stop()
     return 0

@@ -4,7 +4,17 @@ served by Tornado on 127.0.0.1 only.
 The page long-polls ``GET /api/state?since=<digest>``: the answer comes as soon as what it
 shows changed (a message, an edit, a button's answer, the clock jumped), or after a while
 with nothing new. Everything a person does is a POST that the local Bot API turns into the
-update Telegram would send the bot.
+update Telegram would send the bot:
+
+- ``POST /api/send`` ``{"person", "text", "as"?}``: a message (``as``: who speaks in the group);
+- ``POST /api/press`` ``{"person", "message_id", "row", "column", "as"?}``: a callback button;
+- ``POST /api/upload`` (multipart ``person``, ``file``, ``caption``, ``as``): a document, or a
+  photo when it is an image;
+- ``POST /api/time`` ``{"action": "next-morning" | "monday-9" | "workdays", "workdays"?}``;
+- ``POST /api/reset``;
+- ``GET /files/<file_id>``: a file sent in a chat (``?inline=1`` to open rather than save).
+
+Refusals are 400 with ``{"ok": false, "error": ...}``.
 """
 
 from __future__ import annotations
@@ -91,7 +101,7 @@ class StateHandler(_Handler):
             changed = self.sandbox.changed()
             state = await self.sandbox.state()
             remaining = deadline - loop.time()
-            if state["digest"] != since or remaining <= 0:
+            if state["digest"] != since or remaining <= 0 or self.sandbox.closed:
                 self.reply(state)
                 return
             try:

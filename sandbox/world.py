@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 # A fixed token of the right shape; it only ever reaches the local Bot API.
-SANDBOX_TOKEN = "777000222:sandbox-token-for-the-local-bot-api-only"
+SANDBOX_TOKEN = "777000222:fake-token-of-the-sandbox-for-its-local-bot-api"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 DATABASE_NAME = "sandbox.sqlite3"
 # Time-control jumps: the morning summary goes out at the schedule's summary time, the
@@ -82,6 +82,7 @@ class Sandbox:
         self._committee: Committee | None = None
         self._lock = asyncio.Lock()
         self._resetting = False
+        self.closed = False
         self._changed = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +129,9 @@ class Sandbox:
             await self._start()
 
     async def stop(self) -> None:
+        """Stop the bot and the local Bot API; pages waiting for a change get their answer."""
+        self.closed = True
+        self._wake()
         async with self._lock:
             await self._stop()
 
@@ -151,6 +155,7 @@ class Sandbox:
 
     async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.closed = False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         committee = load_committee(self.committee_file)
         # The office admin of the cast bootstraps the committee, as the README's step 4 says.
@@ -171,6 +176,7 @@ class Sandbox:
             log_level=self.log_level,
         )
         app = build_application(settings, self._committee, clock=self.clock)
+        self._app = app  # stopped by _stop() however far the start got
         # What Application.run_polling does, on the loop the web chat shares.
         await app.initialize()
         if app.post_init is not None:
@@ -178,7 +184,6 @@ class Sandbox:
         assert app.updater is not None
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await app.start()
-        self._app = app
         self.generation += 1
         await self._join_cast()
         self._on_change()
@@ -277,15 +282,14 @@ class Sandbox:
     ) -> None:
         """``key`` taps a callback button of one of the bot's messages in their chat."""
         speaker, chat = self._speaker(key, as_key)
-        message = self.fake.message(chat, message_id)
         try:
+            message = self.fake.message(chat, message_id)
             button = message["reply_markup"]["inline_keyboard"][row][column]
-        except (KeyError, IndexError, TypeError):
+            data = button["callback_data"]
+            self.fake.press(self.user(speaker), message, callback_data=data, chat_id=chat)
+        except (AssertionError, KeyError, IndexError, TypeError):
+            # Gone, changed since the page showed it, not the bot's, or not a callback button.
             raise SandboxError("no such button (the message has changed)") from None
-        data = button.get("callback_data")
-        if data is None:
-            raise SandboxError("not a callback button")
-        self.fake.press(self.user(speaker), message, callback_data=data, chat_id=chat)
 
     def _speaker(self, key: str, as_key: str | None) -> tuple[Person, int]:
         if self._resetting or self._app is None:

@@ -9,12 +9,12 @@ import asyncio
 import html
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,12 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.botapi._html import parse_html
 from sandbox.cast import GROUP_ID
 from sandbox.main import DEFAULT_PORT, choose_port
+from sandbox.render import to_html
 from sandbox.webchat import listen
 from sandbox.world import DATABASE_NAME, Sandbox
 from tests.conftest import SHANGHAI
-from tests.test_scripts import real_python
+from tests.test_scripts import project, real_python
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = dict[str, Any]
@@ -235,6 +237,10 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     assert unknown.status_code == 400 and "nobody" in unknown.json()["error"]
     bad_jump = await page.client.post("/api/time", json={"action": "workdays", "workdays": 0})
     assert bad_jump.status_code == 400
+    gone = await page.client.post(
+        "/api/press", json={"person": "dept", "message_id": 999, "row": 0, "column": 0}
+    )
+    assert gone.status_code == 400 and "no such button" in gone.json()["error"]
 
     # A document sent from the page reaches the bot as a Telegram document, and can be opened.
     await page.until(lambda s: True)
@@ -250,6 +256,21 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     download = await page.client.get(f"/files/{sent['file']['id']}")
     assert download.content == b"%PDF-1.4 sandbox"
     assert "attachment" in download.headers["content-disposition"]
+    # An image goes as a photo, shown inline.
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    answer = await page.client.post(
+        "/api/upload",
+        data={"person": "dept", "caption": "现场照片"},
+        files={"file": ("现场.png", png, "image/png")},
+    )
+    assert answer.status_code == 200, answer.text
+    state = await page.until(
+        lambda s: any(m.get("file", {}).get("kind") == "photo" for m in page.messages("dept"))
+    )
+    photo = next(m for m in page.messages("dept") if m.get("file", {}).get("kind") == "photo")
+    assert plain(photo["html"]) == "现场照片"
+    shown = await page.client.get(f"/files/{photo['file']['id']}")
+    assert shown.content == png and shown.headers["content-type"] == "image/png"
     assert state["chats"]["group"]["messages"][0]["service"]
     assert box.chat_of("group") == GROUP_ID
 
@@ -269,6 +290,22 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
             for c in s["chats"]["observer"]["commands"]
         )
     )
+
+
+def test_messages_render_telegram_html_and_escape_everything_else() -> None:
+    text, entities = parse_html(
+        '<b>协调〔2026〕1号</b> 1 &lt; 2 <i>斜<u>线</u></i> <a href="https://example.org/?a=1&amp;b=2">'
+        "链接</a>\n<blockquote>引用</blockquote><pre>x &lt;y&gt;</pre> 😀<s>删</s><code>c</code>"
+    )
+    assert to_html(text, entities) == (
+        "<b>协调〔2026〕1号</b> 1 &lt; 2 <i>斜<u>线</u></i> "
+        '<a href="https://example.org/?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">'
+        "链接</a>\n<blockquote>引用</blockquote><pre>x &lt;y&gt;</pre> 😀<s>删</s><code>c</code>"
+    )
+    # What a user types is text, whatever it looks like; a link only with a safe scheme.
+    assert to_html('<img src=x onerror="alert(1)">') == ('&lt;img src=x onerror="alert(1)"&gt;')
+    unsafe = [{"type": "text_link", "offset": 0, "length": 4, "url": "javascript:alert(1)"}]
+    assert to_html("link", unsafe) == "<a>link</a>"
 
 
 def refused(host: str, port: int) -> bool:
@@ -319,13 +356,27 @@ def test_python_m_sandbox_prints_its_address_and_keeps_its_own_database(tmp_path
         assert match is not None, line
         assert int(match.group(1)) != taken  # the port was busy: a free one instead
         assert elapsed < 30
-        page = httpx.get(f"http://127.0.0.1:{match.group(1)}/", trust_env=False)
+        base = f"http://127.0.0.1:{match.group(1)}/"
+        page = httpx.get(base, trust_env=False)
         assert "沙盒 · SANDBOX" in page.text
+        # A page waiting for news when the sandbox stops gets its answer, not an error.
+        digest = httpx.get(base + "api/state", trust_env=False).json()["digest"]
+        waited: list[httpx.Response] = []
+        poll = threading.Thread(
+            target=lambda: waited.append(
+                httpx.get(base + "api/state", params={"since": digest}, timeout=30, trust_env=False)
+            )
+        )
+        poll.start()
+        time.sleep(0.5)  # the long poll is parked (nothing changes in the sandbox meanwhile)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         busy.close()
+    poll.join(30)
+    assert [r.status_code for r in waited] == [200]
     assert proc.returncode == 0, err
+    assert " ERROR " not in err, err
     assert "DATABASE_URL is ignored" in err
     with sqlite3.connect(tmp_path / "data" / DATABASE_NAME) as conn:
         assert conn.execute("select count(*) from members").fetchone() == (5,)
@@ -352,11 +403,8 @@ def test_scripts_run_starts_the_sandbox_without_a_token_and_the_bot_with_one(
 ) -> None:
     """The real ./scripts/run in a copy whose lock lists nothing, with stand-ins for the two
     programs it may start."""
-    root = tmp_path / "project"
-    (root / "scripts").mkdir(parents=True)
-    for name in ("run", "venv.sh"):
-        shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
-    (root / "requirements.txt").write_text("# locked: nothing\n")
+    root = project(tmp_path / "project")
+    (root / ".env").unlink()  # a fresh clone has none
     (root / "bot.py").write_text(STUB_BOT)
     (root / "sandbox").mkdir()
     (root / "sandbox" / "__main__.py").write_text(STUB_SANDBOX)

@@ -164,7 +164,7 @@ function showColumns() {
     const shown = order.includes(key);
     column.el.hidden = !shown;
     column.el.style.order = String(order.indexOf(key));
-    if (shown) scrollDown(column, true);
+    if (shown && column.stick) scrollDown(column);
   }
   location.hash = order.join(",");
   if (page.state) renderToolbar();
@@ -176,7 +176,12 @@ function column(key) {
   if (page.columns[key]) return page.columns[key];
   const node = $("#chat-template").content.firstElementChild.cloneNode(true);
   node.dataset.chat = key;
-  const entry = { key, el: node, messages: new Map(), commandsSig: "" };
+  // stick: the column follows new messages while its reader is at the bottom.
+  const entry = { key, el: node, messages: new Map(), commandsSig: "", stick: true };
+  const box = $(".messages", node);
+  box.addEventListener("scroll", () => {
+    if (!node.hidden) entry.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  });
   page.columns[key] = entry;
   const form = $(".composer", node);
   const input = $(".compose", node);
@@ -238,7 +243,6 @@ function renderColumn(key, chat, p) {
   $(".compose", entry.el).placeholder = ui(lang, "placeholder");
   $(".as", entry.el).title = ui(lang, "as");
   const box = $(".messages", entry.el);
-  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const seen = new Set();
   let previous = null;
   for (const message of chat.messages) {
@@ -258,13 +262,16 @@ function renderColumn(key, chat, p) {
     if (!seen.has(id)) { known.el.remove(); entry.messages.delete(id); }
   }
   renderMenu(entry, chat.commands, lang);
-  scrollDown(entry, nearBottom);
+  if (entry.stick) scrollDown(entry);
 }
 
-function scrollDown(entry, really) {
-  if (!really) return;
+function scrollDown(entry) {
   const box = $(".messages", entry.el);
-  box.scrollTop = box.scrollHeight;
+  const down = () => { box.scrollTop = box.scrollHeight; };
+  down();
+  // Again once laid out and once the fonts are in: both change the height.
+  requestAnimationFrame(down);
+  if (document.fonts) document.fonts.ready.then(down);
 }
 
 function renderMessage(entry, message, lang) {
@@ -402,6 +409,10 @@ function render(state) {
     page.pressedIn = {};
     page.seenAnswers = state.answers.length;
     page.generation = state.generation;
+    // Columns named in the address that do not exist are left out.
+    page.visible = page.visible.filter((key) => key in state.chats);
+    if (!page.visible.length) page.visible = ["dept"];
+    page.split = page.visible.length > 1;
   }
   for (const p of state.people) renderColumn(p.key, state.chats[p.key], p);
   if (fresh) showColumns();
