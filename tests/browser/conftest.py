@@ -274,6 +274,12 @@ class SandboxProcess:
             self._proc.wait()
         self._proc = None
 
+    def failed_requests(self) -> list[str]:
+        """The web chat's log lines of requests that failed (a 5xx, an uncaught exception)."""
+        return [
+            line for line in self.errors if re.search(r" tornado\.\w+: (5\d\d |Uncaught)", line)
+        ]
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """What the sandbox's database holds (read beside the running process)."""
         with closing(sqlite3.connect(self.database)) as conn:
