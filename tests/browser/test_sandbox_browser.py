@@ -5,17 +5,30 @@ each step go to ``test-output/screenshots/<test>/``."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import WAIT, SandboxProcess, Screenshots
+from bot.config import load_committee
+from bot.domain.workdays import CalendarOverrides, WorkingCalendar
+from tests.browser.conftest import ROOT, WAIT, SandboxProcess, Screenshots
 from tests.browser.helpers import ChatPage, distinct_glyphs
 
 CLERK_ID = 3001
+CALENDAR = WorkingCalendar(
+    load_committee(ROOT / "committee.example.toml").calendar or CalendarOverrides()
+)
 NUMBER = re.compile(r"协调〔\d{4}〕\d+号")
+
+
+def day_of(shown: str) -> date:
+    """The day of a time as the page shows it: 2026年12月7日（周一）09:00."""
+    found = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日", shown)
+    assert found is not None, shown
+    return date(*map(int, found.groups()))
 
 
 def cjk(text: str, n: int) -> str:
@@ -112,6 +125,16 @@ def test_a_referral_raised_in_the_page_is_acknowledged_by_the_clerk_and_posted_t
     post = page.wait_text("group", number)
     assert all("张三" not in text for text in page.bot_texts("group")), post
     screenshots("group-post")
+
+    # Monday 09:00: the weekly digest comes to the group (on a working Monday; after a day
+    # off it comes on the next working day instead).
+    seen = len(page.bot_texts("group"))
+    monday = page.jump("monday-9")
+    assert "（周一）09:00" in monday, monday
+    if CALENDAR.is_working_day(day_of(monday)):
+        digest = page.wait_text("group", "府院联动周报", number, after=seen)
+        assert "已受理：1" in digest, digest
+        screenshots("group-weekly-digest")
 
     # Not one of the page's requests failed on the way.
     assert not sandbox.failed_requests()
