@@ -42,6 +42,14 @@ MAX_UPLOAD = 20 * 1024 * 1024
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
+class Refused(tornado.web.HTTPError):
+    """An HTTP error with a code the page turns into its person's language."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
 class _Handler(tornado.web.RequestHandler):
     """Base: the sandbox, JSON in and out, and only requests addressed to this machine."""
 
@@ -75,20 +83,21 @@ class _Handler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        reason = self._reason
+        reason, code = self._reason, "bad_request"
         exc_info = kwargs.get("exc_info")
         if exc_info is not None and isinstance(exc_info[1], tornado.web.HTTPError):
             reason = exc_info[1].log_message or reason
-        self.finish(json.dumps({"ok": False, "error": reason}, ensure_ascii=False))
+            code = getattr(exc_info[1], "code", code)
+        self.finish(json.dumps({"ok": False, "error": reason, "code": code}, ensure_ascii=False))
 
     async def act(self, action: Any) -> None:
-        """Run a person's action; a refusal is a 400 with the reason."""
+        """Run a person's action; a refusal is a 400 with the reason and its code."""
         try:
             result = action()
             if asyncio.iscoroutine(result):
                 result = await result
         except SandboxError as exc:
-            raise tornado.web.HTTPError(400, str(exc)) from None
+            raise Refused(400, str(exc), exc.code) from None
         self.reply({"ok": True, **(result if isinstance(result, dict) else {})})
 
 
@@ -142,7 +151,7 @@ class UploadHandler(_Handler):
             raise tornado.web.HTTPError(400, "no file")
         upload = files[0]
         if len(upload.body) > MAX_UPLOAD:
-            raise tornado.web.HTTPError(413, "the file is too large")
+            raise Refused(413, "the file is too large", "too_large")
         person = self.get_body_argument("person", "")
         caption = self.get_body_argument("caption", "")
         as_key = self.get_body_argument("as", None)

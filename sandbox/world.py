@@ -54,7 +54,12 @@ DEEP_LINK_START = re.compile(r"/start [A-Za-z0-9_-]{1,64}")
 
 
 class SandboxError(Exception):
-    """A request the sandbox refuses (an unknown person, a jump out of range): said to the page."""
+    """A request the sandbox refuses (an unknown person, a jump out of range): the page says
+    why in its person's language, by ``code``; the message is for logs and other clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Sandbox:
@@ -241,7 +246,7 @@ class Sandbox:
         for person in CAST:
             if person.key == key:
                 return person
-        raise SandboxError(f"unknown person {key!r}")
+        raise SandboxError("unknown_person", f"unknown person {key!r}")
 
     def chat_of(self, key: str) -> int:
         return GROUP_ID if key == GROUP_KEY else self.person(key).user_id
@@ -251,7 +256,7 @@ class Sandbox:
     def send_text(self, key: str, text: str, *, as_key: str | None = None) -> None:
         """``key``'s chat gets ``text`` from its person (in the group: from ``as_key``)."""
         if not text.strip():
-            raise SandboxError("empty message")
+            raise SandboxError("empty", "empty message")
         speaker, chat = self._speaker(key, as_key)
         self.fake.send_text(self.user(speaker), text, chat)
 
@@ -267,7 +272,7 @@ class Sandbox:
     ) -> None:
         """A document, or a photo when it is an image, as a Telegram client sends them."""
         if not content:
-            raise SandboxError("empty file")
+            raise SandboxError("empty", "empty file")
         speaker, chat = self._speaker(key, as_key)
         user = self.user(speaker)
         if mime_type.startswith("image/") and mime_type not in ("image/svg+xml", "image/gif"):
@@ -289,11 +294,11 @@ class Sandbox:
             self.fake.press(self.user(speaker), message, callback_data=data, chat_id=chat)
         except (AssertionError, KeyError, IndexError, TypeError):
             # Gone, changed since the page showed it, not the bot's, or not a callback button.
-            raise SandboxError("no such button (the message has changed)") from None
+            raise SandboxError("no_button", "no such button (the message has changed)") from None
 
     def _speaker(self, key: str, as_key: str | None) -> tuple[Person, int]:
         if self._resetting or self._app is None:
-            raise SandboxError("the committee is being reset: a moment, please")
+            raise SandboxError("resetting", "the committee is being reset: a moment, please")
         if key == GROUP_KEY:
             return self.person(as_key or OFFICE.key), GROUP_ID
         return self.person(key), self.person(key).user_id
@@ -317,11 +322,11 @@ class Sandbox:
                     target = self._at(target.date() + timedelta(days=7), MONDAY_MORNING)
             elif action == "workdays":
                 if not 1 <= workdays <= MAX_WORKDAYS_JUMP:
-                    raise SandboxError(f"working days: 1 to {MAX_WORKDAYS_JUMP}")
+                    raise SandboxError("workdays", f"working days: 1 to {MAX_WORKDAYS_JUMP}")
                 day = calendar.add_working_days(now.date(), workdays)
                 target = self._at(day, now.timetz().replace(tzinfo=None))
             else:
-                raise SandboxError(f"unknown time jump {action!r}")
+                raise SandboxError("unknown_jump", f"unknown time jump {action!r}")
             self.clock.jump_to(target)
             logger.info("sandbox time jumped to %s", target.isoformat())
             await tick(self.app)
@@ -439,7 +444,7 @@ class Sandbox:
         """A file sent in a chat: its bytes, a name to save it under, its MIME type."""
         found = self.fake.stored_file(file_id)
         if found is None:
-            raise SandboxError("no such file")
+            raise SandboxError("no_file", "no such file")
         content, name, mime = found
         if mime is None:
             mime = "image/png" if content.startswith(b"\x89PNG") else "image/jpeg"

@@ -9,6 +9,7 @@ import asyncio
 import html
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -240,7 +241,12 @@ async def test_pages_files_and_refusals(sandbox: tuple[Sandbox, Page, int]) -> N
     gone = await page.client.post(
         "/api/press", json={"person": "dept", "message_id": 999, "row": 0, "column": 0}
     )
-    assert gone.status_code == 400 and "no such button" in gone.json()["error"]
+    assert gone.status_code == 400
+    assert gone.json() == {
+        "ok": False,
+        "error": "no such button (the message has changed)",
+        "code": "no_button",  # the page says it in its person's language
+    }
 
     # A document sent from the page reaches the bot as a Telegram document, and can be opened.
     await page.until(lambda s: True)
@@ -434,3 +440,52 @@ def test_scripts_run_starts_the_sandbox_without_a_token_and_the_bot_with_one(
 
     asked = run("--sandbox", "--port", "9000", TELEGRAM_BOT_TOKEN="123:abc")
     assert asked.stdout == "sandbox started with ['--port', '9000']\n"
+
+
+def test_scripts_run_on_a_fresh_clone_without_a_token_opens_the_sandbox(tmp_path: Path) -> None:
+    """The real ./scripts/run and the real sandbox, in a copy of the project with no .env and
+    no token: its .venv sees this run's installed packages, as if just installed."""
+    root = tmp_path / "clone"
+    (root / "scripts").mkdir(parents=True)
+    for name in ("run", "venv.sh"):
+        shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
+    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    for name in ("bot", "handlers", "sandbox", "templates", "locales", "committee.example.toml"):
+        (root / name).symlink_to(ROOT / name)
+    subprocess.run([real_python(), "-m", "venv", str(root / ".venv")], check=True, timeout=120)
+    [site] = (root / ".venv" / "lib").glob("python*/site-packages")
+    (site / "installed.pth").write_text("\n".join(p for p in sys.path if "site-packages" in p))
+    stamp = subprocess.run(
+        ["bash", "-c", ". scripts/venv.sh && _lock_hash requirements.txt"],
+        cwd=root,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHON": real_python()},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (root / ".venv" / ".installed-requirements.txt.sha256").write_text(stamp)
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHON": real_python(),
+        "SANDBOX_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        ["bash", "scripts/run"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert re.fullmatch(r"sandbox: open http://127\.0\.0\.1:\d+/\n", line), line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "no TELEGRAM_BOT_TOKEN and no .env: starting the sandbox" in err
+    assert (root / "data" / DATABASE_NAME).exists()

@@ -22,6 +22,11 @@ const UI = {
     resetDone: "已重置：委员会重新开始。",
     failed: "操作失败：",
     noCommands: "（无命令）",
+    err_empty: "内容为空。",
+    err_no_button: "该按钮已不存在（消息已更新）。",
+    err_resetting: "委员会正在重置，请稍候。",
+    err_workdays: "工作日数须为1至60。",
+    err_too_large: "文件过大（上限20 MB）。",
   },
   en: {
     banner: "A local demonstration: nothing reaches Telegram; every person and message is on this machine.",
@@ -40,6 +45,11 @@ const UI = {
     resetDone: "Reset: the committee starts afresh.",
     failed: "Failed: ",
     noCommands: "(no commands)",
+    err_empty: "Nothing to send.",
+    err_no_button: "That button is gone (the message has changed).",
+    err_resetting: "The committee is being reset: a moment, please.",
+    err_workdays: "Working days: 1 to 60.",
+    err_too_large: "The file is too large (at most 20 MB).",
   },
 };
 
@@ -79,7 +89,8 @@ async function api(path, body) {
   const response = await fetch(path, options);
   const answer = await response.json().catch(() => ({ ok: false, error: response.statusText }));
   if (!response.ok || !answer.ok) {
-    status(ui(page.toolbarLang, "failed") + (answer.error || response.status), true);
+    const said = ui(page.toolbarLang, `err_${answer.code}`) || answer.error || response.status;
+    status(ui(page.toolbarLang, "failed") + said, true);
     throw new Error(answer.error || String(response.status));
   }
   return answer;
