@@ -1,9 +1,10 @@
 """Browser tests: Debian's headless Chromium driven by Selenium through the system chromedriver.
 
 The driver is ``$FUYUAN_CHROMEDRIVER`` (``scripts/test`` sets it, installing Chromium as root
-through ``scripts/chromium.sh``), else ``/usr/bin/chromedriver`` when it is there. Nothing is
-downloaded at run time: the driver's path is given to Selenium, so its manager never runs, and
-``SE_OFFLINE`` forbids it anyway. Without a browser these tests are skipped with one loud line
+through ``scripts/chromium.sh``), else ``/usr/bin/chromedriver`` when it is there; the browser
+is ``$FUYUAN_CHROMIUM``, else ``/usr/bin/chromium``. Nothing is downloaded at run time: the
+driver's path is given to Selenium, so its manager never runs, and ``SE_OFFLINE`` forbids it
+anyway. Without a browser these tests are skipped with one loud line
 at the end of the run, unless ``FUYUAN_REQUIRE_BROWSER=1`` (CI), where that is an error.
 
 Screenshots go to ``test-output/screenshots/<test>/`` (ignored by git), one per step and one
