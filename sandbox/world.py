@@ -359,7 +359,9 @@ class Sandbox:
         people = []
         chats: JSON = {}
         langs: dict[int, str] = {}
-        svc = self.runtime.svc if self._app is not None else None
+        # While a reset rebuilds the bot its runtime is not open: people show in Chinese.
+        running = self._app is not None and not self._resetting
+        svc = self.runtime.svc if running else None
         for person in CAST:
             viewer = await svc.viewer_by_id(person.user_id) if svc is not None else None
             lang = viewer.lang if viewer is not None else "zh_CN"
