@@ -11,6 +11,7 @@ const UI = {
     clock: "沙盒时间",
     "next-morning": "下个工作日 08:30",
     "monday-9": "周一 09:00",
+    "meeting-1h": "会前1小时",
     workdays: "+N个工作日",
     reset: "重置",
     send: "发送",
@@ -27,6 +28,7 @@ const UI = {
     err_resetting: "委员会正在重置，请稍候。",
     err_workdays: "工作日数须为1至60。",
     err_too_large: "文件过大（上限20 MB）。",
+    err_no_meeting: "没有在一小时以后开始的会议。",
   },
   en: {
     banner: "A local demonstration: nothing reaches Telegram; every person and message is on this machine.",
@@ -34,6 +36,7 @@ const UI = {
     clock: "Sandbox time",
     "next-morning": "Next working day 08:30",
     "monday-9": "Monday 09:00",
+    "meeting-1h": "1 h before meeting",
     workdays: "+N working days",
     reset: "Reset",
     send: "Send",
@@ -50,6 +53,7 @@ const UI = {
     err_resetting: "The committee is being reset: a moment, please.",
     err_workdays: "Working days: 1 to 60.",
     err_too_large: "The file is too large (at most 20 MB).",
+    err_no_meeting: "No meeting is scheduled more than an hour ahead.",
   },
 };
 
