@@ -202,8 +202,9 @@ function showColumns() {
     column.el.style.order = String(order.indexOf(key));
     if (shown && column.stick) scrollDown(column);
   }
+  // A new entry in the history, so Back returns to whom was shown before (followHash).
   const hash = order.join(",");
-  if (location.hash.slice(1) !== hash) history.replaceState(null, "", `#${hash}`);
+  if (location.hash.slice(1) !== hash) location.hash = hash;
   if (page.state) renderToolbar();
 }
 
