@@ -10,7 +10,8 @@ update Telegram would send the bot:
 - ``POST /api/press`` ``{"person", "message_id", "row", "column", "as"?}``: a callback button;
 - ``POST /api/upload`` (multipart ``person``, ``file``, ``caption``, ``as``): a document, or a
   photo when it is an image;
-- ``POST /api/time`` ``{"action": "next-morning" | "monday-9" | "workdays", "workdays"?}``;
+- ``POST /api/time`` ``{"action": "next-morning" | "monday-9" | "workdays" | "meeting-1h",
+  "workdays"?}`` (``meeting-1h``: an hour before the next meeting);
 - ``POST /api/reset``;
 - ``GET /files/<file_id>``: a file sent in a chat (``?inline=1`` to open rather than save).
 

@@ -49,6 +49,7 @@ DATABASE_NAME = "sandbox.sqlite3"
 # weekly digest on Monday at 09:00.
 MONDAY_MORNING = time(9, 0)
 MAX_WORKDAYS_JUMP = 60
+BEFORE_MEETING = timedelta(hours=1)
 REPLY_TIMEOUT = 30.0
 DEEP_LINK_START = re.compile(r"/start [A-Za-z0-9_-]{1,64}")
 
@@ -306,11 +307,18 @@ class Sandbox:
     # ------------------------------------------------------------------ time
 
     async def jump(self, action: str, workdays: int = 1) -> datetime:
-        """Move the clock (next working morning, Monday 09:00, or ``workdays`` working days
-        on), then run the bot's tick at once so what became due is sent now."""
+        """Move the clock (next working morning, Monday 09:00, ``workdays`` working days on,
+        or an hour before the next meeting), running the bot's tick at once so what became
+        due is sent now.
+
+        The clock stops on the way at every moment a meeting's or a hearing's reminder falls
+        due, and the tick runs there: a bot running all along would have sent each on time,
+        where one leap would send one late reminder for the nearest offset and drop the rest.
+        """
         async with self._lock:
             now = self.clock.now().astimezone(self.tz)
-            calendar = self.runtime.svc.calendar
+            svc = self.runtime.svc
+            calendar = svc.calendar
             if action == "next-morning":
                 target = self._at(now.date(), self.committee.schedule.summary_time)
                 while target <= now or not calendar.is_working_day(target.date()):
@@ -325,13 +333,29 @@ class Sandbox:
                     raise SandboxError("workdays", f"working days: 1 to {MAX_WORKDAYS_JUMP}")
                 day = calendar.add_working_days(now.date(), workdays)
                 target = self._at(day, now.timetz().replace(tzinfo=None))
+            elif action == "meeting-1h":
+                target = await self._before_next_meeting(now)
             else:
                 raise SandboxError("unknown_jump", f"unknown time jump {action!r}")
+            for moment in await svc.reminder_moments(target):
+                if moment < target:
+                    self.clock.jump_to(moment)
+                    logger.info("sandbox time stops at %s for a reminder", moment.isoformat())
+                    await tick(self.app)
+                    self._on_change()
             self.clock.jump_to(target)
             logger.info("sandbox time jumped to %s", target.isoformat())
             await tick(self.app)
             self._on_change()
             return target
+
+    async def _before_next_meeting(self, now: datetime) -> datetime:
+        """An hour before the next scheduled meeting that is more than an hour away."""
+        for view in await self.runtime.svc.meetings.upcoming():
+            moment = view.starts_at.astimezone(self.tz) - BEFORE_MEETING
+            if moment > now:
+                return moment
+        raise SandboxError("no_meeting", "no meeting is scheduled more than an hour ahead")
 
     def _at(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment.replace(tzinfo=None), self.tz)

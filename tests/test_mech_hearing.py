@@ -542,3 +542,19 @@ async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
         await bot.say(zhao, "9点半")
         await bot.press(zhao, bot.shown("✔ Done"))
         assert "2026年12月9日 09:30" in bot.last_text(zhao)
+
+
+async def test_the_reminders_moments_are_told_for_a_clock_moved_far_ahead(
+    committee: Committee, db_url: str
+) -> None:
+    """Whoever moves the clock ahead at once (the sandbox) learns when a hearing's reminders
+    fall due on the way (three days and one day before), to run the tick at each."""
+    async with running_bot(committee, db_url) as bot:
+        await cast(bot)
+        await seed(bot, datetime(2026, 12, 9, 9, 30, tzinfo=SHANGHAI))
+        moments = await bot.svc.reminder_moments(datetime(2026, 12, 31, tzinfo=SHANGHAI))
+        assert moments == [
+            datetime(2026, 12, 6, 9, 30, tzinfo=SHANGHAI),
+            datetime(2026, 12, 8, 9, 30, tzinfo=SHANGHAI),
+        ]
+        assert await bot.svc.reminder_moments(datetime(2026, 12, 6, 9, tzinfo=SHANGHAI)) == []

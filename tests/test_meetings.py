@@ -511,3 +511,19 @@ async def test_a_meeting_set_up_inside_a_reminder_window_gets_no_instant_reminde
         await bot.tick(at("2026-11-25", 14, 0))
         (reminder,) = posts(bot, group, REMINDER)
         assert "延迟" not in reminder["text"]
+
+
+async def test_the_reminders_moments_are_told_for_a_clock_moved_far_ahead(
+    committee: Committee, db_url: str
+) -> None:
+    """Whoever moves the clock ahead at once (the sandbox) learns when the meeting's
+    reminders fall due on the way, to run the tick at each."""
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        await bind_group(bot)
+        await schedule(bot, people["admin"])
+        moments = await bot.svc.reminder_moments(at("2026-11-28"))
+        assert moments == [at("2026-11-26", 15, 0), at("2026-11-27", 14, 0)]
+        assert await bot.svc.reminder_moments(at("2026-11-26", 14, 59)) == []
+        bot.clock.set(at("2026-11-26", 15, 0))
+        assert await bot.svc.reminder_moments(at("2026-11-28")) == [at("2026-11-27", 14, 0)]

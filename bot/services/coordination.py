@@ -6,6 +6,7 @@ this class only puts them together over one database, committee, clock and calen
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -73,3 +74,12 @@ class Coordination(
     async def ensure_meeting_reminders(self) -> int:
         """Queue meeting reminders that are due (see ``bot.services.meetings``)."""
         return await self.meetings.ensure_reminders(self.clock.now())
+
+    async def reminder_moments(self, until: datetime) -> list[datetime]:
+        """When meeting and matter reminders fall due from now to ``until``, soonest first:
+        whoever moves the clock ahead by more than a tick (the sandbox) runs the tick at
+        each, as a bot running all along would have."""
+        now = self.clock.now()
+        moments = await self.meetings.reminder_moments(now, until)
+        moments += await self.kind_reminder_moments(now, until)
+        return sorted(set(moments))

@@ -449,6 +449,26 @@ class Meetings:
 
     # ------------------------------------------------------------------ reminders
 
+    async def reminder_moments(self, after: datetime, until: datetime) -> list[datetime]:
+        """When reminders of the scheduled meetings fall due in (``after``, ``until``]: a
+        clock moved far ahead at once (the sandbox's time controls) stops at each, so every
+        reminder goes out on time rather than one late one for the nearest offset."""
+        offsets = self.svc.committee.schedule.meeting_reminders
+        if not offsets:
+            return []
+        async with self.svc.db.read() as conn:
+            starts = (
+                await conn.execute(
+                    select(t.meetings.c.starts_at).where(
+                        t.meetings.c.status == SCHEDULED,
+                        t.meetings.c.starts_at > after,
+                        t.meetings.c.starts_at <= until + max(offsets),
+                    )
+                )
+            ).scalars()
+            moments = {start - offset for start in starts for offset in offsets}
+        return sorted(m for m in moments if after < m <= until)
+
     async def ensure_reminders(self, now: datetime) -> int:
         """Queue the reminders due by ``now``; returns how many messages were new.
 

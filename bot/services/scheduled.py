@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import alerts, lifecycle
+from bot.domain.kinds import KindSpec
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue
@@ -522,27 +524,7 @@ class Scheduled(ServiceBase):
         now = self.clock.now()
         queued = 0
         async with self.db.write() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        t.cases.c.id,
-                        t.cases.c.kind,
-                        t.cases.c.fields,
-                        t.assignments.c.id.label("assignment_id"),
-                        t.assignments.c.addressee,
-                        t.assignments.c.state,
-                        t.assignments.c.handler_user_id,
-                    )
-                    .select_from(
-                        t.cases.join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
-                    )
-                    .where(
-                        t.cases.c.kind.in_(sorted(kinds)),
-                        t.cases.c.status.in_(sorted(self.kinds.open_states)),
-                    )
-                )
-            ).all()
-            for row in rows:
+            for row in await self._kind_reminder_rows(conn, kinds):
                 kind = kinds[row.kind]
                 for reminder in kind.reminders:
                     if row.state not in reminder.states:
@@ -570,3 +552,46 @@ class Scheduled(ServiceBase):
                             conn, now, f"{key}:{chat}", chat, "case_reminder", payload
                         )
         return queued
+
+    async def _kind_reminder_rows(
+        self, conn: AsyncConnection, kinds: dict[str, KindSpec]
+    ) -> Sequence[Any]:
+        """The open matters' addressees of ``kinds`` (those declaring reminders)."""
+        rows = (
+            await conn.execute(
+                select(
+                    t.cases.c.id,
+                    t.cases.c.kind,
+                    t.cases.c.fields,
+                    t.assignments.c.id.label("assignment_id"),
+                    t.assignments.c.addressee,
+                    t.assignments.c.state,
+                    t.assignments.c.handler_user_id,
+                )
+                .select_from(t.cases.join(t.assignments, t.assignments.c.case_id == t.cases.c.id))
+                .where(
+                    t.cases.c.kind.in_(sorted(kinds)),
+                    t.cases.c.status.in_(sorted(self.kinds.open_states)),
+                )
+            )
+        ).all()
+        return rows
+
+    async def kind_reminder_moments(self, after: datetime, until: datetime) -> list[datetime]:
+        """When the reminders kinds declare (a hearing's) fall due in (``after``, ``until``]
+        for the matters open now: a clock moved far ahead at once (the sandbox's time
+        controls) stops at each, so none is skipped for a nearer offset."""
+        kinds = {k.code: k for k in self.kinds if k.reminders}
+        if not kinds:
+            return []
+        moments: set[datetime] = set()
+        async with self.db.read() as conn:
+            for row in await self._kind_reminder_rows(conn, kinds):
+                for reminder in kinds[row.kind].reminders:
+                    if row.state not in reminder.states:
+                        continue
+                    moment = lifecycle.moment_of(row.fields.get(reminder.field), self.tz)
+                    if moment is None:
+                        continue
+                    moments.update(moment - timedelta(days=d) for d in reminder.days_before)
+        return sorted(m for m in moments if after < m <= until)

@@ -1,7 +1,8 @@
 // The sandbox's web chat. One column per person; the server sends the chats as they stand
 // (long poll on /api/state), the page sends what people do (/api/send, /api/press, ...).
 // Message HTML comes from the server already made safe (sandbox/render.py); everything else
-// is set as text.
+// is set as text. The page's own chrome (banner, toolbar, status) speaks the sandbox's
+// language, Chinese, or English by its toggle; each column speaks its person's (/lang).
 "use strict";
 
 const UI = {
@@ -9,8 +10,12 @@ const UI = {
     banner: "本地演示环境：不连接 Telegram，所有人和消息都在本机。",
     split: "并排",
     clock: "沙盒时间",
+    "time-controls": "⏱ 时间",
+    "ui-lang": "EN",
+    "ui-lang-label": "Page in English",
     "next-morning": "下个工作日 08:30",
     "monday-9": "周一 09:00",
+    "meeting-1h": "会前1小时",
     workdays: "+N个工作日",
     reset: "重置",
     send: "发送",
@@ -22,18 +27,24 @@ const UI = {
     resetDone: "已重置：委员会重新开始。",
     failed: "操作失败：",
     noCommands: "（无命令）",
+    bytes: "字节",
     err_empty: "内容为空。",
     err_no_button: "该按钮已不存在（消息已更新）。",
     err_resetting: "委员会正在重置，请稍候。",
     err_workdays: "工作日数须为1至60。",
     err_too_large: "文件过大（上限20 MB）。",
+    err_no_meeting: "没有在一小时以后开始的会议。",
   },
   en: {
     banner: "A local demonstration: nothing reaches Telegram; every person and message is on this machine.",
     split: "Side by side",
     clock: "Sandbox time",
+    "time-controls": "⏱ Time",
+    "ui-lang": "中文",
+    "ui-lang-label": "页面使用中文",
     "next-morning": "Next working day 08:30",
     "monday-9": "Monday 09:00",
+    "meeting-1h": "1 h before meeting",
     workdays: "+N working days",
     reset: "Reset",
     send: "Send",
@@ -45,11 +56,13 @@ const UI = {
     resetDone: "Reset: the committee starts afresh.",
     failed: "Failed: ",
     noCommands: "(no commands)",
+    bytes: " bytes",
     err_empty: "Nothing to send.",
     err_no_button: "That button is gone (the message has changed).",
     err_resetting: "The committee is being reset: a moment, please.",
     err_workdays: "Working days: 1 to 60.",
     err_too_large: "The file is too large (at most 20 MB).",
+    err_no_meeting: "No meeting is scheduled more than an hour ahead.",
   },
 };
 
@@ -62,8 +75,13 @@ const page = {
   seenAnswers: 0,
   pressedIn: {}, // user id -> the chat column their last press came from
   columns: {}, // key -> {el, messages: Map(id -> {sig, el})}
-  toolbarLang: "zh",
+  toolbarLang: storedLang(),
 };
+
+// The page's own language, kept in this browser; Chinese, the sandbox's, unless toggled.
+function storedLang() {
+  try { return localStorage.getItem("sandbox-ui-lang") === "en" ? "en" : "zh"; } catch (e) { return "zh"; }
+}
 
 function $(selector, root = document) { return root.querySelector(selector); }
 function $$(selector, root = document) { return Array.from(root.querySelectorAll(selector)); }
@@ -79,7 +97,6 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 function person(key) { return page.state.people.find((p) => p.key === key); }
-function langOf(key) { const p = page.state && person(key); return p ? p.lang : "zh"; }
 function ui(lang, name) { return (UI[lang] || UI.zh)[name]; }
 
 async function api(path, body) {
@@ -133,11 +150,19 @@ function tickClock() {
 
 // ------------------------------------------------------------------ the toolbar
 
-function renderToolbar() {
-  const lang = langOf(page.visible[page.visible.length - 1]);
-  page.toolbarLang = lang;
+function renderChrome() {
+  const lang = page.toolbarLang;
   for (const node of $$("[data-i18n]")) node.textContent = ui(lang, node.dataset.i18n);
+  const toggle = $("[data-action=ui-lang]");
+  toggle.textContent = ui(lang, "ui-lang");
+  toggle.title = ui(lang, "ui-lang-label");
+  toggle.setAttribute("aria-label", ui(lang, "ui-lang-label"));
+  toggle.lang = lang === "en" ? "zh-CN" : "en";
   document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+}
+
+function renderToolbar() {
+  renderChrome();
   const people = $("#people");
   for (const p of page.state.people) {
     let button = $(`[data-person="${p.key}"]`, people);
@@ -177,8 +202,26 @@ function showColumns() {
     column.el.style.order = String(order.indexOf(key));
     if (shown && column.stick) scrollDown(column);
   }
-  location.hash = order.join(",");
+  // A new entry in the history, so Back returns to whom was shown before (followHash).
+  const hash = order.join(",");
+  if (location.hash.slice(1) !== hash) location.hash = hash;
   if (page.state) renderToolbar();
+}
+
+// The people an address names (#clerk,agency), at most two, those the sandbox has.
+function hashKeys() {
+  const keys = location.hash.slice(1).split(",").filter((k) => /^[a-z]+$/.test(k));
+  const known = page.state ? keys.filter((k) => k in page.state.chats) : keys;
+  return [...new Set(known)].slice(0, 2);
+}
+
+// An address changed by hand, a link or the history: show whom it names.
+function followHash() {
+  const keys = hashKeys();
+  if (!keys.length || keys.join(",") === page.visible.join(",")) return;
+  page.visible = keys;
+  page.split = keys.length > 1;
+  if (page.state) showColumns();
 }
 
 // ------------------------------------------------------------------ a chat column
@@ -293,7 +336,7 @@ function renderMessage(entry, message, lang) {
     node.append(el("div", { class: "sender", text: message.sender }));
   }
   if (message.reply_to) node.append(el("div", { class: "reply", text: message.reply_to }));
-  if (message.file) node.append(renderFile(message.file));
+  if (message.file) node.append(renderFile(message.file, lang));
   const text = el("div", { class: "text" });
   text.innerHTML = message.html; // made safe by the server: every other character is escaped
   for (const spoiler of $$(".spoiler", text)) spoiler.addEventListener("click", () => spoiler.classList.add("shown"));
@@ -324,16 +367,25 @@ function renderMessage(entry, message, lang) {
   return node;
 }
 
-function renderFile(file) {
+// 10字节 / 10 bytes; 2.1 KB, 15 KB, 3.4 MB in both languages.
+function formatSize(size, lang) {
+  if (size < 1024) return `${size}${ui(lang, "bytes")}`;
+  const [value, unit] = size < 1024 * 1024 ? [size / 1024, "KB"] : [size / (1024 * 1024), "MB"];
+  const shown = value < 10 ? value.toFixed(1).replace(/\.0$/, "") : String(Math.round(value));
+  return `${shown} ${unit}`;
+}
+
+function renderFile(file, lang) {
   const box = el("div", { class: "file" });
   const href = `/files/${encodeURIComponent(file.id)}`;
   if (file.kind === "photo") {
     const link = el("a", { href, target: "_blank", rel: "noopener" }, [el("img", { src: href, alt: "photo" })]);
     box.append(link);
   } else {
-    const size = file.size >= 1024 ? `${Math.round(file.size / 1024)} KB` : `${file.size} B`;
+    const size = formatSize(file.size, lang);
     const name = file.name;
-    box.append(el("a", { href, download: name, class: "download", text: `📄 ${name} (${size})` }));
+    const label = lang === "en" ? `📄 ${name} (${size})` : `📄 ${name}（${size}）`;
+    box.append(el("a", { href, download: name, class: "download", text: label }));
     if (/\.(ics|txt|csv)$/i.test(name)) {
       box.append(document.createTextNode(" "));
       box.append(el("a", { href: `${href}?inline=1`, target: "_blank", rel: "noopener", text: "↗" }));
@@ -448,8 +500,18 @@ async function poll() {
 function setUp() {
   // A refused action was said in the status line already (api()).
   window.addEventListener("unhandledrejection", (event) => event.preventDefault());
-  const keys = location.hash.slice(1).split(",").filter((k) => /^[a-z]+$/.test(k));
-  if (keys.length) { page.visible = keys.slice(0, 2); page.split = keys.length > 1; }
+  const keys = hashKeys();
+  if (keys.length) { page.visible = keys; page.split = keys.length > 1; }
+  window.addEventListener("hashchange", followHash);
+  $("[data-action=ui-lang]").addEventListener("click", () => {
+    page.toolbarLang = page.toolbarLang === "en" ? "zh" : "en";
+    try { localStorage.setItem("sandbox-ui-lang", page.toolbarLang); } catch (e) { /* private mode */ }
+    if (page.state) renderToolbar(); else renderChrome();
+  });
+  $("[data-action=time-controls]").addEventListener("click", (event) => {
+    const open = $("#toolbar").classList.toggle("open");
+    event.currentTarget.setAttribute("aria-expanded", String(open));
+  });
   $("[data-view=split]").addEventListener("click", () => {
     page.split = !page.split;
     if (!page.split) page.visible = [page.visible[page.visible.length - 1]];
@@ -478,7 +540,7 @@ function setUp() {
       button.disabled = false;
     }
   });
-  for (const node of $$("[data-i18n]")) node.textContent = ui("zh", node.dataset.i18n);
+  renderChrome();
   setInterval(tickClock, 1000);
   poll();
 }

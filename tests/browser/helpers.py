@@ -220,6 +220,7 @@ class ChatPage:
         """Press a time control; returns the time the page says it jumped to, once the
         sandbox clock on the page shows that day."""
         before = self._status()
+        self.time_controls()
         if workdays is not None:
             box = self.css('input[name="workdays"]')[0]
             box.clear()
@@ -233,6 +234,15 @@ class ChatPage:
         day = target.split("）")[0]
         self.until(lambda: self.clock().startswith(day) or None, f"the clock never showed {target}")
         return target
+
+    def time_controls(self) -> None:
+        """Unfold the time controls where the page folds them away (on a phone)."""
+        if not self.css('button[data-time="next-morning"]')[0].is_displayed():
+            self.css('button[data-action="time-controls"]')[0].click()
+            self.until(
+                lambda: self.css('button[data-time="next-morning"]')[0].is_displayed() or None,
+                "the time controls did not unfold",
+            )
 
     def _status(self) -> str:
         found = self.css("#status")

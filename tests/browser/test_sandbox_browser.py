@@ -158,14 +158,15 @@ def test_side_by_side_each_column_speaks_its_persons_language_until_a_reset(
     other = next(key for key in shown if key != "observer")
     assert page.column(other).location["x"] != page.column("observer").location["x"]
 
-    # The observer switches to English: their column and the toolbar follow, the other not.
+    # The observer switches to English: their column follows, the other not, and the page's
+    # own toolbar stays in the sandbox's language whoever was chosen last.
     page.say("observer", "/lang")
     page.press("observer", "English")
     page.wait_text("observer", "Language set to English.")
     page.until(lambda: page.css("button.send", page.column("observer"))[0].text == "Send", "")
     assert page.css("button.send", page.column(other))[0].text == "发送"
     reset = page.css('button[data-action="reset"]')[0]
-    assert reset.text == "Reset"
+    assert reset.text == "重置"
     assert sandbox.rows("select lang from users where user_id = 4001") == [("en",)]
     screenshots("observer-in-english")
 
