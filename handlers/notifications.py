@@ -247,11 +247,20 @@ class Renderers:
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
     async def case_unstaffed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """To the office: a matter went to a court none of whose staff has joined."""
+        """To the office: a matter went to addressees none of whose members has joined —
+        named as the payload lists them (a row queued before it did: all addressees), courts
+        and agencies each in their own words."""
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
+        codes = message.payload.get("addressees") or list(case.addressees)
+        courts = [c for c in codes if self.runtime.committee.courts_answering(c)]
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "case_unstaffed", case=case, kind=self.runtime.svc.kinds[case.kind]
+            lang,
+            "case_unstaffed",
+            case=case,
+            kind=self.runtime.svc.kinds[case.kind],
+            courts=courts,
+            agencies=[c for c in codes if c not in courts],
         )
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
