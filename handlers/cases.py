@@ -10,7 +10,8 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import rules
+from bot.domain import privacy, rules
+from bot.domain.committee import GroupDetail
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.models import Case, Viewer
 from bot.i18n import N_
@@ -57,7 +58,12 @@ async def show_case(update: Update, context: BotContext, viewer: Viewer, case: C
     kind = context.svc.kinds[case.kind]
     seen = rules.addressees_seen(viewer.member, case, context.svc.committee, kind)
     html = context.texts.render(
-        viewer.lang, "case", case=replace(case, assignments=seen), kind=kind, events=events
+        viewer.lang,
+        "case",
+        case=replace(case, assignments=seen),
+        kind=kind,
+        events=events,
+        shown=privacy.disclosure(privacy.audience_of(viewer.member), GroupDetail.FULL),
     )
     await reply(update, context, html, case_markup(context, viewer, case))
 

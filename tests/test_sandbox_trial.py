@@ -50,3 +50,50 @@ async def test_the_office_is_told_only_of_the_agencies_nobody_can_answer_for(san
     assert rows(box, "select count(*) from outbox where kind = 'case_unstaffed'") == [(1,)]
     assert "自然资源局" not in alert, alert  # 孙局长 was notified and can answer
     assert "法院" not in alert, alert  # the addressees are agencies, not a court
+
+
+async def test_the_party_to_enforcement_is_seen_only_by_those_the_form_promises(
+    sandbox: Box,
+) -> None:
+    """The form tells the court who sees the party to enforcement (被执行人): the court, the
+    agency and the office, which oversees every matter. The observer (陈观察员) reads the
+    matter in /case without the name and cannot find it by the name; the others can."""
+    box, page, _ = sandbox
+    await page.say("clerk", "/new")
+    await page.press("clerk", "裁执分离")
+    await page.say("clerk", "（2026）吉24行审15号")
+    await page.say("clerk", "限期拆除违法建筑")
+    prompt = page.texts("clerk")[-1]
+    assert "被执行人是谁（个人或单位）？仅法院、组织实施机关和府院联动办公室可见。" in prompt
+    await page.say("clerk", "王某某")
+    await page.press("clerk", "自然资源局")
+    answer = await page.client.post(
+        "/api/upload",
+        data={"person": "clerk"},
+        files={"file": ("裁定书.pdf", b"%PDF-1.4 y", "application/pdf")},
+    )
+    assert answer.status_code == 200, answer.text
+    await page.until(lambda s: any("已收到1个文件" in t for t in page.texts("clerk")))
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+    assert rows(box, "select number from cases") == [("裁执〔2026〕1号",)]
+    # The name is searchable only in the matter's document with personal data (slot 1023).
+    assert rows(box, "select id % 1024 from search_docs where body like '%王某某%'") == [(1023,)]
+
+    await page.say("observer", "/case 裁执〔2026〕1号")
+    shown = page.texts("observer")[-1]
+    assert "限期拆除违法建筑" in shown
+    assert "王某某" not in shown and "被执行人" not in shown, shown
+    for words in ("王某某", "王某", "限期拆除 王某某"):
+        await page.say("observer", f"/find {words}")
+        found = page.texts("observer")[-1]
+        assert "没有找到" in found and "裁执〔2026〕1号" not in found, found
+    await page.say("observer", "/find 限期拆除")
+    assert "裁执〔2026〕1号" in page.texts("observer")[-1]
+
+    for person in ("office", "clerk", "agency"):
+        await page.say(person, "/case 裁执〔2026〕1号")
+        assert "被执行人：王某某" in page.texts(person)[-1], person
+        for words in ("王某某", "王某", "限期拆除 王某某"):
+            await page.say(person, f"/find {words}")
+            assert "裁执〔2026〕1号" in page.texts(person)[-1], (person, words)
