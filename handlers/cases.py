@@ -17,7 +17,7 @@ from bot.domain.models import Case, Viewer
 from bot.i18n import N_
 from bot.services.cases import ALL, OVERDUE, RAISED, TODO
 from handlers import buttons
-from handlers.actions import action_rows
+from handlers.actions import case_markup
 from handlers.common import (
     BotContext,
     Button,
@@ -36,16 +36,6 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 CASE, MY = "c", "my"  # button namespaces: a matter's view or documents, a page of /my
-
-
-def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
-    """What the viewer can do with a matter now, and its documents."""
-    rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
-    if case.files:
-        label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
-        rows.append([(label, buttons.documents(case.id))])
-    rows = [r for r in rows if r]
-    return keyboard(rows) if rows else None
 
 
 async def show_case(update: Update, context: BotContext, viewer: Viewer, case: Case) -> None:

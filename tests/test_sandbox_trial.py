@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sandbox.world import Sandbox
 from tests import test_sandbox
-from tests.test_sandbox import Page, rows
+from tests.test_sandbox import Page, raise_referral, rows
 
 # The sandbox, its web chat and a page driving it, as in tests/test_sandbox.py.
 sandbox = test_sandbox.sandbox
@@ -97,3 +97,42 @@ async def test_the_party_to_enforcement_is_seen_only_by_those_the_form_promises(
         for words in ("王某某", "王某", "限期拆除 王某某"):
             await page.say(person, f"/find {words}")
             assert "裁执〔2026〕1号" in page.texts(person)[-1], (person, words)
+
+
+async def test_a_stale_request_more_button_says_what_is_pending(sandbox: Box) -> None:
+    """The clerk asks for more from /case: that /case message no longer offers ❓ 请求补充;
+    an older /case message still does, and pressing it says a request is already waiting
+    for the department — not "已由赵书记员于…受理。", which answers something else."""
+    box, page, _ = sandbox
+    await raise_referral(page)
+    await page.press("clerk", "受理")
+    await page.say("clerk", "/case 协调〔2026〕1号")
+    older = page.messages("clerk")[-1]
+    await page.say("clerk", "/case 协调〔2026〕1号")
+    used = page.messages("clerk")[-1]
+    assert older["id"] != used["id"]
+    await page.press("clerk", "请求补充")
+    await page.say("clerk", "请补充征收补偿协议原件")
+    await page.until(lambda s: any("补充材料" in t for t in page.texts("dept")))
+    assert rows(box, "select paused_since is not null from assignments") == [(1,)]
+
+    def labels(message_id: int) -> list[str]:
+        [message] = [m for m in page.messages("clerk") if m["id"] == message_id]
+        return [b["text"] for row in message.get("keyboard") or [] for b in row]
+
+    await page.until(lambda s: not any("请求补充" in label for label in labels(used["id"])))
+    assert labels(used["id"]), "the other steps stay"
+    [(r, c)] = [
+        (r, c)
+        for r, row in enumerate(older.get("keyboard") or [])
+        for c, b in enumerate(row)
+        if "请求补充" in b["text"]
+    ]
+    answers = len(page.state["answers"])
+    await page.post(
+        "/api/press", {"person": "clerk", "message_id": older["id"], "row": r, "column": c}
+    )
+    state = await page.until(lambda s: len(s["answers"]) > answers)
+    assert state["answers"][-1]["text"] == "已请求补充，等待提请单位答复。"
+    # Nothing was asked twice.
+    assert rows(box, "select count(*) from events where action = 'request_info'") == [(1,)]
