@@ -136,3 +136,51 @@ async def test_a_stale_request_more_button_says_what_is_pending(sandbox: Box) ->
     assert state["answers"][-1]["text"] == "已请求补充，等待提请单位答复。"
     # Nothing was asked twice.
     assert rows(box, "select count(*) from events where action = 'request_info'") == [(1,)]
+
+
+async def upload(page: Page, person: str, name: str, received: int) -> None:
+    """``person`` sends a document through the page; the bot acknowledges ``received``."""
+    answer = await page.client.post(
+        "/api/upload",
+        data={"person": person},
+        files={"file": (name, b"%PDF-1.4 " + name.encode(), "application/pdf")},
+    )
+    assert answer.status_code == 200, answer.text
+    await page.until(lambda s: any(f"已收到{received}个文件" in t for t in page.texts(person)))
+
+
+async def test_a_resubmitted_matter_counts_the_files_it_keeps(sandbox: Box) -> None:
+    """Returned, then ✏ 修改后重新提请: the form's summary counts the file the matter keeps
+    (not 附件：—), and after two more are added the summary and the receipt count all three,
+    as the court's new notice and the database do."""
+    box, page, _ = sandbox
+    await page.say("dept", "/new")
+    await page.press("dept", "重大事项研判")
+    await page.say("dept", "集体土地征收方案研判")
+    await page.say("dept", "请求就征收程序合法性进行研判。")
+    await page.press("dept", "延边中院")
+    await page.press("dept", "一般")
+    await page.press("dept", "不指定日期")
+    await upload(page, "dept", "征收方案.pdf", 1)
+    await page.press("dept", "完成")
+    await page.press("dept", "提请")
+    await page.press("clerk", "退回")
+    await page.press("clerk", "材料不全")
+    await page.press("dept", "修改后重新提请")
+    [(files,)] = rows(box, "select count(*) from case_files")
+    assert files == 1
+    summary = page.texts("dept")[-1]
+    assert "附件：1个文件" in summary and "附件：—" not in summary, summary
+
+    await page.press("dept", "修改某项")
+    await page.press("dept", "附件")
+    await upload(page, "dept", "补偿协议.pdf", 1)
+    await upload(page, "dept", "听证笔录.pdf", 2)
+    await page.press("dept", "完成")
+    await page.until(lambda s: "附件：3个文件" in page.texts("dept")[-1])
+    await page.press("dept", "提请")
+    receipt = page.texts("dept")[-1]
+    assert "再次提请" in receipt or "重新提请" in receipt, receipt
+    assert "附件：3个文件" in receipt, receipt
+    assert rows(box, "select count(*) from case_files") == [(3,)]
+    await page.until(lambda s: any("📎 3个文件" in t for t in page.texts("clerk")))
