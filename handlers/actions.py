@@ -49,6 +49,9 @@ NAME = "act"
 # A stale press of a step that waits while the raiser is asked for more (❓).
 PAUSED = N_("More information was requested; waiting for the raising organisation's answer.")
 
+# A press of a step that waits for a moment still ahead, when the kind says nothing better.
+TOO_EARLY = N_("This can be done from %(moment)s.")
+
 # A name in a button-press answer: Telegram refuses answers over 200 characters, and a
 # Telegram name may be 129 emoji long.
 ANSWER_NAME_MAX = 32
@@ -243,6 +246,14 @@ async def pressed(update: Update, context: BotContext) -> State:
     if not applies:
         await query.answer(instead(context, viewer, case, assignment.id, action), show_alert=True)
         await drop_keyboard(query)
+        return None
+    moment = lifecycle.waits_for(action, case, svc.clock.now(), svc.tz)
+    if moment is not None:
+        # Not yet (a hearing's appearance before the hearing): the button stays for later.
+        when = context.texts.format_datetime(viewer.lang, moment)
+        await query.answer(
+            context.texts.t(viewer.lang, action.early or TOO_EARLY, moment=when), show_alert=True
+        )
         return None
     if Effect.EDIT in action.effects or action.inputs:
         draft = await forms.load(update, context)
@@ -461,7 +472,9 @@ def action_rows(
     seen: set[str] = set()
     for assignment in case.assignments:
         buttons_here: list[tuple[str, str]] = []
-        for action in lifecycle.available(kind, case, assignment, viewer.member, svc.committee):
+        for action in lifecycle.available(
+            kind, case, assignment, viewer.member, svc.committee, svc.clock.now(), svc.tz
+        ):
             if primary_only and not action.primary:
                 continue
             per_addressee = action.by.value == "addressee" and kind.several_addressees

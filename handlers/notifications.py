@@ -335,7 +335,17 @@ class Renderers:
             if message.chat_id > 0 and not rules.can_view(member, case, self.runtime.committee):
                 continue
             assignment = case.assignment(int(item.get("assignment_id") or 0)) or case.first
-            if (
+            kind = self.runtime.svc.kinds[case.kind]
+            ask = item.get("action")
+            if ask is not None:
+                # An ask to the raiser (record who appeared): while the step still applies.
+                if (
+                    assignment is None
+                    or not kind.has_action(str(ask))
+                    or not lifecycle.applies(kind, kind.action(str(ask)), case, assignment)
+                ):
+                    continue
+            elif (
                 assignment is None
                 or assignment.stage != item["stage"]
                 or assignment.paused
@@ -351,7 +361,9 @@ class Renderers:
             lines.append(
                 {
                     "case": case,
-                    "kind": self.runtime.svc.kinds[case.kind],
+                    "kind": kind,
+                    "ask": kind.action(str(ask)).ask if ask is not None else None,
+                    "moment": datetime.fromisoformat(item["moment"]) if ask is not None else None,
                     "level": item["level"],
                     "due": date.fromisoformat(item["due"]),
                     "late": int(item.get("late") or 0),

@@ -5,6 +5,8 @@ the page's HTTP API as in ``tests/test_sandbox.py``."""
 
 from __future__ import annotations
 
+import re
+
 from sandbox.world import Sandbox
 from tests import test_sandbox
 from tests.test_sandbox import Page, raise_referral, rows
@@ -184,3 +186,65 @@ async def test_a_resubmitted_matter_counts_the_files_it_keeps(sandbox: Box) -> N
     assert "附件：3个文件" in receipt, receipt
     assert rows(box, "select count(*) from case_files") == [(3,)]
     await page.until(lambda s: any("📎 3个文件" in t for t in page.texts("clerk")))
+
+
+async def raise_hearing_and_name_a_deputy(page: Page) -> None:
+    """The court raises 出庭应诉 for a hearing ten working days ahead; the agency's head
+    names a deputy, with the reason."""
+    await page.say("clerk", "/new")
+    await page.press("clerk", "出庭应诉")
+    await page.say("clerk", "（2026）吉24行初15号")
+    await page.say("clerk", "土地行政征收")
+    await page.press("clerk", "自然资源局")
+    await page.say("clerk", "第三审判庭")
+    await page.press("clerk", "10个工作日")
+    await page.press("clerk", "09:00")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+    await page.press("agency", "确定出庭人员")
+    await page.press("agency", "副职")
+    await page.say("agency", "刘副局长")
+    await page.say("agency", "副局长")
+    await page.say("agency", "同日须参加省厅专项督察会议")
+
+
+def record_buttons(page: Page) -> list[str]:
+    return [
+        b["text"]
+        for m in page.messages("clerk")
+        for row in m.get("keyboard") or []
+        for b in row
+        if "登记出庭情况" in b["text"]
+    ]
+
+
+async def test_a_hearing_appearance_is_recorded_after_the_hearing_not_before(sandbox: Box) -> None:
+    """Once the agency names its deputy, two weeks before the hearing, the court is not
+    offered 🏛 登记出庭情况 (in its notice or /case): the matter stays open and reminded. After
+    the hearing its morning summary asks for the record, with the button, and it is kept."""
+    box, page, _ = sandbox
+    await raise_hearing_and_name_a_deputy(page)
+    await page.until(lambda s: any("已确定出庭人员" in t for t in page.texts("clerk")))
+    await page.say("clerk", "/case 应诉〔2026〕1号")
+    assert "刘副局长" in page.texts("clerk")[-1]
+    assert record_buttons(page) == []
+    assert rows(box, "select status from cases") == [("named",)]
+
+    clerk_before = len(page.messages("clerk"))
+    await page.post("/api/time", {"action": "workdays", "workdays": 10})
+    await page.post("/api/time", {"action": "next-morning"})
+    await page.until(
+        lambda s: any("请登记" in t for t in page.texts("clerk")[clerk_before:]), timeout=60
+    )
+    # Each morning from the hearing's on (the jump lands after it; then the next morning).
+    asks = [t for t in page.texts("clerk")[clerk_before:] if "请登记" in t]
+    assert asks
+    for ask in asks:
+        assert "应诉〔2026〕1号" in ask
+        assert re.search(
+            r"已于\d{4}年\d{1,2}月\d{1,2}日 09:00开庭，请登记长白山管委会自然资源局的出庭情况", ask
+        ), ask
+    await page.press("clerk", "登记出庭情况")
+    await page.press("clerk", "副职出庭")
+    assert rows(box, "select state, outcome from assignments") == [("heard", "deputy")]
+    assert rows(box, "select status from cases") == [("heard",)]

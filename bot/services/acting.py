@@ -205,6 +205,9 @@ class Acting(Cases):
                 if finishes is not None:
                     await self._finish_draft(conn, viewer.user_id, finishes)
                 return Outcome(case, changed=False)
+            moment = lifecycle.waits_for(action, case, now, self.tz)
+            if moment is not None:
+                raise InvalidInput("too_early", moment=moment)
             shown = {}
             if Effect.ASSIGN in action.effects:  # the history names the handler, not an id
                 shown["handler"] = dict(dynamic["handler"]).get(clean["handler"], clean["handler"])
