@@ -427,3 +427,56 @@ def test_words_become_queries_that_are_never_fts_syntax() -> None:
             assert exc.code == code
         else:
             raise AssertionError(bad)
+
+
+async def test_the_migration_moves_personal_data_out_of_what_observers_search(
+    committee: Committee, db_url: str
+) -> None:
+    """A matter indexed before personal data had a document of its own (the applicant in
+    its main document, found by an observer): migration 0011_find_personal rewrites it, so
+    the observer no longer finds it by the name and its raiser still does."""
+    from alembic import command
+    from sqlalchemy import Connection
+
+    from bot.domain.search import Document, normal
+    from bot.storage.db import alembic_config
+    from bot.storage.search import drop_slot, insert
+
+    def to(revision: str) -> Any:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        case = await raise_with(bot, LI, "李明", "宅基地确权争议", kind="referral")
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("0011_calendar"))
+        (main,) = await docs_of(bot, case)  # going down removed the personal document
+
+        def as_before(sync_conn: Connection) -> None:
+            """The main document as the earlier code wrote it: with the applicant."""
+            drop_slot(sync_conn, 0)
+            insert(sync_conn, [Document(main.id, main.title, normal(f"{main.body} 张三"))])
+
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(as_before)
+        await bot.say(qian, "/find 张三")
+        assert result_numbers(bot, qian) == [case.number]  # what the migration repairs
+
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("head"))
+        main, personal = await docs_of(bot, case)
+        assert "张三" not in main.body and "张三" in personal.body
+        assert personal.id == doc_id(case.id, PERSONAL_SLOT)
+        await bot.say(qian, "/find 张三")
+        assert result_numbers(bot, qian) == []
+        await bot.say(li, "/find 张三")
+        assert result_numbers(bot, li) == [case.number]

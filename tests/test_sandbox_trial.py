@@ -37,8 +37,8 @@ async def raise_assistance(page: Page, *agencies: str) -> None:
 
 async def test_the_office_is_told_only_of_the_agencies_nobody_can_answer_for(sandbox: Box) -> None:
     """A court's request to two agencies, one with a member (自然资源局, 孙局长) and one with
-    nobody (生态环境局): the office's "no one can answer" alert names 自然资源局 too and
-    speaks of a court ("none of its court staff ... ask the court directly")."""
+    nobody (生态环境局): the office's "no one can answer" alert names only 生态环境局, in
+    words for an agency (not "none of its court staff ... ask the court directly")."""
     box, page, _ = sandbox
     await raise_assistance(page, "自然资源局", "生态环境局")
     assert rows(box, "select number from cases") == [("协助〔2026〕1号",)]
