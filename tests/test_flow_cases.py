@@ -450,3 +450,21 @@ async def test_the_documents_button_sends_the_stored_files(
         assert bot.alerts(wang)[-1] == "您无权查看该事项。"
         assert len(bot.fake.calls_of("sendDocument")) == 2
         assert all(c.params["chat_id"] != str(WANG) for c in bot.fake.calls_of("sendPhoto"))
+
+
+async def test_the_office_is_told_of_a_court_nobody_answers_for_in_a_court_s_words(
+    committee: Committee, db_url: str
+) -> None:
+    """A consultation to the intermediate court, none of whose staff has joined: the office's
+    alert names the court and speaks of court staff (an agency's alert speaks of its
+    members, tests/test_sandbox_trial.py)."""
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
+        await bot.flush_outbox()
+        (queued,) = await rows(bot, t.outbox, t.outbox.c.kind == "case_unstaffed")
+        assert queued.payload["addressees"] == ["YB-IPC"]
+        alert = bot.last_text(admin(bot))
+        assert alert.startswith("⚠ 此事项暂无人可办理") and case.number in alert
+        assert "该事项已发送至延边州中级人民法院，但该单位尚无法院工作人员加入本机器人。" in alert
+        assert "尚无人员加入" not in alert
