@@ -10,9 +10,12 @@ returned matter opens the raise form with the earlier answers filled in.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.domain import lifecycle
@@ -39,7 +42,15 @@ from handlers.common import (
 from handlers.forms import END, State, Turn
 from handlers.texts import Texts
 
+logger = logging.getLogger(__name__)
+
 NAME = "act"
+
+# A stale press of a step that waits while the raiser is asked for more (❓).
+PAUSED = N_("More information was requested; waiting for the raising organisation's answer.")
+
+# A press of a step that waits for a moment still ahead, when the kind says nothing better.
+TOO_EARLY = N_("This can be done from %(moment)s.")
 
 # A name in a button-press answer: Telegram refuses answers over 200 characters, and a
 # Telegram name may be 129 emoji long.
@@ -125,9 +136,12 @@ class ActForm(forms.Form):
         # The last question (when a press answered it) becomes what happened: the answer
         # given on it kept above when it was recorded; what happened instead when not.
         if not outcome.changed:
-            text = already(turn.context, turn.viewer, outcome.case, turn.data.get("assignment_id"))
+            text = instead(
+                turn.context, turn.viewer, outcome.case, turn.data.get("assignment_id"), action
+            )
             await turn.show(turn.render("plain", text=text), question=False)
             return END
+        await _redraw_origin(turn.context, turn.viewer, outcome.case, turn.data.get("origin"))
         trail = turn.trail()
         await turn.answer(_answer(turn.context, turn.viewer, action, outcome.case))
         html = turn.render(action.receipt_template, case=outcome.case, kind=kind, action=action)
@@ -170,6 +184,17 @@ def already(context: BotContext, viewer: Viewer, case: Case, assignment_id: Any 
         return context.texts.t(viewer.lang, msgid, state=state, name=name, when=when)
     msgid = msgid or N_("This button is no longer active.")
     return context.texts.t(viewer.lang, msgid, name=name, when=when)
+
+
+def instead(
+    context: BotContext, viewer: Viewer, case: Case, assignment_id: Any, action: Action
+) -> str:
+    """Why ``action`` no longer applies: a step that waits while the raiser is asked for
+    more (a second ❓) says so; anything else, what already happened."""
+    assignment = case.assignment(int(assignment_id)) if assignment_id else case.first
+    if assignment is not None and assignment.paused and action.while_paused is False:
+        return context.texts.t(viewer.lang, PAUSED)
+    return already(context, viewer, case, assignment_id)
 
 
 def kind_open(context: BotContext, case: Case, state: str) -> bool:
@@ -219,8 +244,16 @@ async def pressed(update: Update, context: BotContext) -> State:
         await answer_stale(update, context, viewer)
         return None
     if not applies:
-        await query.answer(already(context, viewer, case, assignment.id), show_alert=True)
+        await query.answer(instead(context, viewer, case, assignment.id, action), show_alert=True)
         await drop_keyboard(query)
+        return None
+    moment = lifecycle.waits_for(action, case, svc.clock.now(), svc.tz)
+    if moment is not None:
+        # Not yet (a hearing's appearance before the hearing): the button stays for later.
+        when = context.texts.format_datetime(viewer.lang, moment)
+        await query.answer(
+            context.texts.t(viewer.lang, action.early or TOO_EARLY, moment=when), show_alert=True
+        )
         return None
     if Effect.EDIT in action.effects or action.inputs:
         draft = await forms.load(update, context)
@@ -242,6 +275,8 @@ async def pressed(update: Update, context: BotContext) -> State:
             assignment_id=assignment_id or 0,
             action=action.code,
             number=case.number,
+            # The message pressed, whose buttons follow the matter once the action is taken.
+            origin=_origin(query.message),
         )
         return await forms.ask_field(Turn(update, context, viewer, start), action.inputs[0])
     return await _act_now(update, context, viewer, case, assignment_id, action)
@@ -271,7 +306,8 @@ async def _act_now(
         await _refusal(query, context, viewer, exc)
         return None
     if not outcome.changed:
-        await query.answer(already(context, viewer, outcome.case, assignment_id), show_alert=True)
+        text = instead(context, viewer, outcome.case, assignment_id, action)
+        await query.answer(text, show_alert=True)
         await drop_keyboard(query)
         return None
     if not is_private(update):  # the group's post stays as it is; the presser is told
@@ -374,6 +410,58 @@ async def _kind_of(context: BotContext, case_id: int) -> KindSpec | None:
         return None
 
 
+def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
+    """/case's buttons: what the viewer can do with a matter now, and its documents."""
+    rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
+    if case.files:
+        label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
+        rows.append([(label, buttons.documents(case.id))])
+    rows = [r for r in rows if r]
+    return keyboard(rows) if rows else None
+
+
+def _buttons_of(markup: InlineKeyboardMarkup | None) -> list[list[str]]:
+    """A keyboard as (label, data) pairs, to tell whether redrawing it changes anything."""
+    if markup is None:
+        return []
+    return [
+        [button.text, str(button.callback_data or button.url or "")]
+        for row in markup.inline_keyboard
+        for button in row
+    ]
+
+
+def _origin(message: object) -> dict[str, Any] | None:
+    """The pressed message as the action's form keeps it: where it is and its buttons."""
+    if not isinstance(message, Message):
+        return None
+    return {
+        "chat": message.chat.id,
+        "message": message.message_id,
+        "buttons": _buttons_of(message.reply_markup),
+    }
+
+
+async def _redraw_origin(
+    context: BotContext, viewer: Viewer, case: Case, origin: Mapping[str, Any] | None
+) -> None:
+    """After an action with inputs, the buttons of the message it was pressed on follow the
+    matter. A delivered notice is refreshed through the outbox with every other copy; any
+    other message (a /case view) is redrawn here, so it offers no step that is used up."""
+    if not origin:
+        return
+    chat_id, message_id = int(origin["chat"]), int(origin["message"])
+    markup = case_markup(context, viewer, case)
+    if _buttons_of(markup) == origin.get("buttons"):
+        return
+    if await context.svc.is_notice(case.id, chat_id, message_id):
+        return
+    try:
+        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=markup)
+    except TelegramError as exc:
+        logger.debug("could not redraw the pressed message's buttons: %s", exc)
+
+
 def action_rows(
     svc: Coordination, texts: Texts, viewer: Viewer, case: Case, *, primary_only: bool = False
 ) -> list[list[tuple[str, str]]]:
@@ -384,7 +472,9 @@ def action_rows(
     seen: set[str] = set()
     for assignment in case.assignments:
         buttons_here: list[tuple[str, str]] = []
-        for action in lifecycle.available(kind, case, assignment, viewer.member, svc.committee):
+        for action in lifecycle.available(
+            kind, case, assignment, viewer.member, svc.committee, svc.clock.now(), svc.tz
+        ):
             if primary_only and not action.primary:
                 continue
             per_addressee = action.by.value == "addressee" and kind.several_addressees

@@ -10,13 +10,14 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.domain import rules
+from bot.domain import privacy, rules
+from bot.domain.committee import GroupDetail
 from bot.domain.errors import DomainError, NotAllowed
 from bot.domain.models import Case, Viewer
 from bot.i18n import N_
 from bot.services.cases import ALL, OVERDUE, RAISED, TODO
 from handlers import buttons
-from handlers.actions import action_rows
+from handlers.actions import case_markup
 from handlers.common import (
     BotContext,
     Button,
@@ -37,16 +38,6 @@ PAGE_SIZE = 5
 CASE, MY = "c", "my"  # button namespaces: a matter's view or documents, a page of /my
 
 
-def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
-    """What the viewer can do with a matter now, and its documents."""
-    rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
-    if case.files:
-        label = context.texts.t(viewer.lang, "📎 Documents (%(n)s)", n=len(case.files))
-        rows.append([(label, buttons.documents(case.id))])
-    rows = [r for r in rows if r]
-    return keyboard(rows) if rows else None
-
-
 async def show_case(update: Update, context: BotContext, viewer: Viewer, case: Case) -> None:
     """Details and history, to those allowed to see them."""
     try:
@@ -57,7 +48,12 @@ async def show_case(update: Update, context: BotContext, viewer: Viewer, case: C
     kind = context.svc.kinds[case.kind]
     seen = rules.addressees_seen(viewer.member, case, context.svc.committee, kind)
     html = context.texts.render(
-        viewer.lang, "case", case=replace(case, assignments=seen), kind=kind, events=events
+        viewer.lang,
+        "case",
+        case=replace(case, assignments=seen),
+        kind=kind,
+        events=events,
+        shown=privacy.disclosure(privacy.audience_of(viewer.member), GroupDetail.FULL),
     )
     await reply(update, context, html, case_markup(context, viewer, case))
 

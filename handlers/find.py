@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain.models import Viewer
-from bot.domain.privacy import Audience, of_kind
+from bot.domain.privacy import audience_of, of_kind
 from bot.domain.search import MAX_QUERY, QueryProblem
 from bot.services.find import Found
 from handlers import buttons
@@ -37,9 +37,10 @@ def _page(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     pages = max(1, -(-found.total // PAGE_SIZE))
     svc = context.svc
+    audience = audience_of(viewer.member)
     lines = [
         # A member in a private chat sees a matter's title; privacy says so, not this module.
-        (hit, of_kind(Audience.MEMBER, svc.committee.group_detail, svc.kinds, hit.case.kind))
+        (hit, of_kind(audience, svc.committee.group_detail, svc.kinds, hit.case.kind))
         for hit in found.hits
     ]
     html = context.texts.render(

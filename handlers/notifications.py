@@ -247,11 +247,20 @@ class Renderers:
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
     async def case_unstaffed(self, message: OutboxMessage, uncertain: bool) -> Rendered:
-        """To the office: a matter went to a court none of whose staff has joined."""
+        """To the office: a matter went to addressees none of whose members has joined —
+        named as the payload lists them (a row queued before it did: all addressees), courts
+        and agencies each in their own words."""
         case = await self._case(message)
         lang = await self._lang(message.chat_id)
+        codes = message.payload.get("addressees") or list(case.addressees)
+        courts = [c for c in codes if self.runtime.committee.courts_answering(c)]
         html = self._note(lang, uncertain) + self.runtime.texts.render(
-            lang, "case_unstaffed", case=case, kind=self.runtime.svc.kinds[case.kind]
+            lang,
+            "case_unstaffed",
+            case=case,
+            kind=self.runtime.svc.kinds[case.kind],
+            courts=courts,
+            agencies=[c for c in codes if c not in courts],
         )
         return Rendered(html, keyboard([[self._open_button(lang, case)]]))
 
@@ -326,7 +335,17 @@ class Renderers:
             if message.chat_id > 0 and not rules.can_view(member, case, self.runtime.committee):
                 continue
             assignment = case.assignment(int(item.get("assignment_id") or 0)) or case.first
-            if (
+            kind = self.runtime.svc.kinds[case.kind]
+            ask = item.get("action")
+            if ask is not None:
+                # An ask to the raiser (record who appeared): while the step still applies.
+                if (
+                    assignment is None
+                    or not kind.has_action(str(ask))
+                    or not lifecycle.applies(kind, kind.action(str(ask)), case, assignment)
+                ):
+                    continue
+            elif (
                 assignment is None
                 or assignment.stage != item["stage"]
                 or assignment.paused
@@ -342,7 +361,9 @@ class Renderers:
             lines.append(
                 {
                     "case": case,
-                    "kind": self.runtime.svc.kinds[case.kind],
+                    "kind": kind,
+                    "ask": kind.action(str(ask)).ask if ask is not None else None,
+                    "moment": datetime.fromisoformat(item["moment"]) if ask is not None else None,
                     "level": item["level"],
                     "due": date.fromisoformat(item["due"]),
                     "late": int(item.get("late") or 0),

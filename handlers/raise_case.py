@@ -65,6 +65,7 @@ class RaiseForm(forms.Form):
             values=turn.data["values"],
             note=note,
             resubmit=bool(turn.data.get("case_id")),
+            kept=int(turn.data.get("kept_files") or 0),
         )
         return await forms.show_summary(turn, html, turn.tr("📨 Submit"), turn.tr("✏ Edit a field"))
 
@@ -127,7 +128,12 @@ class RaiseForm(forms.Form):
         )
         # The summary becomes the receipt, what was submitted still readable under it; when
         # both do not fit one message, the summary stays and the receipt comes after it.
-        submitted = turn.render("submitted", kind=kind, values=turn.data["values"])
+        submitted = turn.render(
+            "submitted",
+            kind=kind,
+            values=turn.data["values"],
+            kept=int(turn.data.get("kept_files") or 0),
+        )
         together = f"{receipt}\n\n{submitted}"
         if len(split_html(together)) == 1:
             turn.replace_pressed()
@@ -191,7 +197,14 @@ async def start_resubmit(update: Update, context: BotContext, viewer: Viewer, ca
         if spec.type is FILES:
             values[spec.name] = []  # the documents already attached stay with the matter
     draft = forms.new_draft(
-        viewer.user_id, NAME, AWAITING_CONFIRMATION, kind=kind.code, case_id=case.id, values=values
+        viewer.user_id,
+        NAME,
+        AWAITING_CONFIRMATION,
+        kind=kind.code,
+        case_id=case.id,
+        values=values,
+        # Counted in the summary and the receipt with the files added now.
+        kept_files=len(case.files),
     )
     turn = Turn(update, context, viewer, draft)
     note = turn.tr(

@@ -12,9 +12,9 @@ from sqlalchemy import and_, inspect, or_, select, text
 
 from bot.domain.committee import Committee
 from bot.domain.models import Case, Role
-from bot.domain.search import SLOT_BITS, bigram_phrase, case_of, doc_id
+from bot.domain.search import PERSONAL_SLOT, SLOT_BITS, bigram_phrase, case_of, doc_id
 from bot.storage import schema as t
-from tests.flows import LI, SUN, WANG, ZHAO, admin, bind_group, member, rows, seed_case
+from tests.flows import LI, QIAN, SUN, WANG, ZHAO, admin, bind_group, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
 pytestmark = pytest.mark.postgres
@@ -166,6 +166,30 @@ async def test_a_court_clerk_finds_a_matter_addressed_to_them_and_no_other_court
         # The office and its observers see every matter.
         await bot.say(admin(bot), "/find 承包")
         assert result_numbers(bot, admin(bot)) == [case.number]
+
+
+async def test_an_applicant_is_found_only_by_those_who_may_see_them(
+    committee: Committee, db_url: str
+) -> None:
+    """Personal data (a referral's applicant) is searched as /case shows it: the raising
+    department, the answering court and the office find the matter by the name; an
+    observer, who reads the matter without it, does not — by the whole name or a part."""
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        case = await raise_with(bot, LI, "李明", "宅基地确权争议", kind="referral")
+        for user in (li, zhao, admin(bot)):
+            for words in ("张三", "张三 宅基地", "张三 情况说明"):
+                await bot.say(user, f"/find {words}")
+                assert result_numbers(bot, user) == [case.number], (user.first_name, words)
+        for words in ("张三", "张三 宅基地"):
+            await bot.say(qian, f"/find {words}")
+            assert result_numbers(bot, qian) == [], words
+        await bot.say(qian, "/find 宅基地")
+        assert result_numbers(bot, qian) == [case.number]
+        await bot.say(qian, f"/case {case.number}")
+        assert "宅基地确权争议" in bot.last_text(qian) and "张三" not in bot.last_text(qian)
 
 
 async def test_title_hits_come_first_then_the_newest(committee: Committee, db_url: str) -> None:
@@ -360,8 +384,12 @@ async def test_the_migration_indexes_the_matters_already_there(
         assert not {"search_docs", "find_tri", "find_bi", "searches"} & tables
         async with bot.svc.db.write() as conn:
             await conn.run_sync(to("head"))
-        (doc,) = await docs_of(bot, case)
-        assert doc.title == "集体土地征收补偿争议研判" and "张三" in doc.body
+        (doc, personal) = await docs_of(bot, case)
+        assert doc.title == "集体土地征收补偿争议研判" and "张三" not in doc.body
+        # The applicant is in the matter's document of personal data, searched by those who
+        # may see it.
+        assert personal.id == doc_id(case.id, PERSONAL_SLOT)
+        assert personal.body.startswith("集体土地征收补偿争议研判 ") and "张三" in personal.body
         await bot.say(li, "/find 张三")  # the applicant (personal data, which members see)
         assert result_numbers(bot, li) == [case.number]
         await bot.say(li, "/find 征收")
@@ -399,3 +427,56 @@ def test_words_become_queries_that_are_never_fts_syntax() -> None:
             assert exc.code == code
         else:
             raise AssertionError(bad)
+
+
+async def test_the_migration_moves_personal_data_out_of_what_observers_search(
+    committee: Committee, db_url: str
+) -> None:
+    """A matter indexed before personal data had a document of its own (the applicant in
+    its main document, found by an observer): migration 0012_find_personal rewrites it, so
+    the observer no longer finds it by the name and its raiser still does."""
+    from alembic import command
+    from sqlalchemy import Connection
+
+    from bot.domain.search import Document, normal
+    from bot.storage.db import alembic_config
+    from bot.storage.search import drop_slot, insert
+
+    def to(revision: str) -> Any:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db_url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with running_bot(committee, db_url) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        case = await raise_with(bot, LI, "李明", "宅基地确权争议", kind="referral")
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("0011_calendar"))
+        (main,) = await docs_of(bot, case)  # going down removed the personal document
+
+        def as_before(sync_conn: Connection) -> None:
+            """The main document as the earlier code wrote it: with the applicant."""
+            drop_slot(sync_conn, 0)
+            insert(sync_conn, [Document(main.id, main.title, normal(f"{main.body} 张三"))])
+
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(as_before)
+        await bot.say(qian, "/find 张三")
+        assert result_numbers(bot, qian) == [case.number]  # what the migration repairs
+
+        async with bot.svc.db.write() as conn:
+            await conn.run_sync(to("head"))
+        main, personal = await docs_of(bot, case)
+        assert "张三" not in main.body and "张三" in personal.body
+        assert personal.id == doc_id(case.id, PERSONAL_SLOT)
+        await bot.say(qian, "/find 张三")
+        assert result_numbers(bot, qian) == []
+        await bot.say(li, "/find 张三")
+        assert result_numbers(bot, li) == [case.number]

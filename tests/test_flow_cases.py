@@ -89,27 +89,37 @@ async def raise_referral(bot: Harness, li: FakeUser, *, files: bool = False) -> 
     assert NUMBER in bot.last_text(li)
 
 
-def details(status: str) -> list[str]:
-    """The lines /case shows for the referral raised above, in their order."""
-    return [
+APPLICANT_LINE = "申请人：张三"
+
+
+def details(status: str, *, personal: bool = True) -> list[str]:
+    """The lines /case shows for the referral raised above, in their order; the applicant
+    (personal data) only to those who may see it, not to an observer."""
+    lines = [
         f"{NUMBER} · 行政争议协调化解",
         f"状态：{status}",
         "提请单位：长白山管委会自然资源局（李明）",
         f"标题：{TITLE}",
         "情况说明：申请人对征收补偿标准有异议，已多次信访。",
-        "申请人：张三",
+        APPLICANT_LINE,
         "被申请行政机关：长白山管委会自然资源局",
         "接收单位：池北行政争议协调化解中心",
         "紧急程度：紧急",
         "期望答复日期：2026年12月2日（周三）",
     ]
+    return lines if personal else [line for line in lines if line != APPLICANT_LINE]
 
 
-def shows_details(text: str, status: str) -> bool:
-    """Every detail line is there, whole and in order (other lines may come between)."""
+def shows_details(text: str, status: str, *, personal: bool = True) -> bool:
+    """Every detail line is there, whole and in order (other lines may come between); an
+    observer (``personal=False``) is not shown the applicant."""
     lines = iter(text.splitlines())
-    return text.startswith(f"{NUMBER} · ") and all(
-        any(line == wanted for line in lines) for wanted in details(status)
+    return (
+        text.startswith(f"{NUMBER} · ")
+        and all(
+            any(line == wanted for line in lines) for wanted in details(status, personal=personal)
+        )
+        and (personal or "张三" not in text)
     )
 
 
@@ -228,7 +238,8 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         for user, buttons in offered:
             await bot.say(user, f"/case {NUMBER}")
             shown = bot.fake.last_message_to(user)
-            assert shows_details(shown["text"], "已退回"), user.first_name
+            observer = user is people["qian"]
+            assert shows_details(shown["text"], "已退回", personal=not observer), user.first_name
             assert "退回理由：不属于行政争议受理范围。" in shown["text"]
             assert shown["text"].endswith(history), user.first_name
             assert bot.labels(shown) == buttons, user.first_name
@@ -276,7 +287,7 @@ async def test_the_group_posts_deep_link(committee: Committee, db_url: str) -> N
         for name in ("zhao", "qian", "li"):
             user = people[name]
             await bot.say(user, f"/start {payload}")
-            assert shows_details(bot.last_text(user), "待受理"), name
+            assert shows_details(bot.last_text(user), "待受理", personal=name != "qian"), name
         for name in ("wang", "sun"):
             user = people[name]
             await bot.say(user, f"/start {payload}")
@@ -439,3 +450,21 @@ async def test_the_documents_button_sends_the_stored_files(
         assert bot.alerts(wang)[-1] == "您无权查看该事项。"
         assert len(bot.fake.calls_of("sendDocument")) == 2
         assert all(c.params["chat_id"] != str(WANG) for c in bot.fake.calls_of("sendPhoto"))
+
+
+async def test_the_office_is_told_of_a_court_nobody_answers_for_in_a_court_s_words(
+    committee: Committee, db_url: str
+) -> None:
+    """A consultation to the intermediate court, none of whose staff has joined: the office's
+    alert names the court and speaks of court staff (an agency's alert speaks of its
+    members, tests/test_sandbox_trial.py)."""
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目法律风险研判")
+        await bot.flush_outbox()
+        (queued,) = await rows(bot, t.outbox, t.outbox.c.kind == "case_unstaffed")
+        assert queued.payload["addressees"] == ["YB-IPC"]
+        alert = bot.last_text(admin(bot))
+        assert alert.startswith("⚠ 此事项暂无人可办理") and case.number in alert
+        assert "该事项已发送至延边州中级人民法院，但该单位尚无法院工作人员加入本机器人。" in alert
+        assert "尚无人员加入" not in alert

@@ -115,11 +115,16 @@ async def test_an_action_form_leaves_the_notice_and_edits_its_own_question(
 
         options = bot.labels(question)
         since = len(bot.fake.calls)
-        assert await press(bot, zhao, options[0]) == Counter({ANSWER: 1, EDIT: 2})
+        assert await press(bot, zhao, options[0]) == Counter(
+            {ANSWER: 1, EDIT: 2, "editMessageReplyMarkup": 1}
+        )
         # One edit turns the question into the receipt; the other, queued in the outbox,
-        # brings the notice up to date (no buttons are left on a concluded matter).
+        # brings the notice up to date (no buttons are left on a concluded matter); and the
+        # /case card the form was pressed on loses its used-up buttons, its text unchanged.
         edited = [c.params["message_id"] for c in bot.fake.calls[since:] if c.method == EDIT]
         assert sorted(map(int, edited)) == sorted([question["message_id"], notice["message_id"]])
+        card = bot.fake.message(zhao, shown["message_id"])
+        assert card["text"] == shown["text"] and "reply_markup" not in card
         updated = bot.fake.message(zhao, notice["message_id"])
         assert (
             updated["text"].startswith("📌 已登记办理结果：赵法官")

@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from bot.domain.committee import Committee
+from bot.domain.errors import InvalidInput
 from bot.domain.mechanisms import consultation, handover, hearing
 from bot.domain.models import Case, Role
 from bot.storage import schema as t
+from handlers import buttons
 from tests.conftest import SHANGHAI
 from tests.fakes.telegram import FakeUser
 from tests.flows import (
@@ -205,12 +207,23 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         assert named.detail == {"appearing": "head", "official": "李明", "post": "局长"}
         assert (named.from_status, named.to_status) == ("submitted", "named")
 
-        # The court sees who was named, with the button it will need after the hearing.
+        # The court sees who was named; who appeared is recorded once the hearing has begun,
+        # not before: no button for it yet, and a press of one (an old message's) is refused.
         told = bot.last_with_buttons(zhao)
         for shown in ("李明", "局长", bot.shown("The head of the agency"), DOCKET, COURTROOM):
             assert shown in told["text"], told["text"]
         assert bot.shown("%(org)s named who appears in court.", org=NR) in told["text"]
-        assert bot.shown("🏛 Record the appearance") in bot.labels(told)
+        assert bot.shown("🏛 Record the appearance") not in bot.labels(told)
+        await bot.say(zhao, "/case 应诉〔2026〕1号")
+        assert bot.shown("🏛 Record the appearance") not in bot.labels(
+            bot.fake.last_message_to(zhao)
+        )
+        await bot.press(zhao, message=told, data=buttons.action("record_hearing", case.id))
+        assert bot.alerts(zhao)[-1] == bot.shown(
+            "The appearance can be recorded once the hearing has begun (%(moment)s).",
+            moment="2026年12月9日 09:30",
+        )
+        assert (await assignment(bot, case.id)).state == "named"
 
         # Reminders before the hearing: not yet 3 days before, then 3 days, then 1 day.
         await bot.tick(datetime(2026, 12, 6, 9, 0, tzinfo=SHANGHAI))
@@ -558,3 +571,63 @@ async def test_the_reminders_moments_are_told_for_a_clock_moved_far_ahead(
             datetime(2026, 12, 8, 9, 30, tzinfo=SHANGHAI),
         ]
         assert await bot.svc.reminder_moments(datetime(2026, 12, 6, 9, tzinfo=SHANGHAI)) == []
+
+
+async def test_a_naming_deadline_is_moot_after_the_hearing_and_the_court_is_asked_to_record(
+    committee: Committee, db_url: str
+) -> None:
+    """Nobody was named before the hearing: the naming deadline is overdue and pressed (the
+    summary, 督办) until the hearing begins, and no longer after it — the court is asked
+    instead, each morning in its summary, to record who appeared, with the button."""
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        zhao, li = people["zhao"], people["li"]
+        group = await bind_group(bot)
+        case = await seed(bot, datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI))  # a Tuesday
+        assert ((await assignment(bot, case.id)).stage, (await assignment(bot, case.id)).due) == (
+            "name",
+            date(2026, 11, 27),
+        )
+        await bot.tick(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI))
+        overdue = [x for x in alert_entries(bot, li, "🔴🚨") if case.number in x]
+        assert overdue, "late before the hearing"
+        assert [x for x in alert_entries(bot, group, "🔴🚨") if case.number in x]
+        assert not [x for x in bot.texts(zhao) if "📝" in x]  # nothing to record yet
+        # Nor can it be recorded, whatever asks.
+        viewer = await bot.svc.viewer(ZHAO, "赵法官", None)
+        with pytest.raises(InvalidInput) as refused:
+            await bot.svc.act(viewer, case.id, None, "record_hearing", {"outcome": "head"})
+        assert refused.value.code == "too_early"
+        assert (await assignment(bot, case.id)).state == "submitted"
+
+        # The hearing was on Tuesday morning: from Wednesday nothing presses the naming.
+        li_before, group_before, zhao_before = (len(bot.texts(c)) for c in (li, group, zhao))
+        await bot.tick(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+        await bot.tick(datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI))
+        assert not [x for x in bot.texts(li)[li_before:] if case.number in x]
+        assert not [x for x in bot.texts(group)[group_before:] if case.number in x]
+        asks = [x for x in bot.texts(zhao)[zhao_before:] if case.number in x]
+        expected = bot.shown(
+            "The hearing was on %(moment)s: please record who appeared for %(org)s.",
+            moment="2026年12月1日 09:30",
+            org=NR,
+        )
+        assert len(asks) == 2 and all(expected in x for x in asks), asks
+        summaries = await rows(
+            bot, t.outbox, t.outbox.c.kind == "deadline_summary", t.outbox.c.chat_id == ZHAO
+        )
+        assert [item["action"] for s in summaries for item in s.payload["items"]] == [
+            "record_hearing",
+            "record_hearing",
+        ]
+        # The summary names one matter: its button records from there.
+        ask = bot.last_with_buttons(zhao)
+        assert bot.shown("🏛 Record the appearance") in bot.labels(ask)
+        await bot.press(zhao, bot.shown("🏛 Record the appearance"), message=ask)
+        await bot.press(zhao, bot.shown("No official appeared"))
+        await bot.say(zhao, "被告未派员出庭。")
+        row = await assignment(bot, case.id)
+        assert (row.state, row.outcome) == ("heard", "none")
+        zhao_before = len(bot.texts(zhao))
+        await bot.tick(datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI))
+        assert not [x for x in bot.texts(zhao)[zhao_before:] if case.number in x]

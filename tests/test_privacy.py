@@ -17,7 +17,7 @@ from bot.domain import privacy
 from bot.domain.committee import Committee, GroupDetail
 from bot.domain.mechanisms import default_registry
 from bot.domain.meetings import AgendaItem
-from bot.domain.models import Role
+from bot.domain.models import Member, Role
 from bot.domain.privacy import AgendaLine, Audience
 from bot.storage import schema as t
 from tests.conftest import SHANGHAI
@@ -46,6 +46,8 @@ def at(day: str, hour: int = 9) -> datetime:
         (Audience.GROUP, FULL, SUMMARY, True, True, False, False),  # the kind caps it
         (Audience.GROUP, SUMMARY, MINIMAL, False, False, False, False),
         (Audience.MEMBER, MINIMAL, MINIMAL, True, True, True, True),
+        # An observer follows every matter, but not the people in it.
+        (Audience.OBSERVER, MINIMAL, MINIMAL, True, True, True, False),
         (Audience.LOG, FULL, FULL, False, False, False, False),
     ],
 )
@@ -65,6 +67,22 @@ def test_what_each_audience_sees(
         description,
         personal,
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "audience"),
+    [
+        (Role.OBSERVER, Audience.OBSERVER),
+        (Role.OFFICE, Audience.MEMBER),  # the office oversees: it sees the personal data
+        (Role.COURT_STAFF, Audience.MEMBER),
+        (Role.DEPARTMENT_HEAD, Audience.MEMBER),
+    ],
+)
+def test_a_member_in_a_private_chat_is_the_audience_of_their_role(
+    role: Role, audience: Audience
+) -> None:
+    member = Member(1, 1, "CBS-ADMIN", role, "甲", at("2026-11-30"))
+    assert privacy.audience_of(member) is audience
 
 
 def test_agenda_lines_per_audience() -> None:

@@ -70,9 +70,17 @@ async def test_every_matter_and_its_history_survive_the_upgrade(
         assert "已出具研判意见" in bot.last_text(qian)
         await bot.say(qian, "/case 协调〔2026〕1号")
         shown = bot.last_text(qian)
-        assert "张三" in shown and "2个文件" in shown and "赵法官" in shown
-        # The numbering goes on after the last number of each kind.
+        assert "2个文件" in shown and "赵法官" in shown
+        # The applicant is personal data: the raiser sees and finds it, an observer neither.
+        assert "张三" not in shown
+        await bot.say(qian, "/find 张三")
+        assert "协调〔2026〕1号" not in bot.last_text(qian)
         li = bot.user(LI, "李明")
+        await bot.say(li, "/case 协调〔2026〕1号")
+        assert "申请人：张三" in bot.last_text(li)
+        await bot.say(li, "/find 张三")
+        assert "协调〔2026〕1号" in bot.last_text(li)
+        # The numbering goes on after the last number of each kind.
         await bot.say(li, "/my")
         assert "研判〔2026〕3号" in bot.last_text(li)
 

@@ -82,6 +82,13 @@ class Action:
     # Also a button on the committee group's post, pressed there by a member of an addressee
     # for their own organisation (已阅 on a bulletin).
     in_group: bool = False
+    # Only from the moment a date or date-time field names (a hearing's appearance is
+    # recorded once the hearing has begun): ``early`` says so to a press before it (with
+    # %(moment)s), and the raiser's morning summary asks for it from then (``ask``, with
+    # %(moment)s and %(org)s).
+    after_field: str | None = None
+    early: str | None = None
+    ask: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,9 @@ class Deadline:
     before_field: str | None = None
     before_working_days: int = 0
     cap_field: str | None = None
+    # No longer pressed (summaries, 督办) once the moment this field names has passed: a
+    # hearing's official is named before it or never.
+    until_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

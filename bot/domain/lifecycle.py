@@ -71,16 +71,46 @@ def may(
     )
 
 
+def waits_for(action: Action, case: Case, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """The moment an action waits for while it is still ahead (a hearing, before its
+    appearance can be recorded); None when the action need not wait."""
+    if action.after_field is None:
+        return None
+    moment = moment_of(case.fields.get(action.after_field), tz)
+    return moment if moment is not None and now < moment else None
+
+
 def available(
     kind: KindSpec,
     case: Case,
     assignment: Assignment,
     member: Member | None,
     committee: Committee,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
 ) -> list[Action]:
-    """The actions a member may take on one addressee now, in the order declared."""
+    """The actions a member may take on one addressee now, in the order declared; with
+    ``now``, not those that wait for a moment still ahead (``waits_for``)."""
     mine = sides(member, case, assignment, committee, kind)
-    return [a for a in kind.actions if a.by in mine and applies(kind, a, case, assignment)]
+    return [
+        a
+        for a in kind.actions
+        if a.by in mine
+        and applies(kind, a, case, assignment)
+        and (now is None or tz is None or waits_for(a, case, now, tz) is None)
+    ]
+
+
+def moot(
+    kind: KindSpec, stage: str, fields: Mapping[str, Any], now: datetime, tz: ZoneInfo
+) -> bool:
+    """Whether a deadline no longer matters: the moment its ``until_field`` names has passed
+    (who appears at a hearing that is over)."""
+    for deadline in kind.deadlines:
+        if deadline.name == stage and deadline.until_field is not None:
+            moment = moment_of(fields.get(deadline.until_field), tz)
+            return moment is not None and moment <= now
+    return False
 
 
 def target_state(kind: KindSpec, action: Action, assignment: Assignment) -> str:

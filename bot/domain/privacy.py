@@ -1,11 +1,16 @@
 """What each audience may see of a matter and of a joint meeting's agenda — the one rule.
 
-Three audiences: the committee group (many readers, most of them outside any one matter), a
-member in a private chat (sent only what they are entitled to), and the log (operators: ids
-and numbers, nothing a matter says). The committee file's ``group_detail`` caps what the group
-sees, and a kind's own ``group_detail`` can show the group less, never more. Under "minimal"
-the group sees a matter's number (编号) and kind: no title, no parties. The applicant's
-personal data never reaches the group or the log, at any level.
+Four audiences: the committee group (many readers, most of them outside any one matter), a
+member in a private chat (sent only what they are entitled to), an observer in a private chat
+(follows every matter, acts on none: everything but the personal data), and the log
+(operators: ids and numbers, nothing a matter says). The committee file's ``group_detail``
+caps what the group sees, and a kind's own ``group_detail`` can show the group less, never
+more. Under "minimal" the group sees a matter's number (编号) and kind: no title, no parties.
+
+Personal data (fields marked ``personal``: an applicant, a party to enforcement, a contact)
+is seen by the members of the organisations concerned and by the office, which oversees
+every matter; never by an observer, the group or the log, at any level — and nobody else
+finds a matter by it (``bot.domain.search`` keeps it in a document of its own).
 
 Every renderer that may show a matter to the group asks here instead of deciding for itself.
 """
@@ -19,12 +24,23 @@ from enum import StrEnum
 from bot.domain.committee import GroupDetail
 from bot.domain.kinds import KindRegistry
 from bot.domain.meetings import AgendaItem
+from bot.domain.models import Member, Role
 
 
 class Audience(StrEnum):
     GROUP = "group"
     MEMBER = "member"
+    OBSERVER = "observer"
     LOG = "log"
+
+
+def audience_of(member: Member | None) -> Audience:
+    """The audience a member in a private chat is: an observer's own, else a member's."""
+    return (
+        Audience.OBSERVER
+        if member is not None and member.role is Role.OBSERVER
+        else (Audience.MEMBER)
+    )
 
 
 _ORDER = (GroupDetail.MINIMAL, GroupDetail.SUMMARY, GroupDetail.FULL)
@@ -40,7 +56,7 @@ class Disclosure:
     """What one audience may see of one matter."""
 
     detail: GroupDetail
-    personal: bool = False  # the applicant's personal data (fields marked ``personal``)
+    personal: bool = False  # personal data (fields marked ``personal``)
 
     @property
     def title(self) -> bool:
@@ -65,6 +81,8 @@ def disclosure(
     committee file says ``committee``."""
     if audience is Audience.MEMBER:
         return Disclosure(GroupDetail.FULL, personal=True)
+    if audience is Audience.OBSERVER:
+        return Disclosure(GroupDetail.FULL)
     if audience is Audience.LOG:
         return Disclosure(GroupDetail.MINIMAL)
     return Disclosure(capped(committee, kind))

@@ -7,7 +7,12 @@ A matter is searched through *documents*, each with a title part and a body part
   on the whole matter;
 - slot *k* (a matter with several addressees only): the notes of the addressee at position
   *k* — its reasons, answers and outcomes — which only the viewers who see that addressee may
-  search, as ``/case`` shows them only to those (``rules.addressees_seen``).
+  search, as ``/case`` shows them only to those (``rules.addressees_seen``);
+- slot ``PERSONAL_SLOT`` (a matter whose form holds personal data: a party's or an
+  applicant's name): slot 0's words again, title included, with the personal data, which
+  only the viewers who may see it (``bot.domain.privacy``) may search — an observer does not
+  find a matter by a name ``/case`` does not show them, and the others find it by the name
+  together with any other word of the matter.
 
 A document's id is ``case_id << SLOT_BITS | slot``: ids order as matters do (newest last),
 so "recent first" is the index's own order, and a matter's documents are one id range.
@@ -44,6 +49,7 @@ from bot.i18n import LANGS, gettext_for
 
 SLOT_BITS = 10
 SLOTS = 1 << SLOT_BITS  # a matter has fewer addressees than this (the committee's agencies)
+PERSONAL_SLOT = SLOTS - 1  # the matter's personal data; addressees' slots stay below it
 MAX_QUERY = 100  # characters a query may have
 MIN_WORD = 2  # shorter words are not searched
 TRIGRAM = 3  # words this long or longer go to the trigram index
@@ -185,9 +191,11 @@ def documents(
     """A matter's documents.
 
     Fields are those a member may see of the matter (``privacy.disclosure``: a member in
-    a private chat sees every answer, the applicant's personal data included); a matter of a
-    retired kind is found by its number and title only."""
+    a private chat sees every answer); the personal ones go to a document of their own, which
+    the search offers only to those who may see them. A matter of a retired kind is found by
+    its number and title only."""
     body: list[str] = [number]
+    personal: list[str] = []
     orgs = [raiser_org, *addressees]
     if kind is not None:
         shown = disclosure(Audience.MEMBER, GroupDetail.FULL, kind.group_detail)
@@ -197,7 +205,9 @@ def documents(
                 continue
             if spec.personal and not shown.personal:
                 continue
-            if spec.type in (TEXT, LONG_TEXT) and shown.description:
+            if spec.type in (TEXT, LONG_TEXT) and spec.personal:
+                personal.append(str(value))
+            elif spec.type in (TEXT, LONG_TEXT) and shown.description:
                 body.append(str(value))
             elif spec.type is CHOICE and spec.name != "urgency":
                 body += _labels(spec.choices, value)
@@ -213,8 +223,11 @@ def documents(
     unique = list(dict.fromkeys(orgs))
     body += [org_mark(code) for code in unique]
     docs = [Document(doc_id(case_id), normal(title), normal(" ".join(body)))]
+    if personal:
+        whole = " ".join([title, *body, *personal])
+        docs.append(Document(doc_id(case_id, PERSONAL_SLOT), "", normal(whole)))
     for position, texts in sorted(notes.items()):
-        if 0 < position < SLOTS:
+        if 0 < position < PERSONAL_SLOT:
             docs.append(Document(doc_id(case_id, position), "", normal(" ".join(texts))))
     return docs
 

@@ -128,6 +128,23 @@ class Acting(Cases):
             raise NotAllowed("cannot_answer")
         return case, assignment, action, lifecycle.applies(kind, action, case, assignment)
 
+    async def is_notice(self, case_id: int, chat_id: int, message_id: int) -> bool:
+        """Whether a message is a delivered notice of the matter (which the outbox refreshes
+        after every step), found through the outbox's key index as ``_refresh_notices``."""
+        async with self.db.read() as conn:
+            found = await conn.execute(
+                select(t.outbox.c.id)
+                .where(
+                    t.outbox.c.key >= f"case:{case_id}:",
+                    t.outbox.c.key < f"case:{case_id};",
+                    t.outbox.c.kind == "case_new",
+                    t.outbox.c.chat_id == chat_id,
+                    t.outbox.c.message_id == message_id,
+                )
+                .limit(1)
+            )
+            return found.first() is not None
+
     async def handler_choices(self, kind: KindSpec, viewer: Viewer) -> list[tuple[str, str]]:
         """Whom the viewer can make the handler of an addressee: members of their own
         organisation who answer for it."""
@@ -188,6 +205,9 @@ class Acting(Cases):
                 if finishes is not None:
                     await self._finish_draft(conn, viewer.user_id, finishes)
                 return Outcome(case, changed=False)
+            moment = lifecycle.waits_for(action, case, now, self.tz)
+            if moment is not None:
+                raise InvalidInput("too_early", moment=moment)
             shown = {}
             if Effect.ASSIGN in action.effects:  # the history names the handler, not an id
                 shown["handler"] = dict(dynamic["handler"]).get(clean["handler"], clean["handler"])

@@ -647,19 +647,26 @@ class Cases(ServiceBase):
         office for an addressee none of whose members has joined. Returns how many members."""
         notices: list[tuple[str, int, str, dict[str, Any]]] = []
         reached = 0
-        unstaffed = False
+        unstaffed: list[str] = []
         for assignment in case.assignments:
             staff = await self._members_answering(conn, kind, assignment.addressee)
             reached += len(staff)
-            unstaffed = unstaffed or not staff
+            if not staff:
+                unstaffed.append(assignment.addressee)
             payload = {"case_id": case.id, "assignment_id": assignment.id}
             notices += [(f"case:{case.id}:new:{uid}", uid, "case_new", payload) for uid in staff]
         if group is not None:
             notices.append((f"case:{case.id}:group", group, "case_group", {"case_id": case.id}))
         if unstaffed:
-            # Nobody of an addressed organisation has joined yet: the office must follow up.
+            # Nobody of an addressed organisation has joined yet: the office must follow up
+            # with those addressees, and only those (the others were told).
             notices.extend(
-                (f"case:{case.id}:unstaffed:{uid}", uid, "case_unstaffed", {"case_id": case.id})
+                (
+                    f"case:{case.id}:unstaffed:{uid}",
+                    uid,
+                    "case_unstaffed",
+                    {"case_id": case.id, "addressees": unstaffed},
+                )
                 for uid in await self._office_ids(conn)
             )
         await enqueue_many(conn, now, notices)

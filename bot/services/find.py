@@ -39,9 +39,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import rules
+from bot.domain.committee import GroupDetail
 from bot.domain.errors import NotAllowed
 from bot.domain.models import Case, Member, Role, Viewer
+from bot.domain.privacy import audience_of, disclosure
 from bot.domain.search import (
+    PERSONAL_SLOT,
     SLOT_BITS,
     SLOTS,
     Query,
@@ -149,12 +152,19 @@ class Finding(Cases):
         """Whether the viewer may search the document ``doc`` (an id expression): the rule
         of ``rules.can_view`` and ``rules.addressees_seen``, checked per document found
         through primary keys (the matter; its addressee at a position), so a search costs
-        what it reads of the index, never a list of everything a court answers for."""
+        what it reads of the index, never a list of everything a court answers for; and a
+        matter's personal data only for those ``privacy`` lets see it."""
+        slot = doc.op("&")(literal(SLOTS - 1, BigInteger))
+        personal = disclosure(audience_of(member), GroupDetail.FULL).personal
+        seen = self._searchable(member, doc, slot)
+        return seen if personal else and_(seen, slot != PERSONAL_SLOT)
+
+    def _searchable(self, member: Member, doc: Any, slot: Any) -> ColumnElement[bool]:
+        """``_visible`` but for personal data."""
         if member.role in (Role.OFFICE, Role.OBSERVER):
             return true()
         # PostgreSQL shifts a bigint by an integer (``bigint >> bigint`` does not exist).
         case_id = doc.op(">>")(literal(SLOT_BITS, Integer))
-        slot = doc.op("&")(literal(SLOTS - 1, BigInteger))
         orgs = self._answering_addressees(member.org_code)
         a = t.assignments
         raised = select(t.cases.c.id).where(
@@ -166,7 +176,7 @@ class Finding(Cases):
         )
         return or_(
             raised.exists(),
-            and_(addressed.exists(), or_(slot == 0, own_slot.exists())),
+            and_(addressed.exists(), or_(slot.in_((0, PERSONAL_SLOT)), own_slot.exists())),
         )
 
     async def _docs(

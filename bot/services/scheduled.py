@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import alerts, lifecycle
-from bot.domain.kinds import KindSpec
+from bot.domain.kinds import KindSpec, Side
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
 from bot.storage.outbox import enqueue
@@ -232,6 +232,10 @@ class Scheduled(ServiceBase):
                 )
             ).all()
             staff = await self._staff_by_org(conn) if rows else {}
+            # A deadline that ends with a moment (naming who appears at a hearing) is moot
+            # once it has passed: those matters' fields, for the few such rows.
+            ending = {k.code for k in self.kinds if any(d.until_field for d in k.deadlines)}
+            fields_of = await self._fields(conn, {r.case_id for r in rows if r.kind in ending})
             # What an alert depends on besides its matter: the deadline (stage, due day), and
             # who answers (kind, addressee). A scan meets the same few values thousands of times.
             timings: dict[tuple[str, date], alerts.Alert | None] = {}
@@ -243,6 +247,10 @@ class Scheduled(ServiceBase):
             for assignment_id, case_id, addressee, stage, due, round_, handler, code in rows:
                 kind = self.kinds.get(code)
                 if kind is None or stage is None:
+                    continue
+                if case_id in fields_of and lifecycle.moot(
+                    kind, stage, fields_of[case_id], now, self.tz
+                ):
                     continue
                 when = (stage, due)
                 if when not in timings:
@@ -292,6 +300,9 @@ class Scheduled(ServiceBase):
                 if escalate and began is not None and through < began <= today:
                     for chat in chats:
                         escalations.setdefault(chat, []).append(item)
+            if summarise:
+                for chat, item in await self._asks(conn, now):
+                    summaries.setdefault(chat, []).append(item)
             queued = 0
             day = today.isoformat()
             if summarise:
@@ -319,6 +330,80 @@ class Scheduled(ServiceBase):
                 )
                 await _set_marker(conn, ESCALATED_THROUGH, day)
             return queued
+
+    async def _fields(self, conn: AsyncConnection, case_ids: set[int]) -> dict[int, Any]:
+        if not case_ids:
+            return {}
+        found = await conn.execute(
+            select(t.cases.c.id, t.cases.c.fields).where(t.cases.c.id.in_(sorted(case_ids)))
+        )
+        return {case_id: fields or {} for case_id, fields in found}
+
+    async def _asks(self, conn: AsyncConnection, now: datetime) -> list[tuple[int, dict[str, Any]]]:
+        """The morning summary's asks to a raiser for a step whose moment has come (record
+        who appeared once the hearing has begun), as (chat, item): to the raising
+        organisation's members who may take it, for each addressee still waiting for it."""
+        asking = {
+            k.code: [a for a in k.actions if a.ask and a.after_field and a.by is Side.RAISER]
+            for k in self.kinds
+        }
+        asking = {code: actions for code, actions in asking.items() if actions}
+        if not asking:
+            return []
+        rows = (
+            await conn.execute(
+                select(
+                    t.cases.c.id,
+                    t.cases.c.kind,
+                    t.cases.c.fields,
+                    t.cases.c.raiser_org,
+                    t.assignments.c.id.label("assignment_id"),
+                    t.assignments.c.state,
+                    t.assignments.c.round,
+                )
+                .select_from(t.cases.join(t.assignments, t.assignments.c.case_id == t.cases.c.id))
+                .where(
+                    t.cases.c.kind.in_(sorted(asking)),
+                    t.cases.c.status.in_(sorted(self.kinds.open_states)),
+                )
+                .order_by(t.cases.c.id, t.assignments.c.id)
+            )
+        ).all()
+        found: list[tuple[int, dict[str, Any]]] = []
+        raisers: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            kind = self.kinds[row.kind]
+            for action in asking[row.kind]:
+                assert action.after_field is not None
+                moment = lifecycle.moment_of((row.fields or {}).get(action.after_field), self.tz)
+                if row.state not in action.from_states or moment is None or now < moment:
+                    continue
+                who = (row.kind, row.raiser_org)
+                if who not in raisers:
+                    members = await conn.execute(
+                        select(t.members.c.user_id)
+                        .where(
+                            t.members.c.org_code == row.raiser_org,
+                            t.members.c.role.in_(sorted(r.value for r in kind.raised_by)),
+                            t.members.c.revoked_at.is_(None),
+                        )
+                        .order_by(t.members.c.id)
+                    )
+                    raisers[who] = list(members.scalars())
+                item = {
+                    "key": f"case:{row.id}:a{row.assignment_id}:{action.code}:ask",
+                    "case_id": row.id,
+                    "assignment_id": row.assignment_id,
+                    "level": "ask",
+                    "action": action.code,
+                    "stage": None,
+                    "round": row.round,
+                    "due": moment.astimezone(self.tz).date().isoformat(),
+                    "moment": moment.isoformat(),
+                    "late": 0,
+                }
+                found += [(chat, item) for chat in raisers[who]]
+        return found
 
     def digest_moment(self, now: datetime | None = None) -> datetime:
         """The most recent scheduled digest time (local), at or before ``now``."""

@@ -124,6 +124,49 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
     return len(docs)
 
 
+def reindex_kinds(
+    conn: Connection, kinds: KindRegistry, codes: Sequence[str], batch: int = 2000
+) -> int:
+    """Rewrite the documents of every matter of these kinds, a batch of matters at a time
+    (a migration, when what the documents hold changes); returns how many there are now."""
+    written = 0
+    after = 0
+    while True:
+        ids = list(
+            conn.execute(
+                select(t.cases.c.id)
+                .where(t.cases.c.kind.in_(sorted(codes)), t.cases.c.id > after)
+                .order_by(t.cases.c.id)
+                .limit(batch)
+            ).scalars()
+        )
+        if not ids:
+            return written
+        written += reindex(conn, ids, kinds)
+        after = ids[-1]
+
+
+def drop_slot(conn: Connection, slot: int) -> int:
+    """Remove every matter's document in ``slot`` from the table and both indexes (undoing a
+    migration that introduced the slot); returns how many were removed."""
+    old = conn.execute(
+        select(t.search_docs.c.id, t.search_docs.c.title, t.search_docs.c.body).where(
+            t.search_docs.c.id.op("%")(SLOTS) == slot
+        )
+    ).all()
+    if not old:
+        return 0
+    if conn.dialect.name == "sqlite":
+        removed = []
+        for r in old:
+            title, body = short_index_text(r.title, r.body)
+            removed.append({"id": r.id, "title": title, "body": body})
+        conn.execute(_BI_DELETE, removed)
+        conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
+    conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
+    return len(old)
+
+
 def insert(conn: Connection, docs: Sequence[Document]) -> None:
     """Add new documents (their ids must be free) to the table and both indexes."""
     if not docs:

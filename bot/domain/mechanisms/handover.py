@@ -51,8 +51,8 @@ PARTY = FieldSpec(
     TEXT,
     N_("Party subject to enforcement"),
     N_(
-        "Who is subject to enforcement (the person or company)? Only the court and the agency "
-        "see this."
+        "Who is subject to enforcement (the person or company)? Only the court, the agency and "
+        "the office see this."
     ),
     max_length=100,
     personal=True,

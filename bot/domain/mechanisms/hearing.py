@@ -3,9 +3,10 @@
 A court registers an upcoming administrative hearing in which an agency (a department or a
 zone) is the defendant. The agency names who will appear for it — its head, or a deputy with
 the reason the head cannot — within three working days and no later than two working days
-before the hearing; it is reminded three days and one day before. After the hearing the court
-records who appeared: kept per agency (``assignments.outcome``) for the evaluation figures
-(行政机关负责人出庭应诉率).
+before the hearing; it is reminded three days and one day before. Once the hearing has
+begun (not before) the court records who appeared, asked to in its morning summary; kept per
+agency (``assignments.outcome``) for the evaluation figures (行政机关负责人出庭应诉率). A
+naming deadline still open then is moot and no longer pressed.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ RECORD_APPEARANCE = Action(
     inputs=(APPEARANCE, NOBODY_REASON),
     notify=frozenset({Side.ADDRESSEE}),
     primary=True,
+    after_field="hearing",
+    early=N_("The appearance can be recorded once the hearing has begun (%(moment)s)."),
+    ask=N_("The hearing was on %(moment)s: please record who appeared for %(org)s."),
 )
 
 KIND = KindSpec(
@@ -182,6 +186,7 @@ KIND = KindSpec(
             working_days=3,
             before_field="hearing",
             before_working_days=2,
+            until_field="hearing",
         ),
     ),
     reminders=(
