@@ -511,3 +511,41 @@ async def test_a_meeting_set_up_inside_a_reminder_window_gets_no_instant_reminde
         await bot.tick(at("2026-11-25", 14, 0))
         (reminder,) = posts(bot, group, REMINDER)
         assert "延迟" not in reminder["text"]
+
+
+async def test_every_calendar_file_carries_the_time_zone_built_once(
+    committee: Committee, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each .ics names its zone (VTIMEZONE), which icalendar derives from the zone's rules in
+    tens of milliseconds: it is built once and reused for later files."""
+    from icalendar import Timezone
+
+    from handlers import meeting_notices
+
+    built: list[str] = []
+    from_tzid = Timezone.from_tzid
+
+    def counted(tzid: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(tzid)
+        return from_tzid(tzid, *args, **kwargs)
+
+    monkeypatch.setattr(Timezone, "from_tzid", counted)
+    meeting_notices._vtimezone.cache_clear()
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        office = people["admin"]
+        group = await bind_group(bot)
+        await schedule(bot, office, orgs=INVITED[::2])
+        await bot.say(office, "/meetings")
+        await bot.press(office, "改期1")
+        await bot.say(office, "2026-11-28")
+        await bot.say(office, "16点半")
+        await bot.press(office, "确认新时间")
+        files = calendars(bot, GROUP)
+        assert len(files) == 2 and posts(bot, group, "2026年11月28日 16:30")
+        for ics in files:
+            (zone,) = ics.walk("VTIMEZONE")
+            assert str(zone["TZID"]) == "Asia/Shanghai"
+            assert event_of(ics)["DTSTART"].params["TZID"] == "Asia/Shanghai"
+        assert [event_of(ics).decoded("SEQUENCE") for ics in files] == [1, 2]
+    assert built == ["Asia/Shanghai"]
