@@ -1,5 +1,5 @@
-"""``python -m bench [--quick] [--only mix|scan|fanout|startup|find|stats|export] [--size N]
-[--rtt MS] [--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
+"""``python -m bench [--quick] [--only mix|memory|scan|fanout|startup|find|stats|export]
+[--size N] [--rtt MS] [--json FILE] [--write] [--verbose] [--profile DIR] [--reseed]``
 
 Prints one table of measured numbers with their targets; ``--write`` also stores it as
 Markdown in ``bench/RESULTS.md``, ``--json`` every figure machine-readably. ``--size`` is the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import Row, machine, quiet_logging, table
 
-MEASUREMENTS = ("mix", "scan", "fanout", "startup", "find", "stats", "export")
+MEASUREMENTS = ("mix", "memory", "scan", "fanout", "startup", "find", "stats", "export")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -32,7 +32,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Measure fuyuan-bot: update handling against an echo bot, the overdue scan "
-        "and the digest at 100,000 matters, fan-out under flood limits, start-up.",
+        "and the digest at 100,000 matters, fan-out under flood limits, start-up, memory.",
     )
     parser.add_argument("--quick", action="store_true", help="smaller, faster run")
     parser.add_argument(
@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> list[Row]:
                 rtt_ms=args.rtt,
                 fresh=args.reseed,
             )
+        elif name == "memory":
+            from bench import memory
+
+            rows += memory.measure(quick=args.quick, verbose=args.verbose, size=args.size)
         elif name == "scan":
             from bench import scan
 

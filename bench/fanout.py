@@ -8,8 +8,11 @@ the Bot API (100 ms by default: a request arrives half of it after it was handed
 transport, the answer half of it later).
 
 Most rows go to distinct private chats; a few chats get several (they must arrive in queue
-order, a second apart) and a few go to the committee group. Each row's text is unique, so a
-message lost or delivered twice is counted exactly. Real time: this takes about n / 28 s.
+order, a second apart) and a few go to the committee group: weekly digests of the three weeks
+before the seeded moment, on a database seeded with ``MATTERS`` matters so that each of those
+weeks has matters to report (an empty week's digest is skipped by design, and would count as
+lost). Each row's text is unique, so a message lost or delivered twice is counted exactly.
+Real time: this takes about n / 28 s.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench.common import GROUP_ID, TOKEN, Row, committee
+from bench.seed import NOW, seed
 from bot.app import build_application
 from bot.config import Settings
 from bot.domain.models import Role
@@ -45,6 +49,7 @@ RTT_MS = 100.0
 REPEATED_CHATS = 5  # private chats that get several messages each
 PER_REPEATED_CHAT = 3
 GROUP_POSTS = 3
+MATTERS = 1_000  # about nine raised a week over the seeded two years
 YEAR = re.compile(r"20\d\d")
 RESENT = "因网络问题重新发送"
 
@@ -87,10 +92,9 @@ class SlowRequest(FakeRequest):
 def plan(n: int) -> list[Planned]:
     """``n`` outbox rows: every text unique in its chat (a year or a week in it)."""
     rows: list[Planned] = []
-    for i in range(GROUP_POSTS):
-        start = datetime(2026, 1, 5, tzinfo=UTC) + timedelta(weeks=i)
-        period = {"start": start.isoformat(), "end": (start + timedelta(weeks=1)).isoformat()}
-        rows.append((f"bench:group:{i}", GROUP_ID, "digest", period))
+    for start, end in digest_weeks():
+        period = {"start": start.isoformat(), "end": end.isoformat()}
+        rows.append((f"bench:group:{start:%Y%m%d}", GROUP_ID, "digest", period))
     repeated = [FIRST_USER + i for i in range(REPEATED_CHATS)]
     for round_ in range(PER_REPEATED_CHAT):
         for user_id in repeated:
@@ -100,6 +104,12 @@ def plan(n: int) -> list[Planned]:
         rows.append((f"bench:{user_id}:0", user_id, "calendar_gap", gap(0)))
         user_id += 1
     return rows
+
+
+def digest_weeks() -> list[tuple[datetime, datetime]]:
+    """The weeks of the group's digests: the ``GROUP_POSTS`` weeks before the seeded moment."""
+    ends = [NOW - timedelta(weeks=i) for i in range(GROUP_POSTS)]
+    return [(end - timedelta(weeks=1), end) for end in reversed(ends)]
 
 
 def gap(round_: int) -> dict[str, Any]:
@@ -113,9 +123,9 @@ async def run(n: int, rtt_ms: float = RTT_MS) -> dict[str, float]:
     fake.flood_limits(per_second_overall=30, per_minute_per_group=20, per_second_per_chat=1)
     rows = plan(n)
     with tempfile.TemporaryDirectory(prefix="fuyuan-bench-") as tmp:
-        settings = Settings(
-            token=TOKEN, database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'fanout.sqlite3'}"
-        )
+        path = Path(tmp) / "fanout.sqlite3"
+        await asyncio.to_thread(seed, path, MATTERS)  # matters for the digests to report
+        settings = Settings(token=TOKEN, database_url=f"sqlite+aiosqlite:///{path}")
         app = build_application(
             settings,
             committee(group=False),
@@ -133,6 +143,9 @@ async def run(n: int, rtt_ms: float = RTT_MS) -> dict[str, float]:
             fake.group(GROUP_ID, "委员会", add_bot=True)
             async with svc.db.write() as conn:
                 await conn.execute(insert(t.settings).values(key=GROUP_SETTING, value=GROUP_ID))
+            for start, end in digest_weeks():
+                if (await svc.digest(start, end)).empty:
+                    raise RuntimeError(f"fan-out: nothing to report in the week from {start}")
             now = datetime.now(UTC)
             users = sorted({chat for _, chat, _, _ in rows if chat > 0})
             for user_id in users:

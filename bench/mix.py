@@ -112,6 +112,9 @@ def shown(data: str) -> str:
     return f"f:{step}"
 
 
+KEEP = 40  # messages per chat the memory run's harness keeps
+
+
 class ChatView:
     """What each chat shows now (keyboards, case numbers), kept up to date incrementally from
     the fake's call log, so scripts can decide their next step cheaply. Buttons are looked up
@@ -163,6 +166,26 @@ class ChatView:
         for number in NUMBER_RE.findall(text):
             if number not in self.numbers[chat_id][-20:]:
                 self.numbers[chat_id].append(number)
+
+    def forget(self, fake: FakeTelegram, keep: int = KEEP) -> None:
+        """Drop all but each chat's ``keep`` newest messages with buttons here, and in the fake
+        Bot API all but the newest and those (a long run's harness would otherwise outgrow
+        the bot it measures)."""
+        for keyboards in self.keyboards.values():
+            for message_id in sorted(keyboards)[:-keep]:
+                del keyboards[message_id]
+        for numbers in self.numbers.values():
+            del numbers[:-keep]
+        with fake.lock:
+            for chat_id, messages in fake._messages.items():
+                if len(messages) > keep:
+                    pressable = self.keyboards.get(chat_id, {})
+                    for message_id in sorted(messages)[:-keep]:
+                        if message_id not in pressable:
+                            del messages[message_id]
+            answered = [k for k, q in fake._queries.items() if q["answered"]]
+            for query_id in answered:
+                del fake._queries[query_id]
 
     def _newest(self, chat_id: int, *, form: bool) -> int | None:
         """The newest message with buttons; with ``form``, the newest with a form step's
@@ -350,7 +373,8 @@ def raise_flow(world: World, actor: Actor) -> Script:
 
 
 def browse(world: World, actor: Actor) -> Script:
-    """/my (sometimes opening a matter from it), /case <number>, /whoami."""
+    """/my (sometimes opening a matter from it), /case <number>, /meetings (everyone is
+    invited to some), /whoami."""
     rng, view, uid = world.rng, world.view, actor.user.id
     roll = rng.random()
     if roll < 0.4:
@@ -359,9 +383,11 @@ def browse(world: World, actor: Actor) -> Script:
             choices = view.options(uid, "c:view:") or view.options(uid, "my:")
             if choices:
                 yield press("my:press", rng.choice(choices))
-    elif roll < 0.8:
+    elif roll < 0.75:
         known = view.numbers[uid] or world.numbers_by_org.get(actor.org) or ["研判〔2026〕1号"]
         yield say("/case", f"/case {rng.choice(known[-30:])}")
+    elif roll < 0.85:
+        yield say("/meetings", "/meetings")
     else:
         yield say("/whoami", "/whoami")
 
@@ -554,13 +580,18 @@ class RttRequest(FakeRequest):
         return await super().do_request(url, method, *args, **kwargs)
 
 
+WRITE_OPTION = "fuyuan_write"  # the execution option of Database's write transactions
+
+
 class SqlCounter:
-    """Counts SQL statements (BEGIN not included), transactions and hops into aiosqlite's
+    """Counts SQL statements (BEGIN not included), transactions (and of them, write
+    transactions) and hops into aiosqlite's
     thread (every call the driver hands to its thread), in total and per update."""
 
     def __init__(self) -> None:
         self.statements = 0
         self.transactions = 0
+        self.writes = 0  # of the transactions, those that may write (BEGIN IMMEDIATE)
         self.hops = 0
         self._execute: Any = None
 
@@ -571,8 +602,10 @@ class SqlCounter:
             if account is not None:
                 account[0] += 1
 
-    def on_begin(self, *_args: Any) -> None:
+    def on_begin(self, conn: Any) -> None:
         self.transactions += 1
+        if conn.get_execution_options().get(WRITE_OPTION):
+            self.writes += 1
         account = ACCOUNT.get()
         if account is not None:
             account[1] += 1
@@ -654,14 +687,16 @@ async def feed(
     raws: list[JSON],
     timings: Timings,
     fake_clock: FakeClock | None = None,
+    gap: float | None = None,
 ) -> None:
     """Handle a round of updates as polling would hand them over, one arriving every
-    ``ARRIVAL_GAP`` seconds: through the application's own update processor, side by side
+    ``gap`` seconds (``ARRIVAL_GAP``): through the application's own update processor, side by side
     when one is still being handled as the next arrives (at a round trip of 50 ms, most)."""
+    gap = ARRIVAL_GAP if gap is None else gap
     in_fake = fake_clock.ns if fake_clock else 0
     cpu = time.process_time_ns()
     start = time.perf_counter_ns()
-    results = await asyncio.gather(*(_one(app, raw, i * ARRIVAL_GAP) for i, raw in enumerate(raws)))
+    results = await asyncio.gather(*(_one(app, raw, i * gap) for i, raw in enumerate(raws)))
     timings.wall_ns += time.perf_counter_ns() - start
     timings.cpu_ns += time.process_time_ns() - cpu
     if fake_clock is not None:
@@ -675,6 +710,17 @@ async def feed(
 
 
 # ---------------------------------------------------------------------------- the real bot
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (``VmRSS``), in MiB; NaN where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 class ErrorCounter(logging.Handler):
@@ -695,6 +741,7 @@ class MixResult:
     sequence: list[tuple[int, Action]]
     statements: int
     transactions: int
+    writes: int
     hops: int
     submitted: int
     answered: int
@@ -704,6 +751,8 @@ class MixResult:
     anomalies: Counter[str]
     rejected: Counter[str]
     unanswered: int
+    rss_start_mib: float = 0.0  # the process's resident memory before the first update
+    rss_end_mib: float = 0.0  # and after the last one was handled
 
 
 # The mix goes in rounds: a few people act at once, then the bot idles (deliveries, the job
@@ -767,10 +816,15 @@ async def run_bot(
     rtt: float,
     profile: Path | None,
     people: list[Person] | None = None,
+    *,
+    paced: bool = True,
 ) -> MixResult:
     """The real Application (its rate limiter and job queue included) on a copy of the seeded
     database; returns timings and sanity figures. ``people`` act (default: all of ``cast()``,
-    and the office admin in either case)."""
+    and the office admin in either case). Not ``paced`` (the memory run): rounds follow each
+    other without idling and without the rate limiter, whose waits would make a long run last
+    hours; the fake Bot API and the scripts' view keep only each chat's recent messages, so
+    that what grows is the bot."""
     rng = random.Random(seed_value)
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
@@ -781,7 +835,9 @@ async def run_bot(
         fake = FakeTelegram()
         comm = committee()
         settings = Settings(token=TOKEN, database_url=f"sqlite+aiosqlite:///{path}")
-        app = build_application(settings, comm, clock=clock, request=RttRequest(fake, rtt))
+        app = build_application(
+            settings, comm, clock=clock, request=RttRequest(fake, rtt), rate_limiter=paced
+        )
         freeze_after_start(app)  # as bot.py does
         count_limiter_waits(app)
         fake.group(GROUP_ID, "长白山府院联动群", add_bot=True)
@@ -833,6 +889,7 @@ async def run_bot(
                 ).scalar_one()
             sql.attach(svc.db.engine.sync_engine)
             fake_clock = FakeClock(fake)
+            rss_start = rss_mib()
 
             # -------------------------------------------------- the measured mix
             timings = Timings()
@@ -861,20 +918,25 @@ async def run_bot(
                 if profiler:
                     profiler.enable()
                 busy = timings.wall_ns
-                await feed(app, raws, timings, fake_clock)
+                await feed(app, raws, timings, fake_clock, ARRIVAL_GAP if paced else 0.0)
                 if profiler:
                     profiler.disable()
                 timings.labels.extend(labels)
                 timings.rounds.append(len(raws))
                 clock.advance(timedelta(seconds=20))
                 sends = view.refresh(clear=True)
-                await idle(sends, (timings.wall_ns - busy) / 1e9)
+                if paced:
+                    await idle(sends, (timings.wall_ns - busy) / 1e9)
+                else:
+                    view.forget(fake)
+                    await asyncio.sleep(0)  # the job queue and deliveries get their turn
             if profiler and profile:
                 profiler.dump_stats(str(profile))
             # Deliveries the handlers started in the background may still be running: let
             # them finish before the counters come off the engine.
             while runtime._tasks:
                 await asyncio.gather(*list(runtime._tasks))
+            rss_end = rss_mib()
             async with svc.db.read() as conn:
                 cases_after = (
                     await conn.execute(select(func.count()).select_from(t.cases))
@@ -901,6 +963,7 @@ async def run_bot(
                 sequence=sequence,
                 statements=sql.statements,
                 transactions=sql.transactions,
+                writes=sql.writes,
                 hops=sql.hops,
                 submitted=cases_after - cases_before,
                 answered=answered,
@@ -910,6 +973,8 @@ async def run_bot(
                 anomalies=world.anomalies,
                 rejected=view.rejected,
                 unanswered=len(fake.unanswered_callback_queries()),
+                rss_start_mib=rss_start,
+                rss_end_mib=rss_end,
             )
         finally:
             logging.getLogger().removeHandler(errors)
@@ -1153,7 +1218,7 @@ def report(
     sane = all(p.bot.errors == 0 and p.bot.unanswered == 0 and not p.bot.anomalies for p in pairs)
     own = b.own_ns
     p50, p99 = percentile(own, 50), percentile(own, 99)
-    per_txn, per_hop = bot.transactions / n, bot.hops / n
+    per_txn, per_hop, per_write = bot.transactions / n, bot.hops / n, bot.writes / n
     waited_b = sum(b.waits_ns) / max(sum(b.ns), 1)
     waited_e = sum(e.waits_ns) / max(sum(e.ns), 1)
     rows = [
@@ -1191,12 +1256,18 @@ def report(
         ),
         exercised(bot),
         Row(
-            "mix: SQL statements (besides BEGIN) / transactions / database-thread hops "
-            "per update, mean",
-            f"{bot.statements / n:.1f} / {per_txn:.2f} / {per_hop:.1f}",
-            "- / <= 1.1 / <= 4",
-            per_txn <= 1.1 and per_hop <= 4,
-            data={"statements": bot.statements / n, "transactions": per_txn, "hops": per_hop},
+            "mix: SQL statements (besides BEGIN) / transactions (reads included) / write "
+            "transactions / database-thread hops per update, mean (deliveries and ticks "
+            "included)",
+            f"{bot.statements / n:.1f} / {per_txn:.2f} / {per_write:.2f} / {per_hop:.1f}",
+            "- / - / <= 1.1 / <= 4",
+            per_write <= 1.1 and per_hop <= 4,
+            data={
+                "statements": bot.statements / n,
+                "transactions": per_txn,
+                "writes": per_write,
+                "hops": per_hop,
+            },
         ),
         Row(
             "mix: real bot time per update p50 / p99 / max (rate-limit waits left out)",

@@ -102,7 +102,7 @@ async def _measure_in_process(path: Path, profile: str | None) -> dict[str, Any]
         "scan_repeat_s": median(repeats),
         "digest_s": median(digests),
         "digest_raised": len(digest.raised),
-        "digest_overdue": sum(n for _, n, _ in digest.overdue),
+        "digest_overdue": len(digest.overdue),  # one entry per late matter
         "digest_actions": digest.acknowledged + digest.returned + digest.resolved,
         "my_office_s": pages["office"],
         "my_department_s": pages["department"],

@@ -45,6 +45,7 @@ def _result(labels: Counter[str], submitted: int, answered: int, joined: int) ->
         sequence=sequence,
         statements=0,
         transactions=0,
+        writes=0,
         hops=0,
         submitted=submitted,
         answered=answered,

@@ -527,3 +527,41 @@ async def test_the_reminders_moments_are_told_for_a_clock_moved_far_ahead(
         assert await bot.svc.reminder_moments(at("2026-11-26", 14, 59)) == []
         bot.clock.set(at("2026-11-26", 15, 0))
         assert await bot.svc.reminder_moments(at("2026-11-28")) == [at("2026-11-27", 14, 0)]
+
+
+async def test_every_calendar_file_carries_the_time_zone_built_once(
+    committee: Committee, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each .ics names its zone (VTIMEZONE), which icalendar derives from the zone's rules in
+    tens of milliseconds: it is built once and reused for later files."""
+    from icalendar import Timezone
+
+    from handlers import meeting_notices
+
+    built: list[str] = []
+    from_tzid = Timezone.from_tzid
+
+    def counted(tzid: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(tzid)
+        return from_tzid(tzid, *args, **kwargs)
+
+    monkeypatch.setattr(Timezone, "from_tzid", counted)
+    meeting_notices._vtimezone.cache_clear()
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        office = people["admin"]
+        group = await bind_group(bot)
+        await schedule(bot, office, orgs=INVITED[::2])
+        await bot.say(office, "/meetings")
+        await bot.press(office, "改期1")
+        await bot.say(office, "2026-11-28")
+        await bot.say(office, "16点半")
+        await bot.press(office, "确认新时间")
+        files = calendars(bot, GROUP)
+        assert len(files) == 2 and posts(bot, group, "2026年11月28日 16:30")
+        for ics in files:
+            (zone,) = ics.walk("VTIMEZONE")
+            assert str(zone["TZID"]) == "Asia/Shanghai"
+            assert event_of(ics)["DTSTART"].params["TZID"] == "Asia/Shanghai"
+        assert [event_of(ics).decoded("SEQUENCE") for ics in files] == [1, 2]
+    assert built == ["Asia/Shanghai"]
