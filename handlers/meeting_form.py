@@ -268,7 +268,7 @@ def offsets_text(turn: Turn) -> str:
             parts.append(turn.tr_n("%(n)s hour", "%(n)s hours", minutes // 60))
         else:
             parts.append(turn.tr_n("%(n)s minute", "%(n)s minutes", minutes))
-    return ("、" if turn.lang == "zh_CN" else ", ").join(parts)
+    return turn.context.texts.join(turn.lang, parts)
 
 
 async def meeting_command(update: Update, context: BotContext) -> State:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,9 @@ class Texts:
             day=lambda d: self.format_day(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),
             org=lambda code: self.committee.addressee_name(code, lang),
+            # A list of names (organisations, days, kinds): 、 in Chinese, ", " in English.
+            # Markup's join escapes each plain name and keeps an already safe one.
+            names=lambda items: Markup("、" if zh else ", ").join(items),
             tr=lambda msgid: translations(lang).gettext(str(msgid)),
             role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role) or str(role)),
             outcome=lambda code, kind: (
@@ -146,6 +149,13 @@ class Texts:
             # the templates put a label and its value side by side for every language.
             html = _AFTER_FULLWIDTH_COLON.sub(r"\1", html)
         return html
+
+    @staticmethod
+    def join(lang: str, items: Iterable[Any]) -> str:
+        """A list of names as one language writes it: 「自然资源局、住建局」 but
+        "Natural Resources Bureau, Housing Bureau" — the one place that decides it."""
+        sep = "、" if normalise_lang(lang) == "zh_CN" else ", "
+        return sep.join(str(item) for item in items)
 
     def t(self, lang: str, msgid: str, **params: Any) -> str:
         """A short plain-text string (no HTML): button labels and button-press answers."""
@@ -224,7 +234,7 @@ class FieldLabels:
         return self._texts.format_datetime(self._lang, value)
 
     def join(self, items: Sequence[str]) -> str:
-        return ("、" if self._lang == "zh_CN" else ", ").join(items)
+        return self._texts.join(self._lang, items)
 
     def files(self, count: int) -> str:
         return self._texts.tn(self._lang, "%(n)s file", "%(n)s files", count)

@@ -1,0 +1,46 @@
+"""Texts and buttons as a person reads them in the sandbox's web chat: English lists, buttons
+that fit a phone, dates with their weekday, prompts stating a limit once. Each is played
+through the page's HTTP API as in ``tests/test_sandbox.py``."""
+
+from __future__ import annotations
+
+from sandbox.world import Sandbox
+from tests import test_sandbox
+from tests.house_style import english_slips
+from tests.test_sandbox import Page
+
+# The sandbox, its web chat and a page driving it, as in tests/test_sandbox.py.
+sandbox = test_sandbox.sandbox
+
+Box = tuple[Sandbox, Page, int]
+
+
+async def raise_assistance(page: Page, *agencies: str) -> None:
+    """The court clerk raises an enforcement-assistance request to ``agencies``."""
+    await page.say("clerk", "/new")
+    await page.press("clerk", "执行联动")
+    await page.press("clerk", "财产查询")
+    await page.say("clerk", "（2026）吉24执88号")
+    await page.say("clerk", "长白山某某房地产开发有限公司")
+    await page.say("clerk", "请协助查询该公司名下的土地使用权。")
+    for agency in agencies:
+        await page.press("clerk", f"☐ {agency}")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "不指定日期")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+
+
+async def test_english_lists_of_organisations_use_an_english_comma(sandbox: Box) -> None:
+    """孙局长 in English: /my joins the agencies with the Chinese 、 ("Natural Resources
+    Bureau、Ecology and Environment Bureau")."""
+    _, page, _ = sandbox
+    await raise_assistance(page, "自然资源局", "生态环境局")
+    await page.say("agency", "/lang")
+    await page.press("agency", "English")
+    await page.say("agency", "/my")
+    listing = page.texts("agency")[-1]
+    assert "Open matters" in listing
+    # The title keeps its own Chinese marks; the list of organisations is English.
+    assert [s for s in english_slips(listing) if "、" in s[1]] == [], listing
+    assert "Natural Resources Bureau, Ecology and Environment Bureau" in listing, listing
