@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, get_day_names
+from babel.dates import format_date, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -208,10 +208,13 @@ class Texts:
     def format_datetime(self, lang: str, value: datetime | None) -> str:
         if value is None:
             return ""
-        pattern = "yyyy年M月d日 HH:mm" if normalise_lang(lang) == "zh_CN" else "d MMM yyyy HH:mm"
-        return format_datetime(
-            value, pattern, tzinfo=self.tz, locale=_BABEL_LOCALE[normalise_lang(lang)]
-        )
+        # The house style writes a moment as its day, weekday included, then the time:
+        # 2026年12月14日（周一）09:30, Mon 14 Dec 2026 09:30.
+        if value.tzinfo is None:  # stored as UTC
+            value = value.replace(tzinfo=UTC)
+        local = value.astimezone(self.tz)
+        day = self.format_day(lang, local.date())
+        return f"{day}{'' if normalise_lang(lang) == 'zh_CN' else ' '}{local:%H:%M}"
 
 
 class FieldLabels:

@@ -294,7 +294,7 @@ async def test_a_digest_found_late_in_the_quiet_hours_waits_for_the_morning(
         assert (status, not_before) == ("pending", at("2026-12-01", 8))
         await bot.tick(at("2026-12-01", 8))
         (digest,) = [x for x in bot.texts(group) if "周报" in x]
-        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
+        assert "本周报迟发，本应于2026年11月30日（周一）09:00发送。" in digest
 
 
 # ---------------------------------------------------------------------------- the rules

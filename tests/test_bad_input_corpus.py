@@ -108,7 +108,7 @@ NOT_REVOKED = "未撤销。"
 REVOKED = "已撤销。"
 OUTCOME_RECORDED = "已登记办理结果。"
 ALREADY_RESOLVED = "该事项已登记办理结果。"
-AT = "2026年11月25日 10:00"  # the manual clock never moves in this module
+AT = "2026年11月25日（周三）10:00"  # the manual clock never moves in this module
 
 
 def too_long(length: int, limit: int) -> str:

@@ -210,7 +210,7 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         await bot.say(zhao, "9点半")
         await bot.press(zhao, "完成")
         summary = bot.last_text(zhao)
-        assert "（2026）吉24行初12号" in summary and "2026年12月9日 09:30" in summary
+        assert "（2026）吉24行初12号" in summary and "2026年12月9日（周三）09:30" in summary
         await bot.press(zhao, "提请")
         assert "应诉〔2026〕1号" in bot.last_text(zhao)
 

@@ -259,7 +259,7 @@ async def test_digest_sent_late_once_when_the_bot_was_down(
         await again.tick(at("2026-11-30", 11, 30))
         await again.tick(at("2026-11-30", 11, 31))
         (digest,) = texts_with(again, group, "周报")
-        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
+        assert "本周报迟发，本应于2026年11月30日（周一）09:00发送。" in digest
 
 
 async def test_digest_on_demand_for_the_office_only(committee: Committee, db_url: str) -> None:

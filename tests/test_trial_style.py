@@ -4,6 +4,8 @@ through the page's HTTP API as in ``tests/test_sandbox.py``."""
 
 from __future__ import annotations
 
+import re
+
 from sandbox.world import Sandbox
 from tests import test_sandbox
 from tests.house_style import english_slips
@@ -44,3 +46,34 @@ async def test_english_lists_of_organisations_use_an_english_comma(sandbox: Box)
     # The title keeps its own Chinese marks; the list of organisations is English.
     assert [s for s in english_slips(listing) if "、" in s[1]] == [], listing
     assert "Natural Resources Bureau, Ecology and Environment Bureau" in listing, listing
+
+
+async def raise_hearing_and_name_a_deputy(page: Page) -> None:
+    """The court raises 出庭应诉 for a hearing ten working days ahead; the agency's head
+    names a deputy, with the reason."""
+    await page.say("clerk", "/new")
+    await page.press("clerk", "出庭应诉")
+    await page.say("clerk", "（2026）吉24行初15号")
+    await page.say("clerk", "土地行政征收")
+    await page.press("clerk", "自然资源局")
+    await page.say("clerk", "第三审判庭")
+    await page.press("clerk", "10个工作日")
+    await page.press("clerk", "09:00")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+    await page.press("agency", "确定出庭人员")
+    await page.press("agency", "副职")
+    await page.say("agency", "刘副局长")
+    await page.say("agency", "副局长")
+    await page.say("agency", "同日须参加省厅专项督察会议")
+
+
+async def test_hearing_texts_follow_the_house_style(sandbox: Box) -> None:
+    """The hearing's date has no weekday (开庭时间：2026年12月14日 09:30), and the deputy's
+    reason prompt says its limit twice ("（最多500字）" then "最多500字。")."""
+    _, page, _ = sandbox
+    await raise_hearing_and_name_a_deputy(page)
+    notice = next(t for t in page.texts("agency") if "出庭应诉通知" in t)
+    assert re.search(r"开庭时间：\d{4}年\d{1,2}月\d{1,2}日（周.）", notice), notice
+    twice = [t for t in page.texts("agency") if "（最多500字）" in t and "最多500字。" in t]
+    assert twice == []
