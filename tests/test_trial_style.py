@@ -77,3 +77,25 @@ async def test_hearing_texts_follow_the_house_style(sandbox: Box) -> None:
     assert re.search(r"开庭时间：\d{4}年\d{1,2}月\d{1,2}日（周.）", notice), notice
     twice = [t for t in page.texts("agency") if "（最多500字）" in t and "最多500字。" in t]
     assert twice == []
+
+
+async def test_a_meeting_s_date_is_echoed_and_written_with_its_weekday(sandbox: Box) -> None:
+    """/meeting: the date typed (12月3日), then 14:00: the form echoes only "✔ 日期和时间：14:00"
+    (with a button for the date it echoes two lines both labelled 日期和时间), and the group
+    post reads "时间：2026年12月3日 14:00" without the weekday the house style asks for."""
+    _, page, _ = sandbox
+    await page.say("office", "/meeting")
+    await page.say("office", "2026年第四季度府院联席会议")
+    await page.say("office", "12月3日")
+    await page.press("office", "14:00")
+    await page.until(lambda s: any("会议地点" in t for t in page.texts("office")))
+    echo = next(t for t in page.texts("office") if "会议地点" in t)
+    assert re.search(r"日期和时间：\d{4}年12月3日（周.）\s*14:00", echo), echo
+    await page.say("office", "管委会三楼第一会议室")
+    await page.press("office", "☐ 住建局")
+    await page.press("office", "完成")
+    await page.press("office", "完成")
+    await page.press("office", "确认安排")
+    await page.until(lambda s: any("府院联席会议" in t for t in page.texts("group")))
+    post = next(t for t in page.texts("group") if "府院联席会议" in t)
+    assert re.search(r"时间：\d{4}年\d{1,2}月\d{1,2}日（周.）", post), post
