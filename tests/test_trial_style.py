@@ -5,16 +5,26 @@ through the page's HTTP API as in ``tests/test_sandbox.py``."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sandbox.world import Sandbox
 from tests import test_sandbox
 from tests.house_style import english_slips
-from tests.test_sandbox import Page
+from tests.test_sandbox import Page, rows
 
 # The sandbox, its web chat and a page driving it, as in tests/test_sandbox.py.
 sandbox = test_sandbox.sandbox
 
 Box = tuple[Sandbox, Page, int]
+
+
+# A full-width inline button in a phone's chat (the web chat's column is phone-sized) shows
+# about 30 columns (a Latin letter one, a Han character two) before it is cut with "…".
+PHONE_BUTTON_COLUMNS = 30
+
+
+def columns(label: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in label)
 
 
 async def raise_assistance(page: Page, *agencies: str) -> None:
@@ -99,3 +109,54 @@ async def test_a_meeting_s_date_is_echoed_and_written_with_its_weekday(sandbox: 
     await page.until(lambda s: any("府院联席会议" in t for t in page.texts("group")))
     post = next(t for t in page.texts("group") if "府院联席会议" in t)
     assert re.search(r"时间：\d{4}年\d{1,2}月\d{1,2}日（周.）", post), post
+
+
+async def test_answer_buttons_fit_a_phone(sandbox: Box) -> None:
+    """The agency's 📮 button carries its organisation's full name (the only one they can
+    answer for): in English "📮 Reply · Natural Resources Bureau"-style labels, and in /case
+    "👤 Assign a handler · Natural Resources Bureau", cut off on the page."""
+    _, page, _ = sandbox
+    await raise_assistance(page, "自然资源局", "住建局")
+    await page.say("dept", "/lang")
+    await page.press("dept", "English")
+    await page.say("dept", "/case 协助〔2026〕1号")
+    case = page.messages("dept")[-1]
+    labels = [b["text"] for row in case.get("keyboard") or [] for b in row]
+    assert labels
+    too_long = [label for label in labels if columns(label) > PHONE_BUTTON_COLUMNS]
+    assert too_long == [], too_long
+
+
+async def test_an_agenda_toggle_fits_a_phone(sandbox: Box) -> None:
+    """The meeting form offers the office's open matters as agenda toggles: a matter's
+    number and its whole title ("☐ 研判〔2026〕1号「长白山保护开发区集体土地征收方案研判」")
+    ran past a phone's width; the button keeps the number and as much title as fits, and
+    the agenda keeps the whole title."""
+    box, page, _ = sandbox
+    title = "长白山保护开发区集体土地征收方案研判"
+    await page.say("dept", "/new")
+    await page.press("dept", "重大事项研判")
+    await page.say("dept", title)
+    await page.say("dept", "请求就征收程序合法性进行研判。")
+    await page.press("dept", "延边中院")
+    await page.press("dept", "一般")
+    await page.press("dept", "不指定日期")
+    await page.press("dept", "完成")
+    await page.press("dept", "提请")
+    await page.say("office", "/meeting")
+    await page.say("office", "2026年第四季度府院联席会议")
+    await page.say("office", "12月3日")
+    await page.press("office", "14:00")
+    await page.say("office", "管委会三楼第一会议室")
+    await page.press("office", "☐ 住建局")
+    await page.press("office", "完成")
+    agenda = page.messages("office")[-1]
+    labels = [b["text"] for row in agenda.get("keyboard") or [] for b in row]
+    [toggle] = [label for label in labels if "研判〔2026〕1号" in label]
+    assert toggle.startswith("☐ 研判〔2026〕1号「长白山") and toggle.endswith("…」"), toggle
+    assert [label for label in labels if columns(label) > PHONE_BUTTON_COLUMNS] == []
+    await page.press("office", "☐ 研判〔2026〕1号")
+    await page.press("office", "完成")
+    await page.press("office", "确认安排")
+    [(item,)] = rows(box, "select text from meeting_agenda")
+    assert item.startswith("研判〔2026〕1号") and item.endswith(title), item
