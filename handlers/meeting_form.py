@@ -141,7 +141,7 @@ class MeetingForm(forms.Form):
         current = ""
         if turn.data["values"].get("starts_at"):
             current = datetime.fromisoformat(turn.data["values"]["starts_at"]).strftime("%H:%M")
-        tz = str(turn.context.svc.tz)
+        tz = turn.context.texts.zone_name(turn.lang)
         return self._ask(turn, "time", note, day=day, tz=tz, current=current)
 
     async def finish(self, turn: Turn) -> State:

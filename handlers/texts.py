@@ -157,6 +157,13 @@ class Texts:
         sep = "、" if normalise_lang(lang) == "zh_CN" else ", "
         return sep.join(str(item) for item in items)
 
+    def zone_name(self, lang: str) -> str:
+        """The committee's time zone as its people say it: 北京时间 / Beijing time for
+        Asia/Shanghai (the name every Chinese reader knows), else the zone's own name."""
+        if str(self.tz) in ("Asia/Shanghai", "PRC"):
+            return self.t(lang, "Beijing time")
+        return self.t(lang, "%(zone)s time", zone=str(self.tz))
+
     def t(self, lang: str, msgid: str, **params: Any) -> str:
         """A short plain-text string (no HTML): button labels and button-press answers."""
         text = translations(normalise_lang(lang)).gettext(msgid)

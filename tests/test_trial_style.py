@@ -160,3 +160,22 @@ async def test_an_agenda_toggle_fits_a_phone(sandbox: Box) -> None:
     await page.press("office", "确认安排")
     [(item,)] = rows(box, "select text from meeting_agenda")
     assert item.startswith("研判〔2026〕1号") and item.endswith(title), item
+
+
+async def test_the_time_zone_reads_as_people_say_it(sandbox: Box) -> None:
+    """The committee keeps Asia/Shanghai time: the time questions said "（Asia/Shanghai）" and
+    "（Asia/Shanghai时间）" in Chinese where people say 北京时间."""
+    _, page, _ = sandbox
+    await page.say("office", "/meeting")
+    await page.say("office", "2026年第四季度府院联席会议")
+    await page.say("office", "12月3日")
+    assert "（北京时间）" in page.texts("office")[-1], page.texts("office")[-1]
+    await page.say("clerk", "/new")
+    await page.press("clerk", "出庭应诉")
+    await page.say("clerk", "（2026）吉24行初15号")
+    await page.say("clerk", "土地行政征收")
+    await page.press("clerk", "自然资源局")
+    await page.say("clerk", "第三审判庭")
+    await page.press("clerk", "10个工作日")
+    asked = page.texts("clerk")[-1]
+    assert "（北京时间）" in asked and "Asia/Shanghai" not in asked, asked
