@@ -186,6 +186,9 @@ async def _refusal(
 ) -> None:
     if isinstance(exc, NotFound):
         text = context.texts.t(viewer.lang, "This matter no longer exists.")
+    elif viewer.member is not None and viewer.member.role is Role.OBSERVER:
+        # Not "only the addressees": an observer of an addressee's organisation would wonder.
+        text = context.texts.t(viewer.lang, "Observers can follow matters but cannot act on them.")
     elif kind is not None and Role.COURT_STAFF not in kind.answered_by:
         text = context.texts.t(viewer.lang, "Only the addressed organisations can do this.")
     else:

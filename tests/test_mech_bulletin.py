@@ -25,6 +25,7 @@ from tests.fakes.telegram import FakeUser
 from tests.flows import (
     GROUP,
     LI,
+    QIAN,
     STRANGER,
     SUN,
     WANG,
@@ -302,6 +303,10 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
             text, shown = alert(bot, presser)
             assert shown and text and text != recorded
             assert NUMBER not in text and TITLE not in text
+        # An observer is told what an observer may do, not that only the addressees may.
+        qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        await bot.press(qian, read_label(bot), message=post)
+        assert alert(bot, qian) == ("观察员可查看事项，但不能办理。", True)
         assert await states(bot, case.id) == before
         assert await events(bot, case.id) == [("submitted", ZHAO), ("read", LI)]
         assert (len(bot.texts(group)), edits_in(bot, GROUP)) == (group_posts, group_edits)
