@@ -368,6 +368,9 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         (escalation,) = [x for x in bot.texts(group) if x.startswith("🚨")]
         escalated = escalation.split("\n\n")[1:]
         assert len(escalated) == 6 and all(x.startswith(f"🚨 {NUMBER}") for x in escalated)
+        # One matter, one link to open it, however many agencies are late on it.
+        posted = bot.last_with_buttons(group)
+        assert posted["text"].startswith("🚨") and bot.labels(posted) == [NUMBER]
         assert not any(CHIBEI in x for x in escalated)
         # Reading alone never closes a bulletin: it stays open for the court.
         (case,) = await rows(bot, t.cases, t.cases.c.id == case.id)
