@@ -211,6 +211,9 @@ async def _refusal(
 ) -> None:
     if isinstance(exc, NotFound):
         text = context.texts.t(viewer.lang, "This matter no longer exists.")
+    elif viewer.member is not None and viewer.member.role is Role.OBSERVER:
+        # Not "only the addressees": an observer of an addressee's organisation would wonder.
+        text = context.texts.t(viewer.lang, "Observers can follow matters but cannot act on them.")
     elif kind is not None and Role.COURT_STAFF not in kind.answered_by:
         text = context.texts.t(viewer.lang, "Only the addressed organisations can do this.")
     else:
@@ -468,24 +471,40 @@ def action_rows(
     """The buttons of the actions a member may take on a matter now: for each addressee the
     member answers for (or, as its raiser or the office, for the matter), in declared order."""
     kind = svc.kinds[case.kind]
+    available = [
+        (
+            assignment,
+            [
+                action
+                for action in lifecycle.available(
+                    kind, case, assignment, viewer.member, svc.committee, svc.clock.now(), svc.tz
+                )
+                if action.primary or not primary_only
+            ],
+        )
+        for assignment in case.assignments
+    ]
+    # A button names the addressee it acts for only when the member acts for several here
+    # (its short name, to fit a phone); one acting for their own organisation alone needs none.
+    acting_for = {
+        assignment.id
+        for assignment, actions in available
+        for action in actions
+        if action.by.value == "addressee"
+    }
     rows: list[list[tuple[str, str]]] = []
     seen: set[str] = set()
-    for assignment in case.assignments:
+    for assignment, actions in available:
         buttons_here: list[tuple[str, str]] = []
-        for action in lifecycle.available(
-            kind, case, assignment, viewer.member, svc.committee, svc.clock.now(), svc.tz
-        ):
-            if primary_only and not action.primary:
-                continue
+        for action in actions:
             per_addressee = action.by.value == "addressee" and kind.several_addressees
             if not per_addressee and action.code in seen:
                 continue
             seen.add(action.code)
             label = texts.t(viewer.lang, action.label)
-            if per_addressee:
-                label = (
-                    f"{label} · {svc.committee.addressee_name(assignment.addressee, viewer.lang)}"
-                )
+            if per_addressee and len(acting_for) > 1:
+                name = svc.committee.button_name(assignment.addressee, viewer.lang)
+                label = f"{label} · {name}"
             # A step on the whole matter carries no addressee: the bot picks one still open.
             data = buttons.action(action.code, case.id, assignment.id if per_addressee else None)
             buttons_here.append((label, data))

@@ -373,7 +373,12 @@ async def _date(turn: Turn, value: str) -> State:
     except (ValueError, InvalidInput):
         await turn.answer(turn.tr("That date can no longer be chosen."), alert=True)
         return None
-    turn.note_answer(spec, turn.context.texts.format_date(turn.lang, day))
+    if spec.type is DATETIME:
+        # The day and the time are echoed as one line once the time is chosen; the time's
+        # question names the day meanwhile.
+        turn.replace_pressed()
+    else:
+        turn.note_answer(spec, turn.context.texts.format_date(turn.lang, day))
     return await _date_chosen(turn, spec, day)
 
 
@@ -418,11 +423,14 @@ async def _time(turn: Turn, value: str) -> State:
         return None
     try:
         chosen = parse_time(f"{value[:2]}:{value[2:]}")
-        DATETIME.combine(date.fromisoformat(str(turn.data["part"])), chosen, turn.field_context())
+        moment = DATETIME.combine(
+            date.fromisoformat(str(turn.data["part"])), chosen, turn.field_context()
+        )
     except InvalidInput:
         await turn.answer(turn.tr("That time has already passed."), alert=True)
         return None
-    turn.note_answer(spec, chosen.strftime("%H:%M"))
+    # One line for the day and the time, however the day was given (typed or pressed).
+    turn.note_answer(spec, spec.show(moment, turn.context.texts.labels(turn.lang)))
     return await _time_chosen(turn, spec, chosen)
 
 
@@ -431,7 +439,7 @@ async def _redate(turn: Turn, _: str) -> State:
     if spec is None:
         return None
     await turn.answer()
-    turn.replace_pressed(keep_trail=False)  # the date shown above is being changed
+    turn.replace_pressed()  # the answers above stay; the day is not among them yet
     return await ask_field(turn, spec)
 
 

@@ -401,7 +401,7 @@ class Form(ABC):
 
     def time_html(self, turn: Turn, spec: FieldSpec, day: date, note: str) -> str:
         """The question for the time of a date-and-time field."""
-        tz = str(turn.context.svc.tz)
+        tz = turn.context.texts.zone_name(turn.lang)
         return turn.render("ask_time", spec=spec, day=day, note=note, tz=tz)
 
     def cancelled(self, context: BotContext, draft: Draft) -> str:

@@ -123,8 +123,8 @@ def _months(
 
 def _names(context: BotContext, lang: str, names: Sequence[str]) -> str:
     """Holidays' names in the reader's language (the notice writes them in Chinese)."""
-    sep = "、" if lang == "zh_CN" else ", "
-    return sep.join(context.texts.t(lang, HOLIDAY_LABELS.get(n, n)) for n in names)
+    texts = context.texts
+    return texts.join(lang, (texts.t(lang, HOLIDAY_LABELS.get(n, n)) for n in names))
 
 
 def _holiday_lines(context: BotContext, lang: str, notice: HolidayNotice) -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ class MeetingForm(forms.Form):
         current = ""
         if turn.data["values"].get("starts_at"):
             current = datetime.fromisoformat(turn.data["values"]["starts_at"]).strftime("%H:%M")
-        tz = str(turn.context.svc.tz)
+        tz = turn.context.texts.zone_name(turn.lang)
         return self._ask(turn, "time", note, day=day, tz=tz, current=current)
 
     async def finish(self, turn: Turn) -> State:
@@ -268,7 +268,7 @@ def offsets_text(turn: Turn) -> str:
             parts.append(turn.tr_n("%(n)s hour", "%(n)s hours", minutes // 60))
         else:
             parts.append(turn.tr_n("%(n)s minute", "%(n)s minutes", minutes))
-    return ("、" if turn.lang == "zh_CN" else ", ").join(parts)
+    return turn.context.texts.join(turn.lang, parts)
 
 
 async def meeting_command(update: Update, context: BotContext) -> State:

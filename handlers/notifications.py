@@ -389,10 +389,12 @@ class Renderers:
             case = lines[0]["case"]
             rows = await self._actions(message.chat_id, lang, case, primary_only=True)
             return Rendered(html, keyboard([*rows, [self._open_button(lang, case)]]))
-        # A link per matter (the first few, two a row: a phone's width) opens it privately.
+        # A link per matter (the first few, two a row: a phone's width) opens it privately;
+        # a matter listed once per late agency still gets one link.
+        matters = list({line["case"].id: line["case"] for line in lines}.values())
         links: list[Button] = [
             (case.number, f"url:{self.link(f'{CASE_PREFIX}{case.id}')}")
-            for case in (line["case"] for line in lines[:SUMMARY_BUTTONS])
+            for case in matters[:SUMMARY_BUTTONS]
         ]
         return Rendered(html, keyboard([links[i : i + 2] for i in range(0, len(links), 2)]))
 

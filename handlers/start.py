@@ -85,8 +85,28 @@ async def whoami(update: Update, context: BotContext) -> None:
     await reply(update, context, context.texts.render(viewer.lang, "whoami", viewer=viewer))
 
 
+# What may follow /lang to name a language at once: /lang en, /lang zh, /lang 中文.
+LANG_ARGS = {
+    "en": "en",
+    "english": "en",
+    "zh": "zh_CN",
+    "zh_cn": "zh_CN",
+    "zh-cn": "zh_CN",
+    "cn": "zh_CN",
+    "中文": "zh_CN",
+}
+
+
 async def choose_lang(update: Update, context: BotContext) -> None:
+    """/lang asks which language; /lang en (or zh) sets it directly, as people expect."""
     viewer = await viewer_of(update, context)
+    lang = LANG_ARGS.get((context.args or [""])[0].strip().lower()) if context.args else None
+    if lang is not None:
+        viewer = await context.svc.set_lang(viewer, lang)
+        if viewer.member is not None:  # their menu is in their language
+            menus.refresh(context, viewer.user_id)
+        await reply(update, context, context.texts.render(viewer.lang, "lang_set"))
+        return
     labels = {"zh_CN": "简体中文", "en": "English"}
     await reply(
         update,

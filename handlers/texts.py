@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, get_day_names
+from babel.dates import format_date, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -76,6 +76,9 @@ class Texts:
             day=lambda d: self.format_day(lang, d),
             datetime=lambda d: self.format_datetime(lang, d),
             org=lambda code: self.committee.addressee_name(code, lang),
+            # A list of names (organisations, days, kinds): 、 in Chinese, ", " in English.
+            # Markup's join escapes each plain name and keeps an already safe one.
+            names=lambda items: Markup("、" if zh else ", ").join(items),
             tr=lambda msgid: translations(lang).gettext(str(msgid)),
             role_label=lambda role: translations(lang).gettext(ROLE_LABELS.get(role) or str(role)),
             outcome=lambda code, kind: (
@@ -147,6 +150,20 @@ class Texts:
             html = _AFTER_FULLWIDTH_COLON.sub(r"\1", html)
         return html
 
+    @staticmethod
+    def join(lang: str, items: Iterable[Any]) -> str:
+        """A list of names as one language writes it: 「自然资源局、住建局」 but
+        "Natural Resources Bureau, Housing Bureau" — the one place that decides it."""
+        sep = "、" if normalise_lang(lang) == "zh_CN" else ", "
+        return sep.join(str(item) for item in items)
+
+    def zone_name(self, lang: str) -> str:
+        """The committee's time zone as its people say it: 北京时间 / Beijing time for
+        Asia/Shanghai (the name every Chinese reader knows), else the zone's own name."""
+        if str(self.tz) in ("Asia/Shanghai", "PRC"):
+            return self.t(lang, "Beijing time")
+        return self.t(lang, "%(zone)s time", zone=str(self.tz))
+
     def t(self, lang: str, msgid: str, **params: Any) -> str:
         """A short plain-text string (no HTML): button labels and button-press answers."""
         text = translations(normalise_lang(lang)).gettext(msgid)
@@ -198,10 +215,13 @@ class Texts:
     def format_datetime(self, lang: str, value: datetime | None) -> str:
         if value is None:
             return ""
-        pattern = "yyyy年M月d日 HH:mm" if normalise_lang(lang) == "zh_CN" else "d MMM yyyy HH:mm"
-        return format_datetime(
-            value, pattern, tzinfo=self.tz, locale=_BABEL_LOCALE[normalise_lang(lang)]
-        )
+        # The house style writes a moment as its day, weekday included, then the time:
+        # 2026年12月14日（周一）09:30, Mon 14 Dec 2026 09:30.
+        if value.tzinfo is None:  # stored as UTC
+            value = value.replace(tzinfo=UTC)
+        local = value.astimezone(self.tz)
+        day = self.format_day(lang, local.date())
+        return f"{day}{'' if normalise_lang(lang) == 'zh_CN' else ' '}{local:%H:%M}"
 
 
 class FieldLabels:
@@ -224,7 +244,7 @@ class FieldLabels:
         return self._texts.format_datetime(self._lang, value)
 
     def join(self, items: Sequence[str]) -> str:
-        return ("、" if self._lang == "zh_CN" else ", ").join(items)
+        return self._texts.join(self._lang, items)
 
     def files(self, count: int) -> str:
         return self._texts.tn(self._lang, "%(n)s file", "%(n)s files", count)

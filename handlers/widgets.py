@@ -37,6 +37,27 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
+# A button on a row of its own is cut on a phone past about this width.
+ROW_WIDTH = 30
+_CLOSING = "」”）)"
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` columns with "…", keeping a closing quote or bracket so that
+    a title stays quoted (研判〔2026〕1号「长白山保护…」); a label that fits is left whole."""
+    if width(text) <= limit:
+        return text
+    close = text[-1] if text[-1] in _CLOSING else ""
+    body = text[:-1] if close else text
+    budget = limit - width("…" + close)
+    cut = ""
+    for char in body:
+        if width(cut + char) > budget:
+            break
+        cut += char
+    return cut + "…" + close
+
+
 def option_label(texts: Texts, lang: str, option: Option, *, button: bool = True) -> str:
     """A choice as its button reads (an organisation by its short name) or, with
     ``button=False``, as a text names it (the full name)."""
@@ -45,7 +66,9 @@ def option_label(texts: Texts, lang: str, option: Option, *, button: bool = True
             return texts.committee.button_name(option.label, lang)
         return texts.committee.addressee_name(option.label, lang)
     if option.shown == "plain":
-        return option.label
+        # A matter offered for an agenda, say: its number and as much of its title as fits
+        # beside a toggle's ☐ (the answer keeps the whole label).
+        return fit(option.label, ROW_WIDTH - 2) if button else option.label
     return texts.t(lang, option.label)
 
 
@@ -90,8 +113,7 @@ def toggle_rows(
     if groups:
         rows.append(groups)
     for i, item in enumerate(typed):
-        label = item if len(item) <= 24 else item[:23] + "…"
-        rows.append([(f"✖ {label}", data("untext", str(i)))])
+        rows.append([(f"✖ {fit(item, ROW_WIDTH - 2)}", data("untext", str(i)))])
     rows.append([(texts.t(lang, "✔ Done"), data("tdone", ""))])
     return rows
 

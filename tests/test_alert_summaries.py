@@ -134,7 +134,7 @@ async def test_a_week_of_a_dozen_overdue_matters_is_one_summary_a_day(
 
         # The next Monday's digest lists the late matters themselves.
         await bot.tick(at("2026-11-30", 9))
-        (digest,) = [x for x in bot.texts(group) if "周报" in x and "2026年11月30日" in x]
+        (digest,) = [x for x in bot.texts(group) if "周报" in x and "2026年11月23日" in x]
         for case in cases:
             assert f"{case.number}「{case.title}」：{COURT} · 已逾期5个工作日" in digest
 
@@ -294,7 +294,7 @@ async def test_a_digest_found_late_in_the_quiet_hours_waits_for_the_morning(
         assert (status, not_before) == ("pending", at("2026-12-01", 8))
         await bot.tick(at("2026-12-01", 8))
         (digest,) = [x for x in bot.texts(group) if "周报" in x]
-        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
+        assert "本周报迟发，本应于2026年11月30日（周一）09:00发送。" in digest
 
 
 # ---------------------------------------------------------------------------- the rules

@@ -100,6 +100,7 @@ BINDGROUP_USAGE = "请以府院联动办公室成员身份在委员会工作群�
 # Button-press answers (alerts and toasts).
 STALE = "该按钮已失效。"
 ONLY_COURT = "仅接收法院的工作人员可进行此操作。"
+OBSERVER_CANNOT_ACT = "观察员可查看事项，但不能办理。"
 GONE = "该事项已不存在。"
 CANNOT_SEE = "您无权查看该事项。"
 OFFICE_ONLY = "仅府院联动办公室可进行此操作。"
@@ -108,7 +109,7 @@ NOT_REVOKED = "未撤销。"
 REVOKED = "已撤销。"
 OUTCOME_RECORDED = "已登记办理结果。"
 ALREADY_RESOLVED = "该事项已登记办理结果。"
-AT = "2026年11月25日 10:00"  # the manual clock never moves in this module
+AT = "2026年11月25日（周三）10:00"  # the manual clock never moves in this module
 
 
 def too_long(length: int, limit: int) -> str:
@@ -1423,7 +1424,7 @@ ANSWER_BUTTONS = (
 WRONG_PERSON: list[tuple[str, str, str, str]] = [
     # (row, who presses in their private chat, callback data, the answer)
     *(
-        (f"{who}-{button}", who, data, ONLY_COURT)
+        (f"{who}-{button}", who, data, OBSERVER_CANNOT_ACT if who == "qian" else ONLY_COURT)
         for who in WRONG_ANSWERERS
         for button, data in ANSWER_BUTTONS
     ),

@@ -210,7 +210,7 @@ async def test_a_court_raises_a_hearing_and_the_agency_names_its_official(
         await bot.say(zhao, "9点半")
         await bot.press(zhao, "完成")
         summary = bot.last_text(zhao)
-        assert "（2026）吉24行初12号" in summary and "2026年12月9日 09:30" in summary
+        assert "（2026）吉24行初12号" in summary and "2026年12月9日（周三）09:30" in summary
         await bot.press(zhao, "提请")
         assert "应诉〔2026〕1号" in bot.last_text(zhao)
 
@@ -346,7 +346,8 @@ async def test_one_request_to_three_agencies_each_answering(
             ("CBS-NR", "submitted", "reply"),
         ]
         for head in (li, wang, zhou):
-            assert bot.labels(bot.last_with_buttons(head))[0].startswith("📮 Give the reply · ")
+            # Each acts for its own agency alone: the button names none.
+            assert bot.labels(bot.last_with_buttons(head))[0] == "📮 Give the reply"
         li_notice = bot.last_with_buttons(li)
 
         # Two agencies reply; the matter stays open for the third.

@@ -212,7 +212,7 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         shown = bot.fake.last_message_to(zhao)
         assert shows_details(shown["text"], "待受理")
         assert not any(line.startswith("附件") for line in shown["text"].splitlines())
-        assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日 10:00 — 已提请 · 李明")
+        assert shown["text"].endswith("\n\n办理记录\n• 2026年11月25日（周三）10:00 — 已提请 · 李明")
         # The answering court may act on it from here: first its answers, then follow-ups.
         labels = bot.labels(shown)
         assert labels[:2] == ["✅ 受理", "↩️ 退回"]
@@ -223,8 +223,8 @@ async def test_answering_court_office_and_observer_see_details_and_history(
         await bot.say(zhao, "不属于行政争议受理范围。")
         history = (
             "办理记录\n"
-            "• 2026年11月25日 10:00 — 已提请 · 李明\n"
-            "• 2026年11月25日 12:05 — 已退回 · 赵法官\n"
+            "• 2026年11月25日（周三）10:00 — 已提请 · 李明\n"
+            "• 2026年11月25日（周三）12:05 — 已退回 · 赵法官\n"
             "  理由：不属于行政争议受理范围。"  # the return's input, under its line
         )
         # Nothing is left for the court or the observer to do (and there are no documents);

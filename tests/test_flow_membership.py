@@ -98,7 +98,7 @@ async def test_an_invite_link_opened_twice_by_the_same_person(
         token = await new_invite(bot, NR, "部门负责人")
         office_text = bot.last_text(admin(bot))
         assert office_text.startswith(f"✅ {NR}（部门负责人）的邀请链接：")
-        assert "该链接仅可使用一次，有效期至2026年11月28日 10:00。" in office_text
+        assert "该链接仅可使用一次，有效期至2026年11月28日（周六）10:00。" in office_text
         li = bot.user(LI, "李明")
         welcome = f"✅ 欢迎！您已以部门负责人身份加入{NR}。"
         for _ in range(2):
@@ -256,7 +256,7 @@ async def test_whoami_for_a_member_and_a_stranger(committee: Committee, db_url: 
             "Telegram 用户 ID：2001\n"
             f"所属单位：{NR}\n"
             "角色：部门负责人\n"
-            "加入时间：2026年11月25日 10:00\n"
+            "加入时间：2026年11月25日（周三）10:00\n"
             "语言：简体中文"
         )
         await bot.say(stranger, "/whoami")

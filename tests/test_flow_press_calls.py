@@ -148,9 +148,8 @@ async def test_a_meeting_costs_one_answer_and_one_edit_per_press(
         assert await press(bot, office, "后天") == ONE_EDIT
         assert await press(bot, office, "15:00") == ONE_EDIT
         shown = bot.fake.message(office, question["message_id"])["text"]
-        assert shown.startswith(
-            "✔ 日期和时间：2026年11月27日（周五）\n✔ 日期和时间：15:00\n\n4/6 · "
-        )
+        # The day and the time picked by buttons: one echo line, weekday included.
+        assert shown.startswith("✔ 日期和时间：2026年11月27日（周五）15:00\n\n4/6 · ")
         await bot.say(office, "府院联动办公室第一会议室")
         orgs = bot.last_with_buttons(office)
         assert await press(bot, office, "延边中院") == ONE_EDIT

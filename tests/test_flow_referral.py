@@ -90,7 +90,7 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
         edited = bot.fake.message(zhao, note["message_id"])
         # The notice keeps its details under who acknowledged it, and offers the next step.
         assert edited["text"].startswith(
-            "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日 10:42。"
+            "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日（周三）10:42。"
         )
         assert "张三" in edited["text"] and "📎 1个文件" in edited["text"]
         assert "✅ 受理" not in bot.labels(edited) and "🏁 登记结果" in bot.labels(edited)
@@ -100,7 +100,7 @@ async def test_referral_acknowledged_end_to_end(committee: Committee, db_url: st
 
         # A repeated (stale) press says what happened, and changes nothing.
         await bot.press(zhao, data=f"v:acknowledge:{case.id}", message=note)
-        assert bot.alerts(zhao)[-1] == "已由赵法官于2026年11月25日 10:42受理。"
+        assert bot.alerts(zhao)[-1] == "已由赵法官于2026年11月25日（周三）10:42受理。"
 
         async with bot.svc.db.read() as conn:
             row = (await conn.execute(select(t.cases))).one()

@@ -143,9 +143,9 @@ async def test_the_office_lists_and_withdraws_open_links(
         assert listing["text"] == (
             "有效邀请链接（2） · 第1/1页\n\n"
             f"1. {NR}（部门负责人）\n"
-            "   由admin 1001生成，有效期至2026年11月28日 10:00\n"
+            "   由admin 1001生成，有效期至2026年11月28日（周六）10:00\n"
             "2. 延边州中级人民法院（法院工作人员）\n"
-            "   由韩主任生成，有效期至2026年11月28日 11:00"
+            "   由韩主任生成，有效期至2026年11月28日（周六）11:00"
         )
         assert bot.labels(listing) == ["收回1", "收回2"]
         shown = "\n".join(bot.texts(han) + bot.texts(office))

@@ -121,3 +121,21 @@ async def test_a_strangers_help_lists_what_a_stranger_can_do(
         assert bot.labels(bot.last_with_buttons(visitor)) == ["简体中文", "English"]
         # Nothing about them is stored but the user row every contact makes.
         assert await rows(bot, t.members, t.members.c.user_id == STRANGER) == []
+
+
+async def test_lang_with_a_language_sets_it_at_once(committee: Committee, db_url: str) -> None:
+    """/lang en and /lang zh name the language: set at once, no question; anything else
+    after /lang asks as /lang does."""
+    async with running_bot(committee, db_url) as bot:
+        visitor = bot.user(9005, "Visitor", lang="zh-hans")
+        await bot.say(visitor, "/whoami")
+        await bot.say(visitor, "/lang en")
+        assert bot.last_text(visitor) == "✅ Language set to English."
+        assert "reply_markup" not in bot.fake.last_message_to(visitor)
+        assert await stored_lang(bot, 9005) == "en"
+        await bot.say(visitor, "/lang zh")
+        assert bot.last_text(visitor) == "✅ 语言已设置为简体中文。"
+        assert await stored_lang(bot, 9005) == "zh_CN"
+        await bot.say(visitor, "/lang klingon")
+        assert bot.labels(bot.fake.last_message_to(visitor)) == ["简体中文", "English"]
+        assert await stored_lang(bot, 9005) == "zh_CN"

@@ -66,7 +66,9 @@ DUE = date(2026, 12, 16)
 
 
 def reply_label(bot: Harness, org: str) -> str:
-    return f"{bot.shown('📮 Reply')} · {org}"
+    """The reply button of a member of ``org``: it acts for their own organisation alone, so
+    it names none (a phone's row would cut the name)."""
+    return bot.shown("📮 Reply")
 
 
 async def cast(bot: Harness) -> dict[str, FakeUser]:
@@ -265,7 +267,8 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
 
         # The office puts the open matter on a joint meeting's agenda.
         offered = await agenda_offers(bot, office)
-        assert f"☐ {NUMBER}「{DEBTOR}」" in offered
+        # Its number and as much of the debtor as fits a phone's row.
+        assert f"☐ {NUMBER}「长白山某…」" in offered
         await bot.say(office, "/meeting")
         await bot.say(office, "破产案件府院联席会议")
         await bot.press(office, "后天")
@@ -331,7 +334,7 @@ async def test_issues_to_three_agencies_a_meeting_and_the_court_closing_early(
         await bot.say(zhao, f"/case {NUMBER}")
         assert f"状态：{bot.shown('Closed by the court')}" in bot.last_text(zhao)
         assert "reply_markup" not in bot.fake.last_message_to(zhao)
-        assert f"☐ {NUMBER} {DEBTOR}" not in await agenda_offers(bot, office)
+        assert not [o for o in await agenda_offers(bot, office) if NUMBER in o]
 
 
 async def test_the_last_reply_closes_the_matter(committee: Committee, db_url: str) -> None:

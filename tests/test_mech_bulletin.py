@@ -25,6 +25,7 @@ from tests.fakes.telegram import FakeUser
 from tests.flows import (
     GROUP,
     LI,
+    QIAN,
     STRANGER,
     SUN,
     WANG,
@@ -246,7 +247,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         # Each agency's head has the bulletin with a 已阅 button for their organisation.
         notice = bot.last_with_buttons(wang)
         assert NUMBER in notice["text"] and PERIOD in notice["text"] and SUMMARY in notice["text"]
-        assert bot.labels(notice) == [f"{read_label(bot)} · {ENV}", "📎 附件（1）"]
+        assert bot.labels(notice) == [read_label(bot), "📎 附件（1）"]
 
         # LI presses 已阅 in the group: recorded for his agency, told privately, post unchanged.
         group_posts, group_edits = len(bot.texts(group)), edits_in(bot, GROUP)
@@ -302,12 +303,16 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
             text, shown = alert(bot, presser)
             assert shown and text and text != recorded
             assert NUMBER not in text and TITLE not in text
+        # An observer is told what an observer may do, not that only the addressees may.
+        qian = await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        await bot.press(qian, read_label(bot), message=post)
+        assert alert(bot, qian) == ("观察员可查看事项，但不能办理。", True)
         assert await states(bot, case.id) == before
         assert await events(bot, case.id) == [("submitted", ZHAO), ("read", LI)]
         assert (len(bot.texts(group)), edits_in(bot, GROUP)) == (group_posts, group_edits)
 
         # WANG reads it from his own notice: the bulletin stays readable in his chat.
-        await bot.press(wang, f"{read_label(bot)} · {ENV}", message=notice)
+        await bot.press(wang, read_label(bot), message=notice)
         receipt = bot.fake.message(wang, notice["message_id"])["text"]
         assert NUMBER in receipt and SUMMARY in receipt and PERIOD in receipt
         assert (await states(bot, case.id))["CBS-ENV"] == ("read", None)
@@ -355,7 +360,7 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         assert f"case:{case.id}:a{assignment_ids['CHIBEI']}:read:overdue:{GROUP}" in keys
 
         # The reminder carries the 已阅 button: ZHOU reads it from there; reading stops it.
-        await bot.press(zhou, f"{read_label(bot)} · {CHIBEI}", message=bot.last_with_buttons(zhou))
+        await bot.press(zhou, read_label(bot), message=bot.last_with_buttons(zhou))
         assert (await states(bot, case.id))["CHIBEI"] == ("read", None)
         await bot.tick(datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI))  # escalation day
         assert not [x for x in bot.texts(zhou) if x.startswith("🚨")]
@@ -363,6 +368,9 @@ async def test_published_to_every_agency_read_in_the_group_and_the_rest_reminded
         (escalation,) = [x for x in bot.texts(group) if x.startswith("🚨")]
         escalated = escalation.split("\n\n")[1:]
         assert len(escalated) == 6 and all(x.startswith(f"🚨 {NUMBER}") for x in escalated)
+        # One matter, one link to open it, however many agencies are late on it.
+        posted = bot.last_with_buttons(group)
+        assert posted["text"].startswith("🚨") and bot.labels(posted) == [NUMBER]
         assert not any(CHIBEI in x for x in escalated)
         # Reading alone never closes a bulletin: it stays open for the court.
         (case,) = await rows(bot, t.cases, t.cases.c.id == case.id)
@@ -396,7 +404,7 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
 
         # LI answers in writing from /case before pressing 已阅 (answering counts as reading).
         await bot.say(li, f"/case {NUMBER}")
-        answer_label = f"{bot.shown(bulletin.ANSWER_IN_WRITING.label)} · {NR}"
+        answer_label = bot.shown(bulletin.ANSWER_IN_WRITING.label)
         assert answer_label in bot.labels(bot.last_with_buttons(li))
         zhao_before = len(bot.texts(zhao))
         await bot.press(li, answer_label)
@@ -466,7 +474,7 @@ async def test_a_rectification_answered_in_writing_and_the_bulletin_closed_by_th
 
         # WANG's agency adds a written answer after reading it: still possible while open.
         await bot.say(wang, f"/case {NUMBER}")
-        await bot.press(wang, f"{bot.shown(bulletin.ANSWER_IN_WRITING.label)} · {ENV}")
+        await bot.press(wang, bot.shown(bulletin.ANSWER_IN_WRITING.label))
         await bot.say(wang, "本局涉案事项已自查，无需整改。")
         await bot.press(wang, "完成")
         assert (await states(bot, case.id))["CBS-ENV"] == ("answered", None)

@@ -183,7 +183,7 @@ async def test_handed_over_received_reported_asked_again_and_closed(
                 action=bot.shown("Receipt confirmed"),
                 name="李明",
                 org=NR,
-                when="2026年11月25日 10:00",
+                when="2026年11月25日（周三）10:00",
             )
             in told
         )

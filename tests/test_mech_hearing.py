@@ -130,7 +130,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.say(zhao, "9点半")
         await bot.press(zhao, bot.shown("✔ Done"))  # no documents
         summary = bot.last_text(zhao)
-        for shown in (DOCKET, CAUSE, NR, COURTROOM, "2026年12月9日 09:30"):
+        for shown in (DOCKET, CAUSE, NR, COURTROOM, "2026年12月9日（周三）09:30"):
             assert shown in summary, summary
         await bot.press(zhao, bot.shown("📨 Submit"))
         assert "应诉〔2026〕1号" in bot.last_text(zhao)
@@ -163,7 +163,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
 
         # The agency's head gets the notice with the one button; the group a short post.
         notice = bot.last_with_buttons(li)
-        for shown in ("应诉〔2026〕1号", DOCKET, CAUSE, COURTROOM, "2026年12月9日 09:30"):
+        for shown in ("应诉〔2026〕1号", DOCKET, CAUSE, COURTROOM, "2026年12月9日（周三）09:30"):
             assert shown in notice["text"], notice["text"]
         assert (
             bot.shown("Name who appears by %(due)s.", due="2026年11月30日（周一）")
@@ -185,7 +185,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.say(li, "李明")
         await bot.say(li, "局长")
         receipt = bot.last_text(li)
-        assert "李明" in receipt and "局长" in receipt and "2026年12月9日 09:30" in receipt
+        assert "李明" in receipt and "局长" in receipt and "2026年12月9日（周三）09:30" in receipt
         assert bot.shown("The court has been told. You will be reminded before the hearing.") in (
             receipt
         )
@@ -231,7 +231,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.tick(datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))
         (first,) = reminders(bot, li, case)
         expected = bot.shown(
-            hearing.KIND.reminders[0].message, moment="2026年12月9日 09:30", org=NR
+            hearing.KIND.reminders[0].message, moment="2026年12月9日（周三）09:30", org=NR
         )
         assert expected in first
         await bot.tick(datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))  # nothing new
@@ -554,7 +554,7 @@ async def test_back_to_the_form_at_the_time_step_asks_for_the_time_again(
         assert draft.data["part"] == "2026-12-09"
         await bot.say(zhao, "9点半")
         await bot.press(zhao, bot.shown("✔ Done"))
-        assert "2026年12月9日 09:30" in bot.last_text(zhao)
+        assert "2026年12月9日（周三）09:30" in bot.last_text(zhao)
 
 
 async def test_the_reminders_moments_are_told_for_a_clock_moved_far_ahead(
@@ -609,7 +609,7 @@ async def test_a_naming_deadline_is_moot_after_the_hearing_and_the_court_is_aske
         asks = [x for x in bot.texts(zhao)[zhao_before:] if case.number in x]
         expected = bot.shown(
             "The hearing was on %(moment)s: please record who appeared for %(org)s.",
-            moment="2026年12月1日 09:30",
+            moment="2026年12月1日（周二）09:30",
             org=NR,
         )
         assert len(asks) == 2 and all(expected in x for x in asks), asks

@@ -153,7 +153,7 @@ async def test_schedule_post_rsvp_and_reminders(committee: Committee, db_url: st
         assert "将在会前24小时、1小时发送提醒" in receipt
         (post,) = posts(bot, group, TITLE)
         text = post["text"]
-        assert "2026年11月27日 15:00" in text and PLACE in text
+        assert "2026年11月27日（周五）15:00" in text and PLACE in text
         assert f"1. {case.number} 滑雪场扩建项目法律风险研判" in text
         assert "2. 通报第四季度行政争议化解情况" in text and "3. 研究下一年度联动工作要点" in text
         for name in INVITED:
@@ -260,7 +260,7 @@ async def test_reminder_after_downtime_is_sent_once_late(committee: Committee, d
         # goes out when it is back, once, with a note that it is late.
         await bot.tick(at("2026-11-26", 18, 0))
         (late,) = posts(bot, group, REMINDER)
-        assert "此提醒已延迟发送，原定发送时间为2026年11月26日 15:00。" in late["text"]
+        assert "此提醒已延迟发送，原定发送时间为2026年11月26日（周四）15:00。" in late["text"]
         (outbox,) = await rows(bot, t.outbox, t.outbox.c.chat_id == GROUP,
                                t.outbox.c.kind == "meeting_reminder")  # fmt: skip
         assert outbox.payload["late"] is True and outbox.status == "sent"
@@ -281,7 +281,7 @@ async def test_only_the_nearest_overdue_reminder_is_sent(committee: Committee, d
         # Down for a day: both the 24 h and the 1 h moments passed; one reminder, not two.
         await bot.tick(at("2026-11-27", 14, 30))
         (late,) = posts(bot, group, REMINDER)
-        assert "原定发送时间为2026年11月27日 14:00" in late["text"]
+        assert "原定发送时间为2026年11月27日（周五）14:00" in late["text"]
         keys = await reminder_keys(bot)
         assert f"meeting:1:v1:remind:60:{GROUP}" in keys
         assert not any(":remind:1440:" in key for key in keys)
@@ -316,7 +316,7 @@ async def test_reschedule_tells_everyone_and_moves_the_reminders(
 
         await bot.say(office, "/meetings")
         listing = bot.last_with_buttons(office)
-        assert TITLE in listing["text"] and "2026年11月27日 15:00" in listing["text"]
+        assert TITLE in listing["text"] and "2026年11月27日（周五）15:00" in listing["text"]
         assert bot.labels(listing) == ["🕑 改期1", "✖ 取消1"]
         await bot.press(office, "改期1")
         assert "改期：" in bot.last_text(office)
@@ -324,13 +324,17 @@ async def test_reschedule_tells_everyone_and_moves_the_reminders(
         await bot.say(office, "16点半")
         confirm = bot.last_with_buttons(office)
         assert (
-            "2026年11月28日 16:30" in confirm["text"] and "2026年11月27日 15:00" in confirm["text"]
+            "2026年11月28日（周六）16:30" in confirm["text"]
+            and "2026年11月27日（周五）15:00" in confirm["text"]
         )
         await bot.press(office, "确认新时间")
-        assert "已改期至2026年11月28日 16:30" in bot.last_text(office)
+        assert "已改期至2026年11月28日（周六）16:30" in bot.last_text(office)
 
         (notice,) = posts(bot, group, "联席会议改期")
-        assert "2026年11月28日 16:30" in notice["text"] and "2026年11月27日 15:00" in notice["text"]
+        assert (
+            "2026年11月28日（周六）16:30" in notice["text"]
+            and "2026年11月27日（周五）15:00" in notice["text"]
+        )
         first, second = calendars(bot, GROUP)
         moved = event_of(second)
         assert str(moved["UID"]) == str(event_of(first)["UID"])
@@ -427,7 +431,7 @@ async def test_the_conversation_checks_each_answer(committee: Committee, db_url:
         await bot.press(office, "完成")
         await bot.press(office, "完成")  # no agenda items
         summary = bot.last_text(office)
-        assert "2026年11月25日 11:30" in summary and "暂无议程" in summary
+        assert "2026年11月25日（周三）11:30" in summary and "暂无议程" in summary
         assert "抚松县人民法院" not in summary and "安图县人民法院" in summary
 
         # Edit the title from the summary.

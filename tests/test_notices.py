@@ -75,7 +75,8 @@ async def test_an_acknowledged_notice_keeps_its_details_and_every_copy_follows(
         shown = bot.fake.message(zhao, mine["message_id"])
         first, rest = shown["text"].split("\n\n", 1)
         assert (
-            first == "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日 10:00。\n状态：已受理"
+            first
+            == "📌 已受理：赵法官（延边州中级人民法院），2026年11月25日（周三）10:00。\n状态：已受理"
         )
         assert f"标题：{TITLE}" in rest and "⏰ 答复期限：2026年12月9日（周三）" in rest
         assert "请受理" not in rest  # the invitation to acknowledge went with the step

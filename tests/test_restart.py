@@ -168,7 +168,7 @@ async def test_a_return_waiting_for_its_reason_survives_a_restart(
         li, zhao = bot.user(LI, "李明"), bot.user(ZHAO, "赵法官")
         await bot.say(zhao, "请先征求自然资源部门意见后再提请。")
         assert bot.last_text(zhao) == (
-            "↩️ 研判〔2026〕1号已由赵法官于2026年11月25日 10:30退回。\n"
+            "↩️ 研判〔2026〕1号已由赵法官于2026年11月25日（周三）10:30退回。\n"
             "理由：请先征求自然资源部门意见后再提请。\n"
             "标题：滑雪场扩建项目"
         )

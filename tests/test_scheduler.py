@@ -238,6 +238,8 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         assert "已退回：1" in text or "已退回：1" in text
         assert "延边州中级人民法院：4小时" in text
         assert "迟发" not in text and "顺延" not in text
+        # The week reported runs Monday to Sunday; the next one starts where it ends.
+        assert "2026年11月23日（周一）至2026年11月29日（周日）" in text
         await bot.tick(at("2026-11-30", 9, 1))
         assert len(texts_with(bot, group, "周报")) == 1
     async with running_bot(committee, db_url, fake=bot.fake) as again:
@@ -245,6 +247,9 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         assert len(texts_with(again, group, "周报")) == 1
         await again.tick(at("2026-12-07", 9))
         assert len(texts_with(again, group, "周报")) == 2
+        assert (
+            "2026年11月30日（周一）至2026年12月6日（周日）" in texts_with(again, group, "周报")[1]
+        )
 
 
 async def test_digest_sent_late_once_when_the_bot_was_down(
@@ -259,7 +264,7 @@ async def test_digest_sent_late_once_when_the_bot_was_down(
         await again.tick(at("2026-11-30", 11, 30))
         await again.tick(at("2026-11-30", 11, 31))
         (digest,) = texts_with(again, group, "周报")
-        assert "本周报迟发，本应于2026年11月30日 09:00发送。" in digest
+        assert "本周报迟发，本应于2026年11月30日（周一）09:00发送。" in digest
 
 
 async def test_digest_on_demand_for_the_office_only(committee: Committee, db_url: str) -> None:

@@ -55,7 +55,7 @@ async def test_the_office_sees_the_figures_the_database_holds(
         assert health.due == due >= 1 and not health.healthy
         shown = lines(bot, text)
         assert shown[1] == "⚠ " + bot.shown("Needs attention")
-        assert shown[2].startswith(bot.shown("Last tick") + "：2026年11月25日 10:0")
+        assert shown[2].startswith(bot.shown("Last tick") + "：2026年11月25日（周三）10:0")
         assert shown[2].endswith("（11分钟前）")
         assert shown[3] == (f"待发消息：{due}条待发送，0条等待重试，24小时内0条发送失败")
         assert shown[4] == f"最早待发消息：已等待{health.oldest_due_age_s // 60}分钟"

@@ -7,7 +7,7 @@ import logging
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -145,6 +145,11 @@ class Digest:
     overdue: list[OverdueMatter]  # latest first
     median_ack_hours: list[tuple[str, float]]
     meetings: list[tuple[str, datetime]]
+
+    @property
+    def last_day(self) -> datetime:
+        """The last day the digest covers (``end`` is the midnight after it)."""
+        return self.end - timedelta(days=1)
 
     @property
     def empty(self) -> bool:
@@ -441,6 +446,10 @@ class Scheduled(ServiceBase):
         due = alerts.digest_moment(moment, self.calendar, schedule)
         if due > now:
             return False
+        # The week it reports is the seven whole days before its day (Monday to Sunday for a
+        # Monday digest): the next digest's week starts where this one's ends, no overlap.
+        week_end = datetime.combine(moment.date(), time(0), self.tz)
+        week_start = datetime.combine(moment.date() - timedelta(days=7), time(0), self.tz)
         async with self.db.write() as conn:
             # Digests are due from the first time the bot ran its schedule on: a new
             # installation does not post last week's digest at once.
@@ -465,8 +474,8 @@ class Scheduled(ServiceBase):
                 group,
                 "digest",
                 {
-                    "start": (moment - timedelta(days=7)).isoformat(),
-                    "end": moment.isoformat(),
+                    "start": week_start.isoformat(),
+                    "end": week_end.isoformat(),
                     "due": due.isoformat(),
                 },
                 # Found late (after downtime) in the quiet hours: it waits for the morning.

@@ -104,7 +104,7 @@ def test_bulletin_published_read_in_the_group_and_closed_over_http(world: World)
     # WANG reads it from his notice; the court's receipt says every agency has now read it
     # and offers to close it; the court closes it (a note is asked first; Skip closes).
     zhao_before = world.count(zhao)
-    world.press(wang, f"{read} · {ENV}", message=world.last_with_buttons(wang), wait="edit")
+    world.press(wang, read, message=world.last_with_buttons(wang), wait="edit")
     world.wait_messages(zhao, zhao_before + 1)
     receipt = world.last_with_buttons(zhao)
     assert number in receipt["text"] and ENV in receipt["text"]

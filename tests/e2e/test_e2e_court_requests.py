@@ -45,7 +45,7 @@ def choose_agencies_and_finish(world: World, zhao: FakeUser) -> None:
 
 def notice(world: World, head: FakeUser, org: str) -> dict[str, object]:
     """Wait for the head's notice with the Reply button for their agency."""
-    label = f"{zh('📮 Reply')} · {org}"
+    label = zh("📮 Reply")  # a head acts for their own agency alone: the button names none
 
     def find() -> dict[str, object] | None:
         for message in reversed(world.fake.messages_to(head)):
@@ -61,7 +61,7 @@ def notice(world: World, head: FakeUser, org: str) -> dict[str, object]:
 
 
 def reply(world: World, head: FakeUser, org: str, result: str, details: str) -> None:
-    world.press(head, f"{zh('📮 Reply')} · {org}", message=notice(world, head, org))
+    world.press(head, zh("📮 Reply"), message=notice(world, head, org))
     world.press(head, zh(result), wait="edit")
     world.say(head, details)
     world.press(head, "完成", wait="edit")
@@ -158,7 +158,7 @@ def test_bankruptcy_issues_closed_by_the_court_before_the_last_reply(world: Worl
     ]
 
     # The agency's old button no longer acts.
-    answer = world.press(wang, f"{zh('📮 Reply')} · {ENV}", message=old, wait="answer")
+    answer = world.press(wang, zh("📮 Reply"), message=old, wait="answer")
     assert zh("Closed by the court") in answer
     assert states(world)[1] == ("CBS-ENV", "closed_by_court", None)
     assert [
