@@ -221,7 +221,7 @@ async def test_the_court_registers_a_hearing_and_the_head_is_named_reminded_and_
         await bot.press(zhao, message=told, data=buttons.action("record_hearing", case.id))
         assert bot.alerts(zhao)[-1] == bot.shown(
             "The appearance can be recorded once the hearing has begun (%(moment)s).",
-            moment="2026年12月9日 09:30",
+            moment="2026年12月9日（周三）09:30",
         )
         assert (await assignment(bot, case.id)).state == "named"
 

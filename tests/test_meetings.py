@@ -562,7 +562,7 @@ async def test_every_calendar_file_carries_the_time_zone_built_once(
         await bot.say(office, "16点半")
         await bot.press(office, "确认新时间")
         files = calendars(bot, GROUP)
-        assert len(files) == 2 and posts(bot, group, "2026年11月28日 16:30")
+        assert len(files) == 2 and posts(bot, group, "2026年11月28日（周六）16:30")
         for ics in files:
             (zone,) = ics.walk("VTIMEZONE")
             assert str(zone["TZID"]) == "Asia/Shanghai"

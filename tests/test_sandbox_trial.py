@@ -242,7 +242,8 @@ async def test_a_hearing_appearance_is_recorded_after_the_hearing_not_before(san
     for ask in asks:
         assert "应诉〔2026〕1号" in ask
         assert re.search(
-            r"已于\d{4}年\d{1,2}月\d{1,2}日 09:00开庭，请登记长白山管委会自然资源局的出庭情况", ask
+            r"已于\d{4}年\d{1,2}月\d{1,2}日（周[一二三四五六日]）09:00开庭，请登记长白山管委会自然资源局的出庭情况",
+            ask,
         ), ask
     await page.press("clerk", "登记出庭情况")
     await page.press("clerk", "副职出庭")

@@ -152,7 +152,8 @@ def test_hearing_named_reminded_and_recorded_over_http(world: World) -> None:
     named = world.last_with_buttons(zhao)
     assert zh("🏛 Record the appearance") not in str(named.get("reply_markup"))
     early = world.press(zhao, message=named, data=f"v:record_hearing:{case_id}", wait="answer")
-    when = f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    weekday = "一二三四五六日"[moment.weekday()]
+    when = f"{moment.year}年{moment.month}月{moment.day}日（周{weekday}）{moment:%H:%M}"
     assert early == zh(
         "The appearance can be recorded once the hearing has begun (%(moment)s)."
     ).replace("%(moment)s", when)
