@@ -144,6 +144,48 @@ async def raise_referral(page: Page) -> None:
     await page.press("dept", "提请")
 
 
+async def raise_assistance(page: Page, *agencies: str) -> None:
+    """The court clerk raises an enforcement-assistance request to ``agencies``."""
+    await page.say("clerk", "/new")
+    await page.press("clerk", "执行联动")
+    await page.press("clerk", "财产查询")
+    await page.say("clerk", "（2026）吉24执88号")
+    await page.say("clerk", "长白山某某房地产开发有限公司")
+    await page.say("clerk", "请协助查询该公司名下的土地使用权。")
+    for agency in agencies:
+        await page.press("clerk", f"☐ {agency}")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "不指定日期")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+
+
+async def raise_hearing(page: Page) -> None:
+    """The court raises 出庭应诉 for a hearing ten working days ahead at 09:00."""
+    await page.say("clerk", "/new")
+    await page.press("clerk", "出庭应诉")
+    await page.say("clerk", "（2026）吉24行初15号")
+    await page.say("clerk", "土地行政征收")
+    await page.press("clerk", "自然资源局")
+    await page.say("clerk", "第三审判庭")
+    await page.press("clerk", "10个工作日")
+    await page.press("clerk", "09:00")
+    await page.press("clerk", "完成")
+    await page.press("clerk", "提请")
+    await page.until(lambda s: any("出庭应诉通知" in t for t in page.texts("agency")))
+
+
+async def raise_hearing_and_name_a_deputy(page: Page) -> None:
+    """The court raises 出庭应诉 for a hearing ten working days ahead; the agency's head
+    names a deputy, with the reason."""
+    await raise_hearing(page)
+    await page.press("agency", "确定出庭人员")
+    await page.press("agency", "副职")
+    await page.say("agency", "刘副局长")
+    await page.say("agency", "副局长")
+    await page.say("agency", "同日须参加省厅专项督察会议")
+
+
 async def test_the_cast_is_ready_and_a_referral_goes_from_the_department_to_the_court_and_the_group(
     sandbox: tuple[Sandbox, Page, int],
 ) -> None:

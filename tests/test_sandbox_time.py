@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.world import Sandbox
 from tests import test_sandbox
-from tests.test_sandbox import Page, rows
+from tests.test_sandbox import Page, raise_hearing, rows
 
 sandbox = test_sandbox.sandbox
 
@@ -43,21 +43,6 @@ async def jump(page: Page, action: str, workdays: int | None = None) -> datetime
     answer = await page.post("/api/time", body)
     await page.until(lambda s: s["clock"]["now"] >= answer["now"])
     return datetime.fromisoformat(answer["now"])
-
-
-async def raise_hearing(page: Page) -> None:
-    """The court raises 出庭应诉 for a hearing ten working days ahead at 09:00."""
-    await page.say("clerk", "/new")
-    await page.press("clerk", "出庭应诉")
-    await page.say("clerk", "（2026）吉24行初15号")
-    await page.say("clerk", "土地行政征收")
-    await page.press("clerk", "自然资源局")
-    await page.say("clerk", "第三审判庭")
-    await page.press("clerk", "10个工作日")
-    await page.press("clerk", "09:00")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "提请")
-    await page.until(lambda s: any("出庭应诉通知" in t for t in page.texts("agency")))
 
 
 async def test_a_jump_over_a_hearing_s_reminders_sends_each_on_its_day(sandbox: Box) -> None:

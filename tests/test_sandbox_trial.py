@@ -9,30 +9,18 @@ import re
 
 from sandbox.world import Sandbox
 from tests import test_sandbox
-from tests.test_sandbox import Page, raise_referral, rows
+from tests.test_sandbox import (
+    Page,
+    raise_assistance,
+    raise_hearing_and_name_a_deputy,
+    raise_referral,
+    rows,
+)
 
 # The sandbox, its web chat and a page driving it, as in tests/test_sandbox.py.
 sandbox = test_sandbox.sandbox
 
 Box = tuple[Sandbox, Page, int]
-
-
-# A full-width inline button in a phone's chat (the web chat's column is phone-sized) shows
-# about 30 columns (a Latin letter one, a Han character two) before it is cut with "…".
-async def raise_assistance(page: Page, *agencies: str) -> None:
-    """The court clerk raises an enforcement-assistance request to ``agencies``."""
-    await page.say("clerk", "/new")
-    await page.press("clerk", "执行联动")
-    await page.press("clerk", "财产查询")
-    await page.say("clerk", "（2026）吉24执88号")
-    await page.say("clerk", "长白山某某房地产开发有限公司")
-    await page.say("clerk", "请协助查询该公司名下的土地使用权。")
-    for agency in agencies:
-        await page.press("clerk", f"☐ {agency}")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "不指定日期")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "提请")
 
 
 async def test_the_office_is_told_only_of_the_agencies_nobody_can_answer_for(sandbox: Box) -> None:
@@ -186,26 +174,6 @@ async def test_a_resubmitted_matter_counts_the_files_it_keeps(sandbox: Box) -> N
     assert "附件：3个文件" in receipt, receipt
     assert rows(box, "select count(*) from case_files") == [(3,)]
     await page.until(lambda s: any("📎 3个文件" in t for t in page.texts("clerk")))
-
-
-async def raise_hearing_and_name_a_deputy(page: Page) -> None:
-    """The court raises 出庭应诉 for a hearing ten working days ahead; the agency's head
-    names a deputy, with the reason."""
-    await page.say("clerk", "/new")
-    await page.press("clerk", "出庭应诉")
-    await page.say("clerk", "（2026）吉24行初15号")
-    await page.say("clerk", "土地行政征收")
-    await page.press("clerk", "自然资源局")
-    await page.say("clerk", "第三审判庭")
-    await page.press("clerk", "10个工作日")
-    await page.press("clerk", "09:00")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "提请")
-    await page.press("agency", "确定出庭人员")
-    await page.press("agency", "副职")
-    await page.say("agency", "刘副局长")
-    await page.say("agency", "副局长")
-    await page.say("agency", "同日须参加省厅专项督察会议")
 
 
 def record_buttons(page: Page) -> list[str]:

@@ -10,7 +10,7 @@ import unicodedata
 from sandbox.world import Sandbox
 from tests import test_sandbox
 from tests.house_style import english_slips
-from tests.test_sandbox import Page, rows
+from tests.test_sandbox import Page, raise_assistance, raise_hearing_and_name_a_deputy, rows
 
 # The sandbox, its web chat and a page driving it, as in tests/test_sandbox.py.
 sandbox = test_sandbox.sandbox
@@ -27,22 +27,6 @@ def columns(label: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in label)
 
 
-async def raise_assistance(page: Page, *agencies: str) -> None:
-    """The court clerk raises an enforcement-assistance request to ``agencies``."""
-    await page.say("clerk", "/new")
-    await page.press("clerk", "执行联动")
-    await page.press("clerk", "财产查询")
-    await page.say("clerk", "（2026）吉24执88号")
-    await page.say("clerk", "长白山某某房地产开发有限公司")
-    await page.say("clerk", "请协助查询该公司名下的土地使用权。")
-    for agency in agencies:
-        await page.press("clerk", f"☐ {agency}")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "不指定日期")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "提请")
-
-
 async def test_english_lists_of_organisations_use_an_english_comma(sandbox: Box) -> None:
     """孙局长 in English: /my joins the agencies with the Chinese 、 ("Natural Resources
     Bureau、Ecology and Environment Bureau")."""
@@ -56,26 +40,6 @@ async def test_english_lists_of_organisations_use_an_english_comma(sandbox: Box)
     # The title keeps its own Chinese marks; the list of organisations is English.
     assert [s for s in english_slips(listing) if "、" in s[1]] == [], listing
     assert "Natural Resources Bureau, Ecology and Environment Bureau" in listing, listing
-
-
-async def raise_hearing_and_name_a_deputy(page: Page) -> None:
-    """The court raises 出庭应诉 for a hearing ten working days ahead; the agency's head
-    names a deputy, with the reason."""
-    await page.say("clerk", "/new")
-    await page.press("clerk", "出庭应诉")
-    await page.say("clerk", "（2026）吉24行初15号")
-    await page.say("clerk", "土地行政征收")
-    await page.press("clerk", "自然资源局")
-    await page.say("clerk", "第三审判庭")
-    await page.press("clerk", "10个工作日")
-    await page.press("clerk", "09:00")
-    await page.press("clerk", "完成")
-    await page.press("clerk", "提请")
-    await page.press("agency", "确定出庭人员")
-    await page.press("agency", "副职")
-    await page.say("agency", "刘副局长")
-    await page.say("agency", "副局长")
-    await page.say("agency", "同日须参加省厅专项督察会议")
 
 
 async def test_hearing_texts_follow_the_house_style(sandbox: Box) -> None:
