@@ -46,6 +46,10 @@ def _refusal(context: BotContext, viewer: Viewer) -> str:
     )
 
 
+# Prompts already used, remembered for a double tap (in memory: a restart forgets them).
+USED_PROMPTS_KEPT = 1000
+
+
 async def export_command(update: Update, context: BotContext) -> None:
     """/export, /export 上月, /export 2026Q3, /export 2026-01-01 2026-03-31"""
     viewer = await viewer_of(update, context)
@@ -90,9 +94,21 @@ async def export_pressed(update: Update, context: BotContext) -> None:
     if parts is None or period is None or parts[0] not in FORMATS:
         await answer_stale(update, context, viewer)
         return
-    await query.answer()
     lang = viewer.lang
     texts = context.texts
+    # A prompt makes one export: a second press (a double tap reaches the bot after the first
+    # export, as one sender's updates are handled in order) would send the files again.
+    prompt = (query.message.chat.id, query.message.message_id) if query.message else None
+    used: dict[tuple[int, int], None] = context.bot_data.setdefault("export_prompts_used", {})
+    if prompt is not None and prompt in used:
+        again = texts.t(lang, "This export was already made. Send /export for another one.")
+        await query.answer(again, show_alert=True)
+        return
+    if prompt is not None:
+        used[prompt] = None
+        while len(used) > USED_PROMPTS_KEPT:
+            del used[next(iter(used))]
+    await query.answer()
     heading = {"first": period.first, "last": period.last}
     await edit_or_send(query, context, texts.t(lang, "Preparing the export…"))
     chat_id = query.message.chat.id if query.message is not None else viewer.user_id

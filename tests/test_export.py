@@ -451,6 +451,29 @@ async def test_the_workbook_is_written_off_the_event_loop_s_thread(
         assert threads and loop_thread not in threads
 
 
+async def test_a_second_press_on_the_same_prompt_makes_no_second_export(
+    committee: Committee, db_url: str
+) -> None:
+    async with running_bot(committee, db_url) as bot:
+        await seed(bot)
+        office = admin(bot)
+        await bot.say(office, "/export 本月")
+        prompt = bot.last_with_buttons(office)
+        await bot.press(office, "XLSX", message=prompt)
+        assert len(sent_documents(bot, office)) == 1
+        # The double tap, pressed before the buttons went and handled after the first export
+        # (one sender's updates run in order).
+        (row,) = prompt["reply_markup"]["inline_keyboard"]
+        csv = next(b["callback_data"] for b in row if "CSV" in b["text"])
+        await bot.press(office, message=prompt, data=csv)
+        assert bot.alerts(office)[-1] == "该导出已完成。如需再次导出，请发送 /export。"
+        assert len(sent_documents(bot, office)) == 1
+        # A new /export makes a new prompt that works.
+        await bot.say(office, "/export 本月")
+        await bot.press(office, "CSV")
+        assert len(sent_documents(bot, office)) == 2
+
+
 async def test_only_the_office_may_export(committee: Committee, db_url: str) -> None:
     async with running_bot(committee, db_url) as bot:
         await seed(bot)
