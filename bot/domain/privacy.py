@@ -36,11 +36,9 @@ class Audience(StrEnum):
 
 def audience_of(member: Member | None) -> Audience:
     """The audience a member in a private chat is: an observer's own, else a member's."""
-    return (
-        Audience.OBSERVER
-        if member is not None and member.role is Role.OBSERVER
-        else (Audience.MEMBER)
-    )
+    if member is not None and member.role is Role.OBSERVER:
+        return Audience.OBSERVER
+    return Audience.MEMBER
 
 
 _ORDER = (GroupDetail.MINIMAL, GroupDetail.SUMMARY, GroupDetail.FULL)
