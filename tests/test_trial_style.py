@@ -133,6 +133,8 @@ async def test_the_time_zone_reads_as_people_say_it(sandbox: Box) -> None:
     await page.say("office", "/meeting")
     await page.say("office", "2026年第四季度府院联席会议")
     await page.say("office", "12月3日")
+    # The bot first takes the buttons off the date question, then asks for the time.
+    await page.until(lambda s: "几点" in page.texts("office")[-1])
     assert "（北京时间）" in page.texts("office")[-1], page.texts("office")[-1]
     await page.say("clerk", "/new")
     await page.press("clerk", "出庭应诉")
@@ -141,5 +143,6 @@ async def test_the_time_zone_reads_as_people_say_it(sandbox: Box) -> None:
     await page.press("clerk", "自然资源局")
     await page.say("clerk", "第三审判庭")
     await page.press("clerk", "10个工作日")
+    await page.until(lambda s: "几点" in page.texts("clerk")[-1])
     asked = page.texts("clerk")[-1]
     assert "（北京时间）" in asked and "Asia/Shanghai" not in asked, asked
