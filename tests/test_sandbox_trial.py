@@ -53,6 +53,8 @@ async def test_the_party_to_enforcement_is_seen_only_by_those_the_form_promises(
     await page.press("clerk", "裁执分离")
     await page.say("clerk", "（2026）吉24行审15号")
     await page.say("clerk", "限期拆除违法建筑")
+    # The answered question loses its buttons first; the next question follows.
+    await page.until(lambda s: "被执行人" in page.texts("clerk")[-1])
     prompt = page.texts("clerk")[-1]
     assert "被执行人是谁（个人或单位）？仅法院、组织实施机关和府院联动办公室可见。" in prompt
     await page.say("clerk", "王某某")
@@ -159,6 +161,7 @@ async def test_a_resubmitted_matter_counts_the_files_it_keeps(sandbox: Box) -> N
     await page.press("dept", "修改后重新提请")
     [(files,)] = rows(box, "select count(*) from case_files")
     assert files == 1
+    await page.until(lambda s: "附件：" in page.texts("dept")[-1])
     summary = page.texts("dept")[-1]
     assert "附件：1个文件" in summary and "附件：—" not in summary, summary
 
