@@ -2,7 +2,8 @@
 # A PostgreSQL server for the tests, on this machine (needs root): installs Debian's
 # `postgresql` if missing, keeps a cluster of its own (`fuyuan-test`, on 127.0.0.1 only, port
 # $FUYUAN_TEST_PG_PORT or 55432, durability off: its data is thrown away), starts it, and makes
-# sure the tests' role exists (it may create databases: every test gets a fresh one).
+# sure the tests' role exists (it may create databases: every test gets a fresh one; and end
+# other sessions, so `DROP DATABASE … WITH (FORCE)` also stops an autovacuum worker there).
 # Prints the URL for TEST_DATABASE_URL on standard output, everything else on standard error.
 # Idempotent; a second run only checks that the cluster is up.
 #
@@ -54,6 +55,7 @@ _psql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" -d pos
 
 _psql -c "DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN CREATE ROLE $ROLE; END IF;
-END \$\$" -c "ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'" >&2
+END \$\$" -c "ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'" \
+    -c "GRANT pg_signal_backend TO $ROLE" >&2
 
 echo "postgresql+asyncpg://$ROLE:$PASSWORD@127.0.0.1:$PORT/postgres"

@@ -121,7 +121,26 @@ class PostgresServer:
         _in_thread(lambda: self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
 
     def drop(self, name: str) -> None:
-        _in_thread(lambda: self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """Drop a database, whoever is still connected to it.
+
+        ``WITH (FORCE)`` ends the other sessions; an autovacuum worker that has just started on a
+        freshly migrated database belongs to no role, so a role without ``pg_signal_backend``
+        (``scripts/postgres.sh`` grants it; another server may not) is refused: the worker is
+        gone within moments, so the drop is tried again a few times before it fails.
+        """
+        import asyncpg
+
+        async def drop() -> None:
+            for attempt in range(20):
+                try:
+                    await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    return
+                except asyncpg.InsufficientPrivilegeError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.25)
+
+        _in_thread(drop)
 
     @contextmanager
     def fresh_database(self, *, migrated: bool) -> Iterator[str]:
