@@ -535,12 +535,24 @@ class Timings:
     wall_ns: int = 0  # rounds of updates handled side by side, in total (idle time not)
     cpu_ns: int = 0  # process CPU time (all threads) spent handling, in total
     fake_ns: int = 0  # of wall_ns, inside the fake Bot API
+    fake_cpu_ns: int = 0  # of cpu_ns, the fake Bot API's own work (Telegram's, not the bot's)
     rounds: list[int] = field(default_factory=list)  # updates in each round
 
     @property
     def cpu_per_second(self) -> float:
         """Updates per second of CPU: what the process could handle with no waiting at all."""
         return len(self.ns) / (self.cpu_ns / 1e9) if self.cpu_ns else 0.0
+
+    @property
+    def own_cpu_ns(self) -> int:
+        """CPU time spent by the bot itself: the process's, less the fake Bot API's own work
+        (parsing and storing what the bot sent), which Telegram's servers do in production."""
+        return self.cpu_ns - self.fake_cpu_ns
+
+    @property
+    def own_cpu_per_second(self) -> float:
+        """Updates per second of the bot's own CPU (``own_cpu_ns``)."""
+        return len(self.ns) / (self.own_cpu_ns / 1e9) if self.own_cpu_ns > 0 else 0.0
 
     @property
     def own_ns(self) -> list[int]:
@@ -550,17 +562,22 @@ class Timings:
 
 class FakeClock:
     """Accumulates the time spent inside ``FakeTelegram.handle`` (the fake Bot API's own
-    work: parsing HTML, storing messages), which a real bot would not spend in-process."""
+    work: parsing HTML, storing messages), which a real bot would not spend in-process: in wall
+    time, and in CPU time of the thread that calls it (the fake answers synchronously, so that
+    is exactly its own work)."""
 
     def __init__(self, fake: FakeTelegram) -> None:
         self.ns = 0
+        self.cpu_ns = 0
         handle = fake.handle
 
         def timed(method: str, params: Any) -> tuple[int, JSON]:
             start = time.perf_counter_ns()
+            cpu = time.thread_time_ns()
             try:
                 return handle(method, params)
             finally:
+                self.cpu_ns += time.thread_time_ns() - cpu
                 self.ns += time.perf_counter_ns() - start
 
         fake.handle = timed  # type: ignore[method-assign]
@@ -694,6 +711,7 @@ async def feed(
     when one is still being handled as the next arrives (at a round trip of 50 ms, most)."""
     gap = ARRIVAL_GAP if gap is None else gap
     in_fake = fake_clock.ns if fake_clock else 0
+    fake_cpu = fake_clock.cpu_ns if fake_clock else 0
     cpu = time.process_time_ns()
     start = time.perf_counter_ns()
     results = await asyncio.gather(*(_one(app, raw, i * gap) for i, raw in enumerate(raws)))
@@ -701,6 +719,7 @@ async def feed(
     timings.cpu_ns += time.process_time_ns() - cpu
     if fake_clock is not None:
         timings.fake_ns += fake_clock.ns - in_fake
+        timings.fake_cpu_ns += fake_clock.cpu_ns - fake_cpu
     for ns, (statements, transactions, hops, waited, _) in results:
         timings.ns.append(ns)
         timings.statements.append(statements)
@@ -1131,6 +1150,12 @@ class Pair:
         b, e = self.bot.timings.cpu_per_second, self.echo.cpu_per_second
         return b / e if e else 0.0
 
+    @property
+    def own_ratio(self) -> float:
+        """The same, of each bot's own CPU: the fake Bot API's work left out of both."""
+        b, e = self.bot.timings.own_cpu_per_second, self.echo.own_cpu_per_second
+        return b / e if e else 0.0
+
 
 async def _pair(
     n: int, template: Path, rtt_ms: float, profile: Path | None, people: list[Person] | None
@@ -1322,6 +1347,24 @@ def report(
                 ">= 25 %" if pair.rtt_ms == 0 else "",
                 pair.ratio >= 0.25 if pair.rtt_ms == 0 else None,
                 data={"rtt_ms": pair.rtt_ms, "ratio": pair.ratio},
+            ),
+            Row(
+                f"mix at {at}: the bots' own CPU per update, real / echo (the fake Bot API's "
+                "work left out: Telegram's servers do it)",
+                f"{ms(pb.own_cpu_ns / len(pb.ns))} / {ms(pe.own_cpu_ns / len(pe.ns))} "
+                f"(fake: {ms(pb.fake_cpu_ns / len(pb.ns))} / {ms(pe.fake_cpu_ns / len(pe.ns))})",
+                data={
+                    "rtt_ms": pair.rtt_ms,
+                    "bot_own_cpu_ms": pb.own_cpu_ns / len(pb.ns) / 1e6,
+                    "echo_own_cpu_ms": pe.own_cpu_ns / len(pe.ns) / 1e6,
+                    "bot_fake_cpu_ms": pb.fake_cpu_ns / len(pb.ns) / 1e6,
+                    "echo_fake_cpu_ms": pe.fake_cpu_ns / len(pe.ns) / 1e6,
+                },
+            ),
+            Row(
+                f"mix at {at}: throughput ratio real bot / echo bot, of their own CPU",
+                f"{pair.own_ratio:.1%}",
+                data={"rtt_ms": pair.rtt_ms, "own_ratio": pair.own_ratio},
             ),
         ]
     return rows
