@@ -9,12 +9,33 @@ rate limiter, raising the same errors.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 
-# Every text goes without a link preview: a matter's text may quote an address.
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Every text goes without a link preview: a matter's text may quote an address. Sent as the
+# JSON python-telegram-bot would make of it.
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True).to_json()
+
+
+def markup_json(markup: InlineKeyboardMarkup) -> str:
+    """A keyboard as the request's JSON. The bot's buttons carry callback data or a link
+    (``handlers.common.keyboard``), written here directly: python-telegram-bot's generic
+    ``to_dict`` walk cost more than building the keyboard. Anything else goes that way."""
+    rows: list[list[dict[str, str]]] = []
+    for row in markup.inline_keyboard:
+        out: list[dict[str, str]] = []
+        for button in row:
+            data, url = button.callback_data, button.url
+            if isinstance(data, str) and url is None:
+                out.append({"text": button.text, "callback_data": data})
+            elif url is not None and data is None:
+                out.append({"text": button.text, "url": url})
+            else:
+                return markup.to_json()
+        rows.append(out)
+    return json.dumps({"inline_keyboard": rows})
 
 
 async def post_text(
@@ -41,7 +62,7 @@ async def post_text(
     if message_id is not None:
         data["message_id"] = message_id
     if markup is not None:
-        data["reply_markup"] = markup
+        data["reply_markup"] = markup_json(markup)
     result = await bot._post("sendMessage" if message_id is None else "editMessageText", data)
     return int(result["message_id"]) if isinstance(result, dict) else int(message_id or 0)
 
@@ -53,5 +74,5 @@ async def post_markup(
     turned into a ``Message``."""
     data: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id}
     if markup is not None:
-        data["reply_markup"] = markup
+        data["reply_markup"] = markup_json(markup)
     await bot._post("editMessageReplyMarkup", data)
