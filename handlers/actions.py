@@ -40,6 +40,7 @@ from handlers.common import (
     viewer_of,
 )
 from handlers.forms import END, State, Turn
+from handlers.sending import post_markup
 from handlers.texts import Texts
 
 logger = logging.getLogger(__name__)
@@ -460,7 +461,7 @@ async def _redraw_origin(
     if await context.svc.is_notice(case.id, chat_id, message_id):
         return
     try:
-        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=markup)
+        await post_markup(context.bot, chat_id, message_id, markup)
     except TelegramError as exc:
         logger.debug("could not redraw the pressed message's buttons: %s", exc)
 

@@ -20,6 +20,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.domain.models import Viewer
 from bot.services.coordination import Coordination
 from handlers.runtime import Runtime
+from handlers.sending import post_markup, post_text
 from handlers.texts import Texts, split_html
 
 logger = logging.getLogger(__name__)
@@ -95,20 +96,16 @@ async def send_html(
     chat_id: int,
     html: str,
     markup: InlineKeyboardMarkup | None = None,
-) -> Message:
-    """Send a possibly long HTML text; the keyboard goes with the last part."""
+) -> int:
+    """Send a possibly long HTML text; the keyboard goes with the last part. Returns the last
+    part's message id."""
     parts = split_html(html)
-    message: Message | None = None
+    message_id = 0
     for i, part in enumerate(parts):
-        message = await context.bot.send_message(
-            chat_id,
-            part,
-            parse_mode="HTML",
-            reply_markup=markup if i == len(parts) - 1 else None,
-            disable_web_page_preview=True,
+        message_id = await post_text(
+            context.bot, chat_id, part, markup if i == len(parts) - 1 else None
         )
-    assert message is not None
-    return message
+    return message_id
 
 
 # Answers in the group going out in the background at once, at most; more are dropped.
@@ -117,11 +114,11 @@ GROUP_REPLIES_WAITING = 3
 
 async def reply(
     update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
-) -> Message | None:
+) -> int | None:
     """Answer in the chat of the update. In a private chat the answer is sent before the
-    update is done (and returned); in the group it goes out in the background, since a group
-    send can wait for the group's flood limit (20 messages a minute) and nothing else should
-    wait with it."""
+    update is done (its message id is returned); in the group it goes out in the background,
+    since a group send can wait for the group's flood limit (20 messages a minute) and
+    nothing else should wait with it."""
     chat = update.effective_chat
     assert chat is not None
     if chat.type == Chat.PRIVATE:
@@ -156,8 +153,8 @@ async def ask(
     markup: InlineKeyboardMarkup | None = None,
     *,
     query: CallbackQuery | None = None,
-) -> Message | None:
-    """Send a conversation's next question, after its state was saved; the new message
+) -> int | None:
+    """Send a conversation's next question, after its state was saved; the new message's id
     when one was sent in a private chat (None for an edit).
 
     If sending fails the conversation still waits for the answer (a timed-out message may
@@ -178,7 +175,7 @@ async def notify(
     chat_id: int,
     html: str,
     markup: InlineKeyboardMarkup | None = None,
-) -> Message | None:
+) -> int | None:
     """Send a message the bot decided to send on its own; a recipient who cannot be reached
     (never started the bot, blocked it, left the group) must not break the action that caused it.
     """
@@ -204,8 +201,8 @@ async def edit_or_send(
     parts = split_html(html)
     if isinstance(message, Message) and len(parts) == 1:
         try:
-            await message.edit_text(
-                parts[0], parse_mode="HTML", reply_markup=markup, disable_web_page_preview=True
+            await post_text(
+                context.bot, message.chat.id, parts[0], markup, message_id=message.message_id
             )
             return
         except BadRequest as exc:
@@ -226,7 +223,7 @@ async def drop_keyboard(query: CallbackQuery) -> None:
         and message.reply_markup is not None
     ):
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await post_markup(message.get_bot(), message.chat.id, message.message_id, None)
         except TelegramError as exc:
             logger.debug("could not drop keyboard: %s", exc)
 

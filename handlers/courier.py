@@ -48,6 +48,7 @@ from telegram.error import (
 
 from bot.services.delivery import FailureReason, Outbox, OutboxMessage, Outcome
 from handlers.pacing import bulk
+from handlers.sending import post_text
 from handlers.texts import split_html
 
 logger = logging.getLogger(__name__)
@@ -278,31 +279,30 @@ class Courier:
                 )
                 return sent.message_id
         parts = split_html(rendered.html)
-        sends: list[Callable[[], Awaitable[Message]]] = [
+        sends: list[Callable[[], Awaitable[int]]] = [
             functools.partial(
-                bot.send_message,
+                post_text,
+                bot,
                 chat_id,
                 part,
-                parse_mode="HTML",
-                disable_web_page_preview=True,
-                reply_markup=rendered.markup if i == len(parts) - 1 else None,
+                rendered.markup if i == len(parts) - 1 else None,
             )
             for i, part in enumerate(parts)
         ]
         if rendered.document is not None:
             name, content = rendered.document
             document = InputFile(content, filename=name)
-            sends.append(functools.partial(bot.send_document, chat_id, document))
+            sends.append(functools.partial(_sent_id, bot.send_document, chat_id, document))
         if rendered.photo is not None:
             name, content = rendered.photo
             photo = InputFile(content, filename=name)
-            sends.append(functools.partial(bot.send_photo, chat_id, photo))
+            sends.append(functools.partial(_sent_id, bot.send_photo, chat_id, photo))
         first: int | None = None
         delivered = done
         try:
             for part in sends[done:]:
-                sent = await part()
-                first = first or sent.message_id
+                message_id = await part()
+                first = first or message_id
                 delivered += 1
         except TelegramError as exc:
             if delivered == 0:
@@ -316,19 +316,19 @@ class Courier:
         is gone (deleted, too old to edit), is done with: there is nothing left to change.
         An edit changes one message: a text longer than one keeps its first part."""
         try:
-            await bot.edit_message_text(
-                split_html(rendered.html)[0],
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode="HTML",
-                reply_markup=rendered.markup,
-                disable_web_page_preview=True,
+            await post_text(
+                bot, chat_id, split_html(rendered.html)[0], rendered.markup, message_id=message_id
             )
         except BadRequest as exc:
             if not any(reason in exc.message.lower() for reason in EDIT_DONE):
                 raise
             logger.info("message %s in chat %s left as it is: %s", message_id, chat_id, exc)
         return message_id
+
+
+async def _sent_id(send: Callable[..., Awaitable[Message]], *args: Any) -> int:
+    """A file's send, as the message id it made."""
+    return (await send(*args)).message_id
 
 
 class PartlySent(Exception):

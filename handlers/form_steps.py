@@ -64,6 +64,7 @@ from handlers.forms import (
     suggestion_texts,
     wrong_input,
 )
+from handlers.sending import post_markup
 
 Step = Callable[[Turn], Awaitable[State]]
 
@@ -411,7 +412,7 @@ async def _replace_keyboard(query: CallbackQuery, rows: list[list[Button]]) -> N
     message = query.message
     if isinstance(message, Message):
         try:
-            await message.edit_reply_markup(reply_markup=keyboard(rows))
+            await post_markup(query.get_bot(), message.chat.id, message.message_id, keyboard(rows))
         except BadRequest as exc:  # a double tap: the first one already showed this
             if "not modified" not in exc.message.lower():
                 raise

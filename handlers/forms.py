@@ -54,6 +54,7 @@ from handlers.common import (
     reply,
     viewer_of,
 )
+from handlers.sending import post_markup
 
 logger = logging.getLogger(__name__)
 
@@ -245,10 +246,10 @@ class Turn:
         else:
             sent = await reply(self.update, self.context, html, markup)
         if query is not None and question and isinstance(query.message, Message):
-            sent = query.message  # the pressed message now shows the question
+            sent = query.message.message_id  # the pressed message now shows the question
         if sent is not None and markup is not None:
             assert self.context.user_data is not None
-            self.context.user_data[_QUESTION_KEY] = (self.token, sent.message_id)
+            self.context.user_data[_QUESTION_KEY] = (self.token, sent)
 
     def forget_question(self, query: CallbackQuery) -> None:
         """The pressed message loses its buttons by other means: nothing to remove later."""
@@ -331,7 +332,7 @@ async def drop_buttons(update: Update, context: BotContext, message_id: Any) -> 
     if not isinstance(message_id, int) or chat is None or chat.type != Chat.PRIVATE:
         return
     try:
-        await context.bot.edit_message_reply_markup(chat.id, message_id, reply_markup=None)
+        await post_markup(context.bot, chat.id, message_id, None)
     except TelegramError as exc:
         logger.debug("could not drop the buttons of message %s: %s", message_id, exc)
 

@@ -31,6 +31,7 @@ from handlers.common import keyboard
 from handlers.courier import Rendered, Renderer, Skip
 from handlers.notifications import Renderers, audience_of
 from handlers.runtime import Runtime
+from handlers.sending import post_text
 from handlers.texts import TELEGRAM_TEXT_LIMIT, Texts, split_html
 
 logger = logging.getLogger(__name__)
@@ -283,13 +284,8 @@ class PostRefresher:
         text = split_html(rendered.html)[0]
         for attempt in range(self.THROTTLED_TRIES + 1):
             try:
-                await self.app.bot.edit_message_text(
-                    text,
-                    chat_id=row.chat_id,
-                    message_id=message_id,
-                    parse_mode="HTML",
-                    reply_markup=rendered.markup,
-                    disable_web_page_preview=True,
+                await post_text(
+                    self.app.bot, row.chat_id, text, rendered.markup, message_id=message_id
                 )
                 return
             except RetryAfter as exc:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_day_names
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from bot.domain import rules
@@ -47,6 +47,9 @@ class Texts:
         self.tz = tz
         self.kinds = kinds if kinds is not None else default_registry()
         self._envs = {lang: self._make_env(lang) for lang in LANGS}
+        # (language, template name) -> compiled template: a plain dict lookup per message,
+        # not Jinja's locked LRU cache and loader checks (``warm_up`` fills it at start-up).
+        self._templates: dict[tuple[str, str], Template] = {}
 
     def _make_env(self, lang: str) -> Environment:
         env = Environment(
@@ -133,9 +136,9 @@ class Texts:
         two, so that updates find them compiled (Jinja keeps them; the first render of each
         would otherwise compile it on an update's time). Returns how many were compiled."""
         compiled = 0
-        for env in self._envs.values():
+        for lang, env in self._envs.items():
             for name in env.list_templates(extensions=["html"]):
-                env.get_template(name)
+                self._templates[lang, name.removesuffix(".html")] = env.get_template(name)
                 compiled += 1
                 await asyncio.sleep(0)
         return compiled
@@ -143,8 +146,11 @@ class Texts:
     def render(self, lang: str, name: str, **context: Any) -> str:
         """Render ``templates/<name>.html`` in a language; returns Telegram HTML."""
         lang = normalise_lang(lang)
-        html = self._envs[lang].get_template(f"{name}.html").render(**context).strip()
-        if lang == "zh_CN":
+        template = self._templates.get((lang, name))
+        if template is None:
+            template = self._templates[lang, name] = self._envs[lang].get_template(f"{name}.html")
+        html = template.render(**context).strip()
+        if lang == "zh_CN" and "：" in html:
             # Chinese typography: nothing after a full-width colon ("所属单位：长白山…"), where
             # the templates put a label and its value side by side for every language.
             html = _AFTER_FULLWIDTH_COLON.sub(r"\1", html)
@@ -257,6 +263,7 @@ class FieldLabels:
 
 _TOKEN_RE = re.compile(r"<[^>]*>|&[#\w]+;|[^<&]+|[<&]")
 _TAG_NAME_RE = re.compile(r"</?\s*([a-zA-Z][\w-]*)")
+_TAGS_ONLY_RE = re.compile(r"(?:<[^>]*>)*")  # markup without a visible character
 
 
 def _utf16_len(text: str) -> int:
@@ -270,6 +277,12 @@ def split_html(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     tag or an entity. Tags open at a cut are closed and reopened in the next part, so every
     part is valid markup on its own.
     """
+    if len(html) <= limit // 2 or _utf16_len(html) <= limit:
+        # Nearly every message: the whole markup fits, so its visible text does; one part,
+        # as the walk below makes it, without tokenising it first.
+        stripped = html.strip("\n")
+        if stripped.strip() and not _TAGS_ONLY_RE.fullmatch(html):
+            return [stripped]
     tokens = _TOKEN_RE.findall(html)
     parts: list[str] = []
     current: list[str] = []

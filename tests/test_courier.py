@@ -58,6 +58,13 @@ class ScriptedBot:
     async def send_document(self, chat_id: int, document: Any, **_: Any) -> Any:
         return await self._next("send_document", chat_id, document)
 
+    async def _post(self, endpoint: str, data: dict[str, Any]) -> Any:
+        """The courier sends its texts as raw requests (``handlers.sending``): the same
+        script answers them, as Telegram's JSON."""
+        assert endpoint == "sendMessage", endpoint
+        sent = await self.send_message(int(data["chat_id"]), str(data["text"]))
+        return {"message_id": sent.message_id}
+
 
 async def render_plain(message: OutboxMessage, uncertain: bool) -> Rendered:
     note = "RESENT " if uncertain else ""

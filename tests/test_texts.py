@@ -55,6 +55,17 @@ def test_short_text_is_one_part() -> None:
     assert split_html("<b>hi</b> there") == ["<b>hi</b> there"]
 
 
+def test_a_text_that_fits_is_one_part_without_its_outer_line_breaks() -> None:
+    """What fits at once is taken as it is (no walk), with the walk's edges: outer line
+    breaks dropped, and markup with nothing visible in it is an empty message."""
+    assert split_html("\n<b>你好</b>\n\n") == ["<b>你好</b>"]
+    assert split_html("😀" * 2048) == ["😀" * 2048]  # exactly the limit in UTF-16 units
+    assert len(split_html("😀" * 2049)) == 2
+    assert split_html("<b></b>") == [""]
+    assert split_html(" \n ") == [""]
+    assert split_html("a < b & c") == ["a < b & c"]
+
+
 @pytest.mark.parametrize("limit", [50, 200, 4096])
 def test_long_text_splits_at_lines_with_balanced_tags(limit: int) -> None:
     lines = [f"<b>第{i}行</b> " + "字" * (i % 37) + " &lt;x&gt;" for i in range(600)]
