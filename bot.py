@@ -30,13 +30,7 @@ def main() -> int:
     sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
     from dotenv import load_dotenv
 
-    from bot.app import build_application
-    from bot.backup import OperatorError
     from bot.config import ConfigError, load_committee, load_settings
-    from bot.health import database_of, serve
-    from bot.heap import freeze_after_start
-    from bot.logs import setup_logging
-    from bot.webhook import listen_problem
 
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
@@ -47,6 +41,18 @@ def main() -> int:
     except ConfigError as exc:
         print(f"fuyuan-bot: configuration error: {exc}", file=sys.stderr)
         return 2
+    if settings.webhook_url is None:
+        # Long polling never starts python-telegram-bot's webhook server: its import (tornado,
+        # a fiftieth of a second) is left out, which the library allows for.
+        sys.modules.setdefault("tornado", None)  # type: ignore[arg-type]
+
+    from bot.app import build_application
+    from bot.backup import OperatorError
+    from bot.health import database_of, serve
+    from bot.heap import freeze_after_start
+    from bot.logs import setup_logging
+    from bot.webhook import listen_problem
+
     setup_logging(settings)
     log = logging.getLogger("fuyuan-bot")
     app = build_application(settings, committee)
