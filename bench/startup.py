@@ -3,7 +3,9 @@
 A user's message is queued before the process starts; the time measured runs from spawning
 the process to the bot's answer arriving at the fake. With a new database the migrations run
 first; with an existing one they are a no-op check. The import time of ``bot.app`` alone is
-measured in a fresh interpreter.
+measured in a fresh interpreter. Beside the wall time, the CPU time the bot's process has used
+by the moment its answer arrives (from ``/proc``, where there is one): on a machine shared
+with other work it varies far less than the wall time.
 """
 
 from __future__ import annotations
@@ -37,8 +39,23 @@ def _env(workdir: Path, server: FakeBotApiServer) -> dict[str, str]:
     }
 
 
-def one_start(workdir: Path, first_update_id: int) -> float:
-    """Seconds from spawning ``bot.py`` to its answer to /start queued beforehand.
+def _cpu_and_rss(pid: int) -> tuple[float, float] | None:
+    """CPU seconds (user and system) a running process has used so far, and its resident
+    size in MiB (Linux ``/proc``; None elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss_kib = next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:"))
+    return cpu, rss_kib / 1024
+
+
+def one_start(workdir: Path, first_update_id: int) -> tuple[float, tuple[float, float] | None]:
+    """Seconds from spawning ``bot.py`` to its answer to /start queued beforehand, and the
+    CPU seconds its process had used by then with its RSS (None where ``/proc`` cannot tell).
 
     Update ids grow across runs on one database, as Telegram's do (the bot skips an update
     id it has handled before).
@@ -69,6 +86,7 @@ def one_start(workdir: Path, first_update_id: int) -> float:
         try:
             fake.wait_for(lambda: answered() or proc.poll() is not None, timeout=30)
             elapsed = time.perf_counter() - start
+            used = _cpu_and_rss(proc.pid)
             if not answered():
                 raise RuntimeError(
                     f"bot.py exited with {proc.returncode}:\n{log_path.read_text('utf-8')}"
@@ -81,7 +99,7 @@ def one_start(workdir: Path, first_update_id: int) -> float:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-    return elapsed
+    return elapsed, used
 
 
 def _committee_file(workdir: Path) -> None:
@@ -122,15 +140,22 @@ def measure(*, quick: bool, verbose: bool = False) -> list[Row]:
     runs = 1 if quick else 3
     fresh: list[float] = []
     existing: list[float] = []
+    cpu: list[float] = []
+    rss: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="fuyuan-bench-") as tmp:
             workdir = Path(tmp)
             _committee_file(workdir)
-            fresh.append(one_start(workdir, 1))  # new database: migrations run
-            existing.append(one_start(workdir, 1001))  # the same database again
+            fresh.append(one_start(workdir, 1)[0])  # new database: migrations run
+            wall, used = one_start(workdir, 1001)  # the same database again
+            existing.append(wall)
+            if used is not None:
+                cpu.append(used[0])
+                rss.append(used[1])
     imports = [import_time() for _ in range(runs)]
     if verbose:
         print(f"start-up: new database {fresh}, existing database {existing}")
+        print(f"start-up, existing database: CPU {cpu}, RSS {rss}")
         print("slowest imports of bot.app (cumulative):\n" + import_top())
     warm = median(existing)
     return [
@@ -147,6 +172,30 @@ def measure(*, quick: bool, verbose: bool = False) -> list[Row]:
             "<= 1 s",
             median(fresh) <= 1.0,
             data={"ms": median(fresh) * 1000, "runs_ms": [x * 1000 for x in fresh]},
+        ),
+        *(
+            [
+                Row(
+                    f"CPU of the bot's process to its first answer, existing database "
+                    f"(median of {runs})",
+                    f"{median(cpu) * 1000:.0f} ms",
+                    data={"ms": median(cpu) * 1000, "runs_ms": [x * 1000 for x in cpu]},
+                )
+            ]
+            if cpu
+            else []
+        ),
+        *(
+            [
+                Row(
+                    f"RSS of the bot's process at its first answer, existing database "
+                    f"(median of {runs})",
+                    f"{median(rss):.0f} MiB",
+                    data={"mib": median(rss), "runs_mib": rss},
+                )
+            ]
+            if rss
+            else []
         ),
         Row(
             f"import of bot.app alone (median of {runs})",

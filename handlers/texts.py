@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, get_day_names
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
@@ -38,7 +37,9 @@ _AFTER_FULLWIDTH_COLON = re.compile(r"(：(?:</b>|</i>|</code>)?) +")
 
 
 class Texts:
-    """One compiled Jinja2 environment per language, built once at start-up."""
+    """One compiled Jinja2 environment per language, each built when first used: the bot's
+    first answer needs only its own language's. Babel (English dates, calendar widgets) is
+    imported where first used, or by the warm-up soon after start."""
 
     def __init__(
         self, committee: Committee, tz: ZoneInfo, kinds: KindRegistry | None = None
@@ -46,10 +47,16 @@ class Texts:
         self.committee = committee
         self.tz = tz
         self.kinds = kinds if kinds is not None else default_registry()
-        self._envs = {lang: self._make_env(lang) for lang in LANGS}
+        self._envs: dict[str, Environment] = {}
         # (language, template name) -> compiled template: a plain dict lookup per message,
         # not Jinja's locked LRU cache and loader checks (``warm_up`` fills it at start-up).
         self._templates: dict[tuple[str, str], Template] = {}
+
+    def _env(self, lang: str) -> Environment:
+        env = self._envs.get(lang)
+        if env is None:
+            env = self._envs[lang] = self._make_env(lang)
+        return env
 
     def _make_env(self, lang: str) -> Environment:
         env = Environment(
@@ -136,7 +143,9 @@ class Texts:
         two, so that updates find them compiled (Jinja keeps them; the first render of each
         would otherwise compile it on an update's time). Returns how many were compiled."""
         compiled = 0
-        for lang, env in self._envs.items():
+        for lang in LANGS:
+            env = self._env(lang)
+            self.month_title(lang, date(2026, 12, 1))  # Babel and the language's locale data
             for name in env.list_templates(extensions=["html"]):
                 self._templates[lang, name.removesuffix(".html")] = env.get_template(name)
                 compiled += 1
@@ -148,7 +157,7 @@ class Texts:
         lang = normalise_lang(lang)
         template = self._templates.get((lang, name))
         if template is None:
-            template = self._templates[lang, name] = self._envs[lang].get_template(f"{name}.html")
+            template = self._templates[lang, name] = self._env(lang).get_template(f"{name}.html")
         html = template.render(**context).strip()
         if lang == "zh_CN" and "：" in html:
             # Chinese typography: nothing after a full-width colon ("所属单位：长白山…"), where
@@ -188,12 +197,16 @@ class Texts:
         lang = normalise_lang(lang)
         if lang == "zh_CN":
             return f"{day.year}年{day.month}月{day.day}日（{_ZH_WEEKDAYS[day.weekday()]}）"
+        from babel.dates import format_date  # heavy: not on the way to the first answer
+
         return format_date(day, format="long", locale=_BABEL_LOCALE[lang])
 
     def format_day(self, lang: str, value: date | str | None) -> str:
         """A date with its weekday, as deadlines are read: 2026年12月2日（周三）, Wed 2 Dec 2026."""
         if normalise_lang(lang) == "zh_CN":
             return self.format_date(lang, value)  # the house style's date carries the weekday
+        from babel.dates import format_date
+
         day = self._day_of(value)
         return "" if day is None else format_date(day, "EEE d MMM yyyy", locale=_BABEL_LOCALE["en"])
 
@@ -208,11 +221,15 @@ class Texts:
         return value
 
     def month_title(self, lang: str, first: date) -> str:
+        from babel.dates import format_date
+
         pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"
         return format_date(first, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
 
     def weekdays(self, lang: str) -> list[str]:
         """Monday-first narrow weekday names for the calendar header."""
+        from babel.dates import get_day_names
+
         names = get_day_names(
             "narrow", context="stand-alone", locale=_BABEL_LOCALE[normalise_lang(lang)]
         )

@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-
 from bot.domain.fields import MAX_DATE_AHEAD, FieldSpec, Option
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
@@ -125,6 +123,8 @@ _BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
 
 def short_day(lang: str, day: date) -> str:
     """12月2日（周三）/ Wed 2 Dec."""
+    from babel.dates import format_date  # heavy: not on the way to the first answer
+
     return format_date(day, _SHORT_DAY[lang], locale=_BABEL_LOCALE[lang])
 
 
