@@ -28,7 +28,7 @@ from bot.domain.models import (
 )
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 from bot.storage import schema as t
-from bot.storage.db import Database
+from bot.storage.db import Database, execute
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class ServiceBase:
     async def _finish_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
         """A conversation's draft goes with the change it produced, in the same transaction:
         a restart after the commit cannot offer the same button again."""
-        await conn.execute(_DELETE_DRAFT, {"user_id": user_id, "flow": flow})
+        await execute(conn, _DELETE_DRAFT, {"user_id": user_id, "flow": flow})
 
     async def _event(
         self,
@@ -147,7 +147,8 @@ class ServiceBase:
         **detail: Any,
     ) -> int:
         """Write an audit event; returns its id."""
-        result = await conn.execute(
+        result = await execute(
+            conn,
             _EVENT,
             {
                 "case_id": case_id,
@@ -165,7 +166,7 @@ class ServiceBase:
     async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
         """The user's membership as it is now, read inside the caller's transaction (a cached
         viewer may predate a revocation)."""
-        row = (await conn.execute(_ACTIVE_MEMBER, {"user_id": user_id})).first()
+        row = (await execute(conn, _ACTIVE_MEMBER, {"user_id": user_id})).first()
         return self._member(row)
 
     @staticmethod

@@ -40,6 +40,7 @@ from bot.i18n import normalise_lang
 from bot.services.base import Recipient, ServiceBase
 from bot.storage import schema as t
 from bot.storage import search as search_index
+from bot.storage.db import execute
 from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
 # compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
 _HANDLER = t.users.alias("handler")
 _ACTOR = t.users.alias("actor")
-_ASSIGNMENTS_OF = (
+_ASSIGNMENTS = (
     select(
         t.assignments,
         _HANDLER.c.first_name.label("handler_name"),
@@ -65,9 +66,11 @@ _ASSIGNMENTS_OF = (
             _HANDLER, _HANDLER.c.user_id == t.assignments.c.handler_user_id
         ).outerjoin(_ACTOR, _ACTOR.c.user_id == t.assignments.c.acted_by)
     )
-    .where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
     .order_by(t.assignments.c.case_id, t.assignments.c.position)
 )
+_ASSIGNMENTS_OF = _ASSIGNMENTS.where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
+# One matter's (most reads): no IN list to expand on every execution.
+_ASSIGNMENTS_OF_CASE = _ASSIGNMENTS.where(t.assignments.c.case_id == bindparam("case_id"))
 _RAISER = t.users.alias("raiser")
 _CASE = (
     select(t.cases, _RAISER.c.first_name.label("raiser_name"))
@@ -152,7 +155,10 @@ class Cases(ServiceBase):
         ids = list(case_ids)
         if not ids:
             return {}
-        rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
+        if len(ids) == 1:
+            rows = (await execute(conn, _ASSIGNMENTS_OF_CASE, {"case_id": ids[0]})).all()
+        else:
+            rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
         found: dict[int, list[Assignment]] = {i: [] for i in ids}
         for r in rows:
             found[r.case_id].append(
@@ -184,12 +190,12 @@ class Cases(ServiceBase):
         return {case_id: tuple(items) for case_id, items in found.items()}
 
     async def _load_case(self, conn: AsyncConnection, case_id: int) -> Case | None:
-        row = (await conn.execute(_CASE, {"case_id": case_id})).first()
+        row = (await execute(conn, _CASE, {"case_id": case_id})).first()
         if row is None:
             return None
         files = tuple(
             CaseFile(f.media, f.file_id, f.file_unique_id, f.file_name, f.file_size)
-            for f in (await conn.execute(_FILES_OF, {"case_id": case_id})).all()
+            for f in (await execute(conn, _FILES_OF, {"case_id": case_id})).all()
         )
         assignments = (await self._assignments(conn, [case_id]))[case_id]
         return self._case(row, files, assignments, row.raiser_name or "")
@@ -216,7 +222,7 @@ class Cases(ServiceBase):
         kind, year, seq = parsed
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(_CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
+                await execute(conn, _CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
             ).scalar_one_or_none()
             case = None if case_id is None else await self._load_case(conn, case_id)
         if case is None:
@@ -234,7 +240,7 @@ class Cases(ServiceBase):
             )
         }
         async with self.db.read() as conn:
-            rows = (await conn.execute(_HISTORY, {"case_id": case.id})).all()
+            rows = (await execute(conn, _HISTORY, {"case_id": case.id})).all()
         # Steps on the whole matter, and those of the addressees the viewer may see.
         return [
             self._to_event(r) for r in rows if r.assignment_id is None or r.assignment_id in seen
