@@ -325,6 +325,7 @@ async def test_prebuilt_statements_run_through_the_driver_with_sqlalchemys_types
                     )
                 ).scalar_one()
                 updated = await execute(conn, _SETTING, {"key": "k"})
+                together = await execute(conn, _SETTING, [{"key": "m1"}, {"key": "m2"}])
             async with db.read() as conn:
                 rows = (await execute(conn, _EVENTS_BY_ACTION, {"action": "a"})).all()
                 none = (await execute(conn, _EVENTS_BY_ACTION, {"action": "b"})).first()
@@ -335,15 +336,16 @@ async def test_prebuilt_statements_run_through_the_driver_with_sqlalchemys_types
         ]
         assert rows[0].at.utcoffset() == timedelta(0) and rows[0].detail["k"] == "值"
         assert none is None
-        assert len(statements) == 5  # listeners see every statement
+        assert len(statements) == 6  # listeners see every statement
         if db.is_sqlite:
+            assert together.rowcount == 2  # (PostgreSQL's driver does not count them)
             assert executions == []
             assert db.trips == before
         async with db.read() as conn:  # what SQLAlchemy itself reads back
             stored = (await conn.execute(_EVENTS_BY_ACTION, {"action": "a"})).all()
-            setting = (await conn.execute(select(t.settings.c.value))).scalar_one()
+            settings = (await conn.execute(select(t.settings).order_by("key"))).all()
         assert [tuple(row) for row in stored] == [tuple(row) for row in rows]
-        assert setting == "fixed"
+        assert [tuple(row) for row in settings] == [(k, "fixed") for k in ("k", "m1", "m2")]
 
         # A failure is SQLAlchemy's error, and the transaction goes with it.
         with pytest.raises(IntegrityError):

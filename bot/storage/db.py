@@ -28,15 +28,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Executable, event, text
-from sqlalchemy.engine import Connection, Dialect, Result, make_url
+from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -222,19 +222,36 @@ def _values(prepared: _Prepared, params: dict[str, Any] | None) -> tuple[Any, ..
     return tuple(values)
 
 
+class Rows(IteratorResult[Any]):
+    """A prepared statement's result (see ``execute``): SQLAlchemy's, with the rows counted
+    as its cursor's result would count them."""
+
+    rowcount: int
+
+
 async def execute(
-    conn: AsyncConnection, statement: Executable, params: dict[str, Any] | None = None
-) -> Result[Any]:
+    conn: AsyncConnection,
+    statement: Executable,
+    params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+) -> Rows | CursorResult[Any]:
     """``conn.execute(statement, params)`` for a statement built once (module-level, with
     ``bindparam``s). On SQLite it runs through the driver directly, compiled once, without
     SQLAlchemy's per-execution machinery (cache key, execution context, result set-up), which
     costs several times what SQLite itself does for an update's short statements; its rows
     come back as SQLAlchemy's, their values converted by the same types, and the engine's
-    ``before_cursor_execute`` listeners still see it. Anything else (another database, a
-    statement this cannot run) goes through SQLAlchemy."""
+    ``before_cursor_execute`` listeners still see it. A list of parameter sets is run as one
+    ``executemany`` (no rows; ``rowcount`` counts the rows changed). Anything else (another
+    database, a statement this cannot run) goes through SQLAlchemy."""
     raw = _here(conn)
     prepared = _prepare(conn.dialect, statement) if raw is not None else None
-    values = _values(prepared, params) if prepared is not None else None
+    many = not (params is None or isinstance(params, dict))
+    values: Any = None
+    if prepared is not None and isinstance(params, dict | None):
+        values = _values(prepared, params)
+    elif prepared is not None and params and prepared.columns is None:
+        values = [_values(prepared, one) for one in cast(Sequence[dict[str, Any]], params)]
+        if None in values:
+            values = None
     sync_conn = conn.sync_connection
     if (
         raw is None
@@ -246,20 +263,20 @@ async def execute(
     ):
         return await conn.execute(statement, params)
     if sync_conn.dispatch.before_cursor_execute:
-        sync_conn.dispatch.before_cursor_execute(sync_conn, None, prepared.sql, values, None, False)
+        sync_conn.dispatch.before_cursor_execute(sync_conn, None, prepared.sql, values, None, many)
     error_class = conn.dialect.loaded_dbapi.Error
     try:
-        description, rows, rowcount, _, _ = await raw.run_prepared(prepared.sql, values)
+        description, rows, rowcount, _, _ = await raw.run_prepared(prepared.sql, values, many)
     except error_class as error:
         raise DBAPIError.instance(
             prepared.sql, values, error, error_class, hide_parameters=True, dialect=conn.dialect
         ) from error
     if prepared.columns is None or description is None:
-        result: Result[Any] = IteratorResult(SimpleResultMetaData([]), iter(()))
+        result = Rows(SimpleResultMetaData([]), iter(()))
         result._soft_close()
     else:
-        result = IteratorResult(prepared.columns, iter(rows))
-    result.rowcount = rowcount  # type: ignore[attr-defined]
+        result = Rows(prepared.columns, iter(rows))
+    result.rowcount = rowcount
     return result
 
 

@@ -343,7 +343,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
         return await _on_driver(self._connection, run)
 
-    async def run_prepared(self, operation: str, parameters: tuple[Any, ...]) -> _Outcome:
+    async def run_prepared(self, operation: str, parameters: Any, many: bool = False) -> _Outcome:
         """One statement already compiled, outside SQLAlchemy's execution machinery (see
         ``Database.execute``): what ``OneTripCursor`` does, awaited directly. Raises the
         driver's own exceptions; the transaction is then in an unknown state (a rollback
@@ -354,10 +354,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         outcome: _Outcome | None = None
         if self.here and self.idle:
             with suppress(_WouldWait):  # if raised, nothing ran: the trip waits for the lock
-                outcome = _run_statement(driver, prefix, operation, parameters, False, True)
+                outcome = _run_statement(driver, prefix, operation, parameters, many, True)
         if outcome is None:
             outcome = await self.trip(
-                partial(_run_statement, driver, prefix, operation, parameters, False)
+                partial(_run_statement, driver, prefix, operation, parameters, many)
             )
         self.in_transaction = outcome[4]
         return outcome
