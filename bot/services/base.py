@@ -57,6 +57,9 @@ _EVENT = (
     )
     .returning(t.events.c.id)
 )
+_OFFICE_IDS = select(t.members.c.user_id).where(
+    t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
+)
 _DELETE_DRAFT = t.drafts.delete().where(
     t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
 )
@@ -184,12 +187,7 @@ class ServiceBase:
         )
 
     async def _office_ids(self, conn: AsyncConnection) -> list[int]:
-        rows = await conn.execute(
-            select(t.members.c.user_id).where(
-                t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
-            )
-        )
-        return list(rows.scalars())
+        return list((await execute(conn, _OFFICE_IDS)).scalars())
 
     async def group_chat_id(self) -> int | None:
         if not self._group_loaded:
