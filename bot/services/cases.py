@@ -11,11 +11,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Integer,
     Row,
     Select,
     and_,
@@ -77,6 +79,7 @@ _CASE = (
     .select_from(t.cases.outerjoin(_RAISER, _RAISER.c.user_id == t.cases.c.raiser_user_id))
     .where(t.cases.c.id == bindparam("case_id"))
 )
+_CASES_IN = select(t.cases).where(t.cases.c.id.in_(bindparam("ids", expanding=True)))
 _FILES_OF = (
     select(t.case_files)
     .where(t.case_files.c.case_id == bindparam("case_id"))
@@ -117,6 +120,11 @@ def files_of(values: Mapping[str, Any], fields: Sequence[FieldSpec]) -> list[dic
 
 
 class Cases(ServiceBase):
+    @cached_property
+    def _own_pages(self) -> dict[str, tuple[Select[Any], Select[Any]]]:
+        """/my's statements by list, built when first shown (``_own_page_statements``)."""
+        return {}
+
     # ------------------------------------------------------------------ reading
 
     def field_context(
@@ -297,10 +305,7 @@ class Cases(ServiceBase):
                 ids, total = await self._everyone_page(conn, view, today, offset, limit)
             else:
                 ids, total = await self._own_page(conn, member, view, today, offset, limit)
-            rows = {
-                r.id: r
-                for r in (await conn.execute(select(t.cases).where(t.cases.c.id.in_(ids)))).all()
-            }
+            rows = {r.id: r for r in (await conn.execute(_CASES_IN, {"ids": ids})).all()}
             assignments = await self._assignments(conn, ids)
         return [self._case(rows[i], assignments=assignments[i]) for i in ids if i in rows], total
 
@@ -315,9 +320,28 @@ class Cases(ServiceBase):
     ) -> tuple[list[int], int]:
         """One page of an organisation's open matters (see ``open_cases``): the parts are
         found through indexes bounded by the organisation, and only its own matters sorted."""
+        count, page = self._own_page_statements(view)
+        params = {
+            "org": member.org_code,
+            "orgs": self._answering_addressees(member.org_code),
+            "user": member.user_id,
+            "today": today,
+            "offset": offset,
+            "limit": limit,
+        }
+        total = (await conn.execute(count, params)).scalar_one()
+        return list((await conn.execute(page, params)).scalars()), total
+
+    def _own_page_statements(self, view: str) -> tuple[Select[Any], Select[Any]]:
+        """The count and the page of one of /my's lists (``_own_page``), built once per list
+        with bindparams: building them costs more than the database's own work on a small
+        organisation's matters (and their cache key is computed once)."""
+        built = self._own_pages.get(view)
+        if built is not None:
+            return built
         open_states = sorted(self.kinds.open_states)
         is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
-        orgs = self._answering_addressees(member.org_code)
+        orgs = bindparam("orgs", expanding=True, type_=t.assignments.c.addressee.type)
         mine = t.assignments.alias("mine")
         any_due = (
             select(func.min(mine.c.due))
@@ -326,7 +350,7 @@ class Cases(ServiceBase):
             .scalar_subquery()
         )
         raised = select(t.cases.c.id, t.cases.c.created_at, any_due.label("due")).where(
-            t.cases.c.raiser_org == member.org_code, is_open
+            t.cases.c.raiser_org == bindparam("org"), is_open
         )
         addressed = (
             select(t.cases.c.id, t.cases.c.created_at, t.assignments.c.due)
@@ -348,7 +372,7 @@ class Cases(ServiceBase):
                     t.assignments.c.paused_since.is_(None),
                     or_(
                         t.assignments.c.handler_user_id.is_(None),
-                        t.assignments.c.handler_user_id == member.user_id,
+                        t.assignments.c.handler_user_id == bindparam("user"),
                     ),
                 ),
                 raised.where(
@@ -368,9 +392,9 @@ class Cases(ServiceBase):
         created = func.max(found.c.created_at).label("created_at")
         grouped = select(found.c.id, created, due).group_by(found.c.id)
         if view == OVERDUE:
-            grouped = grouped.having(func.min(found.c.due) < today)
+            grouped = grouped.having(func.min(found.c.due) < bindparam("today", type_=Date))
         own = grouped.subquery()
-        total = (await conn.execute(select(func.count()).select_from(own))).scalar_one()
+        count = select(func.count()).select_from(own)
         page = (
             select(own.c.id)
             .order_by(
@@ -382,10 +406,11 @@ class Cases(ServiceBase):
                 own.c.created_at.desc(),
                 own.c.id.desc(),
             )
-            .offset(offset)
-            .limit(limit)
+            .offset(bindparam("offset", type_=Integer))
+            .limit(bindparam("limit", type_=Integer))
         )
-        return list((await conn.execute(page)).scalars()), total
+        self._own_pages[view] = count, page
+        return count, page
 
     async def _everyone_page(
         self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int
