@@ -357,15 +357,21 @@ async def test_prebuilt_statements_run_through_the_driver_with_sqlalchemys_types
         async with db.unit(), db.read() as conn:
             assert (await execute(conn, _EVENTS_BY_ACTION, {"action": "c"})).all() == []
 
-        # An IN list to expand, or a parameter left out: SQLAlchemy executes it.
+        # An IN list to expand, or a parameter left out: SQLAlchemy executes it (a column
+        # left out of a bare INSERT gets its default, not NULL).
         executions.clear()
+        async with db.unit(), db.write() as conn:
+            await execute(conn, t.users.insert(), {"user_id": 5, "updated_at": at})
+        async with db.read() as conn:
+            name = (await conn.execute(select(t.users.c.first_name))).scalar_one()
+        assert name == ""
         expanding = select(t.events.c.id).where(t.events.c.id.in_(bindparam("ids", expanding=True)))
         async with db.unit(), db.read() as conn:
             found = (await execute(conn, expanding, {"ids": [first, second]})).scalars().all()
             with pytest.raises(StatementError):
                 await execute(conn, _EVENTS_BY_ACTION, {})
         assert sorted(found) == [first, second]
-        assert len(executions) == 2
+        assert len(executions) == 4  # and the plain read of the name
     finally:
         await db.dispose()
 

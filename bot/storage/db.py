@@ -181,11 +181,13 @@ def _prepare(dialect: Dialect, statement: Executable) -> _Prepared | None:
             sql=compiled.string,
             names=names,
             converters=[bind.type._cached_bind_processor(dialect) for bind in binds],
+            # A parameter neither given nor fixed (a column left to its default, a bare
+            # ``insert()``'s) sends the statement to SQLAlchemy, which knows what to do.
             fixed=[
                 bind.callable
                 if bind.callable
                 else _Fixed(bind.value)
-                if bind.value is not None or not bind.required
+                if bind.value is not None
                 else None
                 for bind in binds
             ],
