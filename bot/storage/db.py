@@ -141,7 +141,7 @@ class _Fixed:
 class _Prepared:
     """A statement compiled once for SQLite's driver: its SQL, its parameters' names in
     order with their converters and fixed values, its result's columns (see
-    ``Database.execute``)."""
+    ``execute``)."""
 
     sql: str
     names: list[str]

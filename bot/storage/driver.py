@@ -345,7 +345,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     async def run_prepared(self, operation: str, parameters: Any, many: bool = False) -> _Outcome:
         """One statement already compiled, outside SQLAlchemy's execution machinery (see
-        ``Database.execute``): what ``OneTripCursor`` does, awaited directly. Raises the
+        ``bot.storage.db.execute``): what ``OneTripCursor`` does, awaited directly. Raises the
         driver's own exceptions; the transaction is then in an unknown state (a rollback
         will tell)."""
         prefix = self.take_owed()
