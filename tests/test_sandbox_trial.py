@@ -53,8 +53,9 @@ async def test_the_party_to_enforcement_is_seen_only_by_those_the_form_promises(
     await page.press("clerk", "裁执分离")
     await page.say("clerk", "（2026）吉24行审15号")
     await page.say("clerk", "限期拆除违法建筑")
-    # The answered question loses its buttons first; the next question follows.
-    await page.until(lambda s: "被执行人" in page.texts("clerk")[-1])
+    # The answered question loses its buttons first; the next question follows (the one
+    # answered names 被执行人 too: wait for the question itself).
+    await page.until(lambda s: "被执行人是谁" in page.texts("clerk")[-1])
     prompt = page.texts("clerk")[-1]
     assert "被执行人是谁（个人或单位）？仅法院、组织实施机关和府院联动办公室可见。" in prompt
     await page.say("clerk", "王某某")

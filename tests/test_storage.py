@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.clock import ManualClock
 from bot.domain.committee import Committee
@@ -21,7 +22,7 @@ from bot.domain.models import Role
 from bot.storage import db as db_module
 from bot.storage import driver as driver_module
 from bot.storage import schema as t
-from bot.storage.db import Database
+from bot.storage.db import Database, execute
 from bot.storage.driver import BUSY_TIMEOUT_MS
 from tests.conftest import SHANGHAI
 from tests.flows import LI, member, seed_case
@@ -81,6 +82,10 @@ async def test_an_updates_reads_cost_no_trips(db_url: str) -> None:
     try:
         async with db.write() as conn:
             await conn.execute(t.settings.insert().values(key="k", value="1"))
+        async with db.unit(), db.read():  # an update's reads keep this connection (set up)
+            pass
+        async with db.read() as conn:  # the pool's next one: set up once
+            await conn.execute(select(1))
         before = db.trips
         async with db.unit():
             async with db.read() as conn:
@@ -256,5 +261,149 @@ async def test_the_log_is_checkpointed_in_the_background_between_ticks(
         assert running is not None  # started, not waited for
         await running
         assert in_main_file() == 3
+    finally:
+        await db.dispose()
+
+
+_RECORD_EVENT = (
+    t.events.insert()
+    .values(
+        action=bindparam("action"),
+        at=bindparam("at"),
+        detail=bindparam("detail"),
+        actor_user_id=bindparam("actor"),
+    )
+    .returning(t.events.c.id)
+)
+_EVENTS_BY_ACTION = (
+    select(t.events.c.id, t.events.c.at, t.events.c.detail, t.events.c.case_id)
+    .where(t.events.c.action == bindparam("action"))
+    .order_by(t.events.c.id)
+)
+_SETTING = t.settings.insert().values(key=bindparam("key"), value="fixed")
+
+
+@pytest.mark.postgres
+async def test_prebuilt_statements_run_through_the_driver_with_sqlalchemys_types(
+    db_url: str,
+) -> None:
+    """``execute`` runs a statement built once without SQLAlchemy's execution machinery on
+    SQLite (and costs an update no trip), with the rows, types, errors and statement events
+    SQLAlchemy's own execution gives; elsewhere, and for what it cannot run, SQLAlchemy
+    executes it."""
+    db = Database(db_url)
+    executions: list[object] = []  # SQLAlchemy's execution machinery at work
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_execute", lambda *_: executions.append(1))
+    event.listen(
+        db.engine.sync_engine,
+        "before_cursor_execute",
+        # (On PostgreSQL a write transaction's advisory lock comes first: not counted.)
+        lambda _conn, _cursor, sql, *_: "pg_advisory" in sql or statements.append(sql),
+    )
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
+    try:
+        async with db.unit(), db.write(), db.read():  # the connections an update keeps: set up
+            pass
+        executions.clear()
+        statements.clear()
+        before = db.trips
+        async with db.unit():
+            async with db.write() as conn:
+                first = (
+                    await execute(
+                        conn,
+                        _RECORD_EVENT,
+                        {"action": "a", "at": at, "detail": {"k": "值"}, "actor": 1},
+                    )
+                ).scalar_one()
+                second = (
+                    await execute(
+                        conn,
+                        _RECORD_EVENT,
+                        {"action": "a", "at": at, "detail": None, "actor": None},
+                    )
+                ).scalar_one()
+                updated = await execute(conn, _SETTING, {"key": "k"})
+                together = await execute(conn, _SETTING, [{"key": "m1"}, {"key": "m2"}])
+            async with db.read() as conn:
+                rows = (await execute(conn, _EVENTS_BY_ACTION, {"action": "a"})).all()
+                none = (await execute(conn, _EVENTS_BY_ACTION, {"action": "b"})).first()
+        assert updated.rowcount == 1
+        assert [tuple(row) for row in rows] == [
+            (first, at, {"k": "值"}, None),
+            (second, at, None, None),
+        ]
+        assert rows[0].at.utcoffset() == timedelta(0) and rows[0].detail["k"] == "值"
+        assert none is None
+        assert len(statements) == 6  # listeners see every statement
+        if db.is_sqlite:
+            assert together.rowcount == 2  # (PostgreSQL's driver does not count them)
+            assert executions == []
+            assert db.trips == before
+        async with db.read() as conn:  # what SQLAlchemy itself reads back
+            stored = (await conn.execute(_EVENTS_BY_ACTION, {"action": "a"})).all()
+            settings = (await conn.execute(select(t.settings).order_by("key"))).all()
+        assert [tuple(row) for row in stored] == [tuple(row) for row in rows]
+        assert [tuple(row) for row in settings] == [(k, "fixed") for k in ("k", "m1", "m2")]
+
+        # A failure is SQLAlchemy's error, and the transaction goes with it.
+        with pytest.raises(IntegrityError):
+            async with db.unit(), db.write() as conn:
+                await execute(
+                    conn, _RECORD_EVENT, {"action": "c", "at": at, "detail": None, "actor": 1}
+                )
+                await execute(conn, _SETTING, {"key": "k"})
+        async with db.unit(), db.read() as conn:
+            assert (await execute(conn, _EVENTS_BY_ACTION, {"action": "c"})).all() == []
+
+        # An IN list to expand, or a parameter left out: SQLAlchemy executes it (a column
+        # left out of a bare INSERT gets its default, not NULL).
+        executions.clear()
+        async with db.unit(), db.write() as conn:
+            await execute(conn, t.users.insert(), {"user_id": 5, "updated_at": at})
+        async with db.read() as conn:
+            name = (await conn.execute(select(t.users.c.first_name))).scalar_one()
+        assert name == ""
+        expanding = select(t.events.c.id).where(t.events.c.id.in_(bindparam("ids", expanding=True)))
+        async with db.unit(), db.read() as conn:
+            found = (await execute(conn, expanding, {"ids": [first, second]})).scalars().all()
+            with pytest.raises(StatementError):
+                await execute(conn, _EVENTS_BY_ACTION, {})
+        assert sorted(found) == [first, second]
+        assert len(executions) == 4  # and the plain read of the name
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.sqlite_only
+async def test_an_updates_transactions_keep_their_connections(db_url: str) -> None:
+    """An update's transactions reuse one connection for reads and one for writes instead of
+    the pool's (which costs more than most of them); one that fails gives its back, and one
+    opened while the kept one is in use takes the pool's."""
+    db = Database(db_url)
+    checkouts: list[object] = []
+    event.listen(db.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+    try:
+        async with db.unit():
+            for _ in range(3):
+                async with db.read() as conn:
+                    await execute(conn, _EVENTS_BY_ACTION, {"action": "a"})
+                async with db.write() as conn:
+                    await execute(conn, _SETTING, {"key": "k"})
+                    await conn.execute(t.settings.delete())
+        assert len(checkouts) == 2  # one for reads, one for writes, kept
+        async with db.unit(), db.read() as outer, db.read() as inner:  # both at once
+            assert outer.sync_connection is not inner.sync_connection
+        assert len(checkouts) == 3
+        with pytest.raises(RuntimeError):
+            async with db.unit(), db.write() as conn:
+                await execute(conn, _SETTING, {"key": "gone"})
+                raise RuntimeError("the step fails")
+        async with db.unit(), db.write() as conn:
+            await execute(conn, _SETTING, {"key": "k"})
+        assert len(checkouts) == 4  # the failed one's connection went back to the pool
+        async with db.read() as conn:
+            assert (await conn.execute(select(t.settings.c.key))).scalars().all() == ["k"]
     finally:
         await db.dispose()

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle
@@ -19,6 +19,7 @@ from bot.domain.kinds import Action, Effect, KindSpec, Side
 from bot.domain.models import Assignment, Case, Event, Member, Viewer
 from bot.services.cases import Cases, Outcome, files_of
 from bot.storage import schema as t
+from bot.storage.db import execute
 from bot.storage.outbox import SENT, enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -37,16 +38,35 @@ def _about(case_id: int, assignment_id: int | None) -> Any:
     )
 
 
+# Built once (see bot.services.cases): every action reads and writes these.
+_LATEST_EVENT = select(func.max(t.events.c.id)).where(t.events.c.case_id == bindparam("case_id"))
+_LATEST_EVENT_OF_COPY = select(func.max(t.events.c.id)).where(
+    t.events.c.case_id == bindparam("case_id"),
+    or_(
+        t.events.c.assignment_id.is_(None),
+        t.events.c.assignment_id == bindparam("assignment_id"),
+    ),
+)
+_CASE_STATUS = (
+    update(t.cases)
+    .where(t.cases.c.id == bindparam("case_id"))
+    .values(status=bindparam("status"), updated_at=bindparam("now"))
+)
+
+
 async def latest_event_id(
     conn: AsyncConnection, case_id: int, assignment_id: int | None = None
 ) -> int:
     """The newest event of a matter (of those a copy of ``assignment_id`` reflects, when
     given): 0 when there is none. Events only grow, so it tells whether a notice rendered
     at one of them is behind."""
-    found = (
-        await conn.execute(select(func.max(t.events.c.id)).where(_about(case_id, assignment_id)))
-    ).scalar_one_or_none()
-    return int(found or 0)
+    if assignment_id is None:
+        result = await execute(conn, _LATEST_EVENT, {"case_id": case_id})
+    else:
+        result = await execute(
+            conn, _LATEST_EVENT_OF_COPY, {"case_id": case_id, "assignment_id": assignment_id}
+        )
+    return int(result.scalar_one_or_none() or 0)
 
 
 def refresh_row(
@@ -324,9 +344,7 @@ class Acting(Cases):
         ordered = [states[a.id] for a in case.assignments]
         closed_as = action.to_state if Effect.CLOSE in action.effects else None
         status = lifecycle.matter_status(kind, ordered, closed_as)
-        await conn.execute(
-            update(t.cases).where(t.cases.c.id == case.id).values(status=status, updated_at=now)
-        )
+        await execute(conn, _CASE_STATUS, {"case_id": case.id, "status": status, "now": now})
         await self._add_files(conn, case.id, files)
         detail = {
             k: v for k, v in inputs.items() if not isinstance(v, list) and v not in (None, "")

@@ -28,7 +28,7 @@ from bot.domain.models import (
 )
 from bot.domain.workdays import CalendarOverrides, WorkingCalendar
 from bot.storage import schema as t
-from bot.storage.db import Database
+from bot.storage.db import Database, execute
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ _EVENT = (
         }
     )
     .returning(t.events.c.id)
+)
+_OFFICE_IDS = select(t.members.c.user_id).where(
+    t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
 )
 _DELETE_DRAFT = t.drafts.delete().where(
     t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
@@ -132,7 +135,7 @@ class ServiceBase:
     async def _finish_draft(self, conn: AsyncConnection, user_id: int, flow: str) -> None:
         """A conversation's draft goes with the change it produced, in the same transaction:
         a restart after the commit cannot offer the same button again."""
-        await conn.execute(_DELETE_DRAFT, {"user_id": user_id, "flow": flow})
+        await execute(conn, _DELETE_DRAFT, {"user_id": user_id, "flow": flow})
 
     async def _event(
         self,
@@ -147,7 +150,8 @@ class ServiceBase:
         **detail: Any,
     ) -> int:
         """Write an audit event; returns its id."""
-        result = await conn.execute(
+        result = await execute(
+            conn,
             _EVENT,
             {
                 "case_id": case_id,
@@ -165,7 +169,7 @@ class ServiceBase:
     async def _active_member(self, conn: AsyncConnection, user_id: int) -> Member | None:
         """The user's membership as it is now, read inside the caller's transaction (a cached
         viewer may predate a revocation)."""
-        row = (await conn.execute(_ACTIVE_MEMBER, {"user_id": user_id})).first()
+        row = (await execute(conn, _ACTIVE_MEMBER, {"user_id": user_id})).first()
         return self._member(row)
 
     @staticmethod
@@ -183,12 +187,7 @@ class ServiceBase:
         )
 
     async def _office_ids(self, conn: AsyncConnection) -> list[int]:
-        rows = await conn.execute(
-            select(t.members.c.user_id).where(
-                t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
-            )
-        )
-        return list(rows.scalars())
+        return list((await execute(conn, _OFFICE_IDS)).scalars())
 
     async def group_chat_id(self) -> int | None:
         if not self._group_loaded:

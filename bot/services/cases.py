@@ -11,11 +11,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Integer,
     Row,
     Select,
     and_,
@@ -40,6 +42,7 @@ from bot.i18n import normalise_lang
 from bot.services.base import Recipient, ServiceBase
 from bot.storage import schema as t
 from bot.storage import search as search_index
+from bot.storage.db import execute
 from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
 # compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
 _HANDLER = t.users.alias("handler")
 _ACTOR = t.users.alias("actor")
-_ASSIGNMENTS_OF = (
+_ASSIGNMENTS = (
     select(
         t.assignments,
         _HANDLER.c.first_name.label("handler_name"),
@@ -65,15 +68,18 @@ _ASSIGNMENTS_OF = (
             _HANDLER, _HANDLER.c.user_id == t.assignments.c.handler_user_id
         ).outerjoin(_ACTOR, _ACTOR.c.user_id == t.assignments.c.acted_by)
     )
-    .where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
     .order_by(t.assignments.c.case_id, t.assignments.c.position)
 )
+_ASSIGNMENTS_OF = _ASSIGNMENTS.where(t.assignments.c.case_id.in_(bindparam("ids", expanding=True)))
+# One matter's (most reads): no IN list to expand on every execution.
+_ASSIGNMENTS_OF_CASE = _ASSIGNMENTS.where(t.assignments.c.case_id == bindparam("case_id"))
 _RAISER = t.users.alias("raiser")
 _CASE = (
     select(t.cases, _RAISER.c.first_name.label("raiser_name"))
     .select_from(t.cases.outerjoin(_RAISER, _RAISER.c.user_id == t.cases.c.raiser_user_id))
     .where(t.cases.c.id == bindparam("case_id"))
 )
+_CASES_IN = select(t.cases).where(t.cases.c.id.in_(bindparam("ids", expanding=True)))
 _FILES_OF = (
     select(t.case_files)
     .where(t.case_files.c.case_id == bindparam("case_id"))
@@ -114,6 +120,11 @@ def files_of(values: Mapping[str, Any], fields: Sequence[FieldSpec]) -> list[dic
 
 
 class Cases(ServiceBase):
+    @cached_property
+    def _own_pages(self) -> dict[str, tuple[Select[Any], Select[Any]]]:
+        """/my's statements by list, built when first shown (``_own_page_statements``)."""
+        return {}
+
     # ------------------------------------------------------------------ reading
 
     def field_context(
@@ -152,7 +163,10 @@ class Cases(ServiceBase):
         ids = list(case_ids)
         if not ids:
             return {}
-        rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
+        if len(ids) == 1:
+            rows = (await execute(conn, _ASSIGNMENTS_OF_CASE, {"case_id": ids[0]})).all()
+        else:
+            rows = (await conn.execute(_ASSIGNMENTS_OF, {"ids": ids})).all()
         found: dict[int, list[Assignment]] = {i: [] for i in ids}
         for r in rows:
             found[r.case_id].append(
@@ -184,12 +198,12 @@ class Cases(ServiceBase):
         return {case_id: tuple(items) for case_id, items in found.items()}
 
     async def _load_case(self, conn: AsyncConnection, case_id: int) -> Case | None:
-        row = (await conn.execute(_CASE, {"case_id": case_id})).first()
+        row = (await execute(conn, _CASE, {"case_id": case_id})).first()
         if row is None:
             return None
         files = tuple(
             CaseFile(f.media, f.file_id, f.file_unique_id, f.file_name, f.file_size)
-            for f in (await conn.execute(_FILES_OF, {"case_id": case_id})).all()
+            for f in (await execute(conn, _FILES_OF, {"case_id": case_id})).all()
         )
         assignments = (await self._assignments(conn, [case_id]))[case_id]
         return self._case(row, files, assignments, row.raiser_name or "")
@@ -216,7 +230,7 @@ class Cases(ServiceBase):
         kind, year, seq = parsed
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(_CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
+                await execute(conn, _CASE_BY_NUMBER, {"kind": kind, "year": year, "seq": seq})
             ).scalar_one_or_none()
             case = None if case_id is None else await self._load_case(conn, case_id)
         if case is None:
@@ -234,7 +248,7 @@ class Cases(ServiceBase):
             )
         }
         async with self.db.read() as conn:
-            rows = (await conn.execute(_HISTORY, {"case_id": case.id})).all()
+            rows = (await execute(conn, _HISTORY, {"case_id": case.id})).all()
         # Steps on the whole matter, and those of the addressees the viewer may see.
         return [
             self._to_event(r) for r in rows if r.assignment_id is None or r.assignment_id in seen
@@ -291,10 +305,7 @@ class Cases(ServiceBase):
                 ids, total = await self._everyone_page(conn, view, today, offset, limit)
             else:
                 ids, total = await self._own_page(conn, member, view, today, offset, limit)
-            rows = {
-                r.id: r
-                for r in (await conn.execute(select(t.cases).where(t.cases.c.id.in_(ids)))).all()
-            }
+            rows = {r.id: r for r in (await conn.execute(_CASES_IN, {"ids": ids})).all()}
             assignments = await self._assignments(conn, ids)
         return [self._case(rows[i], assignments=assignments[i]) for i in ids if i in rows], total
 
@@ -309,9 +320,28 @@ class Cases(ServiceBase):
     ) -> tuple[list[int], int]:
         """One page of an organisation's open matters (see ``open_cases``): the parts are
         found through indexes bounded by the organisation, and only its own matters sorted."""
+        count, page = self._own_page_statements(view)
+        params = {
+            "org": member.org_code,
+            "orgs": self._answering_addressees(member.org_code),
+            "user": member.user_id,
+            "today": today,
+            "offset": offset,
+            "limit": limit,
+        }
+        total = (await conn.execute(count, params)).scalar_one()
+        return list((await conn.execute(page, params)).scalars()), total
+
+    def _own_page_statements(self, view: str) -> tuple[Select[Any], Select[Any]]:
+        """The count and the page of one of /my's lists (``_own_page``), built once per list
+        with bindparams: building them costs more than the database's own work on a small
+        organisation's matters (and their cache key is computed once)."""
+        built = self._own_pages.get(view)
+        if built is not None:
+            return built
         open_states = sorted(self.kinds.open_states)
         is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
-        orgs = self._answering_addressees(member.org_code)
+        orgs = bindparam("orgs", expanding=True, type_=t.assignments.c.addressee.type)
         mine = t.assignments.alias("mine")
         any_due = (
             select(func.min(mine.c.due))
@@ -320,7 +350,7 @@ class Cases(ServiceBase):
             .scalar_subquery()
         )
         raised = select(t.cases.c.id, t.cases.c.created_at, any_due.label("due")).where(
-            t.cases.c.raiser_org == member.org_code, is_open
+            t.cases.c.raiser_org == bindparam("org"), is_open
         )
         addressed = (
             select(t.cases.c.id, t.cases.c.created_at, t.assignments.c.due)
@@ -342,7 +372,7 @@ class Cases(ServiceBase):
                     t.assignments.c.paused_since.is_(None),
                     or_(
                         t.assignments.c.handler_user_id.is_(None),
-                        t.assignments.c.handler_user_id == member.user_id,
+                        t.assignments.c.handler_user_id == bindparam("user"),
                     ),
                 ),
                 raised.where(
@@ -362,9 +392,9 @@ class Cases(ServiceBase):
         created = func.max(found.c.created_at).label("created_at")
         grouped = select(found.c.id, created, due).group_by(found.c.id)
         if view == OVERDUE:
-            grouped = grouped.having(func.min(found.c.due) < today)
+            grouped = grouped.having(func.min(found.c.due) < bindparam("today", type_=Date))
         own = grouped.subquery()
-        total = (await conn.execute(select(func.count()).select_from(own))).scalar_one()
+        count = select(func.count()).select_from(own)
         page = (
             select(own.c.id)
             .order_by(
@@ -376,10 +406,11 @@ class Cases(ServiceBase):
                 own.c.created_at.desc(),
                 own.c.id.desc(),
             )
-            .offset(offset)
-            .limit(limit)
+            .offset(bindparam("offset", type_=Integer))
+            .limit(bindparam("limit", type_=Integer))
         )
-        return list((await conn.execute(page)).scalars()), total
+        self._own_pages[view] = count, page
+        return count, page
 
     async def _everyone_page(
         self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int

@@ -13,6 +13,7 @@ from bot.domain.models import (
 )
 from bot.services.base import ServiceBase
 from bot.storage import schema as t
+from bot.storage.db import execute
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Conversations(ServiceBase):
             "now": self.clock.now(),
         }
         async with self.db.write() as conn:
-            await conn.execute(self._upsert_draft, params)
+            await execute(conn, self._upsert_draft, params)
 
     @cached_property
     def _upsert_draft(self) -> Executable:
@@ -57,7 +58,7 @@ class Conversations(ServiceBase):
 
     async def load_draft(self, user_id: int, flow: str) -> Draft | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(_DRAFT, {"user_id": user_id, "flow": flow})).first()
+            row = (await execute(conn, _DRAFT, {"user_id": user_id, "flow": flow})).first()
         return None if row is None else Draft(row.user_id, row.flow, row.state, dict(row.data))
 
     async def delete_draft(self, user_id: int, flow: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
@@ -38,10 +38,24 @@ from bot.domain.models import Member, Role, Viewer
 from bot.services.cases import Cases
 from bot.services.delivery import OutboxMessage
 from bot.storage import schema as t
+from bot.storage.db import execute
 from bot.storage.outbox import SENT, enqueue
 
 # The outbox kinds of the group messages that carry a meeting's answer buttons.
 GROUP_POST_KINDS = ("meeting_posted", "meeting_changed")
+
+# Built once (see bot.services.cases): a meeting is read on every answer and every look.
+_MEETING = select(t.meetings).where(t.meetings.c.id == bindparam("meeting_id"))
+_ANSWERS = select(t.meeting_orgs, t.users.c.first_name).select_from(
+    t.meeting_orgs.outerjoin(t.users, t.users.c.user_id == t.meeting_orgs.c.rsvp_by)
+)
+_ANSWERS_OF_ONE = _ANSWERS.where(t.meeting_orgs.c.meeting_id == bindparam("meeting_id"))
+_AGENDA = (
+    select(t.meeting_agenda, t.cases.c.number, t.cases.c.kind)
+    .select_from(t.meeting_agenda.outerjoin(t.cases, t.cases.c.id == t.meeting_agenda.c.case_id))
+    .order_by(t.meeting_agenda.c.meeting_id, t.meeting_agenda.c.position)
+)
+_AGENDA_OF_ONE = _AGENDA.where(t.meeting_agenda.c.meeting_id == bindparam("meeting_id"))
 
 
 class Meetings:
@@ -74,14 +88,13 @@ class Meetings:
         if not rows:
             return []
         ids = [r.id for r in rows]
+        one = {"meeting_id": ids[0]}
         answers: dict[int, list[Answer]] = {i: [] for i in ids}
         for a in (
-            await conn.execute(
-                select(t.meeting_orgs, t.users.c.first_name)
-                .select_from(
-                    t.meeting_orgs.outerjoin(t.users, t.users.c.user_id == t.meeting_orgs.c.rsvp_by)
-                )
-                .where(t.meeting_orgs.c.meeting_id.in_(ids))
+            await (
+                execute(conn, _ANSWERS_OF_ONE, one)
+                if len(ids) == 1
+                else conn.execute(_ANSWERS.where(t.meeting_orgs.c.meeting_id.in_(ids)))
             )
         ).all():
             answers[a.meeting_id].append(
@@ -89,13 +102,10 @@ class Meetings:
             )
         agenda: dict[int, list[AgendaItem]] = {i: [] for i in ids}
         for item in (
-            await conn.execute(
-                select(t.meeting_agenda, t.cases.c.number, t.cases.c.kind)
-                .select_from(
-                    t.meeting_agenda.outerjoin(t.cases, t.cases.c.id == t.meeting_agenda.c.case_id)
-                )
-                .where(t.meeting_agenda.c.meeting_id.in_(ids))
-                .order_by(t.meeting_agenda.c.meeting_id, t.meeting_agenda.c.position)
+            await (
+                execute(conn, _AGENDA_OF_ONE, one)
+                if len(ids) == 1
+                else conn.execute(_AGENDA.where(t.meeting_agenda.c.meeting_id.in_(ids)))
             )
         ).all():
             agenda[item.meeting_id].append(
@@ -113,7 +123,7 @@ class Meetings:
         ]
 
     async def _load(self, conn: AsyncConnection, meeting_id: int) -> MeetingView:
-        row = (await conn.execute(select(t.meetings).where(t.meetings.c.id == meeting_id))).first()
+        row = (await execute(conn, _MEETING, {"meeting_id": meeting_id})).first()
         if row is None:
             raise NotFound("meeting_unknown")
         return (await self._views(conn, [row]))[0]
@@ -310,7 +320,7 @@ class Meetings:
 
     async def _changeable(self, conn: AsyncConnection, viewer: Viewer, meeting_id: int) -> Meeting:
         self._require_office(await self.svc._active_member(conn, viewer.user_id))
-        row = (await conn.execute(select(t.meetings).where(t.meetings.c.id == meeting_id))).first()
+        row = (await execute(conn, _MEETING, {"meeting_id": meeting_id})).first()
         if row is None:
             raise NotFound("meeting_unknown")
         return self._meeting(row)

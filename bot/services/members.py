@@ -7,9 +7,10 @@ import logging
 import secrets
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Executable, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import rules
@@ -25,11 +26,18 @@ from bot.domain.text import clean_name
 from bot.i18n import DEFAULT_LANG, normalise_lang
 from bot.services.base import GROUP_SETTING, Recipient, ServiceBase
 from bot.storage import schema as t
+from bot.storage.db import execute
 from bot.storage.outbox import PENDING, RETRY
 
 logger = logging.getLogger(__name__)
 
 MENU_PREFIX = "menu:"  # settings rows: the command menus last set, as digests
+
+
+# Read on a user's first update after a start (then their viewer is cached).
+_USER = select(t.users.c.lang, t.users.c.first_name, t.users.c.username).where(
+    t.users.c.user_id == bindparam("user_id")
+)
 
 
 def token_digest(token: str) -> str:
@@ -66,29 +74,42 @@ class Members(ServiceBase):
         if cached is not None and cached.name == first_name:
             return cached
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.users.c.lang, t.users.c.first_name, t.users.c.username).where(
-                        t.users.c.user_id == user_id
-                    )
-                )
-            ).first()
+            row = (await execute(conn, _USER, {"user_id": user_id})).first()
             member = await self._active_member(conn, user_id)
         if row is None or (row.first_name, row.username) != (first_name, username):
-            now = self.clock.now()
-            stmt = self._insert(t.users).values(
-                user_id=user_id, first_name=first_name, username=username, updated_at=now
-            )
             await self.db.defer(
-                stmt.on_conflict_do_update(
-                    index_elements=[t.users.c.user_id],
-                    set_={"first_name": first_name, "username": username, "updated_at": now},
-                )
+                self._record_user,
+                {
+                    "user_id": user_id,
+                    "first_name": first_name,
+                    "username": username,
+                    "now": self.clock.now(),
+                },
             )
         lang = row.lang if row is not None else None
         viewer = Viewer(user_id, normalise_lang(lang), member, first_name, lang is not None)
         self._viewers[user_id] = viewer
         return viewer
+
+    @cached_property
+    def _record_user(self) -> Executable:
+        """Built once: a user is recorded on first contact and whenever their name changes."""
+        c = t.users.c
+        stmt = self._insert(t.users).values(
+            user_id=bindparam("user_id", type_=c.user_id.type),
+            first_name=bindparam("first_name", type_=c.first_name.type),
+            username=bindparam("username", type_=c.username.type),
+            updated_at=bindparam("now", type_=c.updated_at.type),
+        )
+        record: Executable = stmt.on_conflict_do_update(
+            index_elements=[c.user_id],
+            set_={
+                "first_name": stmt.excluded.first_name,
+                "username": stmt.excluded.username,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        return record
 
     async def offer_lang_once(self, viewer: Viewer) -> bool:
         """Whether to offer this user English now: only if no language is stored for them.

@@ -28,15 +28,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Executable, event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.expression import ClauseElement
@@ -125,6 +126,162 @@ def _install_postgres_hooks(engine: AsyncEngine) -> None:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
 
 
+# ------------------------------------------------------------------ prepared statements
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A parameter's value fixed in the statement (``values(x=1)``)."""
+
+    value: Any
+
+    def __call__(self) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled once for SQLite's driver: its SQL, its parameters' names in
+    order with their converters and fixed values, its result's columns (see
+    ``execute``)."""
+
+    sql: str
+    names: list[str]
+    converters: list[Callable[[Any], Any] | None]
+    fixed: list[Callable[[], Any] | None]
+    columns: SimpleResultMetaData | None
+
+
+_PREPARED = "fuyuan_prepared"  # the dialect's attribute holding its prepared statements
+
+
+def _prepare(dialect: Dialect, statement: Executable) -> _Prepared | None:
+    """A prebuilt SQLite statement compiled once for the dialect (None when SQLAlchemy must
+    execute it: an expanding IN, defaults computed in Python, parameter names escaped)."""
+    known: dict[int, tuple[Executable, _Prepared | None]] | None = getattr(dialect, _PREPARED, None)
+    if known is None:
+        known = {}
+        setattr(dialect, _PREPARED, known)
+    found = known.get(id(statement))
+    if found is not None and found[0] is statement:
+        return found[1]
+    if not isinstance(statement, ClauseElement):
+        return None
+    compiled: Any = statement.compile(dialect=dialect)
+    prepared: _Prepared | None = None
+    if not (
+        "POSTCOMPILE" in compiled.string
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.escaped_bind_names
+        or any(bind.expanding for bind in compiled.binds.values())
+    ):
+        names = list(compiled.positiontup or ())
+        binds = [compiled.binds[name] for name in names]
+        columns = compiled._result_columns
+        prepared = _Prepared(
+            sql=compiled.string,
+            names=names,
+            converters=[bind.type._cached_bind_processor(dialect) for bind in binds],
+            # A parameter neither given nor fixed (a column left to its default, a bare
+            # ``insert()``'s) sends the statement to SQLAlchemy, which knows what to do.
+            fixed=[
+                bind.callable
+                if bind.callable
+                else _Fixed(bind.value)
+                if bind.value is not None
+                else None
+                for bind in binds
+            ],
+            columns=(
+                SimpleResultMetaData(
+                    [column.keyname for column in columns],
+                    _processors=[
+                        column.type._cached_result_processor(dialect, None) for column in columns
+                    ],
+                )
+                if columns
+                else None
+            ),
+        )
+    # Kept with the statement itself: an id is reused only once its object is gone.
+    known[id(statement)] = (statement, prepared)
+    return prepared
+
+
+def _values(prepared: _Prepared, params: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """The statement's parameters in order, converted as SQLAlchemy would (None when one is
+    missing: SQLAlchemy then executes it and says which)."""
+    values = []
+    for name, convert, fixed in zip(
+        prepared.names, prepared.converters, prepared.fixed, strict=True
+    ):
+        if params is not None and name in params:
+            value = params[name]
+        elif fixed is not None:
+            value = fixed()
+        else:
+            return None
+        values.append(convert(value) if convert is not None else value)
+    return tuple(values)
+
+
+class Rows(IteratorResult[Any]):
+    """A prepared statement's result (see ``execute``): SQLAlchemy's, with the rows counted
+    as its cursor's result would count them."""
+
+    rowcount: int
+
+
+async def execute(
+    conn: AsyncConnection,
+    statement: Executable,
+    params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+) -> Rows | CursorResult[Any]:
+    """``conn.execute(statement, params)`` for a statement built once (module-level, with
+    ``bindparam``s). On SQLite it runs through the driver directly, compiled once, without
+    SQLAlchemy's per-execution machinery (cache key, execution context, result set-up), which
+    costs several times what SQLite itself does for an update's short statements; its rows
+    come back as SQLAlchemy's, their values converted by the same types, and the engine's
+    ``before_cursor_execute`` listeners still see it. A list of parameter sets is run as one
+    ``executemany`` (no rows; ``rowcount`` counts the rows changed). Anything else (another
+    database, a statement this cannot run) goes through SQLAlchemy."""
+    raw = _here(conn)
+    prepared = _prepare(conn.dialect, statement) if raw is not None else None
+    many = not (params is None or isinstance(params, dict))
+    values: Any = None
+    if prepared is not None and isinstance(params, dict | None):
+        values = _values(prepared, params)
+    elif prepared is not None and params and prepared.columns is None:
+        values = [_values(prepared, one) for one in cast(Sequence[dict[str, Any]], params)]
+        if None in values:
+            values = None
+    sync_conn = conn.sync_connection
+    if (
+        raw is None
+        or prepared is None
+        or values is None
+        or raw.defer_statements
+        or sync_conn is None
+        or not sync_conn.in_transaction()  # (SQLAlchemy would begin one)
+    ):
+        return await conn.execute(statement, params)
+    if sync_conn.dispatch.before_cursor_execute:
+        sync_conn.dispatch.before_cursor_execute(sync_conn, None, prepared.sql, values, None, many)
+    error_class = conn.dialect.loaded_dbapi.Error
+    try:
+        description, rows, rowcount, _, _ = await raw.run_prepared(prepared.sql, values, many)
+    except error_class as error:
+        raise DBAPIError.instance(
+            prepared.sql, values, error, error_class, hide_parameters=True, dialect=conn.dialect
+        ) from error
+    if prepared.columns is None or description is None:
+        result = Rows(SimpleResultMetaData([]), iter(()))
+        result._soft_close()
+    else:
+        result = Rows(prepared.columns, iter(rows))
+    result.rowcount = rowcount
+    return result
+
+
 # ------------------------------------------------------------------ units of work
 Deferred = tuple[Executable, dict[str, Any] | None]
 
@@ -170,12 +327,39 @@ class Database:
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._bare_engine = self.engine.execution_options(**{_BARE_OPTION: True})
         self._writer = asyncio.Lock()
+        # Connections kept for an update's transactions (see ``_connect``), by write or not.
+        self._held: dict[bool, AsyncConnection] = {}
+        self._busy: set[bool] = set()
         self._writing: asyncio.Task[Any] | None = None
         self._written = 0  # write transactions since the last checkpoint
         self._checkpointing: asyncio.Task[None] | None = None
-        # Prebuilt statements deferred with parameters, compiled once: (statement, SQL,
-        # parameter names in order, their converters).
-        self._compiled: dict[int, tuple[Executable, str, list[str], list[Any]]] = {}
+
+    @asynccontextmanager
+    async def _connect(self, *, write: bool, held: bool) -> AsyncIterator[AsyncConnection]:
+        """A connection for one transaction. An update's (``held``) use one kept checked out
+        for its kind, reads or writes, while nobody else uses it: checking one out of the
+        pool and returning it (events, reset, bookkeeping) costs more CPU than most of an
+        update's transactions. Others, and a second one at the same time, use the pool. A
+        transaction that fails gives its connection back (the next one takes a fresh one)."""
+        engine = self._write_engine if write else self._read_engine
+        if not held or write in self._busy:
+            async with engine.connect() as conn:
+                yield conn
+            return
+        kept = self._held.get(write)
+        conn = kept if kept is not None else await engine.connect()
+        self._held[write] = conn
+        self._busy.add(write)
+        clean = False
+        try:
+            yield conn
+            clean = True
+        finally:
+            self._busy.discard(write)
+            if not clean:
+                if self._held.get(write) is conn:
+                    del self._held[write]
+                await conn.close()
 
     @property
     def trips(self) -> int:
@@ -203,12 +387,9 @@ class Database:
         async with self._writer:
             self._writing = task
             try:
-                async with self._write_engine.connect() as conn:
-                    here = (
-                        _here(conn)
-                        if unit is not None and not scan and self._dbapi is not None
-                        else None
-                    )
+                quick = unit is not None and not scan and self._dbapi is not None
+                async with self._connect(write=True, held=quick) as conn:
+                    here = _here(conn) if quick else None
                     if here is not None:
                         # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
@@ -239,15 +420,11 @@ class Database:
         rest = list(statements)
         while rest and isinstance(raw, OneTripConnection) and rest[0][1] is not None:
             statement, params = rest[0]
-            compiled = self._compile(statement)
-            if compiled is None or params is None:
+            prepared = _prepare(conn.dialect, statement)
+            values = _values(prepared, params) if prepared is not None else None
+            if prepared is None or values is None:
                 break
-            sql, names, converters = compiled
-            values = tuple(
-                convert(params[name]) if convert is not None else params[name]
-                for name, convert in zip(names, converters, strict=True)
-            )
-            raw.owed.append((sql, values))
+            raw.owed.append((prepared.sql, values))
             del rest[0]
         if not rest:
             return
@@ -263,26 +440,6 @@ class Database:
                     raw.defer_statements = False
 
         await conn.run_sync(_run)
-
-    def _compile(self, statement: Executable) -> tuple[str, list[str], list[Any]] | None:
-        """SQL and parameter converters of a prebuilt SQLite statement whose every parameter
-        is given by name (None when SQLAlchemy must execute it)."""
-        known = self._compiled.get(id(statement))
-        if known is not None and known[0] is statement:
-            return known[1:]
-        if not isinstance(statement, ClauseElement):
-            return None
-        compiled: Any = statement.compile(dialect=self.engine.dialect)
-        names = list(compiled.positiontup or ())
-        if "POSTCOMPILE" in compiled.string or any(
-            compiled.binds[name].value is not None or compiled.binds[name].callable
-            for name in names
-        ):
-            return None
-        dialect = self.engine.dialect
-        converters = [compiled.binds[name].type.bind_processor(dialect) for name in names]
-        self._compiled[id(statement)] = (statement, compiled.string, names, converters)
-        return compiled.string, names, converters
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[None]:
@@ -321,12 +478,9 @@ class Database:
         thread would cost more CPU than most of them (see ``OneTripConnection``). A read that
         may go through many rows (``scan``: a digest, a page of /my) stays in the driver's
         thread, where SQLite lets the bot go on with other updates meanwhile."""
-        async with self._read_engine.connect() as conn:
-            here = (
-                _here(conn)
-                if not scan and self._dbapi is not None and _UNIT.get() is not None
-                else None
-            )
+        quick = not scan and self._dbapi is not None and _UNIT.get() is not None
+        async with self._connect(write=False, held=quick) as conn:
+            here = _here(conn) if quick else None
             if here is not None:
                 here.here = True
             try:
@@ -387,4 +541,6 @@ class Database:
     async def dispose(self) -> None:
         if self._checkpointing is not None:
             await self._checkpointing
+        while self._held:
+            await self._held.popitem()[1].close()
         await self.engine.dispose()

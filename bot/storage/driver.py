@@ -326,6 +326,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return True
 
     def on_thread(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` in the driver's thread: one trip (from SQLAlchemy's side)."""
+        return await_(self.trip(function))
+
+    async def trip(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` in the driver's thread: one trip. Until it has run there (even if
         the caller is cancelled meanwhile) the connection is not ``idle``."""
         self.dbapi.trips += 1
@@ -337,7 +341,26 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             finally:
                 self.idle = True
 
-        return await_(_on_driver(self._connection, run))
+        return await _on_driver(self._connection, run)
+
+    async def run_prepared(self, operation: str, parameters: Any, many: bool = False) -> _Outcome:
+        """One statement already compiled, outside SQLAlchemy's execution machinery (see
+        ``bot.storage.db.execute``): what ``OneTripCursor`` does, awaited directly. Raises the
+        driver's own exceptions; the transaction is then in an unknown state (a rollback
+        will tell)."""
+        prefix = self.take_owed()
+        driver = self._connection
+        self.in_transaction = True  # unknown until the statement returns
+        outcome: _Outcome | None = None
+        if self.here and self.idle:
+            with suppress(_WouldWait):  # if raised, nothing ran: the trip waits for the lock
+                outcome = _run_statement(driver, prefix, operation, parameters, many, True)
+        if outcome is None:
+            outcome = await self.trip(
+                partial(_run_statement, driver, prefix, operation, parameters, many)
+            )
+        self.in_transaction = outcome[4]
+        return outcome
 
     def _trip(self, function: Any) -> None:
         try:

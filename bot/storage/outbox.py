@@ -8,12 +8,15 @@ queues it twice. The courier (``handlers.courier``) delivers them through ``bot.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Executable, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import schema as t
+from bot.storage.db import execute
 
 PENDING, SENDING, SENT, RETRY, FAILED = "pending", "sending", "sent", "retry", "failed"
 
@@ -53,6 +56,28 @@ async def enqueue(
     return bool(result.rowcount)
 
 
+@cache
+def _enqueue_sqlite() -> Executable:
+    """Built once, when first needed: a row queued by ``enqueue_many`` on SQLite."""
+    c = t.outbox.c
+    statement: Executable = (
+        sqlite.insert(t.outbox)
+        .values(
+            key=bindparam("key", type_=c.key.type),
+            chat_id=bindparam("chat_id", type_=c.chat_id.type),
+            kind=bindparam("kind", type_=c.kind.type),
+            payload=bindparam("payload", type_=c.payload.type),
+            status=PENDING,
+            attempts=0,
+            uncertain=0,
+            next_attempt_at=bindparam("now", type_=c.next_attempt_at.type),
+            created_at=bindparam("now", type_=c.created_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=[c.key])
+    )
+    return statement
+
+
 async def enqueue_many(
     conn: AsyncConnection,
     now: datetime,
@@ -62,6 +87,14 @@ async def enqueue_many(
     caller's transaction; returns how many keys were new."""
     if not rows:
         return 0
+    if conn.dialect.name == "sqlite":
+        # One statement built once, its rows executed together (see ``execute``).
+        queued = [
+            {"key": key, "chat_id": chat_id, "kind": kind, "payload": payload, "now": now}
+            for key, chat_id, kind, payload in rows
+        ]
+        result = await execute(conn, _enqueue_sqlite(), queued)
+        return max(int(result.rowcount or 0), 0)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(t.outbox)

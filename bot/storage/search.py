@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text
+from sqlalchemy import Connection, and_, bindparam, or_, select, text
 
 from bot.domain.kinds import KindRegistry
 from bot.domain.search import SLOTS, Document, Step, doc_id, documents, short_index_text
@@ -26,6 +26,46 @@ _TITLE_BI_DELETE = text(
     "INSERT INTO find_title_bi(find_title_bi, rowid, title) VALUES ('delete', :id, :title)"
 )
 _TITLE_BI_INSERT = text("INSERT INTO find_title_bi(rowid, title) VALUES (:id, :title)")
+
+
+# One matter's (the services' reindex after every change), built once: no IN lists or ranges
+# to build and expand on every update.
+_CASE_COLUMNS = (
+    t.cases.c.id,
+    t.cases.c.number,
+    t.cases.c.kind,
+    t.cases.c.title,
+    t.cases.c.fields,
+    t.cases.c.raiser_org,
+)
+_ADDRESSEE_COLUMNS = (
+    t.assignments.c.case_id,
+    t.assignments.c.id,
+    t.assignments.c.position,
+    t.assignments.c.addressee,
+)
+_STEP_COLUMNS = (
+    t.events.c.case_id,
+    t.events.c.action,
+    t.events.c.detail,
+    t.events.c.assignment_id,
+)
+_ONE_CASE = select(*_CASE_COLUMNS).where(t.cases.c.id == bindparam("case_id"))
+_ONE_CASES_ADDRESSEES = (
+    select(*_ADDRESSEE_COLUMNS)
+    .where(t.assignments.c.case_id == bindparam("case_id"))
+    .order_by(t.assignments.c.position)
+)
+_ONE_CASES_STEPS = (
+    select(*_STEP_COLUMNS).where(t.events.c.case_id == bindparam("case_id")).order_by(t.events.c.id)
+)
+_IN_ONE_CASES_RANGE = and_(
+    t.search_docs.c.id >= bindparam("low"), t.search_docs.c.id < bindparam("high")
+)
+_ONE_CASES_DOCS = select(t.search_docs.c.id, t.search_docs.c.title, t.search_docs.c.body).where(
+    _IN_ONE_CASES_RANGE
+)
+_DELETE_ONE_CASES_DOCS = t.search_docs.delete().where(_IN_ONE_CASES_RANGE)
 
 
 def _ranges(case_ids: Sequence[int]) -> Any:
@@ -42,33 +82,32 @@ def build(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> lis
     if not case_ids:
         return []
     ids = list(case_ids)
-    cases = conn.execute(
-        select(
-            t.cases.c.id,
-            t.cases.c.number,
-            t.cases.c.kind,
-            t.cases.c.title,
-            t.cases.c.fields,
-            t.cases.c.raiser_org,
-        ).where(t.cases.c.id.in_(ids))
+    one = {"case_id": ids[0]}
+    cases = (
+        conn.execute(_ONE_CASE, one)
+        if len(ids) == 1
+        else conn.execute(select(*_CASE_COLUMNS).where(t.cases.c.id.in_(ids)))
     ).all()
     addressees: dict[int, dict[int, tuple[int, str]]] = {i: {} for i in ids}
-    for a in conn.execute(
-        select(
-            t.assignments.c.case_id,
-            t.assignments.c.id,
-            t.assignments.c.position,
-            t.assignments.c.addressee,
+    for a in (
+        conn.execute(_ONE_CASES_ADDRESSEES, one)
+        if len(ids) == 1
+        else conn.execute(
+            select(*_ADDRESSEE_COLUMNS)
+            .where(t.assignments.c.case_id.in_(ids))
+            .order_by(t.assignments.c.case_id, t.assignments.c.position)
         )
-        .where(t.assignments.c.case_id.in_(ids))
-        .order_by(t.assignments.c.case_id, t.assignments.c.position)
     ):
         addressees[a.case_id][a.id] = (a.position, a.addressee)
     steps: dict[int, list[tuple[str, Any, int | None]]] = {i: [] for i in ids}
-    for e in conn.execute(
-        select(t.events.c.case_id, t.events.c.action, t.events.c.detail, t.events.c.assignment_id)
-        .where(t.events.c.case_id.in_(ids))
-        .order_by(t.events.c.case_id, t.events.c.id)
+    for e in (
+        conn.execute(_ONE_CASES_STEPS, one)
+        if len(ids) == 1
+        else conn.execute(
+            select(*_STEP_COLUMNS)
+            .where(t.events.c.case_id.in_(ids))
+            .order_by(t.events.c.case_id, t.events.c.id)
+        )
     ):
         steps[e.case_id].append((e.action, e.detail, e.assignment_id))
     docs: list[Document] = []
@@ -105,9 +144,18 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
         return 0
     sqlite = conn.dialect.name == "sqlite"
     docs = build(conn, case_ids, kinds)
-    old = conn.execute(
-        select(t.search_docs.c.id, t.search_docs.c.title, t.search_docs.c.body).where(
-            _ranges(case_ids)
+    one = (
+        {"low": doc_id(case_ids[0]), "high": doc_id(case_ids[0]) + SLOTS}
+        if len(case_ids) == 1
+        else None
+    )
+    old = (
+        conn.execute(_ONE_CASES_DOCS, one)
+        if one is not None
+        else conn.execute(
+            select(t.search_docs.c.id, t.search_docs.c.title, t.search_docs.c.body).where(
+                _ranges(case_ids)
+            )
         )
     ).all()
     if old:
@@ -119,7 +167,10 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
             conn.execute(_BI_DELETE, removed)
             conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
         # On SQLite, a trigger removes the row from the trigram indexes.
-        conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
+        if one is not None:  # the matter's range holds exactly ``old``
+            conn.execute(_DELETE_ONE_CASES_DOCS, one)
+        else:
+            conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
     insert(conn, docs)
     return len(docs)
 
