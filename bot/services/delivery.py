@@ -105,7 +105,12 @@ class Outbox:
     async def recover(self) -> int:
         """Rows left 'sending' while no delivery run is going on (a crash, or a database error
         while recording an outcome) may or may not have been delivered: resend them marked as
-        possibly repeated, never silently. The caller makes sure no run is going on."""
+        possibly repeated, never silently. The caller makes sure no run is going on. Runs
+        every tick: it writes only when a row is stranded."""
+        async with self.db.read() as conn:
+            stranded = select(t.outbox.c.id).where(t.outbox.c.status == SENDING).limit(1)
+            if (await conn.execute(stranded)).first() is None:
+                return 0
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(t.outbox)
