@@ -6,7 +6,9 @@ groups. What was last set is kept as a digest per chat (settings ``menu:*``), so
 that changed are sent: at start-up (a role, a language or the committee file may have changed
 while the bot was down) and after a member joins, changes language or is revoked — in the
 background, never awaited by the update that caused it. A failed call leaves the old digest,
-so the next start-up sends it again.
+so the next start-up sends it again. The digests of one sync are written together when it
+ends (one write transaction, not one per chat): a crash before that only sends those menus
+again.
 """
 
 from __future__ import annotations
@@ -78,6 +80,17 @@ async def sync(bot: Bot, runtime: Runtime, user_ids: Collection[int] | None = No
 
 
 async def _sync(bot: Bot, runtime: Runtime, user_ids: Collection[int] | None) -> int:
+    done: dict[str, str | None] = {}  # menus set (None: removed), written when the sync ends
+    try:
+        return await _send_menus(bot, runtime, user_ids, done)
+    finally:
+        if done:
+            await runtime.svc.store_menus(done)
+
+
+async def _send_menus(
+    bot: Bot, runtime: Runtime, user_ids: Collection[int] | None, done: dict[str, str | None]
+) -> int:
     svc = runtime.svc
     calls = 0
     keys = None if user_ids is None else [MENU_PREFIX + str(u) for u in user_ids]
@@ -93,7 +106,7 @@ async def _sync(bot: Bot, runtime: Runtime, user_ids: Collection[int] | None) ->
             except TelegramError as exc:
                 logger.warning("could not set the shared command menus: %s", exc)
             else:
-                await svc.store_menu(SHARED_KEY, wanted)
+                done[SHARED_KEY] = wanted
     members = await svc.menu_members(user_ids)
     had = {int(key[len(MENU_PREFIX) :]) for key in stored if key != SHARED_KEY}
     for user_id in sorted(set(members) | had):
@@ -104,7 +117,7 @@ async def _sync(bot: Bot, runtime: Runtime, user_ids: Collection[int] | None) ->
             if viewer is None or viewer.member is None:  # revoked: the stranger's menu again
                 await bot.delete_my_commands(scope=scope)
                 calls += 1
-                await svc.store_menu(key, None)
+                done[key] = None
                 continue
             menu = menus.member_menu(viewer.member, runtime.kinds, svc.committee)
             cmds = commands(viewer.lang, menu)
@@ -113,7 +126,7 @@ async def _sync(bot: Bot, runtime: Runtime, user_ids: Collection[int] | None) ->
                 continue
             await bot.set_my_commands(cmds, scope=scope)
             calls += 1
-            await svc.store_menu(key, wanted)
+            done[key] = wanted
         except TelegramError as exc:  # e.g. an admin who never opened the chat
             logger.info("could not set the command menu of chat %s: %s", user_id, exc)
     if calls:

@@ -3,7 +3,9 @@
 The record of a handled update id commits in the update's first write transaction, together
 with what the update changed (``Database.unit``): a crash after that commit cannot make a
 redelivered update act again, and the record costs no transaction of its own. An update that
-writes nothing is recorded in one small write when its handling ends.
+writes nothing leaves its record to the next write transaction of any kind, or to one write
+of its own shortly after (``LEFT_OVER_WITHIN``, shared by the updates ending meanwhile; also
+written before the bot stops).
 """
 
 from __future__ import annotations

@@ -85,6 +85,9 @@ def on_button(bot: Harness, name: str) -> str:
 
 
 async def rows(bot: Harness, table: Table, *where: Any) -> list[Any]:
+    """The table as it stands once what updates that wrote nothing deferred (a user's name,
+    update records: written a moment later, see ``Database.unit``) is written too."""
+    await bot.svc.db.write_left_over()
     async with bot.svc.db.read() as conn:
         return list((await conn.execute(select(table).where(*where))).all())
 

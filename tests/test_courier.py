@@ -327,6 +327,39 @@ async def test_outcomes_are_written_in_batches(outbox: Outbox, db: Database) -> 
     assert {v[0] for v in (await rows(db)).values()} == {"sent"}
 
 
+async def test_a_run_with_nothing_due_writes_nothing(
+    outbox: Outbox, db: Database, clock: ManualClock
+) -> None:
+    """The periodic run mostly finds nothing to do: it takes no write lock for that. A row
+    due later is left alone until it is due, then claimed and sent."""
+    await outbox.add("k0", 100, "plain", {"text": "m0"})
+    async with db.write() as conn:
+        await conn.execute(
+            t.outbox.update().values(next_attempt_at=clock.now() + timedelta(minutes=1))
+        )
+    writes = 0
+    write = db.write
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        nonlocal writes
+        writes += 1
+        async with write() as conn:
+            yield conn
+
+    db.write = counted  # type: ignore[method-assign]
+    bot = ScriptedBot([])
+    assert await courier(outbox).flush(bot) == 0  # type: ignore[arg-type]
+    assert writes == 0
+    assert bot.calls == []
+    assert {v[0] for v in (await rows(db)).values()} == {"pending"}
+    clock.advance(timedelta(minutes=1))
+    assert await courier(outbox).flush(bot) == 1  # type: ignore[arg-type]
+    assert writes == 2  # the claim, and the outcome
+    assert [chat for _, chat, _ in bot.calls] == [100]
+    assert {v[0] for v in (await rows(db)).values()} == {"sent"}
+
+
 # ---------------------------------------------------------------------------- pacing
 
 

@@ -25,6 +25,7 @@ OTHER_GROUP = -1009876543210
 
 
 async def seen_count(bot: Harness) -> int:
+    await bot.svc.db.write_left_over()  # records of updates that wrote nothing wait a moment
     async with bot.svc.db.read() as conn:
         return int(
             (await conn.execute(select(func.count()).select_from(t.seen_updates))).scalar_one()

@@ -7,10 +7,12 @@ from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
+from handlers import menus
 from tests.conftest import ADMIN_ID
 from tests.fakes.telegram import FakeTelegram
 from tests.flows import LI, QIAN, STRANGER, ZHAO, admin, member, rows
 from tests.scenario import Harness, running_bot
+from tests.test_once import WriteCounter
 
 STRANGER_ZH = ["start", "whoami", "lang", "help"]
 GROUP = ["help", "bindgroup"]
@@ -146,3 +148,30 @@ async def test_a_failed_menu_is_sent_again_at_the_next_start(
         assert names(menu_of(bot, ADMIN_ID)) == OFFICE
         # The refused one alone was sent again, not the shared menus.
         assert len(menu_calls(bot)) == shared_calls + 1
+
+
+async def test_a_start_up_sync_records_every_menu_in_one_write(
+    committee: Committee, db_url: str, clock: ManualClock
+) -> None:
+    """At start-up every member's menu may be due (here: none was ever recorded): the
+    digests of all the menus set are written together, not one write per chat."""
+    fake = FakeTelegram(now=lambda: clock.now().timestamp())
+    fake.user(ADMIN_ID, "办公室管理员")
+    async with running_bot(committee, db_url, clock, fake=fake) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await member(bot, QIAN, "钱观察", "CBS-ADMIN", Role.OBSERVER)
+        await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await bot.settle()
+        async with bot.svc.db.write() as conn:
+            await conn.execute(t.settings.delete().where(t.settings.c.key.startswith("menu:")))
+        calls = len(menu_calls(bot))
+        counter = WriteCounter(bot)
+        try:
+            assert await menus.sync(bot.app.bot, bot.app.bot_data["runtime"]) == 7 + 4
+        finally:
+            counter.close()
+        assert len(menu_calls(bot)) == calls + 7 + 4  # the shared menus and four chats
+        assert set(await stored(bot)) == {f"menu:{u}" for u in (ADMIN_ID, LI, QIAN, ZHAO)} | {
+            "menu:shared"
+        }
+        assert counter.writes == 1

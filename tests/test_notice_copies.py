@@ -19,6 +19,7 @@ from tests.conftest import SHANGHAI
 from tests.flows import LI, WANG, ZHAO, member, rows, seed_case
 from tests.scenario import running_bot
 from tests.test_notices import TITLE, WU, cast
+from tests.test_once import WriteCounter
 
 
 async def test_an_older_edit_retried_late_does_not_overwrite_a_newer_one(
@@ -296,3 +297,28 @@ async def test_an_alert_queued_by_an_older_release_follows_the_same_rule(
         li_had = len(bot.texts(li))
         assert (await alert("legacy:2")).startswith("failed: skipped")
         assert bot.texts(li)[li_had:] == []
+
+
+async def test_a_press_nobody_overtook_costs_one_write(committee: Committee, db_url: str) -> None:
+    """Zhao presses 受理 on his notice and nobody acts meanwhile: the step (with the
+    once-only record of the press) is the update's one write transaction; checking that no
+    colleague overtook the pressed notice only reads, and queues no extra edit."""
+    async with running_bot(committee, db_url) as bot:
+        _, zhao, _ = await cast(bot)
+        case = await seed_case(bot, LI, "李明", TITLE)
+        await bot.flush_outbox()
+        mine = bot.last_with_buttons(zhao)
+        runtime = bot.app.bot_data["runtime"]
+        courier, runtime.courier = runtime.courier, None  # its deliveries are counted apart
+        counter = WriteCounter(bot)
+        try:
+            await bot.press(zhao, "受理", message=mine)
+            await bot.settle()
+        finally:
+            counter.close()
+            runtime.courier = courier
+        assert counter.writes == 1
+        assert bot.fake.message(zhao, mine["message_id"])["text"].startswith("📌 已受理")
+        (ack,) = await rows(bot, t.events, t.events.c.action == "acknowledge")
+        assert ack.case_id == case.id
+        assert await rows(bot, t.outbox, t.outbox.c.key.contains(":edit:pressed:")) == []

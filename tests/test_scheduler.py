@@ -16,6 +16,7 @@ from bot.domain.committee import Committee
 from bot.domain.mechanisms.referral import KIND as REFERRAL
 from bot.domain.models import Role
 from bot.domain.workdays import WorkingCalendar
+from bot.services.scheduled import LAST_TICK
 from bot.storage import schema as t
 from handlers.jobs import JOB_KWARGS
 from tests.conftest import SHANGHAI
@@ -28,9 +29,11 @@ from tests.flows import (
     bind_group,
     deadline_keys,
     member,
+    rows,
     seed_case,
 )
 from tests.scenario import Harness, running_bot
+from tests.test_once import WriteCounter
 
 # Also run on PostgreSQL (see tests/conftest.py).
 pytestmark = pytest.mark.postgres
@@ -367,3 +370,26 @@ async def test_jobs_are_scheduled_to_run_late_rather_than_never(
             assert job.job.misfire_grace_time is None
             assert job.job.coalesce is True
         assert JOB_KWARGS["misfire_grace_time"] is None
+
+
+async def test_a_tick_with_nothing_to_do_writes_only_that_it_ran(
+    committee: Committee, db_url: str
+) -> None:
+    """Once today's summaries, 督办 and this week's digest are queued, the ticks of the rest
+    of the day find nothing to do: each writes only the record that it ran (/status reads
+    it), not one write per kind of periodic work."""
+    async with running_bot(committee, db_url) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        await bind_group(bot)
+        await bot.tick()
+        queued = await rows(bot, t.outbox)
+        counter = WriteCounter(bot)
+        try:
+            bot.clock.advance(timedelta(minutes=1))
+            await bot.tick()
+        finally:
+            counter.close()
+        assert counter.writes == 1
+        assert await rows(bot, t.outbox) == queued
+        (last,) = await rows(bot, t.settings, t.settings.c.key == LAST_TICK)
+        assert datetime.fromisoformat(last.value) == bot.clock.now()

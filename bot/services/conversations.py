@@ -117,11 +117,14 @@ class Conversations(ServiceBase):
         return record
 
     async def prune_seen_updates(self, keep: timedelta = timedelta(days=8)) -> int:
-        """Telegram keeps undelivered updates for at most a day; a week of ids is plenty."""
+        """Telegram keeps undelivered updates for at most a day; a week of ids is plenty.
+        Runs every tick: it writes only when there is something to prune."""
+        old = t.seen_updates.c.seen_at < self.clock.now() - keep
+        async with self.db.read() as conn:
+            if (await conn.execute(select(t.seen_updates.c.update_id).where(old))).first() is None:
+                return 0
         async with self.db.write() as conn:
-            result = await conn.execute(
-                t.seen_updates.delete().where(t.seen_updates.c.seen_at < self.clock.now() - keep)
-            )
+            result = await conn.execute(t.seen_updates.delete().where(old))
         pruned = int(result.rowcount or 0)
         if pruned:
             self._seen.forget()  # the database is asked again what it still holds

@@ -1,9 +1,10 @@
 """The courier's side of the outbox: claim the rows that are due, record what happened to
 them, say who may still receive them, and tell the office when one cannot be delivered.
 
-Claiming is one short transaction per batch; what happened to each row is an ``Outcome``,
-written together with others (``Outbox.record``) so that a fan-out costs a few transactions,
-not one per message. The retry policy (backoff, when to give up) lives here.
+Claiming is one short write transaction per batch (none when nothing is due: a read says
+so); what happened to each row is an ``Outcome``, written together with others
+(``Outbox.record``) so that a fan-out costs a few transactions, not one per message. The
+retry policy (backoff, when to give up) lives here.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ _DUE = (
     )
     .order_by(t.outbox.c.id)
     .limit(bindparam("limit"))
+)
+_ANY_DUE = (
+    select(t.outbox.c.id)
+    .where(
+        or_(t.outbox.c.status == PENDING, t.outbox.c.status == RETRY),
+        t.outbox.c.next_attempt_at <= bindparam("now"),
+    )
+    .limit(1)
 )
 _CLAIM = (
     update(t.outbox)
@@ -96,7 +105,12 @@ class Outbox:
     async def recover(self) -> int:
         """Rows left 'sending' while no delivery run is going on (a crash, or a database error
         while recording an outcome) may or may not have been delivered: resend them marked as
-        possibly repeated, never silently. The caller makes sure no run is going on."""
+        possibly repeated, never silently. The caller makes sure no run is going on. Runs
+        every tick: it writes only when a row is stranded."""
+        async with self.db.read() as conn:
+            stranded = select(t.outbox.c.id).where(t.outbox.c.status == SENDING).limit(1)
+            if (await conn.execute(stranded)).first() is None:
+                return 0
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(t.outbox)
@@ -108,12 +122,21 @@ class Outbox:
     async def claim_due(
         self, limit: int = 50, *, key_prefix: str | None = None
     ) -> list[OutboxMessage]:
-        """Take the due rows (oldest first) and mark them 'sending' before any is sent."""
-        due = _DUE
+        """Take the due rows (oldest first) and mark them 'sending' before any is sent.
+
+        Most runs find nothing due (the periodic run, a run after an action another run
+        already served): a read says so first, and only a run with rows to take opens a
+        write transaction, which selects them again (what it claims is what is due then)."""
+        due, probe = _DUE, _ANY_DUE
         if key_prefix is not None:
-            due = due.where(t.outbox.c.key.startswith(key_prefix, autoescape=True))
+            prefixed = t.outbox.c.key.startswith(key_prefix, autoescape=True)
+            due, probe = due.where(prefixed), probe.where(prefixed)
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            if (await conn.execute(probe, {"now": now})).first() is None:
+                return []
         async with self.db.write() as conn:
-            rows = (await conn.execute(due, {"now": self.clock.now(), "limit": limit})).all()
+            rows = (await conn.execute(due, {"now": now, "limit": limit})).all()
             if rows:
                 await conn.execute(_CLAIM, {"ids": [r.id for r in rows]})
         return [

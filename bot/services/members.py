@@ -164,18 +164,21 @@ class Members(ServiceBase):
         async with self.db.read() as conn:
             return {row.key: row.value for row in (await conn.execute(query)).all()}
 
-    async def store_menu(self, key: str, digest: str | None) -> None:
-        """Record a menu just set on Telegram (``None``: removed)."""
+    async def store_menus(self, digests: dict[str, str | None]) -> None:
+        """Record menus just set on Telegram (a digest ``None``: removed), all in one write
+        transaction: a start-up sync sets one per member."""
+        removed = [key for key, digest in digests.items() if digest is None]
+        kept = [{"key": key, "value": d} for key, d in digests.items() if d is not None]
         async with self.db.write() as conn:
-            if digest is None:
-                await conn.execute(t.settings.delete().where(t.settings.c.key == key))
-                return
-            stmt = self._insert(t.settings).values(key=key, value=digest)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[t.settings.c.key], set_={"value": digest}
+            if removed:
+                await conn.execute(t.settings.delete().where(t.settings.c.key.in_(removed)))
+            if kept:
+                stmt = self._insert(t.settings).values(kept)
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[t.settings.c.key], set_={"value": stmt.excluded.value}
+                    )
                 )
-            )
 
     async def bootstrap_admins(self) -> None:
         """Give the committee file's admins an office membership if they never had one.

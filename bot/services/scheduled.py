@@ -48,6 +48,16 @@ async def _set_marker(conn: AsyncConnection, key: str, value: str) -> None:
         await conn.execute(t.settings.insert().values(key=key, value=value))
 
 
+async def _new_keys(conn: AsyncConnection, keys: list[str]) -> bool:
+    """Whether any of these outbox keys is not queued yet (checked in pages of 500)."""
+    wanted = set(keys)
+    for i in range(0, len(keys), 500):
+        page = keys[i : i + 500]
+        found = await conn.execute(select(t.outbox.c.key).where(t.outbox.c.key.in_(page)))
+        wanted -= set(found.scalars())
+    return bool(wanted)
+
+
 async def _insert_outbox_rows(
     conn: AsyncConnection,
     alerts_: list[tuple[str, int, dict[str, Any]]],
@@ -199,6 +209,21 @@ class Scheduled(ServiceBase):
         today = local.date()
         summarise = alerts.summary_due(local, self.calendar, schedule)
         horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
+        # Nearly every tick finds today's work done: a read says so, and nothing is written.
+        async with self.db.read() as conn:
+            done = dict(
+                (
+                    await conn.execute(
+                        select(t.settings.c.key, t.settings.c.value).where(
+                            t.settings.c.key.in_([SUMMARY_DAY, ESCALATED_THROUGH])
+                        )
+                    )
+                ).all()
+            )
+        if (not summarise or done.get(SUMMARY_DAY) == today.isoformat()) and done.get(
+            ESCALATED_THROUGH
+        ) == today.isoformat():
+            return 0
         async with self.db.write() as conn:
             markers = dict(
                 (
@@ -450,6 +475,22 @@ class Scheduled(ServiceBase):
         # Monday digest): the next digest's week starts where this one's ends, no overlap.
         week_end = datetime.combine(moment.date(), time(0), self.tz)
         week_start = datetime.combine(moment.date() - timedelta(days=7), time(0), self.tz)
+        key = f"digest:{moment.date().isoformat()}"
+        # Queued already, or due from later on: every tick of the week after finds that in
+        # a read.
+        async with self.db.read() as conn:
+            queued = (
+                await conn.execute(select(t.outbox.c.id).where(t.outbox.c.key == key))
+            ).first()
+            since_raw = (
+                await conn.execute(
+                    select(t.settings.c.value).where(t.settings.c.key == DIGEST_SINCE)
+                )
+            ).scalar_one_or_none()
+        if queued is not None or (
+            since_raw is not None and moment < datetime.fromisoformat(since_raw)
+        ):
+            return False
         async with self.db.write() as conn:
             # Digests are due from the first time the bot ran its schedule on: a new
             # installation does not post last week's digest at once.
@@ -470,7 +511,7 @@ class Scheduled(ServiceBase):
             return await enqueue(
                 conn,
                 now,
-                f"digest:{moment.date().isoformat()}",
+                key,
                 group,
                 "digest",
                 {
@@ -595,6 +636,11 @@ class Scheduled(ServiceBase):
             return 0
         now = self.clock.now()
         queued = 0
+        async with self.db.read() as conn:  # told already (every tick until the data is in)
+            office = await self._office_ids(conn)
+            keys = [f"calendar:{g.year}:{g.source}:{u}" for g in gaps for u in office]
+            if not await _new_keys(conn, keys):
+                return 0
         async with self.db.write() as conn:
             office = await self._office_ids(conn)
             for gap in gaps:
@@ -616,36 +662,46 @@ class Scheduled(ServiceBase):
         if not kinds:
             return 0
         now = self.clock.now()
+        async with self.db.read() as conn:  # queued already (every tick of that day)
+            due = await self._kind_reminders_due(conn, kinds, now)
+            if not await _new_keys(conn, [key for key, _, _ in due]):
+                return 0
         queued = 0
         async with self.db.write() as conn:
-            for row in await self._kind_reminder_rows(conn, kinds):
-                kind = kinds[row.kind]
-                for reminder in kind.reminders:
-                    if row.state not in reminder.states:
-                        continue
-                    moment = lifecycle.moment_of(row.fields.get(reminder.field), self.tz)
-                    days = (
-                        None
-                        if moment is None
-                        else lifecycle.reminder_due(reminder.days_before, moment, now)
-                    )
-                    if days is None:
-                        continue
-                    chats = await self._members_answering(conn, kind, row.addressee)
-                    if row.handler_user_id in chats:
-                        chats = [row.handler_user_id]
-                    payload = {
-                        "case_id": row.id,
-                        "assignment_id": row.assignment_id,
-                        "field": reminder.field,
-                        "days": days,
-                    }
-                    key = f"case:{row.id}:a{row.assignment_id}:remind:{reminder.field}:{days}"
-                    for chat in chats:
-                        queued += await enqueue(
-                            conn, now, f"{key}:{chat}", chat, "case_reminder", payload
-                        )
+            for key, chat, payload in await self._kind_reminders_due(conn, kinds, now):
+                queued += await enqueue(conn, now, key, chat, "case_reminder", payload)
         return queued
+
+    async def _kind_reminders_due(
+        self, conn: AsyncConnection, kinds: dict[str, KindSpec], now: datetime
+    ) -> list[tuple[str, int, dict[str, Any]]]:
+        """The kind reminders due now: (outbox key, chat, payload)."""
+        due: list[tuple[str, int, dict[str, Any]]] = []
+        for row in await self._kind_reminder_rows(conn, kinds):
+            kind = kinds[row.kind]
+            for reminder in kind.reminders:
+                if row.state not in reminder.states:
+                    continue
+                moment = lifecycle.moment_of(row.fields.get(reminder.field), self.tz)
+                days = (
+                    None
+                    if moment is None
+                    else lifecycle.reminder_due(reminder.days_before, moment, now)
+                )
+                if days is None:
+                    continue
+                chats = await self._members_answering(conn, kind, row.addressee)
+                if row.handler_user_id in chats:
+                    chats = [row.handler_user_id]
+                payload = {
+                    "case_id": row.id,
+                    "assignment_id": row.assignment_id,
+                    "field": reminder.field,
+                    "days": days,
+                }
+                key = f"case:{row.id}:a{row.assignment_id}:remind:{reminder.field}:{days}"
+                due += [(f"{key}:{chat}", chat, payload) for chat in chats]
+        return due
 
     async def _kind_reminder_rows(
         self, conn: AsyncConnection, kinds: dict[str, KindSpec]

@@ -181,12 +181,16 @@ class Statistics(ServiceBase):
         if moment > now or moment < since:
             return False
         covered = quarter_before(moment.date())
+        key = f"quarterly:{covered.first.year}Q{covered.quarter}"
+        async with self.db.read() as conn:  # every tick of the quarter after finds it queued
+            if (await conn.execute(select(t.outbox.c.id).where(t.outbox.c.key == key))).first():
+                return False
         async with self.db.write() as conn:
             schedule = self.committee.schedule
             queued = await enqueue(
                 conn,
                 now,
-                f"quarterly:{covered.first.year}Q{covered.quarter}",
+                key,
                 group,
                 "quarterly_report",
                 {"first": covered.first.isoformat(), "last": covered.last.isoformat()},

@@ -20,12 +20,15 @@ processes (each takes one advisory lock first, as ``BEGIN IMMEDIATE`` takes the 
 
 A unit of work (one update, see ``unit``) may defer statements whose result nobody needs
 (the once-only update record, a user's name): they commit with the unit's first write
-transaction, or together in one write at its end.
+transaction. A unit that wrote nothing (most reads: /my, /case) leaves them to the next write
+transaction of any kind, or to one write of their own ``LEFT_OVER_WITHIN`` after it ended:
+read-only updates then share a write instead of taking one each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -53,6 +56,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE_OPTION = "fuyuan_write"
 _BARE_OPTION = "fuyuan_bare"  # no transaction at all (a PRAGMA that refuses to run in one)
 CHECKPOINT_EVERY = 1000  # write transactions (a few MB of log)
+# How long what a unit that wrote nothing deferred may wait for another write to go with
+# (seconds). A crash in that time only loses the record of read-only updates: redelivered,
+# one of them is answered again.
+LEFT_OVER_WITHIN = 0.2
 # PostgreSQL: the advisory lock every write transaction holds (any fixed number; "fuyu").
 WRITE_LOCK_KEY = 0x66757975
 
@@ -333,6 +340,10 @@ class Database:
         self._writing: asyncio.Task[Any] | None = None
         self._written = 0  # write transactions since the last checkpoint
         self._checkpointing: asyncio.Task[None] | None = None
+        # Statements deferred by units that ended without writing (see ``unit``).
+        self._left_over: list[Deferred] = []
+        self._left_over_task: asyncio.Task[None] | None = None
+        self.left_over_within = LEFT_OVER_WITHIN  # (tests wait longer)
 
     @asynccontextmanager
     async def _connect(self, *, write: bool, held: bool) -> AsyncIterator[AsyncConnection]:
@@ -394,13 +405,16 @@ class Database:
                         # An update's writes are short: no trips (see OneTripConnection).
                         here.here = True
                     try:
-                        owed = list(unit.statements) if unit is not None else []
+                        own = list(unit.statements) if unit is not None else []
+                        left = len(self._left_over)
+                        owed = own + self._left_over[:left]
                         async with conn.begin():
                             if owed:
                                 await self._defer(conn, owed)
                             yield conn
-                        if owed and unit is not None:
-                            del unit.statements[: len(owed)]  # committed
+                        if own and unit is not None:
+                            del unit.statements[: len(own)]  # committed
+                        del self._left_over[:left]  # (appended to only, never taken elsewhere)
                     finally:
                         if here is not None:
                             here.here = False
@@ -454,11 +468,43 @@ class Database:
             _UNIT.reset(token)
             unit.open = False  # a task it started that defers later writes at once
             if unit.statements:
-                try:
-                    async with self._write(unit):
-                        pass
-                except Exception:
-                    logger.exception("could not write what a unit of work deferred")
+                # Written with the next write transaction, or on their own a moment later.
+                self._left_over.extend(unit.statements)
+                unit.statements.clear()
+                if self._left_over_task is None:
+                    loop = asyncio.get_running_loop()
+                    delay = self.left_over_within
+                    self._left_over_task = loop.create_task(self._write_left_over(delay))
+
+    async def _write_left_over(self, delay: float) -> None:
+        """Commit what units that wrote nothing deferred, unless another write took it."""
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._left_over:
+                async with self._write(None):
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("could not write what units of work deferred")
+        finally:
+            self._left_over_task = None
+
+    async def write_left_over(self) -> None:
+        """Commit now what units that wrote nothing deferred (before closing, and in tests)."""
+        task = self._left_over_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._left_over_task = None
+        if self._left_over:
+            try:
+                async with self._write(None):
+                    pass
+            except Exception:
+                logger.exception("could not write what units of work deferred")
 
     async def defer(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
         """Write ``statement`` with the current unit of work's first write transaction (or at
@@ -539,6 +585,7 @@ class Database:
         logger.info("database schema is at the latest revision")
 
     async def dispose(self) -> None:
+        await self.write_left_over()
         if self._checkpointing is not None:
             await self._checkpointing
         while self._held:
