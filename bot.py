@@ -27,10 +27,11 @@ def main() -> int:
     from bot.backup import OperatorError
     from bot.config import ConfigError, load_committee, load_settings
     from bot.health import database_of, serve
-    from bot.heap import freeze_after_start
+    from bot.heap import freeze_after_start, limit_arenas
     from bot.logs import setup_logging
     from bot.webhook import listen_problem
 
+    limit_arenas()  # before any thread starts
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "1")

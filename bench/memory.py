@@ -37,7 +37,9 @@ def child(updates: int, matters: int, quick: bool) -> dict[str, float]:
     from bench import mix
     from bench.common import quiet_logging
     from bench.seed import cached
+    from bot.heap import limit_arenas
 
+    limit_arenas()  # as bot.py does, before any thread starts
     quiet_logging()
     template, fresh = cached(matters, now=mix.START)
     if fresh:
