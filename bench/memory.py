@@ -7,7 +7,8 @@ benchmark is in its heap. Rounds follow each other without idling and without th
 limiter (at Telegram's 30 messages a second, 10,000 updates would take over six minutes of
 waiting; the limiter's own state is a few objects). The process also holds the in-process
 fake Bot API and the scripts, trimmed to each chat's recent messages: the figure is an upper
-bound of the bot's own.
+bound of the bot's own. As ``bot.py`` does, the process caps glibc's malloc arenas before any
+thread starts (``bot.heap.limit_arenas``).
 """
 
 from __future__ import annotations
