@@ -31,7 +31,9 @@ def main() -> int:
     from dotenv import load_dotenv
 
     from bot.config import ConfigError, load_committee, load_settings
+    from bot.heap import limit_arenas
 
+    limit_arenas()  # before any thread starts
     load_dotenv()
     # Opt in to python-telegram-bot's coming behaviour: time spans (retry_after) as timedelta.
     os.environ.setdefault("PTB_TIMEDELTA", "1")

@@ -7,7 +7,8 @@ benchmark is in its heap. Rounds follow each other without idling and without th
 limiter (at Telegram's 30 messages a second, 10,000 updates would take over six minutes of
 waiting; the limiter's own state is a few objects). The process also holds the in-process
 fake Bot API and the scripts, trimmed to each chat's recent messages: the figure is an upper
-bound of the bot's own.
+bound of the bot's own. As ``bot.py`` does, the process caps glibc's malloc arenas before any
+thread starts (``bot.heap.limit_arenas``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,25 @@ QUICK_UPDATES = 1_000
 TARGET_MIB = 100.0
 
 
+def seeded(matters: int) -> None:
+    """The seeded file of ``matters`` matters exists (seeded now in a process of its own if
+    not): seeding in the measured process would leave its heap behind in the figure."""
+    command = [sys.executable, "-m", "bench.memory", "--seed-only", "--size", str(matters)]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
 def child(updates: int, matters: int, quick: bool) -> dict[str, float]:
     """In this process: the bot handles ``updates`` updates; its figures."""
     from bench import mix
     from bench.common import quiet_logging
     from bench.seed import cached
+    from bot.heap import limit_arenas
 
+    limit_arenas()  # as bot.py does, before any thread starts
     quiet_logging()
-    template, _ = cached(matters, now=mix.START)
+    template, fresh = cached(matters, now=mix.START)
+    if fresh:
+        raise RuntimeError("the seeded file was missing: it was seeded in the measured process")
     people = mix.quick_cast() if quick else None
     result = asyncio.run(mix.run_bot(updates, 20261130, template, 0.0, None, people, paced=False))
     return {
@@ -76,7 +88,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--updates", type=int, default=UPDATES)
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="the quick run's smaller cast")
+    parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.seed_only:
+        from bench import mix
+        from bench.seed import cached
+
+        cached(args.size, now=mix.START)
+        return 0
+    seeded(args.size)
     figures = child(args.updates, args.size, args.quick)
     print(json.dumps(figures))
     return 0

@@ -842,8 +842,9 @@ async def run_bot(
     database; returns timings and sanity figures. ``people`` act (default: all of ``cast()``,
     and the office admin in either case). Not ``paced`` (the memory run): rounds follow each
     other without idling and without the rate limiter, whose waits would make a long run last
-    hours; the fake Bot API and the scripts' view keep only each chat's recent messages, so
-    that what grows is the bot."""
+    hours; the fake Bot API and the scripts' view keep only each chat's recent messages, and
+    the sequence of actions (the echo bot's script) is not kept, so that what grows is the
+    bot."""
     rng = random.Random(seed_value)
     errors = ErrorCounter()
     logging.getLogger().addHandler(errors)
@@ -912,7 +913,9 @@ async def run_bot(
 
             # -------------------------------------------------- the measured mix
             timings = Timings()
+            # The echo bot replays the sequence; the memory run (not paced) keeps none of it.
             sequence: list[tuple[int, Action]] = []
+            emitted = 0
             profiler = cProfile.Profile() if profile else None
             admin, others = actors[0], actors[1:]
             while len(timings.ns) < n_updates:
@@ -925,12 +928,14 @@ async def run_bot(
                 )
                 labels: list[str] = []
                 for actor in order:
-                    if len(sequence) >= n_updates:
+                    if emitted >= n_updates:
                         break
                     assert actor.script is not None
                     action = next(actor.script)
                     emit(fake, actor.user, action)
-                    sequence.append((actor.user.id, action))
+                    emitted += 1
+                    if paced:
+                        sequence.append((actor.user.id, action))
                     labels.append(action.label)
                 raws = feeder.take()
                 assert len(raws) == len(labels), (len(raws), labels)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import mix, seed
+from bench import memory, mix, seed
 from bench.mix import Action, MixResult, Timings
 
 
@@ -36,6 +36,16 @@ def test_the_seeded_database_is_kept_per_size_and_seeded_again_on_request(
     fresh, seeded = seed.cached(120, fresh=True)
     assert (fresh, seeded) == (first, True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])
+
+
+def test_the_memory_run_has_a_missing_seeded_file_seeded_by_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeding in the measured process would leave its heap in the figure."""
+    monkeypatch.setenv(seed.CACHE_ENV, str(tmp_path))
+    memory.seeded(60)  # inherits the environment: the same cache
+    path, seeded = seed.cached(60, now=mix.START)
+    assert not seeded and _matters(path) == 60
 
 
 def _result(labels: Counter[str], submitted: int, answered: int, joined: int) -> MixResult:
