@@ -8,10 +8,11 @@ import asyncio
 import sqlite3
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import Integer, bindparam, event, func, literal, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -407,5 +408,26 @@ async def test_an_updates_transactions_keep_their_connections(db_url: str) -> No
         assert len(checkouts) == 4  # the failed one's connection went back to the pool
         async with db.read() as conn:
             assert (await conn.execute(select(t.settings.c.key))).scalars().all() == ["k"]
+    finally:
+        await db.dispose()
+
+
+async def test_statements_built_per_call_do_not_pile_up_in_the_prepared_cache(
+    tmp_path: Path,
+) -> None:
+    """``execute`` keeps what it prepared with the statement; statements built per call (not
+    what it is for) stop being prepared past ``PREPARED_AT_MOST`` and still run, through
+    SQLAlchemy, so memory stays bounded whatever a caller does."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'p.sqlite3'}")
+    try:
+        await db.migrate()
+        results = []
+        for i in range(db_module.PREPARED_AT_MOST + 50):
+            statement = select(literal(i, Integer).label("n"))  # a new statement each time
+            async with db.unit(), db.read() as conn:
+                results.append((await db_module.execute(conn, statement)).scalar_one())
+        assert results == list(range(db_module.PREPARED_AT_MOST + 50))
+        prepared = getattr(db.engine.sync_engine.dialect, db_module._PREPARED)
+        assert len(prepared) == db_module.PREPARED_AT_MOST
     finally:
         await db.dispose()

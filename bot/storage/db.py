@@ -158,6 +158,10 @@ class _Prepared:
 
 
 _PREPARED = "fuyuan_prepared"  # the dialect's attribute holding its prepared statements
+# The most statements prepared per dialect. ``execute`` is for statements built once, a few
+# dozen; one built per call by mistake would otherwise keep every copy (and its compiled SQL)
+# alive: past this bound, new statements go through SQLAlchemy, whose cache is bounded.
+PREPARED_AT_MOST = 512
 
 
 def _prepare(dialect: Dialect, statement: Executable) -> _Prepared | None:
@@ -170,7 +174,7 @@ def _prepare(dialect: Dialect, statement: Executable) -> _Prepared | None:
     found = known.get(id(statement))
     if found is not None and found[0] is statement:
         return found[1]
-    if not isinstance(statement, ClauseElement):
+    if not isinstance(statement, ClauseElement) or len(known) >= PREPARED_AT_MOST:
         return None
     compiled: Any = statement.compile(dialect=dialect)
     prepared: _Prepared | None = None
