@@ -48,6 +48,16 @@ async def _set_marker(conn: AsyncConnection, key: str, value: str) -> None:
         await conn.execute(t.settings.insert().values(key=key, value=value))
 
 
+async def _scan_markers(conn: AsyncConnection) -> dict[str, str]:
+    """The overdue scan's markers: the day summarised last, and escalated through."""
+    rows = await conn.execute(
+        select(t.settings.c.key, t.settings.c.value).where(
+            t.settings.c.key.in_([SUMMARY_DAY, ESCALATED_THROUGH])
+        )
+    )
+    return {key: value for key, value in rows.all()}
+
+
 async def _new_keys(conn: AsyncConnection, keys: list[str]) -> bool:
     """Whether any of these outbox keys is not queued yet (checked in pages of 500)."""
     wanted = set(keys)
@@ -211,29 +221,13 @@ class Scheduled(ServiceBase):
         horizon = alerts.soonest_due_to_scan(today, self.calendar, schedule)
         # Nearly every tick finds today's work done: a read says so, and nothing is written.
         async with self.db.read() as conn:
-            done = dict(
-                (
-                    await conn.execute(
-                        select(t.settings.c.key, t.settings.c.value).where(
-                            t.settings.c.key.in_([SUMMARY_DAY, ESCALATED_THROUGH])
-                        )
-                    )
-                ).all()
-            )
+            done = await _scan_markers(conn)
         if (not summarise or done.get(SUMMARY_DAY) == today.isoformat()) and done.get(
             ESCALATED_THROUGH
         ) == today.isoformat():
             return 0
         async with self.db.write() as conn:
-            markers = dict(
-                (
-                    await conn.execute(
-                        select(t.settings.c.key, t.settings.c.value).where(
-                            t.settings.c.key.in_([SUMMARY_DAY, ESCALATED_THROUGH])
-                        )
-                    )
-                ).all()
-            )
+            markers = await _scan_markers(conn)
             summarise = summarise and markers.get(SUMMARY_DAY) != today.isoformat()
             through_raw = markers.get(ESCALATED_THROUGH)
             escalate = through_raw != today.isoformat()
