@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle
@@ -67,6 +67,30 @@ async def latest_event_id(
             conn, _LATEST_EVENT_OF_COPY, {"case_id": case_id, "assignment_id": assignment_id}
         )
     return int(result.scalar_one_or_none() or 0)
+
+
+async def delivered_notices(conn: AsyncConnection, case_ids: Sequence[int]) -> Sequence[Any]:
+    """The delivered copies of these matters' notices (their chat and message id, payload),
+    oldest first: what an edit of each reader's copy starts from."""
+    return (
+        await conn.execute(
+            select(t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload)
+            .where(
+                # Each matter's rows, found through the unique index on the key.
+                or_(
+                    *(
+                        and_(t.outbox.c.key >= f"case:{c}:", t.outbox.c.key < f"case:{c};")
+                        for c in case_ids
+                    )
+                ),
+                t.outbox.c.kind == "case_new",
+                t.outbox.c.status == SENT,
+                t.outbox.c.message_id.is_not(None),
+                t.outbox.c.chat_id > 0,
+            )
+            .order_by(t.outbox.c.id)
+        )
+    ).all()
 
 
 def refresh_row(
@@ -454,21 +478,7 @@ class Acting(Cases):
             action.by is not Side.ADDRESSEE
         )
         only = None if whole or not kind.several_addressees else assignment.id
-        copies = (
-            await conn.execute(
-                select(t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload)
-                .where(
-                    # The matter's rows, found through the unique index on the key.
-                    t.outbox.c.key >= f"case:{case.id}:",
-                    t.outbox.c.key < f"case:{case.id};",
-                    t.outbox.c.kind == "case_new",
-                    t.outbox.c.status == SENT,
-                    t.outbox.c.message_id.is_not(None),
-                    t.outbox.c.chat_id > 0,
-                )
-                .order_by(t.outbox.c.id)
-            )
-        ).all()
+        copies = await delivered_notices(conn, [case.id])
         # Each reader's latest notice of each addressee (a resubmission sent a new one).
         latest: dict[tuple[int, int], Any] = {}
         for copy in copies:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import lifecycle, rules
@@ -47,10 +47,10 @@ from bot.domain.holiday_notice import Holiday, HolidayNotice
 from bot.domain.kinds import KindSpec
 from bot.domain.models import Viewer
 from bot.domain.workdays import WorkingCalendar, YearSchedule
-from bot.services.acting import refresh_row
+from bot.services.acting import delivered_notices, refresh_row
 from bot.services.cases import Cases
 from bot.storage import schema as t
-from bot.storage.outbox import SENT, enqueue_many
+from bot.storage.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -410,27 +410,7 @@ class HolidayCalendar(Cases):
         edits: list[tuple[str, int, str, dict[str, Any]]] = []
         for start in range(0, len(case_ids), CHUNK):
             chunk = case_ids[start : start + CHUNK]
-            copies = (
-                await conn.execute(
-                    select(
-                        t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload
-                    )
-                    .where(
-                        # Each matter's rows, found through the unique index on the key.
-                        or_(
-                            *(
-                                and_(t.outbox.c.key >= f"case:{c}:", t.outbox.c.key < f"case:{c};")
-                                for c in chunk
-                            )
-                        ),
-                        t.outbox.c.kind == "case_new",
-                        t.outbox.c.status == SENT,
-                        t.outbox.c.message_id.is_not(None),
-                        t.outbox.c.chat_id > 0,
-                    )
-                    .order_by(t.outbox.c.id)
-                )
-            ).all()
+            copies = await delivered_notices(conn, chunk)
             # Each reader's latest notice of each addressee (a resubmission sent a new one).
             latest: dict[tuple[int, int, int], Any] = {}
             for copy in copies:
