@@ -6,6 +6,7 @@ Nothing sleeps: each test moves ``bot.clock`` and runs the tick the JobQueue wou
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -253,6 +254,73 @@ async def test_weekly_digest_once_even_across_restart(committee: Committee, db_u
         assert (
             "2026年11月30日（周一）至2026年12月6日（周日）" in texts_with(again, group, "周报")[1]
         )
+
+
+def _listed(text: str, header: str, end: str) -> list[str]:
+    """The matters' numbers a digest lists between its ``header`` line and its ``end`` line."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(header))
+    last = next(i for i, line in enumerate(lines) if i > first and line.startswith(end))
+    return [
+        re.match(r"• ([^「（：\s]+)", line)[1] for line in lines[first:last] if line[:2] == "• "
+    ]  # type: ignore[index]
+
+
+async def test_a_busy_weeks_digest_lists_the_first_and_counts_every_matter(
+    committee: Committee, db_url: str
+) -> None:
+    """More raised (17) and overdue (24) matters than the digest lists: it counts them all,
+    lists the first 15 raised in the order raised and the 20 latest overdue (latest first,
+    then by number, three to a due day), and says how many more there are."""
+    async with running_bot(committee, db_url) as bot:
+        group = await bind_group(bot)
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        for day in ("2026-10-12", "2026-10-13", "2026-10-14", "2026-10-15", "2026-10-16"):
+            for i in range(3):
+                bot.clock.set(at(day, 10, 10 - i))  # each later in the day than the next
+                await seed_case(bot, LI, "李明", f"逾期事项{i}")
+        for day in ("2026-10-19", "2026-10-20", "2026-10-21"):
+            bot.clock.set(at(day, 10))
+            await seed_case(bot, LI, "李明", "逾期事项")
+        bot.clock.set(at("2026-11-20", 10))
+        await seed_case(bot, LI, "李明", "上周事项")
+        for i in range(17):
+            bot.clock.set(at("2026-11-23", 8) + timedelta(hours=9 * i))
+            await seed_case(bot, LI, "李明", f"本周事项{i}")
+        await bot.tick(at("2026-11-30", 9, 0))
+        (text,) = texts_with(bot, group, "周报")
+        start, end = at("2026-11-23", 0), at("2026-11-30", 0)
+        async with bot.svc.db.read() as conn:
+            raised = (
+                (
+                    await conn.execute(
+                        select(t.cases.c.number)
+                        .where(t.cases.c.created_at >= start, t.cases.c.created_at < end)
+                        .order_by(t.cases.c.created_at, t.cases.c.number)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            dues = (
+                await conn.execute(
+                    select(t.cases.c.number, t.assignments.c.due)
+                    .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
+                    .where(t.assignments.c.due.is_not(None))
+                )
+            ).all()
+        today = date(2026, 11, 30)
+        late = sorted(
+            (-days, number)
+            for number, due in dues
+            if (days := bot.svc.calendar.working_days_between(due, today)) >= 1
+        )
+        assert len(raised) == 17 and len(late) == 24
+        assert late[0][0] == late[2][0] != late[3][0]  # three matters a due day: by number
+        assert "本周提请：17" in text and "……另有2件" in text
+        assert _listed(text, "本周提请", "已受理") == raised[:15]
+        assert "当前逾期（24）" in text and "……另有4件" in text
+        assert _listed(text, "当前逾期", "受理用时") == [n for _, n in late[:20]]
 
 
 async def test_digest_sent_late_once_when_the_bot_was_down(
