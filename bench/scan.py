@@ -101,8 +101,8 @@ async def _measure_in_process(path: Path, profile: str | None) -> dict[str, Any]
         "scan_first_s": first,
         "scan_repeat_s": median(repeats),
         "digest_s": median(digests),
-        "digest_raised": len(digest.raised),
-        "digest_overdue": len(digest.overdue),  # one entry per late matter
+        "digest_raised": digest.raised_count,
+        "digest_overdue": digest.overdue_count,  # one per late addressee of a matter
         "digest_actions": digest.acknowledged + digest.returned + digest.resolved,
         "my_office_s": pages["office"],
         "my_department_s": pages["department"],

@@ -28,6 +28,10 @@ LAST_TICK = "last_tick"
 # The last local day whose morning summaries were queued, and the last whose 督办 rounds were.
 SUMMARY_DAY = "deadline_summary_day"
 ESCALATED_THROUGH = "escalations_through"
+# The matters a digest lists (the rest it counts): a week at scale raises some fifteen
+# thousand, and a group message lists a screenful.
+DIGEST_RAISED_LISTED = 15
+DIGEST_OVERDUE_LISTED = 20
 
 
 def _hours_between(
@@ -141,6 +145,19 @@ async def _insert_outbox_rows(
     return max(int(result.rowcount or 0), 0)
 
 
+def _listed_through(per_due: list[tuple[date, int, int]], listed: int) -> date | None:
+    """The last due day whose matters the digest may list, from (due day, matters, working
+    days late) in due order: lateness only falls with a later due day, so the ``listed``
+    latest matters, ties on lateness included, are those due by then (None: none late)."""
+    through: date | None = None
+    taken, last_late = 0, 0
+    for due, n, late in per_due:
+        if late < 1 or (taken >= listed and late != last_late):
+            break
+        through, taken, last_late = due, taken + n, late
+    return through
+
+
 @dataclass(frozen=True, slots=True)
 class OverdueMatter:
     """A matter late for an addressee, as the digest lists it (organisations by code)."""
@@ -158,11 +175,13 @@ class Digest:
 
     start: datetime
     end: datetime
-    raised: list[tuple[str, str, str]]
+    raised: list[tuple[str, str, str]]  # the first DIGEST_RAISED_LISTED, in the order raised
+    raised_count: int
     acknowledged: int
     returned: int
     resolved: int
-    overdue: list[OverdueMatter]  # latest first
+    overdue: list[OverdueMatter]  # the DIGEST_OVERDUE_LISTED latest, latest first
+    overdue_count: int
     median_ack_hours: list[tuple[str, float]]
     meetings: list[tuple[str, datetime]]
 
@@ -176,11 +195,11 @@ class Digest:
         """Nothing to report: no matter raised or answered this week, none overdue now and
         no joint meeting coming. Such a week's digest is not posted."""
         return not (
-            self.raised
+            self.raised_count
             or self.acknowledged
             or self.returned
             or self.resolved
-            or self.overdue
+            or self.overdue_count
             or self.meetings
         )
 
@@ -520,14 +539,20 @@ class Scheduled(ServiceBase):
     async def digest(self, start: datetime, end: datetime) -> Digest:
         """What happened between ``start`` and ``end``, and what is overdue now."""
         today = self.today()
+        in_week = and_(t.cases.c.created_at >= start, t.cases.c.created_at < end)
         async with self.db.read(scan=True) as conn:
+            # Both from ix_cases_created_number, which holds all three columns in this order:
+            # no sort, no matter's row (with its whole form) read, and only the matters
+            # listed made into Python objects.
+            raised_count = (
+                await conn.execute(select(func.count()).select_from(t.cases).where(in_week))
+            ).scalar_one()
             raised = (
                 await conn.execute(
                     select(t.cases.c.number, t.cases.c.title, t.cases.c.raiser_org)
-                    .where(t.cases.c.created_at >= start, t.cases.c.created_at < end)
-                    # In the order of ix_cases_created_number, which holds all three: no sort,
-                    # and no matter's row (with its whole form) read.
+                    .where(in_week)
                     .order_by(t.cases.c.created_at, t.cases.c.number)
+                    .limit(DIGEST_RAISED_LISTED)
                 )
             ).all()
             actions: dict[str, int] = dict(
@@ -571,21 +596,40 @@ class Scheduled(ServiceBase):
                     )
                 )
             ).all()
-            open_rows = (
+            # Overdue: first how many are due on each past day (from ix_assignments_due_case
+            # alone), then the matters of the latest days only, enough to list.
+            per_due = (
                 await conn.execute(
-                    select(
-                        t.assignments.c.addressee,
-                        t.assignments.c.due,
-                        t.cases.c.number,
-                        t.cases.c.title,
-                        t.cases.c.kind,
-                    )
-                    .select_from(
-                        t.assignments.join(t.cases, t.cases.c.id == t.assignments.c.case_id)
-                    )
+                    select(t.assignments.c.due, func.count())
                     .where(t.assignments.c.due <= today - timedelta(days=1))
+                    .group_by(t.assignments.c.due)
                 )
             ).all()
+            counts: list[tuple[date, int]] = sorted((due, n) for due, n in per_due)
+            lateness = self._lateness([due for due, _ in counts], today)
+            overdue_count = sum(n for due, n in counts if lateness[due] >= 1)
+            through = _listed_through(
+                [(due, n, lateness[due]) for due, n in counts], DIGEST_OVERDUE_LISTED
+            )
+            open_rows = (
+                []
+                if through is None
+                else (
+                    await conn.execute(
+                        select(
+                            t.assignments.c.addressee,
+                            t.assignments.c.due,
+                            t.cases.c.number,
+                            t.cases.c.title,
+                            t.cases.c.kind,
+                        )
+                        .select_from(
+                            t.assignments.join(t.cases, t.cases.c.id == t.assignments.c.case_id)
+                        )
+                        .where(t.assignments.c.due <= through)
+                    )
+                ).all()
+            )
             meetings = (
                 await conn.execute(
                     select(t.meetings.c.title, t.meetings.c.starts_at)
@@ -598,11 +642,8 @@ class Scheduled(ServiceBase):
                 )
             ).all()
         overdue: list[OverdueMatter] = []
-        lateness: dict[date, int] = {}
         for addressee, due, number, title, kind in open_rows:
-            late = lateness.get(due)
-            if late is None:
-                late = lateness[due] = self.calendar.working_days_between(due, today)
+            late = lateness[due]
             if late >= 1:
                 acting = self.committee.acting_org(addressee)
                 overdue.append(OverdueMatter(number, title, kind, acting, late))
@@ -613,14 +654,27 @@ class Scheduled(ServiceBase):
         return Digest(
             start=start,
             end=end,
-            raised=[(r.number, r.title, r.raiser_org) for r in raised],
+            raised=[(number, title, org) for number, title, org in raised],
+            raised_count=raised_count,
             acknowledged=actions.get("acknowledge", 0),
             returned=actions.get("return", 0),
             resolved=actions.get("resolve", 0),
-            overdue=overdue,
+            overdue=overdue[:DIGEST_OVERDUE_LISTED],
+            overdue_count=overdue_count,
             median_ack_hours=sorted((org, statistics.median(h)) for org, h in waits.items()),
             meetings=[(m.title, m.starts_at) for m in meetings],
         )
+
+    def _lateness(self, dues: list[date], today: date) -> dict[date, int]:
+        """Working days past each due day (ascending) by ``today``, counted once over the
+        span: the latest due day first, each earlier one adding the days between."""
+        late: dict[date, int] = {}
+        later, count = today, 0
+        for due in reversed(dues):
+            count += self.calendar.working_days_between(due, later)
+            late[due] = count
+            later = due
+        return late
 
     async def ensure_calendar_warnings(self) -> int:
         """Tell the office once per gap when coming deadlines rest on estimated or missing
