@@ -321,6 +321,10 @@ async def test_a_busy_weeks_digest_lists_the_first_and_counts_every_matter(
         assert _listed(text, "本周提请", "已受理") == raised[:15]
         assert "当前逾期（24）" in text and "……另有4件" in text
         assert _listed(text, "当前逾期", "受理用时") == [n for _, n in late[:20]]
+        # The service hands over what is listed and the counts, not every matter.
+        data = await bot.svc.digest(start, end)
+        assert (len(data.raised), data.raised_count) == (15, 17)
+        assert (len(data.overdue), data.overdue_count) == (20, 24)
 
 
 async def test_digest_sent_late_once_when_the_bot_was_down(

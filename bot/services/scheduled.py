@@ -537,7 +537,8 @@ class Scheduled(ServiceBase):
             )
 
     async def digest(self, start: datetime, end: datetime) -> Digest:
-        """What happened between ``start`` and ``end``, and what is overdue now."""
+        """What happened between ``start`` and ``end``, and what is overdue now: every
+        matter counted, only those the digest lists read."""
         today = self.today()
         in_week = and_(t.cases.c.created_at >= start, t.cases.c.created_at < end)
         async with self.db.read(scan=True) as conn:
