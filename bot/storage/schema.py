@@ -207,6 +207,9 @@ assignments = Table(
         "handler_user_id",
     ),
     Index("ix_assignments_handler", "handler_user_id"),
+    # /my: a raised matter's nearest deadline and whether it waits for the raiser, from the
+    # index alone (migration 0013).
+    Index("ix_assignments_case_due_paused", "case_id", "due", "paused_since"),
 )
 
 case_files = Table(
