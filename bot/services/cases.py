@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy import case as sql_case
@@ -386,10 +387,17 @@ class Cases(ServiceBase):
             ]
         else:
             # Shared matters (several addressees) still open whatever its own addressee's state.
-            shared = select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
-            shared = shared.where(
-                t.cases.c.status == MATTER_OPEN,
-                exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
+            # Found through its own rows (the partial index of open shared matters' rows),
+            # not by going through every shared matter still open.
+            shared = (
+                select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
+                .select_from(t.assignments)
+                .join(t.cases, t.cases.c.id == t.assignments.c.case_id)
+                .where(
+                    t.assignments.c.addressee.in_(orgs),
+                    text(f"assignments.{t.SHARED_OPEN}"),
+                    t.cases.c.status == MATTER_OPEN,
+                )
             )
             parts = [raised, addressed, shared]
         own = self._own_candidates(view, parts)
@@ -687,6 +695,7 @@ class Cases(ServiceBase):
                         "position": position,
                         "addressee": code,
                         "state": kind.initial,
+                        "matter_status": status,
                         "clock_started_at": now,
                         "paused_days": 0,
                         "round": 0,
