@@ -59,9 +59,10 @@ MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
 # compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
 _HANDLER = t.users.alias("handler")
 _ACTOR = t.users.alias("actor")
-_ASSIGNMENTS = (
+_ASSIGNMENTS: Select[Any] = (
     select(
-        t.assignments,
+        # Its matter's status is the matter's own (cases.status): only /my's index needs it.
+        *(c for c in t.assignments.c if c.name != "matter_status"),
         _HANDLER.c.first_name.label("handler_name"),
         _ACTOR.c.first_name.label("acted_by_name"),
     )
