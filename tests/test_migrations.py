@@ -173,3 +173,93 @@ async def test_every_migration_goes_down_to_nothing_and_up_again(empty_db_url: s
     async with db.read() as conn:
         assert await conn.run_sync(_diff) == []
     await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_0013_gives_existing_addressees_their_matters_status(empty_db_url: str) -> None:
+    """Rows written before 0013 get their matter's status, so /my's index of open shared
+    matters holds those already there (and no closed or single-addressee one)."""
+    from bot.storage.schema import assignments, cases
+
+    db = Database(empty_db_url)
+    await db.migrate()
+    moment = datetime(2026, 12, 2, tzinfo=UTC)
+    statuses = {1: "open", 2: "closed", 3: "submitted"}
+    addressees = {1: ["CBS-NR", "CBS-ENV"], 2: ["CBS-NR", "CBS-ENV"], 3: ["CBS-NR"]}
+    async with db.write() as conn:
+        for case_id, status in statuses.items():
+            await conn.execute(
+                cases.insert().values(
+                    id=case_id,
+                    number=f"N{case_id}",
+                    kind="bulletin",
+                    year=2026,
+                    seq=case_id,
+                    status=status,
+                    title="t",
+                    raiser_user_id=1001,
+                    raiser_org="CHIBEI",
+                    fields={},
+                    submit_token=f"s{case_id}",
+                    created_at=moment,
+                    updated_at=moment,
+                )
+            )
+            for position, code in enumerate(addressees[case_id], start=1):
+                await conn.execute(
+                    assignments.insert().values(
+                        case_id=case_id,
+                        position=position,
+                        addressee=code,
+                        state="read",
+                        dues={},
+                        clock_started_at=moment,
+                        answers={},
+                        updated_at=moment,
+                    )
+                )
+
+    def to(revision: str) -> Callable[[Connection], None]:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db.url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with db.write() as conn:
+        await conn.run_sync(to("0012_find_personal"))
+        columns = await conn.run_sync(
+            lambda c: [col["name"] for col in inspect(c).get_columns("assignments")]
+        )
+        assert "matter_status" not in columns
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
+        filled = {
+            (r.case_id, r.addressee): r.matter_status
+            for r in await conn.execute(select(assignments))
+        }
+        shared = (
+            await conn.exec_driver_sql(
+                "SELECT addressee, case_id FROM assignments WHERE matter_status = 'open' "
+                "ORDER BY addressee, case_id"
+            )
+        ).all()
+        indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("assignments"))
+    assert filled == {
+        (1, "CBS-NR"): "open",
+        (1, "CBS-ENV"): "open",
+        (2, "CBS-NR"): "closed",
+        (2, "CBS-ENV"): "closed",
+        (3, "CBS-NR"): "submitted",
+    }
+    assert [tuple(r) for r in shared] == [("CBS-ENV", 1), ("CBS-NR", 1)]
+    by_name = {i["name"]: i["column_names"] for i in indexes}
+    assert by_name["ix_assignments_shared_open"] == ["addressee", "case_id"]
+    assert by_name["ix_assignments_case_due_paused"] == ["case_id", "due", "paused_since"]
+    await db.dispose()

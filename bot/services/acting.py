@@ -52,6 +52,15 @@ _CASE_STATUS = (
     .where(t.cases.c.id == bindparam("case_id"))
     .values(status=bindparam("status"), updated_at=bindparam("now"))
 )
+# Each addressee's row carries its matter's status (/my's shared matters), written with it.
+_ASSIGNMENTS_MATTER_STATUS = (
+    update(t.assignments)
+    .where(
+        t.assignments.c.case_id == bindparam("of_case"),
+        t.assignments.c.matter_status != bindparam("status"),
+    )
+    .values(matter_status=bindparam("status"))
+)
 
 
 async def latest_event_id(
@@ -369,6 +378,8 @@ class Acting(Cases):
         closed_as = action.to_state if Effect.CLOSE in action.effects else None
         status = lifecycle.matter_status(kind, ordered, closed_as)
         await execute(conn, _CASE_STATUS, {"case_id": case.id, "status": status, "now": now})
+        if status != case.status:
+            await execute(conn, _ASSIGNMENTS_MATTER_STATUS, {"of_case": case.id, "status": status})
         await self._add_files(conn, case.id, files)
         detail = {
             k: v for k, v in inputs.items() if not isinstance(v, list) and v not in (None, "")

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Subquery,
     and_,
     bindparam,
     exists,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy import case as sql_case
@@ -57,9 +59,10 @@ MY_VIEWS = (ALL, TODO, RAISED, OVERDUE)
 # compiled cache saves it (the cache key of a prebuilt statement is computed only once too).
 _HANDLER = t.users.alias("handler")
 _ACTOR = t.users.alias("actor")
-_ASSIGNMENTS = (
+_ASSIGNMENTS: Select[Any] = (
     select(
-        t.assignments,
+        # Its matter's status is the matter's own (cases.status): only /my's index needs it.
+        *(c for c in t.assignments.c if c.name != "matter_status"),
         _HANDLER.c.first_name.label("handler_name"),
         _ACTOR.c.first_name.label("acted_by_name"),
     )
@@ -329,8 +332,12 @@ class Cases(ServiceBase):
             "offset": offset,
             "limit": limit,
         }
-        total = (await conn.execute(count, params)).scalar_one()
-        return list((await conn.execute(page, params)).scalars()), total
+        # The page carries the total (a window count over the same candidates): the candidates
+        # are gathered and grouped once, not once for the count and again for the page.
+        rows = (await conn.execute(page, params)).all()
+        if rows:
+            return [r.id for r in rows], rows[0].total
+        return [], (await conn.execute(count, params)).scalar_one()
 
     def _own_page_statements(self, view: str) -> tuple[Select[Any], Select[Any]]:
         """The count and the page of one of /my's lists (``_own_page``), built once per list
@@ -381,22 +388,23 @@ class Cases(ServiceBase):
             ]
         else:
             # Shared matters (several addressees) still open whatever its own addressee's state.
-            shared = select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
-            shared = shared.where(
-                t.cases.c.status == MATTER_OPEN,
-                exists().where(mine.c.case_id == t.cases.c.id, mine.c.addressee.in_(orgs)),
+            # Found through its own rows (the partial index of open shared matters' rows),
+            # not by going through every shared matter still open.
+            shared = (
+                select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
+                .select_from(t.assignments)
+                .join(t.cases, t.cases.c.id == t.assignments.c.case_id)
+                .where(
+                    t.assignments.c.addressee.in_(orgs),
+                    text(f"assignments.{t.SHARED_OPEN}"),
+                    t.cases.c.status == MATTER_OPEN,
+                )
             )
             parts = [raised, addressed, shared]
-        found = union_all(*parts).subquery()
-        due = func.min(found.c.due).label("due")
-        created = func.max(found.c.created_at).label("created_at")
-        grouped = select(found.c.id, created, due).group_by(found.c.id)
-        if view == OVERDUE:
-            grouped = grouped.having(func.min(found.c.due) < bindparam("today", type_=Date))
-        own = grouped.subquery()
+        own = self._own_candidates(view, parts)
         count = select(func.count()).select_from(own)
         page = (
-            select(own.c.id)
+            select(own.c.id, func.count().over().label("total"))
             .order_by(
                 # Nearest deadline first, then the one raised first (as the office's list,
                 # read from the deadlines' index); those with none running last, newest first.
@@ -411,6 +419,45 @@ class Cases(ServiceBase):
         )
         self._own_pages[view] = count, page
         return count, page
+
+    @staticmethod
+    def _own_candidates(view: str, parts: list[Select[Any]]) -> Subquery:
+        """Each of /my's matters once, with its nearest deadline (``id``, ``created_at``,
+        ``due``), from the parts of ``_own_page_statements`` (raised first).
+
+        An organisation's raised matters are most of a department's list, and each comes
+        once: only the other parts' matters are grouped (a matter addressed to it and shared,
+        or to it and a center it staffs). Outside the to-do list, a raised matter's row
+        (its nearest deadline of all) decides, so the others leave out what it raised."""
+        if view == RAISED:
+            return parts[0].subquery()
+        if view == TODO:
+            # Its raised part keeps only those waiting for its more: the others may hold the
+            # same matter (addressed to a center it staffs), so all are grouped.
+            found = union_all(*parts).subquery()
+            return (
+                select(
+                    found.c.id,
+                    func.max(found.c.created_at).label("created_at"),
+                    func.min(found.c.due).label("due"),
+                )
+                .group_by(found.c.id)
+                .subquery()
+            )
+        raised, others = (
+            parts[0],
+            [part.where(t.cases.c.raiser_org != bindparam("org")) for part in parts[1:]],
+        )
+        found = union_all(*others).subquery()
+        grouped = select(
+            found.c.id,
+            func.max(found.c.created_at).label("created_at"),
+            func.min(found.c.due).label("due"),
+        ).group_by(found.c.id)
+        own = union_all(raised, grouped).subquery()
+        if view == OVERDUE:
+            return select(own).where(own.c.due < bindparam("today", type_=Date)).subquery()
+        return own
 
     async def _everyone_page(
         self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int
@@ -649,6 +696,7 @@ class Cases(ServiceBase):
                         "position": position,
                         "addressee": code,
                         "state": kind.initial,
+                        "matter_status": status,
                         "clock_started_at": now,
                         "paused_days": 0,
                         "round": 0,

@@ -158,6 +158,9 @@ cases = Table(
     Index("ix_cases_status_created", "status", "created_at"),
 )
 
+# The partial index's condition; a query uses that index only if it says the same.
+SHARED_OPEN = "matter_status = 'open'"
+
 # One addressee of a matter (a court or center, or each of several agencies) and where it
 # stands: state, running deadline, handler, the latest answers. Deadlines are local dates
 # counted in working days; a deadline is overdue after the end of its due day.
@@ -185,6 +188,9 @@ assignments = Table(
     Column("last_open_state", String(24), nullable=True),
     Column("answers", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The matter's status (``cases.status``), written with it: /my finds the shared matters
+    # still open that an organisation is addressed in through its own rows (migration 0013).
+    Column("matter_status", String(24), nullable=False, server_default=""),
     UniqueConstraint("case_id", "position"),
     # /my's matters addressed to an organisation, and the scan's running deadlines (also
     # the office's /my, in order): both answered from the index alone (migrations 0008, 0009).
@@ -207,6 +213,17 @@ assignments = Table(
         "handler_user_id",
     ),
     Index("ix_assignments_handler", "handler_user_id"),
+    # /my: a raised matter's nearest deadline and whether it waits for the raiser, from the
+    # index alone (migration 0013).
+    Index("ix_assignments_case_due_paused", "case_id", "due", "paused_since"),
+    # /my: the open shared matters an organisation is addressed in (migration 0013).
+    Index(
+        "ix_assignments_shared_open",
+        "addressee",
+        "case_id",
+        sqlite_where=text(SHARED_OPEN),
+        postgresql_where=text(SHARED_OPEN),
+    ),
 )
 
 case_files = Table(
