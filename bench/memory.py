@@ -10,15 +10,15 @@ before the first update and after the last one is handled. Unlike the mix, it ru
 system clock (the mix's clock moves 20 s a round), and the scripts act on what the bot showed
 by the end of the previous round.
 
-Second, in-process (``child``): the real Application (its job queue included) handles ``UPDATES`` updates of the mix's
-scripts on a copy of the mix's seeded database, in a process of its own (``python -m
-bench.memory``), so that neither the seeding nor the echo bot nor an earlier part of the
-benchmark is in its heap. Rounds follow each other without idling and without the rate
-limiter (at Telegram's 30 messages a second, 10,000 updates would take over six minutes of
-waiting; the limiter's own state is a few objects). The process also holds the in-process
-fake Bot API and the scripts, trimmed to each chat's recent messages: the figure is an upper
-bound of the bot's own. As ``bot.py`` does, the process caps glibc's malloc arenas before any
-thread starts (``bot.heap.limit_arenas``).
+Second, in-process (``child``): the real Application (its job queue included) handles
+``UPDATES`` updates of the mix's scripts on a copy of the mix's seeded database, in a process
+of its own (``python -m bench.memory``), so that neither the seeding nor the echo bot nor an
+earlier part of the benchmark is in its heap. Rounds follow each other without idling and
+without the rate limiter (at Telegram's 30 messages a second, 10,000 updates would take over
+six minutes of waiting; the limiter's own state is a few objects). The process also holds the
+in-process fake Bot API and the scripts, trimmed to each chat's recent messages: the figure is
+an upper bound of the bot's own. As ``bot.py`` does, the process caps glibc's malloc arenas
+before any thread starts (``bot.heap.limit_arenas``).
 """
 
 from __future__ import annotations
