@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.common import ADMIN_ID, GROUP_ID, ROOT, Row, committee
 from bot.domain.models import Role
@@ -169,7 +169,7 @@ def _count(path: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def process(updates: int, matters: int, quick: bool) -> dict[str, float]:
+def process(updates: int, matters: int, quick: bool) -> dict[str, Any]:
     """``bot.py`` (``bench.membot``: its pacer's limits raised) in a process of its own on a
     copy of the seeded database, fed the mix's scripts through the fake Bot API's HTTP
     server; its ``VmRSS`` before the first update and after the last one is handled."""
