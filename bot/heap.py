@@ -14,7 +14,7 @@ Two arenas (``limit_arenas``) keep it, at no measurable cost per update.
 
 What is freed inside the heap (between chunks still in use) stays in the process: glibc
 gives back only the top of the heap by itself. ``release_free_memory`` (glibc's
-``malloc_trim``), run once a minute by the running bot, hands those pages back: some 2–4 MiB
+``malloc_trim``), run once a minute by the running bot, hands those pages back: up to 4 MiB
 after 10,000 updates, for a millisecond or two of a worker thread each time.
 """
 
