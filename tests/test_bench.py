@@ -48,6 +48,19 @@ def test_the_memory_run_has_a_missing_seeded_file_seeded_by_another_process(
     assert not seeded and _matters(path) == 60
 
 
+def test_the_memory_run_measures_bot_py_in_its_own_process_fed_by_get_updates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bot.py`` (its pacer's limits raised) answers the mix's scripts through the fake Bot
+    API's HTTP server; its own process's resident size is read before and after."""
+    monkeypatch.setenv(seed.CACHE_ENV, str(tmp_path))
+    memory.seeded(60)
+    figures = memory.process(24, 60, quick=True)
+    assert figures["updates"] == 24 and figures["rounds"] == 3
+    assert figures["errors"] == 0 and figures["unanswered"] == 0, figures["first_error"]
+    assert 0 < figures["rss_start_mib"] < figures["rss_end_mib"] <= figures["rss_peak_mib"]
+
+
 def _result(labels: Counter[str], submitted: int, answered: int, joined: int) -> MixResult:
     sequence = [(1, Action(label)) for label, n in labels.items() for _ in range(n)]
     return MixResult(

@@ -11,6 +11,7 @@ import holidays
 import pytest
 
 from bot.config import ConfigError, parse_calendar, parse_committee
+from bot.domain import workdays
 from bot.domain.workdays import (
     CalendarOverrides,
     CoverageGap,
@@ -210,7 +211,7 @@ def test_library_raising_falls_back_to_monday_to_friday(monkeypatch: pytest.Monk
     def boom(**_: Any) -> None:
         raise RuntimeError("broken data")
 
-    monkeypatch.setattr(holidays, "China", boom)
+    monkeypatch.setattr(workdays, "_china", lambda: boom)
     cal = calendar()
     assert cal.is_working_day(d("2026-10-01"))
     assert not cal.is_working_day(d("2026-10-10"))
@@ -227,7 +228,7 @@ def test_library_missing_a_year_is_none(monkeypatch: pytest.MonkeyPatch) -> None
     def without_2027(*, years: int) -> holidays.HolidayBase:
         return real(years=years if years != 2027 else [])
 
-    monkeypatch.setattr(holidays, "China", without_2027)
+    monkeypatch.setattr(workdays, "_china", lambda: without_2027)
     cal = calendar()
     assert cal.source(d("2026-12-31")) == "library"
     assert cal.source(d("2027-01-01")) == "none"
@@ -245,7 +246,7 @@ def test_years_are_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append(years)
         return real(years=years)
 
-    monkeypatch.setattr(holidays, "China", counting)
+    monkeypatch.setattr(workdays, "_china", lambda: counting)
     cal = calendar()
     for day in days("2026-01-01", "2026-12-31"):
         cal.is_working_day(day)
@@ -358,3 +359,39 @@ def test_committee_file_calendar_table_through_bot_config() -> None:
         "COMMITTEE_CONFIG (committee.toml): calendar.2027.holidays[0]: '2027-13-01' is not "
         "a date (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)."
     )
+
+
+def test_library_calendar_loads_china_alone_with_the_same_days() -> None:
+    """The library's China calendar is read without importing its other countries (some
+    8 MiB the bot would keep for good), and gives what ``holidays.China`` gives."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from datetime import date
+from bot.domain.workdays import CalendarOverrides, WorkingCalendar
+
+cal = WorkingCalendar(CalendarOverrides())
+years = range(2024, 2028)
+seen = {y: [date(y, 1, 1).toordinal() + n for n in range(365)] for y in years}
+mine = {y: [cal.is_working_day(date.fromordinal(o)) for o in seen[y]] for y in years}
+others = sorted(m for m in sys.modules if m.startswith("holidays.countries."))
+assert others == ["holidays.countries.china"], others[:5]
+assert "holidays.countries" not in sys.modules
+import holidays
+again = WorkingCalendar(CalendarOverrides())
+assert mine == {y: [again.is_working_day(date.fromordinal(o)) for o in seen[y]] for y in years}
+for y in years:
+    cn = holidays.China(years=y)
+    work = [not (d in cn or d.weekday() >= 5) or d in cn.weekend_workdays
+            for d in map(date.fromordinal, seen[y])]
+    assert mine[y] == work, y
+print("ok")
+"""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

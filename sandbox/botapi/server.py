@@ -107,6 +107,10 @@ class _HttpServer(ThreadingHTTPServer):
     # Non-daemon handler threads so server_close() joins them: nothing outlives stop().
     daemon_threads = False
     block_on_close = True
+    # A bot sends many requests at once (replies to a batch of updates, the courier's
+    # deliveries), each on a connection of its own: socketserver's backlog of 5 would drop
+    # connections in such a burst (the client sees a reset).
+    request_queue_size = 128
     api: "FakeBotApiServer"
 
 
