@@ -460,8 +460,7 @@ class Cases(ServiceBase):
 
     async def _reindex(self, conn: AsyncConnection, case_id: int) -> None:
         """Rewrite the matter's search documents in the transaction that changed it."""
-        kinds = self.kinds
-        await conn.run_sync(lambda sync: search_index.reindex(sync, [case_id], kinds))
+        await search_index.reindex_one(conn, case_id, self.kinds)
 
     # ------------------------------------------------------------------ recipients
 
