@@ -569,3 +569,37 @@ async def test_every_calendar_file_carries_the_time_zone_built_once(
             assert event_of(ics)["DTSTART"].params["TZID"] == "Asia/Shanghai"
         assert [event_of(ics).decoded("SEQUENCE") for ics in files] == [1, 2]
     assert built == ["Asia/Shanghai"]
+
+
+async def test_the_list_shows_each_meetings_own_answers_and_agenda(
+    committee: Committee, db_url: str
+) -> None:
+    """Several meetings listed at once are read together: each shows its own
+    organisations and answers, as the database holds them."""
+    async with running_bot(committee, db_url) as bot:
+        people = await cast(bot)
+        office, zhao = people["admin"], people["zhao"]
+        group = await bind_group(bot)
+        await schedule(bot, office, orgs=INVITED[:1])
+        await schedule(bot, office, day="明天", time="09:00", orgs=INVITED[1:])
+        await bot.tick(at("2026-11-25", 10, 1))
+        later = next(p for p in posts(bot, group, "请参会单位") if "15:00" in p["text"])
+        await bot.press(zhao, "✅ 出席", message=later)
+
+        await bot.say(office, "/meetings")
+        listing = bot.last_text(office)
+        sooner, after = listing.split("\n\n")[1:3]
+        assert "2026年11月26日（周四）09:00" in sooner and "2026年11月27日（周五）15:00" in after
+        assert "… 长白山管委会自然资源局 · 尚未答复" in sooner
+        assert "… 长白山管委会生态环境局 · 尚未答复" in sooner
+        assert "延边州中级人民法院" not in sooner
+        assert "✅ 延边州中级人民法院 · 出席" in after and "管委会" not in after.split("\n", 3)[3]
+        invited = await rows(bot, t.meeting_orgs)
+        by_meeting = {
+            m.id: sorted((r.org_code, r.rsvp) for r in invited if r.meeting_id == m.id)
+            for m in await rows(bot, t.meetings)
+        }
+        assert by_meeting == {
+            1: [("YB-IPC", "attend")],
+            2: [("CBS-ENV", None), ("CBS-NR", None)],
+        }

@@ -27,17 +27,6 @@ logger = logging.getLogger(__name__)
 Row = tuple[str, int, str, dict[str, Any]]  # an outbox row to queue: key, chat, kind, payload
 
 
-def _about(case_id: int, assignment_id: int | None) -> Any:
-    """The events a copy of a matter's notice reflects: the matter's own (a step on the
-    whole matter, or any step of a matter with one addressee) and its addressee's."""
-    about = t.events.c.case_id == case_id
-    if assignment_id is None:
-        return about
-    return about & or_(
-        t.events.c.assignment_id.is_(None), t.events.c.assignment_id == assignment_id
-    )
-
-
 # Built once (see bot.services.cases): every action reads and writes these.
 _LATEST_EVENT = select(func.max(t.events.c.id)).where(t.events.c.case_id == bindparam("case_id"))
 _LATEST_EVENT_OF_COPY = select(func.max(t.events.c.id)).where(
@@ -46,6 +35,28 @@ _LATEST_EVENT_OF_COPY = select(func.max(t.events.c.id)).where(
         t.events.c.assignment_id.is_(None),
         t.events.c.assignment_id == bindparam("assignment_id"),
     ),
+)
+# A notice's edit about to be sent (see ``notice_event``): a newer edit of the same copy
+# queued meanwhile, and the steps since the one it was queued for.
+_NEWER_REFRESHES = select(t.outbox.c.payload).where(
+    t.outbox.c.key >= bindparam("key_from"),
+    t.outbox.c.key < bindparam("key_to"),
+    t.outbox.c.kind == "case_refresh",
+    t.outbox.c.chat_id == bindparam("chat_id"),
+    t.outbox.c.id > bindparam("row_id"),
+)
+_STEPS_SINCE = (
+    select(t.events, t.users.c.first_name)
+    .select_from(t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id))
+    .where(
+        t.events.c.case_id == bindparam("case_id"),
+        or_(
+            t.events.c.assignment_id.is_(None),
+            t.events.c.assignment_id == bindparam("assignment_id"),
+        ),
+        t.events.c.id >= bindparam("since"),
+    )
+    .order_by(t.events.c.id)
 )
 _CASE_STATUS = (
     update(t.cases)
@@ -532,27 +543,21 @@ class Acting(Cases):
         queued_for = int(payload["event_id"])
         assignment_id = int(payload.get("assignment_id") or 0)
         async with self.db.read() as conn:
-            newer = await conn.execute(
-                select(t.outbox.c.payload).where(
-                    t.outbox.c.key >= f"case:{case_id}:",
-                    t.outbox.c.key < f"case:{case_id};",
-                    t.outbox.c.kind == "case_refresh",
-                    t.outbox.c.chat_id == chat_id,
-                    t.outbox.c.id > row_id,
-                )
+            newer = await execute(
+                conn,
+                _NEWER_REFRESHES,
+                {
+                    "key_from": f"case:{case_id}:",
+                    "key_to": f"case:{case_id};",
+                    "chat_id": chat_id,
+                    "row_id": row_id,
+                },
             )
             if any(int(p.get("message_id") or 0) == message_id for (p,) in newer):
                 return None
-            since = (
-                await conn.execute(
-                    select(t.events, t.users.c.first_name)
-                    .select_from(
-                        t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
-                    )
-                    .where(_about(case_id, assignment_id), t.events.c.id >= queued_for)
-                    .order_by(t.events.c.id)
-                )
-            ).all()
+            # (assignment_id 0, a copy of the whole matter, matches only the matter's steps)
+            steps = {"case_id": case_id, "assignment_id": assignment_id, "since": queued_for}
+            since = (await execute(conn, _STEPS_SINCE, steps)).all()
         events = [self._to_event(r) for r in since]
         if any(
             kind.has_action(e.action) and Effect.EDIT in kind.action(e.action).effects

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Executable,
     Integer,
     Row,
     Select,
@@ -93,6 +94,32 @@ _CASE_BY_NUMBER = select(t.cases.c.id).where(
     t.cases.c.year == bindparam("year"),
     t.cases.c.seq == bindparam("seq"),
 )
+_CASE_BY_SUBMIT_TOKEN = select(t.cases.c.id).where(
+    t.cases.c.submit_token == bindparam("submit_token")
+)
+_NEW_CASE = (
+    t.cases.insert()
+    .values(
+        {
+            name: bindparam(name, type_=t.cases.c[name].type)
+            for name in (
+                "number",
+                "kind",
+                "year",
+                "seq",
+                "status",
+                "title",
+                "raiser_user_id",
+                "raiser_org",
+                "fields",
+                "submit_token",
+                "created_at",
+                "updated_at",
+            )
+        }
+    )
+    .returning(t.cases.c.id)
+)
 _EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
     t.events.outerjoin(t.users, t.users.c.user_id == t.events.c.actor_user_id)
 )
@@ -127,6 +154,20 @@ class Cases(ServiceBase):
     def _own_pages(self) -> dict[str, tuple[Select[Any], Select[Any]]]:
         """/my's statements by list, built when first shown (``_own_page_statements``)."""
         return {}
+
+    @cached_property
+    def _next_number(self) -> Executable:
+        """The next number of a kind in a year (built once: the upsert is the dialect's)."""
+        c = t.counters.c
+        stmt = self._insert(t.counters).values(
+            kind=bindparam("kind", type_=c.kind.type),
+            year=bindparam("year", type_=c.year.type),
+            value=1,
+        )
+        upsert: Executable = stmt.on_conflict_do_update(
+            index_elements=[c.kind, c.year], set_={"value": c.value + 1}
+        ).returning(c.value)
+        return upsert
 
     # ------------------------------------------------------------------ reading
 
@@ -507,8 +548,7 @@ class Cases(ServiceBase):
 
     async def _reindex(self, conn: AsyncConnection, case_id: int) -> None:
         """Rewrite the matter's search documents in the transaction that changed it."""
-        kinds = self.kinds
-        await conn.run_sync(lambda sync: search_index.reindex(sync, [case_id], kinds))
+        await search_index.reindex_one(conn, case_id, self.kinds)
 
     # ------------------------------------------------------------------ recipients
 
@@ -639,9 +679,7 @@ class Cases(ServiceBase):
         year = now.astimezone(self.tz).year
         async with self.db.write() as conn:
             existing = (
-                await conn.execute(
-                    select(t.cases.c.id).where(t.cases.c.submit_token == submit_token)
-                )
+                await execute(conn, _CASE_BY_SUBMIT_TOKEN, {"submit_token": submit_token})
             ).scalar_one_or_none()
             if existing is not None:
                 case = await self._load_case(conn, existing)
@@ -653,12 +691,8 @@ class Cases(ServiceBase):
                 raise NotAllowed("not_member")
             if not rules.can_raise(member, kind, self.committee):
                 raise NotAllowed("cannot_raise")
-            counter = self._insert(t.counters).values(kind=kind.code, year=year, value=1)
-            counter = counter.on_conflict_do_update(
-                index_elements=[t.counters.c.kind, t.counters.c.year],
-                set_={"value": t.counters.c.value + 1},
-            ).returning(t.counters.c.value)
-            seq = (await conn.execute(counter)).scalar_one()
+            params = {"kind": kind.code, "year": year}
+            seq = (await execute(conn, self._next_number, params)).scalar_one()
             files = files_of(clean, kind.fields)
             for spec in kind.fields:
                 if spec.type is FILES:
@@ -668,23 +702,23 @@ class Cases(ServiceBase):
             number = rules.format_number(kind, year, seq)
             status = lifecycle.matter_status(kind, [kind.initial] * len(addressees))
             case_id = (
-                await conn.execute(
-                    t.cases.insert()
-                    .values(
-                        number=number,
-                        kind=kind.code,
-                        year=year,
-                        seq=seq,
-                        status=status,
-                        title=str(clean[kind.title_field]),
-                        raiser_user_id=viewer.user_id,
-                        raiser_org=member.org_code,
-                        fields=clean,
-                        submit_token=submit_token,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(t.cases.c.id)
+                await execute(
+                    conn,
+                    _NEW_CASE,
+                    {
+                        "number": number,
+                        "kind": kind.code,
+                        "year": year,
+                        "seq": seq,
+                        "status": status,
+                        "title": str(clean[kind.title_field]),
+                        "raiser_user_id": viewer.user_id,
+                        "raiser_org": member.org_code,
+                        "fields": clean,
+                        "submit_token": submit_token,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
             ).scalar_one()
             clock = self._clock(kind, clean, now, 0, kind.initial, paused=False)

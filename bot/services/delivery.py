@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Executable, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain import rules
@@ -24,6 +25,7 @@ from bot.services.acting import refresh_if_behind
 from bot.services.cases import Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
+from bot.storage.db import execute as db_execute
 from bot.storage.outbox import FAILED, PENDING, RETRY, SENDING, SENT, enqueue
 
 logger = logging.getLogger(__name__)
@@ -46,11 +48,32 @@ _ANY_DUE = (
     )
     .limit(1)
 )
+# One row per parameter set (an executemany): no IN list to expand on every claim.
 _CLAIM = (
     update(t.outbox)
-    .where(t.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .where(t.outbox.c.id == bindparam("row_id"))
     .values(status=SENDING, attempts=t.outbox.c.attempts + 1)
 )
+# What a send leaves on its row (one parameter set per row sent).
+_SENT = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("row_id"))
+    .values(
+        status=SENT,
+        sent_at=bindparam("row_sent_at", type_=t.outbox.c.sent_at.type),
+        message_id=bindparam("row_message_id", type_=t.outbox.c.message_id.type),
+        last_error=bindparam("row_error", type_=t.outbox.c.last_error.type),
+    )
+)
+
+
+async def _through_sqlalchemy(
+    conn: AsyncConnection, statement: Executable, params: Any = None
+) -> Any:
+    """``conn.execute``, for a statement built per call (``db_execute`` keeps what it
+    prepares)."""
+    return await conn.execute(statement, params)
+
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=15)
@@ -128,17 +151,19 @@ class Outbox:
         already served): a read says so first, and only a run with rows to take opens a
         write transaction, which selects them again (what it claims is what is due then)."""
         due, probe = _DUE, _ANY_DUE
+        execute = db_execute
         if key_prefix is not None:
             prefixed = t.outbox.c.key.startswith(key_prefix, autoescape=True)
             due, probe = due.where(prefixed), probe.where(prefixed)
+            execute = _through_sqlalchemy  # built for this call: not to be prepared and kept
         now = self.clock.now()
         async with self.db.read() as conn:
-            if (await conn.execute(probe, {"now": now})).first() is None:
+            if (await execute(conn, probe, {"now": now})).first() is None:
                 return []
         async with self.db.write() as conn:
-            rows = (await conn.execute(due, {"now": now, "limit": limit})).all()
+            rows = (await execute(conn, due, {"now": now, "limit": limit})).all()
             if rows:
-                await conn.execute(_CLAIM, {"ids": [r.id for r in rows]})
+                await execute(conn, _CLAIM, [{"row_id": r.id} for r in rows])
         return [
             OutboxMessage(
                 r.id,
@@ -250,20 +275,15 @@ class Outbox:
         now = self.clock.now()
         async with self.db.write() as conn:
             if sent:
-                await conn.execute(
-                    update(t.outbox)
-                    .where(t.outbox.c.id == bindparam("row_id"))
-                    .values(
-                        status=SENT,
-                        sent_at=bindparam("row_sent_at"),
-                        message_id=bindparam("row_message_id"),
-                        last_error=None,
-                    ),
+                await db_execute(
+                    conn,
+                    _SENT,
                     [
                         {
                             "row_id": o.message.id,
                             "row_sent_at": o.values["sent_at"],
                             "row_message_id": o.values["message_id"],
+                            "row_error": None,
                         }
                         for o in sent
                     ],

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, or_, select, update
+from sqlalchemy import BindParameter, Row, Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
@@ -56,6 +57,23 @@ _AGENDA = (
     .order_by(t.meeting_agenda.c.meeting_id, t.meeting_agenda.c.position)
 )
 _AGENDA_OF_ONE = _AGENDA.where(t.meeting_agenda.c.meeting_id == bindparam("meeting_id"))
+_UPCOMING = (
+    select(t.meetings)
+    .where(t.meetings.c.status == SCHEDULED, t.meetings.c.starts_at > bindparam("now"))
+    .order_by(t.meetings.c.starts_at, t.meetings.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+@lru_cache(maxsize=32)
+def _of_meetings(n: int) -> tuple[Select[Any], Select[Any]]:
+    """The answers and the agenda items of ``n`` meetings (parameters ``m0``..): built once
+    for each count (a list shows at most a page), with no IN list to expand per call."""
+    ids: list[BindParameter[Any]] = [bindparam(f"m{i}") for i in range(n)]
+    return (
+        _ANSWERS.where(t.meeting_orgs.c.meeting_id.in_(ids)),
+        _AGENDA.where(t.meeting_agenda.c.meeting_id.in_(ids)),
+    )
 
 
 class Meetings:
@@ -88,26 +106,19 @@ class Meetings:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        one = {"meeting_id": ids[0]}
+        if len(ids) == 1:
+            answers_of, agenda_of = _ANSWERS_OF_ONE, _AGENDA_OF_ONE
+            params: dict[str, Any] = {"meeting_id": ids[0]}
+        else:
+            answers_of, agenda_of = _of_meetings(len(ids))
+            params = {f"m{i}": meeting_id for i, meeting_id in enumerate(ids)}
         answers: dict[int, list[Answer]] = {i: [] for i in ids}
-        for a in (
-            await (
-                execute(conn, _ANSWERS_OF_ONE, one)
-                if len(ids) == 1
-                else conn.execute(_ANSWERS.where(t.meeting_orgs.c.meeting_id.in_(ids)))
-            )
-        ).all():
+        for a in (await execute(conn, answers_of, params)).all():
             answers[a.meeting_id].append(
                 Answer(a.org_code, a.rsvp, a.rsvp_by, a.first_name or "", a.rsvp_at)
             )
         agenda: dict[int, list[AgendaItem]] = {i: [] for i in ids}
-        for item in (
-            await (
-                execute(conn, _AGENDA_OF_ONE, one)
-                if len(ids) == 1
-                else conn.execute(_AGENDA.where(t.meeting_agenda.c.meeting_id.in_(ids)))
-            )
-        ).all():
+        for item in (await execute(conn, agenda_of, params)).all():
             agenda[item.meeting_id].append(
                 AgendaItem(
                     item.position, item.text, item.case_id, item.number or "", item.kind or ""
@@ -135,17 +146,8 @@ class Meetings:
     async def upcoming(self, limit: int = 10) -> list[MeetingView]:
         """Scheduled meetings that have not started, soonest first."""
         async with self.svc.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(t.meetings)
-                    .where(
-                        t.meetings.c.status == SCHEDULED,
-                        t.meetings.c.starts_at > self.svc.clock.now(),
-                    )
-                    .order_by(t.meetings.c.starts_at, t.meetings.c.id)
-                    .limit(limit)
-                )
-            ).all()
+            params = {"now": self.svc.clock.now(), "limit": limit}
+            rows = (await execute(conn, _UPCOMING, params)).all()
             return await self._views(conn, rows)
 
     async def _org_members(

@@ -65,6 +65,15 @@ def _creator_in_office() -> Any:
     )
 
 
+# A user's latest organisation (read for every notice of an action): built once.
+_ORG_OF = (
+    select(t.members.c.org_code)
+    .where(t.members.c.user_id == bindparam("user_id"))
+    .order_by(t.members.c.id.desc())
+    .limit(1)
+)
+
+
 class Members(ServiceBase):
     async def viewer(self, user_id: int, first_name: str, username: str | None) -> Viewer:
         """The acting user with language and membership; records the user on first contact
@@ -575,11 +584,4 @@ class Members(ServiceBase):
         if user_id is None:
             return None
         async with self.db.read() as conn:
-            return (
-                await conn.execute(
-                    select(t.members.c.org_code)
-                    .where(t.members.c.user_id == user_id)
-                    .order_by(t.members.c.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            return (await execute(conn, _ORG_OF, {"user_id": user_id})).scalar_one_or_none()

@@ -39,11 +39,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Executable, event, text
-from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
+from sqlalchemy.engine import Connection, CursorResult, Dialect, RootTransaction, make_url
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bot.storage.driver import BUSY_TIMEOUT_MS, OneTripConnection, OneTripDBAPI
 
@@ -129,6 +135,43 @@ def _here(conn: AsyncConnection) -> OneTripConnection | None:
     (read without awaiting: the pool has already checked it out)."""
     raw = conn.sync_connection.connection.dbapi_connection if conn.sync_connection else None
     return raw if isinstance(raw, OneTripConnection) else None
+
+
+class _Transaction:
+    """``conn.begin()``: SQLAlchemy's transaction, begun and ended without its greenlet when
+    the connection is an update's on SQLite (``here``). Its BEGIN and COMMIT then do no I/O
+    that could wait (BEGIN travels with the first statement; see ``OneTripConnection``), and
+    the greenlet SQLAlchemy's async layer spawns for each (with its switches) costs more CPU
+    than most of an update's transactions themselves. SQLAlchemy's own bookkeeping (the
+    transaction's state, its events) is kept; an end that may have to wait or take a trip to
+    the driver's thread goes through the greenlet as before. (A class, not a generator: an
+    async generator costs more to set up and tear down than this whole bookkeeping.)"""
+
+    __slots__ = ("_async", "_conn", "_here", "_sync")
+
+    def __init__(self, conn: AsyncConnection, here: OneTripConnection | None) -> None:
+        self._conn = conn
+        self._here = here
+        self._sync: RootTransaction | None = None
+        self._async: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> None:
+        sync_conn = self._conn.sync_connection
+        if self._here is None or sync_conn is None:
+            self._async = self._conn.begin()
+            await self._async.__aenter__()
+        else:
+            self._sync = sync_conn.begin()  # (the "begin" hook only notes the BEGIN to send)
+            self._sync.__enter__()
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if self._async is not None:
+            await self._async.__aexit__(type_, value, traceback)
+        elif self._sync is not None and self._here is not None:
+            if self._here.ends_here():
+                self._sync.__exit__(type_, value, traceback)
+            else:
+                await greenlet_spawn(self._sync.__exit__, type_, value, traceback)
 
 
 def _install_postgres_hooks(engine: AsyncEngine) -> None:
@@ -419,7 +462,7 @@ class Database:
                         own = list(unit.statements) if unit is not None else []
                         left = len(self._left_over)
                         owed = own + self._left_over[:left]
-                        async with conn.begin():
+                        async with _Transaction(conn, here):
                             if owed:
                                 await self._defer(conn, owed)
                             yield conn
@@ -541,7 +584,7 @@ class Database:
             if here is not None:
                 here.here = True
             try:
-                async with conn.begin():
+                async with _Transaction(conn, here):
                     yield conn
             finally:
                 if here is not None:

@@ -139,7 +139,7 @@ def _end_read(driver: aiosqlite.Connection, adapt: OneTripConnection) -> None:
 
 async def _at_once(function: Callable[[], Any]) -> Any:
     """Run ``function`` on the event loop's thread, as an awaitable that never suspends
-    (SQLAlchemy's async layer expects every statement to be awaited)."""
+    (SQLAlchemy's async layer requires every statement's execution to await something)."""
     return function()
 
 
@@ -293,7 +293,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
                 self._trip(partial(_end, driver, [], True))
         elif self.in_transaction and self.idle:
             # A read's COMMIT only releases its snapshot and never waits: done right here.
-            await_(_at_once(partial(_end, driver, [], True)))
+            _end(driver, [], True)
         elif self.in_transaction:
             # (A cancelled trip still running.) The driver's thread runs its queue in order:
             # the next statement on this connection starts after this COMMIT.
@@ -317,13 +317,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if not (self.here and self.idle):
             return False
         try:
-            await_(_at_once(function))
+            function()
         except _WouldWait:
             return False
         except Exception as error:
             self.in_transaction = True  # unknown: a rollback will tell
             self._handle_exception(error)
         return True
+
+    def ends_here(self) -> bool:
+        """Whether a COMMIT or ROLLBACK now runs on this thread at once, never taking a trip
+        nor waiting for a lock: nothing is owed (a deferred statement's ``BEGIN IMMEDIATE``
+        may have to wait), and the connection is the event loop's (``here``) and ``idle``.
+        ``bot.storage.db`` then ends the transaction without SQLAlchemy's greenlet."""
+        return self.here and self.idle and not self.owed
 
     def on_thread(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` in the driver's thread: one trip (from SQLAlchemy's side)."""

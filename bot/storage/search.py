@@ -4,19 +4,22 @@ Called inside the transaction of every write that changes what a matter's docume
 (raising it, every action — a resubmission edits the form, notes and outcomes come with
 actions), so the index never lags the matters; and by migration 0010_find for the matters
 that existed before it. Synchronous on purpose: the migration runs on a plain connection,
-the services call it through ``AsyncConnection.run_sync``.
+the services' reindex of one matter (``reindex_one``) runs the same statements, built once,
+through ``bot.storage.db.execute``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.kinds import KindRegistry
 from bot.domain.search import SLOTS, Document, Step, doc_id, documents, short_index_text
 from bot.storage import schema as t
+from bot.storage.db import execute
 
 _BI_DELETE = text(
     "INSERT INTO find_bi(find_bi, rowid, title, body) VALUES ('delete', :id, :title, :body)"
@@ -66,6 +69,12 @@ _ONE_CASES_DOCS = select(t.search_docs.c.id, t.search_docs.c.title, t.search_doc
     _IN_ONE_CASES_RANGE
 )
 _DELETE_ONE_CASES_DOCS = t.search_docs.delete().where(_IN_ONE_CASES_RANGE)
+_INSERT_DOC = t.search_docs.insert().values(
+    id=bindparam("id", type_=t.search_docs.c.id.type),
+    title=bindparam("title", type_=t.search_docs.c.title.type),
+    body=bindparam("body", type_=t.search_docs.c.body.type),
+    grams=bindparam("grams", type_=t.search_docs.c.grams.type),
+)
 
 
 def _ranges(case_ids: Sequence[int]) -> Any:
@@ -88,8 +97,7 @@ def build(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> lis
         if len(ids) == 1
         else conn.execute(select(*_CASE_COLUMNS).where(t.cases.c.id.in_(ids)))
     ).all()
-    addressees: dict[int, dict[int, tuple[int, str]]] = {i: {} for i in ids}
-    for a in (
+    addressee_rows = (
         conn.execute(_ONE_CASES_ADDRESSEES, one)
         if len(ids) == 1
         else conn.execute(
@@ -97,10 +105,8 @@ def build(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> lis
             .where(t.assignments.c.case_id.in_(ids))
             .order_by(t.assignments.c.case_id, t.assignments.c.position)
         )
-    ):
-        addressees[a.case_id][a.id] = (a.position, a.addressee)
-    steps: dict[int, list[tuple[str, Any, int | None]]] = {i: [] for i in ids}
-    for e in (
+    ).all()
+    step_rows = (
         conn.execute(_ONE_CASES_STEPS, one)
         if len(ids) == 1
         else conn.execute(
@@ -108,7 +114,23 @@ def build(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> lis
             .where(t.events.c.case_id.in_(ids))
             .order_by(t.events.c.case_id, t.events.c.id)
         )
-    ):
+    ).all()
+    return _assemble(kinds, ids, cases, addressee_rows, step_rows)
+
+
+def _assemble(
+    kinds: KindRegistry,
+    ids: Sequence[int],
+    cases: Iterable[Any],
+    addressee_rows: Iterable[Any],
+    step_rows: Iterable[Any],
+) -> list[Document]:
+    """The documents of these matters from their rows (cases, addressees, steps)."""
+    addressees: dict[int, dict[int, tuple[int, str]]] = {i: {} for i in ids}
+    for a in addressee_rows:
+        addressees[a.case_id][a.id] = (a.position, a.addressee)
+    steps: dict[int, list[tuple[str, Any, int | None]]] = {i: [] for i in ids}
+    for e in step_rows:
         steps[e.case_id].append((e.action, e.detail, e.assignment_id))
     docs: list[Document] = []
     for row in cases:
@@ -160,12 +182,9 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
     ).all()
     if old:
         if sqlite:
-            removed = []
-            for r in old:
-                title, body = short_index_text(r.title, r.body)
-                removed.append({"id": r.id, "title": title, "body": body})
+            removed = _removals(old)
             conn.execute(_BI_DELETE, removed)
-            conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
+            conn.execute(_TITLE_BI_DELETE, _titles(removed))
         # On SQLite, a trigger removes the row from the trigram indexes.
         if one is not None:  # the matter's range holds exactly ``old``
             conn.execute(_DELETE_ONE_CASES_DOCS, one)
@@ -173,6 +192,65 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
             conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
     insert(conn, docs)
     return len(docs)
+
+
+async def reindex_one(conn: AsyncConnection, case_id: int, kinds: KindRegistry) -> int:
+    """``reindex`` of one matter, in the services' transaction that changed it: the same
+    statements, built once, through ``bot.storage.db.execute`` (on SQLite straight to the
+    driver, without SQLAlchemy's per-execution machinery; a raise or an action pays for a
+    dozen of them)."""
+    sqlite = conn.dialect.name == "sqlite"
+    one = {"case_id": case_id}
+    cases = (await execute(conn, _ONE_CASE, one)).all()
+    addressee_rows = (await execute(conn, _ONE_CASES_ADDRESSEES, one)).all()
+    step_rows = (await execute(conn, _ONE_CASES_STEPS, one)).all()
+    docs = _assemble(kinds, [case_id], cases, addressee_rows, step_rows)
+    span = {"low": doc_id(case_id), "high": doc_id(case_id) + SLOTS}
+    old = (await execute(conn, _ONE_CASES_DOCS, span)).all()
+    if old:
+        if sqlite:
+            removed = _removals(old)
+            await execute(conn, _BI_DELETE, removed)
+            await execute(conn, _TITLE_BI_DELETE, _titles(removed))
+        # On SQLite, a trigger removes the row from the trigram indexes.
+        await execute(conn, _DELETE_ONE_CASES_DOCS, span)
+    if docs:
+        rows, grams = _rows(docs, sqlite)
+        await execute(conn, _INSERT_DOC, rows)
+        if grams:
+            await execute(conn, _BI_INSERT, grams)
+            await execute(conn, _TITLE_BI_INSERT, _titles(grams))
+    return len(docs)
+
+
+def _removals(old: Iterable[Any]) -> list[dict[str, Any]]:
+    """The trigram indexes' rows of documents about to be removed (SQLite)."""
+    removed = []
+    for r in old:
+        title, body = short_index_text(r.title, r.body)
+        removed.append({"id": r.id, "title": title, "body": body})
+    return removed
+
+
+def _titles(grams: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": g["id"], "title": g["title"]} for g in grams]
+
+
+def _rows(
+    docs: Sequence[Document], sqlite: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """New documents' rows, and on SQLite their trigram indexes' rows."""
+    rows: list[dict[str, Any]] = []
+    grams: list[dict[str, Any]] = []
+    for d in docs:
+        title, body = short_index_text(d.title, d.body)
+        row: dict[str, Any] = {"id": d.id, "title": d.title, "body": d.body, "grams": None}
+        if sqlite:
+            grams.append({"id": d.id, "title": title, "body": body})
+        else:
+            row["grams"] = f"{title} {body}"
+        rows.append(row)
+    return rows, grams
 
 
 def reindex_kinds(
@@ -208,12 +286,9 @@ def drop_slot(conn: Connection, slot: int) -> int:
     if not old:
         return 0
     if conn.dialect.name == "sqlite":
-        removed = []
-        for r in old:
-            title, body = short_index_text(r.title, r.body)
-            removed.append({"id": r.id, "title": title, "body": body})
+        removed = _removals(old)
         conn.execute(_BI_DELETE, removed)
-        conn.execute(_TITLE_BI_DELETE, [{"id": r["id"], "title": r["title"]} for r in removed])
+        conn.execute(_TITLE_BI_DELETE, _titles(removed))
     conn.execute(t.search_docs.delete().where(t.search_docs.c.id.in_([r.id for r in old])))
     return len(old)
 
@@ -222,21 +297,11 @@ def insert(conn: Connection, docs: Sequence[Document]) -> None:
     """Add new documents (their ids must be free) to the table and both indexes."""
     if not docs:
         return
-    sqlite = conn.dialect.name == "sqlite"
-    rows: list[dict[str, Any]] = []
-    grams: list[dict[str, Any]] = []
-    for d in docs:
-        title, body = short_index_text(d.title, d.body)
-        row: dict[str, Any] = {"id": d.id, "title": d.title, "body": d.body, "grams": None}
-        if sqlite:
-            grams.append({"id": d.id, "title": title, "body": body})
-        else:
-            row["grams"] = f"{title} {body}"
-        rows.append(row)
+    rows, grams = _rows(docs, conn.dialect.name == "sqlite")
     conn.execute(t.search_docs.insert(), rows)
     if grams:
         conn.execute(_BI_INSERT, grams)
-        conn.execute(_TITLE_BI_INSERT, [{"id": g["id"], "title": g["title"]} for g in grams])
+        conn.execute(_TITLE_BI_INSERT, _titles(grams))
 
 
 def index_all(conn: Connection, kinds: KindRegistry, batch: int = 2000) -> int:
