@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
     from handlers.courier import Courier
 
 logger = logging.getLogger(__name__)
+
+# Background work an update asked for while it is being handled (``Runtime.after_update``),
+# started once it has been handled; None outside an update.
+_AFTER_UPDATE: ContextVar[list[Callable[[], Coroutine[Any, Any, Any]]] | None] = ContextVar(
+    "after_update", default=None
+)
 
 
 @dataclass
@@ -67,6 +74,28 @@ class Runtime:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def after_update(self, start: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run ``start()`` in the background once the update being handled is done (at once
+        outside an update): its CPU and its database work then no longer delay the answer
+        the user is waiting for."""
+        pending = _AFTER_UPDATE.get()
+        if pending is None:
+            self.spawn(start())
+        else:
+            pending.append(start)
+
+    async def handling(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Await one update's ``work``, then start what it asked for (``after_update``),
+        even when it failed (what it committed may still need sending)."""
+        pending: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        token = _AFTER_UPDATE.set(pending)
+        try:
+            await work
+        finally:
+            _AFTER_UPDATE.reset(token)
+            for start in pending:
+                self.spawn(start())
 
     @property
     def outbox(self) -> Outbox:
