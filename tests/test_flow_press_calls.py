@@ -300,10 +300,15 @@ async def test_deliveries_start_only_once_the_submitter_has_the_receipt(
             return int(await flush(*args, **kwargs))
 
         courier.flush = watched
+        db = bot.svc.db
+        trips = db.trips
         try:
             await press(bot, li, "提请")
         finally:
             courier.flush = flush
+        # The update's database work, and the delivery's after it, stayed on the event
+        # loop's thread (the update's unit of work): no trip to the driver's thread.
+        assert db.trips == trips
         (case,) = await rows(bot, t.cases)
         # When the delivery started, the summary had already become the receipt.
         assert len(shown_at_start) == 1
