@@ -282,14 +282,18 @@ async def require_member(update: Update, context: BotContext, viewer: Viewer) ->
 
 
 async def deliver_now(context: BotContext) -> None:
-    """Start sending what the last action queued in the outbox, in the background.
+    """Start sending what the last action queued in the outbox, in the background, once
+    the update is handled.
 
     The user's own reply does not wait for messages to other chats (the group's rate limit
-    alone can hold a send for many seconds); the periodic job would otherwise pick them up
-    within seconds. The courier never raises: failures are recorded on their rows."""
+    alone can hold a send for many seconds), nor for the courier's claiming and rendering:
+    started while the update is still being handled, those ran between its own steps and
+    delayed its answer. The periodic job would otherwise pick them up within seconds. The
+    courier never raises: failures are recorded on their rows."""
     courier = context.runtime.courier
     if courier is not None:
-        context.runtime.spawn(courier.flush(context.bot))
+        bot = context.bot
+        context.runtime.after_update(lambda: courier.flush(bot))
 
 
 def deep_link(context: BotContext, payload: str) -> str:

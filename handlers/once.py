@@ -11,6 +11,7 @@ written before the bot stops).
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from telegram import Update
@@ -38,9 +39,14 @@ class OnceApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         try:
-            db = self.bot_data["runtime"].svc.db
+            runtime = self.bot_data["runtime"]
+            db = runtime.svc.db
         except (KeyError, RuntimeError):  # not opened yet: nothing can be recorded either
             await super().process_update(update)
             return
-        async with db.unit():
+        # Deliveries it started begin once the unit is over (``Runtime.after_update``).
+        await runtime.handling(self._unit(db.unit(), update))
+
+    async def _unit(self, unit: AbstractAsyncContextManager[None], update: object) -> None:
+        async with unit:
             await super().process_update(update)

@@ -9,13 +9,18 @@ details and its buttons.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from datetime import datetime
+from typing import Any
 
+from bot.clock import ManualClock
 from bot.domain.committee import Committee
 from bot.domain.models import Role
 from bot.storage import schema as t
-from tests.conftest import ADMIN_ID
-from tests.fakes.telegram import FakeUser
+from tests.conftest import ADMIN_ID, SHANGHAI
+from tests.fakes.request import FakeRequest
+from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.flows import LI, ZHAO, admin, member, rows, seed_case
 from tests.scenario import Harness, running_bot
 
@@ -257,3 +262,58 @@ async def test_a_press_refused_at_the_end_keeps_its_answer_above_the_refusal(
         assert bot.last_text(zhao) == "⚠ 仅接收法院的工作人员可办理此事项。"
         assert (await bot.svc.get_case(case.id)).status == "acknowledged"
         assert await bot.svc.load_draft(ZHAO, "form") is None
+
+
+class RoundTrip(FakeRequest):
+    """Each Bot API call yields to the event loop before it is answered, as a network round
+    trip does (without taking time): background tasks run meanwhile."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return await super().do_request(*args, **kwargs)
+
+
+async def test_deliveries_start_only_once_the_submitter_has_the_receipt(
+    committee: Committee, db_url: str
+) -> None:
+    """The courier's claiming, rendering and sending of a submit's notices run after the
+    submitting update was handled, not between its steps (where they delayed the receipt)."""
+    clock = ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    fake = FakeTelegram(now=lambda: clock.now().timestamp())
+    async with running_bot(committee, db_url, clock, fake=fake, request=RoundTrip(fake)) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        await bot.say(li, "/new")
+        await press(bot, li, "重大事项研判")
+        await bot.say(li, "滑雪场扩建项目土地租赁模式法律风险")
+        await bot.say(li, "拟以长期租赁方式供地，请研判法律风险。")
+        for label in ("延边中院", "一般", "不指定日期", "完成"):
+            await press(bot, li, label)
+        summary = bot.last_with_buttons(li)
+        courier = bot.app.bot_data["runtime"].courier
+        flush = courier.flush
+        shown_at_start: list[str] = []
+
+        async def watched(*args: Any, **kwargs: Any) -> int:
+            shown_at_start.append(bot.fake.message(li, summary["message_id"])["text"])
+            return int(await flush(*args, **kwargs))
+
+        courier.flush = watched
+        db = bot.svc.db
+        trips = db.trips
+        try:
+            await press(bot, li, "提请")
+        finally:
+            courier.flush = flush
+        # The update's database work, and the delivery's after it, stayed on the event
+        # loop's thread (the update's unit of work): no trip to the driver's thread.
+        assert db.trips == trips
+        (case,) = await rows(bot, t.cases)
+        # When the delivery started, the summary had already become the receipt.
+        assert len(shown_at_start) == 1
+        assert "已提请。事项编号为" in shown_at_start[0]
+        # And the court's notice was still delivered, and recorded as sent.
+        assert case.number in bot.fake.last_message_to(zhao)["text"]
+        sent = await rows(bot, t.outbox, t.outbox.c.chat_id == ZHAO)
+        assert sent and all(r.status == "sent" for r in sent)
