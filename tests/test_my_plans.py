@@ -43,8 +43,17 @@ async def test_an_organisations_lists_read_no_table_whole(svc: Coordination, org
             assert raised or not is_page, (view, plan)
             assert all("ix_assignments_case_due_paused" in p for p in raised), (view, plan)
             # Every matter raised by it is looked up once, outside the to-do list: only
-            # the other parts are grouped.
-            assert plan.count("USE TEMP B-TREE FOR GROUP BY") <= 1, (view, plan)
+            # the other parts are grouped (the whole list's page groups them once more for
+            # its total, counted without deadlines).
+            whole_page = view == "all" and is_page
+            assert plan.count("USE TEMP B-TREE FOR GROUP BY") <= (2 if whole_page else 1), (
+                view,
+                plan,
+            )
+            if whole_page:
+                # Its total seeks no deadline: each raised matter's nearest one is sought
+                # once, for the page only.
+                assert len(raised) == 1, (view, plan)
             # Its shared matters still open come from its own rows, never from going
             # through every open matter.
             assert not [p for p in plan if "ix_cases_status_created" in p], (view, plan)

@@ -443,9 +443,26 @@ class Cases(ServiceBase):
             )
             parts = [raised, addressed, shared]
         own = self._own_candidates(view, parts)
-        count = select(func.count()).select_from(own)
+        total: ColumnElement[int]
+        if view == ALL:
+            # Counting the whole list needs no deadline: counted from the same parts without
+            # it, no raised matter's nearest deadline is sought twice, and with no window over
+            # every candidate the page's sort keeps only its own rows. (The raised list alone
+            # keeps the window: without it its one part is flattened into the page and each
+            # nearest deadline sought once per sort key.)
+            undated = [
+                part.with_only_columns(
+                    t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due")
+                )
+                for part in parts
+            ]
+            count = select(func.count()).select_from(self._own_candidates(view, undated))
+            total = count.scalar_subquery()
+        else:
+            count = select(func.count()).select_from(own)
+            total = func.count().over()
         page = (
-            select(own.c.id, func.count().over().label("total"))
+            select(own.c.id, total.label("total"))
             .order_by(
                 # Nearest deadline first, then the one raised first (as the office's list,
                 # read from the deadlines' index); those with none running last, newest first.
