@@ -79,8 +79,8 @@ _AFTER_FULLWIDTH_COLON = re.compile(r"(：(?:</b>|</i>|</code>)?) +")
 
 class Texts:
     """One compiled Jinja2 environment per language, each built when first used: the bot's
-    first answer needs only its own language's. Babel (English dates, calendar widgets) is
-    imported where first used, or by the warm-up soon after start."""
+    first answer needs only its own language's. Dates are written without Babel (see
+    ``short_day``)."""
 
     def __init__(
         self, committee: Committee, tz: ZoneInfo, kinds: KindRegistry | None = None
@@ -186,7 +186,6 @@ class Texts:
         compiled = 0
         for lang in LANGS:
             env = self._env(lang)
-            self.month_title(lang, date(2026, 12, 1))  # Babel and the language's locale data
             for name in env.list_templates(extensions=["html"]):
                 self._templates[lang, name.removesuffix(".html")] = env.get_template(name)
                 compiled += 1
