@@ -28,18 +28,59 @@ from bot.i18n import LANGS, N_, normalise_lang, translations
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 TELEGRAM_TEXT_LIMIT = 4096
 
-_BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
-
-
+# The few calendar names the bot writes, as CLDR has them for zh_Hans_CN and en_GB (the
+# locales these formats once came from; tests/test_texts.py compares them with Babel's):
+# loading Babel's locale data for the two would keep several MiB for the process's life.
 _ZH_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_NARROW_WEEKDAYS = {
+    "zh_CN": ["一", "二", "三", "四", "五", "六", "日"],
+    "en": ["M", "T", "W", "T", "F", "S", "S"],
+}
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_EN_SHORT_MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+
+
+def short_day(lang: str, day: date) -> str:
+    """A day without its year: 12月2日（周三）/ Wed 2 Dec."""
+    if normalise_lang(lang) == "zh_CN":
+        return f"{day.month}月{day.day}日（{_ZH_WEEKDAYS[day.weekday()]}）"
+    return f"{_EN_WEEKDAYS[day.weekday()]} {day.day} {_EN_SHORT_MONTHS[day.month - 1]}"
+
 
 _AFTER_FULLWIDTH_COLON = re.compile(r"(：(?:</b>|</i>|</code>)?) +")
 
 
 class Texts:
     """One compiled Jinja2 environment per language, each built when first used: the bot's
-    first answer needs only its own language's. Babel (English dates, calendar widgets) is
-    imported where first used, or by the warm-up soon after start."""
+    first answer needs only its own language's. Dates are written without Babel (see
+    ``short_day``)."""
 
     def __init__(
         self, committee: Committee, tz: ZoneInfo, kinds: KindRegistry | None = None
@@ -145,7 +186,6 @@ class Texts:
         compiled = 0
         for lang in LANGS:
             env = self._env(lang)
-            self.month_title(lang, date(2026, 12, 1))  # Babel and the language's locale data
             for name in env.list_templates(extensions=["html"]):
                 self._templates[lang, name.removesuffix(".html")] = env.get_template(name)
                 compiled += 1
@@ -197,18 +237,14 @@ class Texts:
         lang = normalise_lang(lang)
         if lang == "zh_CN":
             return f"{day.year}年{day.month}月{day.day}日（{_ZH_WEEKDAYS[day.weekday()]}）"
-        from babel.dates import format_date  # heavy: not on the way to the first answer
-
-        return format_date(day, format="long", locale=_BABEL_LOCALE[lang])
+        return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year:04d}"
 
     def format_day(self, lang: str, value: date | str | None) -> str:
         """A date with its weekday, as deadlines are read: 2026年12月2日（周三）, Wed 2 Dec 2026."""
         if normalise_lang(lang) == "zh_CN":
             return self.format_date(lang, value)  # the house style's date carries the weekday
-        from babel.dates import format_date
-
         day = self._day_of(value)
-        return "" if day is None else format_date(day, "EEE d MMM yyyy", locale=_BABEL_LOCALE["en"])
+        return "" if day is None else f"{short_day('en', day)} {day.year:04d}"
 
     def _day_of(self, value: date | str | None) -> date | None:
         """The local day a stored value stands for (an ISO date, a date or a moment)."""
@@ -221,19 +257,13 @@ class Texts:
         return value
 
     def month_title(self, lang: str, first: date) -> str:
-        from babel.dates import format_date
-
-        pattern = "yyyy年M月" if normalise_lang(lang) == "zh_CN" else "LLLL yyyy"
-        return format_date(first, pattern, locale=_BABEL_LOCALE[normalise_lang(lang)])
+        if normalise_lang(lang) == "zh_CN":
+            return f"{first.year:04d}年{first.month}月"
+        return f"{_EN_MONTHS[first.month - 1]} {first.year:04d}"
 
     def weekdays(self, lang: str) -> list[str]:
         """Monday-first narrow weekday names for the calendar header."""
-        from babel.dates import get_day_names
-
-        names = get_day_names(
-            "narrow", context="stand-alone", locale=_BABEL_LOCALE[normalise_lang(lang)]
-        )
-        return [names[i] for i in range(7)]
+        return list(_NARROW_WEEKDAYS[normalise_lang(lang)])
 
     def format_datetime(self, lang: str, value: datetime | None) -> str:
         if value is None:

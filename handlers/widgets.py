@@ -15,7 +15,7 @@ from bot.domain.fields import MAX_DATE_AHEAD, FieldSpec, Option
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import N_
 from handlers.common import Button, chunk
-from handlers.texts import Texts
+from handlers.texts import Texts, short_day
 
 # Makes the data of one button: (operation, argument) → callback data.
 Data = Callable[[str, str | int], str]
@@ -117,15 +117,6 @@ def toggle_rows(
 
 
 _NAMED_DAYS = {0: N_("Today"), 1: N_("Tomorrow"), 2: N_("Day after tomorrow")}
-_SHORT_DAY = {"zh_CN": "M月d日（EEE）", "en": "EEE d MMM"}
-_BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
-
-
-def short_day(lang: str, day: date) -> str:
-    """12月2日（周三）/ Wed 2 Dec."""
-    from babel.dates import format_date  # heavy: not on the way to the first answer
-
-    return format_date(day, _SHORT_DAY[lang], locale=_BABEL_LOCALE[lang])
 
 
 def working_days(texts: Texts, lang: str, n: int) -> str:

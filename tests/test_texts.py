@@ -10,7 +10,7 @@ import pytest
 from bot.domain.committee import Committee
 from bot.domain.models import Member, Role, Viewer
 from handlers.texts import TEMPLATES_DIR, Texts, split_html
-from tests.conftest import SHANGHAI
+from tests.conftest import ROOT, SHANGHAI
 
 TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
 
@@ -130,3 +130,59 @@ async def test_templates_are_compiled_ahead_of_the_first_update(
         monkeypatch.setattr(env, "compile", compile_again)
         assert texts.render(lang, "cancelled")
         assert all(env.get_template(name) for name in names)
+
+
+def test_dates_are_written_as_the_cldr_formats_write_them(committee: Committee) -> None:
+    """The bot writes dates itself (Babel's locale data would stay loaded for the process's
+    life): every day of a leap year and a common one reads as Babel writes it for zh_Hans_CN
+    and en_GB, in each of the formats the bot uses."""
+    from babel.dates import format_date, get_day_names
+
+    from handlers.widgets import short_day
+
+    texts = Texts(committee, SHANGHAI)
+    locale = {"zh_CN": "zh_Hans_CN", "en": "en_GB"}
+    day = date(2027, 1, 1)
+    while day < date(2029, 1, 1):
+        assert texts.format_date("en", day) == format_date(day, "long", locale="en_GB")
+        assert texts.format_day("en", day) == format_date(day, "EEE d MMM yyyy", locale="en_GB")
+        for lang, pattern in (("zh_CN", "M月d日（EEE）"), ("en", "EEE d MMM")):
+            assert short_day(lang, day) == format_date(day, pattern, locale=locale[lang])
+        assert texts.format_date("zh_CN", day) == format_date(
+            day, "yyyy年M月d日（EEE）", locale="zh_Hans_CN"
+        )
+        if day.day == 1:
+            for lang, pattern in (("zh_CN", "yyyy年M月"), ("en", "LLLL yyyy")):
+                assert texts.month_title(lang, day) == format_date(
+                    day, pattern, locale=locale[lang]
+                )
+        day = date.fromordinal(day.toordinal() + 1)
+    for lang in ("zh_CN", "en"):
+        names = get_day_names("narrow", context="stand-alone", locale=locale[lang])
+        assert texts.weekdays(lang) == [names[i] for i in range(7)]
+
+
+def test_writing_dates_loads_no_locale_data() -> None:
+    """Formatting every kind of date leaves Babel unimported (its locale data is several MiB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from datetime import date, datetime, UTC\n"
+        "from zoneinfo import ZoneInfo\nfrom pathlib import Path\n"
+        "from bot.config import load_committee\n"
+        "from handlers.texts import Texts\n"
+        "from handlers.widgets import short_day\n"
+        "t = Texts(load_committee(Path('committee.example.toml')), ZoneInfo('Asia/Shanghai'))\n"
+        "d = date(2026, 12, 2)\n"
+        "for lang in ('zh_CN', 'en'):\n"
+        "    t.format_date(lang, d); t.format_day(lang, d); t.month_title(lang, d)\n"
+        "    t.weekdays(lang); short_day(lang, d)\n"
+        "    t.format_datetime(lang, datetime(2026, 12, 2, 1, 30, tzinfo=UTC))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'babel'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "[]"
