@@ -195,6 +195,9 @@ async def test_a_hearing_appearance_is_recorded_after_the_hearing_not_before(san
     offered 🏛 登记出庭情况 (in its notice or /case): the matter stays open and reminded. After
     the hearing its morning summary asks for the record, with the button, and it is kept."""
     box, page, _ = sandbox
+    # From a working morning, whatever the hour the tests run at: at night the jumps below
+    # would land on the hearing's own morning, before it.
+    await page.post("/api/time", {"action": "next-morning"})
     await raise_hearing_and_name_a_deputy(page)
     await page.until(lambda s: any("已确定出庭人员" in t for t in page.texts("clerk")))
     await page.say("clerk", "/case 应诉〔2026〕1号")
