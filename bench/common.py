@@ -6,7 +6,9 @@ import dataclasses
 import logging
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,17 @@ class Row:
         if self.ok is None:
             return ""
         return "pass" if self.ok else "FAIL"
+
+
+def stop(proc: subprocess.Popen[Any], wait: float) -> None:
+    """Stop a bot process as an operator would (SIGTERM), killing it after ``wait`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def committee(*, group: bool = True) -> Committee:

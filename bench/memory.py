@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.common import ADMIN_ID, GROUP_ID, ROOT, Row, committee
+from bench.common import ADMIN_ID, GROUP_ID, ROOT, Row, committee, stop
 from bot.domain.models import Role
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 
@@ -256,13 +255,7 @@ def process(updates: int, matters: int, quick: bool) -> dict[str, Any]:
                     view.forget(fake)
                 end = _vm(proc.pid)
             finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(30)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                stop(proc, 30)
         logged = log_path.read_text("utf-8", errors="replace")
         errors = [ln for ln in logged.splitlines() if "ERROR" in ln or "Traceback" in ln]
         return {

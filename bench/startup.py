@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ADMIN_ID, ROOT, Row, median
+from bench.common import ADMIN_ID, ROOT, Row, median, stop
 from tests.fakes.server import TEST_TOKEN, FakeBotApiServer
 from tests.fakes.telegram import FakeTelegram
 
@@ -92,13 +91,7 @@ def one_start(workdir: Path, first_update_id: int) -> tuple[float, tuple[float, 
                     f"bot.py exited with {proc.returncode}:\n{log_path.read_text('utf-8')}"
                 )
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, 15)
     return elapsed, used
 
 
