@@ -267,8 +267,8 @@ async def test_0013_gives_existing_addressees_their_matters_status(empty_db_url:
 
 @pytest.mark.postgres
 async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url: str) -> None:
-    """Rows written before 0014 get their matter's raiser, so /my's index of running deadlines
-    by raiser holds those already there (and no paused one); down again drops both."""
+    """Rows written before 0014 get their matter's raiser, so /my's indexes of running
+    deadlines and of paused clocks by raiser hold those already there; down again drops them."""
     from bot.storage.schema import assignments, cases
 
     db = Database(empty_db_url)
@@ -304,10 +304,11 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
         for case_id, position, code in rows:
             due = dues[case_id]
             await conn.exec_driver_sql(
-                "INSERT INTO assignments (case_id, position, addressee, state, due, dues, "
-                "clock_started_at, answers, updated_at, matter_status) VALUES "
-                f"({case_id}, {position}, '{code}', 'read', "
-                f"{'NULL' if due is None else repr(due.isoformat())}, '{{}}', "
+                "INSERT INTO assignments (case_id, position, addressee, state, due, "
+                "paused_since, dues, clock_started_at, answers, updated_at, matter_status) "
+                f"VALUES ({case_id}, {position}, '{code}', 'read', "
+                f"{'NULL' if due is None else repr(due.isoformat())}, "
+                f"{'NULL' if due else repr(moment.date().isoformat())}, '{{}}', "
                 f"'{moment.isoformat()}', '{{}}', '{moment.isoformat()}', 'open')"
             )
     async with db.write() as conn:
@@ -325,6 +326,13 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
                 .order_by(a.raiser_org, a.due, a.case_id)
             )
         ).all()
+        waiting = (
+            await conn.execute(
+                select(a.raiser_org, a.case_id)
+                .where(a.paused_since.is_not(None))
+                .order_by(a.raiser_org, a.case_id)
+            )
+        ).all()
         indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("assignments"))
         raised = {r.id: r.raiser_org for r in await conn.execute(select(cases))}
     assert raised == raisers
@@ -339,8 +347,10 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
         ("CHIBEI", date(2026, 12, 9), 1),
         ("YB-IPC", date(2026, 12, 4), 2),
     ]
+    assert [tuple(r) for r in waiting] == [("CHIBEI", 3)]
     by_name = {i["name"]: i["column_names"] for i in indexes}
     assert by_name["ix_assignments_raiser_due"] == ["raiser_org", "due", "case_id"]
+    assert by_name["ix_assignments_raiser_paused"] == ["raiser_org", "case_id"]
     async with db.write() as conn:
         await conn.run_sync(to("0013_my_raised_due"))
         columns = await conn.run_sync(
@@ -351,7 +361,7 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
         )
         kept = (await conn.exec_driver_sql("SELECT count(*) FROM assignments")).scalar_one()
     assert "raiser_org" not in columns
-    assert "ix_assignments_raiser_due" not in names
+    assert not names & {"ix_assignments_raiser_due", "ix_assignments_raiser_paused"}
     assert kept == len(rows)
     async with db.write() as conn:
         await conn.run_sync(to("head"))

@@ -391,6 +391,7 @@ class Cases(ServiceBase):
         is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
         orgs = bindparam("orgs", expanding=True, type_=t.assignments.c.addressee.type)
         mine = t.assignments.alias("mine")
+        waiting = t.assignments.alias("waiting")
         any_due = (
             select(func.min(mine.c.due))
             .where(mine.c.case_id == t.cases.c.id)
@@ -423,8 +424,16 @@ class Cases(ServiceBase):
                         t.assignments.c.handler_user_id == bindparam("user"),
                     ),
                 ),
-                raised.where(
-                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.paused_since.is_not(None))
+                # Found through its paused rows (a partial index by raiser), not by going
+                # through every matter it raised; one with several paused comes more than
+                # once, and is grouped with the others.
+                select(t.cases.c.id, t.cases.c.created_at, any_due.label("due"))
+                .select_from(waiting)
+                .join(t.cases, t.cases.c.id == waiting.c.case_id)
+                .where(
+                    waiting.c.raiser_org == bindparam("org"),
+                    waiting.c.paused_since.is_not(None),
+                    is_open,
                 ),
             ]
         else:

@@ -162,6 +162,8 @@ cases = Table(
 SHARED_OPEN = "matter_status = 'open'"
 # The partial index of running deadlines by raiser; a query uses it only if it says the same.
 DUE_RUNNING = "due IS NOT NULL"
+# The partial index of paused clocks by raiser, likewise.
+WAITING = "paused_since IS NOT NULL"
 
 # One addressee of a matter (a court or center, or each of several agencies) and where it
 # stands: state, running deadline, handler, the latest answers. Deadlines are local dates
@@ -238,6 +240,15 @@ assignments = Table(
         "case_id",
         sqlite_where=text(DUE_RUNNING),
         postgresql_where=text(DUE_RUNNING),
+    ),
+    # /my's to-do list: the matters an organisation raised that wait for its more
+    # (migration 0014).
+    Index(
+        "ix_assignments_raiser_paused",
+        "raiser_org",
+        "case_id",
+        sqlite_where=text(WAITING),
+        postgresql_where=text(WAITING),
     ),
 )
 

@@ -9,6 +9,8 @@ matter's nearest deadline one by one (thousands for a department) and sorted the
 page of five. A matter's raiser never changes: each assignment now carries it
 (``raiser_org``, filled here from ``cases``), and a partial index holds the running
 deadlines by raiser, so a page's raised matters are read in order and the rest never.
+Another holds the paused clocks by raiser: the to-do list's raised matters waiting for the
+raiser's more, found without going through all it raised.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 _DUE_RUNNING = "due IS NOT NULL"  # as bot.storage.schema.DUE_RUNNING at 0014
+_WAITING = "paused_since IS NOT NULL"  # as bot.storage.schema.WAITING at 0014
 
 
 def upgrade() -> None:
@@ -41,9 +44,17 @@ def upgrade() -> None:
         sqlite_where=sa.text(_DUE_RUNNING),
         postgresql_where=sa.text(_DUE_RUNNING),
     )
+    op.create_index(
+        "ix_assignments_raiser_paused",
+        "assignments",
+        ["raiser_org", "case_id"],
+        sqlite_where=sa.text(_WAITING),
+        postgresql_where=sa.text(_WAITING),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_raiser_paused", table_name="assignments")
     op.drop_index("ix_assignments_raiser_due", table_name="assignments")
     with op.batch_alter_table("assignments") as batch_op:
         batch_op.drop_column("raiser_org")
