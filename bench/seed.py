@@ -270,8 +270,8 @@ def seed(
     assignment_sql = (
         "INSERT INTO assignments (id, case_id, position, addressee, state, acted_by, acted_at, "
         "outcome, note, stage, due, dues, clock_started_at, paused_days, round, "
-        "last_open_state, answers, updated_at, matter_status) "
-        "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)"
+        "last_open_state, answers, updated_at, matter_status, raiser_org) "
+        "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?)"
     )
     event_sql = (
         "INSERT INTO events (case_id, actor_user_id, at, action, from_status, to_status, "
@@ -474,6 +474,7 @@ def _rows(
                 state[8],
                 updated,
                 state[0],  # the matter's status: its one addressee's state
+                org_of[raiser],  # the matter's raiser
             )
         )
         if len(cases) >= CHUNK:

@@ -8,7 +8,7 @@ import hashlib
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -262,4 +262,111 @@ async def test_0013_gives_existing_addressees_their_matters_status(empty_db_url:
     by_name = {i["name"]: i["column_names"] for i in indexes}
     assert by_name["ix_assignments_shared_open"] == ["addressee", "case_id"]
     assert by_name["ix_assignments_case_due_paused"] == ["case_id", "due", "paused_since"]
+    await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url: str) -> None:
+    """Rows written before 0014 get their matter's raiser, so /my's indexes of running
+    deadlines and of paused clocks by raiser hold those already there; down again drops them."""
+    from bot.storage.schema import assignments, cases
+
+    db = Database(empty_db_url)
+    await db.migrate()
+    moment = datetime(2026, 12, 2, tzinfo=UTC)
+    raisers = {1: "CHIBEI", 2: "YB-IPC", 3: "CHIBEI"}
+    addressees = {1: ["CBS-NR", "CBS-ENV"], 2: ["CBS-NR"], 3: ["CBS-ENV"]}
+    dues = {1: date(2026, 12, 9), 2: date(2026, 12, 4), 3: None}  # 3: its clock paused
+    rows = [(case_id, position, code) for case_id in raisers for position, code in
+            enumerate(addressees[case_id], start=1)]  # fmt: skip
+
+    def to(revision: str) -> Callable[[Connection], None]:
+        def run(sync_conn: Connection) -> None:
+            cfg = alembic_config(db.url)
+            cfg.attributes["connection"] = sync_conn
+            if revision == "head":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+
+        return run
+
+    async with db.write() as conn:
+        await conn.run_sync(to("0013_my_raised_due"))
+    async with db.write() as conn:
+        for case_id, org in raisers.items():
+            await conn.exec_driver_sql(
+                "INSERT INTO cases (id, number, kind, year, seq, status, title, raiser_user_id, "
+                "raiser_org, fields, submit_token, created_at, updated_at) VALUES "
+                f"({case_id}, 'N{case_id}', 'bulletin', 2026, {case_id}, 'open', 't', 1001, "
+                f"'{org}', '{{}}', 's{case_id}', '{moment.isoformat()}', '{moment.isoformat()}')"
+            )
+        for case_id, position, code in rows:
+            due = dues[case_id]
+            await conn.exec_driver_sql(
+                "INSERT INTO assignments (case_id, position, addressee, state, due, "
+                "paused_since, dues, clock_started_at, answers, updated_at, matter_status) "
+                f"VALUES ({case_id}, {position}, '{code}', 'read', "
+                f"{'NULL' if due is None else repr(due.isoformat())}, "
+                f"{'NULL' if due else repr(moment.date().isoformat())}, '{{}}', "
+                f"'{moment.isoformat()}', '{{}}', '{moment.isoformat()}', 'open')"
+            )
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
+        filled = {
+            (r.case_id, r.addressee): r.raiser_org for r in await conn.execute(select(assignments))
+        }
+        a = assignments.c
+        running = (
+            await conn.execute(
+                select(a.raiser_org, a.due, a.case_id)
+                .where(a.due.is_not(None))
+                .order_by(a.raiser_org, a.due, a.case_id)
+            )
+        ).all()
+        waiting = (
+            await conn.execute(
+                select(a.raiser_org, a.case_id)
+                .where(a.paused_since.is_not(None))
+                .order_by(a.raiser_org, a.case_id)
+            )
+        ).all()
+        indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("assignments"))
+        raised = {r.id: r.raiser_org for r in await conn.execute(select(cases))}
+    assert raised == raisers
+    assert filled == {
+        (1, "CBS-NR"): "CHIBEI",
+        (1, "CBS-ENV"): "CHIBEI",
+        (2, "CBS-NR"): "YB-IPC",
+        (3, "CBS-ENV"): "CHIBEI",
+    }
+    assert [tuple(r) for r in running] == [
+        ("CHIBEI", date(2026, 12, 9), 1),
+        ("CHIBEI", date(2026, 12, 9), 1),
+        ("YB-IPC", date(2026, 12, 4), 2),
+    ]
+    assert [tuple(r) for r in waiting] == [("CHIBEI", 3)]
+    by_name = {i["name"]: i["column_names"] for i in indexes}
+    assert by_name["ix_assignments_raiser_due"] == ["raiser_org", "due", "case_id"]
+    assert by_name["ix_assignments_raiser_paused"] == ["raiser_org", "case_id"]
+    async with db.write() as conn:
+        await conn.run_sync(to("0013_my_raised_due"))
+        columns = await conn.run_sync(
+            lambda c: [col["name"] for col in inspect(c).get_columns("assignments")]
+        )
+        names = await conn.run_sync(
+            lambda c: {i["name"] for i in inspect(c).get_indexes("assignments")}
+        )
+        kept = (await conn.exec_driver_sql("SELECT count(*) FROM assignments")).scalar_one()
+    assert "raiser_org" not in columns
+    assert not names & {"ix_assignments_raiser_due", "ix_assignments_raiser_paused"}
+    assert kept == len(rows)
+    async with db.write() as conn:
+        await conn.run_sync(to("head"))
+    async with db.read() as conn:
+        assert await conn.run_sync(_diff) == []
+        again = {r.raiser_org for r in await conn.execute(select(assignments))}
+    assert again == {"CHIBEI", "YB-IPC"}
     await db.dispose()

@@ -62,8 +62,8 @@ _HANDLER = t.users.alias("handler")
 _ACTOR = t.users.alias("actor")
 _ASSIGNMENTS: Select[Any] = (
     select(
-        # Its matter's status is the matter's own (cases.status): only /my's index needs it.
-        *(c for c in t.assignments.c if c.name != "matter_status"),
+        # Its matter's status and raiser are the matter's own: only /my's indexes need them.
+        *(c for c in t.assignments.c if c.name not in ("matter_status", "raiser_org")),
         _HANDLER.c.first_name.label("handler_name"),
         _ACTOR.c.first_name.label("acted_by_name"),
     )
@@ -391,6 +391,7 @@ class Cases(ServiceBase):
         is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
         orgs = bindparam("orgs", expanding=True, type_=t.assignments.c.addressee.type)
         mine = t.assignments.alias("mine")
+        waiting = t.assignments.alias("waiting")
         any_due = (
             select(func.min(mine.c.due))
             .where(mine.c.case_id == t.cases.c.id)
@@ -423,8 +424,16 @@ class Cases(ServiceBase):
                         t.assignments.c.handler_user_id == bindparam("user"),
                     ),
                 ),
-                raised.where(
-                    exists().where(mine.c.case_id == t.cases.c.id, mine.c.paused_since.is_not(None))
+                # Found through its paused rows (a partial index by raiser), not by going
+                # through every matter it raised; one with several paused comes more than
+                # once, and is grouped with the others.
+                select(t.cases.c.id, t.cases.c.created_at, any_due.label("due"))
+                .select_from(waiting)
+                .join(t.cases, t.cases.c.id == waiting.c.case_id)
+                .where(
+                    waiting.c.raiser_org == bindparam("org"),
+                    waiting.c.paused_since.is_not(None),
+                    is_open,
                 ),
             ]
         else:
@@ -442,25 +451,15 @@ class Cases(ServiceBase):
                 )
             )
             parts = [raised, addressed, shared]
-        own = self._own_candidates(view, parts)
+        own: Subquery
         total: ColumnElement[int]
-        if view == ALL:
-            # Counting the whole list needs no deadline: counted from the same parts without
-            # it, no raised matter's nearest deadline is sought twice, and with no window over
-            # every candidate the page's sort keeps only its own rows. (The raised list alone
-            # keeps the window: without it its one part is flattened into the page and each
-            # nearest deadline sought once per sort key.)
-            undated = [
-                part.with_only_columns(
-                    t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due")
-                )
-                for part in parts
-            ]
-            count = select(func.count()).select_from(self._own_candidates(view, undated))
-            total = count.scalar_subquery()
-        else:
+        if view == TODO:
+            own = self._own_candidates(parts)
             count = select(func.count()).select_from(own)
             total = func.count().over()
+        else:
+            own, count = self._own_ordered(view, parts, is_open)
+            total = count.scalar_subquery()
         page = (
             select(own.c.id, total.label("total"))
             .order_by(
@@ -479,21 +478,65 @@ class Cases(ServiceBase):
         return count, page
 
     @staticmethod
-    def _own_candidates(view: str, parts: list[Select[Any]]) -> Subquery:
-        """Each of /my's matters once, with its nearest deadline (``id``, ``created_at``,
-        ``due``), from the parts of ``_own_page_statements`` (raised first).
+    def _own_ordered(
+        view: str, parts: list[Select[Any]], is_open: ColumnElement[bool]
+    ) -> tuple[Subquery, Select[Any]]:
+        """The candidates of the raised, whole and overdue lists for one page, and their count.
 
-        An organisation's raised matters are most of a department's list, and each comes
-        once: only the other parts' matters are grouped (a matter addressed to it and shared,
-        or to it and a center it staffs). Outside the to-do list, a raised matter's row
-        (its nearest deadline of all) decides, so the others leave out what it raised."""
-        if view == RAISED:
-            return parts[0].subquery()
-        if view == TODO:
-            # Its raised part keeps only those waiting for its more: the others may hold the
-            # same matter (addressed to a center it staffs), so all are grouped.
-            found = union_all(*parts).subquery()
-            return (
+        A department raised thousands of open matters: of those only the page's first
+        ``offset + limit`` in the list's order can be on it. Those with a deadline running
+        come first, nearest first, read in that order from the running deadlines' index by
+        raiser (each matter at its nearest one); those with none follow, newest first, and
+        are looked for only when the first kind does not fill the page. The count is the
+        organisation's raised matters counted from an index, plus the other parts'."""
+        a = t.assignments
+        mine = t.assignments.alias("mine")
+        org = bindparam("org", type_=t.cases.c.raiser_org.type)
+        first = bindparam("offset", type_=Integer) + bindparam("limit", type_=Integer)
+        nearest = (
+            select(t.cases.c.id, t.cases.c.created_at, a.c.due)
+            .select_from(a)
+            .join(t.cases, t.cases.c.id == a.c.case_id)
+            .where(
+                a.c.raiser_org == org,
+                a.c.due.is_not(None),
+                is_open,
+                # A matter with several addressees is listed at its nearest deadline only.
+                ~exists().where(
+                    mine.c.case_id == a.c.case_id,
+                    mine.c.due.is_not(None),
+                    or_(mine.c.due < a.c.due, and_(mine.c.due == a.c.due, mine.c.id < a.c.id)),
+                ),
+            )
+        )
+        today = bindparam("today", type_=Date)
+        if view == OVERDUE:
+            nearest = nearest.where(a.c.due < today)
+        dated = nearest.order_by(a.c.due, a.c.case_id).limit(first).subquery()
+        candidates: list[Select[Any]] = [select(dated.c.id, dated.c.created_at, dated.c.due)]
+        if view != OVERDUE:
+            # None are read once the page is full (a limit of 0 ends before any row is).
+            short = sql_case(
+                (select(func.count()).select_from(dated).scalar_subquery() >= first, 0),
+                else_=first,
+            )
+            undated = (
+                select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
+                .where(
+                    t.cases.c.raiser_org == org,
+                    is_open,
+                    ~exists().where(mine.c.case_id == t.cases.c.id, mine.c.due.is_not(None)),
+                )
+                .order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
+                .limit(short)
+                .subquery()
+            )
+            candidates.append(select(undated.c.id, undated.c.created_at, undated.c.due))
+        others = [part.where(t.cases.c.raiser_org != org) for part in parts[1:]]
+        grouped: Subquery | None = None
+        if others:
+            found = union_all(*others).subquery()
+            grouped = (
                 select(
                     found.c.id,
                     func.max(found.c.created_at).label("created_at"),
@@ -502,20 +545,48 @@ class Cases(ServiceBase):
                 .group_by(found.c.id)
                 .subquery()
             )
-        raised, others = (
-            parts[0],
-            [part.where(t.cases.c.raiser_org != bindparam("org")) for part in parts[1:]],
-        )
-        found = union_all(*others).subquery()
-        grouped = select(
-            found.c.id,
-            func.max(found.c.created_at).label("created_at"),
-            func.min(found.c.due).label("due"),
-        ).group_by(found.c.id)
-        own = union_all(raised, grouped).subquery()
+            late = select(grouped)
+            candidates.append(late.where(grouped.c.due < today) if view == OVERDUE else late)
+        own = union_all(*candidates).subquery()
+        raised: ColumnElement[int]
         if view == OVERDUE:
-            return select(own).where(own.c.due < bindparam("today", type_=Date)).subquery()
-        return own
+            raised = (
+                select(func.count(func.distinct(a.c.case_id)))
+                .select_from(a)
+                .join(t.cases, t.cases.c.id == a.c.case_id)
+                .where(a.c.raiser_org == org, a.c.due.is_not(None), a.c.due < today, is_open)
+                .scalar_subquery()
+            )
+        else:
+            raised = (
+                select(func.count())
+                .select_from(t.cases)
+                .where(t.cases.c.raiser_org == org, is_open)
+                .scalar_subquery()
+            )
+        if grouped is None:
+            return own, select(raised)
+        elsewhere = select(func.count()).select_from(grouped)
+        if view == OVERDUE:
+            elsewhere = elsewhere.where(grouped.c.due < today)
+        return own, select(raised + elsewhere.scalar_subquery())
+
+    @staticmethod
+    def _own_candidates(parts: list[Select[Any]]) -> Subquery:
+        """Each of the to-do list's matters once, with its nearest deadline (``id``,
+        ``created_at``, ``due``), from the parts of ``_own_page_statements``: its raised part
+        keeps only those waiting for its more, and the others may hold the same matter
+        (addressed to a center it staffs), so all are grouped."""
+        found = union_all(*parts).subquery()
+        return (
+            select(
+                found.c.id,
+                func.max(found.c.created_at).label("created_at"),
+                func.min(found.c.due).label("due"),
+            )
+            .group_by(found.c.id)
+            .subquery()
+        )
 
     async def _everyone_page(
         self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int
@@ -748,6 +819,7 @@ class Cases(ServiceBase):
                         "addressee": code,
                         "state": kind.initial,
                         "matter_status": status,
+                        "raiser_org": member.org_code,
                         "clock_started_at": now,
                         "paused_days": 0,
                         "round": 0,

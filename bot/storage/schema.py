@@ -160,6 +160,10 @@ cases = Table(
 
 # The partial index's condition; a query uses that index only if it says the same.
 SHARED_OPEN = "matter_status = 'open'"
+# The partial index of running deadlines by raiser; a query uses it only if it says the same.
+DUE_RUNNING = "due IS NOT NULL"
+# The partial index of paused clocks by raiser, likewise.
+WAITING = "paused_since IS NOT NULL"
 
 # One addressee of a matter (a court or center, or each of several agencies) and where it
 # stands: state, running deadline, handler, the latest answers. Deadlines are local dates
@@ -191,6 +195,9 @@ assignments = Table(
     # The matter's status (``cases.status``), written with it: /my finds the shared matters
     # still open that an organisation is addressed in through its own rows (migration 0013).
     Column("matter_status", String(24), nullable=False, server_default=""),
+    # The matter's raiser (``cases.raiser_org``, never changed): /my reads an organisation's
+    # raised matters in deadline order from its running deadlines' index (migration 0014).
+    Column("raiser_org", String(24), nullable=False, server_default=""),
     UniqueConstraint("case_id", "position"),
     # /my's matters addressed to an organisation, and the scan's running deadlines (also
     # the office's /my, in order): both answered from the index alone (migrations 0008, 0009).
@@ -223,6 +230,25 @@ assignments = Table(
         "case_id",
         sqlite_where=text(SHARED_OPEN),
         postgresql_where=text(SHARED_OPEN),
+    ),
+    # /my: an organisation's raised matters nearest deadline first, a page at a time
+    # (migration 0014).
+    Index(
+        "ix_assignments_raiser_due",
+        "raiser_org",
+        "due",
+        "case_id",
+        sqlite_where=text(DUE_RUNNING),
+        postgresql_where=text(DUE_RUNNING),
+    ),
+    # /my's to-do list: the matters an organisation raised that wait for its more
+    # (migration 0014).
+    Index(
+        "ix_assignments_raiser_paused",
+        "raiser_org",
+        "case_id",
+        sqlite_where=text(WAITING),
+        postgresql_where=text(WAITING),
     ),
 )
 
