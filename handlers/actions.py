@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
@@ -40,7 +40,7 @@ from handlers.common import (
     viewer_of,
 )
 from handlers.forms import END, State, Turn
-from handlers.sending import post_markup
+from handlers.sending import Markup, post_markup
 from handlers.texts import Texts
 
 logger = logging.getLogger(__name__)
@@ -414,7 +414,7 @@ async def _kind_of(context: BotContext, case_id: int) -> KindSpec | None:
         return None
 
 
-def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboardMarkup | None:
+def case_markup(context: BotContext, viewer: Viewer, case: Case) -> Markup | None:
     """/case's buttons: what the viewer can do with a matter now, and its documents."""
     rows: list[list[Button]] = action_rows(context.svc, context.texts, viewer, case)
     if case.files:
@@ -424,7 +424,7 @@ def case_markup(context: BotContext, viewer: Viewer, case: Case) -> InlineKeyboa
     return keyboard(rows) if rows else None
 
 
-def _buttons_of(markup: InlineKeyboardMarkup | None) -> list[list[str]]:
+def _buttons_of(markup: Markup | None) -> list[list[str]]:
     """A keyboard as (label, data) pairs, to tell whether redrawing it changes anything."""
     if markup is None:
         return []

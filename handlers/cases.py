@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -31,6 +31,7 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
+from handlers.sending import Markup
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _line(context: BotContext, viewer: Viewer, case: Case, today: date) -> MyLin
 
 async def _my_page(
     context: BotContext, viewer: Viewer, page: int, view: str = ALL
-) -> tuple[str, InlineKeyboardMarkup | None] | None:
+) -> tuple[str, Markup | None] | None:
     """Page ``page`` of one of the viewer's lists of open matters, nearest deadline first;
     None when there is no such page (any more: matters were closed since the page buttons
     were made)."""

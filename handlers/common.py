@@ -9,8 +9,6 @@ from typing import Any
 from telegram import (
     CallbackQuery,
     Chat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -20,7 +18,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.domain.models import Viewer
 from bot.services.coordination import Coordination
 from handlers.runtime import Runtime
-from handlers.sending import post_markup, post_text
+from handlers.sending import Keyboard, Markup, post_markup, post_text
 from handlers.texts import Texts, split_html
 
 logger = logging.getLogger(__name__)
@@ -58,20 +56,10 @@ async def viewer_of(update: Update, context: BotContext) -> Viewer:
     return await context.svc.viewer(user.id, user.full_name, user.username)
 
 
-def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
-    """Inline keyboard from (label, data) pairs; data starting with ``url:`` is a link."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(label, url=data[4:])
-                if data.startswith("url:")
-                else InlineKeyboardButton(label, callback_data=data)
-                for label, data in row
-            ]
-            for row in rows
-            if row
-        ]
-    )
+def keyboard(rows: Sequence[Sequence[Button]]) -> Keyboard:
+    """Inline keyboard from (label, data) pairs; data starting with ``url:`` is a link.
+    Empty rows are left out."""
+    return Keyboard(rows)
 
 
 def page_nav(
@@ -95,7 +83,7 @@ async def send_html(
     context: BotContext,
     chat_id: int,
     html: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: Markup | None = None,
 ) -> int:
     """Send a possibly long HTML text; the keyboard goes with the last part. Returns the last
     part's message id."""
@@ -113,7 +101,7 @@ GROUP_REPLIES_WAITING = 3
 
 
 async def reply(
-    update: Update, context: BotContext, html: str, markup: InlineKeyboardMarkup | None = None
+    update: Update, context: BotContext, html: str, markup: Markup | None = None
 ) -> int | None:
     """Answer in the chat of the update. In a private chat the answer is sent before the
     update is done (its message id is returned); in the group it goes out in the background,
@@ -150,7 +138,7 @@ async def ask(
     update: Update,
     context: BotContext,
     html: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: Markup | None = None,
     *,
     query: CallbackQuery | None = None,
 ) -> int | None:
@@ -174,7 +162,7 @@ async def notify(
     context: BotContext,
     chat_id: int,
     html: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: Markup | None = None,
 ) -> int | None:
     """Send a message the bot decided to send on its own; a recipient who cannot be reached
     (never started the bot, blocked it, left the group) must not break the action that caused it.
@@ -194,7 +182,7 @@ async def edit_or_send(
     query: CallbackQuery,
     context: BotContext,
     html: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: Markup | None = None,
 ) -> None:
     """Replace the pressed message's text; send a new message when it cannot be edited."""
     message = query.message

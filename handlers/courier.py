@@ -35,7 +35,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -48,7 +48,7 @@ from telegram.error import (
 
 from bot.services.delivery import FailureReason, Outbox, OutboxMessage, Outcome
 from handlers.pacing import bulk
-from handlers.sending import post_text
+from handlers.sending import Markup, post_text, telegram_markup
 from handlers.texts import split_html
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Rendered:
     """What one outbox row looks like on Telegram; ``None`` from a renderer drops the row."""
 
     html: str
-    markup: InlineKeyboardMarkup | None = None
+    markup: Markup | None = None
     document: tuple[str, bytes] | None = None  # (file name, content) sent after the text
     photo: tuple[str, bytes] | None = None  # (file name, PNG) sent as a photo after the text
     # A message already delivered to the chat, to edit instead of sending a new one.
@@ -275,7 +275,7 @@ class Courier:
                     InputFile(content, filename=name),
                     caption=caption[0],
                     parse_mode="HTML",
-                    reply_markup=rendered.markup,
+                    reply_markup=telegram_markup(rendered.markup),
                 )
                 return sent.message_id
         parts = split_html(rendered.html)

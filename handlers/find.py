@@ -5,7 +5,7 @@ the database (``searches``) so its page buttons carry a short id, not the words.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.domain.models import Viewer
@@ -27,6 +27,7 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
+from handlers.sending import Markup
 
 PAGE_SIZE = 5
 FIND = "fd"  # button namespace: fd:<search id>:<page>
@@ -34,7 +35,7 @@ FIND = "fd"  # button namespace: fd:<search id>:<page>
 
 def _page(
     context: BotContext, viewer: Viewer, found: Found, search_id: int | None, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, Markup | None]:
     pages = max(1, -(-found.total // PAGE_SIZE))
     svc = context.svc
     audience = audience_of(viewer.member)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import Application
 
@@ -31,7 +30,7 @@ from handlers.common import keyboard
 from handlers.courier import Rendered, Renderer, Skip
 from handlers.notifications import Renderers, audience_of
 from handlers.runtime import Runtime
-from handlers.sending import post_text
+from handlers.sending import Markup, post_text
 from handlers.texts import TELEGRAM_TEXT_LIMIT, Texts, split_html
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ _URL_RE = re.compile(r"https?://\S+")
 _NOTE_ROOM = 200
 
 
-def rsvp_markup(texts: Texts, lang: str, view: MeetingView) -> InlineKeyboardMarkup:
+def rsvp_markup(texts: Texts, lang: str, view: MeetingView) -> Markup:
     """The three answers an invited organisation can give; the press says which one."""
     return keyboard(
         [

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -47,6 +47,7 @@ from handlers.common import (
     require_member,
     viewer_of,
 )
+from handlers.sending import Markup
 from handlers.texts import Texts
 
 logger = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ def _matters_page(
     org: str,
     found: MattersPage,
     page: int,
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, Markup | None]:
     texts, svc = context.texts, context.svc
     pages = max(1, -(-found.total // PAGE_SIZE))
     shown = [

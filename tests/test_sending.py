@@ -10,7 +10,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.request import BaseRequest, RequestData
 
 from handlers.common import keyboard
-from handlers.sending import markup_json, post_markup, post_text
+from handlers.sending import markup_json, post_markup, post_text, telegram_markup
 from tests.fakes.request import decode_request_data
 
 
@@ -48,10 +48,13 @@ class Recorder(BaseRequest):
 MARKUP = keyboard(
     [
         [("延边中院", "f:abc.1:opt:YB-IPC"), ("抚松法院", "f:abc.1:opt:FS")],
+        [],  # an empty row is left out
         [("📎 文件", "url:https://t.me/bot?start=c_12")],
         [("✖ 取消", "f:abc.1:cancel")],
     ]
 )
+# The same keyboard as python-telegram-bot's objects, for its own send methods.
+TELEGRAM_MARKUP = MARKUP.markup()
 
 
 def _bot(recorder: Recorder) -> Bot:
@@ -65,7 +68,7 @@ async def test_a_text_and_an_edit_are_the_requests_python_telegram_bot_makes() -
         42,
         "<b>标题</b>：一行",
         parse_mode="HTML",
-        reply_markup=MARKUP,
+        reply_markup=TELEGRAM_MARKUP,
         disable_web_page_preview=True,
     )
     assert await post_text(_bot(lean), 42, "改后", None, message_id=5) == 77
@@ -75,7 +78,7 @@ async def test_a_text_and_an_edit_are_the_requests_python_telegram_bot_makes() -
     await post_markup(_bot(lean), 42, 5, None)
     await _bot(usual).edit_message_reply_markup(42, 5, reply_markup=None)
     await post_markup(_bot(lean), 42, 5, MARKUP)
-    await _bot(usual).edit_message_reply_markup(42, 5, reply_markup=MARKUP)
+    await _bot(usual).edit_message_reply_markup(42, 5, reply_markup=TELEGRAM_MARKUP)
 
     def decoded(sent: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
         return [
@@ -106,4 +109,8 @@ def test_a_keyboard_of_other_buttons_is_written_by_python_telegram_bot() -> None
         ]
     )
     assert json.loads(markup_json(other)) == other.to_dict()
-    assert json.loads(markup_json(MARKUP)) == MARKUP.to_dict()
+    assert json.loads(markup_json(MARKUP)) == TELEGRAM_MARKUP.to_dict()
+    assert json.loads(markup_json(TELEGRAM_MARKUP)) == TELEGRAM_MARKUP.to_dict()
+    assert len(TELEGRAM_MARKUP.inline_keyboard) == 3
+    assert telegram_markup(MARKUP) == TELEGRAM_MARKUP
+    assert telegram_markup(None) is None
