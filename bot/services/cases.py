@@ -563,9 +563,10 @@ class Cases(ServiceBase):
         # A running deadline belongs to an open matter: the count of open ones is the whole.
         return ids, max(total, running)
 
-    async def _reindex(self, conn: AsyncConnection, case_id: int) -> None:
-        """Rewrite the matter's search documents in the transaction that changed it."""
-        await search_index.reindex_one(conn, case_id, self.kinds)
+    async def _reindex(self, conn: AsyncConnection, case: Case) -> None:
+        """Rewrite the matter's search documents in the transaction that changed it, from
+        the matter as that transaction read it after its writes."""
+        await search_index.reindex_one(conn, case.id, self.kinds, case)
 
     # ------------------------------------------------------------------ recipients
 
@@ -762,11 +763,11 @@ class Cases(ServiceBase):
             await self._event(
                 conn, "submitted", viewer.user_id, case_id, None, status, number=number
             )
-            await self._reindex(conn, case_id)
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
             case = await self._load_case(conn, case_id)
             assert case is not None
+            await self._reindex(conn, case)
             notified = await self._announce(conn, kind, case, group, now)
         return Outcome(case, changed=True, notified=notified)
 

@@ -48,6 +48,11 @@ _ANY_DUE = (
     )
     .limit(1)
 )
+# Who a batch of one message goes to, and its matter (see ``Delivery.undeliverable``).
+_ACTIVE_MEMBER = select(t.members).where(
+    t.members.c.user_id == bindparam("user_id"), t.members.c.revoked_at.is_(None)
+)
+_CASE_ROW = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
 # One row per parameter set (an executemany): no IN list to expand on every claim.
 _CLAIM = (
     update(t.outbox)
@@ -410,9 +415,15 @@ class Delivery(Cases):
         cases: dict[int, Case] = {}
         if private:
             async with self.db.read() as conn:
-                rows = await conn.execute(
-                    select(t.members).where(
-                        t.members.c.user_id.in_(sorted(private)), t.members.c.revoked_at.is_(None)
+                # Most batches are one message (a step's notice): statements built once.
+                rows = (
+                    await db_execute(conn, _ACTIVE_MEMBER, {"user_id": next(iter(private))})
+                    if len(private) == 1
+                    else await conn.execute(
+                        select(t.members).where(
+                            t.members.c.user_id.in_(sorted(private)),
+                            t.members.c.revoked_at.is_(None),
+                        )
                     )
                 )
                 for row in rows:
@@ -420,8 +431,13 @@ class Delivery(Cases):
                     if member is not None:
                         members[member.user_id] = member
                 if case_ids:
-                    wanted = t.cases.c.id.in_(sorted(case_ids))
-                    found = (await conn.execute(select(t.cases).where(wanted))).all()
+                    found = (
+                        await db_execute(conn, _CASE_ROW, {"case_id": next(iter(case_ids))})
+                        if len(case_ids) == 1
+                        else await conn.execute(
+                            select(t.cases).where(t.cases.c.id.in_(sorted(case_ids)))
+                        )
+                    ).all()
                     assignments = await self._assignments(conn, [r.id for r in found])
                     cases = {r.id: self._case(r, (), assignments[r.id]) for r in found}
         reasons: dict[int, str] = {}
