@@ -99,7 +99,7 @@ class _Year:
 
 
 _NO_DATA = _Year(frozenset(), frozenset(), "none")
-_WALKS_KEPT = 4096  # walks remembered (see WorkingCalendar._walk); a few KiB
+_WALKS_KEPT = 1024  # walks remembered (see WorkingCalendar._walk): a few hundred KiB at most
 
 
 class WorkingCalendar:

@@ -86,6 +86,25 @@ _ASSIGNMENTS_MATTER_STATUS = (
     .values(matter_status=bindparam("status"))
 )
 
+# An addressee's step, one statement per set of columns it writes (an action writes the
+# same ones every time; a few dozen sets at most), built when first needed.
+_ASSIGNMENT_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _assignment_update(columns: tuple[str, ...]) -> Any:
+    """``UPDATE assignments SET <columns> WHERE id = :target_id AND state = :from_state``,
+    each column's value in the parameter ``new_<column>``: built once per set of columns,
+    so it runs as a prepared statement (see ``bot.storage.db.execute``)."""
+    statement = _ASSIGNMENT_UPDATES.get(columns)
+    if statement is None:
+        c = t.assignments.c
+        statement = _ASSIGNMENT_UPDATES[columns] = (
+            update(t.assignments)
+            .where(c.id == bindparam("target_id"), c.state == bindparam("from_state"))
+            .values({name: bindparam(f"new_{name}", type_=c[name].type) for name in columns})
+        )
+    return statement
+
 
 async def latest_event_id(
     conn: AsyncConnection, case_id: int, assignment_id: int | None = None
@@ -395,11 +414,9 @@ class Acting(Cases):
             if Effect.ASSIGN in action.effects:
                 values["handler_user_id"] = int(inputs["handler"])
             values.update(self._clock(kind, fields, started, paused_days, new_state, paused))
-            await conn.execute(
-                update(t.assignments)
-                .where(t.assignments.c.id == target.id, t.assignments.c.state == target.state)
-                .values(**values)
-            )
+            params = {f"new_{k}": v for k, v in values.items()}
+            params.update(target_id=target.id, from_state=target.state)
+            await execute(conn, _assignment_update(tuple(values)), params)
             states[target.id] = new_state
         ordered = [states[a.id] for a in case.assignments]
         closed_as = action.to_state if Effect.CLOSE in action.effects else None
