@@ -126,6 +126,8 @@ _EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
 _HISTORY = _EVENTS_WITH_ACTOR.where(t.events.c.case_id == bindparam("case_id")).order_by(
     t.events.c.id
 )
+# The step a notice names (every step's notices and edits read it).
+_EVENT = _EVENTS_WITH_ACTOR.where(t.events.c.id == bindparam("event_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +316,7 @@ class Cases(ServiceBase):
 
     async def event(self, event_id: int) -> Event:
         async with self.db.read() as conn:
-            row = (await conn.execute(_EVENTS_WITH_ACTOR.where(t.events.c.id == event_id))).first()
+            row = (await execute(conn, _EVENT, {"event_id": event_id})).first()
         if row is None:
             raise NotFound("event_unknown")
         return self._to_event(row)
