@@ -184,6 +184,9 @@ async def test_acknowledge_and_return(svc: Coordination, db: Database, clock: Ma
     done = both[0].case
     assert done.status == "acknowledged" and done.acted_by_name == "Clerk Zhao"
     assert done.acted_at == clock.now()
+    # What the step returns is the matter as the database now holds it.
+    stored = await svc.get_case(case.id)
+    assert done == stored and done.updated_at == clock.now()
     late_return = await svc.return_case(clerk, case.id, "不属于受案范围")
     assert not late_return.changed and late_return.case.status == "acknowledged"
     events = await svc.case_for_viewer(li, done)
@@ -197,6 +200,7 @@ async def test_acknowledge_and_return(svc: Coordination, db: Database, clock: Ma
         await svc.return_case(clerk, second.id, "   ")
     returned = await svc.return_case(clerk, second.id, "材料不全，请补充")
     assert returned.changed and returned.case.return_reason == "材料不全，请补充"
+    assert returned.case == await svc.get_case(second.id)
     assert await count(db, t.events, t.events.c.action == "return") == 1
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -310,13 +311,22 @@ class Acting(Cases):
             shown = {}
             if Effect.ASSIGN in action.effects:  # the history names the handler, not an id
                 shown["handler"] = dict(dynamic["handler"]).get(clean["handler"], clean["handler"])
-            event_id = await self._apply(
+            event_id, status, same_form = await self._apply(
                 conn, kind, action, case, assignment, clean, viewer, now, shown
             )
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
-            updated = await self._load_case(conn, case_id)
-            assert updated is not None
+            if same_form:
+                # Only the addressees' rows changed besides the status written above: the
+                # matter's own row and documents are not read again.
+                assignments = (await self._assignments(conn, [case_id]))[case_id]
+                updated = replace(
+                    case, status=status, updated_at=now.astimezone(UTC), assignments=assignments
+                )
+            else:
+                found = await self._load_case(conn, case_id)
+                assert found is not None
+                updated = found
             # Notes, outcomes and a resubmission's answers are searched: the index follows.
             await self._reindex(conn, updated)
             await self._notify(conn, kind, action, updated, assignment.id, event_id, viewer, now)
@@ -339,9 +349,10 @@ class Acting(Cases):
         viewer: Viewer,
         now: datetime,
         shown: Mapping[str, Any] | None = None,
-    ) -> int:
+    ) -> tuple[int, str, bool]:
         """Write what an action changes: the addressees' rows, the matter's status and fields,
-        new documents, and the audit event. Returns the event's id."""
+        new documents, and the audit event. Returns the event's id, the matter's status, and
+        whether the matter's row and documents are as they were besides that status."""
         today = now.astimezone(self.tz).date()
         fields = dict(case.fields)
         files = files_of(
@@ -433,7 +444,7 @@ class Acting(Cases):
             detail["files"] = len(files)
         if Effect.EDIT in action.effects:
             detail = {}
-        return await self._event(
+        event_id = await self._event(
             conn,
             action.code,
             viewer.user_id,
@@ -448,6 +459,7 @@ class Acting(Cases):
             else None,
             **detail,
         )
+        return event_id, status, Effect.EDIT not in action.effects and not files
 
     async def _readdress(
         self, conn: AsyncConnection, kind: KindSpec, case: Case, fields: Mapping[str, Any]
