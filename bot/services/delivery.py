@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.domain import rules
 from bot.domain.models import Case, Member, Role
 from bot.services.acting import refresh_if_behind
+from bot.services.base import _ACTIVE_MEMBER
 from bot.services.cases import Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
@@ -48,10 +49,7 @@ _ANY_DUE = (
     )
     .limit(1)
 )
-# Who a batch of one message goes to, and its matter (see ``Delivery.undeliverable``).
-_ACTIVE_MEMBER = select(t.members).where(
-    t.members.c.user_id == bindparam("user_id"), t.members.c.revoked_at.is_(None)
-)
+# A batch of one message's matter (see ``Delivery.undeliverable``).
 _CASE_ROW = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
 # One row per parameter set (an executemany): no IN list to expand on every claim.
 _CLAIM = (
