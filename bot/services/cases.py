@@ -126,6 +126,33 @@ _EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
 _HISTORY = _EVENTS_WITH_ACTOR.where(t.events.c.case_id == bindparam("case_id")).order_by(
     t.events.c.id
 )
+# A new matter's addressees and documents (one parameter set per row: an executemany).
+_NEW_ASSIGNMENT = t.assignments.insert().values(
+    {
+        name: bindparam(f"new_{name}", type_=t.assignments.c[name].type)
+        for name in (
+            "case_id",
+            "position",
+            "addressee",
+            "state",
+            "matter_status",
+            "clock_started_at",
+            "paused_days",
+            "round",
+            "answers",
+            "updated_at",
+            "stage",
+            "due",
+            "dues",
+        )
+    }
+)
+_NEW_FILE = t.case_files.insert().values(
+    {
+        name: bindparam(f"new_{name}", type_=t.case_files.c[name].type)
+        for name in ("case_id", "media", "file_id", "file_unique_id", "file_name", "file_size")
+    }
+)
 # The step a notice names (every step's notices and edits read it).
 _EVENT = _EVENTS_WITH_ACTOR.where(t.events.c.id == bindparam("event_id"))
 
@@ -741,21 +768,23 @@ class Cases(ServiceBase):
                     },
                 )
             ).scalar_one()
-            clock = self._clock(kind, clean, now, 0, kind.initial, paused=False)
-            await conn.execute(
-                t.assignments.insert(),
+            deadlines = self._clock(kind, clean, now, 0, kind.initial, paused=False)
+            clock = {f"new_{k}": v for k, v in deadlines.items()}
+            await execute(
+                conn,
+                _NEW_ASSIGNMENT,
                 [
                     {
-                        "case_id": case_id,
-                        "position": position,
-                        "addressee": code,
-                        "state": kind.initial,
-                        "matter_status": status,
-                        "clock_started_at": now,
-                        "paused_days": 0,
-                        "round": 0,
-                        "answers": {},
-                        "updated_at": now,
+                        "new_case_id": case_id,
+                        "new_position": position,
+                        "new_addressee": code,
+                        "new_state": kind.initial,
+                        "new_matter_status": status,
+                        "new_clock_started_at": now,
+                        "new_paused_days": 0,
+                        "new_round": 0,
+                        "new_answers": {},
+                        "new_updated_at": now,
                         **clock,
                     }
                     for position, code in enumerate(addressees, start=1)
@@ -809,16 +838,17 @@ class Cases(ServiceBase):
         self, conn: AsyncConnection, case_id: int, files: Sequence[Mapping[str, Any]]
     ) -> None:
         if files:
-            await conn.execute(
-                t.case_files.insert(),
+            await execute(
+                conn,
+                _NEW_FILE,
                 [
                     {
-                        "case_id": case_id,
-                        "media": f.get("media", "document"),
-                        "file_id": f["file_id"],
-                        "file_unique_id": f.get("file_unique_id", ""),
-                        "file_name": f.get("file_name"),
-                        "file_size": f.get("file_size"),
+                        "new_case_id": case_id,
+                        "new_media": f.get("media", "document"),
+                        "new_file_id": f["file_id"],
+                        "new_file_unique_id": f.get("file_unique_id", ""),
+                        "new_file_name": f.get("file_name"),
+                        "new_file_size": f.get("file_size"),
                     }
                     for f in files
                 ],
