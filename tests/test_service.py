@@ -266,3 +266,22 @@ async def test_a_matter_nobody_can_answer_yet_is_brought_to_the_office(
     async with db.read() as conn:
         keys = set((await conn.execute(select(t.outbox.c.key))).scalars())
     assert keys == {f"case:{outcome.case.id}:unstaffed:{ADMIN_ID}"}
+
+
+async def test_a_step_on_a_matter_whose_raiser_left_tells_their_organisation(
+    svc: Coordination, db: Database
+) -> None:
+    li = await join(svc, 2, "CBS-NR", Role.DEPARTMENT_HEAD, "Li")
+    clerk = await join(svc, 3, "YB-IPC", Role.COURT_STAFF, "Clerk Zhao")
+    colleague = await join(svc, 5, "CBS-NR", Role.DEPARTMENT_HEAD, "Qian")
+    other_org = await join(svc, 6, "CBS-ENV", Role.DEPARTMENT_HEAD, "Wang")
+    case = (await svc.submit(li, "referral", REFERRAL_VALUES, "left")).case
+    admin = await svc.viewer(ADMIN_ID, "Office", None)
+    await svc.revoke_member(admin, li.member.id)  # type: ignore[union-attr]
+    outcome = await svc.acknowledge(clerk, case.id)
+    assert outcome.changed
+    told = t.outbox.c.key.startswith(f"case:{case.id}:e{outcome.event_id}:")
+    async with db.read() as conn:
+        chats = (await conn.execute(select(t.outbox.c.chat_id).where(told))).scalars().all()
+    assert colleague.user_id in chats
+    assert li.user_id not in chats and other_org.user_id not in chats

@@ -72,6 +72,17 @@ _DELIVERED_NOTICES_OF_CASE = (
     )
     .order_by(t.outbox.c.id)
 )
+_NOTICE = (
+    select(t.outbox.c.id)
+    .where(
+        t.outbox.c.key >= bindparam("key_from"),
+        t.outbox.c.key < bindparam("key_to"),
+        t.outbox.c.kind == "case_new",
+        t.outbox.c.chat_id == bindparam("chat_id"),
+        t.outbox.c.message_id == bindparam("message_id"),
+    )
+    .limit(1)
+)
 _CASE_STATUS = (
     update(t.cases)
     .where(t.cases.c.id == bindparam("case_id"))
@@ -231,19 +242,14 @@ class Acting(Cases):
     async def is_notice(self, case_id: int, chat_id: int, message_id: int) -> bool:
         """Whether a message is a delivered notice of the matter (which the outbox refreshes
         after every step), found through the outbox's key index as ``_refresh_notices``."""
+        params = {
+            "key_from": f"case:{case_id}:",
+            "key_to": f"case:{case_id};",
+            "chat_id": chat_id,
+            "message_id": message_id,
+        }
         async with self.db.read() as conn:
-            found = await conn.execute(
-                select(t.outbox.c.id)
-                .where(
-                    t.outbox.c.key >= f"case:{case_id}:",
-                    t.outbox.c.key < f"case:{case_id};",
-                    t.outbox.c.kind == "case_new",
-                    t.outbox.c.chat_id == chat_id,
-                    t.outbox.c.message_id == message_id,
-                )
-                .limit(1)
-            )
-            return found.first() is not None
+            return (await execute(conn, _NOTICE, params)).first() is not None
 
     async def handler_choices(self, kind: KindSpec, viewer: Viewer) -> list[tuple[str, str]]:
         """Whom the viewer can make the handler of an addressee: members of their own

@@ -42,7 +42,7 @@ from bot.domain.kinds import MATTER_OPEN, KindSpec, Side
 from bot.domain.models import Assignment, Case, CaseFile, Event, Member, Role, Viewer
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import normalise_lang
-from bot.services.base import Recipient, ServiceBase
+from bot.services.base import Recipient, ServiceBase, _answering
 from bot.storage import schema as t
 from bot.storage import search as search_index
 from bot.storage.db import execute
@@ -292,7 +292,7 @@ class Cases(ServiceBase):
         """The matter a raise conversation produced, if it was submitted."""
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(select(t.cases.c.id).where(t.cases.c.submit_token == token))
+                await execute(conn, _CASE_BY_SUBMIT_TOKEN, {"submit_token": token})
             ).scalar_one_or_none()
             return None if case_id is None else await self._load_case(conn, case_id)
 
@@ -625,16 +625,10 @@ class Cases(ServiceBase):
     async def _org_members(
         self, conn: AsyncConnection, org_code: str, roles: Iterable[Role]
     ) -> list[int]:
-        rows = await conn.execute(
-            select(t.members.c.user_id)
-            .where(
-                t.members.c.org_code == org_code,
-                t.members.c.role.in_(sorted(r.value for r in roles)),
-                t.members.c.revoked_at.is_(None),
-            )
-            .order_by(t.members.c.id)
-        )
-        return list(rows.scalars())
+        wanted = tuple(sorted(r.value for r in roles))
+        if not wanted:
+            return []
+        return list((await execute(conn, _answering((org_code,), wanted))).scalars())
 
     async def answerers(self, case: Case) -> list[Recipient]:
         """Active members who answer for the case's addressees, with their language."""
