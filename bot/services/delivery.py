@@ -23,7 +23,7 @@ from bot.domain import rules
 from bot.domain.models import Case, Member, Role
 from bot.services.acting import refresh_if_behind
 from bot.services.base import _ACTIVE_MEMBER
-from bot.services.cases import Cases
+from bot.services.cases import _CASES_IN, Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
 from bot.storage.db import execute as db_execute
@@ -49,8 +49,11 @@ _ANY_DUE = (
     )
     .limit(1)
 )
-# A batch of one message's matter (see ``Delivery.undeliverable``).
+# A batch's recipients and matters (see ``Delivery.undeliverable``): one of each, or several.
 _CASE_ROW = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
+_ACTIVE_MEMBERS_IN = select(t.members).where(
+    t.members.c.user_id.in_(bindparam("ids", expanding=True)), t.members.c.revoked_at.is_(None)
+)
 # One row per parameter set (an executemany): no IN list to expand on every claim.
 _CLAIM = (
     update(t.outbox)
@@ -417,12 +420,7 @@ class Delivery(Cases):
                 rows = (
                     await db_execute(conn, _ACTIVE_MEMBER, {"user_id": next(iter(private))})
                     if len(private) == 1
-                    else await conn.execute(
-                        select(t.members).where(
-                            t.members.c.user_id.in_(sorted(private)),
-                            t.members.c.revoked_at.is_(None),
-                        )
-                    )
+                    else await conn.execute(_ACTIVE_MEMBERS_IN, {"ids": sorted(private)})
                 )
                 for row in rows:
                     member = self._member(row)
@@ -432,9 +430,7 @@ class Delivery(Cases):
                     found = (
                         await db_execute(conn, _CASE_ROW, {"case_id": next(iter(case_ids))})
                         if len(case_ids) == 1
-                        else await conn.execute(
-                            select(t.cases).where(t.cases.c.id.in_(sorted(case_ids)))
-                        )
+                        else await conn.execute(_CASES_IN, {"ids": sorted(case_ids)})
                     ).all()
                     assignments = await self._assignments(conn, [r.id for r in found])
                     cases = {r.id: self._case(r, (), assignments[r.id]) for r in found}
