@@ -338,7 +338,10 @@ async def test_one_agencys_reply_is_found_only_by_those_who_may_read_it(
         assert "名下登记住宅一套。" in docs[doc_id(case_id, positions["CBS-NR"])].body
         assert "车辆已登记抵押。" in docs[doc_id(case_id, positions["CBS-ENV"])].body
         assert "住宅" not in docs[doc_id(case_id)].body
-
+        # The second reply rewrote ENV's document alone: the first reply's words are still
+        # in both indexes, beside the second's.
+        for index, word in (("find_bi", "住宅"), ("find_tri", "名下登记"), ("find_bi", "抵押")):
+            assert await index_ids(bot, index, word) == {case_id}, (index, word)
         for user in (li, wang, zhao):  # the request itself: everyone it concerns
             await bot.say(user, "/find 股权")
             assert result_numbers(bot, user) == [case.number]

@@ -184,6 +184,9 @@ async def test_acknowledge_and_return(svc: Coordination, db: Database, clock: Ma
     done = both[0].case
     assert done.status == "acknowledged" and done.acted_by_name == "Clerk Zhao"
     assert done.acted_at == clock.now()
+    # What the step returns is the matter as the database now holds it.
+    stored = await svc.get_case(case.id)
+    assert done == stored and done.updated_at == clock.now()
     late_return = await svc.return_case(clerk, case.id, "不属于受案范围")
     assert not late_return.changed and late_return.case.status == "acknowledged"
     events = await svc.case_for_viewer(li, done)
@@ -197,6 +200,7 @@ async def test_acknowledge_and_return(svc: Coordination, db: Database, clock: Ma
         await svc.return_case(clerk, second.id, "   ")
     returned = await svc.return_case(clerk, second.id, "材料不全，请补充")
     assert returned.changed and returned.case.return_reason == "材料不全，请补充"
+    assert returned.case == await svc.get_case(second.id)
     assert await count(db, t.events, t.events.c.action == "return") == 1
 
 
@@ -262,3 +266,22 @@ async def test_a_matter_nobody_can_answer_yet_is_brought_to_the_office(
     async with db.read() as conn:
         keys = set((await conn.execute(select(t.outbox.c.key))).scalars())
     assert keys == {f"case:{outcome.case.id}:unstaffed:{ADMIN_ID}"}
+
+
+async def test_a_step_on_a_matter_whose_raiser_left_tells_their_organisation(
+    svc: Coordination, db: Database
+) -> None:
+    li = await join(svc, 2, "CBS-NR", Role.DEPARTMENT_HEAD, "Li")
+    clerk = await join(svc, 3, "YB-IPC", Role.COURT_STAFF, "Clerk Zhao")
+    colleague = await join(svc, 5, "CBS-NR", Role.DEPARTMENT_HEAD, "Qian")
+    other_org = await join(svc, 6, "CBS-ENV", Role.DEPARTMENT_HEAD, "Wang")
+    case = (await svc.submit(li, "referral", REFERRAL_VALUES, "left")).case
+    admin = await svc.viewer(ADMIN_ID, "Office", None)
+    await svc.revoke_member(admin, li.member.id)  # type: ignore[union-attr]
+    outcome = await svc.acknowledge(clerk, case.id)
+    assert outcome.changed
+    told = t.outbox.c.key.startswith(f"case:{case.id}:e{outcome.event_id}:")
+    async with db.read() as conn:
+        chats = (await conn.execute(select(t.outbox.c.chat_id).where(told))).scalars().all()
+    assert colleague.user_id in chats
+    assert li.user_id not in chats and other_org.user_id not in chats

@@ -16,6 +16,7 @@ from bot.domain.workdays import (
     CalendarOverrides,
     CoverageGap,
     WorkingCalendar,
+    YearSchedule,
 )
 
 FILE = "COMMITTEE_CONFIG (committee.toml)"
@@ -251,6 +252,20 @@ def test_years_are_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
     for day in days("2026-01-01", "2026-12-31"):
         cal.is_working_day(day)
     assert calls == [2026]
+
+
+def test_a_confirmed_notice_recounts_a_deadline_counted_before() -> None:
+    """Counts are remembered; a year confirmed from its notice is counted on at once."""
+    cal = calendar()
+    start = d("2027-01-06")  # a Wednesday; the library's 2027 is an estimate
+    assert cal.add_working_days(start, 3) == d("2027-01-11")  # Thu, Fri, Mon
+    assert cal.subtract_working_days(d("2027-01-11"), 3) == start
+    # The notice gives Friday 8 January off.
+    cal.use_notice(YearSchedule(2027, frozenset({d("2027-01-01"), d("2027-01-08")}), frozenset()))
+    assert cal.add_working_days(start, 3) == d("2027-01-12")  # Thu, Mon, Tue
+    assert cal.subtract_working_days(d("2027-01-11"), 3) == d("2027-01-05")
+    cal.use_notices({})
+    assert cal.add_working_days(start, 3) == d("2027-01-11")
 
 
 # ------------------------------------------------------------------ parse_calendar

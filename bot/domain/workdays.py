@@ -99,6 +99,7 @@ class _Year:
 
 
 _NO_DATA = _Year(frozenset(), frozenset(), "none")
+_WALKS_KEPT = 1024  # walks remembered (see WorkingCalendar._walk): a few hundred KiB at most
 
 
 class WorkingCalendar:
@@ -118,6 +119,9 @@ class WorkingCalendar:
         self._library = library
         self._notices: dict[int, YearSchedule] = dict(notices or {})
         self._years: dict[int, _Year] = {}
+        # Deadlines are counted from a few start dates over and over (every step recounts
+        # its matter's): each walk is remembered while the years it crossed stay as they are.
+        self._walks: dict[tuple[date, int, timedelta], date] = {}
 
     # -------------------------------------------------------------------------- notices
 
@@ -125,11 +129,13 @@ class WorkingCalendar:
         """The years confirmed from notices, as the database holds them (at start-up)."""
         self._notices = dict(notices)
         self._years.clear()  # every answer is resolved again, none from before
+        self._walks.clear()
 
     def use_notice(self, schedule: YearSchedule) -> None:
         """One year just confirmed: from now on every deadline counts on it."""
         self._notices[schedule.year] = schedule
         self._years.clear()
+        self._walks.clear()
 
     def with_notices(self, notices: Mapping[int, YearSchedule]) -> WorkingCalendar:
         """A new calendar on the same committee file and library with exactly ``notices`` as
@@ -172,6 +178,16 @@ class WorkingCalendar:
         """The n-th working day from ``start`` in the direction of ``step``."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        key = (start, n, step)
+        found = self._walks.get(key)
+        if found is not None:
+            return found
+        if len(self._walks) >= _WALKS_KEPT:
+            self._walks.clear()
+        found = self._walks[key] = self._walk_days(start, n, step)
+        return found
+
+    def _walk_days(self, start: date, n: int, step: timedelta) -> date:
         d = start
         if n == 0:
             while not self.is_working_day(d):

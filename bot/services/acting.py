@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -58,6 +59,30 @@ _STEPS_SINCE = (
     )
     .order_by(t.events.c.id)
 )
+_DELIVERED_NOTICES_OF_CASE = (
+    select(t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload)
+    .where(
+        # The matter's rows, found through the unique index on the key.
+        t.outbox.c.key >= bindparam("key_from"),
+        t.outbox.c.key < bindparam("key_to"),
+        t.outbox.c.kind == "case_new",
+        t.outbox.c.status == SENT,
+        t.outbox.c.message_id.is_not(None),
+        t.outbox.c.chat_id > 0,
+    )
+    .order_by(t.outbox.c.id)
+)
+_NOTICE = (
+    select(t.outbox.c.id)
+    .where(
+        t.outbox.c.key >= bindparam("key_from"),
+        t.outbox.c.key < bindparam("key_to"),
+        t.outbox.c.kind == "case_new",
+        t.outbox.c.chat_id == bindparam("chat_id"),
+        t.outbox.c.message_id == bindparam("message_id"),
+    )
+    .limit(1)
+)
 _CASE_STATUS = (
     update(t.cases)
     .where(t.cases.c.id == bindparam("case_id"))
@@ -72,6 +97,25 @@ _ASSIGNMENTS_MATTER_STATUS = (
     )
     .values(matter_status=bindparam("status"))
 )
+
+# An addressee's step, one statement per set of columns it writes (an action writes the
+# same ones every time; a few dozen sets at most), built when first needed.
+_ASSIGNMENT_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _assignment_update(columns: tuple[str, ...]) -> Any:
+    """``UPDATE assignments SET <columns> WHERE id = :target_id AND state = :from_state``,
+    each column's value in the parameter ``new_<column>``: built once per set of columns,
+    so it runs as a prepared statement (see ``bot.storage.db.execute``)."""
+    statement = _ASSIGNMENT_UPDATES.get(columns)
+    if statement is None:
+        c = t.assignments.c
+        statement = _ASSIGNMENT_UPDATES[columns] = (
+            update(t.assignments)
+            .where(c.id == bindparam("target_id"), c.state == bindparam("from_state"))
+            .values({name: bindparam(f"new_{name}", type_=c[name].type) for name in columns})
+        )
+    return statement
 
 
 async def latest_event_id(
@@ -92,6 +136,9 @@ async def latest_event_id(
 async def delivered_notices(conn: AsyncConnection, case_ids: Sequence[int]) -> Sequence[Any]:
     """The delivered copies of these matters' notices (their chat and message id, payload),
     oldest first: what an edit of each reader's copy starts from."""
+    if len(case_ids) == 1:  # every action's: one statement built once
+        span = {"key_from": f"case:{case_ids[0]}:", "key_to": f"case:{case_ids[0]};"}
+        return (await execute(conn, _DELIVERED_NOTICES_OF_CASE, span)).all()
     return (
         await conn.execute(
             select(t.outbox.c.id, t.outbox.c.chat_id, t.outbox.c.message_id, t.outbox.c.payload)
@@ -195,19 +242,14 @@ class Acting(Cases):
     async def is_notice(self, case_id: int, chat_id: int, message_id: int) -> bool:
         """Whether a message is a delivered notice of the matter (which the outbox refreshes
         after every step), found through the outbox's key index as ``_refresh_notices``."""
+        params = {
+            "key_from": f"case:{case_id}:",
+            "key_to": f"case:{case_id};",
+            "chat_id": chat_id,
+            "message_id": message_id,
+        }
         async with self.db.read() as conn:
-            found = await conn.execute(
-                select(t.outbox.c.id)
-                .where(
-                    t.outbox.c.key >= f"case:{case_id}:",
-                    t.outbox.c.key < f"case:{case_id};",
-                    t.outbox.c.kind == "case_new",
-                    t.outbox.c.chat_id == chat_id,
-                    t.outbox.c.message_id == message_id,
-                )
-                .limit(1)
-            )
-            return found.first() is not None
+            return (await execute(conn, _NOTICE, params)).first() is not None
 
     async def handler_choices(self, kind: KindSpec, viewer: Viewer) -> list[tuple[str, str]]:
         """Whom the viewer can make the handler of an addressee: members of their own
@@ -275,15 +317,24 @@ class Acting(Cases):
             shown = {}
             if Effect.ASSIGN in action.effects:  # the history names the handler, not an id
                 shown["handler"] = dict(dynamic["handler"]).get(clean["handler"], clean["handler"])
-            event_id = await self._apply(
+            event_id, status, same_form = await self._apply(
                 conn, kind, action, case, assignment, clean, viewer, now, shown
             )
-            # Notes, outcomes and a resubmission's answers are searched: the index follows.
-            await self._reindex(conn, case_id)
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
-            updated = await self._load_case(conn, case_id)
-            assert updated is not None
+            if same_form:
+                # Only the addressees' rows changed besides the status written above: the
+                # matter's own row and documents are not read again.
+                assignments = (await self._assignments(conn, [case_id]))[case_id]
+                updated = replace(
+                    case, status=status, updated_at=now.astimezone(UTC), assignments=assignments
+                )
+            else:
+                found = await self._load_case(conn, case_id)
+                assert found is not None
+                updated = found
+            # Notes, outcomes and a resubmission's answers are searched: the index follows.
+            await self._reindex(conn, updated)
             await self._notify(conn, kind, action, updated, assignment.id, event_id, viewer, now)
             await self._refresh_notices(
                 conn, kind, action, updated, assignment, event_id, now, pressed
@@ -304,9 +355,10 @@ class Acting(Cases):
         viewer: Viewer,
         now: datetime,
         shown: Mapping[str, Any] | None = None,
-    ) -> int:
+    ) -> tuple[int, str, bool]:
         """Write what an action changes: the addressees' rows, the matter's status and fields,
-        new documents, and the audit event. Returns the event's id."""
+        new documents, and the audit event. Returns the event's id, the matter's status, and
+        whether the matter's row and documents are as they were besides that status."""
         today = now.astimezone(self.tz).date()
         fields = dict(case.fields)
         files = files_of(
@@ -379,11 +431,9 @@ class Acting(Cases):
             if Effect.ASSIGN in action.effects:
                 values["handler_user_id"] = int(inputs["handler"])
             values.update(self._clock(kind, fields, started, paused_days, new_state, paused))
-            await conn.execute(
-                update(t.assignments)
-                .where(t.assignments.c.id == target.id, t.assignments.c.state == target.state)
-                .values(**values)
-            )
+            params = {f"new_{k}": v for k, v in values.items()}
+            params.update(target_id=target.id, from_state=target.state)
+            await execute(conn, _assignment_update(tuple(values)), params)
             states[target.id] = new_state
         ordered = [states[a.id] for a in case.assignments]
         closed_as = action.to_state if Effect.CLOSE in action.effects else None
@@ -400,7 +450,7 @@ class Acting(Cases):
             detail["files"] = len(files)
         if Effect.EDIT in action.effects:
             detail = {}
-        return await self._event(
+        event_id = await self._event(
             conn,
             action.code,
             viewer.user_id,
@@ -415,6 +465,7 @@ class Acting(Cases):
             else None,
             **detail,
         )
+        return event_id, status, Effect.EDIT not in action.effects and not files
 
     async def _readdress(
         self, conn: AsyncConnection, kind: KindSpec, case: Case, fields: Mapping[str, Any]

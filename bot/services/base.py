@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,6 +60,30 @@ _EVENT = (
 _OFFICE_IDS = select(t.members.c.user_id).where(
     t.members.c.role == Role.OFFICE.value, t.members.c.revoked_at.is_(None)
 )
+# Who answers for an addressee, per set of organisations and roles (the committee's, a few
+# dozen at most): every raise and most steps ask, so each is built once.
+_ANSWERING: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _answering(orgs: tuple[str, ...], roles: tuple[str, ...]) -> Any:
+    """The active members of ``orgs`` in ``roles``, oldest first. Equalities, not IN lists:
+    an IN list is expanded on every execution and cannot be run prepared (see
+    ``bot.storage.db.execute``); SQLite reads ``a = x OR a = y`` through the index as IN."""
+    statement = _ANSWERING.get((orgs, roles))
+    if statement is None:
+        c = t.members.c
+        statement = _ANSWERING[(orgs, roles)] = (
+            select(c.user_id)
+            .where(
+                or_(*(c.org_code == org for org in orgs)),
+                or_(*(c.role == role for role in roles)),
+                c.revoked_at.is_(None),
+            )
+            .order_by(c.id)
+        )
+    return statement
+
+
 _DELETE_DRAFT = t.drafts.delete().where(
     t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
 )
@@ -208,13 +232,7 @@ class ServiceBase:
         orgs = self.committee.orgs_answering(addressee)
         if not orgs:
             return []
-        rows = await conn.execute(
-            select(t.members.c.user_id)
-            .where(
-                t.members.c.org_code.in_(sorted(orgs)),
-                t.members.c.role.in_(sorted(r.value for r in kind.answered_by)),
-                t.members.c.revoked_at.is_(None),
-            )
-            .order_by(t.members.c.id)
-        )
-        return list(rows.scalars())
+        roles = tuple(sorted(r.value for r in kind.answered_by))
+        if not roles:
+            return []
+        return list((await execute(conn, _answering(tuple(sorted(orgs)), roles))).scalars())

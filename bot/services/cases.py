@@ -42,7 +42,7 @@ from bot.domain.kinds import MATTER_OPEN, KindSpec, Side
 from bot.domain.models import Assignment, Case, CaseFile, Event, Member, Role, Viewer
 from bot.domain.workdays import WorkingCalendar
 from bot.i18n import normalise_lang
-from bot.services.base import Recipient, ServiceBase
+from bot.services.base import Recipient, ServiceBase, _answering
 from bot.storage import schema as t
 from bot.storage import search as search_index
 from bot.storage.db import execute
@@ -126,6 +126,36 @@ _EVENTS_WITH_ACTOR = select(t.events, t.users.c.first_name).select_from(
 _HISTORY = _EVENTS_WITH_ACTOR.where(t.events.c.case_id == bindparam("case_id")).order_by(
     t.events.c.id
 )
+# A new matter's addressees and documents (one parameter set per row: an executemany).
+_NEW_ASSIGNMENT = t.assignments.insert().values(
+    {
+        name: bindparam(f"new_{name}", type_=t.assignments.c[name].type)
+        for name in (
+            "case_id",
+            "position",
+            "addressee",
+            "state",
+            "matter_status",
+            "raiser_org",
+            "clock_started_at",
+            "paused_days",
+            "round",
+            "answers",
+            "updated_at",
+            "stage",
+            "due",
+            "dues",
+        )
+    }
+)
+_NEW_FILE = t.case_files.insert().values(
+    {
+        name: bindparam(f"new_{name}", type_=t.case_files.c[name].type)
+        for name in ("case_id", "media", "file_id", "file_unique_id", "file_name", "file_size")
+    }
+)
+# The step a notice names (every step's notices and edits read it).
+_EVENT = _EVENTS_WITH_ACTOR.where(t.events.c.id == bindparam("event_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +293,7 @@ class Cases(ServiceBase):
         """The matter a raise conversation produced, if it was submitted."""
         async with self.db.read() as conn:
             case_id = (
-                await conn.execute(select(t.cases.c.id).where(t.cases.c.submit_token == token))
+                await execute(conn, _CASE_BY_SUBMIT_TOKEN, {"submit_token": token})
             ).scalar_one_or_none()
             return None if case_id is None else await self._load_case(conn, case_id)
 
@@ -314,7 +344,7 @@ class Cases(ServiceBase):
 
     async def event(self, event_id: int) -> Event:
         async with self.db.read() as conn:
-            row = (await conn.execute(_EVENTS_WITH_ACTOR.where(t.events.c.id == event_id))).first()
+            row = (await execute(conn, _EVENT, {"event_id": event_id})).first()
         if row is None:
             raise NotFound("event_unknown")
         return self._to_event(row)
@@ -634,9 +664,10 @@ class Cases(ServiceBase):
         # A running deadline belongs to an open matter: the count of open ones is the whole.
         return ids, max(total, running)
 
-    async def _reindex(self, conn: AsyncConnection, case_id: int) -> None:
-        """Rewrite the matter's search documents in the transaction that changed it."""
-        await search_index.reindex_one(conn, case_id, self.kinds)
+    async def _reindex(self, conn: AsyncConnection, case: Case) -> None:
+        """Rewrite the matter's search documents in the transaction that changed it, from
+        the matter as that transaction read it after its writes."""
+        await search_index.reindex_one(conn, case.id, self.kinds, case)
 
     # ------------------------------------------------------------------ recipients
 
@@ -666,16 +697,10 @@ class Cases(ServiceBase):
     async def _org_members(
         self, conn: AsyncConnection, org_code: str, roles: Iterable[Role]
     ) -> list[int]:
-        rows = await conn.execute(
-            select(t.members.c.user_id)
-            .where(
-                t.members.c.org_code == org_code,
-                t.members.c.role.in_(sorted(r.value for r in roles)),
-                t.members.c.revoked_at.is_(None),
-            )
-            .order_by(t.members.c.id)
-        )
-        return list(rows.scalars())
+        wanted = tuple(sorted(r.value for r in roles))
+        if not wanted:
+            return []
+        return list((await execute(conn, _answering((org_code,), wanted))).scalars())
 
     async def answerers(self, case: Case) -> list[Recipient]:
         """Active members who answer for the case's addressees, with their language."""
@@ -809,22 +834,24 @@ class Cases(ServiceBase):
                     },
                 )
             ).scalar_one()
-            clock = self._clock(kind, clean, now, 0, kind.initial, paused=False)
-            await conn.execute(
-                t.assignments.insert(),
+            deadlines = self._clock(kind, clean, now, 0, kind.initial, paused=False)
+            clock = {f"new_{k}": v for k, v in deadlines.items()}
+            await execute(
+                conn,
+                _NEW_ASSIGNMENT,
                 [
                     {
-                        "case_id": case_id,
-                        "position": position,
-                        "addressee": code,
-                        "state": kind.initial,
-                        "matter_status": status,
-                        "raiser_org": member.org_code,
-                        "clock_started_at": now,
-                        "paused_days": 0,
-                        "round": 0,
-                        "answers": {},
-                        "updated_at": now,
+                        "new_case_id": case_id,
+                        "new_position": position,
+                        "new_addressee": code,
+                        "new_state": kind.initial,
+                        "new_matter_status": status,
+                        "new_raiser_org": member.org_code,
+                        "new_clock_started_at": now,
+                        "new_paused_days": 0,
+                        "new_round": 0,
+                        "new_answers": {},
+                        "new_updated_at": now,
                         **clock,
                     }
                     for position, code in enumerate(addressees, start=1)
@@ -834,11 +861,11 @@ class Cases(ServiceBase):
             await self._event(
                 conn, "submitted", viewer.user_id, case_id, None, status, number=number
             )
-            await self._reindex(conn, case_id)
             if finishes is not None:
                 await self._finish_draft(conn, viewer.user_id, finishes)
             case = await self._load_case(conn, case_id)
             assert case is not None
+            await self._reindex(conn, case)
             notified = await self._announce(conn, kind, case, group, now)
         return Outcome(case, changed=True, notified=notified)
 
@@ -878,16 +905,17 @@ class Cases(ServiceBase):
         self, conn: AsyncConnection, case_id: int, files: Sequence[Mapping[str, Any]]
     ) -> None:
         if files:
-            await conn.execute(
-                t.case_files.insert(),
+            await execute(
+                conn,
+                _NEW_FILE,
                 [
                     {
-                        "case_id": case_id,
-                        "media": f.get("media", "document"),
-                        "file_id": f["file_id"],
-                        "file_unique_id": f.get("file_unique_id", ""),
-                        "file_name": f.get("file_name"),
-                        "file_size": f.get("file_size"),
+                        "new_case_id": case_id,
+                        "new_media": f.get("media", "document"),
+                        "new_file_id": f["file_id"],
+                        "new_file_unique_id": f.get("file_unique_id", ""),
+                        "new_file_name": f.get("file_name"),
+                        "new_file_size": f.get("file_size"),
                     }
                     for f in files
                 ],

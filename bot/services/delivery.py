@@ -22,7 +22,8 @@ from bot.clock import Clock
 from bot.domain import rules
 from bot.domain.models import Case, Member, Role
 from bot.services.acting import refresh_if_behind
-from bot.services.cases import Cases
+from bot.services.base import _ACTIVE_MEMBER
+from bot.services.cases import _CASES_IN, Cases
 from bot.storage import schema as t
 from bot.storage.db import Database
 from bot.storage.db import execute as db_execute
@@ -47,6 +48,11 @@ _ANY_DUE = (
         t.outbox.c.next_attempt_at <= bindparam("now"),
     )
     .limit(1)
+)
+# A batch's recipients and matters (see ``Delivery.undeliverable``): one of each, or several.
+_CASE_ROW = select(t.cases).where(t.cases.c.id == bindparam("case_id"))
+_ACTIVE_MEMBERS_IN = select(t.members).where(
+    t.members.c.user_id.in_(bindparam("ids", expanding=True)), t.members.c.revoked_at.is_(None)
 )
 # One row per parameter set (an executemany): no IN list to expand on every claim.
 _CLAIM = (
@@ -410,18 +416,22 @@ class Delivery(Cases):
         cases: dict[int, Case] = {}
         if private:
             async with self.db.read() as conn:
-                rows = await conn.execute(
-                    select(t.members).where(
-                        t.members.c.user_id.in_(sorted(private)), t.members.c.revoked_at.is_(None)
-                    )
+                # Most batches are one message (a step's notice): statements built once.
+                rows = (
+                    await db_execute(conn, _ACTIVE_MEMBER, {"user_id": next(iter(private))})
+                    if len(private) == 1
+                    else await conn.execute(_ACTIVE_MEMBERS_IN, {"ids": sorted(private)})
                 )
                 for row in rows:
                     member = self._member(row)
                     if member is not None:
                         members[member.user_id] = member
                 if case_ids:
-                    wanted = t.cases.c.id.in_(sorted(case_ids))
-                    found = (await conn.execute(select(t.cases).where(wanted))).all()
+                    found = (
+                        await db_execute(conn, _CASE_ROW, {"case_id": next(iter(case_ids))})
+                        if len(case_ids) == 1
+                        else await conn.execute(_CASES_IN, {"ids": sorted(case_ids)})
+                    ).all()
                     assignments = await self._assignments(conn, [r.id for r in found])
                     cases = {r.id: self._case(r, (), assignments[r.id]) for r in found}
         reasons: dict[int, str] = {}

@@ -65,6 +65,30 @@ def _creator_in_office() -> Any:
     )
 
 
+# Redeeming an invitation, built once.
+_INVITE_BY_HASH = select(t.invites).where(t.invites.c.token_hash == bindparam("token_hash"))
+_INVITE_CREATOR = select(t.members.c.id).where(
+    _creator_in_office(), t.invites.c.id == bindparam("invite_id")
+)
+_JOIN = (
+    t.members.insert()
+    .values(
+        {
+            name: bindparam(f"new_{name}", type_=t.members.c[name].type)
+            for name in ("user_id", "org_code", "role", "display_name", "joined_at", "invited_by")
+        }
+    )
+    .returning(t.members)
+)
+_INVITE_USED = (
+    update(t.invites)
+    .where(t.invites.c.id == bindparam("invite_id"))
+    .values(
+        used_by=bindparam("new_used_by", type_=t.invites.c.used_by.type),
+        used_at=bindparam("new_used_at", type_=t.invites.c.used_at.type),
+    )
+)
+
 # A user's latest organisation (read for every notice of an action): built once.
 _ORG_OF = (
     select(t.members.c.org_code)
@@ -339,9 +363,7 @@ class Members(ServiceBase):
         now = self.clock.now()
         async with self.db.write() as conn:
             inv = (
-                await conn.execute(
-                    select(t.invites).where(t.invites.c.token_hash == token_digest(token))
-                )
+                await execute(conn, _INVITE_BY_HASH, {"token_hash": token_digest(token)})
             ).first()
             if inv is None:
                 raise NotFound("invite_unknown")
@@ -352,9 +374,7 @@ class Members(ServiceBase):
                 raise InvalidInput("invite_used")
             if inv.withdrawn_at is not None:
                 raise InvalidInput("invite_withdrawn")
-            creator = await conn.execute(
-                select(t.members.c.id).where(_creator_in_office(), t.invites.c.id == inv.id)
-            )
+            creator = await execute(conn, _INVITE_CREATOR, {"invite_id": inv.id})
             if creator.first() is None:
                 raise InvalidInput("invite_withdrawn")
             if inv.expires_at <= now:
@@ -363,24 +383,17 @@ class Members(ServiceBase):
                 raise InvalidInput("already_member", org=current.org_code)
             if inv.org_code not in self.committee.organisations:
                 raise InvalidInput("invite_unknown_org")
-            result = await conn.execute(
-                t.members.insert()
-                .values(
-                    user_id=viewer.user_id,
-                    org_code=inv.org_code,
-                    role=inv.role,
-                    display_name=clean_name(display_name, limit=128) or str(viewer.user_id),
-                    joined_at=now,
-                    invited_by=inv.created_by,
-                )
-                .returning(t.members)
-            )
-            member = self._member(result.first())
-            await conn.execute(
-                update(t.invites)
-                .where(t.invites.c.id == inv.id)
-                .values(used_by=viewer.user_id, used_at=now)
-            )
+            joined = {
+                "new_user_id": viewer.user_id,
+                "new_org_code": inv.org_code,
+                "new_role": inv.role,
+                "new_display_name": clean_name(display_name, limit=128) or str(viewer.user_id),
+                "new_joined_at": now,
+                "new_invited_by": inv.created_by,
+            }
+            member = self._member((await execute(conn, _JOIN, joined)).first())
+            used = {"invite_id": inv.id, "new_used_by": viewer.user_id, "new_used_at": now}
+            await execute(conn, _INVITE_USED, used)
             await self._event(
                 conn,
                 "member_joined",

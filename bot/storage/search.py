@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.kinds import KindRegistry
+from bot.domain.models import Case
 from bot.domain.search import SLOTS, Document, Step, doc_id, documents, short_index_text
 from bot.storage import schema as t
 from bot.storage.db import execute
@@ -69,6 +70,7 @@ _ONE_CASES_DOCS = select(t.search_docs.c.id, t.search_docs.c.title, t.search_doc
     _IN_ONE_CASES_RANGE
 )
 _DELETE_ONE_CASES_DOCS = t.search_docs.delete().where(_IN_ONE_CASES_RANGE)
+_DELETE_DOC = t.search_docs.delete().where(t.search_docs.c.id == bindparam("id"))
 _INSERT_DOC = t.search_docs.insert().values(
     id=bindparam("id", type_=t.search_docs.c.id.type),
     title=bindparam("title", type_=t.search_docs.c.title.type),
@@ -194,33 +196,49 @@ def reindex(conn: Connection, case_ids: Sequence[int], kinds: KindRegistry) -> i
     return len(docs)
 
 
-async def reindex_one(conn: AsyncConnection, case_id: int, kinds: KindRegistry) -> int:
-    """``reindex`` of one matter, in the services' transaction that changed it: the same
-    statements, built once, through ``bot.storage.db.execute`` (on SQLite straight to the
-    driver, without SQLAlchemy's per-execution machinery; a raise or an action pays for a
-    dozen of them)."""
+async def reindex_one(
+    conn: AsyncConnection, case_id: int, kinds: KindRegistry, case: Case | None = None
+) -> int:
+    """``reindex`` of one matter, in the services' transaction that changed it: statements
+    built once, through ``bot.storage.db.execute`` (on SQLite straight to the driver,
+    without SQLAlchemy's per-execution machinery). ``case``: the matter with its addressees
+    as that transaction has just read it after its writes (not read again)."""
     sqlite = conn.dialect.name == "sqlite"
     one = {"case_id": case_id}
-    cases = (await execute(conn, _ONE_CASE, one)).all()
-    addressee_rows = (await execute(conn, _ONE_CASES_ADDRESSEES, one)).all()
+    cases: Sequence[Any]
+    addressee_rows: Sequence[Any]
+    if case is not None and case.id == case_id:
+        # The same attributes as the rows read below (assignments ordered by position).
+        cases, addressee_rows = [case], case.assignments
+    else:
+        cases = (await execute(conn, _ONE_CASE, one)).all()
+        addressee_rows = (await execute(conn, _ONE_CASES_ADDRESSEES, one)).all()
     step_rows = (await execute(conn, _ONE_CASES_STEPS, one)).all()
     docs = _assemble(kinds, [case_id], cases, addressee_rows, step_rows)
     span = {"low": doc_id(case_id), "high": doc_id(case_id) + SLOTS}
     old = (await execute(conn, _ONE_CASES_DOCS, span)).all()
-    if old:
+    # Most steps leave most documents as they were (an acknowledgement adds no searchable
+    # words): only the documents whose text changed are rewritten, as their indexes' rows.
+    kept = {(r.id, r.title, r.body) for r in old} & {(d.id, d.title, d.body) for d in docs}
+    gone = [r for r in old if (r.id, r.title, r.body) not in kept]
+    docs = [d for d in docs if (d.id, d.title, d.body) not in kept]
+    if gone:
         if sqlite:
-            removed = _removals(old)
+            removed = _removals(gone)
             await execute(conn, _BI_DELETE, removed)
             await execute(conn, _TITLE_BI_DELETE, _titles(removed))
         # On SQLite, a trigger removes the row from the trigram indexes.
-        await execute(conn, _DELETE_ONE_CASES_DOCS, span)
+        if len(gone) == len(old):  # the matter's range holds exactly ``old``
+            await execute(conn, _DELETE_ONE_CASES_DOCS, span)
+        else:
+            await execute(conn, _DELETE_DOC, [{"id": r.id} for r in gone])
     if docs:
         rows, grams = _rows(docs, sqlite)
         await execute(conn, _INSERT_DOC, rows)
         if grams:
             await execute(conn, _BI_INSERT, grams)
             await execute(conn, _TITLE_BI_INSERT, _titles(grams))
-    return len(docs)
+    return len(kept) + len(docs)
 
 
 def _removals(old: Iterable[Any]) -> list[dict[str, Any]]:
