@@ -268,7 +268,8 @@ async def test_0013_gives_existing_addressees_their_matters_status(empty_db_url:
 @pytest.mark.postgres
 async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url: str) -> None:
     """Rows written before 0014 get their matter's raiser, so /my's indexes of running
-    deadlines and of paused clocks by raiser hold those already there; down again drops them."""
+    deadlines and of paused clocks by raiser hold those already there (and 0015's by
+    addressee are built over them); down again drops them."""
     from bot.storage.schema import assignments, cases
 
     db = Database(empty_db_url)
@@ -351,6 +352,27 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
     by_name = {i["name"]: i["column_names"] for i in indexes}
     assert by_name["ix_assignments_raiser_due"] == ["raiser_org", "due", "case_id"]
     assert by_name["ix_assignments_raiser_paused"] == ["raiser_org", "case_id"]
+    # 0015: a court's addressed matters by deadline, and its open matters' rows counted.
+    assert by_name["ix_assignments_addressee_due"] == [
+        "addressee",
+        "due",
+        "case_id",
+        "state",
+        "matter_status",
+        "raiser_org",
+        "paused_since",
+        "handler_user_id",
+    ]
+    assert by_name["ix_assignments_addressee_open"] == [
+        "addressee",
+        "matter_status",
+        "case_id",
+        "raiser_org",
+        "state",
+        "due",
+        "paused_since",
+        "handler_user_id",
+    ]
     async with db.write() as conn:
         await conn.run_sync(to("0013_my_raised_due"))
         columns = await conn.run_sync(
@@ -361,7 +383,12 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
         )
         kept = (await conn.exec_driver_sql("SELECT count(*) FROM assignments")).scalar_one()
     assert "raiser_org" not in columns
-    assert not names & {"ix_assignments_raiser_due", "ix_assignments_raiser_paused"}
+    assert not names & {
+        "ix_assignments_raiser_due",
+        "ix_assignments_raiser_paused",
+        "ix_assignments_addressee_due",
+        "ix_assignments_addressee_open",
+    }
     assert kept == len(rows)
     async with db.write() as conn:
         await conn.run_sync(to("head"))

@@ -1,23 +1,31 @@
 """/my's lists of an organisation are read through indexes bounded by it: no table is read
 whole, a matter's nearest deadline comes from an index, not its row, and a page's raised
-matters are read in the list's order, not sought one by one and sorted."""
+and addressed matters are read in the list's order, not sought one by one and sorted."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
 
+from bot.clock import ManualClock
+from bot.domain.committee import Committee
+from bot.domain.models import Role
 from bot.services.cases import MY_VIEWS
 from bot.services.coordination import Coordination
+from bot.storage import schema as t
+from tests.conftest import SHANGHAI
+from tests.flows import LI, ZHAO, admin, member, rows, seed_case
+from tests.scenario import running_bot
 
 
 def _plan_sql(svc: Coordination, view: str, org: str) -> list[str]:
-    count, page = svc._own_page_statements(view)
+    orgs = svc._answering_addressees(org)
+    count, page = svc._own_page_statements(view, len(orgs))
     params = {
         "org": org,
-        "orgs": svc._answering_addressees(org),
+        **{f"orgs_{i}": o for i, o in enumerate(orgs)},
         "user": 1,
         "today": date(2026, 11, 30),
         "offset": 0,
@@ -47,11 +55,28 @@ async def test_an_organisations_lists_read_no_table_whole(svc: Coordination, org
             mine = [p for p in plan if p.startswith("SEARCH mine")]
             assert mine or not is_page, (view, plan)
             assert all("ix_assignments_case_due_paused" in p for p in mine), (view, plan)
-            # Only the other parts (addressed to it, shared) are grouped: once for the page's
-            # candidates, once for its total.
-            assert plan.count("USE TEMP B-TREE FOR GROUP BY") <= (
-                2 if is_page and view != "todo" else 1
-            ), (view, plan)
+            # Only the page's few candidates are grouped; the total groups nothing.
+            assert plan.count("USE TEMP B-TREE FOR GROUP BY") == (1 if is_page else 0), (
+                view,
+                plan,
+            )
+            if view != "raised":
+                # The matters addressed to it (to each center it staffs too) come in the
+                # page's order from the running deadlines' index by addressee, one addressee
+                # after another; the total is counted over its rows in the addressees'
+                # indexes, never from the matters' rows.
+                by_addressee = [p for p in plan if "ix_assignments_addressee_due (addressee=?" in p]
+                if is_page:
+                    assert len(by_addressee) >= len(svc._answering_addressees(org)), (view, plan)
+                counted = (
+                    "ix_assignments_addressee_due"
+                    if view == "overdue"
+                    else "ix_assignments_addressee_open"
+                )
+                assert [p for p in plan if f"COVERING INDEX {counted} (addressee=?" in p], (
+                    view,
+                    plan,
+                )
             if view == "todo":
                 # Its raised matters waiting for its more come from its paused rows, not from
                 # going through all it raised.
@@ -84,8 +109,29 @@ async def test_an_organisations_lists_read_no_table_whole(svc: Coordination, org
             # Its shared matters still open come from its own rows, never from going
             # through every open matter.
             assert not [p for p in plan if "ix_cases_status_created" in p], (view, plan)
-            if view in ("all", "overdue"):
-                assert [p for p in plan if "ix_assignments_shared_open (addressee=?)" in p], (
-                    view,
-                    plan,
-                )
+
+
+@pytest.mark.sqlite_only
+async def test_a_courts_my_is_read_on_the_loops_thread(committee: Committee, db_url: str) -> None:
+    """A court's lists read a page's rows and count its own index entries: /my is read in the
+    update's unit of work, with no trip to the driver's thread. The office's whole list still
+    counts every open matter, so it goes there (where other updates go on meanwhile)."""
+    clock = ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目土地租赁模式法律风险")
+        db = bot.svc.db
+        await bot.say(zhao, "/my")  # its connection set up once
+        trips = db.trips
+        await bot.say(zhao, "/my")
+        assert db.trips == trips
+        shown = bot.fake.last_message_to(zhao)["text"]
+        assert case.number in shown and "滑雪场扩建项目土地租赁模式法律风险" in shown
+        office = admin(bot)
+        trips = db.trips
+        await bot.say(office, "/my")
+        assert db.trips > trips
+        assert case.number in bot.fake.last_message_to(office)["text"]
+        (row,) = await rows(bot, t.assignments)
+    assert (row.addressee, row.raiser_org, row.matter_status) == ("YB-IPC", "CBS-NR", case.status)

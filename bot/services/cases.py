@@ -15,21 +15,23 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Date,
     Executable,
     Integer,
     Row,
     Select,
-    Subquery,
+    String,
     and_,
     bindparam,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
-    text,
+    union,
     union_all,
 )
 from sqlalchemy import case as sql_case
@@ -158,6 +160,16 @@ _NEW_FILE = t.case_files.insert().values(
 _EVENT = _EVENTS_WITH_ACTOR.where(t.events.c.id == bindparam("event_id"))
 
 
+def _sql_strings(values: Iterable[str]) -> list[ColumnElement[str]]:
+    """Constant strings (the committee's state codes) written into a statement as SQL
+    literals, not bound: see ``Cases._own_page_statements``."""
+    return [literal_column("'" + v.replace("'", "''") + "'", String) for v in values]
+
+
+# A limit no organisation's rows reach (a limit must be a number on every dialect).
+_ANY = 2**62
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a submit or an action did: ``changed`` is False when it had happened before.
@@ -181,7 +193,7 @@ def files_of(values: Mapping[str, Any], fields: Sequence[FieldSpec]) -> list[dic
 
 class Cases(ServiceBase):
     @cached_property
-    def _own_pages(self) -> dict[str, tuple[Select[Any], Select[Any]]]:
+    def _own_pages(self) -> dict[tuple[str, int], tuple[Select[Any], Select[Any]]]:
         """/my's statements by list, built when first shown (``_own_page_statements``)."""
         return {}
 
@@ -373,9 +385,11 @@ class Cases(ServiceBase):
         if view not in MY_VIEWS:
             raise InvalidInput("unknown_view")
         today = self.clock.now().astimezone(self.tz).date()
-        # Counting an organisation's matters may go through many rows: off the loop's thread.
-        async with self.db.read(scan=True) as conn:
-            if member.role in (Role.OFFICE, Role.OBSERVER) and view in (ALL, OVERDUE):
+        # The whole list's count goes through every open matter: off the loop's thread. An
+        # organisation's lists read a page's rows and count over its own index entries.
+        everyone = member.role in (Role.OFFICE, Role.OBSERVER) and view in (ALL, OVERDUE)
+        async with self.db.read(scan=everyone) as conn:
+            if everyone:
                 ids, total = await self._everyone_page(conn, view, today, offset, limit)
             else:
                 ids, total = await self._own_page(conn, member, view, today, offset, limit)
@@ -394,143 +408,117 @@ class Cases(ServiceBase):
     ) -> tuple[list[int], int]:
         """One page of an organisation's open matters (see ``open_cases``): the parts are
         found through indexes bounded by the organisation, and only its own matters sorted."""
-        count, page = self._own_page_statements(view)
+        orgs = self._answering_addressees(member.org_code)
+        count, page = self._own_page_statements(view, len(orgs))
         params = {
             "org": member.org_code,
-            "orgs": self._answering_addressees(member.org_code),
+            **{f"orgs_{i}": o for i, o in enumerate(orgs)},
             "user": member.user_id,
             "today": today,
             "offset": offset,
             "limit": limit,
         }
-        # The page carries the total (a window count over the same candidates): the candidates
-        # are gathered and grouped once, not once for the count and again for the page.
+        # The page carries the total (a constant subquery, counted once): a second statement
+        # only when the page is empty.
         rows = (await conn.execute(page, params)).all()
         if rows:
             return [r.id for r in rows], rows[0].total
         return [], (await conn.execute(count, params)).scalar_one()
 
-    def _own_page_statements(self, view: str) -> tuple[Select[Any], Select[Any]]:
+    def _own_page_statements(self, view: str, addressees: int) -> tuple[Select[Any], Select[Any]]:
         """The count and the page of one of /my's lists (``_own_page``), built once per list
-        with bindparams: building them costs more than the database's own work on a small
-        organisation's matters (and their cache key is computed once)."""
-        built = self._own_pages.get(view)
+        and number of addressees answered for, with bindparams: building them costs more than
+        the database's own work on a small organisation's matters (and their cache key is
+        computed once).
+
+        An organisation raised thousands of open matters, and a court is addressed thousands
+        (and the center it staffs as many): of those only the page's first ``offset + limit``
+        in the list's order can be on it. Those with a deadline running come first, nearest
+        first: its raised ones read in that order from the running deadlines' index by
+        raiser, those addressed to it from the one by addressee, one addressee after another
+        (each matter at its nearest deadline). Those with none follow, newest first, and are
+        looked for only when the first kind does not fill the page. The total is counted from
+        indexes: a matter with one addressee (its status is that addressee's state, never
+        ``open``) has one row there, so only the shared ones are told apart."""
+        built = self._own_pages.get((view, addressees))
         if built is not None:
             return built
-        open_states = sorted(self.kinds.open_states)
-        is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
-        orgs = bindparam("orgs", expanding=True, type_=t.assignments.c.addressee.type)
-        mine = t.assignments.alias("mine")
+        a = t.assignments
+        near = t.assignments.alias("near")
         waiting = t.assignments.alias("waiting")
+        mine = t.assignments.alias("mine")
+        # The states written into the statement, the addressees each a parameter of its own:
+        # an expanded list rewrites the statement's text at every execution, and SQLite
+        # prepares a statement again whenever a parameter compared with a column of a
+        # partial index's condition (a matter's status) is bound anew.
+        open_codes = sorted(self.kinds.open_states)
+        open_states = _sql_strings(open_codes)
+        shared_open = a.c.matter_status == _sql_strings([MATTER_OPEN])[0]
+        is_open: ColumnElement[bool] = t.cases.c.status.in_(open_states)
+        org = bindparam("org", type_=t.cases.c.raiser_org.type)
+        orgs = [bindparam(f"orgs_{i}", type_=a.c.addressee.type) for i in range(addressees)]
+        today = bindparam("today", type_=Date)
+        user = bindparam("user", type_=a.c.handler_user_id.type)
+        first = bindparam("offset", type_=Integer) + bindparam("limit", type_=Integer)
+
+        def own_step(rows: Any) -> list[ColumnElement[bool]]:
+            # Its own step: not waiting on the raiser, and not handed to a colleague.
+            return [
+                rows.c.paused_since.is_(None),
+                or_(rows.c.handler_user_id.is_(None), rows.c.handler_user_id == user),
+            ]
+
+        # The rows that place a matter addressed to it in the list: for the to-do list its
+        # own step whoever raised it; for the others, those it did not raise (its raised part
+        # holds those, at their nearest deadline of any addressee).
+        if view == TODO:
+            row_filter: list[ColumnElement[bool]] = own_step(a)
+            near_filter: list[ColumnElement[bool]] = own_step(near)
+        else:
+            row_filter = [a.c.raiser_org != org]
+            near_filter = []
+        dated: list[Select[Any]] = []
+        for i in range(addressees if view != RAISED else 0):
+            addressed = select(a.c.case_id.label("id"), a.c.due).where(
+                a.c.addressee == orgs[i],
+                a.c.due.is_not(None),
+                a.c.state.in_(open_states),
+                a.c.matter_status.in_(open_states),
+                *row_filter,
+                # A matter addressed to it several times is listed at its nearest deadline.
+                ~exists().where(
+                    near.c.case_id == a.c.case_id,
+                    near.c.addressee.in_(orgs),
+                    near.c.due.is_not(None),
+                    near.c.state.in_(open_states),
+                    *near_filter,
+                    or_(near.c.due < a.c.due, and_(near.c.due == a.c.due, near.c.id < a.c.id)),
+                ),
+            )
+            if view == OVERDUE:
+                addressed = addressed.where(a.c.due < today)
+            part = addressed.order_by(a.c.due, a.c.case_id).limit(first).subquery()
+            dated.append(select(part.c.id, part.c.due))
         any_due = (
             select(func.min(mine.c.due))
             .where(mine.c.case_id == t.cases.c.id)
             .correlate(t.cases)
             .scalar_subquery()
         )
-        raised = select(t.cases.c.id, t.cases.c.created_at, any_due.label("due")).where(
-            t.cases.c.raiser_org == bindparam("org"), is_open
-        )
-        addressed = (
-            select(t.cases.c.id, t.cases.c.created_at, t.assignments.c.due)
-            .join(t.assignments, t.assignments.c.case_id == t.cases.c.id)
-            .where(
-                t.assignments.c.addressee.in_(orgs),
-                t.assignments.c.state.in_(open_states),
-                is_open,
-            )
-        )
-        parts: list[Select[Any]]
-        if view == RAISED:
-            parts = [raised]
-        elif view == TODO:
-            # Its own step: addressed to it, not waiting on the raiser, and not handed to a
-            # colleague; or raised by it and waiting for the more it was asked for.
-            parts = [
-                addressed.where(
-                    t.assignments.c.paused_since.is_(None),
-                    or_(
-                        t.assignments.c.handler_user_id.is_(None),
-                        t.assignments.c.handler_user_id == bindparam("user"),
-                    ),
-                ),
-                # Found through its paused rows (a partial index by raiser), not by going
-                # through every matter it raised; one with several paused comes more than
-                # once, and is grouped with the others.
-                select(t.cases.c.id, t.cases.c.created_at, any_due.label("due"))
+        if view == TODO:
+            # Raised by it and waiting for the more it was asked for: found through its paused
+            # rows (a partial index by raiser), not by going through every matter it raised.
+            dated.append(
+                select(t.cases.c.id, any_due.label("due"))
                 .select_from(waiting)
                 .join(t.cases, t.cases.c.id == waiting.c.case_id)
-                .where(
-                    waiting.c.raiser_org == bindparam("org"),
-                    waiting.c.paused_since.is_not(None),
-                    is_open,
-                ),
-            ]
-        else:
-            # Shared matters (several addressees) still open whatever its own addressee's state.
-            # Found through its own rows (the partial index of open shared matters' rows),
-            # not by going through every shared matter still open.
-            shared = (
-                select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
-                .select_from(t.assignments)
-                .join(t.cases, t.cases.c.id == t.assignments.c.case_id)
-                .where(
-                    t.assignments.c.addressee.in_(orgs),
-                    text(f"assignments.{t.SHARED_OPEN}"),
-                    t.cases.c.status == MATTER_OPEN,
-                )
+                .where(waiting.c.raiser_org == org, waiting.c.paused_since.is_not(None), is_open)
             )
-            parts = [raised, addressed, shared]
-        own: Subquery
-        total: ColumnElement[int]
-        if view == TODO:
-            own = self._own_candidates(parts)
-            count = select(func.count()).select_from(own)
-            total = func.count().over()
         else:
-            own, count = self._own_ordered(view, parts, is_open)
-            total = count.scalar_subquery()
-        page = (
-            select(own.c.id, total.label("total"))
-            .order_by(
-                # Nearest deadline first, then the one raised first (as the office's list,
-                # read from the deadlines' index); those with none running last, newest first.
-                own.c.due.is_(None),
-                own.c.due,
-                sql_case((own.c.due.is_(None), None), else_=own.c.id),
-                own.c.created_at.desc(),
-                own.c.id.desc(),
-            )
-            .offset(bindparam("offset", type_=Integer))
-            .limit(bindparam("limit", type_=Integer))
-        )
-        self._own_pages[view] = count, page
-        return count, page
-
-    @staticmethod
-    def _own_ordered(
-        view: str, parts: list[Select[Any]], is_open: ColumnElement[bool]
-    ) -> tuple[Subquery, Select[Any]]:
-        """The candidates of the raised, whole and overdue lists for one page, and their count.
-
-        A department raised thousands of open matters: of those only the page's first
-        ``offset + limit`` in the list's order can be on it. Those with a deadline running
-        come first, nearest first, read in that order from the running deadlines' index by
-        raiser (each matter at its nearest one); those with none follow, newest first, and
-        are looked for only when the first kind does not fill the page. The count is the
-        organisation's raised matters counted from an index, plus the other parts'."""
-        a = t.assignments
-        mine = t.assignments.alias("mine")
-        org = bindparam("org", type_=t.cases.c.raiser_org.type)
-        first = bindparam("offset", type_=Integer) + bindparam("limit", type_=Integer)
-        nearest = (
-            select(t.cases.c.id, t.cases.c.created_at, a.c.due)
-            .select_from(a)
-            .join(t.cases, t.cases.c.id == a.c.case_id)
-            .where(
+            nearest = select(a.c.case_id.label("id"), a.c.due).where(
                 a.c.raiser_org == org,
                 a.c.due.is_not(None),
-                is_open,
+                a.c.matter_status.in_(open_states),
                 # A matter with several addressees is listed at its nearest deadline only.
                 ~exists().where(
                     mine.c.case_id == a.c.case_id,
@@ -538,53 +526,113 @@ class Cases(ServiceBase):
                     or_(mine.c.due < a.c.due, and_(mine.c.due == a.c.due, mine.c.id < a.c.id)),
                 ),
             )
-        )
-        today = bindparam("today", type_=Date)
-        if view == OVERDUE:
-            nearest = nearest.where(a.c.due < today)
-        dated = nearest.order_by(a.c.due, a.c.case_id).limit(first).subquery()
-        candidates: list[Select[Any]] = [select(dated.c.id, dated.c.created_at, dated.c.due)]
+            if view == OVERDUE:
+                nearest = nearest.where(a.c.due < today)
+            part = nearest.order_by(a.c.due, a.c.case_id).limit(first).subquery()
+            dated.append(select(part.c.id, part.c.due))
+        found_dated = union_all(*dated).subquery()
+        candidates: list[Select[Any]] = [select(found_dated.c.id, found_dated.c.due)]
         if view != OVERDUE:
-            # None are read once the page is full (a limit of 0 ends before any row is).
-            short = sql_case(
-                (select(func.count()).select_from(dated).scalar_subquery() >= first, 0),
-                else_=first,
+            # None are read once the page is full: a limit of 0 ends before any row is read
+            # (the rows addressed to it are limited before they are sorted).
+            short = (
+                select(func.count(func.distinct(found_dated.c.id)))
+                .where(found_dated.c.due.is_not(None))
+                .scalar_subquery()
+                < first
             )
-            undated = (
-                select(t.cases.c.id, t.cases.c.created_at, literal(None, Date).label("due"))
-                .where(
-                    t.cases.c.raiser_org == org,
-                    is_open,
-                    ~exists().where(mine.c.case_id == t.cases.c.id, mine.c.due.is_not(None)),
+            undated: list[Select[Any]] = []
+            if view != RAISED:
+                rows = select(a.c.case_id).where(
+                    a.c.addressee.in_(orgs),
+                    a.c.matter_status.in_(open_states),
+                    # Shared matters (several addressees) still open whatever its own
+                    # addressee's state.
+                    a.c.state.in_(open_states)
+                    if view == TODO
+                    else or_(a.c.state.in_(open_states), shared_open),
+                    *row_filter,
+                    ~exists().where(
+                        near.c.case_id == a.c.case_id,
+                        near.c.addressee.in_(orgs),
+                        near.c.due.is_not(None),
+                        near.c.state.in_(open_states),
+                        *near_filter,
+                    ),
                 )
-                .order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
-                .limit(short)
-                .subquery()
-            )
-            candidates.append(select(undated.c.id, undated.c.created_at, undated.c.due))
-        others = [part.where(t.cases.c.raiser_org != org) for part in parts[1:]]
-        grouped: Subquery | None = None
-        if others:
-            found = union_all(*others).subquery()
-            grouped = (
-                select(
-                    found.c.id,
-                    func.max(found.c.created_at).label("created_at"),
-                    func.min(found.c.due).label("due"),
+                undated.append(
+                    select(t.cases.c.id, t.cases.c.created_at).where(
+                        t.cases.c.id.in_(rows.limit(sql_case((short, _ANY), else_=0)))
+                    )
                 )
-                .group_by(found.c.id)
-                .subquery()
+            if view != TODO:
+                undated.append(
+                    select(t.cases.c.id, t.cases.c.created_at).where(
+                        t.cases.c.raiser_org == org,
+                        is_open,
+                        ~exists().where(mine.c.case_id == t.cases.c.id, mine.c.due.is_not(None)),
+                    )
+                )
+            for source in undated:
+                part = (
+                    source.order_by(t.cases.c.created_at.desc(), t.cases.c.id.desc())
+                    .limit(sql_case((short, first), else_=0))
+                    .subquery()
+                )
+                candidates.append(select(part.c.id, literal(None, Date).label("due")))
+        found = union_all(*candidates).subquery()
+        # A matter in two parts (addressed to it and waiting for its more) at its nearest.
+        grouped = (
+            select(found.c.id, func.min(found.c.due).label("due")).group_by(found.c.id).subquery()
+        )
+        total = self._own_total(view, orgs, open_codes, own_step(a))
+        count = select(total)
+        page = (
+            select(grouped.c.id, total.label("total"))
+            .join(t.cases, t.cases.c.id == grouped.c.id)
+            .order_by(
+                # Nearest deadline first, then the one raised first (as the office's list,
+                # read from the deadlines' index); those with none running last, newest first.
+                grouped.c.due.is_(None),
+                grouped.c.due,
+                sql_case((grouped.c.due.is_(None), None), else_=grouped.c.id),
+                t.cases.c.created_at.desc(),
+                grouped.c.id.desc(),
             )
-            late = select(grouped)
-            candidates.append(late.where(grouped.c.due < today) if view == OVERDUE else late)
-        own = union_all(*candidates).subquery()
+            .offset(bindparam("offset", type_=Integer))
+            .limit(bindparam("limit", type_=Integer))
+        )
+        self._own_pages[view, addressees] = count, page
+        return count, page
+
+    @staticmethod
+    def _own_total(
+        view: str,
+        orgs: list[BindParameter[Any]],
+        open_codes: list[str],
+        own_step: list[ColumnElement[bool]],
+    ) -> ColumnElement[int]:
+        """The number of matters in one of /my's lists (``_own_page_statements``), counted
+        from indexes: its raised ones from the matters' index (the late ones from the running
+        deadlines' by raiser), those addressed to it over its rows in the addressees' index."""
+        a = t.assignments
+        waiting = t.assignments.alias("waiting")
+        org = bindparam("org", type_=t.cases.c.raiser_org.type)
+        today = bindparam("today", type_=Date)
+        open_states = _sql_strings(open_codes)
+        single_states = _sql_strings([s for s in open_codes if s != MATTER_OPEN])
+        shared_open = a.c.matter_status == _sql_strings([MATTER_OPEN])[0]
+        is_open = t.cases.c.status.in_(open_states)
         raised: ColumnElement[int]
         if view == OVERDUE:
             raised = (
                 select(func.count(func.distinct(a.c.case_id)))
-                .select_from(a)
-                .join(t.cases, t.cases.c.id == a.c.case_id)
-                .where(a.c.raiser_org == org, a.c.due.is_not(None), a.c.due < today, is_open)
+                .where(
+                    a.c.raiser_org == org,
+                    a.c.due.is_not(None),
+                    a.c.due < today,
+                    a.c.matter_status.in_(open_states),
+                )
                 .scalar_subquery()
             )
         else:
@@ -594,29 +642,41 @@ class Cases(ServiceBase):
                 .where(t.cases.c.raiser_org == org, is_open)
                 .scalar_subquery()
             )
-        if grouped is None:
-            return own, select(raised)
-        elsewhere = select(func.count()).select_from(grouped)
-        if view == OVERDUE:
-            elsewhere = elsewhere.where(grouped.c.due < today)
-        return own, select(raised + elsewhere.scalar_subquery())
-
-    @staticmethod
-    def _own_candidates(parts: list[Select[Any]]) -> Subquery:
-        """Each of the to-do list's matters once, with its nearest deadline (``id``,
-        ``created_at``, ``due``), from the parts of ``_own_page_statements``: its raised part
-        keeps only those waiting for its more, and the others may hold the same matter
-        (addressed to a center it staffs), so all are grouped."""
-        found = union_all(*parts).subquery()
-        return (
-            select(
-                found.c.id,
-                func.max(found.c.created_at).label("created_at"),
-                func.min(found.c.due).label("due"),
+        if view == RAISED:
+            return raised
+        rows = select(a.c.case_id).where(a.c.addressee.in_(orgs))
+        if view == TODO:
+            rows = rows.where(*own_step)
+        elif view == OVERDUE:
+            rows = rows.where(a.c.due.is_not(None), a.c.due < today)
+        # A matter with one addressee has one row: counted as they are.
+        single = (
+            select(func.count())
+            .select_from(
+                rows.where(a.c.matter_status.in_(single_states), a.c.raiser_org != org).subquery()
             )
-            .group_by(found.c.id)
-            .subquery()
+            .scalar_subquery()
         )
+        if view == TODO:
+            # Its own step in a shared matter or in one it raised (to a center it staffs),
+            # and those it raised waiting for its more: each once.
+            rest = union(
+                rows.where(shared_open, a.c.state.in_(open_states)),
+                rows.where(a.c.matter_status.in_(single_states), a.c.raiser_org == org),
+                select(waiting.c.case_id)
+                .select_from(waiting)
+                .join(t.cases, t.cases.c.id == waiting.c.case_id)
+                .where(waiting.c.raiser_org == org, waiting.c.paused_since.is_not(None), is_open),
+            ).subquery()
+            return single + select(func.count()).select_from(rest).scalar_subquery()
+        shared = rows.where(a.c.raiser_org != org, shared_open)
+        if view == OVERDUE:
+            shared = shared.where(a.c.state.in_(open_states))
+        found = shared.subquery()
+        shared_count = (
+            select(func.count(func.distinct(found.c.case_id))).select_from(found).scalar_subquery()
+        )
+        return raised + single + shared_count
 
     async def _everyone_page(
         self, conn: AsyncConnection, view: str, today: date, offset: int, limit: int

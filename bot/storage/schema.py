@@ -250,6 +250,32 @@ assignments = Table(
         sqlite_where=text(WAITING),
         postgresql_where=text(WAITING),
     ),
+    # /my: the running deadlines by addressee, read a court's page in deadline order, and
+    # the open matters' rows by addressee, counted for its total (migration 0015).
+    Index(
+        "ix_assignments_addressee_due",
+        "addressee",
+        "due",
+        "case_id",
+        "state",
+        "matter_status",
+        "raiser_org",
+        "paused_since",
+        "handler_user_id",
+        sqlite_where=text(DUE_RUNNING),
+        postgresql_where=text(DUE_RUNNING),
+    ),
+    Index(
+        "ix_assignments_addressee_open",
+        "addressee",
+        "matter_status",
+        "case_id",
+        "raiser_org",
+        "state",
+        "due",
+        "paused_since",
+        "handler_user_id",
+    ),
 )
 
 case_files = Table(
