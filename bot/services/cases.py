@@ -385,10 +385,12 @@ class Cases(ServiceBase):
         if view not in MY_VIEWS:
             raise InvalidInput("unknown_view")
         today = self.clock.now().astimezone(self.tz).date()
-        # The whole list's count goes through every open matter: off the loop's thread. An
-        # organisation's lists read a page's rows and count over its own index entries.
+        # Read in the update's unit of work, on the loop's thread: an organisation's lists read
+        # a page's rows and count its own index entries; the whole list counts the open
+        # matters' entries of one index (50,000 at a million matters: about 2 ms), cheaper
+        # than a trip to the driver's thread, during which other updates would run.
         everyone = member.role in (Role.OFFICE, Role.OBSERVER) and view in (ALL, OVERDUE)
-        async with self.db.read(scan=everyone) as conn:
+        async with self.db.read() as conn:
             if everyone:
                 ids, total = await self._everyone_page(conn, view, today, offset, limit)
             else:
