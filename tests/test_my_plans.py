@@ -136,3 +136,31 @@ async def test_a_courts_my_is_read_on_the_loops_thread(committee: Committee, db_
         assert case.number in bot.fake.last_message_to(office)["text"]
         (row,) = await rows(bot, t.assignments)
     assert (row.addressee, row.raiser_org, row.matter_status) == ("YB-IPC", "CBS-NR", case.status)
+
+
+async def test_my_lists_compiled_soon_after_start_leave_nothing_to_compile_on_a_members_time(
+    committee: Committee, db_url: str
+) -> None:
+    """/my's statements are large: compiled on a member's first /my they cost milliseconds.
+    The warm-up soon after start runs each list once for nobody; then a court clerk's and the
+    office's lists (and their buttons) compile nothing more, and still show their matters."""
+    clock = ManualClock(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    async with running_bot(committee, db_url, clock) as bot:
+        li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
+        zhao = await member(bot, ZHAO, "赵法官", "YB-IPC", Role.COURT_STAFF)
+        case = await seed_case(bot, LI, "李明", "滑雪场扩建项目土地租赁模式法律风险")
+        await bot.say(li, "/my")  # what every /my reads besides its list, compiled once
+        compiled = bot.svc.db.engine.sync_engine._compiled_cache
+        assert compiled is not None
+        office = admin(bot)
+        viewers = {who.id: await bot.svc.viewer(who.id, "", None) for who in (zhao, office)}
+        assert await bot.svc.warm_up_lists() == len(MY_VIEWS) * 2 + 2  # one or two addressees
+        after_warm_up = len(compiled)
+        for who in (zhao, office):
+            await bot.say(who, "/my")
+            assert case.number in bot.fake.last_message_to(who)["text"]
+            for view in MY_VIEWS:
+                cases, _ = await bot.svc.open_cases(viewers[who.id], 0, 5, view)
+                if view == "all":
+                    assert [c.number for c in cases] == [case.number], who
+        assert len(compiled) == after_warm_up
