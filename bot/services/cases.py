@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import FromClause
 
 from bot.domain import lifecycle, rules
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
@@ -169,6 +170,12 @@ def _sql_strings(values: Iterable[str]) -> list[ColumnElement[str]]:
 
 # A limit no organisation's rows reach (a limit must be a number on every dialect).
 _ANY = 2**62
+
+
+def _due_before(other: FromClause, row: FromClause) -> ColumnElement[bool]:
+    """``other`` (another addressee row of the same matter) comes before ``row`` in deadline
+    order, ties broken by id: a matter is listed at its first such row only."""
+    return or_(other.c.due < row.c.due, and_(other.c.due == row.c.due, other.c.id < row.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,7 +535,7 @@ class Cases(ServiceBase):
                     near.c.due.is_not(None),
                     near.c.state.in_(open_states),
                     *near_filter,
-                    or_(near.c.due < a.c.due, and_(near.c.due == a.c.due, near.c.id < a.c.id)),
+                    _due_before(near, a),
                 ),
             )
             if view == OVERDUE:
@@ -559,7 +566,7 @@ class Cases(ServiceBase):
                 ~exists().where(
                     mine.c.case_id == a.c.case_id,
                     mine.c.due.is_not(None),
-                    or_(mine.c.due < a.c.due, and_(mine.c.due == a.c.due, mine.c.id < a.c.id)),
+                    _due_before(mine, a),
                 ),
             )
             if view == OVERDUE:
@@ -728,7 +735,7 @@ class Cases(ServiceBase):
             ~exists().where(
                 other.c.case_id == a.c.case_id,
                 other.c.due.is_not(None),
-                or_(other.c.due < a.c.due, and_(other.c.due == a.c.due, other.c.id < a.c.id)),
+                _due_before(other, a),
             ),
         )
         ordered = nearest.order_by(a.c.due, a.c.case_id)
