@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from bot.domain.models import Case, Role
 from bot.domain.search import PERSONAL_SLOT, SLOT_BITS, bigram_phrase, case_of, doc_id
 from bot.storage import schema as t
 from tests.flows import LI, QIAN, SUN, WANG, ZHAO, admin, bind_group, member, rows, seed_case
+from tests.migrating import migrate_to
 from tests.scenario import Harness, running_bot
 
 pytestmark = pytest.mark.postgres
@@ -361,21 +363,7 @@ async def test_the_migration_indexes_the_matters_already_there(
 ) -> None:
     """Matters raised before the search existed are found after the upgrade: undo the
     migration (its tables go), apply it again, search."""
-    from alembic import command
-    from sqlalchemy import Connection
-
-    from bot.storage.db import alembic_config
-
-    def to(revision: str) -> Any:
-        def run(sync_conn: Connection) -> None:
-            cfg = alembic_config(db_url)
-            cfg.attributes["connection"] = sync_conn
-            if revision == "head":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
-
-        return run
+    to = partial(migrate_to, db_url)  # run_sync(to(revision))
 
     async with running_bot(committee, db_url) as bot:
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)
@@ -438,23 +426,12 @@ async def test_the_migration_moves_personal_data_out_of_what_observers_search(
     """A matter indexed before personal data had a document of its own (the applicant in
     its main document, found by an observer): migration 0012_find_personal rewrites it, so
     the observer no longer finds it by the name and its raiser still does."""
-    from alembic import command
     from sqlalchemy import Connection
 
     from bot.domain.search import Document, normal
-    from bot.storage.db import alembic_config
     from bot.storage.search import drop_slot, insert
 
-    def to(revision: str) -> Any:
-        def run(sync_conn: Connection) -> None:
-            cfg = alembic_config(db_url)
-            cfg.attributes["connection"] = sync_conn
-            if revision == "head":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
-
-        return run
+    to = partial(migrate_to, db_url)  # run_sync(to(revision))
 
     async with running_bot(committee, db_url) as bot:
         li = await member(bot, LI, "李明", "CBS-NR", Role.DEPARTMENT_HEAD)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, inspect, select
 from bot.storage.db import Database, alembic_config, schema_head
 from bot.storage.schema import declared, invites, metadata
 from tests.conftest import SQLITE
+from tests.migrating import migrate_to
 
 
 @pytest.mark.postgres
@@ -62,16 +64,7 @@ async def test_invite_hashes_go_down_and_up_again(empty_db_url: str) -> None:
             )
         )
 
-    def to(revision: str) -> Callable[[Connection], None]:
-        def run(sync_conn: Connection) -> None:
-            cfg = alembic_config(db.url)
-            cfg.attributes["connection"] = sync_conn
-            if revision == "head":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
-
-        return run
+    to = partial(migrate_to, db.url)  # run_sync(to(revision))
 
     async with db.write() as conn:
         await conn.run_sync(to("0006"))
@@ -219,16 +212,7 @@ async def test_0013_gives_existing_addressees_their_matters_status(empty_db_url:
                     )
                 )
 
-    def to(revision: str) -> Callable[[Connection], None]:
-        def run(sync_conn: Connection) -> None:
-            cfg = alembic_config(db.url)
-            cfg.attributes["connection"] = sync_conn
-            if revision == "head":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
-
-        return run
+    to = partial(migrate_to, db.url)  # run_sync(to(revision))
 
     async with db.write() as conn:
         await conn.run_sync(to("0012_find_personal"))
@@ -281,16 +265,7 @@ async def test_0014_gives_existing_addressees_their_matters_raiser(empty_db_url:
     rows = [(case_id, position, code) for case_id in raisers for position, code in
             enumerate(addressees[case_id], start=1)]  # fmt: skip
 
-    def to(revision: str) -> Callable[[Connection], None]:
-        def run(sync_conn: Connection) -> None:
-            cfg = alembic_config(db.url)
-            cfg.attributes["connection"] = sync_conn
-            if revision == "head":
-                command.upgrade(cfg, revision)
-            else:
-                command.downgrade(cfg, revision)
-
-        return run
+    to = partial(migrate_to, db.url)  # run_sync(to(revision))
 
     async with db.write() as conn:
         await conn.run_sync(to("0013_my_raised_due"))
