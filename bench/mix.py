@@ -16,12 +16,18 @@ The echo bot gets the same sequence of texts, files and presses from the same us
 real bot's rate limiter, job queue and update processor: only the handlers differ. Throughput
 is compared per second of CPU (what each could handle at most; the messages a bot may send are
 capped by Telegram either way), at 0 ms and at the simulated round trip.
+
+The floor bot, at 0 ms, gets the same sequence too and makes, for each update, exactly the Bot
+API calls the real bot made for it, and nothing else: what any bot sending what this one sends
+costs per update on this stack (python-telegram-bot, its rate limiter, the fake Bot API). The
+real bot's time above it is its own: the database, the templates, its conversations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import cProfile
+import json
 import logging
 import random
 import re
@@ -39,12 +45,14 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event, func, select, update
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -523,6 +531,10 @@ def emit(fake: FakeTelegram, user: FakeUser, action: Action) -> None:
 # work runs (waits only while it is handled: a delivery it started may wait after it ended,
 # and that wait is no part of its time).
 ACCOUNT: ContextVar[list[int] | None] = ContextVar("bench_account", default=None)
+# The Bot API calls an update made while it was handled, in order: (method, the request's
+# parameters as sent). Set by ``_one`` beside ``ACCOUNT``; recorded by ``RttRequest`` when it
+# is given a recorder (the real bot's run), for the floor bot (``run_floor``) to make again.
+CALLS: ContextVar[list[tuple[str, dict[str, str]]] | None] = ContextVar("bench_calls", default=None)
 
 
 @dataclass
@@ -534,6 +546,8 @@ class Timings:
     hops: list[int] = field(default_factory=list)
     waits_ns: list[int] = field(default_factory=list)  # of ns, waiting in the rate limiter
     fakes_ns: list[int] = field(default_factory=list)  # of ns, inside the fake Bot API
+    # each update's own Bot API calls (method, parameters), where the request recorded them
+    calls: list[list[tuple[str, dict[str, str]]]] = field(default_factory=list)
     wall_ns: int = 0  # rounds of updates handled side by side, in total (idle time not)
     cpu_ns: int = 0  # process CPU time (all threads) spent handling, in total
     fake_ns: int = 0  # of wall_ns, inside the fake Bot API
@@ -597,15 +611,25 @@ class FakeClock:
 
 class RttRequest(FakeRequest):
     """The fake Bot API a round trip away: every call but getUpdates waits ``rtt`` seconds
-    (as the network would) before the fake answers."""
+    (as the network would) before the fake answers. With ``record``, each call an update
+    makes while it is handled is noted in that update's ``CALLS`` (its method and the
+    parameters as they go on the wire)."""
 
-    def __init__(self, fake: FakeTelegram, rtt: float) -> None:
+    def __init__(self, fake: FakeTelegram, rtt: float, *, record: bool = False) -> None:
         super().__init__(fake)
         self.rtt = rtt
+        self.record = record
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
         if self.rtt > 0 and not url.rstrip("/").lower().endswith("getupdates"):
             await asyncio.sleep(self.rtt)
+        if self.record:
+            calls, account = CALLS.get(), ACCOUNT.get()
+            data = args[0] if args else kwargs.get("request_data")
+            if calls is not None and account is not None and account[4] and data is not None:
+                api = url.rstrip("/").rsplit("/", 1)[-1]
+                sent = {k: str(v) for k, v in data.json_parameters.items()}
+                calls.append((api, sent if not data.multipart_data else {"": "file"}))
         return await super().do_request(url, method, *args, **kwargs)
 
 
@@ -697,18 +721,20 @@ def count_limiter_waits(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def _one(
     app: Application[Any, Any, Any, Any, Any, Any], raw: JSON, delay: float
-) -> tuple[int, list[int]]:
+) -> tuple[int, list[int], list[tuple[str, dict[str, str]]]]:
     if delay > 0:
         await asyncio.sleep(delay)  # when it arrives
     account = [0, 0, 0, 0, 1, 0]
     ACCOUNT.set(account)  # this task's (and what it starts) only
+    calls: list[tuple[str, dict[str, str]]] = []
+    CALLS.set(calls)
     start = time.perf_counter_ns()
     update = Update.de_json(raw, app.bot)
     try:
         await app.update_processor.process_update(update, app.process_update(update))
     finally:
         account[4] = 0
-    return time.perf_counter_ns() - start, account
+    return time.perf_counter_ns() - start, account, calls
 
 
 async def feed(
@@ -732,7 +758,8 @@ async def feed(
     if fake_clock is not None:
         timings.fake_ns += fake_clock.ns - in_fake
         timings.fake_cpu_ns += fake_clock.cpu_ns - fake_cpu
-    for ns, (statements, transactions, hops, waited, _, in_fake) in results:
+    for ns, (statements, transactions, hops, waited, _, in_fake), calls in results:
+        timings.calls.append(calls)
         timings.ns.append(ns)
         timings.statements.append(statements)
         timings.transactions.append(transactions)
@@ -869,7 +896,11 @@ async def run_bot(
         comm = committee()
         settings = Settings(token=TOKEN, database_url=f"sqlite+aiosqlite:///{path}")
         app = build_application(
-            settings, comm, clock=clock, request=RttRequest(fake, rtt), rate_limiter=paced
+            settings,
+            comm,
+            clock=clock,
+            request=RttRequest(fake, rtt, record=paced),
+            rate_limiter=paced,
         )
         freeze_after_start(app)  # as bot.py does
         count_limiter_waits(app)
@@ -1044,12 +1075,67 @@ def _same_rate_limiter(rtt: float) -> Any:
     return twin.bot.rate_limiter
 
 
-async def run_echo(sequence: list[tuple[int, Action]], rounds: list[int], rtt: float) -> Timings:
+@dataclass
+class Floor:
+    """What the floor bot (``run_echo`` given the real bot's calls) did: its timings, and the
+    calls it could not make again as the real bot made them (by method)."""
+
+    timings: Timings
+    failed: Counter[str]
+    skipped: int  # uploads, which it does not make
+
+
+def _replayer(
+    plan: dict[int, list[tuple[str, dict[str, str]]]], last: dict[int, int], floor: Floor
+) -> Callable[[Update, Any], Any]:
+    """A handler making, for each update, the Bot API calls the real bot made for it, in
+    order and with the same parameters, through the same ``Bot._post`` the real bot's
+    texts go through: the press answered with its own id, an edit or a deletion aimed at the
+    floor bot's latest message in that chat (the one its user pressed or answered), a reply
+    at the user's message. Nothing else: no database, no templates, no conversation."""
+
+    async def replay(update: Update, context: Any) -> None:
+        query, message = update.callback_query, update.effective_message
+        chat = update.effective_chat
+        for api, sent in plan.pop(update.update_id, []):
+            if "" in sent:
+                floor.skipped += 1
+                continue
+            data: dict[str, Any] = dict(sent)
+            if "callback_query_id" in data and query is not None:
+                data["callback_query_id"] = query.id
+            if "message_id" in data:
+                target = int(data.get("chat_id") or (chat.id if chat else 0))
+                if target in last:
+                    data["message_id"] = str(last[target])
+            if "reply_parameters" in data and message is not None:
+                data["reply_parameters"] = json.dumps({"message_id": message.message_id})
+            try:
+                result = await context.bot._post(api, data)
+            except TelegramError:
+                floor.failed[api] += 1
+                continue
+            if isinstance(result, dict) and "message_id" in result:
+                last[result["chat"]["id"]] = result["message_id"]
+
+    return replay
+
+
+async def run_echo(
+    sequence: list[tuple[int, Action]],
+    rounds: list[int],
+    rtt: float,
+    calls: list[list[tuple[str, dict[str, str]]]] | None = None,
+) -> Floor:
     """A bare python-telegram-bot echo bot fed the same texts, files and presses from the same
     users, with the real bot's rate limiter, job queue and update processor: only the
-    handlers differ. It answers private messages and every press; group talk it reads."""
+    handlers differ. It answers private messages and every press; group talk it reads.
+
+    Given the real bot's ``calls`` for each update (``Timings.calls``), it is the floor bot
+    instead: for each update it makes exactly those calls and nothing else (``_replayer``),
+    what any bot sending what this one sends would cost on this stack."""
     fake = FakeTelegram()
-    request = RttRequest(fake, rtt)
+    request = RttRequest(fake, rtt, record=True)  # as the real bot's: the same cost
     builder: Any = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -1062,9 +1148,15 @@ async def run_echo(sequence: list[tuple[int, Action]], rounds: list[int], rtt: f
     if limiter is not None:
         builder = builder.rate_limiter(limiter)
     app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, _echo))
-    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, _echo))
-    app.add_handler(CallbackQueryHandler(_answer))
+    floor = Floor(Timings(), Counter(), 0)
+    plan: dict[int, list[tuple[str, dict[str, str]]]] = {}
+    last: dict[int, int] = {}  # chat → the bot's latest message there
+    if calls is None:
+        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, _echo))
+        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, _echo))
+        app.add_handler(CallbackQueryHandler(_answer))
+    else:
+        app.add_handler(TypeHandler(Update, _replayer(plan, last, floor)))
     count_limiter_waits(app)
     fake.group(GROUP_ID, "长白山府院联动群", add_bot=True)
     await app.initialize()
@@ -1072,7 +1164,6 @@ async def run_echo(sequence: list[tuple[int, Action]], rounds: list[int], rtt: f
     try:
         feeder = Feeder(fake)
         fake_clock = FakeClock(fake)
-        last: dict[int, int] = {}  # chat → the bot's latest message there
 
         def note_replies() -> None:
             for call in fake.calls:
@@ -1091,7 +1182,7 @@ async def run_echo(sequence: list[tuple[int, Action]], rounds: list[int], rtt: f
         await app.bot.send_message(GROUP_ID, "会议通知")
         note_replies()
         await asyncio.sleep((len(users) + 1) / SEND_RATE)  # the rate limiter refills
-        timings = Timings()
+        timings = floor.timings
         start = 0
         for size in rounds:
             chunk = sequence[start : start + size]
@@ -1105,13 +1196,17 @@ async def run_echo(sequence: list[tuple[int, Action]], rounds: list[int], rtt: f
                     reply_to = last[action.chat] if action.reply_to and action.chat else None
                     emit(fake, user, replace(action, user=None, reply_to=reply_to))
             busy = timings.wall_ns
-            await feed(app, feeder.take(), timings, fake_clock)
+            raws = feeder.take()
+            if calls is not None:
+                first = start - size
+                plan.update((raw["update_id"], calls[first + i]) for i, raw in enumerate(raws))
+            await feed(app, raws, timings, fake_clock)
             timings.labels.extend(a.label for _, a in chunk)
             timings.rounds.append(len(chunk))
             sends = sum(1 for call in fake.calls if "chat_id" in call.params)
             note_replies()
             await idle(sends, (timings.wall_ns - busy) / 1e9)
-        return timings
+        return floor
     finally:
         await app.stop()
         await app.shutdown()
@@ -1158,6 +1253,7 @@ class Pair:
     rtt_ms: float
     bot: MixResult
     echo: Timings
+    floor: Floor | None = None  # the real bot's calls alone (at 0 ms only)
 
     @property
     def ratio(self) -> float:
@@ -1179,8 +1275,11 @@ async def _pair(
     n: int, template: Path, rtt_ms: float, profile: Path | None, people: list[Person] | None
 ) -> Pair:
     bot = await run_bot(n, 20261125, template, rtt_ms / 1000, profile, people)
-    echo = await run_echo(bot.sequence, bot.timings.rounds, rtt_ms / 1000)
-    return Pair(rtt_ms, bot, echo)
+    echo = (await run_echo(bot.sequence, bot.timings.rounds, rtt_ms / 1000)).timings
+    floor = None
+    if rtt_ms == 0:
+        floor = await run_echo(bot.sequence, bot.timings.rounds, 0.0, bot.timings.calls)
+    return Pair(rtt_ms, bot, echo, floor)
 
 
 def measure_all(
@@ -1252,6 +1351,13 @@ def report(
             echo(f"mix at {pair.rtt_ms:g} ms round trip: per-step times of the real bot")
             echo(breakdown(pair.bot.timings))
             echo(f"echo bot at {pair.rtt_ms:g} ms, per step\n" + breakdown(pair.echo))
+            if pair.floor is not None:
+                echo(
+                    f"floor bot (the real bot's calls alone) at {pair.rtt_ms:g} ms, per step\n"
+                    + breakdown(pair.floor.timings)
+                )
+                if pair.floor.failed:
+                    echo(f"floor bot: calls refused {dict(pair.floor.failed)}")
         if bot.anomalies:
             echo(f"mix anomalies: {dict(bot.anomalies)}")
         if bot.rejected:
@@ -1331,6 +1437,34 @@ def report(
                 "fake_p99_ms": percentile(b.fakes_ns, 99) / 1e6,
             },
         ),
+    ]
+    if first.floor is not None:
+        f = first.floor.timings
+        calls = sum(len(c) for c in b.calls)
+        made = calls - sum(first.floor.failed.values()) - first.floor.skipped
+        rows.append(
+            Row(
+                "mix: the floor, a bot making only the real bot's Bot API calls for each update "
+                "(same stack, nothing else): p50 / p99 per update, with the fake's work / "
+                "without; its calls made as the real bot made them",
+                f"{ms(percentile(f.own_ns, 50))} / {ms(percentile(f.own_ns, 99))}; "
+                f"{ms(percentile(f.bot_ns, 50))} / {ms(percentile(f.bot_ns, 99))}; "
+                f"{made} of {calls}",
+                data={
+                    "p50_ms": percentile(f.own_ns, 50) / 1e6,
+                    "p99_ms": percentile(f.own_ns, 99) / 1e6,
+                    "bot_p50_ms": percentile(f.bot_ns, 50) / 1e6,
+                    "bot_p99_ms": percentile(f.bot_ns, 99) / 1e6,
+                    "echo_p50_ms": percentile(e.own_ns, 50) / 1e6,
+                    "echo_p99_ms": percentile(e.own_ns, 99) / 1e6,
+                    "calls": calls,
+                    "made": made,
+                    "failed": dict(first.floor.failed),
+                    "skipped": first.floor.skipped,
+                },
+            )
+        )
+    rows += [
         Row(
             "mix: waits for Telegram's rate limits (share of the real bot's / echo bot's time)",
             f"{waited_b:.0%} / {waited_e:.0%}",

@@ -3,6 +3,7 @@ that a run exercised every kind of update."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -102,3 +103,25 @@ def test_a_quick_run_acts_with_few_enough_people_to_finish_what_they_start() -> 
     # acts often enough to submit some.
     turns = mix.QUICK_UPDATES * (mix.ROUND - 1) / mix.ROUND / len(people)
     assert turns >= 30
+
+
+def test_the_floor_bot_makes_the_real_bot_s_calls_again_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The floor (what a bot making only these calls costs on this stack) is only a floor if
+    its calls are the real bot's: each update's, in order, with the same parameters (ids
+    aside), and none refused by the fake."""
+    monkeypatch.setenv(seed.CACHE_ENV, str(tmp_path))
+    template, _ = seed.cached(60, now=mix.START)
+    pair = asyncio.run(mix._pair(40, template, 0.0, None, mix.quick_cast()))
+    bot, floor = pair.bot.timings, pair.floor
+    assert floor is not None and pair.bot.errors == 0
+    assert len(bot.calls) == len(floor.timings.ns) == 40
+    assert floor.timings.labels == bot.labels
+    assert not floor.failed and floor.skipped == 0
+    made = [api for calls in floor.timings.calls for api, _ in calls]
+    assert made == [api for calls in bot.calls for api, _ in calls]
+    assert "answerCallbackQuery" in made and "sendMessage" in made
+    texts = [p.get("text") for calls in bot.calls for api, p in calls if api == "sendMessage"]
+    again = [p.get("text") for calls in floor.timings.calls for a, p in calls if a == "sendMessage"]
+    assert again == texts and any(texts)
