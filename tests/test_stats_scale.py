@@ -87,6 +87,35 @@ def test_a_zone_without_daylight_saving_time_is_one_offset() -> None:
     assert local.offsets == [(None, 8 * 3600)]
 
 
+def test_a_summary_statement_is_built_once_and_run_with_each_month_s_bounds() -> None:
+    """Building it cost more than reading a month's rows: a year's /stats builds it once.
+    Equal kinds, offsets and addressees share it; another zone's offsets do not."""
+    from bot.domain.mechanisms import default_registry
+    from bot.domain.stats import kind_rules
+
+    rules = kind_rules(default_registry())
+    year = (datetime(2026, 1, 1, tzinfo=SHANGHAI), datetime(2027, 1, 1, tzinfo=SHANGHAI))
+    local, again = (storage.LocalDays("sqlite", SHANGHAI, *year) for _ in range(2))
+    berlin = storage.LocalDays("sqlite", BERLIN, *year)
+    assert local == again and hash(local) == hash(again) and local != berlin
+    built = storage._summary_statement
+    assert built(tuple(rules), local, None) is built(tuple(rules), again, None)
+    assert built(tuple(rules), local, None) is not built(tuple(rules), berlin, None)
+    assert built(tuple(rules), local, ("YB-IPC",)) is not built(tuple(rules), local, None)
+    dialect = create_engine("sqlite://").dialect
+    months = [
+        str(
+            storage.summary_query(start, end, rules, local).compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        for start, end in (year, (year[0], datetime(2026, 2, 1, tzinfo=SHANGHAI)))
+    ]
+    assert months[0] != months[1]
+    assert "'2025-12-31 16:00:00.000000'" in months[0] and "'2026-12-31 16:00:00" in months[0]
+    assert "'2026-01-31 16:00:00" in months[1]
+
+
 async def same_figures(bot: Harness, words: str) -> Scorecard:
     """The figures and every page of 延边中院's drill-down for ``words``, from the summaries,
     checked against those counted from every step of every matter."""
