@@ -1,6 +1,7 @@
 """The warm-up soon after start compiles the prebuilt statements (see
-``Coordination.warm_up_statements``): a member's first submit, a court's first answer and an
-organisation's first reply to a meeting then compile none of those on their time."""
+``Coordination.warm_up_statements``): a member's first submit, a court's first answer, an
+organisation's first reply to a meeting and the office's first invite then compile none of
+those on their time."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 from sqlalchemy import Executable
 
 from bot.domain.committee import Committee
-from bot.services import acting
+from bot.domain.models import Role
+from bot.services import acting, cases, meetings
+from bot.services.members import token_digest
 from bot.storage import db as db_module
 from bot.storage import schema as t
-from tests.flows import bind_group, rows
+from tests.flows import bind_group, new_invite, rows
 from tests.scenario import Harness, running_bot
 from tests.test_flow_referral import raise_referral
 from tests.test_meetings import cast, posts, schedule
@@ -50,7 +53,7 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Executable]]:
 
 
 @pytest.mark.sqlite_only
-async def test_after_the_warm_up_a_submit_an_acknowledgement_and_a_reply_compile_nothing(
+async def test_after_the_warm_up_a_submit_an_acknowledgement_a_reply_an_invite_compile_nothing(
     committee: Committee, db_url: str, compiles: list[Executable]
 ) -> None:
     async with running_bot(committee, db_url) as bot:
@@ -59,6 +62,9 @@ async def test_after_the_warm_up_a_submit_an_acknowledgement_and_a_reply_compile
         group = await bind_group(bot)
         warmed = await bot.svc.warm_up_statements()
         assert warmed > 50 and len(prepared(bot)) >= warmed
+        # Those of the steps below that used to be built on each call are among them.
+        for statement in (meetings._RSVP, bot.svc._new_invite, cases._NEW_FILE):
+            assert id(statement) in prepared(bot)
         # Run again, it finds them all compiled.
         assert await bot.svc.warm_up_statements() == 0
         del compiles[:]
@@ -73,6 +79,7 @@ async def test_after_the_warm_up_a_submit_an_acknowledgement_and_a_reply_compile
         (post,) = posts(bot, group, "请参会单位")
         await bot.press(zhao, "✅ 出席", message=post)
         assert bot.alerts(zhao)[-1] == "已记录：延边州中级人民法院，出席。"
+        token = await new_invite(bot, "长白山管委会生态环境局", "部门负责人")
 
         # The database holds the matter, its file, the court's step and the answer.
         (case,) = await rows(bot, t.cases)
@@ -83,6 +90,12 @@ async def test_after_the_warm_up_a_submit_an_acknowledgement_and_a_reply_compile
         assert (assignment.state, assignment.acted_by) == ("acknowledged", zhao.id)
         answers = {r.org_code: (r.rsvp, r.rsvp_by) for r in await rows(bot, t.meeting_orgs)}
         assert answers["YB-IPC"] == ("attend", zhao.id)
+        (invite,) = await rows(bot, t.invites, t.invites.c.token_hash == token_digest(token))
+        assert (invite.org_code, invite.role, invite.used_by) == (
+            "CBS-ENV",
+            Role.DEPARTMENT_HEAD.value,
+            None,
+        )
     # Only what is built per shape was compiled on the members' time.
     assert compiles, "the flows ran no prebuilt statement"
     assert [str(s) for s in compiles if id(s) not in built_per_shape()] == []
