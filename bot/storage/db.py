@@ -435,12 +435,12 @@ class Database:
         self, statements: Iterable[Executable], *, stretch: float = PREPARE_STRETCH
     ) -> int:
         """Compile prebuilt statements now, as ``execute`` would on their first run, so that
-        no update pays for it (a fraction of a millisecond each), yielding to the event loop
-        whenever ``stretch`` seconds have gone by (``statements`` may be built as they are
-        taken: that time counts too). Only on SQLite through this module's
-        driver (elsewhere ``execute`` does not prepare): then returns how many this compiled.
-        Stops at ``PREPARED_AT_MOST``: what it has not compiled is compiled on its first run,
-        as before, or goes through SQLAlchemy once the bound is reached."""
+        no update pays for it (a fraction of a millisecond each), letting the event loop run
+        others whenever ``stretch`` seconds have gone by (``statements`` may be built as they
+        are taken: that time counts too). Only on SQLite through this module's driver
+        (elsewhere ``execute`` prepares nothing); returns how many it compiled. Stops at
+        ``PREPARED_AT_MOST``: the rest are compiled on their first run, as before, or go
+        through SQLAlchemy once the bound is reached."""
         if self._dbapi is None:
             return 0
         dialect = self.engine.dialect
@@ -449,7 +449,7 @@ class Database:
         for statement in statements:
             known: dict[int, Any] = getattr(dialect, _PREPARED, None) or {}
             if len(known) >= PREPARED_AT_MOST:
-                logger.warning("%s statements prepared: the warm-up stops there", len(known))
+                logger.warning("%s statements prepared, the bound: not all warmed", len(known))
                 break
             found = known.get(id(statement))
             if found is None or found[0] is not statement:
