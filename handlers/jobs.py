@@ -88,6 +88,7 @@ async def _warm_job(context: CallbackContext[Any, Any, Any, Any]) -> None:
     runtime: Runtime = context.application.bot_data["runtime"]
     await runtime.texts.warm_up()
     await runtime.svc.warm_up_lists()
+    await runtime.svc.warm_up_statements()
 
 
 def schedule_jobs(app: AnyApp) -> None:
@@ -100,7 +101,7 @@ def schedule_jobs(app: AnyApp) -> None:
     queue.run_repeating(
         _deliver_job, interval=DELIVER_SECONDS, first=3, name="deliver", job_kwargs=JOB_KWARGS
     )
-    # Templates not yet used, and /my's statements, are compiled soon after start, one at a
-    # time, so that no update pays for compiling the one it shows first (milliseconds to tens
-    # of milliseconds each).
+    # Templates not yet used, /my's statements and the other prebuilt ones are compiled soon
+    # after start, a few at a time, so that no update pays for compiling the one it shows or
+    # runs first (tenths of a millisecond to tens of milliseconds each).
     queue.run_once(_warm_job, when=WARM_UP_AFTER_SECONDS, name="warm-up", job_kwargs=JOB_KWARGS)

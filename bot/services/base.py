@@ -8,14 +8,18 @@ event and the messages they cause, or raises a ``DomainError`` and leaves nothin
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy import Executable, Row, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import ClauseElement
 
 from bot.clock import Clock
 from bot.domain.committee import Committee
@@ -87,6 +91,21 @@ def _answering(orgs: tuple[str, ...], roles: tuple[str, ...]) -> Any:
 _DELETE_DRAFT = t.drafts.delete().where(
     t.drafts.c.user_id == bindparam("user_id"), t.drafts.c.flow == bindparam("flow")
 )
+
+
+# The modules whose module-level statements are prebuilt (see ``prebuilt_statements``).
+_PREBUILT_IN = ("bot.services.", "bot.storage.")
+
+
+def _module_statements() -> Iterator[Executable]:
+    """Every statement the service and storage modules build at import time (their
+    module-level constants): found where they are kept, so no list can miss one. Only
+    modules already imported are looked at (importing one here would be I/O)."""
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.startswith(_PREBUILT_IN):
+            for value in list(vars(module).values()):
+                if isinstance(value, Executable) and isinstance(value, ClauseElement):
+                    yield value
 
 
 class SeenUpdates:
@@ -226,13 +245,48 @@ class ServiceBase:
             self._group_loaded = True
         return self._group_chat_id
 
+    def _answering_statement(self, kind: KindSpec, addressee: str) -> Any | None:
+        """Who answers for an addressee of a kind (None: nobody can)."""
+        orgs = self.committee.orgs_answering(addressee)
+        roles = tuple(sorted(r.value for r in kind.answered_by))
+        if not orgs or not roles:
+            return None
+        return _answering(tuple(sorted(orgs)), roles)
+
     async def _members_answering(
         self, conn: AsyncConnection, kind: KindSpec, addressee: str
     ) -> list[int]:
-        orgs = self.committee.orgs_answering(addressee)
-        if not orgs:
+        statement = self._answering_statement(kind, addressee)
+        if statement is None:
             return []
-        roles = tuple(sorted(r.value for r in kind.answered_by))
-        if not roles:
-            return []
-        return list((await execute(conn, _answering(tuple(sorted(orgs)), roles))).scalars())
+        return list((await execute(conn, statement)).scalars())
+
+    def prebuilt_statements(self) -> Iterator[Executable]:
+        """The statements built once and run through ``execute``: the service and storage
+        modules' constants, this service's own (its dialect's upserts: the cached properties
+        that return an ``Executable``), and who answers for each addressee of each kind.
+        Each once, built as it is reached (building them all takes milliseconds)."""
+        seen: set[int] = set()
+        for statement in self._prebuilt():
+            if id(statement) not in seen:
+                seen.add(id(statement))
+                yield statement
+
+    def _prebuilt(self) -> Iterator[Executable]:
+        yield from _module_statements()
+        for cls in type(self).__mro__:
+            for name, attr in list(vars(cls).items()):
+                returns = getattr(getattr(attr, "func", None), "__annotations__", {}).get("return")
+                if isinstance(attr, cached_property) and returns in ("Executable", Executable):
+                    yield getattr(self, name)
+        addressees = [*self.committee.organisations, *self.committee.centers]
+        for kind in self.kinds:
+            for addressee in addressees:
+                statement = self._answering_statement(kind, addressee)
+                if statement is not None:
+                    yield statement
+
+    async def warm_up_statements(self) -> int:
+        """Compile every prebuilt statement now (soon after start, a few at a time), so that
+        no update compiles the one it runs first. Returns how many were compiled."""
+        return await self.db.prepare(self.prebuilt_statements())

@@ -306,6 +306,30 @@ class Members(ServiceBase):
             .values(chat_id=new_chat_id)
         )
 
+    @cached_property
+    def _new_invite(self) -> Executable:
+        """Built once (the upsert is the dialect's): a new invite, none if the same menu
+        message already made one."""
+        c = t.invites.c
+        stmt = self._insert(t.invites).values(
+            {
+                name: bindparam(name, type_=c[name].type)
+                for name in (
+                    "token_hash",
+                    "org_code",
+                    "role",
+                    "created_by",
+                    "created_at",
+                    "expires_at",
+                    "menu_message_id",
+                )
+            }
+        )
+        made: Executable = stmt.on_conflict_do_nothing(
+            index_elements=[c.created_by, c.menu_message_id]
+        ).returning(c.id)
+        return made
+
     async def create_invite(
         self, viewer: Viewer, org_code: str, role: Role, menu_message_id: int | None = None
     ) -> Invite:
@@ -330,21 +354,18 @@ class Members(ServiceBase):
         async with self.db.write() as conn:
             if not rules.is_admin(await self._active_member(conn, viewer.user_id)):
                 raise NotAllowed("admin_only")
-            made = await conn.execute(
-                self._insert(t.invites)
-                .values(
-                    token_hash=token_digest(invite.token),
-                    org_code=org_code,
-                    role=role.value,
-                    created_by=viewer.user_id,
-                    created_at=now,
-                    expires_at=invite.expires_at,
-                    menu_message_id=menu_message_id,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[t.invites.c.created_by, t.invites.c.menu_message_id]
-                )
-                .returning(t.invites.c.id)
+            made = await execute(
+                conn,
+                self._new_invite,
+                {
+                    "token_hash": token_digest(invite.token),
+                    "org_code": org_code,
+                    "role": role.value,
+                    "created_by": viewer.user_id,
+                    "created_at": now,
+                    "expires_at": invite.expires_at,
+                    "menu_message_id": menu_message_id,
+                },
             )
             invite_id = made.scalar_one_or_none()
             if invite_id is None:

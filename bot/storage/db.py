@@ -31,7 +31,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -212,6 +213,10 @@ _PREPARED = "fuyuan_prepared"  # the dialect's attribute holding its prepared st
 # dozen; one built per call by mistake would otherwise keep every copy (and its compiled SQL)
 # alive: past this bound, new statements go through SQLAlchemy, whose cache is bounded.
 PREPARED_AT_MOST = 512
+# How long ``Database.prepare`` may compile before it lets the event loop run others
+# (seconds): a statement takes 0.1 to 0.7 ms to compile (the first one up to 1.3 ms), so no
+# stretch holds the loop for much more than 2 ms.
+PREPARE_STRETCH = 0.0005
 
 
 def _prepare(dialect: Dialect, statement: Executable) -> _Prepared | None:
@@ -425,6 +430,35 @@ class Database:
                 if self._held.get(write) is conn:
                     del self._held[write]
                 await conn.close()
+
+    async def prepare(
+        self, statements: Iterable[Executable], *, stretch: float = PREPARE_STRETCH
+    ) -> int:
+        """Compile prebuilt statements now, as ``execute`` would on their first run, so that
+        no update pays for it (a fraction of a millisecond each), letting the event loop run
+        others whenever ``stretch`` seconds have gone by (``statements`` may be built as they
+        are taken: that time counts too). Only on SQLite through this module's driver
+        (elsewhere ``execute`` prepares nothing); returns how many it compiled. Stops at
+        ``PREPARED_AT_MOST``: the rest are compiled on their first run, as before, or go
+        through SQLAlchemy once the bound is reached."""
+        if self._dbapi is None:
+            return 0
+        dialect = self.engine.dialect
+        compiled = 0
+        started = time.perf_counter()
+        for statement in statements:
+            known: dict[int, Any] = getattr(dialect, _PREPARED, None) or {}
+            if len(known) >= PREPARED_AT_MOST:
+                logger.warning("%s statements prepared, the bound: not all warmed", len(known))
+                break
+            found = known.get(id(statement))
+            if found is None or found[0] is not statement:
+                _prepare(dialect, statement)
+                compiled += id(statement) in getattr(dialect, _PREPARED, {})
+            if time.perf_counter() - started >= stretch:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+        return compiled
 
     @property
     def trips(self) -> int:

@@ -8,7 +8,6 @@ queues it twice. The courier (``handlers.courier``) delivers them through ``bot.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Executable, bindparam
@@ -56,26 +55,23 @@ async def enqueue(
     return bool(result.rowcount)
 
 
-@cache
-def _enqueue_sqlite() -> Executable:
-    """Built once, when first needed: a row queued by ``enqueue_many`` on SQLite."""
-    c = t.outbox.c
-    statement: Executable = (
-        sqlite.insert(t.outbox)
-        .values(
-            key=bindparam("key", type_=c.key.type),
-            chat_id=bindparam("chat_id", type_=c.chat_id.type),
-            kind=bindparam("kind", type_=c.kind.type),
-            payload=bindparam("payload", type_=c.payload.type),
-            status=PENDING,
-            attempts=0,
-            uncertain=0,
-            next_attempt_at=bindparam("now", type_=c.next_attempt_at.type),
-            created_at=bindparam("now", type_=c.created_at.type),
-        )
-        .on_conflict_do_nothing(index_elements=[c.key])
+# A row queued by ``enqueue_many`` on SQLite: built once, at import (so the start-up warm-up
+# finds it and compiles it: see ``Coordination.warm_up_statements``).
+_ENQUEUE_SQLITE: Executable = (
+    sqlite.insert(t.outbox)
+    .values(
+        key=bindparam("key", type_=t.outbox.c.key.type),
+        chat_id=bindparam("chat_id", type_=t.outbox.c.chat_id.type),
+        kind=bindparam("kind", type_=t.outbox.c.kind.type),
+        payload=bindparam("payload", type_=t.outbox.c.payload.type),
+        status=PENDING,
+        attempts=0,
+        uncertain=0,
+        next_attempt_at=bindparam("now", type_=t.outbox.c.next_attempt_at.type),
+        created_at=bindparam("now", type_=t.outbox.c.created_at.type),
     )
-    return statement
+    .on_conflict_do_nothing(index_elements=[t.outbox.c.key])
+)
 
 
 async def enqueue_many(
@@ -93,7 +89,7 @@ async def enqueue_many(
             {"key": key, "chat_id": chat_id, "kind": kind, "payload": payload, "now": now}
             for key, chat_id, kind, payload in rows
         ]
-        result = await execute(conn, _enqueue_sqlite(), queued)
+        result = await execute(conn, _ENQUEUE_SQLITE, queued)
         return max(int(result.rowcount or 0), 0)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
