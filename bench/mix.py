@@ -532,8 +532,9 @@ def emit(fake: FakeTelegram, user: FakeUser, action: Action) -> None:
 # and that wait is no part of its time).
 ACCOUNT: ContextVar[list[int] | None] = ContextVar("bench_account", default=None)
 # The Bot API calls an update made while it was handled, in order: (method, the request's
-# parameters as sent). Set by ``_one`` beside ``ACCOUNT``; recorded by ``RttRequest`` when it
-# is given a recorder (the real bot's run), for the floor bot (``run_floor``) to make again.
+# parameters as sent). Set by ``_one`` beside ``ACCOUNT``; recorded by ``RttRequest`` with
+# ``record`` (every paced run, so that each bot pays the same), for the floor bot
+# (``run_echo`` given the real bot's calls) to make again.
 CALLS: ContextVar[list[tuple[str, dict[str, str]]] | None] = ContextVar("bench_calls", default=None)
 
 
