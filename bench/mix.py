@@ -55,6 +55,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import RequestData
 
 from bench.common import (
     ADMIN_ID,
@@ -531,11 +532,20 @@ def emit(fake: FakeTelegram, user: FakeUser, action: Action) -> None:
 # work runs (waits only while it is handled: a delivery it started may wait after it ended,
 # and that wait is no part of its time).
 ACCOUNT: ContextVar[list[int] | None] = ContextVar("bench_account", default=None)
-# The Bot API calls an update made while it was handled, in order: (method, the request's
-# parameters as sent). Set by ``_one`` beside ``ACCOUNT``; recorded by ``RttRequest`` with
-# ``record`` (every paced run, so that each bot pays the same), for the floor bot
-# (``run_echo`` given the real bot's calls) to make again.
-CALLS: ContextVar[list[tuple[str, dict[str, str]]] | None] = ContextVar("bench_calls", default=None)
+# The Bot API calls an update made while it was handled, in order: (method, the request as
+# python-telegram-bot built it). Set by ``_one`` beside ``ACCOUNT``; noted by ``RttRequest``
+# with ``record`` (every paced run), and turned into the parameters as sent (``Timings.calls``)
+# only once the round is measured, for the floor bot (``run_echo`` given the real bot's calls)
+# to make again.
+CALLS: ContextVar[list[tuple[str, RequestData]] | None] = ContextVar("bench_calls", default=None)
+
+
+def _as_sent(api: str, data: RequestData) -> tuple[str, dict[str, str]]:
+    """A noted call's parameters as they went on the wire (an upload as ``{"": "file"}``:
+    the floor bot does not make it again)."""
+    if data.multipart_data:
+        return api, {"": "file"}
+    return api, {k: str(v) for k, v in data.json_parameters.items()}
 
 
 @dataclass
@@ -613,8 +623,8 @@ class FakeClock:
 class RttRequest(FakeRequest):
     """The fake Bot API a round trip away: every call but getUpdates waits ``rtt`` seconds
     (as the network would) before the fake answers. With ``record``, each call an update
-    makes while it is handled is noted in that update's ``CALLS`` (its method and the
-    parameters as they go on the wire)."""
+    makes while it is handled is noted in that update's ``CALLS`` (its method and request;
+    nothing more is done with it while the update is timed)."""
 
     def __init__(self, fake: FakeTelegram, rtt: float, *, record: bool = False) -> None:
         super().__init__(fake)
@@ -628,9 +638,7 @@ class RttRequest(FakeRequest):
             calls, account = CALLS.get(), ACCOUNT.get()
             data = args[0] if args else kwargs.get("request_data")
             if calls is not None and account is not None and account[4] and data is not None:
-                api = url.rstrip("/").rsplit("/", 1)[-1]
-                sent = {k: str(v) for k, v in data.json_parameters.items()}
-                calls.append((api, sent if not data.multipart_data else {"": "file"}))
+                calls.append((url.rstrip("/").rsplit("/", 1)[-1], data))
         return await super().do_request(url, method, *args, **kwargs)
 
 
@@ -722,12 +730,12 @@ def count_limiter_waits(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 async def _one(
     app: Application[Any, Any, Any, Any, Any, Any], raw: JSON, delay: float
-) -> tuple[int, list[int], list[tuple[str, dict[str, str]]]]:
+) -> tuple[int, list[int], list[tuple[str, RequestData]]]:
     if delay > 0:
         await asyncio.sleep(delay)  # when it arrives
     account = [0, 0, 0, 0, 1, 0]
     ACCOUNT.set(account)  # this task's (and what it starts) only
-    calls: list[tuple[str, dict[str, str]]] = []
+    calls: list[tuple[str, RequestData]] = []
     CALLS.set(calls)
     start = time.perf_counter_ns()
     update = Update.de_json(raw, app.bot)
@@ -760,7 +768,7 @@ async def feed(
         timings.fake_ns += fake_clock.ns - in_fake
         timings.fake_cpu_ns += fake_clock.cpu_ns - fake_cpu
     for ns, (statements, transactions, hops, waited, _, in_fake), calls in results:
-        timings.calls.append(calls)
+        timings.calls.append([_as_sent(api, data) for api, data in calls])
         timings.ns.append(ns)
         timings.statements.append(statements)
         timings.transactions.append(transactions)
@@ -1338,6 +1346,11 @@ def exercised(bot: MixResult) -> Row:
     )
 
 
+def _p50_p99(values: list[int], prefix: str = "") -> dict[str, float]:
+    """Their median and 99th percentile in ms, as the JSON names them (``p50_ms``, ...)."""
+    return {f"{prefix}p{q}_ms": percentile(values, q) / 1e6 for q in (50, 99)}
+
+
 def report(
     pairs: list[Pair], matters: int, *, verbose: bool, echo: Callable[[str], None]
 ) -> list[Row]:
@@ -1431,12 +1444,7 @@ def report(
             "storing what the bot sent: Telegram's servers do it)",
             f"{ms(percentile(b.bot_ns, 50))} / {ms(percentile(b.bot_ns, 99))} "
             f"(the fake: {ms(percentile(b.fakes_ns, 50))} / {ms(percentile(b.fakes_ns, 99))})",
-            data={
-                "p50_ms": percentile(b.bot_ns, 50) / 1e6,
-                "p99_ms": percentile(b.bot_ns, 99) / 1e6,
-                "fake_p50_ms": percentile(b.fakes_ns, 50) / 1e6,
-                "fake_p99_ms": percentile(b.fakes_ns, 99) / 1e6,
-            },
+            data={**_p50_p99(b.bot_ns), **_p50_p99(b.fakes_ns, "fake_")},
         ),
     ]
     if first.floor is not None:
@@ -1452,12 +1460,9 @@ def report(
                 f"{ms(percentile(f.bot_ns, 50))} / {ms(percentile(f.bot_ns, 99))}; "
                 f"{made} of {calls}",
                 data={
-                    "p50_ms": percentile(f.own_ns, 50) / 1e6,
-                    "p99_ms": percentile(f.own_ns, 99) / 1e6,
-                    "bot_p50_ms": percentile(f.bot_ns, 50) / 1e6,
-                    "bot_p99_ms": percentile(f.bot_ns, 99) / 1e6,
-                    "echo_p50_ms": percentile(e.own_ns, 50) / 1e6,
-                    "echo_p99_ms": percentile(e.own_ns, 99) / 1e6,
+                    **_p50_p99(f.own_ns),
+                    **_p50_p99(f.bot_ns, "bot_"),
+                    **_p50_p99(e.own_ns, "echo_"),
                     "calls": calls,
                     "made": made,
                     "failed": dict(first.floor.failed),
@@ -1502,8 +1507,7 @@ def report(
                 f"{ms(percentile(pb.ns, 50))} / {ms(percentile(pb.ns, 99))}",
                 data={
                     "rtt_ms": pair.rtt_ms,
-                    "p50_ms": percentile(pb.ns, 50) / 1e6,
-                    "p99_ms": percentile(pb.ns, 99) / 1e6,
+                    **_p50_p99(pb.ns),
                 },
             ),
             Row(

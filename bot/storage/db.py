@@ -444,21 +444,21 @@ class Database:
         if self._dbapi is None:
             return 0
         dialect = self.engine.dialect
-        compiled = 0
+
+        def known() -> int:
+            return len(getattr(dialect, _PREPARED, None) or ())
+
+        before = known()
         started = time.perf_counter()
         for statement in statements:
-            known: dict[int, Any] = getattr(dialect, _PREPARED, None) or {}
-            if len(known) >= PREPARED_AT_MOST:
-                logger.warning("%s statements prepared, the bound: not all warmed", len(known))
+            if known() >= PREPARED_AT_MOST:
+                logger.warning("%s statements prepared, the bound: not all warmed", known())
                 break
-            found = known.get(id(statement))
-            if found is None or found[0] is not statement:
-                _prepare(dialect, statement)
-                compiled += id(statement) in getattr(dialect, _PREPARED, {})
+            _prepare(dialect, statement)  # a statement already there is only looked up
             if time.perf_counter() - started >= stretch:
                 await asyncio.sleep(0)
                 started = time.perf_counter()
-        return compiled
+        return known() - before
 
     @property
     def trips(self) -> int:
